@@ -1,0 +1,198 @@
+/**
+ * Batching: the steps of a build are queued and run with as few processes as possible (DESIGN.md §4).
+ *
+ * Steps queued in the same tick form one flush. A flush is cut into segments: the lab host's steps first (they create
+ * the namespaces and links the others use), then every other namespace's steps, in parallel, one `ip -batch` (or one
+ * `sysctl -w`, one `iptables-restore`) per run of same-kind steps. A host step queued after a namespace step starts a
+ * new segment, so the order the caller wrote is kept wherever it can matter.
+ */
+import { CommandError, NetspecError } from './errors.js';
+import type { RunOptions, RunResult } from './exec.js';
+
+export type StepKind = 'ip' | 'sysctl' | 'iptables' | 'ip6tables';
+
+export interface Step {
+  /** `host` or a namespace name. */
+  readonly target: string;
+  readonly kind: StepKind;
+  /** ip: the words after `ip`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
+  readonly words: readonly string[];
+  readonly intent: string;
+}
+
+interface Queued extends Step {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Runs an argv in a namespace of the lab (the lab's nsenter wrapper). */
+export type Runner = (target: string, argv: readonly string[], options: RunOptions) => Promise<RunResult>;
+
+export class SkippedStepError extends NetspecError {
+  override name = 'SkippedStepError';
+}
+
+export class Batcher {
+  #queue: Queued[] = [];
+  #scheduled = false;
+  #tail: Promise<void> = Promise.resolve();
+  /** Number of processes started by flushes, for tests and the benchmark. */
+  spawns = 0;
+
+  constructor(
+    private readonly runner: Runner,
+    private readonly describe: (target: string) => string,
+  ) {}
+
+  /** Queue steps; resolves when all of them have run, rejects with the first failure. */
+  add(steps: readonly Step[]): Promise<void> {
+    const promises = steps.map(
+      (step) =>
+        new Promise<void>((resolve, reject) => {
+          this.#queue.push({ ...step, resolve, reject });
+        }),
+    );
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        const batch = this.#queue;
+        this.#queue = [];
+        // flushes run one after another, so a later flush sees what an earlier one built
+        this.#tail = this.#tail.then(() => this.#flush(batch));
+      });
+    }
+    return Promise.all(promises).then(() => undefined);
+  }
+
+  /** Resolves once everything queued so far has run. */
+  async settled(): Promise<void> {
+    while (this.#scheduled || this.#queue.length) await new Promise((r) => setImmediate(r));
+    await this.#tail;
+  }
+
+  async #flush(batch: Queued[]): Promise<void> {
+    const segments: { host: Queued[]; others: Map<string, Queued[]> }[] = [];
+    let current: { host: Queued[]; others: Map<string, Queued[]> } | undefined;
+    for (const step of batch) {
+      if (!current || (step.target === 'host' && current.others.size > 0)) {
+        current = { host: [], others: new Map() };
+        segments.push(current);
+      }
+      if (step.target === 'host') current.host.push(step);
+      else {
+        const list = current.others.get(step.target) ?? [];
+        list.push(step);
+        current.others.set(step.target, list);
+      }
+    }
+    let failed: unknown;
+    for (const segment of segments) {
+      if (failed) {
+        skip([...segment.host, ...[...segment.others.values()].flat()], failed);
+        continue;
+      }
+      try {
+        await this.#runTarget('host', segment.host);
+        const results = await Promise.allSettled([...segment.others].map(([t, steps]) => this.#runTarget(t, steps)));
+        const bad = results.find((r) => r.status === 'rejected');
+        if (bad) throw (bad as PromiseRejectedResult).reason;
+      } catch (error) {
+        failed = error;
+      }
+    }
+  }
+
+  /** Run one namespace's steps in order: one process per run of same-kind steps. */
+  async #runTarget(target: string, steps: Queued[]): Promise<void> {
+    let i = 0;
+    while (i < steps.length) {
+      let j = i + 1;
+      while (j < steps.length && steps[j]!.kind === steps[i]!.kind) j++;
+      const run = steps.slice(i, j);
+      try {
+        await this.#runKind(target, run);
+      } catch (error) {
+        skip(steps.slice(j), error);
+        throw error;
+      }
+      i = j;
+    }
+  }
+
+  async #runKind(target: string, steps: Queued[]): Promise<void> {
+    const where = this.describe(target);
+    const kind = steps[0]!.kind;
+    this.spawns++;
+    if (kind === 'ip') {
+      const input = steps.map((s) => s.words.join(' ')).join('\n') + '\n';
+      const result = await this.runner(target, ['ip', '-batch', '-'], { intent: 'ip batch', where, input, reject: false });
+      if (result.exitCode === 0) return steps.forEach((s) => s.resolve());
+      const m = /Command failed -:(\d+)/.exec(result.stderr);
+      const failedAt = m ? Number(m[1]) - 1 : 0;
+      steps.slice(0, failedAt).forEach((s) => s.resolve());
+      const failing = steps[failedAt]!;
+      const stderr = result.stderr.replace(/Command failed -:\d+\s*$/, '').trim();
+      const error = new CommandError(failing.intent, ['ip', ...failing.words], where, result.exitCode, stderr, result.stdout);
+      failing.reject(error);
+      skip(steps.slice(failedAt + 1), error);
+      throw error;
+    }
+    if (kind === 'sysctl') {
+      const argv = ['sysctl', '-q', '-w', ...steps.map((s) => s.words.join(''))];
+      const result = await this.runner(target, argv, { intent: steps.map((s) => s.intent).join(', '), where, reject: false });
+      if (result.exitCode === 0 && !result.stderr.trim()) return steps.forEach((s) => s.resolve());
+      const error = new CommandError(steps.map((s) => s.intent).join(', '), argv, where, result.exitCode, result.stderr, result.stdout);
+      steps.forEach((s) => s.reject(error));
+      throw error;
+    }
+    // iptables / ip6tables: one iptables-restore --noflush for the run
+    const tool = kind === 'iptables' ? 'iptables-restore' : 'ip6tables-restore';
+    const input = toRestore(steps.map((s) => s.words));
+    const result = await this.runner(target, [tool, '--noflush'], { intent: 'iptables batch', where, input, reject: false, innerTool: tool });
+    if (result.exitCode === 0) return steps.forEach((s) => s.resolve());
+    const m = /line:? (\d+)/i.exec(result.stderr);
+    const line = m ? Number(m[1]) : undefined;
+    const failing = (line !== undefined && stepAtRestoreLine(steps, line)) || steps[0]!;
+    const error = new CommandError(failing.intent, [kind, ...failing.words], where, result.exitCode, result.stderr, result.stdout);
+    for (const s of steps) s.reject(s === failing ? error : new SkippedStepError(`${s.intent}: not applied, because "${failing.intent}" failed in the same iptables-restore transaction`, { cause: error }));
+    throw error;
+  }
+}
+
+function skip(steps: Queued[], cause: unknown): void {
+  for (const s of steps) s.reject(new SkippedStepError(`${s.intent}: not run, because an earlier step failed`, { cause }));
+}
+
+/** iptables arguments (`-t nat -A POSTROUTING …`, `-P FORWARD ACCEPT`) as iptables-restore input, one table block each. */
+function toRestore(rules: readonly (readonly string[])[]): string {
+  const tables = new Map<string, string[]>();
+  for (const words of rules) {
+    const w = [...words];
+    let table = 'filter';
+    const t = w.indexOf('-t');
+    if (t >= 0) {
+      table = w[t + 1]!;
+      w.splice(t, 2);
+    }
+    const lines = tables.get(table) ?? [];
+    if (w[0] === '-P') lines.push(`:${w[1]} ${w[2]} [0:0]`);
+    else lines.push(w.join(' '));
+    tables.set(table, lines);
+  }
+  let out = '';
+  for (const [table, lines] of tables) {
+    // policies (":CHAIN POLICY") must come before the rules of the block
+    const sorted = [...lines.filter((l) => l.startsWith(':')), ...lines.filter((l) => !l.startsWith(':'))];
+    out += `*${table}\n${sorted.join('\n')}\nCOMMIT\n`;
+  }
+  return out;
+}
+
+function stepAtRestoreLine(steps: Queued[], line: number): Queued | undefined {
+  const text = toRestore(steps.map((s) => s.words)).split('\n')[line - 1] ?? '';
+  return steps.find((s) => {
+    const w = s.words.filter((_, i, a) => a[i] !== '-t' && a[i - 1] !== '-t');
+    return (w[0] === '-P' ? `:${w[1]} ${w[2]} [0:0]` : w.join(' ')) === text;
+  });
+}

@@ -1,0 +1,101 @@
+/** A Linux bridge in the lab's host: the "virtual switch" that namespaces are cabled to. */
+import type { Step } from './batch.js';
+import { InvalidInputError } from './errors.js';
+import { contains, parseAddress, parseCidr, type Cidr } from './ip.js';
+import type { Lab } from './lab.js';
+import { checkIfname } from './names.js';
+import { addressStep, Netns } from './netns.js';
+
+export interface BridgeOptions {
+  /** The host's address on the bridge, e.g. `192.168.15.3/24`: the namespaces' gateway. */
+  address?: string;
+}
+
+export interface AttachOptions {
+  /** The namespace's address with prefix, e.g. `192.168.15.1/24`. */
+  address?: string;
+  /** Interface name inside the namespace (default `veth-<ns>`, as in the tutorial). */
+  ifname?: string;
+  /** Name of the bridge-side end in the host (default `<ifname>-brdg`, as in the tutorial, or shorter if that is too long). */
+  peer?: string;
+  /** Add a default route via this gateway; `true` means via the bridge's own address. */
+  gateway?: string | boolean;
+}
+
+export interface Attachment {
+  readonly ns: Netns;
+  readonly ifname: string;
+  readonly peer: string;
+  readonly address?: string;
+}
+
+export class Bridge {
+  readonly attachments: Attachment[] = [];
+
+  constructor(
+    readonly lab: Lab,
+    readonly name: string,
+    /** The host's address on the bridge, if any. */
+    readonly cidr?: Cidr,
+  ) {}
+
+  /** The host's address on the bridge (no prefix), if it has one. */
+  get address(): string | undefined {
+    return this.cidr?.address;
+  }
+
+  toString(): string {
+    return `bridge ${this.name} of ${this.lab}`;
+  }
+
+  /** Cable `ns` to the bridge: a veth pair with one end in `ns` and the other enslaved to the bridge, both up. */
+  async attach(ns: Netns, options: AttachOptions = {}): Promise<Attachment> {
+    const lab = this.lab;
+    lab.assertAlive();
+    if (!(ns instanceof Netns)) throw new InvalidInputError('namespace', ns, 'expected a namespace handle from lab.netns() or lab.get()');
+    if (ns.lab !== lab) throw new InvalidInputError('namespace', String(ns), `it belongs to ${ns.lab}, but ${this} is in ${lab}; attach namespaces of the same lab`);
+    if (ns.isHost) throw new InvalidInputError('namespace', 'host', 'the host is already on the bridge; give the bridge an address instead (lab.bridge(name, { address }))');
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('attach options', options, 'expected an object such as { address: "192.168.15.1/24" }');
+    const defaultIfname = `veth-${ns.name}`;
+    if (options.ifname === undefined && defaultIfname.length > 15) {
+      throw new InvalidInputError('interface name', defaultIfname, `the default name for ${ns.name} is longer than 15 characters; pass { ifname } (at most 15 characters)`);
+    }
+    const ifname = checkIfname(options.ifname ?? defaultIfname, 'interface name');
+    const peer = options.peer === undefined ? lab.freeHostName([`${ifname}-brdg`, `${ifname}-br`, `${ifname.slice(0, 11)}-br`]) : checkIfname(options.peer, 'bridge-side name');
+    if (lab.hostLinks.has(peer)) throw new InvalidInputError('bridge-side name', peer, `${lab} already has an interface called ${JSON.stringify(peer)} in its host; choose another`);
+    const address = options.address === undefined ? undefined : parseCidr(options.address, 'address');
+    let gateway: string | undefined;
+    if (options.gateway === true) {
+      if (!this.cidr) throw new InvalidInputError('gateway', true, `${this} has no address to use as gateway; give the bridge an address, or pass the gateway address`);
+      gateway = this.cidr.address;
+    } else if (typeof options.gateway === 'string') {
+      gateway = parseAddress(options.gateway, 'gateway').address;
+    } else if (options.gateway !== undefined && options.gateway !== false) {
+      throw new InvalidInputError('gateway', options.gateway, 'expected true (the bridge address) or a gateway address');
+    }
+    if (gateway && address && !contains(address, gateway)) {
+      throw new InvalidInputError('gateway', gateway, `it is not inside ${address.text}, the subnet of ${ifname}; a gateway must be on the link`);
+    }
+    lab.hostLinks.add(peer);
+    const steps: Step[] = [
+      { target: 'host', kind: 'ip', words: ['link', 'add', 'name', peer, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns.name], intent: `create veth ${peer} <-> ${ifname} (${ns.name})` },
+      { target: 'host', kind: 'ip', words: ['link', 'set', 'dev', peer, 'master', this.name, 'up'], intent: `attach ${peer} to ${this.name}` },
+    ];
+    if (address) steps.push({ ...addressStep(address, ifname), target: ns.name });
+    steps.push({ target: ns.name, kind: 'ip', words: ['link', 'set', 'dev', ifname, 'up'], intent: `set ${ifname} up in ${ns.name}` });
+    if (gateway) {
+      const dst = gateway.includes(':') ? '::/0' : 'default';
+      steps.push({ target: ns.name, kind: 'ip', words: ['route', 'add', dst, 'via', gateway], intent: `add default route via ${gateway} in ${ns.name}` });
+    }
+    try {
+      await lab.apply(steps);
+    } catch (error) {
+      lab.hostLinks.delete(peer);
+      if (lab.alive) await lab.run('host', ['ip', 'link', 'del', 'dev', peer], { intent: `undo ${peer}`, reject: false }).catch(() => undefined);
+      throw error;
+    }
+    const attachment: Attachment = { ns, ifname, peer, address: address?.text };
+    this.attachments.push(attachment);
+    return attachment;
+  }
+}

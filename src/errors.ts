@@ -1,0 +1,107 @@
+/**
+ * netspec's errors. One base class; a subclass only where a caller branches on it.
+ * Every message names the input or the command, and says what to do about it.
+ */
+
+export class NetspecError extends Error {
+  override name = 'NetspecError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Bad input to a public function: thrown before anything is built, so the lab stays as it was. */
+export class InvalidInputError extends NetspecError {
+  override name = 'InvalidInputError';
+  constructor(
+    /** Which parameter, e.g. `interface name`. */
+    readonly input: string,
+    /** The value that was given. */
+    readonly value: unknown,
+    /** What is wrong and how to fix it. */
+    readonly fix: string,
+  ) {
+    super(`invalid ${input} ${formatValue(value)}: ${fix}`);
+  }
+}
+
+/** A name that is already taken in the lab (namespace, bridge, interface). */
+export class DuplicateNameError extends InvalidInputError {
+  override name = 'DuplicateNameError';
+}
+
+/** A namespace (or other object) the lab does not have. */
+export class NotFoundError extends NetspecError {
+  override name = 'NotFoundError';
+  constructor(
+    readonly kind: string,
+    readonly input: string,
+    hint: string,
+  ) {
+    super(`no ${kind} named ${formatValue(input)} in this lab: ${hint}`);
+  }
+}
+
+/** A system tool or kernel feature is missing; says which Debian package or setting provides it. */
+export class PrerequisiteError extends NetspecError {
+  override name = 'PrerequisiteError';
+  constructor(
+    readonly missing: string,
+    readonly fix: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${missing} is not available: ${fix}`, options);
+  }
+}
+
+/** The lab was disposed, or its lifeline process died; its handles can no longer be used. */
+export class LabGoneError extends NetspecError {
+  override name = 'LabGoneError';
+}
+
+/** An external command failed. Carries what we were doing, the exact argv, where it ran, the exit code and stderr. */
+export class CommandError extends NetspecError {
+  override name = 'CommandError';
+  constructor(
+    readonly intent: string,
+    readonly argv: readonly string[],
+    readonly where: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    readonly stdout: string,
+    options?: { cause?: unknown; signal?: string; timedOut?: boolean },
+  ) {
+    const how = options?.timedOut
+      ? 'timed out'
+      : options?.signal
+        ? `was killed by ${options.signal}`
+        : `exited with code ${exitCode}`;
+    const err = stderr.trim();
+    super(
+      `${intent} failed in ${where}: \`${formatArgv(argv)}\` ${how}${err ? `\n${indent(err)}` : ''}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+  }
+}
+
+export function formatValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'undefined';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Quote an argv for display only (never executed through a shell). */
+export function formatArgv(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}

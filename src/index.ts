@@ -1,0 +1,16 @@
+export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair } from './lab.js';
+export { Netns, type ExecOptions, type RouteOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
+export { Bridge, type BridgeOptions, type AttachOptions, type Attachment } from './bridge.js';
+export { Wan, type WanOptions } from './wan.js';
+export {
+  NetspecError,
+  InvalidInputError,
+  DuplicateNameError,
+  NotFoundError,
+  PrerequisiteError,
+  LabGoneError,
+  CommandError,
+} from './errors.js';
+export { SkippedStepError } from './batch.js';
+export type { RunResult } from './exec.js';
+export { parseCidr, parseAddress, parsePrefix, contains, type Cidr } from './ip.js';

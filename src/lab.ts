@@ -1,0 +1,449 @@
+/**
+ * A lab: a private network world for one test (DESIGN.md §1).
+ *
+ * A lifeline process (`unshare --net --mount --pid --fork`) owns the lab's network, mount and PID namespaces; its
+ * network namespace is the lab's host, a private tmpfs on /run gives it its own /run/netns, and its stdin is a pipe from
+ * this process. When this process dies, by any means, the pipe closes, the lifeline's PID 1 exits, the kernel kills
+ * every process of the lab and frees every namespace, link, route and rule in it. Nothing to sweep.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { $ as zx$, type Shell } from 'zx';
+import { Batcher, type Step } from './batch.js';
+import { Bridge, type BridgeOptions } from './bridge.js';
+import {
+  DuplicateNameError,
+  InvalidInputError,
+  LabGoneError,
+  NotFoundError,
+  NetspecError,
+  PrerequisiteError,
+} from './errors.js';
+import { prefixedSpawn, requireTools, run, startLifeline, type RunOptions, type RunResult } from './exec.js';
+import { parseCidr } from './ip.js';
+import { checkIfname, checkNetnsName } from './names.js';
+import { addressStep, Netns } from './netns.js';
+import { Wan, type WanOptions } from './wan.js';
+
+export interface LabOptions {
+  /**
+   * Build the lab inside a user namespace. Default: only when not root. As a non-root user this is the only way, and
+   * it needs unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1` on Debian/Ubuntu kernels).
+   */
+  userns?: boolean;
+  /** Deadline for one command inside the lab, in ms (default 30 000). */
+  commandTimeoutMs?: number;
+  /** Deadline for the lab to come up, in ms (default 10 000). */
+  startTimeoutMs?: number;
+}
+
+export interface VethEnd {
+  /** The namespace this end lives in (`lab.host` or a namespace handle). */
+  ns: Netns;
+  /** Interface name, at most 15 characters. */
+  name: string;
+  /** Optional address with prefix, e.g. `192.168.15.1/24`. */
+  address?: string;
+}
+
+export interface VethPair {
+  readonly a: Required<Pick<VethEnd, 'ns' | 'name'>> & { address?: string };
+  readonly b: Required<Pick<VethEnd, 'ns' | 'name'>> & { address?: string };
+}
+
+// Runs once, as the lab's PID 1, with no input from the caller: private /run (so /run/netns and iptables' lock
+// are the lab's own), a sysfs of the lab's network namespace (for `brctl show`), lo up; then wait for stdin to close.
+const LIFELINE_SCRIPT =
+  'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
+  '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
+  'mount -t sysfs sysfs /sys && ip link set dev lo up && echo ready && exec cat >/dev/null';
+
+let nextLabId = 1;
+
+export class Lab implements AsyncDisposable {
+  readonly id = nextLabId++;
+  /** The lab's host: the network namespace of the lifeline, where bridges, NAT and the uplink to the wan live. */
+  readonly host: Netns;
+  /** zx `$` running inside the lab's host (bash): the user's own commands and scripts, unchanged. */
+  readonly sh: Shell;
+  readonly batcher: Batcher;
+  /** Namespaces created through this handle (scripts may create more: see `get`). */
+  readonly #namespaces = new Map<string, Netns>();
+  /** Interface names this lab created in its host, so generated names never collide. */
+  readonly hostLinks = new Set<string>();
+  #state: 'alive' | 'disposing' | 'disposed' | 'dead' = 'alive';
+  #deathReason = '';
+  #exited: Promise<void>;
+  #disposing?: Promise<void>;
+  readonly #commandTimeoutMs: number;
+  readonly #prefix: (target: string) => string[];
+
+  /** @internal use createLab() */
+  constructor(
+    private readonly lifeline: ChildProcess,
+    readonly pid: number,
+    readonly userns: boolean,
+    options: LabOptions,
+    exited: Promise<void>,
+  ) {
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
+    this.#exited = exited;
+    const base = [
+      'nsenter',
+      ...(userns ? [`--user=/proc/${pid}/ns/user`] : []),
+      `--mount=/proc/${pid}/ns/mnt`,
+      `--pid=/proc/${pid}/ns/pid_for_children`,
+    ];
+    this.#prefix = (target) => [
+      ...base,
+      target === 'host' ? `--net=/proc/${pid}/ns/net` : `--net=/proc/${pid}/root/run/netns/${target}`,
+      `--wd=${process.cwd()}`,
+      '--',
+    ];
+    this.host = new Netns(this, 'host');
+    this.batcher = new Batcher(
+      (target, argv, opts) => this.run(target, argv, opts),
+      (target) => this.#describe(target),
+    );
+    this.sh = zx$({ spawn: prefixedSpawn(this.#prefix('host')), shell: '/bin/bash', quiet: true, verbose: false });
+  }
+
+  get alive(): boolean {
+    return this.#state === 'alive';
+  }
+
+  toString(): string {
+    return `lab ${this.id}`;
+  }
+
+  #describe(target: string): string {
+    return target === 'host' ? `lab ${this.id} host` : `lab ${this.id} namespace ${target}`;
+  }
+
+  /** @internal called when the lifeline exits */
+  markDead(reason: string): void {
+    if (this.#state === 'alive') {
+      this.#state = 'dead';
+      this.#deathReason = reason;
+    }
+  }
+
+  assertAlive(): void {
+    if (this.#state === 'alive') return;
+    if (this.#state === 'dead') {
+      throw new LabGoneError(`${this} is gone: its lifeline process (pid ${this.pid}) ${this.#deathReason}; create a new lab`);
+    }
+    throw new LabGoneError(`${this} has been disposed; its handles cannot be used any more (create a new lab, or use the test's own \`lab\`)`);
+  }
+
+  /** The argv prefix that enters `target` ("host" or a namespace name) of this lab. */
+  enter(target: string): string[] {
+    return this.#prefix(target);
+  }
+
+  /** Run an argv in the lab's host or one of its namespaces. */
+  async run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult> {
+    this.assertAlive();
+    try {
+      return await run([...this.#prefix(target), ...argv], {
+        timeoutMs: this.#commandTimeoutMs,
+        where: this.#describe(target),
+        innerTool: argv[0],
+        ...options,
+      });
+    } catch (error) {
+      if (this.#state !== 'alive') this.assertAlive();
+      if (target !== 'host' && !this.#hasNetns(target)) {
+        throw new NotFoundError('network namespace', target, `it was deleted, or never created (namespaces now: ${this.#list().join(', ') || 'none'})`);
+      }
+      throw error;
+    } finally {
+      // an nsenter that could not enter means the lab went away while it ran
+      if (this.#state === 'alive' && this.lifeline.exitCode !== null) this.markDead(`exited with code ${this.lifeline.exitCode}`);
+    }
+  }
+
+  /** Queue configuration steps (batched: steps queued in the same tick share processes). */
+  apply(steps: readonly Step[]): Promise<void> {
+    this.assertAlive();
+    return this.batcher.add(steps);
+  }
+
+  #hasNetns(name: string): boolean {
+    return existsSync(`/proc/${this.pid}/root/run/netns/${name}`);
+  }
+
+  #list(): string[] {
+    try {
+      return readdirSync(`/proc/${this.pid}/root/run/netns`).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  #checkOwn(ns: unknown, input: string): Netns {
+    if (!(ns instanceof Netns)) throw new InvalidInputError(input, ns, 'expected a namespace handle from lab.netns(), lab.get() or lab.host');
+    if (ns.lab !== this) throw new InvalidInputError(input, String(ns), `it belongs to ${ns.lab}, not ${this}; use a namespace of this lab`);
+    this.assertAlive();
+    return ns;
+  }
+
+  /** The names of the lab's network namespaces (`ip netns list` inside the lab), however they were made. */
+  namespaces(): string[] {
+    this.assertAlive();
+    return this.#list();
+  }
+
+  /** Create a network namespace in the lab (`ip netns add NAME`, then `lo` up). */
+  async netns(name: string): Promise<Netns> {
+    this.assertAlive();
+    checkNetnsName(name);
+    if (this.#namespaces.has(name) || this.#hasNetns(name)) {
+      throw new DuplicateNameError('namespace name', name, `${this} already has a namespace called ${JSON.stringify(name)}; use lab.get(${JSON.stringify(name)}) for it, or choose another name`);
+    }
+    const ns = new Netns(this, name);
+    this.#namespaces.set(name, ns);
+    try {
+      await this.apply([
+        { target: 'host', kind: 'ip', words: ['netns', 'add', name], intent: `create namespace ${name}` },
+        { target: name, kind: 'ip', words: ['link', 'set', 'dev', 'lo', 'up'], intent: `set lo up in ${name}` },
+      ]);
+    } catch (error) {
+      this.#namespaces.delete(name);
+      throw error;
+    }
+    return ns;
+  }
+
+  /** A handle to a namespace that already exists in the lab (e.g. one a script made with `ip netns add`). */
+  get(name: string): Netns {
+    this.assertAlive();
+    if (name === 'host') return this.host;
+    checkNetnsName(name);
+    const known = this.#namespaces.get(name);
+    if (known) return known;
+    if (!this.#hasNetns(name)) {
+      throw new NotFoundError('network namespace', name, `create it first (lab.netns or \`ip netns add\`); namespaces now: ${this.#list().join(', ') || 'none'}`);
+    }
+    const ns = new Netns(this, name);
+    this.#namespaces.set(name, ns);
+    return ns;
+  }
+
+  /** A veth pair ("virtual cable") between two namespaces (either may be `lab.host`), both ends up. */
+  async veth(a: VethEnd, b: VethEnd): Promise<VethPair> {
+    const ends = [a, b].map((end, i) => {
+      const label = i === 0 ? 'first veth end' : 'second veth end';
+      if (end === null || typeof end !== 'object') throw new InvalidInputError(label, end, 'expected { ns, name, address? }');
+      const ns = this.#checkOwn(end.ns, `${label} ns`);
+      const name = checkIfname(end.name, `${label} name`);
+      const address = end.address === undefined ? undefined : parseCidr(end.address, `${label} address`);
+      return { ns, name, address };
+    });
+    const [x, y] = ends as [(typeof ends)[0], (typeof ends)[0]];
+    if (x.ns === y.ns && x.name === y.name) throw new DuplicateNameError('veth end name', y.name, 'both ends have the same name in the same namespace');
+    const words = ['link', 'add', 'name', x.name];
+    if (!x.ns.isHost) words.push('netns', x.ns.name);
+    words.push('type', 'veth', 'peer', 'name', y.name);
+    if (!y.ns.isHost) words.push('netns', y.ns.name);
+    const steps: Step[] = [{ target: 'host', kind: 'ip', words, intent: `create veth pair ${x.name} <-> ${y.name}` }];
+    for (const end of ends) {
+      if (end.address) steps.push({ ...addressStep(end.address, end.name), target: end.ns.name });
+      steps.push({ target: end.ns.name, kind: 'ip', words: ['link', 'set', 'dev', end.name, 'up'], intent: `set ${end.name} up` });
+    }
+    for (const end of ends) if (end.ns.isHost) this.hostLinks.add(end.name);
+    try {
+      await this.apply(steps);
+    } catch (error) {
+      await this.#undo(x.ns, x.name);
+      throw error;
+    }
+    return {
+      a: { ns: x.ns, name: x.name, address: x.address?.text },
+      b: { ns: y.ns, name: y.name, address: y.address?.text },
+    };
+  }
+
+  /** Delete a link after a failed build, so nothing is left half-built (best effort). */
+  async #undo(ns: Netns, dev: string): Promise<void> {
+    if (!this.alive) return;
+    await this.run(ns.name, ['ip', 'link', 'del', 'dev', dev], { intent: `undo ${dev}`, reject: false }).catch(() => undefined);
+  }
+
+  /** A Linux bridge in the lab's host (the tutorial's `v-net-0`), up, with an optional gateway address. */
+  async bridge(name: string, options: BridgeOptions = {}): Promise<Bridge> {
+    this.assertAlive();
+    checkIfname(name, 'bridge name');
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('bridge options', options, 'expected an object such as { address: "192.168.15.3/24" }');
+    const address = options.address === undefined ? undefined : parseCidr(options.address, 'bridge address');
+    if (this.hostLinks.has(name)) throw new DuplicateNameError('bridge name', name, `${this} already has an interface called ${JSON.stringify(name)} in its host`);
+    this.hostLinks.add(name);
+    const steps: Step[] = [
+      { target: 'host', kind: 'ip', words: ['link', 'add', 'name', name, 'type', 'bridge'], intent: `create bridge ${name}` },
+      { target: 'host', kind: 'ip', words: ['link', 'set', 'dev', name, 'up'], intent: `set ${name} up` },
+    ];
+    if (address) steps.push({ ...addressStep(address, name), target: 'host' });
+    try {
+      await this.apply(steps);
+    } catch (error) {
+      this.hostLinks.delete(name);
+      await this.#undo(this.host, name);
+      throw error;
+    }
+    return new Bridge(this, name, address);
+  }
+
+  /** @internal generate a host interface name not used yet */
+  freeHostName(candidates: string[]): string {
+    for (const c of candidates) if (c.length <= 15 && !this.hostLinks.has(c)) return c;
+    for (let i = 0; ; i++) {
+      const c = `nsv${this.id % 1000}x${i}`;
+      if (!this.hostLinks.has(c)) return c;
+    }
+  }
+
+  /** The stand-in for the Internet: a namespace on documentation addresses, the lab host's uplink and default route. */
+  async wan(options: WanOptions = {}): Promise<Wan> {
+    return Wan.create(this, options, (name) => this.#register(name));
+  }
+
+  #register(name: string): Netns {
+    checkNetnsName(name);
+    if (this.#namespaces.has(name) || this.#hasNetns(name)) {
+      throw new DuplicateNameError('namespace name', name, `${this} already has a namespace called ${JSON.stringify(name)}; choose another name`);
+    }
+    const ns = new Netns(this, name);
+    this.#namespaces.set(name, ns);
+    return ns;
+  }
+
+  /** @internal forget a namespace whose creation failed */
+  forget(name: string): void {
+    this.#namespaces.delete(name);
+  }
+
+  /** Run a shell script file inside the lab's host, unchanged (`bash PATH ARGS…`). Throws on a non-zero exit. */
+  script(path: string, args: readonly string[] = []): Promise<RunResult> {
+    if (typeof path !== 'string' || !path) throw new InvalidInputError('script path', path, 'expected the path of a shell script');
+    if (!existsSync(path)) throw new InvalidInputError('script path', path, 'no such file (paths are relative to the current directory)');
+    return this.run('host', ['bash', path, ...args], { intent: `run script ${path}` });
+  }
+
+  /** End the lab: its namespaces, links, rules and processes are freed by the kernel. Safe to call twice. */
+  dispose(): Promise<void> {
+    if (this.#disposing) return this.#disposing;
+    const wasDead = this.#state === 'dead';
+    this.#state = 'disposing';
+    this.#disposing = (async () => {
+      this.lifeline.stdin?.end();
+      const timer = setTimeout(() => {
+        if (this.lifeline.exitCode === null && this.lifeline.signalCode === null) this.lifeline.kill('SIGKILL');
+      }, 5_000);
+      try {
+        await this.#exited;
+      } finally {
+        clearTimeout(timer);
+        this.#state = wasDead ? 'dead' : 'disposed';
+      }
+    })();
+    return this.#disposing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}
+
+const live = new Set<Lab>();
+
+/** Labs of this process that are not disposed yet (for reports and `netspec doctor`). */
+export function liveLabs(): readonly Lab[] {
+  return [...live];
+}
+
+/** Create a fresh, private lab. Dispose it with `await lab.dispose()` or `await using lab = await createLab()`. */
+export async function createLab(options: LabOptions = {}): Promise<Lab> {
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('lab options', options, 'expected an object such as { userns: true }');
+  if (process.platform !== 'linux') throw new PrerequisiteError('Linux network namespaces', 'netspec needs a Linux kernel; run it on Linux (or in a Linux VM/container)');
+  requireTools(['unshare', 'nsenter', 'ip']);
+  const root = process.getuid?.() === 0;
+  const userns = options.userns ?? !root;
+  const argv = [
+    'unshare',
+    ...(userns ? ['--user', '--map-root-user'] : []),
+    '--kill-child',
+    '--net',
+    '--mount',
+    '--pid',
+    '--fork',
+    '--mount-proc',
+    '--propagation',
+    'private',
+    '--',
+    'sh',
+    '-c',
+    LIFELINE_SCRIPT,
+  ];
+  const child = startLifeline(argv);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    if (stderr.length < 4096) stderr += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', () => undefined);
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const ready = await new Promise<boolean | Error>((resolve) => {
+    let out = '';
+    const timer = setTimeout(() => resolve(false), startTimeoutMs);
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('ready\n')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve(e);
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  if (ready !== true) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    throw labStartError(ready, stderr, userns, root, startTimeoutMs);
+  }
+  const pid = child.pid!;
+  const lab = new Lab(child, pid, userns, options, exited);
+  live.add(lab);
+  child.once('exit', (code, signal) => {
+    live.delete(lab);
+    lab.markDead(signal ? `was killed by ${signal}` : `exited with code ${code}`);
+  });
+  // the lab must not keep the test process alive; when the process exits, the pipe closes and the lab ends
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  return lab;
+}
+
+function labStartError(ready: boolean | Error, stderr: string, userns: boolean, root: boolean, timeoutMs: number): NetspecError {
+  const err = stderr.trim();
+  if (ready instanceof Error) return new PrerequisiteError('the `unshare` command', 'install util-linux (`apt-get install util-linux`)', { cause: ready });
+  if (/Operation not permitted|Permission denied/.test(err)) {
+    if (userns) {
+      return new PrerequisiteError(
+        'unprivileged user namespaces',
+        `creating a lab as a non-root user needs them. Enable with \`sudo sysctl -w kernel.unprivileged_userns_clone=1\` (Debian/Ubuntu), \`sudo sysctl -w user.max_user_namespaces=15000\`, or on Ubuntu 24.04+ \`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\`; or run the tests as root. unshare said: ${err}`,
+      );
+    }
+    return new PrerequisiteError('network namespaces', `the kernel refused to create them${root ? ' even as root (is this a restricted container? run it with --privileged or CAP_SYS_ADMIN)' : ''}. unshare said: ${err}`);
+  }
+  if (/not found|No such file/.test(err)) {
+    const tool = /(\w+): (?:command )?not found/.exec(err)?.[1] ?? 'a system tool';
+    return new PrerequisiteError(`the \`${tool}\` command`, `install iproute2 and util-linux (\`apt-get install iproute2 util-linux\`). unshare said: ${err}`);
+  }
+  return new NetspecError(ready === false && !err ? `the lab did not come up within ${timeoutMs} ms` : `the lab could not be created: ${err || 'the lifeline exited early'}`);
+}

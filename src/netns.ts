@@ -1,0 +1,289 @@
+/** A network namespace of a lab (or the lab's host): run commands in it, configure it, read its state as JSON. */
+import { InvalidInputError } from './errors.js';
+import type { RunResult } from './exec.js';
+import { parseAddress, parseCidr, parsePrefix, type Cidr } from './ip.js';
+import { checkIfname } from './names.js';
+import type { Lab } from './lab.js';
+import type { Step } from './batch.js';
+
+export interface ExecOptions {
+  /** Resolve with the result instead of throwing when the command exits non-zero. */
+  reject?: boolean;
+  input?: string;
+  timeoutMs?: number;
+  /** What this command is for, used in the error message. */
+  intent?: string;
+}
+
+export interface RouteOptions {
+  via?: string;
+  dev?: string;
+  metric?: number;
+  /** `onlink`: the gateway is on the link even if no prefix says so. */
+  onlink?: boolean;
+}
+
+/** `ip -j link` row (the fields netspec uses; iproute2 prints more). */
+export interface LinkInfo {
+  ifindex: number;
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  operstate: string;
+  link_type: string;
+  address?: string;
+  master?: string;
+  link?: string;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string };
+  [key: string]: unknown;
+}
+
+export interface AddrInfo {
+  ifindex: number;
+  ifname: string;
+  operstate: string;
+  master?: string;
+  addr_info: { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string; tentative?: boolean; dadfailed?: boolean }[];
+  [key: string]: unknown;
+}
+
+export interface RouteInfo {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  prefsrc?: string;
+  protocol?: string;
+  scope?: string;
+  type?: string;
+  metric?: number;
+  flags?: string[];
+  [key: string]: unknown;
+}
+
+export interface NeighInfo {
+  dst: string;
+  dev: string;
+  lladdr?: string;
+  state: string[];
+  router?: null;
+  [key: string]: unknown;
+}
+
+export class Netns {
+  constructor(
+    readonly lab: Lab,
+    /** `host` for the lab's own namespace, else the name under the lab's /run/netns. */
+    readonly name: string,
+  ) {}
+
+  get isHost(): boolean {
+    return this.name === 'host';
+  }
+
+  toString(): string {
+    return this.isHost ? `the host of lab ${this.lab.id}` : `namespace ${this.name} of lab ${this.lab.id}`;
+  }
+
+  /** Run a command inside this namespace (argv, no shell). Throws CommandError on a non-zero exit unless `reject: false`. */
+  exec(command: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<RunResult> {
+    if (typeof command !== 'string' || !command) throw new InvalidInputError('command', command, 'expected the name of a program, e.g. "ping"');
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
+      throw new InvalidInputError('arguments', args, 'expected an array of strings, e.g. ["-c1", "192.168.15.2"]');
+    }
+    return this.lab.run(this.name, [command, ...args], {
+      intent: options.intent ?? `run ${command}`,
+      reject: options.reject,
+      input: options.input,
+      timeoutMs: options.timeoutMs,
+    });
+  }
+
+  /** `ip -j ARGS` in this namespace, parsed. */
+  async ipJson<T = unknown>(args: readonly string[], intent = `read ${args[0]}`): Promise<T> {
+    const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent });
+    const text = result.stdout.trim();
+    return (text ? JSON.parse(text) : []) as T;
+  }
+
+  // --- configuration (batched: calls made in the same tick share processes) ---
+
+  /** Queue raw batch steps in this namespace. */
+  apply(steps: readonly Omit<Step, 'target'>[]): Promise<void> {
+    return this.lab.apply(steps.map((s) => ({ ...s, target: this.name })));
+  }
+
+  /** `ip addr add CIDR dev DEV` */
+  addAddress(cidr: string, dev: string): Promise<void> {
+    const c = parseCidr(cidr, 'address');
+    checkIfname(dev, 'device');
+    return this.apply([addressStep(c, dev)]);
+  }
+
+  /** `ip link set dev DEV up` */
+  up(dev: string): Promise<void> {
+    checkIfname(dev, 'device');
+    return this.apply([{ kind: 'ip', words: ['link', 'set', 'dev', dev, 'up'], intent: `set ${dev} up` }]);
+  }
+
+  /** `ip link set dev DEV down` */
+  down(dev: string): Promise<void> {
+    checkIfname(dev, 'device');
+    return this.apply([{ kind: 'ip', words: ['link', 'set', 'dev', dev, 'down'], intent: `set ${dev} down` }]);
+  }
+
+  /** `ip route add DEST [via GW] [dev DEV]`; DEST is a prefix or `default` (IPv4; `default6` for IPv6). */
+  addRoute(destination: string, options: RouteOptions = {}): Promise<void> {
+    return this.apply([routeStep(destination, options)]);
+  }
+
+  /** `ip route del DEST` */
+  deleteRoute(destination: string): Promise<void> {
+    const dst = routeDestination(destination);
+    return this.apply([{ kind: 'ip', words: ['route', 'del', dst], intent: `delete route ${destination}` }]);
+  }
+
+  /** `sysctl -w KEY=VALUE` in this namespace (only `net.*` keys: the rest are not per-namespace). */
+  sysctl(key: string, value: string | number): Promise<void> {
+    return this.apply([sysctlStep(key, value)]);
+  }
+
+  /** IP forwarding (`net.ipv4.ip_forward`, and `net.ipv6.conf.all.forwarding` with `{ ipv6: true }`). */
+  forwarding(on = true, options: { ipv6?: boolean } = {}): Promise<void> {
+    const steps = [sysctlStep('net.ipv4.ip_forward', on ? 1 : 0)];
+    if (options.ipv6) steps.push(sysctlStep('net.ipv6.conf.all.forwarding', on ? 1 : 0));
+    return this.apply(steps);
+  }
+
+  /** `iptables --policy CHAIN TARGET` (filter table). */
+  policy(chain: 'INPUT' | 'FORWARD' | 'OUTPUT', target: 'ACCEPT' | 'DROP', options: { ipv6?: boolean } = {}): Promise<void> {
+    if (!['INPUT', 'FORWARD', 'OUTPUT'].includes(chain)) throw new InvalidInputError('chain', chain, 'expected "INPUT", "FORWARD" or "OUTPUT"');
+    if (!['ACCEPT', 'DROP'].includes(target)) throw new InvalidInputError('policy', target, 'expected "ACCEPT" or "DROP"');
+    return this.apply([{ kind: options.ipv6 ? 'ip6tables' : 'iptables', words: ['-P', chain, target], intent: `set the ${chain} policy to ${target}` }]);
+  }
+
+  /** `iptables -t nat -A POSTROUTING -s SOURCE [-o OUT] -j MASQUERADE` */
+  masquerade(source: string, options: { out?: string } = {}): Promise<void> {
+    const prefix = parsePrefix(source, 'source prefix');
+    if (prefix.family !== 4) throw new InvalidInputError('source prefix', source, 'MASQUERADE here is IPv4 only; give an IPv4 prefix such as "192.168.15.0/24"');
+    const words = ['-t', 'nat', '-A', 'POSTROUTING', '-s', prefix.text];
+    if (options.out !== undefined) words.push('-o', checkIfname(options.out, 'out interface'));
+    words.push('-j', 'MASQUERADE');
+    return this.apply([{ kind: 'iptables', words, intent: `masquerade ${prefix.text}` }]);
+  }
+
+  /** Run `iptables ARGS` here (argv, not batched). */
+  async iptables(args: readonly string[], options: { ipv6?: boolean } = {}): Promise<RunResult> {
+    const tool = options.ipv6 ? 'ip6tables' : 'iptables';
+    return this.exec(tool, args, { intent: `${tool} ${args.join(' ')}` });
+  }
+
+  // --- state, read live from the kernel ---
+
+  /** `ip -j -d link show` */
+  links(): Promise<LinkInfo[]> {
+    return this.ipJson<LinkInfo[]>(['-d', 'link', 'show'], 'list links');
+  }
+
+  /** `ip -j addr show` */
+  addresses(): Promise<AddrInfo[]> {
+    return this.ipJson<AddrInfo[]>(['addr', 'show'], 'list addresses');
+  }
+
+  /** `ip -j route show [table T]` (IPv4; `{ family: 6 }` for IPv6). */
+  routes(options: { family?: 4 | 6; table?: string } = {}): Promise<RouteInfo[]> {
+    const args = [options.family === 6 ? '-6' : '-4', 'route', 'show'];
+    if (options.table) args.push('table', options.table);
+    return this.ipJson<RouteInfo[]>(args, 'list routes');
+  }
+
+  /** `ip -j route get DEST [from SRC]` */
+  async routeGet(destination: string, options: { from?: string; iif?: string } = {}): Promise<RouteInfo | undefined> {
+    const { address } = parseAddress(destination, 'destination');
+    const args = ['route', 'get', address];
+    if (options.from) args.push('from', parseAddress(options.from, 'from').address);
+    if (options.iif) args.push('iif', checkIfname(options.iif, 'iif'));
+    const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent: `look up the route to ${address}`, reject: false });
+    if (result.exitCode !== 0) return undefined;
+    return (JSON.parse(result.stdout) as RouteInfo[])[0];
+  }
+
+  /** `ip -j neigh show` */
+  neighbours(): Promise<NeighInfo[]> {
+    return this.ipJson<NeighInfo[]>(['neigh', 'show'], 'list neighbours');
+  }
+
+  /** Read a sysctl under /proc/sys/net of this namespace. */
+  async readSysctl(key: string): Promise<string> {
+    checkSysctlKey(key);
+    const result = await this.lab.run(this.name, ['sysctl', '-n', key], { intent: `read ${key}` });
+    return result.stdout.trim();
+  }
+
+  /** The namespace's IPv4/IPv6 addresses outside loopback and link-local, e.g. for `toReach(ns)`. */
+  async globalAddresses(family?: 4 | 6): Promise<{ address: string; prefixLength: number; dev: string; family: 4 | 6 }[]> {
+    const out: { address: string; prefixLength: number; dev: string; family: 4 | 6 }[] = [];
+    for (const link of await this.addresses()) {
+      if (link.ifname === 'lo') continue;
+      for (const a of link.addr_info ?? []) {
+        if (a.scope !== 'global') continue;
+        const f = a.family === 'inet' ? 4 : 6;
+        if (family && f !== family) continue;
+        out.push({ address: a.local, prefixLength: a.prefixlen, dev: link.ifname, family: f });
+      }
+    }
+    return out;
+  }
+}
+
+export function addressStep(c: Cidr, dev: string): Omit<Step, 'target'> {
+  // `nodad` so an IPv6 address is usable at once instead of after duplicate address detection
+  const words = ['addr', 'add', c.text, 'dev', dev];
+  if (c.family === 6) words.push('nodad');
+  return { kind: 'ip', words, intent: `add address ${c.text} to ${dev}` };
+}
+
+export function routeDestination(destination: string): string {
+  if (destination === 'default') return 'default';
+  if (destination === 'default6') return '::/0';
+  return parsePrefix(destination, 'route destination').text;
+}
+
+export function routeStep(destination: unknown, options: RouteOptions): Omit<Step, 'target'> {
+  if (typeof destination !== 'string') throw new InvalidInputError('route destination', destination, 'expected a prefix such as "10.0.0.0/8" or "default"');
+  const dst = routeDestination(destination);
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('route options', options, 'expected an object such as { via: "192.168.15.3" }');
+  const words = ['route', 'add', dst];
+  let family = dst === 'default' ? 4 : dst === '::/0' ? 6 : parseCidr(dst, 'route destination').family;
+  if (options.via !== undefined) {
+    const via = parseAddress(options.via, 'gateway (via)');
+    if (dst === 'default' && via.family === 6) {
+      words[2] = '::/0';
+      family = 6;
+    }
+    if (via.family !== family) throw new InvalidInputError('gateway (via)', options.via, `it is IPv${via.family} but the destination ${destination} is IPv${family}`);
+    words.push('via', via.address);
+  }
+  if (options.dev !== undefined) words.push('dev', checkIfname(options.dev, 'device'));
+  if (options.via === undefined && options.dev === undefined) {
+    throw new InvalidInputError('route options', options, 'give a gateway (`via`), a device (`dev`), or both');
+  }
+  if (options.metric !== undefined) {
+    if (!Number.isInteger(options.metric) || options.metric < 0) throw new InvalidInputError('metric', options.metric, 'expected a whole number ≥ 0');
+    words.push('metric', String(options.metric));
+  }
+  if (options.onlink) words.push('onlink');
+  return { kind: 'ip', words, intent: `add route ${destination}${options.via ? ` via ${options.via}` : ''}${options.dev ? ` dev ${options.dev}` : ''}` };
+}
+
+function checkSysctlKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || !/^net(\.[A-Za-z0-9_-]+)+$/.test(key)) {
+    throw new InvalidInputError('sysctl key', key, 'expected a network sysctl such as "net.ipv4.ip_forward" (only net.* is private to a namespace)');
+  }
+}
+
+export function sysctlStep(key: string, value: string | number): Omit<Step, 'target'> {
+  checkSysctlKey(key);
+  const v = String(value);
+  if (!/^[A-Za-z0-9_.:-]+$/.test(v)) throw new InvalidInputError('sysctl value', value, 'expected a number or a single word');
+  return { kind: 'sysctl', words: [`${key}=${v}`], intent: `set ${key}=${v}` };
+}

@@ -1,0 +1,96 @@
+/**
+ * The lab's stand-in for the Internet (DESIGN.md §2): a namespace on documentation addresses (RFC 5737), cabled to the
+ * lab's host as its uplink, with the host's default route through it. It has no route back to private prefixes, so
+ * without NAT nothing answers a private source: exactly what the tutorial shows with 8.8.8.8.
+ */
+import type { Step } from './batch.js';
+import { InvalidInputError } from './errors.js';
+import { fromBigInt, parseAddress, parseCidr, toBigInt } from './ip.js';
+import type { Lab } from './lab.js';
+import { checkIfname } from './names.js';
+import type { Netns } from './netns.js';
+
+export interface WanOptions {
+  /** Namespace name (default `wan`). */
+  name?: string;
+  /** The uplink's prefix (default `198.51.100.0/24`): the wan is .1, the lab host .2. */
+  uplink?: string;
+  /** "Internet hosts" the wan answers for (default `['203.0.113.8']`, the lab's 8.8.8.8). */
+  internet?: string[];
+  /** The host-side interface name (default `uplink0`); the wan side is `eth0`. */
+  hostIfname?: string;
+  /** Give the lab host a default route via the wan (default true). */
+  defaultRoute?: boolean;
+}
+
+const DOC_RANGES = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'].map((c) => parseCidr(c));
+
+function isDocumentation(address: string): boolean {
+  const n = toBigInt(address, 4);
+  return DOC_RANGES.some((r) => n >> 8n === toBigInt(r.address, 4) >> 8n);
+}
+
+export class Wan {
+  private constructor(
+    /** The wan's namespace: run servers here to play an Internet service. */
+    readonly ns: Netns,
+    /** The wan's address on the uplink (the lab host's gateway). */
+    readonly address: string,
+    /** The lab host's address on the uplink: what a MASQUERADEd source is seen as. */
+    readonly hostAddress: string,
+    /** The Internet stand-ins the wan answers for. */
+    readonly internet: readonly string[],
+    readonly hostIfname: string,
+  ) {}
+
+  toString(): string {
+    return `wan ${this.ns.name}`;
+  }
+
+  /** @internal use lab.wan() */
+  static async create(lab: Lab, options: WanOptions, register: (name: string) => Netns): Promise<Wan> {
+    lab.assertAlive();
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('wan options', options, 'expected an object such as { internet: ["203.0.113.8"] }');
+    const uplink = parseCidr(options.uplink ?? '198.51.100.0/24', 'uplink prefix', false);
+    if (uplink.family !== 4 || uplink.prefixLength > 30) throw new InvalidInputError('uplink prefix', options.uplink, 'expected an IPv4 prefix of /30 or larger, e.g. "198.51.100.0/24"');
+    const base = toBigInt(uplink.address, 4) & ~((1n << BigInt(32 - uplink.prefixLength)) - 1n);
+    const wanAddress = fromBigInt(base + 1n, 4);
+    const hostAddress = fromBigInt(base + 2n, 4);
+    const internet = (options.internet ?? ['203.0.113.8']).map((a) => parseAddress(a, 'internet address').address);
+    for (const a of [wanAddress, ...internet]) {
+      if (a.includes(':') || !isDocumentation(a)) {
+        throw new InvalidInputError('wan address', a, 'the lab\'s Internet lives on documentation ranges only (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24), so nothing can be mistaken for a real host');
+      }
+    }
+    const hostIfname = checkIfname(options.hostIfname ?? lab.freeHostName(['uplink0', 'uplink1', 'uplink2']), 'uplink interface name');
+    if (lab.hostLinks.has(hostIfname)) throw new InvalidInputError('uplink interface name', hostIfname, 'the lab host already has an interface of that name');
+    const ns = register(options.name ?? 'wan');
+    const name = ns.name;
+    lab.hostLinks.add(hostIfname);
+    const steps: Step[] = [
+      { target: 'host', kind: 'ip', words: ['netns', 'add', name], intent: `create namespace ${name}` },
+      { target: 'host', kind: 'ip', words: ['link', 'add', 'name', hostIfname, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name], intent: `cable the lab host to ${name}` },
+      { target: 'host', kind: 'ip', words: ['addr', 'add', `${hostAddress}/${uplink.prefixLength}`, 'dev', hostIfname], intent: `add ${hostAddress} to ${hostIfname}` },
+      { target: 'host', kind: 'ip', words: ['link', 'set', 'dev', hostIfname, 'up'], intent: `set ${hostIfname} up` },
+      { target: name, kind: 'ip', words: ['link', 'set', 'dev', 'lo', 'up'], intent: `set lo up in ${name}` },
+      { target: name, kind: 'ip', words: ['addr', 'add', `${wanAddress}/${uplink.prefixLength}`, 'dev', 'eth0'], intent: `add ${wanAddress} to the wan` },
+      { target: name, kind: 'ip', words: ['link', 'set', 'dev', 'eth0', 'up'], intent: `set the wan's eth0 up` },
+      ...internet.map((a): Step => ({ target: name, kind: 'ip', words: ['addr', 'add', `${a}/32`, 'dev', 'lo'], intent: `make the wan answer for ${a}` })),
+    ];
+    if (options.defaultRoute !== false) {
+      steps.push({ target: 'host', kind: 'ip', words: ['route', 'add', 'default', 'via', wanAddress, 'dev', hostIfname], intent: `route the lab host's default via the wan (${wanAddress})` });
+    }
+    try {
+      await lab.apply(steps);
+    } catch (error) {
+      lab.forget(name);
+      lab.hostLinks.delete(hostIfname);
+      if (lab.alive) {
+        await lab.run('host', ['ip', 'netns', 'del', name], { intent: 'undo wan', reject: false }).catch(() => undefined);
+        await lab.run('host', ['ip', 'link', 'del', 'dev', hostIfname], { intent: 'undo uplink', reject: false }).catch(() => undefined);
+      }
+      throw error;
+    }
+    return new Wan(ns, wanAddress, hostAddress, internet, hostIfname);
+  }
+}
