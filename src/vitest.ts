@@ -4,6 +4,32 @@
  */
 import { test as base, expect } from 'vitest';
 import { createLab, type Lab, type LabOptions } from './lab.js';
+import { matchers, type ToHaveArpEntryOptions, type ToHaveLinkOptions, type ToReachOptions, type ToRouteViaOptions, type RouteEntry } from './matchers/index.js';
+import type { Netns } from './netns.js';
+
+// Every netspec matcher is async: un-awaited, it would check nothing, so the type is Promise<void> and
+// `no-floating-promises` (or tsc with a spec that uses the value) catches a missing `await`.
+declare module 'vitest' {
+  interface Matchers<T = any> {
+    /** Real packets from inside the namespace reach the target (an address, a namespace, or `{ address, port }`). */
+    toReach(target: string | Netns | { address: string; port?: number }, options?: ToReachOptions): Promise<void>;
+    /** The namespace's neighbour (ARP/ND) table has a resolved entry for the address. */
+    toHaveArpEntry(ip: string, options?: ToHaveArpEntryOptions): Promise<void>;
+    /** The kernel's route lookup for the destination goes through the gateway (`ip route get`). */
+    toRouteVia(destination: string, gateway: string, options?: ToRouteViaOptions): Promise<void>;
+    toRouteVia(destination: string, options: ToRouteViaOptions): Promise<void>;
+    /** The namespace has the address (with prefix when given as CIDR). */
+    toHaveAddress(cidr: string, options?: { dev?: string }): Promise<void>;
+    /** The namespace has the link, optionally in a state, enslaved to a master, of a type. */
+    toHaveLink(name: string, options?: ToHaveLinkOptions): Promise<void>;
+    /** IP forwarding is on in the namespace. */
+    toForward(options?: { ipv6?: boolean }): Promise<void>;
+    /** The routing table has the entry (as opposed to what a lookup picks). */
+    toHaveRouteEntry(entry: RouteEntry): Promise<void>;
+  }
+}
+
+expect.extend(matchers as unknown as Parameters<typeof expect.extend>[0]);
 
 export interface NetspecFixtures {
   /** A fresh, private network lab for this test; the kernel frees everything in it when the test ends. */

@@ -1,0 +1,168 @@
+/**
+ * Why a probe did not get through, told like a traceroute with a verdict (DESIGN.md §5): the source's route lookup, the
+ * next hop's neighbour state, forwarding and filtering on the router (rule counters diffed across a second probe), NAT
+ * and the target's way back. Built from the lab's live state only.
+ */
+import { contains, parseCidr } from './ip.js';
+import type { Netns, RouteInfo } from './netns.js';
+import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
+import { chainPolicy, ownerOf, readLabState, risenCounters, type NamespaceState } from './state.js';
+
+export type Disposition =
+  | 'REACHED'
+  | 'NO_ROUTE'
+  | 'NEIGHBOR_UNREACHABLE'
+  | 'FORWARDING_DISABLED'
+  | 'FILTERED'
+  | 'REFUSED'
+  | 'NO_REPLY';
+
+export interface Diagnosis {
+  disposition: Disposition;
+  /** One line per hop or check, in path order. */
+  hops: string[];
+  /** The commands that were run, with their outcome. */
+  log: string[];
+}
+
+const UNRESOLVED = new Set(['INCOMPLETE', 'FAILED']);
+
+export async function diagnose(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, options: { from?: string }): Promise<Diagnosis> {
+  const lab = source.lab;
+  const hops: string[] = [];
+  const log = [...outcome.log];
+  const fromAddr = options.from && /[.:]/.test(options.from) ? options.from : undefined;
+  const route = await source.routeGet(target.address, fromAddr ? { from: fromAddr } : {});
+  log.push(`${source.name}$ ip -j route get ${target.address}${fromAddr ? ` from ${fromAddr}` : ''} → ${route ? describeRoute(route) : 'error'}`);
+  if (!route || (route.type && ['unreachable', 'blackhole', 'prohibit'].includes(route.type))) {
+    hops.push(`${source.name}: no route to ${target.address} (${route?.type ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`);
+    return { disposition: 'NO_ROUTE', hops, log };
+  }
+  hops.push(`${source.name}: route to ${target.address} ${describeRoute(route)}`);
+  if (outcome.noRoute) return { disposition: 'NO_ROUTE', hops, log };
+
+  // a second, short probe between two counter snapshots: which rule or policy saw our packets?
+  const before = await readLabState(lab);
+  log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
+  await probe(source, target, { durationMs: 300, from: options.from }).catch(() => undefined);
+  const after = await readLabState(lab);
+  const src = after.find((s) => s.name === source.name)!;
+  const srcAddr = fromAddr ?? route.prefsrc;
+
+  const nextHop = route.gateway ?? target.address;
+  const dev = route.dev ?? '';
+  const neigh = src.neighbours.find((n) => n.dst === nextHop && n.dev === dev);
+  const state = neigh?.state?.join(',') ?? 'absent';
+  if (!neigh || neigh.state.some((s) => UNRESOLVED.has(s))) {
+    const owner = ownerOf(after, nextHop);
+    const why = owner
+      ? `${owner.name} has ${nextHop}, but its ARP/ND replies do not come back on ${dev} (link down, not cabled to the same bridge, or on another subnet?)`
+      : `no namespace in the lab has ${nextHop}, so nothing answers ARP/ND for it`;
+    hops.push(`${source.name}: neighbour ${nextHop} on ${dev} is ${state}: ${why}`);
+    return { disposition: 'NEIGHBOR_UNREACHABLE', hops, log };
+  }
+  hops.push(`${source.name}: neighbour ${nextHop} on ${dev} is ${neigh.state.join(',')} (${neigh.lladdr ?? 'no lladdr'})`);
+
+  // filtering anywhere along the way: a DROP/REJECT rule or DROP policy whose counter rose during the probe
+  for (const b of before) {
+    const a = after.find((s) => s.name === b.name);
+    if (!a) continue;
+    const risen = risenCounters(b.iptables, a.iptables).filter((c) => c.policy === 'DROP' || /-j (DROP|REJECT)\b/.test(c.rule));
+    if (risen.length) {
+      const c = risen[0]!;
+      const what = c.policy ? `the ${c.chain} policy DROP (table ${c.table})` : `rule \`${c.rule}\` (table ${c.table})`;
+      const bridged = b.name !== source.name && route.gateway === undefined ? ' (bridged traffic is filtered because bridge-nf-call-iptables=1)' : '';
+      hops.push(`${b.name}: dropped by ${what}; its counter rose during the probe${bridged}`);
+      return { disposition: 'FILTERED', hops, log };
+    }
+  }
+
+  if (outcome.refused) {
+    hops.push(`${target.address}: the port ${target.port} answered with a refusal (TCP RST / ICMP port unreachable): nothing listens there`);
+    return { disposition: 'REFUSED', hops, log };
+  }
+
+  // the router, if the next hop is not the target itself
+  let masqueradedAs: string | undefined;
+  if (route.gateway) {
+    const router = ownerOf(after, route.gateway);
+    if (!router) {
+      hops.push(`${route.gateway}: no namespace in the lab has this gateway address`);
+      return { disposition: 'NO_REPLY', hops, log };
+    }
+    const fw = target.family === 6 ? router.forwarding.ipv6 : router.forwarding.ipv4;
+    const targetOwner = ownerOf(after, target.address);
+    if (targetOwner?.name !== router.name) {
+      if (!fw) {
+        hops.push(`${router.name} (${route.gateway}): forwarding is off (${target.family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'}=0), so it does not route packets on`);
+        return { disposition: 'FORWARDING_DISABLED', hops, log };
+      }
+      const policy = chainPolicy(router.iptables, 'FORWARD') ?? 'ACCEPT';
+      hops.push(`${router.name} (${route.gateway}): forwards; FORWARD policy ${policy}`);
+      const masq = masqueradeFor(router, srcAddr);
+      if (masq) {
+        const egress = await egressAddress(lab.get(router.name), target.address);
+        masqueradedAs = egress;
+        hops.push(`${router.name}: \`${masq}\` rewrites ${srcAddr} to ${egress ?? 'its outgoing address'}`);
+      } else if (srcAddr && !(targetOwner && hasRoute(targetOwner, srcAddr))) {
+        hops.push(`${router.name}: no MASQUERADE covers ${srcAddr}`);
+      }
+    }
+  }
+
+  // the way back
+  const targetOwner = ownerOf(after, target.address);
+  if (!targetOwner) {
+    hops.push(`${target.address}: no namespace in the lab has this address, so nothing can answer`);
+    return { disposition: 'NO_REPLY', hops, log };
+  }
+  const replyTo = masqueradedAs ?? srcAddr;
+  if (replyTo && !hasRoute(targetOwner, replyTo)) {
+    hops.push(`${targetOwner.name} (${target.address}): no route back to ${replyTo}, so its reply has nowhere to go${masqueradedAs ? '' : ' (NAT would make the source an address it knows)'}`);
+    return { disposition: 'NO_REPLY', hops, log };
+  }
+  hops.push(`${targetOwner.name} (${target.address}): has a route back to ${replyTo ?? 'the source'}, yet no reply arrived within the deadline`);
+  return { disposition: 'NO_REPLY', hops, log };
+}
+
+export function describeRoute(route: RouteInfo): string {
+  const parts: string[] = [];
+  if (route.type && route.type !== 'unicast') parts.push(route.type);
+  if (route.gateway) parts.push(`via ${route.gateway}`);
+  if (route.dev) parts.push(`dev ${route.dev}`);
+  if (route.prefsrc) parts.push(`src ${route.prefsrc}`);
+  return parts.join(' ') || 'unknown';
+}
+
+function masqueradeFor(router: NamespaceState, srcAddr: string | undefined): string | undefined {
+  if (!srcAddr) return undefined;
+  let table = '';
+  for (const line of router.iptables.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1);
+    if (table !== 'nat' || !/-j MASQUERADE/.test(line)) continue;
+    const rule = line.replace(/^\[\d+:\d+\] /, '');
+    const m = /-s (\S+)/.exec(rule);
+    if (!m || contains(parseCidr(m[1]!.includes('/') ? m[1]! : `${m[1]}/32`), srcAddr)) return `iptables -t nat ${rule}`;
+  }
+  return undefined;
+}
+
+async function egressAddress(ns: Netns, destination: string): Promise<string | undefined> {
+  return (await ns.routeGet(destination))?.prefsrc;
+}
+
+/** Does the namespace have any route (other than none at all) towards `address`? */
+function hasRoute(state: NamespaceState, address: string): boolean {
+  const six = address.includes(':');
+  for (const r of six ? state.routes6 : state.routes) {
+    if (r.type && ['unreachable', 'blackhole', 'prohibit'].includes(r.type)) continue;
+    if (r.dst === 'default') return true;
+    try {
+      if (contains(parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/${six ? 128 : 32}`), address)) return true;
+    } catch {
+      /* a route we do not parse */
+    }
+  }
+  // local addresses
+  return state.addresses.some((l) => l.addr_info?.some((a) => a.local === address));
+}

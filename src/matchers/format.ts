@@ -1,0 +1,76 @@
+/** Shared pieces of every matcher: checking the received value and options, and formatting messages. */
+import { InvalidInputError } from '../errors.js';
+import { Netns } from '../netns.js';
+
+/** What Vitest passes as `this` to a matcher (the part netspec uses). */
+export interface MatcherContext {
+  isNot: boolean;
+  utils?: { printReceived?(v: unknown): string; printExpected?(v: unknown): string };
+}
+
+export interface MatcherResult {
+  pass: boolean;
+  message: () => string;
+  actual?: unknown;
+  expected?: unknown;
+}
+
+/** The received value must be a live namespace handle of a lab; anything else throws (so `.not` cannot pass it). */
+export function receivedNetns(received: unknown, matcher: string): Netns {
+  if (!(received instanceof Netns)) {
+    throw new InvalidInputError(`value given to expect() for ${matcher}`, describe(received), 'expected a lab namespace handle: expect(red).' + matcher + '(…), with red from lab.netns(), lab.get() or lab.host');
+  }
+  received.lab.assertAlive();
+  return received;
+}
+
+/** Throws on an option the matcher does not know or a value of the wrong type. */
+export function checkOptions<T extends object>(options: unknown, matcher: string, allowed: Record<string, 'string' | 'number' | 'boolean' | 'string|boolean' | 'string|string[]'>): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidInputError(`${matcher} options`, options, `expected an object with some of: ${Object.keys(allowed).join(', ')}`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    const type = allowed[key];
+    if (!type) throw new InvalidInputError(`${matcher} option`, key, `unknown option; ${matcher} takes ${Object.keys(allowed).join(', ')}`);
+    if (value === undefined) continue;
+    const ok =
+      type === 'string|boolean'
+        ? typeof value === 'string' || typeof value === 'boolean'
+        : type === 'string|string[]'
+          ? typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))
+          : typeof value === type;
+    if (!ok) throw new InvalidInputError(`${matcher} option ${key}`, value, `expected a ${type}`);
+    if (type === 'number' && (!Number.isFinite(value) || (value as number) < 0)) throw new InvalidInputError(`${matcher} option ${key}`, value, 'expected a number ≥ 0');
+  }
+  return options as T;
+}
+
+export function describe(value: unknown): string {
+  if (value instanceof Netns) return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** `expect(red).toReach(192.168.15.2)` — the first line of every message. */
+export function hint(ns: Netns, matcher: string, isNot: boolean, args: string): string {
+  return `expect(${ns.name})${isNot ? '.not' : ''}.${matcher}(${args})`;
+}
+
+export function bullet(lines: readonly string[], prefix = '  '): string {
+  return lines.map((l) => `${prefix}${l}`).join('\n');
+}
+
+/** Poll `check` until it returns a truthy value or the deadline passes; returns the last value. */
+export async function poll<T>(check: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, intervalMs = 50): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (ok(value) || performance.now() >= deadline) return value;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,54 @@
+/** `expect(ns).toHaveArpEntry(ip, { mac?, dev?, state? })`: the neighbour table has the address, resolved. */
+import { InvalidInputError } from '../errors.js';
+import { canonical, parseAddress } from '../ip.js';
+import { checkIfname } from '../names.js';
+import type { NeighInfo } from '../netns.js';
+import { bullet, checkOptions, describe, hint, poll, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
+
+export type NudState = 'REACHABLE' | 'STALE' | 'DELAY' | 'PROBE' | 'PERMANENT' | 'NOARP' | 'INCOMPLETE' | 'FAILED' | 'NONE';
+
+export interface ToHaveArpEntryOptions {
+  mac?: string;
+  /** Same as `mac`. */
+  lladdr?: string;
+  dev?: string;
+  /** One NUD state or a list; by default any resolved state (INCOMPLETE and FAILED do not count). */
+  state?: NudState | NudState[];
+  /** How long a positive assertion waits for the entry, in ms (default 1000). */
+  timeout?: number;
+}
+
+const RESOLVED: NudState[] = ['REACHABLE', 'STALE', 'DELAY', 'PROBE', 'PERMANENT', 'NOARP'];
+const ALL = new Set<string>([...RESOLVED, 'INCOMPLETE', 'FAILED', 'NONE']);
+
+export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip: unknown, options?: ToHaveArpEntryOptions): Promise<MatcherResult> {
+  const ns = receivedNetns(received, 'toHaveArpEntry');
+  const opts = checkOptions<ToHaveArpEntryOptions>(options, 'toHaveArpEntry', { mac: 'string', lladdr: 'string', dev: 'string', state: 'string|string[]', timeout: 'number' });
+  const { address } = parseAddress(ip, 'neighbour address');
+  const macText = opts.mac ?? opts.lladdr;
+  if (macText !== undefined && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(macText)) throw new InvalidInputError('mac', macText, 'expected a MAC address such as "02:42:ac:11:00:02"');
+  const mac = macText?.toLowerCase();
+  if (opts.dev !== undefined) checkIfname(opts.dev, 'dev');
+  const states = opts.state === undefined ? RESOLVED : Array.isArray(opts.state) ? opts.state : [opts.state];
+  for (const s of states) if (!ALL.has(s)) throw new InvalidInputError('state', s, `expected one of ${[...ALL].join(', ')}`);
+  const matches = (n: NeighInfo) =>
+    canonical(n.dst) === canonical(address) &&
+    (opts.dev === undefined || n.dev === opts.dev) &&
+    (mac === undefined || n.lladdr?.toLowerCase() === mac) &&
+    n.state.some((s) => states.includes(s as NudState));
+  const read = () => ns.neighbours();
+  const table = this.isNot ? await read() : await poll(read, (t) => t.some(matches), opts.timeout ?? 1000);
+  const pass = table.some(matches);
+  const same = table.filter((n) => canonical(n.dst) === canonical(address));
+  const args = describe(ip) + (options ? `, ${describe(options)}` : '');
+  const show = (rows: NeighInfo[]) => (rows.length ? bullet(rows.map((n) => `${n.dst} dev ${n.dev} lladdr ${n.lladdr ?? '-'} ${n.state.join(',')}`)) : '  (empty)');
+  return {
+    pass,
+    actual: same.map((n) => ({ dev: n.dev, lladdr: n.lladdr, state: n.state })),
+    expected: { address, mac, dev: opts.dev, state: states },
+    message: () =>
+      pass
+        ? `${hint(ns, 'toHaveArpEntry', true, args)}\n\n${ns.name} has a neighbour entry for ${address}:\n${show(same)}`
+        : `${hint(ns, 'toHaveArpEntry', false, args)}\n\n${ns.name} has no ${states === RESOLVED ? 'resolved ' : ''}entry for ${address}${mac ? ` with lladdr ${mac}` : ''}${opts.dev ? ` on ${opts.dev}` : ''}${same.length ? `; it has:\n${show(same)}` : ' (no traffic to it yet, or nothing answered ARP/ND)'}\n\n${ns.name}'s neighbour table (ip -j neigh show):\n${show(table)}`,
+  };
+}

@@ -1,0 +1,128 @@
+/** A namespace's live state in as few processes as possible: what diagnoses and failure reports are built from. */
+import type { Lab } from './lab.js';
+import type { AddrInfo, LinkInfo, NeighInfo, Netns, RouteInfo } from './netns.js';
+
+export interface NamespaceState {
+  readonly name: string;
+  readonly links: LinkInfo[];
+  readonly addresses: AddrInfo[];
+  readonly routes: RouteInfo[];
+  readonly routes6: RouteInfo[];
+  readonly neighbours: NeighInfo[];
+  readonly forwarding: { ipv4: boolean; ipv6: boolean };
+  /** `iptables-save -c` output ('' when iptables is not installed). */
+  readonly iptables: string;
+  readonly commands: string[];
+}
+
+/** Read links, addresses, routes and neighbours (one `ip -json -batch`), forwarding sysctls and iptables rules. */
+export async function readState(ns: Netns, options: { iptables?: boolean } = {}): Promise<NamespaceState> {
+  const batch = 'link show\naddr show\nroute show\nneigh show\n';
+  const [ipOut, sysctl, ipt, ipOut6] = await Promise.all([
+    ns.lab.run(ns.name, ['ip', '-json', '-batch', '-'], { intent: 'read state', input: batch, reject: false }),
+    ns.lab.run(ns.name, ['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'], { intent: 'read forwarding', reject: false }),
+    options.iptables === false
+      ? Promise.resolve(undefined)
+      : ns.lab.run(ns.name, ['iptables-save', '-c'], { intent: 'read iptables rules', reject: false }).catch(() => undefined),
+    ns.lab.run(ns.name, ['ip', '-6', '-json', 'route', 'show'], { intent: 'read IPv6 routes', reject: false }),
+  ]);
+  const arrays = splitJsonArrays(ipOut.stdout);
+  const [fw4, fw6] = sysctl.stdout.trim().split('\n');
+  return {
+    name: ns.name,
+    links: (arrays[0] ?? []) as LinkInfo[],
+    addresses: (arrays[1] ?? []) as AddrInfo[],
+    routes: (arrays[2] ?? []) as RouteInfo[],
+    neighbours: (arrays[3] ?? []) as NeighInfo[],
+    routes6: (splitJsonArrays(ipOut6.stdout)[0] ?? []) as RouteInfo[],
+    forwarding: { ipv4: fw4 === '1', ipv6: fw6 === '1' },
+    iptables: ipt?.exitCode === 0 ? ipt.stdout : '',
+    commands: ['ip -json -batch - (link, addr, route, neigh)', 'ip -6 -json route show', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding', 'iptables-save -c'],
+  };
+}
+
+/** `ip -json -batch` prints one JSON array per command, back to back. */
+export function splitJsonArrays(text: string): unknown[][] {
+  const out: unknown[][] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '[') {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === ']') {
+      depth--;
+      if (depth === 0 && start >= 0) {
+        out.push(JSON.parse(text.slice(start, i + 1)) as unknown[]);
+        start = -1;
+      }
+    }
+  }
+  return out;
+}
+
+/** Every namespace of the lab, host first, each with its state. */
+export async function readLabState(lab: Lab, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
+  const all = [lab.host, ...lab.namespaces().map((n) => lab.get(n))];
+  return Promise.all(all.map((ns) => readState(ns, options)));
+}
+
+/** The namespace (state) that owns `address`, if any. */
+export function ownerOf(states: readonly NamespaceState[], address: string): NamespaceState | undefined {
+  return states.find((s) => s.addresses.some((l) => l.addr_info?.some((a) => a.local === address)));
+}
+
+export interface Counter {
+  table: string;
+  chain: string;
+  rule: string;
+  packets: number;
+  /** A chain policy line (`:FORWARD DROP`) rather than a rule. */
+  policy?: string;
+}
+
+/** Packet counters of every rule and chain policy in `iptables-save -c` output. */
+export function parseCounters(save: string): Counter[] {
+  const out: Counter[] = [];
+  let table = '';
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1);
+    const pol = /^:(\S+) (\S+) \[(\d+):\d+\]/.exec(line);
+    if (pol) {
+      out.push({ table, chain: pol[1]!, rule: `policy ${pol[2]}`, packets: Number(pol[3]), policy: pol[2]! });
+      continue;
+    }
+    const rule = /^\[(\d+):\d+\] (-A (\S+) .*)$/.exec(line);
+    if (rule) out.push({ table, chain: rule[3]!, rule: rule[2]!, packets: Number(rule[1]) });
+  }
+  return out;
+}
+
+/** Rules and policies whose counters rose between two `iptables-save -c` outputs. */
+export function risenCounters(before: string, after: string): Counter[] {
+  const a = parseCounters(before);
+  const b = parseCounters(after);
+  return b.filter((c, i) => {
+    const prev = a[i];
+    return prev && prev.rule === c.rule && prev.chain === c.chain && c.packets > prev.packets;
+  });
+}
+
+/** The policy of a filter chain, from `iptables-save` output. */
+export function chainPolicy(save: string, chain: string): string | undefined {
+  let table = '';
+  for (const line of save.split('\n')) {
+    if (line.startsWith('*')) table = line.slice(1);
+    const m = /^:(\S+) (\S+)/.exec(line);
+    if (table === 'filter' && m && m[1] === chain) return m[2];
+  }
+  return undefined;
+}
