@@ -90,7 +90,8 @@ export class Lab implements AsyncDisposable {
     this.#exited = exited;
     const base = [
       'nsenter',
-      ...(userns ? [`--user=/proc/${pid}/ns/user`] : []),
+      // our uid is root inside the lab's user namespace (--map-root-user), and setgroups is denied there
+      ...(userns ? [`--user=/proc/${pid}/ns/user`, '--preserve-credentials'] : []),
       `--mount=/proc/${pid}/ns/mnt`,
       `--pid=/proc/${pid}/ns/pid_for_children`,
     ];

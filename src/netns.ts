@@ -85,7 +85,7 @@ export class Netns {
   }
 
   /** Run a command inside this namespace (argv, no shell). Throws CommandError on a non-zero exit unless `reject: false`. */
-  exec(command: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<RunResult> {
+  async exec(command: string, args: readonly string[] = [], options: ExecOptions = {}): Promise<RunResult> {
     if (typeof command !== 'string' || !command) throw new InvalidInputError('command', command, 'expected the name of a program, e.g. "ping"');
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
       throw new InvalidInputError('arguments', args, 'expected an array of strings, e.g. ["-c1", "192.168.15.2"]');
@@ -108,61 +108,61 @@ export class Netns {
   // --- configuration (batched: calls made in the same tick share processes) ---
 
   /** Queue raw batch steps in this namespace. */
-  apply(steps: readonly Omit<Step, 'target'>[]): Promise<void> {
+  async apply(steps: readonly Omit<Step, 'target'>[]): Promise<void> {
     return this.lab.apply(steps.map((s) => ({ ...s, target: this.name })));
   }
 
   /** `ip addr add CIDR dev DEV` */
-  addAddress(cidr: string, dev: string): Promise<void> {
+  async addAddress(cidr: string, dev: string): Promise<void> {
     const c = parseCidr(cidr, 'address');
     checkIfname(dev, 'device');
     return this.apply([addressStep(c, dev)]);
   }
 
   /** `ip link set dev DEV up` */
-  up(dev: string): Promise<void> {
+  async up(dev: string): Promise<void> {
     checkIfname(dev, 'device');
     return this.apply([{ kind: 'ip', words: ['link', 'set', 'dev', dev, 'up'], intent: `set ${dev} up` }]);
   }
 
   /** `ip link set dev DEV down` */
-  down(dev: string): Promise<void> {
+  async down(dev: string): Promise<void> {
     checkIfname(dev, 'device');
     return this.apply([{ kind: 'ip', words: ['link', 'set', 'dev', dev, 'down'], intent: `set ${dev} down` }]);
   }
 
   /** `ip route add DEST [via GW] [dev DEV]`; DEST is a prefix or `default` (IPv4; `default6` for IPv6). */
-  addRoute(destination: string, options: RouteOptions = {}): Promise<void> {
+  async addRoute(destination: string, options: RouteOptions = {}): Promise<void> {
     return this.apply([routeStep(destination, options)]);
   }
 
   /** `ip route del DEST` */
-  deleteRoute(destination: string): Promise<void> {
+  async deleteRoute(destination: string): Promise<void> {
     const dst = routeDestination(destination);
     return this.apply([{ kind: 'ip', words: ['route', 'del', dst], intent: `delete route ${destination}` }]);
   }
 
   /** `sysctl -w KEY=VALUE` in this namespace (only `net.*` keys: the rest are not per-namespace). */
-  sysctl(key: string, value: string | number): Promise<void> {
+  async sysctl(key: string, value: string | number): Promise<void> {
     return this.apply([sysctlStep(key, value)]);
   }
 
   /** IP forwarding (`net.ipv4.ip_forward`, and `net.ipv6.conf.all.forwarding` with `{ ipv6: true }`). */
-  forwarding(on = true, options: { ipv6?: boolean } = {}): Promise<void> {
+  async forwarding(on = true, options: { ipv6?: boolean } = {}): Promise<void> {
     const steps = [sysctlStep('net.ipv4.ip_forward', on ? 1 : 0)];
     if (options.ipv6) steps.push(sysctlStep('net.ipv6.conf.all.forwarding', on ? 1 : 0));
     return this.apply(steps);
   }
 
   /** `iptables --policy CHAIN TARGET` (filter table). */
-  policy(chain: 'INPUT' | 'FORWARD' | 'OUTPUT', target: 'ACCEPT' | 'DROP', options: { ipv6?: boolean } = {}): Promise<void> {
+  async policy(chain: 'INPUT' | 'FORWARD' | 'OUTPUT', target: 'ACCEPT' | 'DROP', options: { ipv6?: boolean } = {}): Promise<void> {
     if (!['INPUT', 'FORWARD', 'OUTPUT'].includes(chain)) throw new InvalidInputError('chain', chain, 'expected "INPUT", "FORWARD" or "OUTPUT"');
     if (!['ACCEPT', 'DROP'].includes(target)) throw new InvalidInputError('policy', target, 'expected "ACCEPT" or "DROP"');
     return this.apply([{ kind: options.ipv6 ? 'ip6tables' : 'iptables', words: ['-P', chain, target], intent: `set the ${chain} policy to ${target}` }]);
   }
 
   /** `iptables -t nat -A POSTROUTING -s SOURCE [-o OUT] -j MASQUERADE` */
-  masquerade(source: string, options: { out?: string } = {}): Promise<void> {
+  async masquerade(source: string, options: { out?: string } = {}): Promise<void> {
     const prefix = parsePrefix(source, 'source prefix');
     if (prefix.family !== 4) throw new InvalidInputError('source prefix', source, 'MASQUERADE here is IPv4 only; give an IPv4 prefix such as "192.168.15.0/24"');
     const words = ['-t', 'nat', '-A', 'POSTROUTING', '-s', prefix.text];

@@ -1,0 +1,12 @@
+// Config for the child Vitest runs that specs/harness/cleanup.spec.ts starts on purpose (timeouts, failures).
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    root: new URL('.', import.meta.url).pathname,
+    include: ['*.child.ts'],
+    testTimeout: 1500,
+    hookTimeout: 10_000,
+    pool: 'forks',
+  },
+});

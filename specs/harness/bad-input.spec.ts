@@ -1,0 +1,91 @@
+// Issue 2 acceptance: bad input is a typed error naming the input and the fix, and leaves nothing half-built.
+import { test, expect, describe } from '../../src/vitest.js';
+import { DuplicateNameError, InvalidInputError, NotFoundError, LabGoneError } from '../../src/index.js';
+import type { Lab } from '../../src/index.js';
+
+async function hostLinks(lab: Lab): Promise<string[]> {
+  return (await lab.host.links()).map((l) => l.ifname).sort();
+}
+
+describe('interface names', () => {
+  const bad: [string, RegExp][] = [
+    ['veth-red-to-the-bridge', /at most 15/],
+    ['a/b', /contains "\/"/],
+    ['has space', /contains " "/],
+    ['x;rm -rf /', /contains ";"/],
+    ['$(reboot)', /contains "\$"/],
+    ['-dev', /must not start with "-"/],
+    ['', /non-empty/],
+  ];
+  test.for(bad)('%j is refused before anything is built', async ([name, why], { lab }) => {
+    const red = await lab.netns('red');
+    const links = await hostLinks(lab);
+    const bridge = await lab.bridge('br0');
+    const error = await bridge.attach(red, { ifname: name }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).input).toBe('interface name');
+    expect((error as Error).message).toContain(JSON.stringify(name));
+    expect((error as Error).message).toMatch(why);
+    expect(await hostLinks(lab)).toEqual([...links, 'br0'].sort());
+    expect((await red.links()).map((l) => l.ifname)).toEqual(['lo']);
+    // the lab is still usable
+    await bridge.attach(red, { address: '10.0.0.1/24' });
+    await expect(red).toHaveLink('veth-red', { state: 'UP' });
+  });
+});
+
+test('a malformed CIDR names the input and the fix', async ({ lab }) => {
+  const red = await lab.netns('red');
+  for (const [cidr, why] of [
+    ['192.168.15.1', /add a prefix length/],
+    ['192.168.15.300/24', /not a valid IPv4 or IPv6 address/],
+    ['192.168.15.1/33', /prefix length must be a whole number from 0 to 32/],
+    ['fd00::1/129', /from 0 to 128/],
+    ['192.168.15.1/2x', /prefix length/],
+  ] as const) {
+    const error = await red.addAddress(cidr, 'lo').catch((e: unknown) => e);
+    expect(error, cidr).toBeInstanceOf(InvalidInputError);
+    expect((error as Error).message).toContain(JSON.stringify(cidr));
+    expect((error as Error).message).toMatch(why);
+  }
+  await expect(lab.host.masquerade('192.168.15.1/24')).rejects.toThrow(/host bits are set; the network is 192\.168\.15\.0\/24/);
+  await expect(red).not.toHaveAddress('192.168.15.1');
+});
+
+test('a duplicate namespace is a DuplicateNameError, and the first one is untouched', async ({ lab }) => {
+  const red = await lab.netns('red');
+  await red.addAddress('10.1.1.1/24', 'lo');
+  const error = await lab.netns('red').catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(DuplicateNameError);
+  expect((error as Error).message).toMatch(/already has a namespace called "red"/);
+  // also when a script made it
+  await lab.sh`ip netns add blue`;
+  await expect(lab.netns('blue')).rejects.toBeInstanceOf(DuplicateNameError);
+  expect(lab.namespaces()).toEqual(['blue', 'red']);
+  await expect(red).toHaveAddress('10.1.1.1/24');
+});
+
+test('names iproute2 reads as keywords work, through the explicit name/dev forms', async ({ lab }) => {
+  const [a, dev] = await Promise.all([lab.netns('a'), lab.netns('dev')]);
+  const help = await lab.netns('help');
+  await lab.veth({ ns: a, name: 'a', address: '10.9.0.1/24' }, { ns: dev, name: 'dev', address: '10.9.0.2/24' });
+  const br = await lab.bridge('help');
+  await br.attach(help, { ifname: 'list', peer: 'add', address: '10.8.0.1/24' });
+  await expect(a).toReach('10.9.0.2');
+  await expect(lab.host).toHaveLink('add', { master: 'help' });
+  await expect(help).toHaveLink('list', { state: 'UP' });
+});
+
+test('unknown namespaces, foreign and disposed handles are errors, not silent failures', async ({ lab }) => {
+  expect(() => lab.get('nope')).toThrow(NotFoundError);
+  expect(() => lab.get('nope')).toThrow(/create it first/);
+  const { createLab } = await import('../../src/index.js');
+  const other = await createLab();
+  const foreign = await other.netns('red');
+  const br = await lab.bridge('br0');
+  await expect(br.attach(foreign)).rejects.toThrow(/belongs to lab \d+/);
+  await other.dispose();
+  await expect(foreign.exec('true')).rejects.toBeInstanceOf(LabGoneError);
+  await expect(expect(foreign).toReach('10.0.0.1')).rejects.toThrow(/disposed/);
+  await expect(expect(foreign).not.toReach('10.0.0.1')).rejects.toThrow(/disposed/);
+});

@@ -1,0 +1,67 @@
+// Issue 2 acceptance: however the test process ends (SIGKILL, SIGINT, a Vitest timeout), the kernel frees the lab and
+// the machine's namespaces, links, mounts, rules and processes are exactly as before.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { eventually, machineState, pidAlive, processesMatching } from '../helpers/machine.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+function uniqueMarker(): string {
+  return `4242.${process.pid}${Math.floor(Math.random() * 1e6)}`;
+}
+
+async function startChild(marker: string): Promise<{ child: ReturnType<typeof spawn>; pid: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'specs/helpers/lab-child.ts', marker], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+  });
+  return { child, pid: (JSON.parse(line) as { pid: number }).pid };
+}
+
+describe.each(['SIGKILL', 'SIGINT', 'SIGTERM'] as const)('a test process killed by %s', (signal) => {
+  test('leaves nothing behind: namespaces, links, mounts, iptables, nft, processes', async () => {
+    const before = await machineState();
+    const marker = uniqueMarker();
+    const { child, pid } = await startChild(marker);
+    expect(pidAlive(pid)).toBe(true);
+    expect(processesMatching(`sleep ${marker}`)).toHaveLength(1); // the lab's background process runs
+
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+
+    expect(await eventually(() => !pidAlive(pid))).toBe(true);
+    expect(await eventually(() => processesMatching(`sleep ${marker}`).length === 0)).toBe(true);
+    expect(await machineState()).toEqual(before);
+  });
+});
+
+test('a Vitest test timeout disposes the lab through the fixture', async () => {
+  const before = await machineState();
+  const dir = mkdtempSync(join(tmpdir(), 'netspec-timeout-'));
+  const report = join(dir, 'report.json');
+  const marker = uniqueMarker();
+  const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'specs/children/vitest.config.ts', 'timeout.child.ts'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NETSPEC_REPORT: report, NETSPEC_MARKER: marker },
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  expect(code, output).toBe(1);
+  expect(output).toMatch(/Test timed out in 1500ms/);
+  const { pid } = JSON.parse(readFileSync(report, 'utf8')) as { pid: number };
+  expect(await eventually(() => !pidAlive(pid))).toBe(true);
+  expect(processesMatching(`sleep ${marker}`)).toEqual([]);
+  expect(await machineState()).toEqual(before);
+});

@@ -1,0 +1,97 @@
+/** A snapshot of the machine's own network state, to prove that labs leave nothing behind and change nothing. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { run } from '../../src/exec.js';
+
+export interface MachineState {
+  netns: string;
+  links: string[];
+  addresses: string[];
+  routes: string;
+  mounts: string[];
+  iptables: string;
+  nft: string;
+  forwarding: string;
+}
+
+async function out(argv: string[]): Promise<string> {
+  const r = await run(argv, { intent: 'read machine state', reject: false });
+  return r.exitCode === 0 ? r.stdout : `(${argv[0]} exited ${r.exitCode})`;
+}
+
+export async function machineState(): Promise<MachineState> {
+  const [netns, links, addrs, routes, iptables, nft, fw4, fw6] = await Promise.all([
+    out(['ip', 'netns', 'list']),
+    out(['ip', '-j', 'link', 'show']),
+    out(['ip', '-j', 'addr', 'show']),
+    out(['ip', 'route', 'show', 'table', 'all']),
+    out(['iptables-save']),
+    out(['nft', 'list', 'ruleset']),
+    out(['sysctl', '-n', 'net.ipv4.ip_forward']),
+    out(['sysctl', '-n', 'net.ipv6.conf.all.forwarding']),
+  ]);
+  const linkRows = (JSON.parse(links) as { ifname: string; flags: string[]; operstate: string; master?: string }[]).map(
+    (l) => `${l.ifname} ${l.flags.join(',')} ${l.operstate} ${l.master ?? ''}`,
+  );
+  const addrRows = (JSON.parse(addrs) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[]).flatMap((l) =>
+    l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`),
+  );
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(' ');
+      const dash = f.indexOf('-');
+      return `${f[4]} ${f[dash + 1]} ${f[dash + 2]}`;
+    })
+    .sort();
+  return {
+    netns,
+    links: linkRows.sort(),
+    addresses: addrRows.sort(),
+    routes,
+    mounts,
+    iptables: iptables.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '')).join('\n'),
+    nft,
+    forwarding: `${fw4.trim()} ${fw6.trim()}`,
+  };
+}
+
+/** Processes whose command line contains `marker` (other than us). */
+export function processesMatching(marker: string): string[] {
+  const hits: string[] = [];
+  for (const pid of readdirPids()) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (args.includes(marker) && pid !== process.pid) hits.push(`${pid} ${args}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return hits;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    // state Z (zombie) counts as gone: it holds no namespace
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+function readdirPids(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+
+/** Wait until `check` is true or `ms` passes. */
+export async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
