@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# netspec is a real package: `npm pack` gives a tarball that a separate, empty project installs and uses from its own
+# Vitest spec, with compiled JavaScript and type declarations (checked with tsc).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/netspec-consumer.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$here"
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n1)
+echo "packed $tarball: $(tar -tzf "$work/$tarball" | wc -l) files"
+tar -tzf "$work/$tarball" | grep -q 'package/dist/src/vitest.d.ts'
+tar -tzf "$work/$tarball" | grep -q 'package/dist/src/index.js'
+cd "$work"
+cat > package.json <<'JSON'
+{ "name": "netspec-consumer", "private": true, "type": "module", "scripts": { "test": "vitest run" } }
+JSON
+vitest_version=$(node -p "require('$here/node_modules/vitest/package.json').version")
+ts_version=$(node -p "require('$here/node_modules/typescript/package.json').version")
+npm install --no-audit --no-fund --silent "./$tarball" "vitest@$vitest_version" "typescript@$ts_version" "@types/node@^20"
+mkdir -p test
+cat > test/consumer.spec.ts <<'TS'
+import { test, expect } from 'netspec/vitest';
+import { createLab, InvalidInputError, type Lab } from 'netspec';
+
+test('a consumer project builds the tutorial bridge and asserts on it', async ({ lab }) => {
+  const l: Lab = lab;
+  const [red, blue] = await Promise.all([l.netns('red'), l.netns('blue')]);
+  const bridge = await l.bridge('v-net-0', { address: '192.168.15.3/24' });
+  await Promise.all([bridge.attach(red, { address: '192.168.15.1/24' }), bridge.attach(blue, { address: '192.168.15.2/24' })]);
+  await expect(red).toReach('192.168.15.2');
+  await expect(red).toHaveArpEntry('192.168.15.2');
+  await expect(red).not.toReach('192.168.15.99', { window: 200 });
+  expect(typeof createLab).toBe('function');
+  await expect(l.netns('a/b')).rejects.toBeInstanceOf(InvalidInputError);
+});
+TS
+cat > tsconfig.json <<'JSON'
+{ "compilerOptions": { "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext", "strict": true, "noEmit": true, "skipLibCheck": false, "lib": ["ES2023", "ESNext.Disposable"], "types": ["node"] }, "include": ["test"] }
+JSON
+npx tsc -p tsconfig.json
+npx vitest run
+echo "package check: ok"
