@@ -3,7 +3,6 @@
  * deadline), TCP and UDP with socat, and a short-lived responder in the target's namespace that answers with the
  * source address it saw (to prove NAT).
  */
-import type { ChildProcess } from 'node:child_process';
 import { InvalidInputError, NetspecError } from './errors.js';
 import { startLifeline } from './exec.js';
 import { parseAddress, type Family } from './ip.js';
@@ -121,19 +120,16 @@ export async function probe(
   // TCP/UDP (or ICMP with seenAs, which needs a responder): socat, with a responder in the target's namespace
   const protocol = target.protocol === 'icmp' ? 'udp' : target.protocol;
   const port = target.port ?? 40_000 + Math.floor(Math.random() * 20_000);
-  const responder = options.responder === false ? undefined : await startResponder(source, target, protocol, port, options.durationMs, log);
-  try {
-    const deadline = started + options.durationMs;
-    let last: ProbeOutcome | undefined;
-    for (;;) {
-      const remaining = Math.max(100, deadline - performance.now());
-      last = await socatOnce(source, target.address, port, protocol, from, Math.min(remaining, 1000), log);
-      last.elapsedMs = performance.now() - started;
-      if (last.reached || last.noRoute || performance.now() >= deadline) return last;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    responder?.kill('SIGKILL');
+  // The responder is left to end by itself (its `timeout`) or with the lab: killing the nsenter in front of it would
+  // orphan it in a way that makes the lab's PID namespace take a second longer to die.
+  if (options.responder !== false) await startResponder(source, target, protocol, port, options.durationMs, log);
+  const deadline = started + options.durationMs;
+  for (;;) {
+    const remaining = Math.max(100, deadline - performance.now());
+    const last = await socatOnce(source, target.address, port, protocol, from, Math.min(remaining, 1000), log);
+    last.elapsedMs = performance.now() - started;
+    if (last.reached || last.noRoute || performance.now() >= deadline) return last;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -151,9 +147,11 @@ async function socatOnce(
   const secs = (timeoutMs / 1000).toFixed(2);
   let spec = `${protocol.toUpperCase()}${six ? '6' : '4'}:${host}:${port}`;
   if (protocol === 'tcp') spec += `,connect-timeout=${secs}`;
+  // the responder ends its answer with an empty datagram (shut-null): EOF for us, so we need not wait out -t
+  else spec += ',null-eof';
   if (from.address) spec += `,bind=${from.address.includes(':') ? `[${from.address}]` : from.address}`;
   if (from.dev) spec += `,so-bindtodevice=${from.dev}`;
-  const argv = ['socat', '-T', secs, '-', spec];
+  const argv = ['socat', '-T', secs, '-t', secs, '-', spec];
   const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: timeoutMs + 2000 });
   const seen = r.stdout.trim().split('\n')[0]?.trim();
   const refused = /Connection refused/.test(r.stderr);
@@ -177,21 +175,21 @@ async function startResponder(
   port: number,
   durationMs: number,
   log: string[],
-): Promise<ChildProcess | undefined> {
+): Promise<boolean> {
   const lab = source.lab;
   let owner = target.ns;
   if (!owner) {
     const states = await readLabState(lab, { iptables: false });
     const s = ownerOf(states, target.address);
-    if (!s) return undefined; // not in the lab: nothing to start (and nothing will answer)
+    if (!s) return false; // not in the lab: nothing to start (and nothing will answer)
     owner = lab.get(s.name === 'host' ? 'host' : s.name);
   }
   const ss = await lab.run(owner.name, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun', `sport = :${port}`], { intent: 'look for a listener', reject: false });
-  if (ss.stdout.trim()) return undefined; // the user's own server answers
+  if (ss.stdout.trim()) return true; // the user's own server (or an earlier responder) answers
   const six = target.family === 6;
   // bound to the target address, so UDP replies leave from the address the client sent to
   const bind = `bind=${six ? `[${target.address}]` : target.address}`;
-  const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${port},${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${port},${bind},fork`;
+  const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${port},${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${port},${bind},fork,shut-null`;
   const lifetime = String(Math.ceil(durationMs / 1000) + 5);
   const argv = [...lab.enter(owner.name), 'timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`];
   const child = startLifeline(argv, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -213,7 +211,7 @@ async function startResponder(
   });
   (child.stderr as unknown as { unref?: () => void })?.unref?.();
   log.push(`${owner.name}$ socat ${listen} (responder) → ${ok ? 'listening' : 'did not start'}`);
-  return ok ? child : undefined;
+  return ok;
 }
 
 function firstLine(text: string): string {
