@@ -27,7 +27,7 @@ export interface Diagnosis {
 
 const UNRESOLVED = new Set(['INCOMPLETE', 'FAILED']);
 
-export async function diagnose(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, options: { from?: string }): Promise<Diagnosis> {
+export async function diagnose(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, options: { from?: string; responder?: boolean }): Promise<Diagnosis> {
   const lab = source.lab;
   const hops: string[] = [];
   const log = [...outcome.log];
@@ -44,7 +44,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   // a second, short probe between two counter snapshots: which rule or policy saw our packets?
   const before = await readLabState(lab);
   log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
-  await probe(source, target, { durationMs: 300, from: options.from }).catch(() => undefined);
+  await probe(source, target, { durationMs: 300, from: options.from, responder: options.responder }).catch(() => undefined);
   const after = await readLabState(lab);
   const src = after.find((s) => s.name === source.name)!;
   const srcAddr = fromAddr ?? route.prefsrc;

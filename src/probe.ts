@@ -124,10 +124,14 @@ export async function probe(
   // orphan it in a way that makes the lab's PID namespace take a second longer to die.
   if (options.responder !== false) await startResponder(source, target, protocol, port, options.durationMs, log);
   const deadline = started + options.durationMs;
+  let refused = false;
   for (;;) {
     const remaining = Math.max(100, deadline - performance.now());
     const last = await socatOnce(source, target.address, port, protocol, from, Math.min(remaining, 1000), log);
     last.elapsedMs = performance.now() - started;
+    // a refusal seen once counts, even if a later ICMP error was rate-limited away
+    refused ||= last.refused;
+    last.refused = refused && !last.reached;
     if (last.reached || last.noRoute || performance.now() >= deadline) return last;
     await new Promise((r) => setTimeout(r, 50));
   }

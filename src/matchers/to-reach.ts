@@ -52,7 +52,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       actual: 'REACHED',
       expected: 'not reached',
       message: () =>
-        `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label} within ${Math.round(outcome.elapsedMs)} ms (REACHED), via ${how}${outcome.seenAs ? `; the target saw the source as ${outcome.seenAs}` : ''}\n\ncommands:\n${bullet(outcome.log)}`,
+        `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label} within ${Math.round(outcome.elapsedMs)} ms (REACHED); route: ${how}${outcome.seenAs ? `; the target saw the source as ${outcome.seenAs}` : ''}\n\ncommands:\n${bullet(outcome.log)}`,
     };
   }
   if (this.isNot) {
@@ -67,7 +67,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
         `${hint(ns, 'toReach', false, args)}\n\n${ns.name} reached ${t.address}, but the target saw the source as ${outcome.seenAs ?? '(nothing: no responder could run there)'}, not ${seenAs}${outcome.seenAs && outcome.seenAs !== seenAs ? ' (is MASQUERADE missing or on another router?)' : ''}\n\ncommands:\n${bullet(outcome.log)}`,
     };
   }
-  const d = await diagnose(ns, t, outcome, { from: opts.from });
+  const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder });
   return {
     pass,
     actual: d.disposition,
