@@ -1,0 +1,32 @@
+// Type tests (run by Vitest's typecheck): the matcher augmentation, async results, and wrong options as type errors.
+import { expectTypeOf, test } from 'vitest';
+import { expect } from '../../src/vitest.js';
+import type { Netns } from '../../src/index.js';
+
+declare const red: Netns;
+
+test('matchers are typed and return Promise<void>', () => {
+  expectTypeOf(expect(red).toReach('192.168.15.2')).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).not.toReach(red, { window: 200 })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toReach({ address: '10.0.0.1', port: 80 }, { protocol: 'tcp', seenAs: '198.51.100.2' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveArpEntry('192.168.15.2', { mac: '02:42:ac:11:00:02', state: ['REACHABLE', 'STALE'] })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toRouteVia('203.0.113.8', '192.168.15.3')).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toRouteVia('192.168.15.2', { dev: 'veth-red' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveLink('veth-red', { master: 'v-net-0', state: 'UP' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toForward()).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveRouteEntry({ destination: 'default', gateway: '192.168.15.3' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveAddress('192.168.15.1/24')).toEqualTypeOf<Promise<void>>();
+});
+
+test('wrong options are type errors', () => {
+  // @ts-expect-error: `protocol` is icmp | tcp | udp
+  void expect(red).toReach('192.168.15.2', { protocol: 'sctp' });
+  // @ts-expect-error: there is no `tiemout` option
+  void expect(red).toReach('192.168.15.2', { tiemout: 100 });
+  // @ts-expect-error: a target is an address, a namespace or { address, port }
+  void expect(red).toReach(42);
+  // @ts-expect-error: `state` is a NUD state
+  void expect(red).toHaveArpEntry('192.168.15.2', { state: 'UP' });
+  // @ts-expect-error: toHaveRouteEntry needs a destination
+  void expect(red).toHaveRouteEntry({ gateway: '192.168.15.3' });
+});
