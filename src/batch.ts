@@ -1,10 +1,10 @@
 /**
  * Batching: the steps of a build are queued and run with as few processes as possible (DESIGN.md §4).
  *
- * Steps queued in the same tick form one flush. A flush is cut into segments: the lab host's steps first (they create
- * the namespaces and links the others use), then every other namespace's steps, in parallel, one `ip -batch` (or one
- * `sysctl -w`, one `iptables-restore`) per run of same-kind steps. A host step queued after a namespace step starts a
- * new segment, so the order the caller wrote is kept wherever it can matter.
+ * Steps queued in the same tick form one flush. A flush runs the lab host's steps first (they create the namespaces
+ * and links the others use), then every other namespace's steps, in parallel, one `ip -batch` (or one `sysctl -w`, one
+ * `iptables-restore`) per run of same-kind steps. Within a namespace the order is kept. A step marked `barrier` waits
+ * for everything queued before it (a host step that needs a namespace's configuration, say).
  */
 import { CommandError, NetspecError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';
@@ -18,6 +18,8 @@ export interface Step {
   /** ip: the words after `ip`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
   readonly words: readonly string[];
   readonly intent: string;
+  /** Run only after every step queued before it has run. */
+  readonly barrier?: boolean;
 }
 
 interface Queued extends Step {
@@ -75,7 +77,7 @@ export class Batcher {
     const segments: { host: Queued[]; others: Map<string, Queued[]> }[] = [];
     let current: { host: Queued[]; others: Map<string, Queued[]> } | undefined;
     for (const step of batch) {
-      if (!current || (step.target === 'host' && current.others.size > 0)) {
+      if (!current || (step.barrier && (current.host.length > 0 || current.others.size > 0))) {
         current = { host: [], others: new Map() };
         segments.push(current);
       }
@@ -94,7 +96,7 @@ export class Batcher {
       }
       try {
         await this.#runTarget('host', segment.host);
-        const results = await Promise.allSettled([...segment.others].map(([t, steps]) => this.#runTarget(t, steps)));
+        const results = await limit([...segment.others].map(([t, steps]) => () => this.#runTarget(t, steps)), PARALLEL);
         const bad = results.find((r) => r.status === 'rejected');
         if (bad) throw (bad as PromiseRejectedResult).reason;
       } catch (error) {
@@ -158,6 +160,26 @@ export class Batcher {
     for (const s of steps) s.reject(s === failing ? error : new SkippedStepError(`${s.intent}: not applied, because "${failing.intent}" failed in the same iptables-restore transaction`, { cause: error }));
     throw error;
   }
+}
+
+/** Namespaces configured at once: enough to keep two cores busy, few enough not to thrash. */
+const PARALLEL = 12;
+
+async function limit<T>(tasks: (() => Promise<T>)[], width: number): Promise<PromiseSettledResult<T>[]> {
+  const results: PromiseSettledResult<T>[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      try {
+        results[i] = { status: 'fulfilled', value: await tasks[i]!() };
+      } catch (reason) {
+        results[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, worker));
+  return results;
 }
 
 function skip(steps: Queued[], cause: unknown): void {

@@ -71,6 +71,7 @@ export class Lab implements AsyncDisposable {
   readonly #namespaces = new Map<string, Netns>();
   /** Interface names this lab created in its host, so generated names never collide. */
   readonly hostLinks = new Set<string>();
+  readonly #bridges = new Map<string, Bridge>();
   #state: 'alive' | 'disposing' | 'disposed' | 'dead' = 'alive';
   #deathReason = '';
   #exited: Promise<void>;
@@ -279,6 +280,8 @@ export class Lab implements AsyncDisposable {
     const address = options.address === undefined ? undefined : parseCidr(options.address, 'bridge address');
     if (this.hostLinks.has(name)) throw new DuplicateNameError('bridge name', name, `${this} already has an interface called ${JSON.stringify(name)} in its host`);
     this.hostLinks.add(name);
+    const handle = new Bridge(this, name, address);
+    this.#bridges.set(name, handle);
     const steps: Step[] = [
       { target: 'host', kind: 'ip', words: ['link', 'add', 'name', name, 'type', 'bridge'], intent: `create bridge ${name}` },
       { target: 'host', kind: 'ip', words: ['link', 'set', 'dev', name, 'up'], intent: `set ${name} up` },
@@ -288,10 +291,18 @@ export class Lab implements AsyncDisposable {
       await this.apply(steps);
     } catch (error) {
       this.hostLinks.delete(name);
+      this.#bridges.delete(name);
       await this.#undo(this.host, name);
       throw error;
     }
-    return new Bridge(this, name, address);
+    return handle;
+  }
+
+  /** The handle of a bridge made with lab.bridge() (available as soon as lab.bridge() is called). */
+  getBridge(name: string): Bridge {
+    const b = this.#bridges.get(name);
+    if (!b) throw new NotFoundError('bridge', name, `create it with lab.bridge(); bridges now: ${[...this.#bridges.keys()].join(', ') || 'none'}`);
+    return b;
   }
 
   /** @internal generate a host interface name not used yet */
