@@ -14,3 +14,5 @@ export {
 export { SkippedStepError } from './batch.js';
 export type { RunResult } from './exec.js';
 export { parseCidr, parseAddress, parsePrefix, contains, type Cidr } from './ip.js';
+export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOptions } from './reachability.js';
+export type { Disposition } from './diagnose.js';

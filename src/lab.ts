@@ -24,6 +24,7 @@ import { parseCidr } from './ip.js';
 import { checkIfname, checkNetnsName } from './names.js';
 import { addressStep, Netns } from './netns.js';
 import { Wan, type WanOptions } from './wan.js';
+import { reachability, type ReachabilityMatrix, type ReachabilityOptions } from './reachability.js';
 
 export interface LabOptions {
   /**
@@ -339,6 +340,11 @@ export class Lab implements AsyncDisposable {
     if (typeof path !== 'string' || !path) throw new InvalidInputError('script path', path, 'expected the path of a shell script');
     if (!existsSync(path)) throw new InvalidInputError('script path', path, 'no such file (paths are relative to the current directory)');
     return this.run('host', ['bash', path, ...args], { intent: `run script ${path}` });
+  }
+
+  /** Every ordered pair of `nodes` (default: all the lab's namespaces), probed at once: one fping per source. */
+  reachability(nodes?: Netns[], options?: ReachabilityOptions): Promise<ReachabilityMatrix> {
+    return reachability(this, nodes, options);
   }
 
   /** End the lab: its namespaces, links, rules and processes are freed by the kernel. Safe to call twice. */

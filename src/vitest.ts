@@ -4,7 +4,7 @@
  */
 import { test as base, expect } from 'vitest';
 import { createLab, type Lab, type LabOptions } from './lab.js';
-import { matchers, type ToHaveArpEntryOptions, type ToHaveLinkOptions, type ToReachOptions, type ToRouteViaOptions, type RouteEntry } from './matchers/index.js';
+import { matchers, type ReachabilityExpectation, type ToHaveArpEntryOptions, type ToHaveLinkOptions, type ToReachOptions, type ToRouteViaOptions, type RouteEntry } from './matchers/index.js';
 import type { Netns } from './netns.js';
 
 // Every netspec matcher is async: un-awaited, it would check nothing, so the type is Promise<void> and
@@ -26,6 +26,8 @@ declare module 'vitest' {
     toForward(options?: { ipv6?: boolean }): Promise<void>;
     /** The routing table has the entry (as opposed to what a lookup picks). */
     toHaveRouteEntry(entry: RouteEntry): Promise<void>;
+    /** On a lab: every pair ('all') or the given pairs reach (true) or do not (false); one fping per source. */
+    toHaveReachability(expected: ReachabilityExpectation, options?: { timeout?: number }): Promise<void>;
   }
 }
 

@@ -1,4 +1,5 @@
 /** Shared pieces of every matcher: checking the received value and options, and formatting messages. */
+import pRetry from 'p-retry';
 import { InvalidInputError } from '../errors.js';
 import { Netns } from '../netns.js';
 
@@ -65,12 +66,35 @@ export function bullet(lines: readonly string[], prefix = '  '): string {
   return lines.map((l) => `${prefix}${l}`).join('\n');
 }
 
-/** Poll `check` until it returns a truthy value or the deadline passes; returns the last value. */
+class NotYet extends Error {}
+
+/**
+ * Poll `check` until `ok` holds or `timeoutMs` passes, and return the last value. Errors (unknown namespace, lab gone)
+ * stop it at once: they will not fix themselves.
+ */
 export async function poll<T>(check: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, intervalMs = 50): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (ok(value) || performance.now() >= deadline) return value;
-    await new Promise((r) => setTimeout(r, intervalMs));
+  let last: T | undefined;
+  let seen = false;
+  try {
+    return await pRetry(
+      async () => {
+        last = await check();
+        seen = true;
+        if (!ok(last)) throw new NotYet();
+        return last;
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        factor: 1,
+        minTimeout: intervalMs,
+        maxTimeout: intervalMs,
+        randomize: false,
+        maxRetryTime: timeoutMs,
+        shouldRetry: ({ error }) => error instanceof NotYet,
+      },
+    );
+  } catch (error) {
+    if (error instanceof NotYet && seen) return last as T;
+    throw error;
   }
 }

@@ -6,8 +6,10 @@ import { toHaveAddress } from './to-have-address.js';
 import { toHaveLink } from './to-have-link.js';
 import { toForward } from './to-forward.js';
 import { toHaveRouteEntry } from './to-have-route-entry.js';
+import { toHaveReachability } from './to-have-reachability.js';
 
-export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry };
+export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };
+export type { ReachabilityExpectation } from './to-have-reachability.js';
 export type { ToReachOptions } from './to-reach.js';
 export type { ToHaveArpEntryOptions, NudState } from './to-have-arp-entry.js';
 export type { ToRouteViaOptions } from './to-route-via.js';
@@ -15,4 +17,4 @@ export type { ToHaveLinkOptions } from './to-have-link.js';
 export type { RouteEntry } from './to-have-route-entry.js';
 export type { MatcherResult } from './format.js';
 
-export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry };
+export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };

@@ -1,0 +1,175 @@
+/**
+ * `npm run bench`: netspec side by side with what its users would otherwise write, measured in the same run.
+ * Ratios are what count (the machine is noisy); absolute medians are printed too. Results: bench/results/.
+ * Installs nothing: the Mininet cases say "skipped" when `mn` is not installed (Debian package `mininet`).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createLab, type Lab } from '../src/index.js';
+import { which } from '../src/exec.js';
+import { bridgeNetwork, tutorialNetwork } from '../fixtures/index.js';
+import { toReach, toRouteVia } from '../src/matchers/index.js';
+import { DEFAULT_NOT_WINDOW_MS } from '../src/matchers/to-reach.js';
+
+const here = new URL('.', import.meta.url).pathname;
+const quick = process.argv.includes('--quick');
+const runs = (n: number) => (quick ? Math.max(2, Math.ceil(n / 4)) : n);
+
+interface Stat { median: number; p25: number; p75: number; min: number; max: number; n: number }
+interface Row { case: string; subject: string; stat?: Stat; baseline?: string; ratio?: number; target?: string; met?: boolean; note?: string }
+
+function stat(xs: number[]): Stat {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(p * (s.length - 1))))]!;
+  return { median: q(0.5), p25: q(0.25), p75: q(0.75), min: s[0]!, max: s[s.length - 1]!, n: s.length };
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+/** Run `a` and `b` alternately, `n` times each, after one warm-up of each. */
+async function sideBySide(n: number, a: () => Promise<unknown>, b?: () => Promise<unknown>): Promise<[number[], number[]]> {
+  await a();
+  if (b) await b();
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < n; i++) {
+    ta.push(await time(a));
+    if (b) tb.push(await time(b));
+  }
+  return [ta, tb];
+}
+
+function sh(argv: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${code}: ${err.slice(-500)}`))));
+  });
+}
+
+const privateNs = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private'];
+
+function must(result: { pass: boolean; message: () => string }, negate = false): void {
+  if (result.pass === negate) throw new Error(`bench assertion failed: ${result.message()}`);
+}
+
+const rows: Row[] = [];
+const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
+
+// 1. lab: empty lab created and disposed
+{
+  const [lab, raw] = await sideBySide(runs(40), async () => (await createLab()).dispose(), () => sh([...privateNs, 'true']));
+  const s = stat(lab);
+  rows.push({ case: 'lab', subject: 'createLab() + dispose()', stat: s, baseline: 'unshare --net --mount --pid --fork true', ratio: s.median / stat(raw).median, target: 'median ≤ 20 ms', met: s.median <= 20 });
+  rows.push({ case: 'lab', subject: '(baseline) bare unshare', stat: stat(raw) });
+}
+
+// 2. tutorial topology: build + 3 assertions + dispose, against the plain shell script
+{
+  const netspec = async () => {
+    const lab = await createLab();
+    const net = await tutorialNetwork(lab);
+    const red = net.nodes[0]!;
+    const ctx = { isNot: false };
+    const [a, b, c] = await Promise.all([
+      toReach.call(ctx, red, '192.168.15.2'),
+      toReach.call(ctx, red, '203.0.113.8'),
+      toRouteVia.call(ctx, red, '203.0.113.8', '192.168.15.3'),
+    ]);
+    must(a); must(b); must(c);
+    await lab.dispose();
+  };
+  const script = () => sh([...privateNs, 'sh', `${here}tutorial.sh`]);
+  const [ns, sc] = await sideBySide(runs(20), netspec, script);
+  const s = stat(ns);
+  rows.push({ case: 'tutorial', subject: 'netspec: tutorialNetwork + 3 assertions + dispose', stat: s, baseline: 'bench/tutorial.sh', ratio: s.median / stat(sc).median, target: '≤ 1.0× the shell script', met: s.median / stat(sc).median <= 1.0 });
+  rows.push({ case: 'tutorial', subject: '(baseline) bench/tutorial.sh', stat: stat(sc) });
+}
+
+// 3. mesh: N namespaces on one bridge, every ordered pair checked
+for (const n of [10, 30]) {
+  const names = Array.from({ length: n }, (_, i) => `h${i + 1}`);
+  const netspec = async () => {
+    const lab = await createLab();
+    await bridgeNetwork(lab, { names, prefix: '10.0.0.0/24', gateway: false });
+    const m = await lab.reachability();
+    if (!m.allReached || m.pairs.length !== n * (n - 1)) throw new Error(`mesh ${n}: ${m.unreachable.length} pairs unreachable`);
+    await lab.dispose();
+  };
+  const mininet = which('mn')
+    ? () => sh([...privateNs, 'sh', '-c', `ip link set lo up && mn --topo single,${n} --switch lxbr --controller none --test pingall`])
+    : undefined;
+  const [ns, mn] = await sideBySide(runs(n === 10 ? 8 : 5), netspec, mininet);
+  const s = stat(ns);
+  if (mininet) {
+    const speedup = stat(mn).median / s.median;
+    rows.push({ case: `mesh N=${n}`, subject: `netspec: ${n} on a bridge + ${n * (n - 1)} pairs`, stat: s, baseline: 'mn … --test pingall', ratio: s.median / stat(mn).median, target: '≥ 3× faster than Mininet', met: speedup >= 3, note: `${speedup.toFixed(1)}× faster` });
+    rows.push({ case: `mesh N=${n}`, subject: '(baseline) Mininet pingall, lxbr, no controller, in a private netns (FORWARD policy ACCEPT there)', stat: stat(mn) });
+  } else {
+    rows.push({ case: `mesh N=${n}`, subject: `netspec: ${n} on a bridge + ${n * (n - 1)} pairs`, stat: s, note: 'Mininet: skipped: mininet not installed' });
+  }
+}
+
+// 4. negative: .not.toReach on an unreachable target, default options
+{
+  const lab: Lab = await createLab();
+  const net = await tutorialNetwork(lab);
+  const red = net.nodes[0]!;
+  const [neg, ping] = await sideBySide(
+    runs(12),
+    async () => must(await toReach.call({ isNot: true }, red, '192.168.15.99'), true),
+    () => red.exec('ping', ['-c1', '-W1', '192.168.15.99'], { reject: false }),
+  );
+  await lab.dispose();
+  const s = stat(neg);
+  rows.push({ case: 'negative', subject: `.not.toReach(unreachable), default window ${DEFAULT_NOT_WINDOW_MS} ms`, stat: s, baseline: 'ping -c1 -W1', ratio: s.median / stat(ping).median, target: '≤ 0.5 s', met: s.median <= 500 });
+  rows.push({ case: 'negative', subject: '(baseline) ping -c1 -W1 in the lab', stat: stat(ping) });
+}
+
+// 5. scale: 100 namespaces on one bridge, built and disposed; memory of this process
+{
+  const names = Array.from({ length: 100 }, (_, i) => `n${i + 1}`);
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  globalThis.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const [ns, sc] = await sideBySide(
+    runs(5),
+    async () => {
+      const lab = await createLab();
+      await bridgeNetwork(lab, { names, prefix: '10.0.0.0/16', gateway: false });
+      await lab.dispose();
+    },
+    () => sh([...privateNs, 'sh', `${here}scale.sh`, '100']),
+  );
+  clearInterval(sampler);
+  const growth = (Math.max(peak, process.memoryUsage().rss) - rssBefore) / 2 ** 20;
+  const s = stat(ns);
+  rows.push({ case: 'scale', subject: '100 namespaces on a bridge, built + disposed', stat: s, baseline: 'bench/scale.sh', ratio: s.median / stat(sc).median, target: '≤ 1.5 s, RSS growth < 50 MB', met: s.median <= 1500 && growth < 50, note: `RSS growth ${growth.toFixed(1)} MB (peak ${(peak / 2 ** 20).toFixed(0)} MB)` });
+  rows.push({ case: 'scale', subject: '(baseline) bench/scale.sh 100', stat: stat(sc) });
+}
+
+// report
+const line = (r: Row) =>
+  [
+    r.case.padEnd(11),
+    r.subject.slice(0, 58).padEnd(58),
+    r.stat ? ms(r.stat.median).padStart(8) : ''.padStart(8),
+    r.stat ? `${ms(r.stat.p25)}–${ms(r.stat.p75)}`.padEnd(18) : ''.padEnd(18),
+    r.ratio !== undefined ? `${r.ratio.toFixed(2)}×`.padStart(7) : ''.padStart(7),
+    r.target ? `${r.met ? 'MET ' : 'MISS'} ${r.target}` : '',
+    r.note ?? '',
+  ].join('  ');
+console.log(`netspec bench — ${new Date().toISOString()} — node ${process.version}, ${quick ? 'quick' : 'full'} run`);
+console.log(['case'.padEnd(11), 'subject'.padEnd(58), 'median'.padStart(8), 'p25–p75'.padEnd(18), 'ratio'.padStart(7), 'target'].join('  '));
+for (const r of rows) console.log(line(r));
+mkdirSync(`${here}results`, { recursive: true });
+const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, rows }, null, 2);
+writeFileSync(`${here}results/latest.json`, json);
+writeFileSync(`${here}results/${new Date().toISOString().replaceAll(':', '-')}.json`, json);
+console.log(`results: bench/results/latest.json`);

@@ -1,0 +1,57 @@
+/**
+ * `expect(lab).toHaveReachability(expected)`: a whole mesh at once. `expected` is `'all'` (every ordered pair of the
+ * lab's namespaces reaches) or `{ red: { blue: true, '203.0.113.8': false }, … }`.
+ */
+import { InvalidInputError } from '../errors.js';
+import { Lab } from '../lab.js';
+import { ReachabilityMatrix, reachability, type PairResult } from '../reachability.js';
+import { bullet, checkOptions, describe, type MatcherContext, type MatcherResult } from './format.js';
+
+export type ReachabilityExpectation = 'all' | Record<string, Record<string, boolean>>;
+
+export async function toHaveReachability(
+  this: MatcherContext,
+  received: unknown,
+  expected: unknown,
+  options?: { timeout?: number },
+): Promise<MatcherResult> {
+  if (!(received instanceof Lab)) throw new InvalidInputError('value given to expect() for toHaveReachability', describe(received), 'expected a lab: expect(lab).toHaveReachability(…)');
+  const lab = received;
+  lab.assertAlive();
+  const opts = checkOptions<{ timeout?: number }>(options, 'toHaveReachability', { timeout: 'number' });
+  let matrix: ReachabilityMatrix;
+  let wanted: (p: PairResult) => boolean | undefined;
+  if (expected === 'all') {
+    matrix = await reachability(lab, undefined, { timeout: opts.timeout });
+    wanted = () => true;
+  } else if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
+    const spec = expected as Record<string, Record<string, boolean>>;
+    const sources = Object.keys(spec).map((n) => lab.get(n));
+    const targetNames = [...new Set(Object.values(spec).flatMap((row) => {
+      if (row === null || typeof row !== 'object') throw new InvalidInputError('reachability row', row, 'expected { target: true | false, … }');
+      return Object.keys(row);
+    }))];
+    const known = new Set(lab.namespaces().concat('host'));
+    const targets = targetNames.map((t) => (known.has(t) ? lab.get(t) : t));
+    for (const [from, row] of Object.entries(spec)) for (const [to, v] of Object.entries(row)) {
+      if (typeof v !== 'boolean') throw new InvalidInputError(`reachability ${from} → ${to}`, v, 'expected true or false');
+    }
+    matrix = await reachability(lab, sources, { targets, timeout: opts.timeout });
+    wanted = (p) => spec[p.from]?.[p.to];
+  } else {
+    throw new InvalidInputError('expected reachability', expected, "expected 'all' or { from: { to: true | false } }");
+  }
+  const checked = matrix.pairs.filter((p) => wanted(p) !== undefined);
+  const wrong = checked.filter((p) => wanted(p) !== p.reached);
+  const pass = wrong.length === 0;
+  const line = (p: PairResult) => `${p.from} → ${p.to} (${p.address}): ${p.reached ? 'REACHED' : p.disposition}, expected ${wanted(p) ? 'REACHED' : 'not reached'}`;
+  return {
+    pass,
+    actual: Object.fromEntries(checked.map((p) => [`${p.from} → ${p.to}`, p.reached])),
+    expected: Object.fromEntries(checked.map((p) => [`${p.from} → ${p.to}`, wanted(p)])),
+    message: () =>
+      pass
+        ? `expect(lab).not.toHaveReachability(${describe(expected)})\n\nall ${checked.length} pairs are as given:\n${matrix}`
+        : `expect(lab).toHaveReachability(${describe(expected)})\n\n${wrong.length} of ${checked.length} pairs differ:\n${bullet(wrong.map(line))}\n\n${matrix}\n\n(use expect(source).toReach(target) on one pair for the hop-by-hop reason)`,
+  };
+}
