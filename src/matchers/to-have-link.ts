@@ -19,7 +19,7 @@ export async function toHaveLink(this: MatcherContext, received: unknown, name: 
   const links = await ns.links();
   const link = links.find((l) => l.ifname === ifname);
   const problems: string[] = [];
-  if (!link) problems.push(`${ns.name} has no link called ${ifname}`);
+  if (!link) problems.push(`there is no link called ${ifname}`);
   else {
     const kind = link.linkinfo?.info_kind ?? link.link_type;
     const up = link.operstate === 'UP' || (link.operstate === 'UNKNOWN' && link.flags.includes('UP') && link.flags.includes('LOWER_UP'));

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+ip netns add red
+ip netns add blue
