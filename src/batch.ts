@@ -6,7 +6,7 @@
  * `iptables-restore`) per run of same-kind steps. Within a namespace the order is kept. A step marked `barrier` waits
  * for everything queued before it (a host step that needs a namespace's configuration, say).
  */
-import { CommandError, NetspecError } from './errors.js';
+import { CommandError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';
 
 export type StepKind = 'ip' | 'sysctl' | 'iptables' | 'ip6tables';
@@ -135,7 +135,7 @@ export class Batcher {
       steps.slice(0, failedAt).forEach((s) => s.resolve());
       const failing = steps[failedAt]!;
       const stderr = result.stderr.replace(/Command failed -:\d+\s*$/, '').trim();
-      const error = new CommandError(failing.intent, ['ip', ...failing.words], where, result.exitCode, stderr, result.stdout);
+      const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, ['ip', ...failing.words], where, result.exitCode, stderr, result.stdout);
       failing.reject(error);
       skip(steps.slice(failedAt + 1), error);
       throw error;
@@ -180,6 +180,36 @@ async function limit<T>(tasks: (() => Promise<T>)[], width: number): Promise<Pro
   };
   await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, worker));
   return results;
+}
+
+/**
+ * Kernel answers that mean the caller's input was wrong, as the typed errors a caller can branch on (the kernel's words
+ * stay in the message).
+ */
+function translate(step: Step, stderr: string, where: string): Error | undefined {
+  const w = step.words;
+  const after = (key: string) => w[w.indexOf(key) + 1];
+  if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && w[0] === 'route' && w.includes('via')) {
+    return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first, or pass { onlink: true }`);
+  }
+  if (/File exists/.test(stderr)) {
+    if (w[0] === 'link' && w[1] === 'add') {
+      const peer = w.includes('peer') ? w[w.indexOf('peer') + 2] : undefined;
+      const peerNs = w.lastIndexOf('netns') > w.indexOf('peer') ? w[w.lastIndexOf('netns') + 1] : undefined;
+      return new DuplicateNameError(
+        peer ? 'interface names' : 'interface name',
+        peer ? `${after('name')} / ${peer}` : after('name'),
+        `one of them already exists (${stderr.trim()}): ${after('name')} in ${where}${peer ? ` or ${peer} in ${peerNs ? `namespace ${peerNs}` : 'the host'}` : ''}; choose another name`,
+      );
+    }
+    if (w[0] === 'addr') return new DuplicateNameError('address', w[2], `it is already on ${after('dev')} in ${where}`);
+    if (w[0] === 'route') return new DuplicateNameError('route', w[2], `${where} already has a route to ${w[2]}; delete it first, or use another metric`);
+  }
+  if (/Cannot find device/.test(stderr)) {
+    const dev = after('dev') ?? (w[0] === 'link' && w[1] === 'set' ? w[2] : undefined);
+    return new NotFoundError('interface', dev ?? '?', `${where} has no such interface (${stderr.trim()}); list them with ns.links()`);
+  }
+  return undefined;
 }
 
 function skip(steps: Queued[], cause: unknown): void {

@@ -76,6 +76,7 @@ export class Bridge {
     if (gateway && address && !contains(address, gateway)) {
       throw new InvalidInputError('gateway', gateway, `it is not inside ${address.text}, the subnet of ${ifname}; a gateway must be on the link`);
     }
+    lab.claimLink(ns, ifname);
     lab.hostLinks.add(peer);
     const steps: Step[] = [
       { target: 'host', kind: 'ip', words: ['link', 'add', 'name', peer, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns.name], intent: `create veth ${peer} <-> ${ifname} (${ns.name})` },
@@ -91,6 +92,7 @@ export class Bridge {
       await lab.apply(steps);
     } catch (error) {
       lab.hostLinks.delete(peer);
+      lab.releaseLink(ns, ifname);
       if (lab.alive) await lab.run('host', ['ip', 'link', 'del', 'dev', peer], { intent: `undo ${peer}`, reject: false }).catch(() => undefined);
       throw error;
     }

@@ -72,6 +72,8 @@ export class Lab implements AsyncDisposable {
   readonly #namespaces = new Map<string, Netns>();
   /** Interface names this lab created in its host, so generated names never collide. */
   readonly hostLinks = new Set<string>();
+  /** Interface names this lab created in each namespace, for precise duplicate errors before anything runs. */
+  readonly #nsLinks = new Map<string, Set<string>>();
   readonly #bridges = new Map<string, Bridge>();
   #state: 'alive' | 'disposing' | 'disposed' | 'dead' = 'alive';
   #deathReason = '';
@@ -254,10 +256,18 @@ export class Lab implements AsyncDisposable {
       if (end.address) steps.push({ ...addressStep(end.address, end.name), target: end.ns.name });
       steps.push({ target: end.ns.name, kind: 'ip', words: ['link', 'set', 'dev', end.name, 'up'], intent: `set ${end.name} up` });
     }
-    for (const end of ends) if (end.ns.isHost) this.hostLinks.add(end.name);
+    this.claimLink(x.ns, x.name, 'first veth end name');
+    try {
+      this.claimLink(y.ns, y.name, 'second veth end name');
+    } catch (error) {
+      this.releaseLink(x.ns, x.name);
+      throw error;
+    }
     try {
       await this.apply(steps);
     } catch (error) {
+      this.releaseLink(x.ns, x.name);
+      this.releaseLink(y.ns, y.name);
       await this.#undo(x.ns, x.name);
       throw error;
     }
@@ -304,6 +314,19 @@ export class Lab implements AsyncDisposable {
     const b = this.#bridges.get(name);
     if (!b) throw new NotFoundError('bridge', name, `create it with lab.bridge(); bridges now: ${[...this.#bridges.keys()].join(', ') || 'none'}`);
     return b;
+  }
+
+  /** @internal claim an interface name in a namespace; throws DuplicateNameError if this lab made one there already */
+  claimLink(ns: Netns, name: string, input = 'interface name'): void {
+    const set = ns.isHost ? this.hostLinks : (this.#nsLinks.get(ns.name) ?? new Set<string>());
+    if (set.has(name)) throw new DuplicateNameError(input, name, `${ns} already has an interface called ${JSON.stringify(name)}; choose another name`);
+    set.add(name);
+    if (!ns.isHost) this.#nsLinks.set(ns.name, set);
+  }
+
+  /** @internal give a claimed name back after a failed build */
+  releaseLink(ns: Netns, name: string): void {
+    (ns.isHost ? this.hostLinks : this.#nsLinks.get(ns.name))?.delete(name);
   }
 
   /** @internal generate a host interface name not used yet */
@@ -381,7 +404,16 @@ export function liveLabs(): readonly Lab[] {
 
 /** Create a fresh, private lab. Dispose it with `await lab.dispose()` or `await using lab = await createLab()`. */
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
-  if (options === null || typeof options !== 'object') throw new InvalidInputError('lab options', options, 'expected an object such as { userns: true }');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('lab options', options, 'expected an object such as { userns: true }');
+  for (const [key, value] of Object.entries(options)) {
+    if (key === 'userns') {
+      if (value !== undefined && typeof value !== 'boolean') throw new InvalidInputError('lab option userns', value, 'expected true or false');
+    } else if (key === 'commandTimeoutMs' || key === 'startTimeoutMs') {
+      if (value !== undefined && (typeof value !== 'number' || !(value > 0))) throw new InvalidInputError(`lab option ${key}`, value, 'expected a number of milliseconds > 0');
+    } else {
+      throw new InvalidInputError('lab option', key, 'unknown; createLab takes userns, commandTimeoutMs, startTimeoutMs');
+    }
+  }
   if (process.platform !== 'linux') throw new PrerequisiteError('Linux network namespaces', 'netspec needs a Linux kernel; run it on Linux (or in a Linux VM/container)');
   requireTools(['unshare', 'nsenter', 'ip']);
   const root = process.getuid?.() === 0;
@@ -450,6 +482,12 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
 function labStartError(ready: boolean | Error, stderr: string, userns: boolean, root: boolean, timeoutMs: number): NetspecError {
   const err = stderr.trim();
   if (ready instanceof Error) return new PrerequisiteError('the `unshare` command', 'install util-linux (`apt-get install util-linux`)', { cause: ready });
+  if (/No space left on device/.test(err) && userns) {
+    return new PrerequisiteError(
+      'user namespaces',
+      `the limit on user namespaces is reached or set to 0 (user.max_user_namespaces). Raise it with \`sudo sysctl -w user.max_user_namespaces=15000\`, or run the tests as root. unshare said: ${err}`,
+    );
+  }
   if (/Operation not permitted|Permission denied/.test(err)) {
     if (userns) {
       return new PrerequisiteError(

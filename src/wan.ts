@@ -56,6 +56,13 @@ export class Wan {
     const base = toBigInt(uplink.address, 4) & ~((1n << BigInt(32 - uplink.prefixLength)) - 1n);
     const wanAddress = fromBigInt(base + 1n, 4);
     const hostAddress = fromBigInt(base + 2n, 4);
+    for (const key of Object.keys(options)) {
+      if (!['name', 'uplink', 'internet', 'hostIfname', 'defaultRoute'].includes(key)) throw new InvalidInputError('wan option', key, 'unknown; lab.wan() takes name, uplink, internet, hostIfname, defaultRoute');
+    }
+    if (options.internet !== undefined && (!Array.isArray(options.internet) || options.internet.length === 0)) {
+      throw new InvalidInputError('wan option internet', options.internet, 'expected a non-empty list of addresses, e.g. ["203.0.113.8"]');
+    }
+    if (options.defaultRoute !== undefined && typeof options.defaultRoute !== 'boolean') throw new InvalidInputError('wan option defaultRoute', options.defaultRoute, 'expected true or false');
     const internet = (options.internet ?? ['203.0.113.8']).map((a) => parseAddress(a, 'internet address').address);
     for (const a of [wanAddress, ...internet]) {
       if (a.includes(':') || !isDocumentation(a)) {

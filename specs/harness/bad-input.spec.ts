@@ -89,3 +89,15 @@ test('unknown namespaces, foreign and disposed handles are errors, not silent fa
   await expect(expect(foreign).toReach('10.0.0.1')).rejects.toThrow(/disposed/);
   await expect(expect(foreign).not.toReach('10.0.0.1')).rejects.toThrow(/disposed/);
 });
+
+test('an interface a script made is a DuplicateNameError that names both ends, and nothing is left half-built', async ({ lab }) => {
+  const blue = await lab.netns('blue');
+  await lab.sh`ip -n blue link add name eth7 type veth peer name eth8`;
+  const bridge = await lab.bridge('br0');
+  const error = await bridge.attach(blue, { ifname: 'eth7', peer: 'eth7-brdg' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(DuplicateNameError);
+  expect((error as Error).message).toMatch(/invalid interface names "eth7-brdg \/ eth7": one of them already exists \(RTNETLINK answers: File exists\): eth7-brdg in lab \d+ host or eth7 in namespace blue/);
+  expect(await hostLinks(lab)).toEqual(['br0', 'lo']);
+  await bridge.attach(blue, { ifname: 'eth9' });
+  await expect(blue).toHaveLink('eth9', { state: 'UP' });
+});
