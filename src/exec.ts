@@ -78,6 +78,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** argv[0] of the command the user asked for when argv starts with a wrapper (nsenter): reported when missing. */
   innerTool?: string;
+  /** The argv to show in errors (the command inside the lab, without the nsenter in front of it). */
+  displayArgv?: readonly string[];
 }
 
 export interface RunResult {
@@ -133,7 +135,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
   });
   if (result.error) {
     if (result.error.code === 'ENOENT') throw new PrerequisiteError(`the \`${file}\` command`, installHint(file), { cause: result.error });
-    throw new CommandError(options.intent, argv, where, undefined, String(result.error.message), '', { cause: result.error });
+    throw new CommandError(options.intent, options.displayArgv ?? argv, where, undefined, String(result.error.message), '', { cause: result.error });
   }
   const out: RunResult = {
     argv,
@@ -149,7 +151,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     throw new PrerequisiteError(`the \`${inner}\` command`, installHint(inner));
   }
   if (out.exitCode !== 0 && options.reject !== false) {
-    throw new CommandError(options.intent, argv, where, result.code ?? undefined, out.stderr, out.stdout, {
+    throw new CommandError(options.intent, options.displayArgv ?? argv, where, result.code ?? undefined, out.stderr, out.stdout, {
       signal: out.signal,
       timedOut: out.timedOut,
     });

@@ -154,6 +154,7 @@ export class Lab implements AsyncDisposable {
         timeoutMs: this.#commandTimeoutMs,
         where: this.#describe(target),
         innerTool: argv[0],
+        displayArgv: argv,
         ...options,
       });
     } catch (error) {

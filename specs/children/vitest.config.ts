@@ -5,8 +5,9 @@ export default defineConfig({
   test: {
     root: new URL('.', import.meta.url).pathname,
     include: ['*.child.ts'],
-    testTimeout: 1500,
     hookTimeout: 10_000,
     pool: 'forks',
+    maxConcurrency: 8,
+    testTimeout: Number(process.env.NETSPEC_CHILD_TIMEOUT ?? 1500),
   },
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { eventually, machineState, pidAlive, processesMatching } from '../helpers/machine.js';
+import { eventually, machineState, pidAlive, processesInPidNs, processesMatching, startChild } from '../helpers/machine.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -13,24 +13,11 @@ function uniqueMarker(): string {
   return `4242.${process.pid}${Math.floor(Math.random() * 1e6)}`;
 }
 
-async function startChild(marker: string): Promise<{ child: ReturnType<typeof spawn>; pid: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'specs/helpers/lab-child.ts', marker], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]!);
-    });
-    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
-  });
-  return { child, pid: (JSON.parse(line) as { pid: number }).pid };
-}
-
 describe.each(['SIGKILL', 'SIGINT', 'SIGTERM'] as const)('a test process killed by %s', (signal) => {
   test('leaves nothing behind: namespaces, links, mounts, iptables, nft, processes', async () => {
     const before = await machineState();
     const marker = uniqueMarker();
-    const { child, pid } = await startChild(marker);
+    const { child, pid, pidns } = await startChild(marker);
     expect(pidAlive(pid)).toBe(true);
     expect(processesMatching(`sleep ${marker}`)).toHaveLength(1); // the lab's background process runs
 
@@ -40,6 +27,7 @@ describe.each(['SIGKILL', 'SIGINT', 'SIGTERM'] as const)('a test process killed 
 
     expect(await eventually(() => !pidAlive(pid))).toBe(true);
     expect(await eventually(() => processesMatching(`sleep ${marker}`).length === 0)).toBe(true);
+    expect(processesInPidNs(pidns)).toEqual([]);
     expect(await machineState()).toEqual(before);
   });
 });

@@ -1,5 +1,6 @@
 /** A snapshot of the machine's own network state, to prove that labs leave nothing behind and change nothing. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { run } from '../../src/exec.js';
 
 export interface MachineState {
@@ -95,3 +96,37 @@ export async function eventually(check: () => boolean, ms = 5000): Promise<boole
   }
   return check();
 }
+
+/** The inode of a process's namespace of `kind` (`pid_for_children`, `net`, …), e.g. "pid:[4026532890]". */
+export function nsId(pid: number, kind: string): string {
+  return readlinkSync(`/proc/${pid}/ns/${kind}`);
+}
+
+/** Processes (other than zombies) in the PID namespace `id` (as returned by nsId(pid, 'pid_for_children')). */
+export function processesInPidNs(id: string): number[] {
+  const hits: number[] = [];
+  for (const pid of readdirPids()) {
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/pid`) === id && pidAlive(pid)) hits.push(pid);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return hits;
+}
+
+/** Start specs/helpers/lab-child.ts (a process with a lab in it) and wait for its report. */
+export async function startChild(marker: string, mode = 'idle'): Promise<{ child: ReturnType<typeof spawn>; pid: number; pidns: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'specs/helpers/lab-child.ts', marker, mode], { cwd: new URL('../..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+  });
+  const info = JSON.parse(line) as { pid: number; pidns: string };
+  return { child, pid: info.pid, pidns: info.pidns };
+}
+
