@@ -14,6 +14,7 @@ export interface Cidr {
 }
 
 export function ipFamily(address: string): Family | undefined {
+  if (address.includes('%')) return undefined; // zone ids (fe80::1%eth0) are not taken: say `dev` instead
   if (isIPv4(address)) return 4;
   if (isIPv6(address)) return 6;
   return undefined;

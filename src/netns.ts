@@ -284,6 +284,6 @@ function checkSysctlKey(key: unknown): asserts key is string {
 export function sysctlStep(key: string, value: string | number): Omit<Step, 'target'> {
   checkSysctlKey(key);
   const v = String(value);
-  if (!/^[A-Za-z0-9_.:-]+$/.test(v)) throw new InvalidInputError('sysctl value', value, 'expected a number or a single word');
+  if (!/^[A-Za-z0-9_.:][A-Za-z0-9_.:-]*$/.test(v)) throw new InvalidInputError('sysctl value', value, 'expected a number or a single word');
   return { kind: 'sysctl', words: [`${key}=${v}`], intent: `set ${key}=${v}` };
 }
