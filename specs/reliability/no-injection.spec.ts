@@ -126,7 +126,7 @@ describe('arbitrary strings into every name and address parameter', () => {
       }),
       { numRuns: 60 },
     );
-    expect(observed, 'the spawn observer saw the processes netspec started').toBeGreaterThan(100);
+    expect(observed, 'the spawn observer saw the processes netspec started').toBeGreaterThan(10);
     expect(await machineState()).toEqual(before);
   });
 });
