@@ -61,7 +61,9 @@ export class Batcher {
         const batch = this.#queue;
         this.#queue = [];
         // flushes run one after another, so a later flush sees what an earlier one built
-        this.#tail = this.#tail.then(() => this.#flush(batch));
+        this.#tail = this.#tail
+          .then(() => this.#flush(batch))
+          .catch((error: unknown) => skip(batch, error)); // never let one flush stop the ones after it
       });
     }
     return Promise.all(promises).then(() => undefined);
@@ -115,6 +117,9 @@ export class Batcher {
       try {
         await this.#runKind(target, run);
       } catch (error) {
+        // the process may have failed to start at all (a missing tool, the lab gone): settle every step of the run
+        // (settling a step twice is a no-op), so no caller waits forever
+        for (const step of run) step.reject(error);
         skip(steps.slice(j), error);
         throw error;
       }

@@ -1,0 +1,102 @@
+// Issue 7: missing prerequisites say exactly what is missing and how to get it; `netspec doctor` shows the same.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createLab, PrerequisiteError, type Lab } from '../../src/index.js';
+import { toReach } from '../../src/matchers/index.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const savedPath = process.env.PATH;
+afterEach(() => {
+  process.env.PATH = savedPath;
+});
+
+/** A PATH that has every program of this machine but `missing`. */
+function pathWithout(...missing: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'netspec-path-'));
+  const seen = new Set<string>();
+  for (const bin of (savedPath ?? '').split(':').concat('/usr/sbin', '/sbin')) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(bin);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (missing.includes(name) || seen.has(name)) continue;
+      seen.add(name);
+      symlinkSync(join(bin, name), join(dir, name));
+    }
+  }
+  return dir;
+}
+
+describe('a missing tool is named, with the Debian package that provides it', () => {
+  test('unshare: no lab, and the error says util-linux', async () => {
+    process.env.PATH = pathWithout('unshare');
+    const error = await createLab().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrerequisiteError);
+    expect((error as Error).message).toBe('the `unshare` command is not available: install it with `apt-get install util-linux` (Debian/Ubuntu package util-linux)');
+  });
+
+  for (const [tool, pkg, use] of [
+    ['fping', 'fping', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, '127.0.0.1'))],
+    ['iptables-restore', 'iptables', (lab: Lab) => lab.host.masquerade('192.168.15.0/24')],
+    ['ping', 'iputils-ping', (lab: Lab) => lab.host.exec('ping', ['-c1', '127.0.0.1'])],
+    ['socat', 'socat', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, { address: '127.0.0.1', port: 80 }, { responder: false }))],
+  ] as const) {
+    test(`${tool}: the first use says ${pkg}`, async () => {
+      process.env.PATH = pathWithout(tool);
+      const lab = await createLab();
+      try {
+        const error = await use(lab).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(PrerequisiteError);
+        expect((error as Error).message).toContain(`the \`${tool}\` command is not available: install it with \`apt-get install ${pkg}\``);
+      } finally {
+        await lab.dispose();
+      }
+    });
+  }
+});
+
+function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(argv[0]!, argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+// user namespaces turned off: a nested user namespace whose limit for further ones is 0
+const USERNS_OFF = ['unshare', '--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh'];
+
+test('user namespaces turned off: the error says which setting and how to change it', async () => {
+  const { code, out } = await run([...USERNS_OFF, process.execPath, '--import', 'tsx', '-e', `
+    import('./src/index.ts').then(({ createLab }) => createLab({ userns: true })).then(
+      () => console.log('CREATED'),
+      (e) => console.log(e.name + ': ' + e.message));`]);
+  expect(code).toBe(0);
+  expect(out).toMatch(/PrerequisiteError: user namespaces is not available: the limit on user namespaces is reached or set to 0 \(user\.max_user_namespaces\)\. Raise it with `sudo sysctl -w user\.max_user_namespaces=15000`/);
+});
+
+test('netspec doctor: one table, and a failing exit code when something required is missing', async () => {
+  const good = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+  expect(good.code, good.out).toBe(0);
+  expect(good.out).toMatch(/^ok\s+tool fping\s+\S+fping/m);
+  expect(good.out).toMatch(/^ok\s+a lab \(user namespace\)\s+created and disposed/m);
+  expect(good.out).toMatch(/netspec can run here/);
+
+  const noFping = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor'], { ...process.env, PATH: pathWithout('fping', 'socat') });
+  expect(noFping.code).toBe(1);
+  expect(noFping.out).toMatch(/^FAIL\s+tool fping\s+missing \(toReach, reachability\): install it with `apt-get install fping`/m);
+  expect(noFping.out).toMatch(/^FAIL\s+tool socat\s+missing/m);
+  expect(noFping.out).toMatch(/2 required check\(s\) failed/);
+
+  const noUserns = await run([...USERNS_OFF, process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+  expect(noUserns.out).toMatch(/^\S+\s+user namespace limits\s+user\.max_user_namespaces=0/m);
+  expect(noUserns.out).toMatch(/^\S+\s+a lab \(user namespace\)\s+user namespaces is not available/m);
+});
