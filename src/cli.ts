@@ -1,19 +1,56 @@
 #!/usr/bin/env node
-/** The `netspec` command: `netspec doctor` (and more, see `netspec help`). */
+/** The `netspec` command: doctor, shell, graph. */
+import { writeFileSync } from 'node:fs';
 import { doctor, formatChecks } from './doctor.js';
+import { runInteractive } from './exec.js';
+import { readTopology, toMermaid, toSvg } from './graph.js';
+import { createLab, keptLabs } from './lab.js';
+import { buildNamed, TOPOLOGY_NAMES } from './topologies.js';
 
 const USAGE = `usage: netspec <command>
 
-  doctor     check tools, kernel features, privileges and user namespaces
-  help       this text`;
+  doctor                     check tools, kernel features, privileges, user namespaces, and list kept labs
+  shell [topology]           open a shell inside a fresh lab with a topology applied (default: tutorial)
+  graph [topology] [--out F] print the topology as Mermaid and write it as SVG (default: netspec-graph.svg)
+
+topologies: ${TOPOLOGY_NAMES.join(', ')}`;
 
 async function main(argv: string[]): Promise<number> {
-  const [command] = argv;
+  const [command, ...rest] = argv;
   switch (command) {
     case 'doctor': {
       const checks = await doctor();
       console.log(formatChecks(checks));
+      const kept = keptLabs();
+      console.log(kept.length ? `\nkept labs (NETSPEC_KEEP=1):` : '\nkept labs: none');
+      for (const k of kept) console.log(`  ${k.id}  ${k.reason}\n    enter: ${k.enter}\n    end:   ${k.end}`);
       return checks.some((c) => !c.ok && c.required) ? 1 : 0;
+    }
+    case 'shell': {
+      const lab = await createLab();
+      try {
+        const what = await buildNamed(lab, rest[0]);
+        console.log(`netspec: a private lab with ${what}.\nEverything you do here stays in the lab; \`exit\` ends it.`);
+        return await runInteractive([...lab.enter('host'), 'bash', '--norc', '-i'], { PS1: '[netspec lab] \\w# ', NETSPEC_LAB: String(lab.pid) });
+      } finally {
+        await lab.dispose();
+      }
+    }
+    case 'graph': {
+      const out = rest.includes('--out') ? rest[rest.indexOf('--out') + 1] : 'netspec-graph.svg';
+      const name = rest.find((a, i) => !a.startsWith('--') && rest[i - 1] !== '--out');
+      if (!out) throw new Error('--out needs a file name');
+      const lab = await createLab();
+      try {
+        await buildNamed(lab, name);
+        const model = await readTopology(lab);
+        writeFileSync(out, toSvg(model));
+        console.log(toMermaid(model));
+        console.error(`netspec: wrote ${out}`);
+        return 0;
+      } finally {
+        await lab.dispose();
+      }
     }
     case undefined:
     case 'help':

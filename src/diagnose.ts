@@ -19,6 +19,12 @@ export type Disposition =
 
 export interface Diagnosis {
   disposition: Disposition;
+  /** The namespaces the packet went through, in order (source first), as far as the lab's state says. */
+  path: string[];
+  /** The namespace where it stopped (or whose reply never came back). */
+  stoppedAt: string;
+  /** The lab's state read for the diagnosis (reused by failure reports). */
+  states?: NamespaceState[];
   /** One line per hop or check, in path order. */
   hops: string[];
   /** The commands that were run, with their outcome. */
@@ -31,21 +37,28 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const lab = source.lab;
   const hops: string[] = [];
   const log = [...outcome.log];
+  const path = [source.name];
+  let states: NamespaceState[] | undefined;
+  const done = (disposition: Disposition, stoppedAt: string): Diagnosis => {
+    if (path[path.length - 1] !== stoppedAt && !path.includes(stoppedAt)) path.push(stoppedAt);
+    return { disposition, hops, log, path, stoppedAt, states };
+  };
   const fromAddr = options.from && /[.:]/.test(options.from) ? options.from : undefined;
   const route = await source.routeGet(target.address, fromAddr ? { from: fromAddr } : {});
   log.push(`${source.name}$ ip -j route get ${target.address}${fromAddr ? ` from ${fromAddr}` : ''} → ${route ? describeRoute(route) : 'error'}`);
   if (!route || (route.type && ['unreachable', 'blackhole', 'prohibit'].includes(route.type))) {
     hops.push(`${source.name}: no route to ${target.address} (${route?.type ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`);
-    return { disposition: 'NO_ROUTE', hops, log };
+    return done('NO_ROUTE', source.name);
   }
   hops.push(`${source.name}: route to ${target.address} ${describeRoute(route)}`);
-  if (outcome.noRoute) return { disposition: 'NO_ROUTE', hops, log };
+  if (outcome.noRoute) return done('NO_ROUTE', source.name);
 
   // a second, short probe between two counter snapshots: which rule or policy saw our packets?
   const before = await readLabState(lab);
   log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
   await probe(source, target, { durationMs: 300, from: options.from, responder: options.responder }).catch(() => undefined);
   const after = await readLabState(lab);
+  states = after;
   const src = after.find((s) => s.name === source.name)!;
   const srcAddr = fromAddr ?? route.prefsrc;
 
@@ -59,7 +72,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
       ? `${owner.name} has ${nextHop}, but its ARP/ND replies do not come back on ${dev} (link down, not cabled to the same bridge, or on another subnet?)`
       : `no namespace in the lab has ${nextHop}, so nothing answers ARP/ND for it`;
     hops.push(`${source.name}: neighbour ${nextHop} on ${dev} is ${state}: ${why}`);
-    return { disposition: 'NEIGHBOR_UNREACHABLE', hops, log };
+    return done('NEIGHBOR_UNREACHABLE', source.name);
   }
   hops.push(`${source.name}: neighbour ${nextHop} on ${dev} is ${neigh.state.join(',')} (${neigh.lladdr ?? 'no lladdr'})`);
 
@@ -73,13 +86,13 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
       const what = c.policy ? `the ${c.chain} policy DROP (table ${c.table})` : `rule \`${c.rule}\` (table ${c.table})`;
       const bridged = b.name !== source.name && route.gateway === undefined ? ' (bridged traffic is filtered because bridge-nf-call-iptables=1)' : '';
       hops.push(`${b.name}: dropped by ${what}; its counter rose during the probe${bridged}`);
-      return { disposition: 'FILTERED', hops, log };
+      return done('FILTERED', b.name);
     }
   }
 
   if (outcome.refused) {
     hops.push(`${target.address}: the port ${target.port} answered with a refusal (TCP RST / ICMP port unreachable): nothing listens there`);
-    return { disposition: 'REFUSED', hops, log };
+    return done('REFUSED', ownerOf(after, target.address)?.name ?? source.name);
   }
 
   // the router, if the next hop is not the target itself
@@ -88,14 +101,15 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     const router = ownerOf(after, route.gateway);
     if (!router) {
       hops.push(`${route.gateway}: no namespace in the lab has this gateway address`);
-      return { disposition: 'NO_REPLY', hops, log };
+      return done('NO_REPLY', source.name);
     }
     const fw = target.family === 6 ? router.forwarding.ipv6 : router.forwarding.ipv4;
     const targetOwner = ownerOf(after, target.address);
+    path.push(router.name);
     if (targetOwner?.name !== router.name) {
       if (!fw) {
         hops.push(`${router.name} (${route.gateway}): forwarding is off (${target.family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'}=0), so it does not route packets on`);
-        return { disposition: 'FORWARDING_DISABLED', hops, log };
+        return done('FORWARDING_DISABLED', router.name);
       }
       const policy = chainPolicy(router.iptables, 'FORWARD') ?? 'ACCEPT';
       hops.push(`${router.name} (${route.gateway}): forwards; FORWARD policy ${policy}`);
@@ -114,15 +128,15 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const targetOwner = ownerOf(after, target.address);
   if (!targetOwner) {
     hops.push(`${target.address}: no namespace in the lab has this address, so nothing can answer`);
-    return { disposition: 'NO_REPLY', hops, log };
+    return done('NO_REPLY', path[path.length - 1]!);
   }
   const replyTo = masqueradedAs ?? srcAddr;
   if (replyTo && !hasRoute(targetOwner, replyTo)) {
     hops.push(`${targetOwner.name} (${target.address}): no route back to ${replyTo}, so its reply has nowhere to go${masqueradedAs ? '' : ' (NAT would make the source an address it knows)'}`);
-    return { disposition: 'NO_REPLY', hops, log };
+    return done('NO_REPLY', targetOwner.name);
   }
   hops.push(`${targetOwner.name} (${target.address}): has a route back to ${replyTo ?? 'the source'}, yet no reply arrived within the deadline`);
-  return { disposition: 'NO_REPLY', hops, log };
+  return done('NO_REPLY', targetOwner.name);
 }
 
 export function describeRoute(route: RouteInfo): string {

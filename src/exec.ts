@@ -178,3 +178,14 @@ export function prefixedSpawn(prefix: readonly string[]): typeof spawn {
     return spawn(file!, rest, { ...opts, shell: false });
   }) as typeof spawn;
 }
+
+/** Run an interactive command on this terminal (stdio inherited); resolves with its exit code. */
+export function runInteractive(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+  const [file, ...args] = argv;
+  if (!file) throw new TypeError('runInteractive: empty argv');
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}

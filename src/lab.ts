@@ -7,7 +7,9 @@
  * every process of the lab and frees every namespace, link, route and rule in it. Nothing to sweep.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { $ as zx$, type Shell } from 'zx';
 import { Batcher, type Step } from './batch.js';
 import { Bridge, type BridgeOptions } from './bridge.js';
@@ -75,6 +77,10 @@ export class Lab implements AsyncDisposable {
   /** Interface names this lab created in each namespace, for precise duplicate errors before anything runs. */
   readonly #nsLinks = new Map<string, Set<string>>();
   readonly #bridges = new Map<string, Bridge>();
+  /** The test this lab belongs to (set by the Vitest fixture): failure reports are attached to it. */
+  test?: { name: string; annotate?: (message: string, type: string, attachment?: { path?: string; body?: string; contentType?: string }) => Promise<unknown> };
+  /** A failure report was written for this lab already. */
+  reported = false;
   #state: 'alive' | 'disposing' | 'disposed' | 'dead' = 'alive';
   #deathReason = '';
   #exited: Promise<void>;
@@ -371,6 +377,25 @@ export class Lab implements AsyncDisposable {
     return reachability(this, nodes, options);
   }
 
+  /**
+   * Keep the lab alive after this process ends (NETSPEC_KEEP=1 on a failed test): a detached keeper process takes over
+   * the lifeline's pipe. The lab ends when the keeper is killed (the `end` command) or the machine reboots, and
+   * `netspec doctor` lists kept labs that are still alive.
+   */
+  keep(reason = ''): KeptLab {
+    this.assertAlive();
+    const stdin = this.lifeline.stdin;
+    if (!stdin) throw new NetspecError(`${this} cannot be kept: its lifeline pipe is gone`);
+    const keeper = startLifeline(['sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', stdin] });
+    keeper.unref();
+    const enter = [...this.enter('host').map((a) => (a.startsWith('--wd=') ? '--wd=/' : a)), 'bash'].join(' ');
+    const kept: KeptLab = { id: `${process.pid}-${this.id}`, pid: this.pid, keeper: keeper.pid!, enter, end: `kill ${keeper.pid}`, reason, created: new Date().toISOString() };
+    mkdirSync(keptDir(), { recursive: true });
+    writeFileSync(join(keptDir(), `${kept.id}.json`), JSON.stringify(kept, null, 2));
+    this.#state = 'disposed'; // this process is done with it; the keeper holds it now
+    return kept;
+  }
+
   /** End the lab: its namespaces, links, rules and processes are freed by the kernel. Safe to call twice. */
   dispose(): Promise<void> {
     if (this.#disposing) return this.#disposing;
@@ -393,6 +418,55 @@ export class Lab implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
+  }
+}
+
+export interface KeptLab {
+  id: string;
+  /** The lifeline's pid. */
+  pid: number;
+  /** The keeper's pid: kill it to end the lab. */
+  keeper: number;
+  /** The command that opens a shell inside the lab. */
+  enter: string;
+  /** The command that ends the lab. */
+  end: string;
+  reason: string;
+  created: string;
+}
+
+/** Where kept labs are registered (gone with the machine's reboot, like the labs). */
+export function keptDir(): string {
+  return join(tmpdir(), 'netspec-kept');
+}
+
+/** Kept labs whose keeper is still alive (stale entries are removed). */
+export function keptLabs(): KeptLab[] {
+  let files: string[] = [];
+  try {
+    files = readdirSync(keptDir()).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  const alive: KeptLab[] = [];
+  for (const f of files) {
+    try {
+      const k = JSON.parse(readFileSync(join(keptDir(), f), 'utf8')) as KeptLab;
+      if (processAlive(k.keeper) && processAlive(k.pid)) alive.push(k);
+      else rmSync(join(keptDir(), f), { force: true });
+    } catch {
+      /* unreadable: skip */
+    }
+  }
+  return alive;
+}
+
+/** Running (not a zombie waiting to be reaped). */
+function processAlive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 

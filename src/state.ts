@@ -19,7 +19,7 @@ export interface NamespaceState {
 export async function readState(ns: Netns, options: { iptables?: boolean } = {}): Promise<NamespaceState> {
   const batch = 'link show\naddr show\nroute show\nneigh show\n';
   const [ipOut, sysctl, ipt, ipOut6] = await Promise.all([
-    ns.lab.run(ns.name, ['ip', '-json', '-batch', '-'], { intent: 'read state', input: batch, reject: false }),
+    ns.lab.run(ns.name, ['ip', '-json', '-details', '-batch', '-'], { intent: 'read state', input: batch, reject: false }),
     ns.lab.run(ns.name, ['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'], { intent: 'read forwarding', reject: false }),
     options.iptables === false
       ? Promise.resolve(undefined)
@@ -71,7 +71,8 @@ export function splitJsonArrays(text: string): unknown[][] {
 
 /** Every namespace of the lab, host first, each with its state. */
 export async function readLabState(lab: Lab, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
-  const all = [lab.host, ...lab.namespaces().map((n) => lab.get(n))];
+  const names = lab.namespaces().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const all = [lab.host, ...names.map((n) => lab.get(n))];
   return Promise.all(all.map((ns) => readState(ns, options)));
 }
 

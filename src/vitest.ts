@@ -4,6 +4,7 @@
  */
 import { test as base, expect } from 'vitest';
 import { createLab, type Lab, type LabOptions } from './lab.js';
+import { reportFailure } from './report.js';
 import { matchers, type ReachabilityExpectation, type ToHaveArpEntryOptions, type ToHaveLinkOptions, type ToReachOptions, type ToRouteViaOptions, type RouteEntry } from './matchers/index.js';
 import type { Netns } from './netns.js';
 
@@ -42,12 +43,30 @@ export interface NetspecFixtures {
 
 export const test = base.extend<NetspecFixtures>({
   labOptions: [{}, { injected: true }],
-  lab: async ({ labOptions }, use) => {
+  lab: async ({ labOptions, task, annotate }, use) => {
     const lab = await createLab(labOptions);
+    lab.test = { name: task.name, annotate: (message, type, attachment) => annotate(message, type, attachment) };
+    let kept = false;
     try {
       await use(lab);
     } finally {
-      await lab.dispose();
+      if (task.result?.state === 'fail' && lab.alive) {
+        lab.test.annotate = undefined; // the test has ended: Vitest takes no more annotations
+        try {
+          if (!lab.reported) {
+            const report = await reportFailure(lab);
+            if (report) process.stderr.write(`\nnetspec: the lab of the failed test "${task.name}":\n  state: ${report.files.dump}\n  picture: ${report.files.svg}\n${report.dump}\n`);
+          }
+          if (process.env.NETSPEC_KEEP === '1') {
+            const k = lab.keep(task.name);
+            kept = true;
+            process.stderr.write(`\nnetspec: kept the lab of "${task.name}" (NETSPEC_KEEP=1)\n  open a shell inside it: ${k.enter}\n  end it:                 ${k.end}\n`);
+          }
+        } catch (error) {
+          process.stderr.write(`netspec: could not report on the failed lab: ${error instanceof Error ? error.message : String(error)}\n`);
+        }
+      }
+      if (!kept) await lab.dispose();
     }
   },
 });

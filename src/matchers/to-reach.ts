@@ -1,6 +1,7 @@
 /** `expect(ns).toReach(target, options?)`: real packets from inside `ns`; a failure says why, hop by hop. */
 import { canonical, parseAddress } from '../ip.js';
 import { diagnose, describeRoute } from '../diagnose.js';
+import { reportFailure } from '../report.js';
 import { probe, resolveTarget, type Protocol } from '../probe.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
@@ -68,11 +69,13 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     };
   }
   const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder });
+  const report = await reportFailure(ns.lab, { source: ns.name, target: t.address, disposition: d.disposition, path: d.path, stoppedAt: d.stoppedAt }, d.states).catch(() => undefined);
+  const files = report ? `\n\nthe lab's state: ${report.files.dump}\nthe picture: ${report.files.svg} (Mermaid: ${report.files.mermaid})` : '';
   return {
     pass,
     actual: d.disposition,
     expected: 'REACHED',
     message: () =>
-      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms:\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}`,
+      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms:\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}${files}`,
   };
 }

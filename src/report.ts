@@ -1,0 +1,75 @@
+/**
+ * When a spec fails: the lab's state per namespace (links, addresses, routes, neighbours, forwarding, rules with
+ * counters), a picture of the topology with the failing probe's path, written under the output folder and attached to
+ * the test as Vitest annotations.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab } from './lab.js';
+import { readTopology, toMermaid, toSvg, type FailedPath, type TopologyModel } from './graph.js';
+import { readLabState, type NamespaceState } from './state.js';
+
+export interface FailureReport {
+  dump: string;
+  mermaid: string;
+  svg: string;
+  model: TopologyModel;
+  /** Where the files were written. */
+  files: { dump: string; mermaid: string; svg: string };
+}
+
+/** Compact, readable state of every namespace. */
+export function formatState(states: readonly NamespaceState[]): string {
+  const out: string[] = [];
+  for (const s of states) {
+    out.push(`── ${s.name === 'host' ? 'lab host' : `namespace ${s.name}`} ── forwarding ipv4=${s.forwarding.ipv4 ? 1 : 0} ipv6=${s.forwarding.ipv6 ? 1 : 0}`);
+    for (const l of s.links) {
+      const addrs = (s.addresses.find((a) => a.ifname === l.ifname)?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+      out.push(`  link  ${l.ifname.padEnd(15)} ${(l.linkinfo?.info_kind ?? l.link_type).padEnd(9)} ${l.operstate.padEnd(8)}${l.master ? ` master ${l.master}` : ''}${addrs.length ? `  ${addrs.join(' ')}` : ''}`);
+    }
+    for (const r of [...s.routes, ...s.routes6.filter((r) => !r.dst.startsWith('fe80') && r.dst !== 'multicast')]) {
+      out.push(`  route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`);
+    }
+    for (const n of s.neighbours) out.push(`  neigh ${n.dst} dev ${n.dev}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.join(',')}`);
+    const rules = s.iptables.split('\n').filter((l) => l.startsWith('*') || l.startsWith(':') || l.startsWith('['));
+    const interesting = rules.filter((l) => !/^:(\S+) ACCEPT \[0:0\]$/.test(l) || l.startsWith('*'));
+    const tables = interesting.filter((l, i) => !(l.startsWith('*') && (interesting[i + 1] === undefined || interesting[i + 1]!.startsWith('*'))));
+    for (const l of tables) out.push(`  ipt   ${l}`);
+  }
+  return out.join('\n');
+}
+
+function slug(text: string): string {
+  return text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'lab';
+}
+
+/** The folder failure reports go to: $NETSPEC_OUTPUT_DIR, or .netspec/failures under the current directory. */
+export function outputDir(): string {
+  return process.env.NETSPEC_OUTPUT_DIR ?? join(process.cwd(), '.netspec', 'failures');
+}
+
+/** Build the report from the lab's live state and write it; annotate the test when the lab belongs to one. */
+export async function reportFailure(lab: Lab, failed?: FailedPath, states?: NamespaceState[]): Promise<FailureReport | undefined> {
+  if (!lab.alive) return undefined;
+  const all = states ?? (await readLabState(lab));
+  const model = await readTopology(lab, all);
+  const dump = formatState(all);
+  const mermaid = toMermaid(model, failed);
+  const svg = toSvg(model, failed);
+  const dir = outputDir();
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `${slug(lab.test?.name ?? `lab-${lab.id}`)}-${process.pid}-${lab.id}${failed ? '' : '-state'}`);
+  const files = { dump: `${base}.txt`, mermaid: `${base}.mmd`, svg: `${base}.svg` };
+  writeFileSync(files.dump, `${failed ? `${failed.source} → ${failed.target}: ${failed.disposition}, stopped at ${failed.stoppedAt}\n\n` : ''}${dump}\n`);
+  writeFileSync(files.mermaid, `${mermaid}\n`);
+  writeFileSync(files.svg, svg);
+  lab.reported = true;
+  const annotate = lab.test?.annotate;
+  if (annotate) {
+    // Vitest names a copied attachment after the message, so the long texts go without attachments
+    await annotate(`netspec: the lab's state\n${dump}`, 'netspec:state');
+    await annotate(`netspec: the topology\n\`\`\`mermaid\n${mermaid}\n\`\`\``, 'netspec:topology');
+    await annotate('netspec: picture', 'netspec:picture', { path: files.svg, contentType: 'image/svg+xml' });
+  }
+  return { dump, mermaid, svg, model, files };
+}
