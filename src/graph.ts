@@ -2,7 +2,7 @@
  * A picture of a lab: namespaces, bridges, veth pairs with their addresses, the wan and NAT, read from the live state;
  * the failing probe's path drawn in red, with the hop where it stopped. As Mermaid text (GitHub renders it) and SVG.
  */
-import type { Lab } from './lab.js';
+import type { World } from './world.js';
 import type { LinkInfo } from './netns.js';
 import { readLabState, type NamespaceState } from './state.js';
 
@@ -34,7 +34,7 @@ function addressesOf(state: NamespaceState, ifname: string): string[] {
 }
 
 /** Read the lab's topology: one state read per namespace plus `ip netns list-id` for veth peers. */
-export async function readTopology(lab: Lab, states?: NamespaceState[]): Promise<TopologyModel> {
+export async function readTopology(lab: World, states?: NamespaceState[]): Promise<TopologyModel> {
   const all = states ?? (await readLabState(lab));
   const ids = new Map<string, Map<number, string>>();
   await Promise.all(

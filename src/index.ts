@@ -16,3 +16,6 @@ export type { RunResult } from './exec.js';
 export { parseCidr, parseAddress, parsePrefix, contains, type Cidr } from './ip.js';
 export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOptions } from './reachability.js';
 export type { Disposition } from './diagnose.js';
+export { attach, AttachedWorld, type AttachTarget, type AttachModeOptions } from './attach.js';
+export type { World } from './world.js';
+export { serve, type ServeOptions, type Protocol } from './probe.js';

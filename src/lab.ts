@@ -27,6 +27,7 @@ import { checkIfname, checkNetnsName } from './names.js';
 import { addressStep, Netns } from './netns.js';
 import { Wan, type WanOptions } from './wan.js';
 import { reachability, type ReachabilityMatrix, type ReachabilityOptions } from './reachability.js';
+import type { World } from './world.js';
 
 export interface LabOptions {
   /**
@@ -38,6 +39,8 @@ export interface LabOptions {
   commandTimeoutMs?: number;
   /** Deadline for the lab to come up, in ms (default 10 000). */
   startTimeoutMs?: number;
+  /** Make the machine's cgroup hierarchy visible in the lab's /sys, for running a container engine (dockerd) inside it. */
+  cgroups?: boolean;
 }
 
 export interface VethEnd {
@@ -56,14 +59,22 @@ export interface VethPair {
 
 // Runs once, as the lab's PID 1, with no input from the caller: private /run (so /run/netns and iptables' lock
 // are the lab's own), a sysfs of the lab's network namespace (for `brctl show`), lo up; then wait for stdin to close.
-const LIFELINE_SCRIPT =
+const lifelineScript = (cgroups: boolean) =>
   'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
   '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
-  'mount -t sysfs sysfs /sys && ip link set dev lo up && echo ready && exec cat >/dev/null';
+  // with { cgroups: true } the machine's cgroup mounts are carried over the new sysfs, for a container engine in the lab
+  (cgroups ? '{ ! [ -d /sys/fs/cgroup ] || { mkdir /run/.cgroup && mount --rbind /sys/fs/cgroup /run/.cgroup; }; } && ' : '') +
+  'mount -t sysfs sysfs /sys && ' +
+  (cgroups ? '{ ! [ -d /run/.cgroup ] || { mount --rbind /run/.cgroup /sys/fs/cgroup && umount -l /run/.cgroup && rmdir /run/.cgroup; }; } && ' : '') +
+  'ip link set dev lo up && echo ready && exec cat >/dev/null';
+const LIFELINE_SCRIPT = lifelineScript(false);
+const LIFELINE_SCRIPT_CGROUPS = lifelineScript(true);
 
 let nextLabId = 1;
 
-export class Lab implements AsyncDisposable {
+export class Lab implements AsyncDisposable, World {
+  readonly readOnly = false;
+  readonly responders = true;
   readonly id = nextLabId++;
   /** The lab's host: the network namespace of the lifeline, where bridges, NAT and the uplink to the wan live. */
   readonly host: Netns;
@@ -481,12 +492,12 @@ export function liveLabs(): readonly Lab[] {
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('lab options', options, 'expected an object such as { userns: true }');
   for (const [key, value] of Object.entries(options)) {
-    if (key === 'userns') {
-      if (value !== undefined && typeof value !== 'boolean') throw new InvalidInputError('lab option userns', value, 'expected true or false');
+    if (key === 'userns' || key === 'cgroups') {
+      if (value !== undefined && typeof value !== 'boolean') throw new InvalidInputError(`lab option ${key}`, value, 'expected true or false');
     } else if (key === 'commandTimeoutMs' || key === 'startTimeoutMs') {
       if (value !== undefined && (typeof value !== 'number' || !(value > 0))) throw new InvalidInputError(`lab option ${key}`, value, 'expected a number of milliseconds > 0');
     } else {
-      throw new InvalidInputError('lab option', key, 'unknown; createLab takes userns, commandTimeoutMs, startTimeoutMs');
+      throw new InvalidInputError('lab option', key, 'unknown; createLab takes userns, cgroups, commandTimeoutMs, startTimeoutMs');
     }
   }
   if (process.platform !== 'linux') throw new PrerequisiteError('Linux network namespaces', 'netspec needs a Linux kernel; run it on Linux (or in a Linux VM/container)');
@@ -507,7 +518,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     '--',
     'sh',
     '-c',
-    LIFELINE_SCRIPT,
+    options.cgroups ? LIFELINE_SCRIPT_CGROUPS : LIFELINE_SCRIPT,
   ];
   const child = startLifeline(argv);
   let stderr = '';

@@ -3,7 +3,7 @@ import { InvalidInputError } from './errors.js';
 import type { RunResult } from './exec.js';
 import { parseAddress, parseCidr, parsePrefix, type Cidr } from './ip.js';
 import { checkIfname } from './names.js';
-import type { Lab } from './lab.js';
+import type { World } from './world.js';
 import type { Step } from './batch.js';
 
 export interface ExecOptions {
@@ -71,7 +71,8 @@ export interface NeighInfo {
 
 export class Netns {
   constructor(
-    readonly lab: Lab,
+    /** The lab (or attachment) this namespace belongs to. */
+    readonly lab: World,
     /** `host` for the lab's own namespace, else the name under the lab's /run/netns. */
     readonly name: string,
   ) {}

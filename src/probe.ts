@@ -122,7 +122,7 @@ export async function probe(
   const port = target.port ?? 40_000 + Math.floor(Math.random() * 20_000);
   // The responder is left to end by itself (its `timeout`) or with the lab: killing the nsenter in front of it would
   // orphan it in a way that makes the lab's PID namespace take a second longer to die.
-  if (options.responder !== false) await startResponder(source, target, protocol, port, options.durationMs, log);
+  if (options.responder !== false && source.lab.responders) await startResponder(source, target, protocol, port, options.durationMs, log);
   const deadline = started + options.durationMs;
   let refused = false;
   for (;;) {
@@ -168,6 +168,47 @@ async function socatOnce(
 
 const RESPONDER = 'awk {print(ENVIRON["SOCAT_PEERADDR"]);exit}';
 
+export interface ServeOptions {
+  port: number;
+  protocol?: 'tcp' | 'udp';
+  /** Bind to this address (so UDP answers leave from it); default all. */
+  address?: string;
+  /** It ends by itself after this long, in ms (default 60 000). */
+  lifetimeMs?: number;
+}
+
+/**
+ * A server that answers every connection or datagram with the source address it saw (one line), for `seenAs` and
+ * published-port checks. `enter` is the argv prefix of the namespace to run in (Lab.enter(name)); the server ends by
+ * itself after its lifetime, and with the lab. Resolves once it listens.
+ */
+export async function serve(enter: readonly string[], options: ServeOptions): Promise<void> {
+  const protocol = options.protocol ?? 'tcp';
+  const six = options.address?.includes(':') ?? false;
+  const bind = options.address ? `,bind=${six ? `[${options.address}]` : options.address}` : '';
+  const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${options.port}${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${options.port}${bind},fork,shut-null`;
+  const lifetime = String(Math.ceil((options.lifetimeMs ?? 60_000) / 1000));
+  const child = startLifeline([...enter, 'timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.unref();
+  let err = '';
+  const ok = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 3000);
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (/listening on|receiving on/.test(err)) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+  (child.stderr as unknown as { unref?: () => void })?.unref?.();
+  if (!ok) throw new NetspecError(`the ${protocol} server on port ${options.port} did not start: ${err.trim().split('\n').slice(-2).join(' ')}`);
+}
+
 /**
  * Start a responder in the namespace that owns the target address, unless something already listens there. It answers
  * every connection or datagram with the peer address it saw, and ends by itself (timeout) even if we never stop it.
@@ -186,36 +227,19 @@ async function startResponder(
     const states = await readLabState(lab, { iptables: false });
     const s = ownerOf(states, target.address);
     if (!s) return false; // not in the lab: nothing to start (and nothing will answer)
-    owner = lab.get(s.name === 'host' ? 'host' : s.name);
+    owner = lab.get(s.name);
   }
   const ss = await lab.run(owner.name, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun', `sport = :${port}`], { intent: 'look for a listener', reject: false });
   if (ss.stdout.trim()) return true; // the user's own server (or an earlier responder) answers
-  const six = target.family === 6;
-  // bound to the target address, so UDP replies leave from the address the client sent to
-  const bind = `bind=${six ? `[${target.address}]` : target.address}`;
-  const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${port},${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${port},${bind},fork,shut-null`;
-  const lifetime = String(Math.ceil(durationMs / 1000) + 5);
-  const argv = [...lab.enter(owner.name), 'timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`];
-  const child = startLifeline(argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.unref();
-  const ok = await new Promise<boolean>((resolve) => {
-    let err = '';
-    const timer = setTimeout(() => resolve(false), 3000);
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (/listening on|receiving on/.test(err)) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-  (child.stderr as unknown as { unref?: () => void })?.unref?.();
-  log.push(`${owner.name}$ socat ${listen} (responder) → ${ok ? 'listening' : 'did not start'}`);
-  return ok;
+  try {
+    // bound to the target address, so UDP replies leave from the address the client sent to
+    await serve(lab.enter(owner.name), { port, protocol, address: target.address, lifetimeMs: durationMs + 5000 });
+    log.push(`${owner.name}$ socat ${protocol} responder on ${target.address}:${port} → listening`);
+    return true;
+  } catch (error) {
+    log.push(`${owner.name}$ socat ${protocol} responder on ${target.address}:${port} → did not start (${(error as Error).message})`);
+    return false;
+  }
 }
 
 function firstLine(text: string): string {

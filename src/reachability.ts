@@ -4,7 +4,7 @@
  */
 import { InvalidInputError } from './errors.js';
 import { contains, parseAddress, parseCidr } from './ip.js';
-import type { Lab } from './lab.js';
+import type { World } from './world.js';
 import { Netns, type AddrInfo } from './netns.js';
 import type { Disposition } from './diagnose.js';
 
@@ -64,7 +64,13 @@ export class ReachabilityMatrix {
 }
 
 /** Global addresses of every namespace of the lab (one process), by namespace name. */
-export async function labAddresses(lab: Lab): Promise<Map<string, { address: string; prefixLength: number }[]>> {
+export async function labAddresses(lab: World): Promise<Map<string, { address: string; prefixLength: number }[]>> {
+  if (lab.readOnly) {
+    // an attachment: no private /run/netns to list, so read each namespace
+    const out = new Map<string, { address: string; prefixLength: number }[]>();
+    for (const name of ['host', ...lab.namespaces()]) out.set(name, (await lab.get(name).globalAddresses()).map(({ address, prefixLength }) => ({ address, prefixLength })));
+    return out;
+  }
   const [all, host] = await Promise.all([
     lab.run('host', ['ip', '-all', 'netns', 'exec', 'ip', '-j', 'addr', 'show'], { intent: 'read every namespace\'s addresses', reject: false }),
     lab.host.addresses(),
@@ -86,7 +92,7 @@ export async function labAddresses(lab: Lab): Promise<Map<string, { address: str
 }
 
 /** Every source → every target (but itself), with real packets. */
-export async function reachability(lab: Lab, sources?: Netns[], options: ReachabilityOptions = {}): Promise<ReachabilityMatrix> {
+export async function reachability(lab: World, sources?: Netns[], options: ReachabilityOptions = {}): Promise<ReachabilityMatrix> {
   lab.assertAlive();
   const nodes = sources ?? lab.namespaces().map((n) => lab.get(n));
   for (const n of nodes) if (!(n instanceof Netns) || n.lab !== lab) throw new InvalidInputError('reachability source', String(n), `expected namespaces of ${lab}`);
@@ -109,6 +115,7 @@ export async function reachability(lab: Lab, sources?: Netns[], options: Reachab
         .filter((t) => t.ns !== src.name)
         .map((t) => ({ ...t, address: t.address ?? facing(mine, addrs.get(t.ns!) ?? []) }));
       const probe = wanted.filter((w) => w.address);
+      for (const p of probe) await lab.checkTarget?.(p.address!);
       const results = new Map<string, Disposition>();
       if (probe.length) {
         const argv = ['fping', '-e', '-B1', '-t', String(interval), '-r', String(retries), ...new Set(probe.map((p) => p.address!))];

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Lab } from './lab.js';
+import type { World } from './world.js';
 import { readTopology, toMermaid, toSvg, type FailedPath, type TopologyModel } from './graph.js';
 import { readLabState, type NamespaceState } from './state.js';
 
@@ -49,7 +49,7 @@ export function outputDir(): string {
 }
 
 /** Build the report from the lab's live state and write it; annotate the test when the lab belongs to one. */
-export async function reportFailure(lab: Lab, failed?: FailedPath, states?: NamespaceState[]): Promise<FailureReport | undefined> {
+export async function reportFailure(lab: World, failed?: FailedPath, states?: NamespaceState[]): Promise<FailureReport | undefined> {
   if (!lab.alive) return undefined;
   const all = states ?? (await readLabState(lab));
   const model = await readTopology(lab, all);

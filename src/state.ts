@@ -1,5 +1,5 @@
 /** A namespace's live state in as few processes as possible: what diagnoses and failure reports are built from. */
-import type { Lab } from './lab.js';
+import type { World } from './world.js';
 import type { AddrInfo, LinkInfo, NeighInfo, Netns, RouteInfo } from './netns.js';
 
 export interface NamespaceState {
@@ -70,7 +70,7 @@ export function splitJsonArrays(text: string): unknown[][] {
 }
 
 /** Every namespace of the lab, host first, each with its state. */
-export async function readLabState(lab: Lab, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
+export async function readLabState(lab: World, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
   const names = lab.namespaces().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const all = [lab.host, ...names.map((n) => lab.get(n))];
   return Promise.all(all.map((ns) => readState(ns, options)));

@@ -37,6 +37,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
   });
   const seenAs = opts.seenAs === undefined ? undefined : parseAddress(opts.seenAs, 'seenAs').address;
   const t = await resolveTarget(ns, target, { protocol: opts.protocol, port: opts.port });
+  await ns.lab.checkTarget?.(t.address);
   const label = `${t.address}${t.port ? `:${t.port}` : ''} (${t.protocol}${seenAs ? `, seen as ${seenAs}` : ''})`;
   const args = describe(target) + (options ? `, ${describe(options)}` : '');
   const durationMs = this.isNot ? (opts.window ?? DEFAULT_NOT_WINDOW_MS) : (opts.timeout ?? DEFAULT_REACH_TIMEOUT_MS);

@@ -1,0 +1,142 @@
+/**
+ * Docker's bridge behaviours (../shared/reference/docker-bridge.md, "Behaviours worth a spec"), written once and run
+ * against both engines: the same expectations must hold for the emulation and for a real Docker engine.
+ */
+import { expect } from '../../src/vitest.js';
+import type { Engine } from './engines.js';
+
+export interface Behaviour {
+  id: number;
+  title: string;
+  run(engine: Engine): Promise<void>;
+}
+
+const INTERNET = '203.0.113.8';
+
+export const behaviours: Behaviour[] = [
+  {
+    id: 1,
+    title: 'containers on one network reach each other on a listening port; a closed port is refused',
+    async run(e) {
+      const net = await e.createNetwork('app');
+      const [c1, c2] = [await e.run('c1', { network: net.name }), await e.run('c2', { network: net.name })];
+      await c2.serveEcho(80);
+      await expect(c1.ns).toReach(c2.address);
+      await expect(c1.ns).toReach({ address: c2.address, port: 80 }, { responder: false, seenAs: c1.address });
+      const refused = await expect(c1.ns).toReach({ address: c2.address, port: 81 }, { responder: false, timeout: 500 }).catch((x: Error) => x.message);
+      expect(refused).toMatch(/\(REFUSED\)/);
+    },
+  },
+  {
+    id: 2,
+    title: 'enable_icc=false: same-network traffic is dropped, the gateway and the outside still work',
+    async run(e) {
+      const net = await e.createNetwork('quiet', { icc: false });
+      const [c1, c2] = [await e.run('c1', { network: net.name }), await e.run('c2', { network: net.name })];
+      await expect(c1.ns).not.toReach(c2.address);
+      await expect(c1.ns).toReach(net.gateway);
+      await expect(c1.ns).toReach(INTERNET);
+    },
+  },
+  {
+    id: 3,
+    title: 'two user-defined networks cannot reach each other\'s containers',
+    async run(e) {
+      const [a, b] = [await e.createNetwork('front'), await e.createNetwork('back')];
+      const [c1, c2] = [await e.run('c1', { network: a.name }), await e.run('c2', { network: b.name })];
+      await expect(c1.ns).not.toReach(c2.address);
+      await expect(c2.ns).not.toReach(c1.address);
+      await expect(c1.ns).toReach(INTERNET);
+    },
+  },
+  {
+    id: 4,
+    title: 'an --internal network: members reach each other and the gateway, nothing outside (no default route)',
+    async run(e) {
+      const net = await e.createNetwork('vault', { internal: true });
+      const [c1, c2] = [await e.run('c1', { network: net.name }), await e.run('c2', { network: net.name })];
+      await expect(c1.ns).toReach(c2.address);
+      await expect(c1.ns).toReach(net.gateway);
+      await expect(c1.ns).not.toReach(INTERNET);
+      await expect(c1.ns).not.toHaveRouteEntry({ destination: 'default' });
+    },
+  },
+  {
+    id: 5,
+    title: 'outbound traffic is MASQUERADEd: the outside sees the host\'s address, not 172.x',
+    async run(e) {
+      const c1 = await e.run('c1');
+      await expect(c1.ns).toReach(INTERNET);
+      // a server on the outside that answers with the address it saw
+      const { serve } = await import('../../src/index.js');
+      await serve(e.lab.enter(e.outside.name), { port: 7000, address: INTERNET });
+      await expect(c1.ns).toReach({ address: INTERNET, port: 7000 }, { responder: false, seenAs: e.hostAddress });
+    },
+  },
+  {
+    id: 6,
+    title: 'a published port (-p 8080:80) on the host\'s address reaches the container, which sees the real client',
+    async run(e) {
+      const net = await e.createNetwork('web');
+      const c1 = await e.run('c1', { network: net.name, publish: ['8080:80'] });
+      await c1.serveEcho(80);
+      await expect(e.outside).toReach({ address: e.hostAddress, port: 8080 }, { responder: false, seenAs: e.outsideAddress });
+      await expect(e.outside).not.toReach({ address: e.hostAddress, port: 8081 }, { responder: false });
+    },
+  },
+  {
+    id: 7,
+    title: 'with ip_forward enabled by Docker the FORWARD policy is DROP: a bridge that is not Docker\'s stops forwarding',
+    async run(e) {
+      await e.run('c1'); // the engine is up and has set its policy
+      const [red, blue] = await Promise.all([e.lab.netns('red'), e.lab.netns('blue')]);
+      const bridge = await e.lab.bridge('v-net-0', { address: '192.168.15.3/24' });
+      await Promise.all([bridge.attach(red, { address: '192.168.15.1/24' }), bridge.attach(blue, { address: '192.168.15.2/24' })]);
+      await expect(e.lab.host).toForward();
+      const filtered = await expect(red).toReach('192.168.15.2', { timeout: 500 }).catch((x: Error) => x.message);
+      expect(filtered).toMatch(/\(FILTERED\)/);
+      expect(filtered).toMatch(/host: dropped by the FORWARD policy DROP/);
+      await e.lab.host.policy('FORWARD', 'ACCEPT'); // the tutorial's fix
+      await expect(red).toReach('192.168.15.2');
+    },
+  },
+  {
+    id: 8,
+    title: 'DOCKER-USER rules run first, and Docker never flushes them',
+    async run(e) {
+      const net = await e.createNetwork('app');
+      const [c1, c2] = [await e.run('c1', { network: net.name }), await e.run('c2', { network: net.name })];
+      await expect(c1.ns).toReach(INTERNET);
+      await e.userRule(['-s', c1.address, '-j', 'DROP']);
+      await expect(c1.ns).not.toReach(INTERNET);
+      await e.createNetwork('later'); // Docker rewrites its rules
+      await e.run('c3', { network: 'later', publish: ['9090:90'] });
+      expect(await e.rules()).toContain(`-A DOCKER-USER -s ${c1.address}/32 -j DROP`);
+      await expect(c1.ns).not.toReach(INTERNET);
+      await expect(c2.ns).toReach(INTERNET);
+    },
+  },
+];
+
+/** The four rule-set scenarios of the reference, built the same way on both engines. */
+export const ruleScenarios: { title: string; build(e: Engine): Promise<void> }[] = [
+  { title: 'the default bridge', build: async (e) => void (await e.run('c0')) },
+  {
+    title: 'a user network with -p 8080:80',
+    build: async (e) => {
+      await e.createNetwork('web');
+      await e.run('c1', { network: 'web', publish: ['8080:80'] });
+    },
+  },
+  { title: 'an --internal network', build: async (e) => void (await e.createNetwork('vault', { internal: true })) },
+  { title: 'an enable_icc=false network', build: async (e) => void (await e.createNetwork('quiet', { icc: false })) },
+  {
+    title: 'all of them, in the reference\'s order',
+    build: async (e) => {
+      await e.createNetwork('web');
+      await e.run('c1', { network: 'web', publish: ['8080:80'] });
+      await e.createNetwork('vault', { internal: true });
+      await e.createNetwork('quiet', { icc: false });
+    },
+  },
+];

@@ -1,0 +1,183 @@
+/**
+ * The two engines the Docker behaviour specs run against, side by side: netspec's emulation (fixtures/docker.ts) and
+ * a real Docker engine. The real dockerd runs inside a lab of its own (private network, mount and PID namespaces), so
+ * its docker0, its iptables rules and its containers never touch the machine, and die with the lab; netspec reaches
+ * its containers through attach mode, by sandbox path or by PID.
+ */
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { attach, createLab, serve, type Lab, type Netns } from '../../src/index.js';
+import { which } from '../../src/exec.js';
+import { dockerHost, type DockerHost } from '../../fixtures/index.js';
+
+export interface EngineContainer {
+  name: string;
+  ns: Netns;
+  address: string;
+  /** A server in the container's namespace that answers with the source address it saw. */
+  serveEcho(port: number, protocol?: 'tcp' | 'udp'): Promise<void>;
+}
+
+export interface EngineNetwork {
+  name: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+}
+
+export interface Engine {
+  kind: 'emulation' | 'docker';
+  lab: Lab;
+  /** The outside world (the lab's wan namespace) and its address on the uplink. */
+  outside: Netns;
+  outsideAddress: string;
+  /** The Docker host's address as the outside sees it. */
+  hostAddress: string;
+  networks: EngineNetwork[];
+  createNetwork(name: string, options?: { internal?: boolean; icc?: boolean }): Promise<EngineNetwork>;
+  run(name: string, options?: { network?: string; publish?: string[] }): Promise<EngineContainer>;
+  userRule(args: string[]): Promise<void>;
+  /** The Docker host's filter and nat tables, normalised: no counters, bridges named by subnet. */
+  rules(): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+export const dockerInstalled = Boolean(which('dockerd') && which('docker') && which('busybox'));
+
+function normalise(save: string, networks: EngineNetwork[]): string {
+  let out = save
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]'));
+  const keep: string[] = [];
+  let table = '';
+  for (const l of out) {
+    if (l.startsWith('*')) table = l.slice(1);
+    if (table === 'filter' || table === 'nat') keep.push(l);
+  }
+  out = keep;
+  let text = out.join('\n');
+  for (const n of networks) text = text.replaceAll(n.bridge, n.bridge === 'docker0' ? 'docker0' : `br-<${n.subnet}>`);
+  return text;
+}
+
+export async function emulationEngine(): Promise<Engine> {
+  const lab = await createLab();
+  const docker: DockerHost = await dockerHost(lab);
+  const networks = (): EngineNetwork[] => docker.networks.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway }));
+  return {
+    kind: 'emulation',
+    lab,
+    outside: docker.wan.ns,
+    outsideAddress: docker.wan.address,
+    hostAddress: docker.address,
+    get networks() {
+      return networks();
+    },
+    async createNetwork(name, options) {
+      const n = await docker.createNetwork(name, options);
+      return { name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway };
+    },
+    async run(name, options) {
+      const c = await docker.run(name, options);
+      return { name, ns: c.ns, address: c.address, serveEcho: (port, protocol) => serve(lab.enter(name), { port, protocol }) };
+    },
+    userRule: (args) => docker.userRule(args),
+    async rules() {
+      return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks());
+    },
+    dispose: () => lab.dispose(),
+  };
+}
+
+/** The host pid of a process that is `nsPid` in the lab's PID namespace. */
+function hostPid(lab: Lab, nsPid: number): number {
+  const labPidns = readlinkSafe(`/proc/${lab.pid}/ns/pid_for_children`);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const status = readFileSync(`/proc/${d}/status`, 'utf8');
+      const ns = /^NSpid:\s+(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number);
+      if (ns && ns.length > 1 && ns[ns.length - 1] === nsPid && ns[0] === Number(d)) {
+        // the process must be in this lab's PID namespace
+        if (readlinkSafe(`/proc/${d}/ns/pid`) === labPidns) return Number(d);
+      }
+    } catch {
+      /* gone */
+    }
+  }
+  throw new Error(`no process ${nsPid} in ${lab}`);
+}
+
+function readlinkSafe(p: string): string {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return '';
+  }
+}
+
+export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}): Promise<Engine> {
+  const lab = await createLab({ cgroups: true });
+  const wan = await lab.wan();
+  const dataRoot = mkdtempSync(join(tmpdir(), 'netspec-docker-'));
+  const docker = (args: string[]) => lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', ...args], { intent: `docker ${args[0]}`, timeoutMs: 60_000 });
+  const disposeAll = async () => {
+    await lab.dispose();
+    rmSync(dataRoot, { recursive: true, force: true });
+  };
+  try {
+    await lab.sh`nohup dockerd --data-root ${dataRoot} --exec-root /run/docker --pidfile /run/docker.pid -H unix:///run/docker.sock --storage-driver=vfs >/run/dockerd.log 2>&1 &`;
+    for (let i = 0; ; i++) {
+      const r = await lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', 'version'], { intent: 'wait for dockerd', reject: false });
+      if (r.exitCode === 0) break;
+      if (i > 150) throw new Error(`dockerd did not come up: ${(await lab.sh`tail -5 /run/dockerd.log`).stdout}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rootfs = join(dataRoot, 'busybox-rootfs');
+    await lab.sh`mkdir -p ${rootfs}/bin && cp "$(command -v busybox)" ${rootfs}/bin/busybox && for a in $(busybox --list); do [ -e ${rootfs}/bin/$a ] || ln -s busybox ${rootfs}/bin/$a; done && tar -C ${rootfs} -c . | docker -H unix:///run/docker.sock import - netspec/busybox:local >/dev/null`;
+  } catch (error) {
+    await disposeAll();
+    throw error;
+  }
+  const networks: EngineNetwork[] = [{ name: 'bridge', bridge: 'docker0', subnet: '172.17.0.0/16', gateway: '172.17.0.1' }];
+  const inspect = async (args: string[]) => (await docker(['inspect', ...args])).stdout.trim();
+  return {
+    kind: 'docker',
+    lab,
+    outside: wan.ns,
+    outsideAddress: wan.address,
+    hostAddress: wan.hostAddress,
+    networks,
+    async createNetwork(name, opts = {}) {
+      const args = ['network', 'create'];
+      if (opts.internal) args.push('--internal');
+      if (opts.icc === false) args.push('-o', 'com.docker.network.bridge.enable_icc=false');
+      const id = (await docker([...args, name])).stdout.trim();
+      const [subnet, gateway] = (await inspect(['-f', '{{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}}', name])).split(' ') as [string, string];
+      const n = { name, bridge: `br-${id.slice(0, 12)}`, subnet, gateway };
+      networks.push(n);
+      return n;
+    },
+    async run(name, opts = {}) {
+      const args = ['run', '-d', '--name', name, '--network', opts.network ?? 'bridge'];
+      for (const p of opts.publish ?? []) args.push('-p', p);
+      await docker([...args, 'netspec/busybox:local', 'sleep', '3600']);
+      const [pid, sandbox, address] = (await inspect(['-f', '{{.State.Pid}} {{.NetworkSettings.SandboxKey}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])).split(' ') as [string, string, string];
+      const path = `/proc/${lab.pid}/root${sandbox}`;
+      const target = options.attachBy === 'pid' ? { pid: hostPid(lab, Number(pid)) } : { path };
+      const world = await attach({ [name]: target }, { host: { pid: lab.pid }, allowAnyTarget: true, allowResponder: true });
+      // servers run in the container's network namespace but in the lab's PID namespace, so they die with it
+      const enter = ['nsenter', `--mount=/proc/${lab.pid}/ns/mnt`, `--pid=/proc/${lab.pid}/ns/pid_for_children`, `--net=${path}`, '--'];
+      return { name, ns: world.get(name), address, serveEcho: (port, protocol) => serve(enter, { port, protocol }) };
+    },
+    async userRule(args) {
+      await lab.host.iptables(['-I', 'DOCKER-USER', ...args]);
+    },
+    async rules() {
+      return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks);
+    },
+    dispose: disposeAll,
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * What a namespace handle needs from the world it lives in: a lab (which netspec built and owns) or an attachment to
+ * namespaces that already exist on the machine (read-only). Matchers, probes and diagnoses work on either.
+ */
+import type { Step } from './batch.js';
+import type { RunOptions, RunResult } from './exec.js';
+import type { Netns } from './netns.js';
+
+export interface World {
+  readonly id: number | string;
+  readonly alive: boolean;
+  /** The namespace that routes between the others: the lab's host, or for an attachment the host it was given. */
+  readonly host: Netns;
+  /** Attach mode: never changes anything, and probes only its own addresses unless told otherwise. */
+  readonly readOnly: boolean;
+  /** TCP/UDP probes may start short-lived responders in its namespaces. */
+  readonly responders: boolean;
+  assertAlive(): void;
+  run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult>;
+  apply(steps: readonly Step[]): Promise<void>;
+  /** Names of the world's namespaces other than its host. */
+  namespaces(): string[];
+  get(name: string): Netns;
+  /** The argv prefix that enters a namespace of this world. */
+  enter(target: string): string[];
+  /** The test this world belongs to (set by the Vitest fixture): failure reports are attached to it. */
+  test?: { name: string; annotate?: (message: string, type: string, attachment?: { path?: string; body?: string; contentType?: string }) => Promise<unknown> };
+  /** A failure report was written already. */
+  reported: boolean;
+  /** Throws unless probing `address` from this world is allowed (attach mode's guard). */
+  checkTarget?(address: string): Promise<void>;
+}
