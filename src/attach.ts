@@ -117,7 +117,9 @@ export class AttachedWorld implements World {
   async checkTarget(address: string): Promise<void> {
     if (this.#options.allowAnyTarget) return;
     const target = canonical(parseAddress(address, 'target').address);
-    const own = (await Promise.all(this.namespaces().map((n) => this.get(n).globalAddresses()))).flat().map((a) => canonical(a.address));
+    const own = (await Promise.all(this.namespaces().map((n) => this.get(n).addresses())))
+      .flat()
+      .flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => canonical(a.local)));
     const hostLinks = await this.host.links();
     const bridges = new Set(hostLinks.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname));
     const bridgeAddrs = (await this.host.addresses()).filter((l) => bridges.has(l.ifname)).flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local)));

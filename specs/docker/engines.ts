@@ -91,18 +91,20 @@ export async function emulationEngine(): Promise<Engine> {
   };
 }
 
-/** The host pid of a process that is `nsPid` in the lab's PID namespace. */
+/**
+ * The host pid of a process that is `nsPid` in the lab's PID namespace (what dockerd, inside the lab, reports as
+ * `.State.Pid`). NSpid lists a process's pid at each level, ours first: the lab's level is the second.
+ */
 function hostPid(lab: Lab, nsPid: number): number {
   const labPidns = readlinkSafe(`/proc/${lab.pid}/ns/pid_for_children`);
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      const status = readFileSync(`/proc/${d}/status`, 'utf8');
-      const ns = /^NSpid:\s+(.+)$/m.exec(status)?.[1]?.trim().split(/\s+/).map(Number);
-      if (ns && ns.length > 1 && ns[ns.length - 1] === nsPid && ns[0] === Number(d)) {
-        // the process must be in this lab's PID namespace
-        if (readlinkSafe(`/proc/${d}/ns/pid`) === labPidns) return Number(d);
-      }
+      const ns = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]?.trim().split(/\s+/).map(Number);
+      if (!ns || ns.length < 2 || ns[0] !== Number(d) || ns[1] !== nsPid) continue;
+      // in the lab's PID namespace, or in one nested inside it (a container's own)
+      const own = readlinkSafe(`/proc/${d}/ns/pid`);
+      if (own === labPidns || ns.length > 2) return Number(d);
     } catch {
       /* gone */
     }

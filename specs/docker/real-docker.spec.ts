@@ -30,3 +30,25 @@ describe.runIf(dockerInstalled)('a real Docker engine', () => {
 test.skipIf(dockerInstalled)('a real Docker engine: not installed here (apt-get install docker.io busybox-static)', () => {
   expect(dockerInstalled).toBe(false);
 });
+
+describe.runIf(dockerInstalled)('a lab next to a real Docker engine', () => {
+  test('while dockerd has set its FORWARD policy to DROP, a lab beside it still forwards: labs do not share rules', async () => {
+    const engine = await dockerEngine();
+    try {
+      await engine.run('c1');
+      expect((await engine.lab.host.exec('iptables', ['-S', 'FORWARD'])).stdout).toMatch(/^-P FORWARD DROP$/m);
+      const { createLab } = await import('../../src/index.js');
+      const { tutorialNetwork } = await import('../../fixtures/index.js');
+      const lab = await createLab();
+      try {
+        const net = await tutorialNetwork(lab);
+        await expect(net.nodes[0]!).toReach('192.168.15.2');
+        await expect(net.nodes[0]!).toReach('203.0.113.8');
+      } finally {
+        await lab.dispose();
+      }
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
