@@ -1,7 +1,7 @@
 /**
  * The lab's stand-in for the Internet (DESIGN.md §2): a namespace on documentation addresses (RFC 5737), cabled to the
  * lab's host as its uplink, with the host's default route through it. It has no route back to private prefixes, so
- * without NAT nothing answers a private source: exactly what the tutorial shows with 8.8.8.8.
+ * without NAT nothing answers a private source: exactly what the tutorial shows with its public DNS server.
  */
 import type { Step } from './batch.js';
 import { InvalidInputError } from './errors.js';
@@ -15,7 +15,7 @@ export interface WanOptions {
   name?: string;
   /** The uplink's prefix (default `198.51.100.0/24`): the wan is .1, the lab host .2. */
   uplink?: string;
-  /** "Internet hosts" the wan answers for (default `['203.0.113.8']`, the lab's 8.8.8.8). */
+  /** "Internet hosts" the wan answers for (default `['203.0.113.8']`, the lab's stand-in for the tutorial's public DNS server). */
   internet?: string[];
   /** The host-side interface name (default `uplink0`); the wan side is `eth0`. */
   hostIfname?: string;

@@ -27,9 +27,11 @@ describe.runIf(dockerInstalled)('a real Docker engine', () => {
   });
 });
 
-test.skipIf(dockerInstalled)('a real Docker engine: not installed here (apt-get install docker.io busybox-static)', () => {
-  expect(dockerInstalled).toBe(false);
-});
+if (!dockerInstalled) {
+  test('a real Docker engine: not installed here, so only the emulation ran (apt-get install docker.io busybox-static)', () => {
+    expect(dockerInstalled).toBe(false);
+  });
+}
 
 describe.runIf(dockerInstalled)('a lab next to a real Docker engine', () => {
   test('while dockerd has set its FORWARD policy to DROP, a lab beside it still forwards: labs do not share rules', async () => {

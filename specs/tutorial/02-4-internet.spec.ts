@@ -1,4 +1,4 @@
-// Tutorial §2.4: a default route to the host, then NAT, to reach the Internet (the lab's wan, 203.0.113.8 for 8.8.8.8).
+// Tutorial §2.4: a default route to the host, then NAT, to reach the Internet (the lab's wan: 203.0.113.8 stands in for the tutorial's public DNS server).
 import { describe, expect, test } from '../../src/vitest.js';
 import { bridgeRedAndBlue, defaultRoutes, dockerLikeHost, hostAddress, masquerade, VIAS } from './steps.js';
 

@@ -89,7 +89,7 @@ export async function masquerade(lab: Lab, via: Via): Promise<void> {
 
 /**
  * The tutorial's host is a Docker host, so it already forwards (`ip_forward=1`) and has an uplink to the Internet.
- * In a lab that is the wan stand-in (203.0.113.8 plays 8.8.8.8) and forwarding switched on.
+ * In a lab that is the wan stand-in (203.0.113.8 plays the tutorial's public DNS server) and forwarding switched on.
  */
 export async function dockerLikeHost(lab: Lab): Promise<import('../../src/index.js').Wan> {
   const [wan] = await Promise.all([lab.wan(), lab.host.forwarding(true)]);
