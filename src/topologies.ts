@@ -9,7 +9,7 @@ export const TOPOLOGY_NAMES = ['tutorial', 'bridge:N', 'veth', 'empty'];
 export async function buildNamed(lab: Lab, name = 'tutorial'): Promise<string> {
   if (name === 'tutorial') {
     await tutorialNetwork(lab);
-    return 'the tutorial: red 192.168.15.1 and blue 192.168.15.2 on the bridge v-net-0, the host 192.168.15.3 as their gateway, forwarding and MASQUERADE on, and the wan, where 203.0.113.8 plays the tutorial's public DNS server';
+    return 'the tutorial: red 192.168.15.1 and blue 192.168.15.2 on the bridge v-net-0, the host 192.168.15.3 as their gateway, forwarding and MASQUERADE on, and the wan, where 203.0.113.8 plays the tutorial\'s public DNS server';
   }
   const m = /^bridge:(\d{1,3})$/.exec(name);
   if (m) {
