@@ -1,13 +1,4 @@
-// Full load: eight labs at once in this worker, while another worker does the same (run with two workers).
-import { appendFileSync, readlinkSync } from 'node:fs';
-import { expect, test } from '../../src/vitest.js';
-import { bridgeNetwork } from '../../fixtures/index.js';
+// Full load, worker a: see load.ts.
+import { eightLabs } from './load.js';
 
-test.concurrent.for(Array.from({ length: 8 }, (_, i) => i))('load-a lab %i', async (i, { lab }) => {
-  appendFileSync(process.env.NETSPEC_REPORT!, readlinkSync(`/proc/${lab.pid}/ns/pid_for_children`) + '\n');
-  const net = await bridgeNetwork(lab, { nat: true });
-  await expect(net.nodes[0]!).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });
-  await expect(lab).toHaveReachability({ red: { blue: true, wan: true }, blue: { red: true, wan: true }, wan: { red: false } });
-  await expect(net.nodes[1]!).not.toReach('192.168.15.40', { window: 200 });
-  expect(i).toBeGreaterThanOrEqual(0);
-});
+eightLabs('load-a');
