@@ -1,21 +1,12 @@
 // Attach mode: the matchers on namespaces made outside any lab — plain `ip netns add` namespaces, and Docker
 // containers by PID and by sandbox path — and proof that attaching changed nothing.
-import { spawn } from 'node:child_process';
 import { describe, expect, test } from '../../src/vitest.js';
 import { machineState } from '../helpers/machine.js';
+import { runProcess } from '../helpers/process.js';
 import { dockerEngine, dockerInstalled } from './engines.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 
-function run(argv: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => resolve({ code, out }));
-  });
-}
+const run = (argv: string[]) => runProcess(argv);
 
 test('plain `ip netns add` namespaces, by name: reachability, ARP and routes, read-only, own addresses only', async () => {
   const before = await machineState();

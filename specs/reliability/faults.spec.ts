@@ -1,27 +1,13 @@
 // Issue 7: faults. Whatever goes wrong — a signal mid-build or mid-probe, a timeout mid-setup, a fixture that throws,
 // a script that fails half-way, the lifeline killed from outside, two workers at full load — nothing is left behind.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from '../../src/vitest.js';
 import { createLab, LabGoneError, CommandError } from '../../src/index.js';
 import { eventually, machineState, nsId, pidAlive, processesInPidNs, startChild } from '../helpers/machine.js';
+import { childVitest } from '../helpers/process.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-
-async function childVitest(files: string[], env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'specs/children/vitest.config.ts', ...args, ...files], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  return { code, output };
-}
 
 function tmp(name: string): string {
   return join(mkdtempSync(join(tmpdir(), 'netspec-faults-')), name);
@@ -46,7 +32,7 @@ describe.each(['SIGKILL', 'SIGTERM', 'SIGINT'] as const)('%s', (signal) => {
 test('a Vitest timeout mid-setup disposes the lab', async () => {
   const before = await machineState();
   const report = tmp('report.json');
-  const { code, output } = await childVitest(['timeout-mid-setup.child.ts'], { NETSPEC_REPORT: report });
+  const { code, out: output } = await childVitest(['timeout-mid-setup.child.ts'], { NETSPEC_REPORT: report });
   expect(code, output).toBe(1);
   expect(output).toMatch(/Test timed out in 1500ms/);
   const { pid, pidns } = JSON.parse(readFileSync(report, 'utf8')) as { pid: number; pidns: string };
@@ -58,7 +44,7 @@ test('a Vitest timeout mid-setup disposes the lab', async () => {
 test('an exception inside a fixture still disposes the lab under it', async () => {
   const before = await machineState();
   const report = tmp('report.json');
-  const { code, output } = await childVitest(['fixture-throws.child.ts'], { NETSPEC_REPORT: report, NETSPEC_MARKER: '4444.1', NETSPEC_CHILD_TIMEOUT: '10000' });
+  const { code, out: output } = await childVitest(['fixture-throws.child.ts'], { NETSPEC_REPORT: report, NETSPEC_MARKER: '4444.1', NETSPEC_CHILD_TIMEOUT: '10000' });
   expect(code, output).toBe(1);
   expect(output).toMatch(/the fixture broke on purpose/);
   const { pid, pidns } = JSON.parse(readFileSync(report, 'utf8')) as { pid: number; pidns: string };
@@ -71,7 +57,7 @@ test('two Vitest workers with eight concurrent labs each, at full load, all pass
   const before = await machineState();
   const report = tmp('pidns.txt');
   writeFileSync(report, '');
-  const { code, output } = await childVitest(['load-a.child.ts', 'load-b.child.ts'], { NETSPEC_REPORT: report, NETSPEC_CHILD_TIMEOUT: '30000' }, ['--maxWorkers=2']);
+  const { code, out: output } = await childVitest(['load-a.child.ts', 'load-b.child.ts'], { NETSPEC_REPORT: report, NETSPEC_CHILD_TIMEOUT: '30000' }, ['--maxWorkers=2']);
   expect(code, output).toBe(0);
   expect(output).toMatch(/Tests\s+16 passed/);
   const namespaces = readFileSync(report, 'utf8').trim().split('\n');

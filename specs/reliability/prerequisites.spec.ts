@@ -1,13 +1,12 @@
 // Issue 7: missing prerequisites say exactly what is missing and how to get it; `netspec doctor` shows the same.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createLab, PrerequisiteError, type Lab } from '../../src/index.js';
 import { toReach } from '../../src/matchers/index.js';
+import { runProcess } from '../helpers/process.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 const savedPath = process.env.PATH;
 afterEach(() => {
   process.env.PATH = savedPath;
@@ -61,15 +60,7 @@ describe('a missing tool is named, with the Debian package that provides it', ()
   }
 });
 
-function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(argv[0]!, argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => resolve({ code, out }));
-  });
-}
+const run = (argv: string[], env?: NodeJS.ProcessEnv) => runProcess(argv, env ? { env, replaceEnv: true } : {});
 
 // user namespaces turned off: a nested user namespace whose limit for further ones is 0
 const USERNS_OFF = ['unshare', '--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh'];

@@ -1,26 +1,15 @@
 // Issue 8: when a spec fails — the lab's state, a picture with the failing hop, a way in (NETSPEC_KEEP), the CLI.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { eventually, machineState, pidAlive } from '../helpers/machine.js';
+import { childVitest, runProcess } from '../helpers/process.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 
-function run(argv: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(argv[0]!, argv.slice(1), { cwd: root, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    if (input !== undefined) p.stdin!.end(input);
-    p.on('exit', (code) => resolve({ code, out }));
-  });
-}
+const run = (argv: string[], env: NodeJS.ProcessEnv = {}, input?: string) => runProcess(argv, { env, input });
 
-const vitestChild = (env: NodeJS.ProcessEnv, ...args: string[]) =>
-  run([process.execPath, 'node_modules/vitest/vitest.mjs', 'run', '--config', 'specs/children/vitest.config.ts', 'fails.child.ts', ...args], { NETSPEC_CHILD_TIMEOUT: '20000', ...env });
+const vitestChild = (env: NodeJS.ProcessEnv, ...args: string[]) => childVitest(['fails.child.ts'], { NETSPEC_CHILD_TIMEOUT: '20000', ...env }, args);
 
 describe('a failing spec', () => {
   test('reports the state, the Mermaid text and an SVG, naming the failing hop; JUnit carries the annotations', async () => {
