@@ -3,8 +3,8 @@
  * `NETSPEC_LESSON=solution npm run lessons` runs the reference solutions instead.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirSync, setGracefulCleanup } from 'tmp-promise';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -16,12 +16,19 @@ if (picked.length === 0) {
   console.error(`no lesson ${only}; the lessons are: ${lessons.map((l) => l.id).join(', ')}`);
   process.exit(2);
 }
-const out = join(mkdtempSync(join(tmpdir(), 'netspec-lessons-')), 'results.json');
-spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'lessons/vitest.config.ts', '--reporter=json', `--outputFile=${out}`], {
+setGracefulCleanup();
+const out = join(dirSync({ prefix: 'netspec-lessons-', unsafeCleanup: true }).name, 'results.json');
+const vitest = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'lessons/vitest.config.ts', '--reporter=json', `--outputFile=${out}`], {
   cwd: root,
-  stdio: ['ignore', 'ignore', 'inherit'],
-  env: { ...process.env, NETSPEC_LESSON_ONLY: only ? only.padStart(2, '0') : '' },
+  stdio: ['ignore', 'ignore', 'pipe'],
+  encoding: 'utf8',
+  // the labs' state and pictures of failed lessons go beside the results, not into the repository
+  env: { ...process.env, NETSPEC_LESSON_ONLY: only ? only.padStart(2, '0') : '', NETSPEC_OUTPUT_DIR: join(out, '..', 'failures') },
 });
+if (!existsSync(out)) {
+  console.error(vitest.stderr);
+  process.exit(2);
+}
 const report = JSON.parse(readFileSync(out, 'utf8')) as { testResults: { assertionResults: { title: string; status: string; failureMessages: string[] }[] }[] };
 const results = report.testResults.flatMap((f) => f.assertionResults);
 let passed = 0;

@@ -4,12 +4,12 @@
  * its docker0, its iptables rules and its containers never touch the machine, and die with the lab; netspec reaches
  * its containers through attach mode, by sandbox path or by PID.
  */
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { attach, createLab, serve, type Lab, type Netns } from '../../src/index.js';
 import { which } from '../../src/exec.js';
 import { dockerHost, type DockerHost } from '../../fixtures/index.js';
+import { tempDir } from '../helpers/temp.js';
 
 export interface EngineContainer {
   name: string;
@@ -123,7 +123,7 @@ function readlinkSafe(p: string): string {
 export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}): Promise<Engine> {
   const lab = await createLab({ cgroups: true });
   const wan = await lab.wan();
-  const dataRoot = mkdtempSync(join(tmpdir(), 'netspec-docker-'));
+  const dataRoot = tempDir('netspec-docker-');
   const docker = (args: string[]) => lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', ...args], { intent: `docker ${args[0]}`, timeoutMs: 60_000 });
   const disposeAll = async () => {
     await lab.dispose();

@@ -1,11 +1,11 @@
 // Issue 2 acceptance: however the test process ends (SIGKILL, SIGINT, a Vitest timeout), the kernel frees the lab and
 // the machine's namespaces, links, mounts, rules and processes are exactly as before.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { eventually, machineState, pidAlive, processesInPidNs, processesMatching, startChild } from '../helpers/machine.js';
+import { tempDir } from '../helpers/temp.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -34,7 +34,7 @@ describe.each(['SIGKILL', 'SIGINT', 'SIGTERM'] as const)('a test process killed 
 
 test('a Vitest test timeout disposes the lab through the fixture', async () => {
   const before = await machineState();
-  const dir = mkdtempSync(join(tmpdir(), 'netspec-timeout-'));
+  const dir = tempDir('netspec-timeout-');
   const report = join(dir, 'report.json');
   const marker = uniqueMarker();
   const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'specs/children/vitest.config.ts', 'timeout.child.ts'], {

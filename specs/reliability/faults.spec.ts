@@ -1,16 +1,16 @@
 // Issue 7: faults. Whatever goes wrong — a signal mid-build or mid-probe, a timeout mid-setup, a fixture that throws,
 // a script that fails half-way, the lifeline killed from outside, two workers at full load — nothing is left behind.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from '../../src/vitest.js';
 import { createLab, LabGoneError, CommandError } from '../../src/index.js';
 import { eventually, machineState, nsId, pidAlive, processesInPidNs, startChild } from '../helpers/machine.js';
 import { childVitest } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp.js';
 
 
 function tmp(name: string): string {
-  return join(mkdtempSync(join(tmpdir(), 'netspec-faults-')), name);
+  return join(tempDir('netspec-faults-'), name);
 }
 
 describe.each(['SIGKILL', 'SIGTERM', 'SIGINT'] as const)('%s', (signal) => {

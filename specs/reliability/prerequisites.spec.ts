@@ -1,11 +1,11 @@
 // Issue 7: missing prerequisites say exactly what is missing and how to get it; `netspec doctor` shows the same.
-import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createLab, PrerequisiteError, type Lab } from '../../src/index.js';
 import { toReach } from '../../src/matchers/index.js';
 import { runProcess } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp.js';
 
 const savedPath = process.env.PATH;
 afterEach(() => {
@@ -14,7 +14,7 @@ afterEach(() => {
 
 /** A PATH that has every program of this machine but `missing`. */
 function pathWithout(...missing: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'netspec-path-'));
+  const dir = tempDir('netspec-path-');
   const seen = new Set<string>();
   for (const bin of (savedPath ?? '').split(':').concat('/usr/sbin', '/sbin')) {
     let names: string[] = [];

@@ -1,10 +1,10 @@
 // Issue 8: when a spec fails — the lab's state, a picture with the failing hop, a way in (NETSPEC_KEEP), the CLI.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { eventually, machineState, pidAlive } from '../helpers/machine.js';
 import { childVitest, runProcess } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp.js';
 
 
 const run = (argv: string[], env: NodeJS.ProcessEnv = {}, input?: string) => runProcess(argv, { env, input });
@@ -13,7 +13,7 @@ const vitestChild = (env: NodeJS.ProcessEnv, ...args: string[]) => childVitest([
 
 describe('a failing spec', () => {
   test('reports the state, the Mermaid text and an SVG, naming the failing hop; JUnit carries the annotations', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'netspec-report-'));
+    const out = tempDir('netspec-report-');
     const junit = join(out, 'junit.xml');
     const { code, out: output } = await vitestChild({ NETSPEC_OUTPUT_DIR: out }, '--reporter=default', '--reporter=junit', `--outputFile.junit=${junit}`);
     expect(code).toBe(1);
@@ -55,7 +55,7 @@ describe('a failing spec', () => {
 
   test('NETSPEC_KEEP=1 keeps the lab; the printed command enters it, doctor lists it, the end command ends it', async () => {
     const before = await machineState();
-    const { code, out } = await vitestChild({ NETSPEC_KEEP: '1', NETSPEC_OUTPUT_DIR: mkdtempSync(join(tmpdir(), 'netspec-keep-')) }, '-t', 'red reaches');
+    const { code, out } = await vitestChild({ NETSPEC_KEEP: '1', NETSPEC_OUTPUT_DIR: tempDir('netspec-keep-') }, '-t', 'red reaches');
     expect(code).toBe(1);
     const enter = /open a shell inside it: (.+)/.exec(out)![1]!;
     const end = /end it: +kill (\d+)/.exec(out)![1]!;
@@ -91,7 +91,7 @@ describe('the netspec CLI', () => {
   });
 
   test('netspec graph writes the SVG and prints Mermaid', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'netspec-graph-')), 'lab.svg');
+    const file = join(tempDir('netspec-graph-'), 'lab.svg');
     const { code, out } = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'graph', 'bridge:12', '--out', file]);
     expect(code).toBe(0);
     expect(out).toMatch(/^graph LR/m);
