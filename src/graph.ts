@@ -37,18 +37,30 @@ function addressesOf(state: NamespaceState, ifname: string): string[] {
 export async function readTopology(lab: World, states?: NamespaceState[]): Promise<TopologyModel> {
   const all = states ?? (await readLabState(lab));
   const ids = new Map<string, Map<number, string>>();
-  await Promise.all(
-    all.map(async (s) => {
-      const r = await lab.run(s.name, ['ip', '-j', 'netns', 'list-id'], { intent: 'map namespace ids', reject: false });
-      const m = new Map<number, string>();
-      try {
-        for (const e of JSON.parse(r.stdout || '[]') as { nsid: number; name?: string }[]) m.set(e.nsid, e.name ?? 'host');
-      } catch {
-        /* old iproute2 */
-      }
-      ids.set(s.name, m);
-    }),
-  );
+  const parse = (name: string, text: string) => {
+    const m = new Map<number, string>();
+    try {
+      for (const e of JSON.parse(text.trim() || '[]') as { nsid: number; name?: string }[]) m.set(e.nsid, e.name ?? 'host');
+    } catch {
+      /* old iproute2 */
+    }
+    ids.set(name, m);
+  };
+  const listIds = ['ip', '-j', 'netns', 'list-id'];
+  if (lab.readOnly) {
+    await Promise.all(all.map(async (s) => parse(s.name, (await lab.run(s.name, listIds, { intent: 'map namespace ids', reject: false })).stdout)));
+  } else {
+    // the host's view, and every other namespace's in one `ip -all netns exec`
+    const [host, rest] = await Promise.all([
+      lab.run('host', listIds, { intent: 'map namespace ids', reject: false }),
+      lab.run('host', ['ip', '-all', 'netns', 'exec', ...listIds], { intent: 'map namespace ids', reject: false }),
+    ]);
+    parse('host', host.stdout);
+    for (const block of rest.stdout.split(/^netns: /m).slice(1)) {
+      const nl = block.indexOf('\n');
+      parse(block.slice(0, nl).trim(), block.slice(nl + 1));
+    }
+  }
   const model: TopologyModel = { namespaces: [], bridges: [], cables: [] };
   const seen = new Set<string>();
   for (const s of all) {
