@@ -4,15 +4,17 @@ import { describe, expect, test } from '../../src/vitest.js';
 import { behaviours, ruleScenarios } from './behaviours.js';
 import { emulationEngine } from './engines.js';
 
+describe.each(['classic', '29'] as const)('the %s layout', (version) => {
 describe.each(behaviours.map((b) => [b.id, b] as const))('behaviour %i on the emulation', (_id, behaviour) => {
   test(behaviour.title, async () => {
-    const engine = await emulationEngine();
+    const engine = await emulationEngine(version);
     try {
       await behaviour.run(engine);
     } finally {
       await engine.dispose();
     }
   });
+});
 });
 
 test('the emulation installs the rules a real Docker 20.10.24 installed (../shared/reference)', async () => {
@@ -24,6 +26,29 @@ test('the emulation installs the rules a real Docker 20.10.24 installed (../shar
     let expected = reference.split('\n').filter((l) => l && !l.startsWith('#')).join('\n');
     for (const [br, subnet] of Object.entries(bridges)) expected = expected.replaceAll(br, `br-<${subnet}>`);
     expect(await engine.rules()).toBe(expected);
+  } finally {
+    await engine.dispose();
+  }
+});
+
+test('the 29.x layout installs the rules the reference gives for 29.x (default bridge, br-U with c1 -p 8080:80)', async () => {
+  const engine = await emulationEngine('29');
+  try {
+    await engine.createNetwork('web');
+    await engine.run('c1', { network: 'web', publish: ['8080:80'] });
+    const ours = await engine.rules();
+    const rulesOf = (text: string, table: string) => {
+      const lines: string[] = [];
+      let t = '';
+      for (const l of text.split('\n')) {
+        if (l.startsWith('*')) t = l.slice(1);
+        if (t === table && l.startsWith('-A ')) lines.push(l.replace(/br-<172\.18\.0\.0\/16>/g, 'br-U'));
+      }
+      return lines;
+    };
+    const doc = readFileSync(new URL('../../fixtures/reference/docker-bridge.md', import.meta.url), 'utf8');
+    const block = doc.slice(doc.indexOf('## 29.x rule set')).split('```')[1]!;
+    for (const table of ['raw', 'filter', 'nat']) expect(rulesOf(ours, table), table).toEqual(rulesOf(block, table));
   } finally {
     await engine.dispose();
   }

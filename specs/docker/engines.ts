@@ -28,6 +28,8 @@ export interface EngineNetwork {
 
 export interface Engine {
   kind: 'emulation' | 'docker';
+  /** The iptables layout: the real engine here is 20.10 (classic). */
+  version: 'classic' | '29';
   lab: Lab;
   /** The outside world (the lab's wan namespace) and its address on the uplink. */
   outside: Netns;
@@ -54,7 +56,7 @@ function normalise(save: string, networks: EngineNetwork[]): string {
   let table = '';
   for (const l of out) {
     if (l.startsWith('*')) table = l.slice(1);
-    if (table === 'filter' || table === 'nat') keep.push(l);
+    if (table === 'filter' || table === 'nat' || table === 'raw') keep.push(l);
   }
   out = keep;
   let text = out.join('\n');
@@ -62,12 +64,13 @@ function normalise(save: string, networks: EngineNetwork[]): string {
   return text;
 }
 
-export async function emulationEngine(): Promise<Engine> {
+export async function emulationEngine(version: 'classic' | '29' = 'classic'): Promise<Engine> {
   const lab = await createLab();
-  const docker: DockerHost = await dockerHost(lab);
+  const docker: DockerHost = await dockerHost(lab, { version });
   const networks = (): EngineNetwork[] => docker.networks.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway }));
   return {
     kind: 'emulation',
+    version,
     lab,
     outside: docker.wan.ns,
     outsideAddress: docker.wan.address,
@@ -147,6 +150,7 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}):
   const inspect = async (args: string[]) => (await docker(['inspect', ...args])).stdout.trim();
   return {
     kind: 'docker',
+    version: 'classic',
     lab,
     outside: wan.ns,
     outsideAddress: wan.address,
