@@ -37,7 +37,7 @@ export interface LabOptions {
   userns?: boolean;
   /** Deadline for one command inside the lab, in ms (default 30 000). */
   commandTimeoutMs?: number;
-  /** Deadline for the lab to come up, in ms (default 10 000). */
+  /** Deadline for the lab to come up, in ms (default 30 000: a kernel busy freeing many namespaces can be slow). */
   startTimeoutMs?: number;
   /** Make the machine's cgroup hierarchy visible in the lab's /sys, for running a container engine (dockerd) inside it. */
   cgroups?: boolean;
@@ -527,7 +527,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);
-  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const ready = await new Promise<boolean | Error>((resolve) => {
     let out = '';
     const timer = setTimeout(() => resolve(false), startTimeoutMs);
@@ -587,5 +587,9 @@ function labStartError(ready: boolean | Error, stderr: string, userns: boolean, 
     const tool = /(\w+): (?:command )?not found/.exec(err)?.[1] ?? 'a system tool';
     return new PrerequisiteError(`the \`${tool}\` command`, `install iproute2 and util-linux (\`apt-get install iproute2 util-linux\`). unshare said: ${err}`);
   }
-  return new NetspecError(ready === false && !err ? `the lab did not come up within ${timeoutMs} ms` : `the lab could not be created: ${err || 'the lifeline exited early'}`);
+  return new NetspecError(
+    ready === false && !err
+      ? `the lab did not come up within ${timeoutMs} ms: the kernel was too slow creating its namespaces (is it busy freeing many others?); retry, or raise { startTimeoutMs }`
+      : `the lab could not be created: ${err || 'the lifeline exited early'}`,
+  );
 }

@@ -1,9 +1,12 @@
 // Attach mode: the matchers on namespaces made outside any lab — plain `ip netns add` namespaces, and Docker
 // containers by PID and by sandbox path — and proof that attaching changed nothing.
-import { describe, expect, test } from '../../src/vitest.js';
+import { describe, expect, test, vi } from '../../src/vitest.js';
 import { machineState } from '../helpers/machine.js';
 import { runProcess } from '../helpers/process.js';
 import { dockerEngine, dockerInstalled } from './engines.js';
+
+// these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
+vi.setConfig({ testTimeout: 90_000 });
 
 
 const run = (argv: string[]) => runProcess(argv);

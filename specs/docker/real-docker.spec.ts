@@ -1,8 +1,11 @@
 // Conformance: the same behaviours and rule sets on a real Docker engine, where one is installed (CI installs Debian's
 // docker.io and busybox-static). dockerd runs inside a lab of its own, so the machine's network is never touched.
-import { describe, expect, test } from '../../src/vitest.js';
+import { describe, expect, test, vi } from '../../src/vitest.js';
 import { behaviours, ruleScenarios } from './behaviours.js';
 import { dockerEngine, dockerInstalled, emulationEngine, type Engine } from './engines.js';
+
+// these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
+vi.setConfig({ testTimeout: 90_000 });
 
 async function withEngine<T>(make: () => Promise<Engine>, use: (e: Engine) => Promise<T>): Promise<T> {
   const engine = await make();

@@ -3,9 +3,12 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { eventually, machineState, pidAlive, processesInPidNs, processesMatching, startChild } from '../helpers/machine.js';
 import { tempDir } from '../helpers/temp.js';
+
+// these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
+vi.setConfig({ testTimeout: 90_000 });
 
 const root = new URL('../..', import.meta.url).pathname;
 

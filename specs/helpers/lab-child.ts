@@ -14,7 +14,8 @@ const report = () =>
 if (mode === 'build') {
   report();
   for (let round = 0; ; round++) {
-    await bridgeNetwork(lab, { names: Array.from({ length: 10 }, (_, i) => `r${round}n${i}`), bridge: `br${round}`, prefix: `10.${round % 250}.0.0/24`, gateway: false });
+    await bridgeNetwork(lab, { names: Array.from({ length: 3 }, (_, i) => `r${round}n${i}`), bridge: `br${round}`, prefix: `10.${round % 250}.0.0/24`, gateway: false });
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

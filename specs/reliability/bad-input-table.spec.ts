@@ -1,6 +1,6 @@
 // Issue 7: every public entry point, fed bad input: a typed error naming the input and the fix, nothing half-built,
 // and the lab still usable afterwards.
-import { describe, expect, test } from '../../src/vitest.js';
+import { afterAll, beforeAll, describe, expect, test } from '../../src/vitest.js';
 import { createLab, DuplicateNameError, InvalidInputError, LabGoneError, NetspecError, NotFoundError, type Lab, type Netns } from '../../src/index.js';
 import { buildTopology } from '../../fixtures/index.js';
 import { labSnapshot } from '../helpers/lab-snapshot.js';
@@ -63,16 +63,25 @@ const cases: Case[] = [
 ];
 
 describe('bad input at every entry point', () => {
+  // one other lab and one disposed lab for all the cases (labs are cheap, but a kernel freeing hundreds is not)
+  let other: Lab;
+  let foreign: Netns;
+  let disposed: Netns;
+  beforeAll(async () => {
+    other = await createLab();
+    foreign = await other.netns('red');
+    const gone = await createLab();
+    disposed = await gone.netns('x');
+    await gone.dispose();
+  });
+  afterAll(() => other.dispose());
+
   test.concurrent.for(cases)('%s', async ([, call, type, message], { lab }) => {
-    const other = await createLab();
-    const [red, blue, foreign] = await Promise.all([lab.netns('red'), lab.netns('blue'), other.netns('red')]);
+    const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
     const bridge = await lab.bridge('v-net-0', { address: '192.168.15.3/24' });
     await bridge.attach(red, { address: '192.168.15.1/24' });
-    const gone = await createLab();
-    const disposed = await gone.netns('x');
-    await gone.dispose();
     const world: World = { lab, red, blue, bridge, foreign, disposed };
-    try {
+    {
       const before = await labSnapshot(lab);
       const error = await Promise.resolve()
         .then(() => call(world))
@@ -88,8 +97,6 @@ describe('bad input at every entry point', () => {
       // still usable
       await bridge.attach(blue, { address: '192.168.15.2/24' });
       await expect(red).toReach(blue);
-    } finally {
-      await other.dispose();
     }
   });
 });

@@ -2,11 +2,14 @@
 // a script that fails half-way, the lifeline killed from outside, two workers at full load — nothing is left behind.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from '../../src/vitest.js';
+import { describe, expect, test, vi } from '../../src/vitest.js';
 import { createLab, LabGoneError, CommandError } from '../../src/index.js';
 import { eventually, machineState, nsId, pidAlive, processesInPidNs, startChild } from '../helpers/machine.js';
 import { childVitest } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
+
+// these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
+vi.setConfig({ testTimeout: 90_000 });
 
 
 function tmp(name: string): string {

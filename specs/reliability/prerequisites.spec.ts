@@ -1,11 +1,14 @@
 // Issue 7: missing prerequisites say exactly what is missing and how to get it; `netspec doctor` shows the same.
 import { readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createLab, PrerequisiteError, type Lab } from '../../src/index.js';
 import { toReach } from '../../src/matchers/index.js';
 import { runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
+
+// these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
+vi.setConfig({ testTimeout: 90_000 });
 
 const savedPath = process.env.PATH;
 afterEach(() => {

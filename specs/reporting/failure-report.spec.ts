@@ -1,10 +1,13 @@
 // Issue 8: when a spec fails — the lab's state, a picture with the failing hop, a way in (NETSPEC_KEEP), the CLI.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { eventually, machineState, pidAlive } from '../helpers/machine.js';
 import { childVitest, runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
+
+// these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
+vi.setConfig({ testTimeout: 90_000 });
 
 
 const run = (argv: string[], env: NodeJS.ProcessEnv = {}, input?: string) => runProcess(argv, { env, input });
