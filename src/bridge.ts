@@ -4,7 +4,7 @@ import { InvalidInputError } from './errors.js';
 import { contains, parseAddress, parseCidr, type Cidr } from './ip.js';
 import type { Lab } from './lab.js';
 import { checkIfname } from './names.js';
-import { addressStep, Netns } from './netns.js';
+import { addressStep, Netns, routeStep } from './netns.js';
 
 export interface BridgeOptions {
   /** The host's address on the bridge, e.g. `192.168.15.3/24`: the namespaces' gateway. */
@@ -84,10 +84,7 @@ export class Bridge {
     ];
     if (address) steps.push({ ...addressStep(address, ifname), target: ns.name });
     steps.push({ target: ns.name, kind: 'ip', words: ['link', 'set', 'dev', ifname, 'up'], intent: `set ${ifname} up in ${ns.name}` });
-    if (gateway) {
-      const dst = gateway.includes(':') ? '::/0' : 'default';
-      steps.push({ target: ns.name, kind: 'ip', words: ['route', 'add', dst, 'via', gateway], intent: `add default route via ${gateway} in ${ns.name}` });
-    }
+    if (gateway) steps.push({ ...routeStep('default', { via: gateway }), target: ns.name });
     try {
       await lab.apply(steps);
     } catch (error) {

@@ -4,7 +4,7 @@
  */
 import type { World } from './world.js';
 import type { LinkInfo } from './netns.js';
-import { readLabState, type NamespaceState } from './state.js';
+import { everyNetns, readLabState, type NamespaceState } from './state.js';
 
 export interface Endpoint {
   ns: string;
@@ -51,15 +51,9 @@ export async function readTopology(lab: World, states?: NamespaceState[]): Promi
     await Promise.all(all.map(async (s) => parse(s.name, (await lab.run(s.name, listIds, { intent: 'map namespace ids', reject: false })).stdout)));
   } else {
     // the host's view, and every other namespace's in one `ip -all netns exec`
-    const [host, rest] = await Promise.all([
-      lab.run('host', listIds, { intent: 'map namespace ids', reject: false }),
-      lab.run('host', ['ip', '-all', 'netns', 'exec', ...listIds], { intent: 'map namespace ids', reject: false }),
-    ]);
+    const [host, rest] = await Promise.all([lab.run('host', listIds, { intent: 'map namespace ids', reject: false }), everyNetns(lab, listIds)]);
     parse('host', host.stdout);
-    for (const block of rest.stdout.split(/^netns: /m).slice(1)) {
-      const nl = block.indexOf('\n');
-      parse(block.slice(0, nl).trim(), block.slice(nl + 1));
-    }
+    for (const [name, text] of rest) parse(name, text);
   }
   const model: TopologyModel = { namespaces: [], bridges: [], cables: [] };
   const seen = new Set<string>();

@@ -119,3 +119,9 @@ export function canonical(address: string): string {
   const family = ipFamily(address);
   return family ? fromBigInt(toBigInt(address, family), family) : address;
 }
+
+/** Of `theirs`, the address on a subnet one of `mine` is on (the one a neighbour reaches), else the first. */
+export function addressFacing(mine: readonly { address: string; prefixLength: number }[], theirs: readonly { address: string; prefixLength: number }[]): string | undefined {
+  for (const t of theirs) if (mine.some((m) => contains(parseCidr(`${m.address}/${m.prefixLength}`), t.address))) return t.address;
+  return theirs[0]?.address;
+}

@@ -220,12 +220,7 @@ export class Lab implements AsyncDisposable, World {
   /** Create a network namespace in the lab (`ip netns add NAME`, then `lo` up). */
   async netns(name: string): Promise<Netns> {
     this.assertAlive();
-    checkNetnsName(name);
-    if (this.#namespaces.has(name) || this.#hasNetns(name)) {
-      throw new DuplicateNameError('namespace name', name, `${this} already has a namespace called ${JSON.stringify(name)}; use lab.get(${JSON.stringify(name)}) for it, or choose another name`);
-    }
-    const ns = new Netns(this, name);
-    this.#namespaces.set(name, ns);
+    const ns = this.#register(name);
     try {
       await this.apply([
         { target: 'host', kind: 'ip', words: ['netns', 'add', name], intent: `create namespace ${name}` },
@@ -364,7 +359,7 @@ export class Lab implements AsyncDisposable, World {
   #register(name: string): Netns {
     checkNetnsName(name);
     if (this.#namespaces.has(name) || this.#hasNetns(name)) {
-      throw new DuplicateNameError('namespace name', name, `${this} already has a namespace called ${JSON.stringify(name)}; choose another name`);
+      throw new DuplicateNameError('namespace name', name, `${this} already has a namespace called ${JSON.stringify(name)}; use lab.get(${JSON.stringify(name)}) for it, or choose another name`);
     }
     const ns = new Netns(this, name);
     this.#namespaces.set(name, ns);

@@ -5,7 +5,7 @@
  */
 import { InvalidInputError, NetspecError } from './errors.js';
 import { startLifeline } from './exec.js';
-import { parseAddress, type Family } from './ip.js';
+import { addressFacing, parseAddress, type Family } from './ip.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { ownerOf, readLabState } from './state.js';
@@ -46,7 +46,7 @@ export async function resolveTarget(
   if (target instanceof Netns) {
     if (target.lab !== source.lab) throw new InvalidInputError('target', String(target), `it belongs to ${target.lab}, the source to ${source.lab}; probe within one lab`);
     ns = target;
-    address = await addressFacing(source, target, options.family);
+    address = await addressOn(source, target, options.family);
   } else if (typeof target === 'string') {
     address = parseAddress(target, 'target address').address;
   } else if (target !== null && typeof target === 'object' && 'address' in target) {
@@ -66,16 +66,12 @@ export async function resolveTarget(
 }
 
 /** The address of `target` on a subnet the source also has, else its first global address. */
-async function addressFacing(source: Netns, target: Netns, family?: Family): Promise<string> {
+async function addressOn(source: Netns, target: Netns, family?: Family): Promise<string> {
   const [mine, theirs] = await Promise.all([source.globalAddresses(family), target.globalAddresses(family)]);
   if (theirs.length === 0) {
     throw new InvalidInputError('target', String(target), `${target.name} has no global address${family ? ` (IPv${family})` : ''} to probe; give it one, or pass an address`);
   }
-  const { contains, parseCidr } = await import('./ip.js');
-  for (const t of theirs) {
-    if (mine.some((m) => contains(parseCidr(`${m.address}/${m.prefixLength}`), t.address))) return t.address;
-  }
-  return theirs[0]!.address;
+  return addressFacing(mine, theirs)!;
 }
 
 function checkFrom(from: unknown): { address?: string; dev?: string } {

@@ -3,7 +3,8 @@
  * parallel. The addresses of every namespace come from one `ip -all netns exec ip -j addr` in the lab host.
  */
 import { InvalidInputError } from './errors.js';
-import { contains, parseAddress, parseCidr } from './ip.js';
+import { addressFacing, parseAddress } from './ip.js';
+import { everyNetns, splitJsonArrays } from './state.js';
 import type { World } from './world.js';
 import { Netns, type AddrInfo } from './netns.js';
 import type { Disposition } from './diagnose.js';
@@ -71,10 +72,7 @@ export async function labAddresses(lab: World): Promise<Map<string, { address: s
     for (const name of ['host', ...lab.namespaces()]) out.set(name, (await lab.get(name).globalAddresses()).map(({ address, prefixLength }) => ({ address, prefixLength })));
     return out;
   }
-  const [all, host] = await Promise.all([
-    lab.run('host', ['ip', '-all', 'netns', 'exec', 'ip', '-j', 'addr', 'show'], { intent: 'read every namespace\'s addresses', reject: false }),
-    lab.host.addresses(),
-  ]);
+  const [all, host] = await Promise.all([everyNetns(lab, ['ip', '-j', 'addr', 'show']), lab.host.addresses()]);
   const out = new Map<string, { address: string; prefixLength: number }[]>();
   const globals = (links: AddrInfo[]) =>
     links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ address: a.local, prefixLength: a.prefixlen, lo: l.ifname === 'lo' })))
@@ -82,12 +80,7 @@ export async function labAddresses(lab: World): Promise<Map<string, { address: s
       .sort((a, b) => Number(a.lo) - Number(b.lo))
       .map(({ address, prefixLength }) => ({ address, prefixLength }));
   out.set('host', globals(host));
-  for (const block of all.stdout.split(/^netns: /m).slice(1)) {
-    const nl = block.indexOf('\n');
-    const name = block.slice(0, nl).trim();
-    const json = block.slice(nl + 1).trim();
-    out.set(name, json.startsWith('[') ? globals(JSON.parse(json) as AddrInfo[]) : []);
-  }
+  for (const [name, text] of all) out.set(name, globals((splitJsonArrays(text)[0] ?? []) as AddrInfo[]));
   return out;
 }
 
@@ -113,7 +106,7 @@ export async function reachability(lab: World, sources?: Netns[], options: Reach
       const mine = addrs.get(src.name) ?? [];
       const wanted = targets
         .filter((t) => t.ns !== src.name)
-        .map((t) => ({ ...t, address: t.address ?? facing(mine, addrs.get(t.ns!) ?? []) }));
+        .map((t) => ({ ...t, address: t.address ?? addressFacing(mine, addrs.get(t.ns!) ?? []) }));
       const probe = wanted.filter((w) => w.address);
       for (const p of probe) await lab.checkTarget?.(p.address!);
       const results = new Map<string, Disposition>();
@@ -136,8 +129,3 @@ export async function reachability(lab: World, sources?: Netns[], options: Reach
   return new ReachabilityMatrix(rows.flat(), targets.map((t) => t.label));
 }
 
-/** The target's address on a subnet the source shares, else its first global address. */
-function facing(mine: { address: string; prefixLength: number }[], theirs: { address: string; prefixLength: number }[]): string | undefined {
-  for (const t of theirs) if (mine.some((m) => contains(parseCidr(`${m.address}/${m.prefixLength}`), t.address))) return t.address;
-  return theirs[0]?.address;
-}

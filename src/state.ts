@@ -80,10 +80,7 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
     const all = [lab.host, ...names.map((n) => lab.get(n))];
     return Promise.all(all.map((ns) => readState(ns, options)));
   }
-  const every = async (argv: string[]) => {
-    const r = await lab.run('host', ['ip', '-all', 'netns', 'exec', ...argv], { intent: `read ${argv.join(' ')} everywhere`, reject: false });
-    return perNetns(r.stdout);
-  };
+  const every = (argv: string[]) => everyNetns(lab, argv);
   const [host, links, addrs, routes, neigh, routes6, sysctl, ipt] = await Promise.all([
     readState(lab.host, options),
     every(['ip', '-json', '-details', 'link', 'show']),
@@ -115,9 +112,14 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
   ];
 }
 
-/** `ip -all netns exec` output: each namespace's output after a `netns: NAME` line. */
-function perNetns(stdout: string): Map<string, string> {
+/**
+ * Run `argv` in every named namespace of a lab with one `ip -all netns exec` in its host; each namespace's output, by
+ * name (ip prints it after a `netns: NAME` line).
+ */
+export async function everyNetns(lab: World, argv: readonly string[]): Promise<Map<string, string>> {
+  const r = await lab.run('host', ['ip', '-all', 'netns', 'exec', ...argv], { intent: `read ${argv.join(' ')} everywhere`, reject: false });
   const out = new Map<string, string>();
+  const stdout = r.stdout;
   for (const block of stdout.split(/^netns: /m).slice(1)) {
     const nl = block.indexOf('\n');
     out.set(block.slice(0, nl).trim(), block.slice(nl + 1));

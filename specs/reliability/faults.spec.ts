@@ -12,6 +12,14 @@ import { tempDir } from '../helpers/temp.js';
 vi.setConfig({ testTimeout: 90_000 });
 
 
+/** The lab a child reported (pid, PID namespace) is gone, and the machine is as it was. */
+async function expectLabGone(report: string, before: Awaited<ReturnType<typeof machineState>>): Promise<void> {
+  const { pid, pidns } = JSON.parse(readFileSync(report, 'utf8')) as { pid: number; pidns: string };
+  expect(await eventually(() => !pidAlive(pid))).toBe(true);
+  expect(processesInPidNs(pidns)).toEqual([]);
+  expect(await machineState()).toEqual(before);
+}
+
 function tmp(name: string): string {
   return join(tempDir('netspec-faults-'), name);
 }
@@ -38,10 +46,7 @@ test('a Vitest timeout mid-setup disposes the lab', async () => {
   const { code, out: output } = await childVitest(['timeout-mid-setup.child.ts'], { NETSPEC_REPORT: report });
   expect(code, output).toBe(1);
   expect(output).toMatch(/Test timed out in 1500ms/);
-  const { pid, pidns } = JSON.parse(readFileSync(report, 'utf8')) as { pid: number; pidns: string };
-  expect(await eventually(() => !pidAlive(pid))).toBe(true);
-  expect(processesInPidNs(pidns)).toEqual([]);
-  expect(await machineState()).toEqual(before);
+  await expectLabGone(report, before);
 });
 
 test('an exception inside a fixture still disposes the lab under it', async () => {
@@ -50,10 +55,7 @@ test('an exception inside a fixture still disposes the lab under it', async () =
   const { code, out: output } = await childVitest(['fixture-throws.child.ts'], { NETSPEC_REPORT: report, NETSPEC_MARKER: '4444.1', NETSPEC_CHILD_TIMEOUT: '10000' });
   expect(code, output).toBe(1);
   expect(output).toMatch(/the fixture broke on purpose/);
-  const { pid, pidns } = JSON.parse(readFileSync(report, 'utf8')) as { pid: number; pidns: string };
-  expect(await eventually(() => !pidAlive(pid))).toBe(true);
-  expect(processesInPidNs(pidns)).toEqual([]);
-  expect(await machineState()).toEqual(before);
+  await expectLabGone(report, before);
 });
 
 test('two Vitest workers with eight concurrent labs each, at full load, all pass and leave nothing', async () => {
