@@ -23,8 +23,11 @@ export interface Step {
 }
 
 interface Queued extends Step {
+  /** Settle the step's promise (settling twice is a no-op). */
   resolve(): void;
   reject(error: unknown): void;
+  /** The step's promise has settled. */
+  settled: boolean;
 }
 
 /** Runs an argv in a namespace of the lab (the lab's nsenter wrapper). */
@@ -46,14 +49,42 @@ export class Batcher {
     private readonly describe: (target: string) => string,
   ) {}
 
-  /** Queue steps; resolves when all of them have run, rejects with the first failure. */
+  /** Queue steps; resolves when all of them have run, rejects with the first failure (every step settles either way). */
   add(steps: readonly Step[]): Promise<void> {
+    const promises = this.addEach(steps);
+    // every step settles, so waiting for all of them never hangs; the caller gets the first failure in step order
+    return Promise.allSettled(promises).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw primaryFailure(results, failed.reason);
+    });
+  }
+
+  /**
+   * Queue steps; one promise per step, each of which settles: resolved when the step ran, rejected with its own error,
+   * or with a SkippedStepError (whose `cause` is the failure that stopped it) when it did not run. For callers that undo
+   * exactly what ran.
+   */
+  addEach(steps: readonly Step[]): Promise<void>[] {
     const promises = steps.map(
       (step) =>
         new Promise<void>((resolve, reject) => {
-          this.#queue.push({ ...step, resolve, reject });
+          const queued: Queued = {
+            ...step,
+            settled: false,
+            resolve: () => {
+              queued.settled = true;
+              resolve();
+            },
+            reject: (error: unknown) => {
+              queued.settled = true;
+              reject(error);
+            },
+          };
+          this.#queue.push(queued);
         }),
     );
+    // the caller may look at only some of them: a rejection nobody awaits must not become an unhandled rejection
+    for (const p of promises) p.catch(() => undefined);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {
@@ -63,10 +94,15 @@ export class Batcher {
         // flushes run one after another, so a later flush sees what an earlier one built
         this.#tail = this.#tail
           .then(() => this.#flush(batch))
-          .catch((error: unknown) => skip(batch, error)); // never let one flush stop the ones after it
+          .catch((error: unknown) => skip(batch, error)) // never let one flush stop the ones after it
+          .finally(() => {
+            // whatever happened above, no step of this flush may stay pending: a caller would wait forever
+            const left = batch.filter((s) => !s.settled);
+            if (left.length) skip(left, new NetspecError('the batch ended without running this step (an internal error: please report it)'));
+          });
       });
     }
-    return Promise.all(promises).then(() => undefined);
+    return promises;
   }
 
   /** Resolves once everything queued so far has run. */
@@ -92,8 +128,9 @@ export class Batcher {
     }
     let failed: unknown;
     for (const segment of segments) {
+      const all = [...segment.host, ...[...segment.others.values()].flat()];
       if (failed) {
-        skip([...segment.host, ...[...segment.others.values()].flat()], failed);
+        skip(all, failed);
         continue;
       }
       try {
@@ -103,6 +140,9 @@ export class Batcher {
         if (bad) throw (bad as PromiseRejectedResult).reason;
       } catch (error) {
         failed = error;
+        // a host step failed before the namespaces' steps ran (they need what the host builds), or a namespace
+        // failed: every step of the segment that has not settled did not run, and says why
+        skip(all.filter((s) => !s.settled), error);
       }
     }
   }
@@ -210,6 +250,9 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
     if (w[0] === 'addr') return new DuplicateNameError('address', w[2], `it is already on ${after('dev')} in ${where}`);
     if (w[0] === 'route') return new DuplicateNameError('route', w[2], `${where} already has a route to ${w[2]}; delete it first, or use another metric`);
   }
+  if (/Exchange full/.test(stderr) && w[0] === 'link' && w.includes('master')) {
+    return new InvalidInputError('bridge port', after('dev'), `the bridge ${after('master')} in ${where} already has the most ports Linux allows (1023, BR_MAX_PORTS; ${stderr.trim()}); use another bridge for the rest`);
+  }
   if (/Cannot find device/.test(stderr)) {
     const dev = after('dev') ?? (w[0] === 'link' && w[1] === 'set' ? w[2] : undefined);
     return new NotFoundError('interface', dev ?? '?', `${where} has no such interface (${stderr.trim()}); list them with ns.links()`);
@@ -218,7 +261,17 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
 }
 
 function skip(steps: Queued[], cause: unknown): void {
-  for (const s of steps) s.reject(new SkippedStepError(`${s.intent}: not run, because an earlier step failed`, { cause }));
+  const why = cause instanceof Error ? `: ${cause.message.split('\n')[0]}` : '';
+  for (const s of steps) if (!s.settled) s.reject(new SkippedStepError(`${s.intent}: not run, because an earlier step of the same batch failed${why}`, { cause }));
+}
+
+/**
+ * The error a caller of add() gets: its own step's failure when one of its steps failed, else the failure that made its
+ * steps be skipped (a SkippedStepError, with that failure as `cause`).
+ */
+function primaryFailure(results: PromiseSettledResult<void>[], first: unknown): unknown {
+  const own = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof SkippedStepError));
+  return own ? own.reason : first;
 }
 
 /** iptables arguments (`-t nat -A POSTROUTING …`, `-P FORWARD ACCEPT`) as iptables-restore input, one table block each. */

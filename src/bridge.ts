@@ -1,5 +1,5 @@
 /** A Linux bridge in the lab's host: the "virtual switch" that namespaces are cabled to. */
-import type { Step } from './batch.js';
+import { SkippedStepError, type Step } from './batch.js';
 import { InvalidInputError } from './errors.js';
 import { contains, parseAddress, parseCidr, type Cidr } from './ip.js';
 import type { Lab } from './lab.js';
@@ -29,8 +29,16 @@ export interface Attachment {
   readonly address?: string;
 }
 
+/**
+ * The kernel's limit on ports per bridge: port numbers are 10 bits (BR_MAX_PORTS = 1024 in net/bridge/br_private.h) and
+ * port 0 is reserved, so 1023; the next `ip link set … master` fails with EXFULL ("Exchange full"), as measured here.
+ */
+export const BRIDGE_MAX_PORTS = 1023;
+
 export class Bridge {
   readonly attachments: Attachment[] = [];
+  /** Ports claimed by attach() calls, built or in flight, so the kernel's limit is known before anything runs. */
+  #ports = 0;
 
   constructor(
     readonly lab: Lab,
@@ -76,8 +84,12 @@ export class Bridge {
     if (gateway && address && !contains(address, gateway)) {
       throw new InvalidInputError('gateway', gateway, `it is not inside ${address.text}, the subnet of ${ifname}; a gateway must be on the link`);
     }
+    if (this.#ports >= BRIDGE_MAX_PORTS) {
+      throw new InvalidInputError('bridge port', `${ns.name} on ${this.name}`, `${this} already has ${this.#ports} ports (attached or being attached); Linux allows at most ${BRIDGE_MAX_PORTS} per bridge (BR_MAX_PORTS): use another bridge for the rest`);
+    }
     lab.claimLink(ns, ifname);
     lab.hostLinks.add(peer);
+    this.#ports++;
     const steps: Step[] = [
       { target: 'host', kind: 'ip', words: ['link', 'add', 'name', peer, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns.name], intent: `create veth ${peer} <-> ${ifname} (${ns.name})` },
       { target: 'host', kind: 'ip', words: ['link', 'set', 'dev', peer, 'master', this.name, 'up'], intent: `attach ${peer} to ${this.name}` },
@@ -85,13 +97,27 @@ export class Bridge {
     if (address) steps.push({ ...addressStep(address, ifname), target: ns.name });
     steps.push({ target: ns.name, kind: 'ip', words: ['link', 'set', 'dev', ifname, 'up'], intent: `set ${ifname} up in ${ns.name}` });
     if (gateway) steps.push({ ...routeStep('default', { via: gateway }), target: ns.name });
+    let results: PromiseSettledResult<void>[];
     try {
-      await lab.apply(steps);
+      lab.assertAlive();
+      results = await Promise.allSettled(lab.batcher.addEach(steps));
     } catch (error) {
+      this.#ports--;
       lab.hostLinks.delete(peer);
       lab.releaseLink(ns, ifname);
-      if (lab.alive) await lab.run('host', ['ip', 'link', 'del', 'dev', peer], { intent: `undo ${peer}`, reject: false }).catch(() => undefined);
       throw error;
+    }
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length) {
+      this.#ports--;
+      lab.hostLinks.delete(peer);
+      lab.releaseLink(ns, ifname);
+      // undo only what this call built: when creating the pair failed (say the name was taken by a script), the link
+      // of that name is not ours to delete
+      if (results[0]!.status === 'fulfilled' && lab.alive) {
+        await lab.run('host', ['ip', 'link', 'del', 'dev', peer], { intent: `undo ${peer}`, reject: false }).catch(() => undefined);
+      }
+      throw (failed.find((r) => !(r.reason instanceof SkippedStepError)) ?? failed[0]!).reason;
     }
     const attachment: Attachment = { ns, ifname, peer, address: address?.text };
     this.attachments.push(attachment);

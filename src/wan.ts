@@ -3,7 +3,7 @@
  * lab's host as its uplink, with the host's default route through it. It has no route back to private prefixes, so
  * without NAT nothing answers a private source: exactly what the tutorial shows with its public DNS server.
  */
-import type { Step } from './batch.js';
+import { SkippedStepError, type Step } from './batch.js';
 import { InvalidInputError } from './errors.js';
 import { fromBigInt, parseAddress, parseCidr, toBigInt } from './ip.js';
 import type { Lab } from './lab.js';
@@ -87,16 +87,25 @@ export class Wan {
     if (options.defaultRoute !== false) {
       steps.push({ target: 'host', kind: 'ip', words: ['route', 'add', 'default', 'via', wanAddress, 'dev', hostIfname], intent: `route the lab host's default via the wan (${wanAddress})` });
     }
+    let results: PromiseSettledResult<void>[];
     try {
-      await lab.apply(steps);
+      lab.assertAlive();
+      results = await Promise.allSettled(lab.batcher.addEach(steps));
     } catch (error) {
       lab.forget(name);
       lab.hostLinks.delete(hostIfname);
-      if (lab.alive) {
-        await lab.run('host', ['ip', 'netns', 'del', name], { intent: 'undo wan', reject: false }).catch(() => undefined);
-        await lab.run('host', ['ip', 'link', 'del', 'dev', hostIfname], { intent: 'undo uplink', reject: false }).catch(() => undefined);
-      }
       throw error;
+    }
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length) {
+      lab.forget(name);
+      lab.hostLinks.delete(hostIfname);
+      // undo only what ran: a name that was taken (by a script, say) is not ours to delete
+      if (lab.alive) {
+        if (results[0]!.status === 'fulfilled') await lab.run('host', ['ip', 'netns', 'del', name], { intent: 'undo wan', reject: false }).catch(() => undefined);
+        if (results[1]!.status === 'fulfilled') await lab.run('host', ['ip', 'link', 'del', 'dev', hostIfname], { intent: 'undo uplink', reject: false }).catch(() => undefined);
+      }
+      throw (failed.find((r) => !(r.reason instanceof SkippedStepError)) ?? failed[0]!).reason;
     }
     return new Wan(ns, wanAddress, hostAddress, internet, hostIfname);
   }
