@@ -4,6 +4,7 @@
  */
 import { expect } from '../../src/vitest.js';
 import type { Engine } from './engines.js';
+import { failureOf } from '../matchers/helpers.js';
 
 export interface Behaviour {
   id: number;
@@ -23,7 +24,7 @@ export const behaviours: Behaviour[] = [
       await c2.serveEcho(80);
       await expect(c1.ns).toReach(c2.address);
       await expect(c1.ns).toReach({ address: c2.address, port: 80 }, { responder: false, seenAs: c1.address });
-      const refused = await expect(c1.ns).toReach({ address: c2.address, port: 81 }, { responder: false, timeout: 500 }).catch((x: Error) => x.message);
+      const refused = await failureOf(expect(c1.ns).toReach({ address: c2.address, port: 81 }, { responder: false, timeout: 500 }));
       expect(refused).toMatch(/\(REFUSED\)/);
     },
   },
@@ -58,7 +59,7 @@ export const behaviours: Behaviour[] = [
       await expect(c1.ns).toReach(c2.address);
       await expect(c1.ns).toReach(net.gateway);
       await expect(c1.ns).not.toReach(INTERNET);
-      const why = await expect(c1.ns).toReach(INTERNET, { timeout: 500 }).catch((x: Error) => x.message);
+      const why = await failureOf(expect(c1.ns).toReach(INTERNET, { timeout: 500 }));
       if (e.version === 'classic') {
         // Docker 20.10 still routes via the gateway; its isolation rule is what drops the packet
         expect(why).toMatch(/\(FILTERED\)/);
@@ -100,7 +101,7 @@ export const behaviours: Behaviour[] = [
       const bridge = await e.lab.bridge('v-net-0', { address: '192.168.15.3/24' });
       await Promise.all([bridge.attach(red, { address: '192.168.15.1/24' }), bridge.attach(blue, { address: '192.168.15.2/24' })]);
       await expect(e.lab.host).toForward();
-      const filtered = await expect(red).toReach('192.168.15.2', { timeout: 500 }).catch((x: Error) => x.message);
+      const filtered = await failureOf(expect(red).toReach('192.168.15.2', { timeout: 500 }));
       expect(filtered).toMatch(/\(FILTERED\)/);
       expect(filtered).toMatch(/host: dropped by the FORWARD policy DROP/);
       await e.lab.host.policy('FORWARD', 'ACCEPT'); // the tutorial's fix

@@ -30,10 +30,9 @@ describe.runIf(dockerInstalled)('a real Docker engine', () => {
   });
 });
 
+// Where no engine is installed the conformance tests above do not run; this entry is reported as skipped, with the reason.
 if (!dockerInstalled) {
-  test('a real Docker engine: not installed here, so only the emulation ran (apt-get install docker.io busybox-static)', () => {
-    expect(dockerInstalled).toBe(false);
-  });
+  test.skip('a real Docker engine: skipped, dockerd, docker or busybox is not installed here, so only the emulation ran (apt-get install docker.io busybox-static)', () => {});
 }
 
 describe.runIf(dockerInstalled)('a lab next to a real Docker engine', () => {

@@ -1,4 +1,5 @@
 // Issue 2 acceptance: the tutorial's own commands, run unchanged through lab.sh / lab.script, build the same topology.
+import { existsSync } from 'node:fs';
 import { test, expect } from '../../src/vitest.js';
 
 test('the tutorial script, run verbatim in the lab, gives a topology the matchers can check through lab.get', async ({ lab }) => {
@@ -29,9 +30,13 @@ test('lab.sh runs the tutorial commands as typed, and they only affect the lab',
   expect(listed.stdout).toContain('red');
   const policy = await lab.sh`iptables -L | grep policy`;
   expect(policy.stdout).toContain('Chain FORWARD (policy DROP)');
-  // a name passed as an argument is quoted by zx, never spliced into the command line
-  const name = 'red; touch /tmp/netspec-injected';
+  // a name passed as an argument is quoted by zx, never spliced into the command line: ip gets the whole string as one
+  // namespace name (and finds none), the touch never runs, and red is untouched
+  const canary = `/tmp/netspec-injected-${process.pid}-${Date.now()}`;
+  const name = `red; touch ${canary}`;
   const r = await lab.sh`ip netns exec ${name} true`.nothrow();
   expect(r.exitCode).not.toBe(0);
-  expect(lab.get('red')).toBeDefined();
+  expect(r.stderr).toContain(`Invalid netns name "${name}"`); // the whole string reached ip as one argument
+  expect(existsSync(canary)).toBe(false);
+  await expect(lab.get('red')).toHaveLink('veth-red');
 });

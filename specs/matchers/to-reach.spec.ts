@@ -21,6 +21,11 @@ describe('toReach', () => {
     const t0 = performance.now();
     await expect(red).not.toReach('192.168.15.99', { window: 300 });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(250); // it watched, it did not decide early
+    // the positive assertion on the same unreachable address keeps trying for its whole timeout before it fails
+    const t1 = performance.now();
+    const msg = await failureOf(expect(red).toReach('192.168.15.99', { timeout: 2000 }));
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(1950);
+    expect(msg).toMatch(/red cannot reach 192\.168\.15\.99 \(icmp\) \(NEIGHBOR_UNREACHABLE\) within 2000 ms/);
   });
 
   test('NO_ROUTE: no route in the source', async ({ lab }) => {
@@ -86,9 +91,18 @@ describe('toReach', () => {
     const [red, blue] = net.nodes as [typeof lab.host, typeof lab.host];
     await expect(red).toReach({ address: '192.168.15.2', port: 80 });
     await expect(red).toReach(blue, { protocol: 'udp', port: 53 });
-    // the user's own server: socat answering "hello" on 7000
-    void blue.exec('timeout', ['5', 'socat', 'TCP4-LISTEN:7000,reuseaddr', 'SYSTEM:echo hello'], { reject: false });
+    // the user's own server: socat answering "hello" on 7000, for one connection only (no fork), saying whom it served
+    const server = blue.exec('timeout', ['10', 'socat', '-d', '-d', 'TCP4-LISTEN:7000,reuseaddr', 'SYSTEM:echo hello'], { reject: false });
+    for (let i = 0; !(await blue.exec('ss', ['-H', '-ltn', 'sport = :7000'])).stdout.trim(); i++) {
+      if (i > 100) throw new Error('the user\'s server never listened on 7000');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await expect(red).toReach({ address: '192.168.15.2', port: 7000 });
+    // the probe's connection is the one the user's server accepted (so no responder stood in for it), and it has ended
+    const served = await server;
+    // (from red, as 192.168.15.1, or as the host's .3: the tutorial's MASQUERADE also covers bridged traffic here)
+    expect(served.stderr).toMatch(/accepting connection from AF=2 192\.168\.15\.[13]:\d+ on AF=2 192\.168\.15\.2:7000/);
+    expect(served.exitCode).toBe(0);
   });
 
   test('NO_REPLY: without MASQUERADE the wan has no way back; seenAs proves the NAT', async ({ lab }) => {

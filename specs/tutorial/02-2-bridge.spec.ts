@@ -1,6 +1,7 @@
 // Tutorial §2.2: a Linux bridge as the switch; Docker's FORWARD policy DROP stops bridged traffic.
 import { describe, expect, test } from '../../src/vitest.js';
 import { bridgeRedAndBlue, forwardPolicy, VIAS } from './steps.js';
+import { failureOf } from '../matchers/helpers.js';
 
 describe.each(VIAS)('2.2 red and blue on the bridge v-net-0 (built via %s)', (via) => {
   test('the bridge lists both veth ends, each UP', async ({ lab }) => {
@@ -18,9 +19,9 @@ describe.each(VIAS)('2.2 red and blue on the bridge v-net-0 (built via %s)', (vi
     await forwardPolicy(lab, via, 'DROP');
     const red = lab.get('red');
     await expect(red).not.toReach('192.168.15.2');
-    const failure = await expect(red).toReach('192.168.15.2', { timeout: 500 }).catch((e: Error) => e);
-    expect(String(failure)).toMatch(/\(FILTERED\)/);
-    expect(String(failure)).toMatch(/host: dropped by the FORWARD policy DROP/);
+    const failure = await failureOf(expect(red).toReach('192.168.15.2', { timeout: 500 }));
+    expect(failure).toMatch(/\(FILTERED\)/);
+    expect(failure).toMatch(/host: dropped by the FORWARD policy DROP/);
   });
 
   test('with the FORWARD policy ACCEPT, red and blue reach each other', async ({ lab }) => {

@@ -1,6 +1,7 @@
 // Tutorial §2.4: a default route to the host, then NAT, to reach the Internet (the lab's wan: 203.0.113.8 stands in for the tutorial's public DNS server).
 import { describe, expect, test } from '../../src/vitest.js';
 import { bridgeRedAndBlue, defaultRoutes, dockerLikeHost, hostAddress, masquerade, VIAS } from './steps.js';
+import { failureOf } from '../matchers/helpers.js';
 
 const INTERNET = '203.0.113.8';
 
@@ -13,8 +14,8 @@ describe.each(VIAS)('2.4 the namespaces and the Internet (built via %s)', (via) 
     const ping = await red.exec('ping', ['-c1', '-W1', INTERNET], { reject: false });
     expect(ping.exitCode).toBe(2);
     expect(ping.stderr).toContain('connect: Network is unreachable');
-    const failure = await expect(red).toReach(INTERNET, { timeout: 300 }).catch((e: Error) => e);
-    expect(String(failure)).toMatch(/\(NO_ROUTE\)/);
+    const failure = await failureOf(expect(red).toReach(INTERNET, { timeout: 300 }));
+    expect(failure).toMatch(/\(NO_ROUTE\)/);
   });
 
   test('with the default route but no NAT: no longer unreachable, but a silent timeout', async ({ lab }) => {
@@ -28,10 +29,10 @@ describe.each(VIAS)('2.4 the namespaces and the Internet (built via %s)', (via) 
     expect(ping.exitCode).toBe(1);
     expect(ping.stderr).not.toContain('Network is unreachable');
     await expect(red).not.toReach(INTERNET);
-    const failure = await expect(red).toReach(INTERNET, { timeout: 500 }).catch((e: Error) => e);
-    expect(String(failure)).toMatch(/\(NO_REPLY\)/);
-    expect(String(failure)).toMatch(/no MASQUERADE covers 192\.168\.15\.1/);
-    expect(String(failure)).toMatch(/wan \(203\.0\.113\.8\): no route back to 192\.168\.15\.1/);
+    const failure = await failureOf(expect(red).toReach(INTERNET, { timeout: 500 }));
+    expect(failure).toMatch(/\(NO_REPLY\)/);
+    expect(failure).toMatch(/no MASQUERADE covers 192\.168\.15\.1/);
+    expect(failure).toMatch(/wan \(203\.0\.113\.8\): no route back to 192\.168\.15\.1/);
   });
 
   test('with MASQUERADE both reach the Internet, which sees the host\'s address', async ({ lab }) => {
