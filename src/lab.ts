@@ -7,7 +7,8 @@
  * every process of the lab and frees every namespace, link, route and rule in it. Nothing to sweep.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ as zx$, type Shell } from 'zx';
@@ -21,7 +22,7 @@ import {
   NetspecError,
   PrerequisiteError,
 } from './errors.js';
-import { prefixedSpawn, requireTools, run, startLifeline, type RunOptions, type RunResult } from './exec.js';
+import { checkTimeoutMs, prefixedSpawn, requireTools, run, startLifeline, type RunOptions, type RunResult } from './exec.js';
 import { parseCidr } from './ip.js';
 import { checkIfname, checkNetnsName } from './names.js';
 import { addressStep, Netns } from './netns.js';
@@ -31,15 +32,30 @@ import type { World } from './world.js';
 
 export interface LabOptions {
   /**
-   * Build the lab inside a user namespace. Default: only when not root. As a non-root user this is the only way, and
-   * it needs unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1` on Debian/Ubuntu kernels).
+   * Build the lab inside a user namespace: the default, as root too. As root, the lab's root is mapped to root (files
+   * keep working), but the lab cannot leave its namespaces (no entering the machine's network through /proc/1/ns/net),
+   * cannot write sysctls outside `net.*` (`vm.swappiness`, `kernel.*`: /proc/sys is read-only in the lab, its own
+   * `net` excepted) and cannot remount /proc or /run. As a non-root user this is the only way, and it needs
+   * unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1` on Debian/Ubuntu kernels).
+   * `userns: false` (root only) is the same as `privileged: true`.
    */
   userns?: boolean;
+  /**
+   * A full-privilege lab (root only): no user namespace, so the lab's root is the machine's root. Needed to run a
+   * container engine (dockerd) inside a lab. The lab still has its own network, mount, PID, UTS and IPC namespaces,
+   * but a script in it can reach the machine (`umount /proc; nsenter --net=/proc/1/ns/net`) and change non-network
+   * sysctls: use it only for code you trust to stay inside. Default false.
+   */
+  privileged?: boolean;
   /** Deadline for one command inside the lab, in ms (default 30 000). */
   commandTimeoutMs?: number;
   /** Deadline for the lab to come up, in ms (default 30 000: a kernel busy freeing many namespaces can be slow). */
   startTimeoutMs?: number;
-  /** Make the machine's cgroup hierarchy visible in the lab's /sys, for running a container engine (dockerd) inside it. */
+  /**
+   * Make the machine's cgroup hierarchy visible in the lab's /sys, for running a container engine (dockerd) inside it.
+   * Requires `privileged: true` (an engine needs the machine's root, and a user-namespace lab cannot have it):
+   * `createLab({ privileged: true, cgroups: true })`.
+   */
   cgroups?: boolean;
 }
 
@@ -59,6 +75,7 @@ export interface VethPair {
 
 // Runs once, as the lab's PID 1, with no input from the caller: private /run (so /run/netns and iptables' lock
 // are the lab's own), a sysfs of the lab's network namespace (for `brctl show`), lo up; then wait for stdin to close.
+// Used for full-privilege labs and for labs of a non-root user (one `unshare`, user namespace included).
 const lifelineScript = (cgroups: boolean) =>
   'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
   '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
@@ -69,6 +86,25 @@ const lifelineScript = (cgroups: boolean) =>
   'ip link set dev lo up && echo ready && exec cat >/dev/null';
 const LIFELINE_SCRIPT = lifelineScript(false);
 const LIFELINE_SCRIPT_CGROUPS = lifelineScript(true);
+
+// A root lab in a user namespace, in two stages, so that the lab's root cannot undo its confinement.
+// Stage 1 runs as the machine's root, as PID 1 of the lab's new PID namespace, in a mount namespace of the machine's
+// user namespace: it reports its pid (as the machine sees it), mounts the lab's /proc and /run, makes /proc/sys (but
+// /proc/sys/net) and the other kernel knobs under /proc read-only, then becomes stage 2 (same process) in a new user
+// namespace (root mapped to root) with new network, UTS, IPC and mount namespaces. Copying the mounts into a mount
+// namespace of a less privileged user namespace locks them (the kernel's MNT_LOCKED): the lab cannot unmount /proc to
+// reach the machine's, remount /proc/sys writable, nor mount a proc of its own (its PID namespace belongs to the
+// machine's user namespace). The network namespace belongs to the lab's user namespace, so the lab configures it fully.
+const LIFELINE_STAGE2 = 'mount -t sysfs sysfs /sys && ip link set dev lo up && echo ready && exec cat >/dev/null';
+const LIFELINE_STAGE1 =
+  'read -r pid _ </proc/self/stat && echo "pid $pid" && ' +
+  'mount -t proc proc /proc && ' +
+  'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
+  '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
+  'for d in sys sysrq-trigger irq bus fs; do [ ! -e /proc/$d ] || mount -o bind,ro /proc/$d /proc/$d || exit; done && ' +
+  // (a bind mount inherits the ro of the mount it comes from: remount it rw)
+  'mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net && ' +
+  'exec unshare --user --map-root-user --net --uts --ipc --mount --propagation private -- sh -c "$0"';
 
 let nextLabId = 1;
 
@@ -96,6 +132,8 @@ export class Lab implements AsyncDisposable, World {
   #deathReason = '';
   #exited: Promise<void>;
   #disposing?: Promise<void>;
+  /** Aborted by dispose(): kills the process group of every command still running in the lab (e.g. a stopped one). */
+  readonly #stop = new AbortController();
   readonly #commandTimeoutMs: number;
   readonly #prefix: (target: string) => string[];
 
@@ -115,19 +153,25 @@ export class Lab implements AsyncDisposable, World {
       ...(userns ? [`--user=/proc/${pid}/ns/user`, '--preserve-credentials'] : []),
       `--mount=/proc/${pid}/ns/mnt`,
       `--pid=/proc/${pid}/ns/pid_for_children`,
+      `--uts=/proc/${pid}/ns/uts`,
+      `--ipc=/proc/${pid}/ns/ipc`,
     ];
-    this.#prefix = (target) => [
-      ...base,
-      target === 'host' ? `--net=/proc/${pid}/ns/net` : `--net=/proc/${pid}/root/run/netns/${target}`,
-      `--wd=${process.cwd()}`,
-      '--',
-    ];
+    this.#prefix = (target) =>
+      target === 'host'
+        ? [...base, `--net=/proc/${pid}/ns/net`, `--wd=${process.cwd()}`, '--']
+        : userns
+          ? // nsenter enters the user namespace last; a namespace file the lab's own root controls (/run/netns/NAME, which a
+            // script could point at any namespace it can open) is entered only from inside the lab's user namespace, so
+            // it can never be one the lab has no rights over (the machine's)
+            [...base, `--net=/proc/${pid}/ns/net`, `--wd=${process.cwd()}`, '--', 'nsenter', `--net=/run/netns/${target}`, '--']
+          : [...base, `--net=/proc/${pid}/root/run/netns/${target}`, `--wd=${process.cwd()}`, '--'];
     this.host = new Netns(this, 'host');
     this.batcher = new Batcher(
       (target, argv, opts) => this.run(target, argv, opts),
       (target) => this.#describe(target),
     );
-    this.sh = zx$({ spawn: prefixedSpawn(this.#prefix('host')), shell: '/bin/bash', quiet: true, verbose: false });
+    setMaxListeners(Infinity, this.#stop.signal); // one listener per command in flight
+    this.sh = zx$({ spawn: prefixedSpawn(this.#prefix('host'), { signal: this.#stop.signal }), shell: '/bin/bash', quiet: true, verbose: false });
   }
 
   get alive(): boolean {
@@ -163,16 +207,23 @@ export class Lab implements AsyncDisposable, World {
     return this.#prefix(target);
   }
 
-  /** Run an argv in the lab's host or one of its namespaces. */
+  /**
+   * Run an argv in the lab's host or one of its namespaces. It settles when the command exits, whatever it left
+   * running (that lives on in the lab, and dies with it). On its deadline (`timeoutMs`, default the lab's
+   * commandTimeoutMs) the command inside the lab is stopped too, with everything in its process group, and the call
+   * returns once they are gone (about timeoutMs + 1 s at most). dispose() kills whatever is still running.
+   */
   async run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult> {
     this.assertAlive();
+    const timeoutMs = options.timeoutMs === undefined ? this.#commandTimeoutMs : checkTimeoutMs(options.timeoutMs, 'timeoutMs');
     try {
       return await run([...this.#prefix(target), ...argv], {
-        timeoutMs: this.#commandTimeoutMs,
         where: this.#describe(target),
         innerTool: argv[0],
         displayArgv: argv,
         ...options,
+        timeoutMs,
+        signal: this.#stop.signal,
       });
     } catch (error) {
       if (this.#state !== 'alive') this.assertAlive();
@@ -371,11 +422,24 @@ export class Lab implements AsyncDisposable, World {
     this.#namespaces.delete(name);
   }
 
-  /** Run a shell script file inside the lab's host, unchanged (`bash PATH ARGS…`). Throws on a non-zero exit. */
-  script(path: string, args: readonly string[] = []): Promise<RunResult> {
-    if (typeof path !== 'string' || !path) throw new InvalidInputError('script path', path, 'expected the path of a shell script');
-    if (!existsSync(path)) throw new InvalidInputError('script path', path, 'no such file (paths are relative to the current directory)');
-    return this.run('host', ['bash', path, ...args], { intent: `run script ${path}` });
+  /**
+   * Run a shell script file inside the lab's host, unchanged (`bash -- PATH ARGS…`). Throws on a non-zero exit. Resolves
+   * when the script exits: what it left running (a server started with `&`) lives on in the lab and dies with it.
+   */
+  async script(path: string, args: readonly string[] = []): Promise<RunResult> {
+    if (typeof path !== 'string' || !path || path.includes('\0')) throw new InvalidInputError('script path', path, 'expected the path of a shell script');
+    if (!Array.isArray(args) || !args.every((a) => typeof a === 'string' && !a.includes('\0'))) {
+      throw new InvalidInputError('script arguments', args, 'expected an array of strings (without NUL characters)');
+    }
+    let file;
+    try {
+      file = statSync(path);
+    } catch {
+      throw new InvalidInputError('script path', path, 'no such file (paths are relative to the current directory)');
+    }
+    if (!file.isFile()) throw new InvalidInputError('script path', path, 'not a regular file: give the path of a shell script');
+    // `--`: the path is the script, never an option of bash, even when it starts with "-" (a file named `-c`)
+    return this.run('host', ['bash', '--', path, ...args], { intent: `run script ${path}` });
   }
 
   /** Every ordered pair of `nodes` (default: all the lab's namespaces), probed at once: one fping per source. */
@@ -408,6 +472,9 @@ export class Lab implements AsyncDisposable, World {
     const wasDead = this.#state === 'dead';
     this.#state = 'disposing';
     this.#disposing = (async () => {
+      // commands still running: kill their process groups first (a stopped nsenter would otherwise hold the lab's
+      // PID namespace open, as a parent that never reaps its dead child, until the 5 s SIGKILL below)
+      this.#stop.abort(new LabGoneError(`${this} was disposed while the command ran`));
       this.lifeline.stdin?.end();
       const timer = setTimeout(() => {
         if (this.lifeline.exitCode === null && this.lifeline.signalCode === null) this.lifeline.kill('SIGKILL');
@@ -487,34 +554,51 @@ export function liveLabs(): readonly Lab[] {
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('lab options', options, 'expected an object such as { userns: true }');
   for (const [key, value] of Object.entries(options)) {
-    if (key === 'userns' || key === 'cgroups') {
+    if (key === 'userns' || key === 'cgroups' || key === 'privileged') {
       if (value !== undefined && typeof value !== 'boolean') throw new InvalidInputError(`lab option ${key}`, value, 'expected true or false');
     } else if (key === 'commandTimeoutMs' || key === 'startTimeoutMs') {
-      if (value !== undefined && (typeof value !== 'number' || !(value > 0))) throw new InvalidInputError(`lab option ${key}`, value, 'expected a number of milliseconds > 0');
+      // finite, > 0 and at most 2^31-1 (a longer Node timer silently becomes 1 ms)
+      if (value !== undefined) checkTimeoutMs(value, `lab option ${key}`);
     } else {
-      throw new InvalidInputError('lab option', key, 'unknown; createLab takes userns, cgroups, commandTimeoutMs, startTimeoutMs');
+      throw new InvalidInputError('lab option', key, 'unknown; createLab takes userns, privileged, cgroups, commandTimeoutMs, startTimeoutMs');
     }
+  }
+  const root = process.getuid?.() === 0;
+  if (options.privileged === true && options.userns === true) {
+    throw new InvalidInputError('lab options', options, 'privileged: true means no user namespace, so it cannot go with userns: true; choose one');
+  }
+  const privileged = options.privileged === true || options.userns === false;
+  if (privileged && !root) {
+    throw new InvalidInputError(`lab option ${options.privileged === true ? 'privileged' : 'userns'}`, options.privileged === true ? true : false, 'a full-privilege lab (no user namespace) needs root; as this user a lab always runs in a user namespace');
+  }
+  if (options.cgroups === true && !privileged) {
+    throw new InvalidInputError('lab option cgroups', true, "the machine's cgroups are given only to a full-privilege lab, for a container engine: createLab({ privileged: true, cgroups: true })");
   }
   if (process.platform !== 'linux') throw new PrerequisiteError('Linux network namespaces', 'netspec needs a Linux kernel; run it on Linux (or in a Linux VM/container)');
   requireTools(['unshare', 'nsenter', 'ip']);
-  const root = process.getuid?.() === 0;
-  const userns = options.userns ?? !root;
-  const argv = [
-    'unshare',
-    ...(userns ? ['--user', '--map-root-user'] : []),
-    '--kill-child',
-    '--net',
-    '--mount',
-    '--pid',
-    '--fork',
-    '--mount-proc',
-    '--propagation',
-    'private',
-    '--',
-    'sh',
-    '-c',
-    options.cgroups ? LIFELINE_SCRIPT_CGROUPS : LIFELINE_SCRIPT,
-  ];
+  const userns = !privileged;
+  // as root, a user-namespace lab is built in two stages (LIFELINE_STAGE1): its confinement is locked by the kernel
+  const staged = userns && root;
+  const argv = staged
+    ? ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', 'sh', '-c', LIFELINE_STAGE1, LIFELINE_STAGE2]
+    : [
+        'unshare',
+        ...(userns ? ['--user', '--map-root-user'] : []),
+        '--kill-child',
+        '--net',
+        '--mount',
+        '--pid',
+        '--uts',
+        '--ipc',
+        '--fork',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        options.cgroups ? LIFELINE_SCRIPT_CGROUPS : LIFELINE_SCRIPT,
+      ];
   const child = startLifeline(argv);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -523,12 +607,16 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  let labPid = child.pid!;
   const ready = await new Promise<boolean | Error>((resolve) => {
     let out = '';
     const timer = setTimeout(() => resolve(false), startTimeoutMs);
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       out += d;
       if (out.includes('ready\n')) {
+        // a staged lab's PID 1 is the child of `unshare`, and says its pid first
+        const reported = /^pid (\d+)$/m.exec(out)?.[1];
+        if (staged && reported) labPid = Number(reported);
         clearTimeout(timer);
         resolve(true);
       }
@@ -547,8 +635,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
     await exited;
     throw labStartError(ready, stderr, userns, root, startTimeoutMs);
   }
-  const pid = child.pid!;
-  const lab = new Lab(child, pid, userns, options, exited);
+  const lab = new Lab(child, labPid, userns, options, exited);
   live.add(lab);
   child.once('exit', (code, signal) => {
     live.delete(lab);
@@ -566,10 +653,16 @@ function labStartError(ready: boolean | Error, stderr: string, userns: boolean, 
   if (/No space left on device/.test(err) && userns) {
     return new PrerequisiteError(
       'user namespaces',
-      `the limit on user namespaces is reached or set to 0 (user.max_user_namespaces). Raise it with \`sudo sysctl -w user.max_user_namespaces=15000\`, or run the tests as root. unshare said: ${err}`,
+      `the limit on user namespaces is reached or set to 0 (user.max_user_namespaces). Raise it with \`sudo sysctl -w user.max_user_namespaces=15000\`, ${root ? 'or (trusted code only) create a full-privilege lab with { privileged: true }: labs run in a user namespace, as root too, to keep them off the machine' : 'or run the tests as root'}. unshare said: ${err}`,
     );
   }
   if (/Operation not permitted|Permission denied/.test(err)) {
+    if (userns && root) {
+      return new PrerequisiteError(
+        'user namespaces',
+        `the kernel refused to create one even to root (a restricted container, or an AppArmor/SELinux policy?); labs run in a user namespace, as root too, to keep them off the machine. Allow them (\`sudo sysctl -w user.max_user_namespaces=15000\`, on Ubuntu 24.04+ \`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\`), or (trusted code only) create a full-privilege lab with { privileged: true }. unshare said: ${err}`,
+      );
+    }
     if (userns) {
       return new PrerequisiteError(
         'unprivileged user namespaces',

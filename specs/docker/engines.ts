@@ -16,7 +16,7 @@ export interface EngineContainer {
   ns: Netns;
   address: string;
   /** A server in the container's namespace that answers with the source address it saw. */
-  serveEcho(port: number, protocol?: 'tcp' | 'udp'): Promise<void>;
+  serveEcho(port: number, protocol?: 'tcp' | 'udp'): Promise<unknown>;
 }
 
 export interface EngineNetwork {
@@ -124,7 +124,8 @@ function readlinkSafe(p: string): string {
 }
 
 export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}): Promise<Engine> {
-  const lab = await createLab({ cgroups: true });
+  // dockerd needs the machine's root (cgroups, mounts, its own namespaces): a full-privilege lab, the only kind that may run it
+  const lab = await createLab({ privileged: true, cgroups: true });
   const wan = await lab.wan();
   const dataRoot = tempDir('netspec-docker-');
   const docker = (args: string[]) => lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', ...args], { intent: `docker ${args[0]}`, timeoutMs: 60_000 });

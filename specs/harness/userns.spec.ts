@@ -26,6 +26,9 @@ test(`the tutorial topology in a user-namespace lab (${root ? 'root, forced' : '
   expect(whoami.stdout.trim()).toBe('0'); // root inside the lab, whoever runs the test
 });
 
-test('the default: a user namespace exactly when not root', async ({ lab }) => {
-  expect(lab.userns).toBe(!root);
+test('the default: a user namespace, as root too (a full-privilege lab only when asked for)', async ({ lab }) => {
+  expect(lab.userns).toBe(true);
+  if (!root) return;
+  await using privileged = await createLab({ privileged: true });
+  expect(privileged.userns).toBe(false);
 });
