@@ -62,6 +62,12 @@ export class LabGoneError extends NetspecError {
 /** An external command failed. Carries what we were doing, the exact argv, where it ran, the exit code and stderr. */
 export class CommandError extends NetspecError {
   override name = 'CommandError';
+  /** The whole command line as run (execa's escaped form, e.g. with the nsenter that entered the lab in front). */
+  readonly commandLine?: string;
+  readonly signal?: string;
+  readonly timedOut: boolean;
+  /** Set when the command was stopped for printing more than this many bytes on one stream. */
+  readonly maxBuffer?: number;
   constructor(
     readonly intent: string,
     readonly argv: readonly string[],
@@ -69,19 +75,31 @@ export class CommandError extends NetspecError {
     readonly exitCode: number | undefined,
     readonly stderr: string,
     readonly stdout: string,
-    options?: { cause?: unknown; signal?: string; timedOut?: boolean },
+    options?: { cause?: unknown; signal?: string; timedOut?: boolean; timeoutMs?: number; maxBuffer?: number; commandLine?: string },
   ) {
-    const how = options?.timedOut
-      ? 'timed out'
-      : options?.signal
-        ? `was killed by ${options.signal}`
-        : `exited with code ${exitCode}`;
+    const how = options?.maxBuffer
+      ? `printed more than ${formatBytes(options.maxBuffer)} on one stream (netspec's output cap) and was stopped`
+      : options?.timedOut
+        ? `timed out${options.timeoutMs === undefined ? '' : ` after ${options.timeoutMs} ms`} and was stopped, with everything it started in its process group`
+        : options?.signal
+          ? `was killed by ${options.signal}`
+          : `exited with code ${exitCode}`;
     const err = stderr.trim();
+    const shown = formatArgv(argv);
+    const line = options?.commandLine && options.commandLine !== shown ? `\n  command line: ${options.commandLine}` : '';
     super(
-      `${intent} failed in ${where}: \`${formatArgv(argv)}\` ${how}${err ? `\n${indent(err)}` : ''}`,
+      `${intent} failed in ${where}: \`${shown}\` ${how}${err ? `\n${indent(err)}` : ''}${line}`,
       options?.cause === undefined ? undefined : { cause: options.cause },
     );
+    this.commandLine = options?.commandLine;
+    this.signal = options?.signal;
+    this.timedOut = options?.timedOut ?? false;
+    this.maxBuffer = options?.maxBuffer;
   }
+}
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
 }
 
 export function formatValue(value: unknown): string {

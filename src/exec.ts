@@ -3,9 +3,10 @@
  * input); a failure becomes a CommandError that says what we were doing, the argv, where it ran, the exit code and stderr.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { CommandError, PrerequisiteError } from './errors.js';
+import { execa } from 'execa';
+import { CommandError, InvalidInputError, PrerequisiteError } from './errors.js';
 
 /** Which Debian package provides each tool we run. */
 export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
@@ -63,6 +64,29 @@ export function requireTools(tools: readonly string[]): void {
   }
 }
 
+/** Output cap per stream of one command: past it the command is stopped and a CommandError names the cap. */
+export const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+/** After a timeout's SIGTERM, how long a command (and everything it started) gets before SIGKILL. */
+export const KILL_GRACE_MS = 1_000;
+/** The largest timer Node keeps (2^31-1 ms, about 24.8 days); longer ones silently become 1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** After the command exits, how long its output pipes may stay quiet before we stop reading them (see settleOnExit). */
+const DRAIN_IDLE_MS = 50;
+/** …and the most we read from them after the exit (a background process that keeps writing). */
+const DRAIN_MAX_MS = 1_000;
+
+/** A timeout in ms, or an InvalidInputError naming `input`: finite, > 0 and at most 2^31-1 (Node's timer limit). */
+export function checkTimeoutMs(value: unknown, input: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0) || value > MAX_TIMEOUT_MS) {
+    throw new InvalidInputError(
+      input,
+      typeof value === 'number' && !Number.isFinite(value) ? String(value) : value,
+      `expected a finite number of milliseconds > 0 and at most ${MAX_TIMEOUT_MS} (about 24.8 days, Node's longest timer); a command cannot run without a deadline`,
+    );
+  }
+  return value;
+}
+
 export interface RunOptions {
   /** What we were doing, for the error message: "add address 192.168.15.1/24 to veth-red". */
   intent: string;
@@ -70,16 +94,27 @@ export interface RunOptions {
   where?: string;
   /** Written to stdin. */
   input?: string;
-  /** Kill after this many ms. */
+  /**
+   * Deadline in ms (finite, at most 2^31-1). When it passes, the command is stopped with everything it started in its
+   * process group (inside the lab too): SIGTERM (with SIGCONT, for stopped ones), SIGKILL KILL_GRACE_MS later; the call
+   * returns once they are gone.
+   */
   timeoutMs?: number;
   /** Resolve instead of throwing on a non-zero exit. */
   reject?: boolean;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** argv[0] of the command the user asked for when argv starts with a wrapper (nsenter): reported when missing. */
+  /**
+   * argv[0] of the command the user asked for when argv starts with a wrapper (nsenter): reported when missing. The
+   * wrapper waits for its command and exits with it, so on a timeout the command is signalled and the wrapper only
+   * woken (SIGCONT): it then reaps the command. Killing the wrapper first would orphan the command to the machine's
+   * init, outside the lab, which then holds the lab's PID namespace open until it reaps it.
+   */
   innerTool?: string;
   /** The argv to show in errors (the command inside the lab, without the nsenter in front of it). */
   displayArgv?: readonly string[];
+  /** When aborted (the lab is being disposed), the command's process group is killed and the call throws. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -90,73 +125,210 @@ export interface RunResult {
   readonly signal?: string;
   readonly timedOut: boolean;
   readonly durationMs: number;
+  /** The whole command line as run (execa's escaped form, the nsenter in front included). */
+  readonly command?: string;
 }
 
 /**
- * Run `argv` (no shell) and collect its output. Plain `child_process.spawn`: measured here, execa cost about 2 ms more
- * per process and five times the memory, and a lab build runs one process per namespace.
+ * Run `argv` (no shell) with execa and collect its output.
+ *
+ * - Each command leads a process group of its own (`detached`), which the command inside a lab inherits through the
+ *   nsenter in front of it: a timeout, an output past MAX_OUTPUT_BYTES or an aborted `signal` stops the whole group,
+ *   not just the nsenter (killing only the nsenter leaves the command inside the lab running, holding the pipes).
+ * - The call settles when the command exits, even if something it left running in the background still holds its
+ *   output pipes (a set-up script that starts a server): see settleOnExit.
  */
 export async function run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new TypeError('run: empty argv');
-  const started = performance.now();
+  if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, 'timeoutMs');
   const where = options.where ?? 'the machine';
-  const result = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean; error?: NodeJS.ErrnoException }>((resolve) => {
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let settled = false;
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: { ...process.env, LC_ALL: 'C', ...options.env },
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGTERM');
-          }, options.timeoutMs);
-    const finish = (code: number | null, signal: NodeJS.Signals | null, error?: NodeJS.ErrnoException) => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut, error });
-    };
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', (error: NodeJS.ErrnoException) => finish(null, null, error));
-    child.once('close', (code, signal) => finish(code, signal));
-    if (options.input !== undefined) {
-      child.stdin!.on('error', () => undefined); // the command may exit without reading all of it
-      child.stdin!.end(options.input);
-    }
+  const display = options.displayArgv ?? argv;
+  if (options.signal?.aborted) throw aborted(options, display, where, '', '');
+  const wrapped = options.innerTool !== undefined;
+  let group: ProcessGroup | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs: number) => (stopping ??= group?.stop(graceMs));
+  // set before execa's own timer (same delay: it fires first), so that the command is signalled before execa wakes
+  // the wrapper, which would otherwise let a stopped command go on
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop(KILL_GRACE_MS), options.timeoutMs);
+  const subprocess = execa(file, args, {
+    cwd: options.cwd,
+    env: { LC_ALL: 'C', ...options.env },
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+    encoding: 'utf8',
+    stripFinalNewline: false,
+    reject: false,
+    detached: true,
+    maxBuffer: MAX_OUTPUT_BYTES,
+    // execa's timeout marks the result timed out and signals the process it started; the ProcessGroup stops the command
+    // and everything in its group. A wrapper (nsenter) gets SIGCONT (it stops itself when its command stops, and must
+    // live to reap it), and SIGKILL if it is somehow still there a second after the command's SIGKILL.
+    timeout: options.timeoutMs,
+    killSignal: wrapped ? 'SIGCONT' : 'SIGTERM',
+    forceKillAfterDelay: KILL_GRACE_MS + (wrapped ? 1_000 : 0),
   });
-  if (result.error) {
-    if (result.error.code === 'ENOENT') throw new PrerequisiteError(`the \`${file}\` command`, installHint(file), { cause: result.error });
-    throw new CommandError(options.intent, options.displayArgv ?? argv, where, undefined, String(result.error.message), '', { cause: result.error });
+  if (subprocess.pid !== undefined) group = new ProcessGroup(subprocess.pid, wrapped);
+  settleOnExit(subprocess);
+  const onAbort = () => stop(0);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const r = await subprocess;
+  if (timer) clearTimeout(timer);
+  options.signal?.removeEventListener('abort', onAbort);
+  const timedOut = r.timedOut || (stopping !== undefined && !options.signal?.aborted);
+  // an output past the cap: stop what is left of it too; either way return once the command and its group are gone
+  if (r.isMaxBuffer) stop(KILL_GRACE_MS);
+  await stopping;
+  const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+  const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+  if (options.signal?.aborted) throw aborted(options, display, where, stdout, stderr);
+  if (r.failed && r.exitCode === undefined && r.signal === undefined && !timedOut && !r.isMaxBuffer) {
+    // it never started
+    const cause = r.cause as NodeJS.ErrnoException | undefined;
+    if (r.code === 'ENOENT' || cause?.code === 'ENOENT') throw new PrerequisiteError(`the \`${file}\` command`, installHint(file), { cause });
+    throw new CommandError(options.intent, display, where, undefined, String(cause?.message ?? r.shortMessage), '', { cause, commandLine: r.escapedCommand });
   }
   const out: RunResult = {
     argv,
-    exitCode: result.code ?? -1,
-    stdout: result.stdout,
-    stderr: result.stderr,
-    signal: result.signal ?? undefined,
-    timedOut: result.timedOut,
-    durationMs: performance.now() - started,
+    exitCode: r.exitCode ?? -1,
+    stdout,
+    stderr,
+    signal: r.signal ?? undefined,
+    timedOut,
+    durationMs: r.durationMs,
+    command: r.escapedCommand,
   };
   const inner = options.innerTool;
   if (inner && out.exitCode !== 0 && /failed to execute .*: No such file or directory/.test(out.stderr)) {
     throw new PrerequisiteError(`the \`${inner}\` command`, installHint(inner));
   }
-  if (out.exitCode !== 0 && options.reject !== false) {
-    throw new CommandError(options.intent, options.displayArgv ?? argv, where, result.code ?? undefined, out.stderr, out.stdout, {
+  // a capped output is never returned as if complete, even with { reject: false }
+  if (r.isMaxBuffer || ((out.exitCode !== 0 || timedOut) && options.reject !== false)) {
+    throw new CommandError(options.intent, display, where, r.exitCode, out.stderr, out.stdout, {
       signal: out.signal,
-      timedOut: out.timedOut,
+      timedOut,
+      timeoutMs: options.timeoutMs,
+      maxBuffer: r.isMaxBuffer ? MAX_OUTPUT_BYTES : undefined,
+      commandLine: r.escapedCommand,
     });
   }
   return out;
+}
+
+function aborted(options: RunOptions, display: readonly string[], where: string, stdout: string, stderr: string): CommandError {
+  const reason: unknown = options.signal?.reason;
+  return new CommandError(options.intent, display, where, undefined, stderr, stdout, {
+    signal: 'SIGKILL',
+    cause: reason instanceof Error ? reason : undefined,
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function signalPid(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+/**
+ * The process group a command leads (it was started `detached`), as this PID namespace sees it. The command inside a
+ * lab is in it too: it inherits the group through nsenter's fork, although the lab's PID namespace cannot name it.
+ */
+class ProcessGroup {
+  constructor(
+    readonly leader: number,
+    /** The leader is a wrapper (nsenter) that waits for its command and exits with it. */
+    readonly wrapper: boolean,
+  ) {}
+
+  /** Members still running (zombies are gone: they hold nothing). Scans /proc: for the rare stop path only. */
+  members(): number[] {
+    const hits: number[] = [];
+    let entries: string[];
+    try {
+      entries = readdirSync('/proc');
+    } catch {
+      return hits;
+    }
+    for (const entry of entries) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        // pid (comm) state ppid pgrp …; comm may contain spaces and parentheses
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[2]) === this.leader && fields[0] !== 'Z' && fields[0] !== 'X') hits.push(Number(entry));
+      } catch {
+        /* gone */
+      }
+    }
+    return hits;
+  }
+
+  /**
+   * Stop every member: SIGTERM (with SIGCONT, so that stopped ones act on it), SIGKILL after `graceMs`; resolves when
+   * none runs (at most graceMs + 2 s). A wrapper leader is only woken (SIGCONT) until then: it exits by itself once its
+   * command is gone, after reaping it; if it has not a second after the SIGKILLs, it gets one too.
+   * Members are signalled by pid, from a fresh /proc scan each round (a pid cannot be reused while it is a member).
+   */
+  async stop(graceMs: number): Promise<void> {
+    const started = Date.now();
+    const termed = new Set<number>();
+    for (;;) {
+      // the leader last: a wrapper woken before its command is signalled would let a stopped command go on
+      const live = this.members().sort((a, b) => Number(a === this.leader) - Number(b === this.leader));
+      if (live.length === 0) return;
+      const elapsed = Date.now() - started;
+      if (elapsed > graceMs + 2_000) return;
+      for (const pid of live) {
+        if (this.wrapper && pid === this.leader) {
+          signalPid(pid, elapsed >= graceMs + 1_000 ? 'SIGKILL' : 'SIGCONT');
+        } else if (elapsed >= graceMs) {
+          signalPid(pid, 'SIGKILL');
+        } else if (!termed.has(pid)) {
+          termed.add(pid);
+          signalPid(pid, 'SIGTERM');
+          signalPid(pid, 'SIGCONT');
+        }
+      }
+      await sleep(20);
+    }
+  }
+}
+
+/**
+ * Settle a child process when it exits, not when the last holder of its output pipes closes them.
+ *
+ * A command can leave something running that inherited its stdout/stderr (`sleep 300 &` in a set-up script, a server):
+ * those pipes then stay open long after the command is gone, and whoever waits for them to close ('close', execa's
+ * result, zx's promise) waits for the background process too. After 'exit', the pipes are read on until they close,
+ * or until nothing arrived for DRAIN_IDLE_MS (all the command wrote before it exited is in the pipe by then), at most
+ * DRAIN_MAX_MS; then they are destroyed, which settles the child. The background processes live on.
+ */
+export function settleOnExit(child: ChildProcess): void {
+  child.once('exit', () => {
+    const open = () => [child.stdout, child.stderr].filter((s): s is NonNullable<typeof s> => !!s && !s.destroyed && !s.readableEnded);
+    const bytes = () => open().reduce((n, s) => n + ((s as unknown as { bytesRead?: number }).bytesRead ?? 0), 0);
+    const started = Date.now();
+    let last = bytes();
+    const check = () => {
+      // the timer fires before this loop iteration's I/O; check after it (setImmediate), so a busy loop cannot cut output short
+      setImmediate(() => {
+        const streams = open();
+        if (streams.length === 0) return;
+        const now = bytes();
+        if (now === last || Date.now() - started >= DRAIN_MAX_MS) {
+          for (const s of streams) s.destroy();
+          return;
+        }
+        last = now;
+        setTimeout(check, DRAIN_IDLE_MS);
+      });
+    };
+    if (open().length > 0) setTimeout(check, DRAIN_IDLE_MS);
+  });
 }
 
 /** Start a long-lived process whose life is tied to ours through its stdin pipe (the lab's lifeline). */
@@ -166,8 +338,13 @@ export function startLifeline(argv: readonly string[], options: SpawnOptions = {
   return spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...options });
 }
 
-/** A `child_process.spawn` look-alike that puts `prefix` (e.g. an nsenter argv) in front of every command: for zx. */
-export function prefixedSpawn(prefix: readonly string[]): typeof spawn {
+/**
+ * A `child_process.spawn` look-alike that puts `prefix` (e.g. an nsenter argv) in front of every command: for zx.
+ * Raw `spawn` on purpose: zx drives the child process itself. As with run(), each command leads its own process group
+ * and settles when it exits (settleOnExit), whatever it left running; aborting `signal` (the lab's dispose) kills the
+ * group.
+ */
+export function prefixedSpawn(prefix: readonly string[], control: { signal?: AbortSignal } = {}): typeof spawn {
   return ((command: string, args?: readonly string[] | SpawnOptions, options?: SpawnOptions) => {
     const argList = Array.isArray(args) ? (args as readonly string[]) : [];
     const opts = (Array.isArray(args) ? options : (args as SpawnOptions | undefined)) ?? {};
@@ -175,17 +352,31 @@ export function prefixedSpawn(prefix: readonly string[]): typeof spawn {
     const shell = opts.shell === true ? '/bin/sh' : typeof opts.shell === 'string' ? opts.shell : undefined;
     const argv = shell ? [...prefix, shell, '-c', command, ...argList] : [...prefix, command, ...argList];
     const [file, ...rest] = argv;
-    return spawn(file!, rest, { ...opts, shell: false });
+    const child = spawn(file!, rest, { ...opts, shell: false, detached: true });
+    settleOnExit(child);
+    const signal = control.signal;
+    if (signal && child.pid !== undefined) {
+      const group = new ProcessGroup(child.pid, true);
+      const onAbort = () => void group.stop(0);
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        child.once('exit', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
+    return child;
   }) as typeof spawn;
 }
 
 /** Run an interactive command on this terminal (stdio inherited); resolves with its exit code. */
-export function runInteractive(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
+export async function runInteractive(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<number> {
   const [file, ...args] = argv;
   if (!file) throw new TypeError('runInteractive: empty argv');
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...env } });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
+  const r = await execa(file, args, { stdio: 'inherit', env, reject: false });
+  if (r.exitCode === undefined && r.signal === undefined) {
+    const cause = r.cause as NodeJS.ErrnoException | undefined;
+    if (r.code === 'ENOENT' || cause?.code === 'ENOENT') throw new PrerequisiteError(`the \`${file}\` command`, installHint(file), { cause });
+    throw cause ?? new Error(r.shortMessage);
+  }
+  return r.exitCode ?? 128;
 }
