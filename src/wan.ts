@@ -4,10 +4,10 @@
  * without NAT nothing answers a private source: exactly what the tutorial shows with its public DNS server.
  */
 import { SkippedStepError, type Step } from './batch.js';
-import { InvalidInputError } from './errors.js';
-import { fromBigInt, parseAddress, parseCidr, toBigInt } from './ip.js';
+import { DuplicateNameError, InvalidInputError } from './errors.js';
+import { fromBigInt, parseAddress, parseCidr, toBigInt, type Cidr } from './ip.js';
 import type { Lab } from './lab.js';
-import { checkIfname } from './names.js';
+import { checkIfname, checkNetnsName } from './names.js';
 import type { Netns } from './netns.js';
 
 export interface WanOptions {
@@ -30,6 +30,47 @@ function isDocumentation(address: string): boolean {
   return DOC_RANGES.some((r) => n >> 8n === toBigInt(r.address, 4) >> 8n);
 }
 
+/** A wan as it will be built: every option checked, nothing built. */
+export interface WanPlan {
+  name: string;
+  uplink: Cidr;
+  wanAddress: string;
+  hostAddress: string;
+  internet: string[];
+  hostIfname: string;
+  defaultRoute: boolean;
+}
+
+const WAN_KEYS = ['name', 'uplink', 'internet', 'hostIfname', 'defaultRoute'];
+
+/** Check wan options (types, names, documentation addresses) and compute the wan's addresses; throws InvalidInputError. */
+export function planWan(lab: Lab, options: unknown): WanPlan {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('wan options', options, 'expected an object such as { internet: ["203.0.113.8"] }');
+  const o = options as WanOptions;
+  for (const key of Object.keys(o)) {
+    if (!WAN_KEYS.includes(key)) throw new InvalidInputError('wan option', key, `unknown; lab.wan() takes ${WAN_KEYS.join(', ')}`);
+  }
+  const name = checkNetnsName(o.name ?? 'wan', 'wan name');
+  const uplink = parseCidr(o.uplink ?? '198.51.100.0/24', 'uplink prefix', false);
+  if (uplink.family !== 4 || uplink.prefixLength > 30) throw new InvalidInputError('uplink prefix', o.uplink, 'expected an IPv4 prefix of /30 or larger, e.g. "198.51.100.0/24"');
+  const base = toBigInt(uplink.address, 4) & ~((1n << BigInt(32 - uplink.prefixLength)) - 1n);
+  const wanAddress = fromBigInt(base + 1n, 4);
+  const hostAddress = fromBigInt(base + 2n, 4);
+  if (o.internet !== undefined && (!Array.isArray(o.internet) || o.internet.length === 0)) {
+    throw new InvalidInputError('wan option internet', o.internet, 'expected a non-empty list of addresses, e.g. ["203.0.113.8"]');
+  }
+  if (o.defaultRoute !== undefined && typeof o.defaultRoute !== 'boolean') throw new InvalidInputError('wan option defaultRoute', o.defaultRoute, 'expected true or false');
+  const internet = (o.internet ?? ['203.0.113.8']).map((a) => parseAddress(a, 'internet address').address);
+  for (const a of [wanAddress, ...internet]) {
+    if (a.includes(':') || !isDocumentation(a)) {
+      throw new InvalidInputError('wan address', a, 'the lab\'s Internet lives on documentation ranges only (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24), so nothing can be mistaken for a real host');
+    }
+  }
+  const hostIfname = checkIfname(o.hostIfname ?? lab.freeHostName(['uplink0', 'uplink1', 'uplink2']), 'uplink interface name');
+  if (lab.hostLinks.has(hostIfname)) throw new DuplicateNameError('uplink interface name', hostIfname, 'the lab host already has an interface of that name; pass another { hostIfname }');
+  return { name, uplink, wanAddress, hostAddress, internet, hostIfname, defaultRoute: o.defaultRoute !== false };
+}
+
 export class Wan {
   private constructor(
     /** The wan's namespace: run servers here to play an Internet service. */
@@ -50,28 +91,8 @@ export class Wan {
   /** @internal use lab.wan() */
   static async create(lab: Lab, options: WanOptions, register: (name: string) => Netns): Promise<Wan> {
     lab.assertAlive();
-    if (options === null || typeof options !== 'object') throw new InvalidInputError('wan options', options, 'expected an object such as { internet: ["203.0.113.8"] }');
-    const uplink = parseCidr(options.uplink ?? '198.51.100.0/24', 'uplink prefix', false);
-    if (uplink.family !== 4 || uplink.prefixLength > 30) throw new InvalidInputError('uplink prefix', options.uplink, 'expected an IPv4 prefix of /30 or larger, e.g. "198.51.100.0/24"');
-    const base = toBigInt(uplink.address, 4) & ~((1n << BigInt(32 - uplink.prefixLength)) - 1n);
-    const wanAddress = fromBigInt(base + 1n, 4);
-    const hostAddress = fromBigInt(base + 2n, 4);
-    for (const key of Object.keys(options)) {
-      if (!['name', 'uplink', 'internet', 'hostIfname', 'defaultRoute'].includes(key)) throw new InvalidInputError('wan option', key, 'unknown; lab.wan() takes name, uplink, internet, hostIfname, defaultRoute');
-    }
-    if (options.internet !== undefined && (!Array.isArray(options.internet) || options.internet.length === 0)) {
-      throw new InvalidInputError('wan option internet', options.internet, 'expected a non-empty list of addresses, e.g. ["203.0.113.8"]');
-    }
-    if (options.defaultRoute !== undefined && typeof options.defaultRoute !== 'boolean') throw new InvalidInputError('wan option defaultRoute', options.defaultRoute, 'expected true or false');
-    const internet = (options.internet ?? ['203.0.113.8']).map((a) => parseAddress(a, 'internet address').address);
-    for (const a of [wanAddress, ...internet]) {
-      if (a.includes(':') || !isDocumentation(a)) {
-        throw new InvalidInputError('wan address', a, 'the lab\'s Internet lives on documentation ranges only (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24), so nothing can be mistaken for a real host');
-      }
-    }
-    const hostIfname = checkIfname(options.hostIfname ?? lab.freeHostName(['uplink0', 'uplink1', 'uplink2']), 'uplink interface name');
-    if (lab.hostLinks.has(hostIfname)) throw new InvalidInputError('uplink interface name', hostIfname, 'the lab host already has an interface of that name');
-    const ns = register(options.name ?? 'wan');
+    const { name: wanName, uplink, wanAddress, hostAddress, internet, hostIfname, defaultRoute } = planWan(lab, options);
+    const ns = register(wanName);
     const name = ns.name;
     lab.hostLinks.add(hostIfname);
     const steps: Step[] = [
@@ -84,7 +105,7 @@ export class Wan {
       { target: name, kind: 'ip', words: ['link', 'set', 'dev', 'eth0', 'up'], intent: `set the wan's eth0 up` },
       ...internet.map((a): Step => ({ target: name, kind: 'ip', words: ['addr', 'add', `${a}/32`, 'dev', 'lo'], intent: `make the wan answer for ${a}` })),
     ];
-    if (options.defaultRoute !== false) {
+    if (defaultRoute) {
       steps.push({ target: 'host', kind: 'ip', words: ['route', 'add', 'default', 'via', wanAddress, 'dev', hostIfname], intent: `route the lab host's default via the wan (${wanAddress})` });
     }
     let results: PromiseSettledResult<void>[];
