@@ -8,14 +8,8 @@ import type { Netns, RouteInfo } from './netns.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { chainPolicy, ownerOf, readLabState, risenCounters, type NamespaceState } from './state.js';
 
-export type Disposition =
-  | 'REACHED'
-  | 'NO_ROUTE'
-  | 'NEIGHBOR_UNREACHABLE'
-  | 'FORWARDING_DISABLED'
-  | 'FILTERED'
-  | 'REFUSED'
-  | 'NO_REPLY';
+export const DISPOSITIONS = ['REACHED', 'NO_ROUTE', 'NEIGHBOR_UNREACHABLE', 'FORWARDING_DISABLED', 'FILTERED', 'REFUSED', 'NO_REPLY'] as const;
+export type Disposition = (typeof DISPOSITIONS)[number];
 
 export interface Diagnosis {
   disposition: Disposition;
@@ -91,9 +85,13 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   }
 
   if (outcome.refused) {
-    hops.push(`${target.address}: the port ${target.port} answered with a refusal (TCP RST / ICMP port unreachable): nothing listens there`);
-    return done('REFUSED', ownerOf(after, target.address)?.name ?? source.name);
+    const l = outcome.landing;
+    if (l?.dnat) hops.push(l.dnat);
+    const where = l ? `${l.address}:${l.port}` : `${target.address}:${target.port}`;
+    hops.push(`${where}: answered with a refusal (TCP RST / ICMP port unreachable): nothing listens there${l?.why ? ` (${l.why})` : ''}`);
+    return done('REFUSED', l?.ns ?? ownerOf(after, target.address)?.name ?? source.name);
   }
+  if (outcome.icmpError) hops.push(`${source.name}: received an ICMP error: ${outcome.icmpError}`);
 
   // the router, if the next hop is not the target itself
   let masqueradedAs: string | undefined;
@@ -179,4 +177,28 @@ function hasRoute(state: NamespaceState, address: string): boolean {
   }
   // local addresses
   return state.addresses.some((l) => l.addr_info?.some((a) => a.local === address));
+}
+
+/**
+ * What let a probe through (for a failing `.not`): every iptables rule and chain policy whose counter rose while the
+ * probe ran again, per namespace, with the NAT rules among them.
+ */
+export async function explainReach(source: Netns, target: ProbeTarget, options: { from?: string; responder?: boolean }): Promise<string[]> {
+  const lab = source.lab;
+  const before = await readLabState(lab);
+  await probe(source, target, { durationMs: 1000, until: 'success', from: options.from, responder: options.responder });
+  const after = await readLabState(lab);
+  const lines: string[] = [];
+  for (const b of before) {
+    const a = after.find((s) => s.name === b.name);
+    if (!a) continue;
+    for (const c of risenCounters(b.iptables, a.iptables)) {
+      if (c.policy) {
+        if (c.policy !== 'DROP') lines.push(`${b.name}: the ${c.chain} policy ${c.policy} (table ${c.table}) let ${c.packets} packets through`);
+      } else if (/-j (ACCEPT|DNAT|SNAT|MASQUERADE|RETURN|DOCKER\S*)\b/.test(c.rule) || !/-j /.test(c.rule)) {
+        lines.push(`${b.name}: rule \`${c.rule}\` (table ${c.table}) matched`);
+      }
+    }
+  }
+  return lines;
 }

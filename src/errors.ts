@@ -59,6 +59,14 @@ export class LabGoneError extends NetspecError {
   override name = 'LabGoneError';
 }
 
+/**
+ * netspec's own probe machinery could not produce a verdict backed by evidence (the source namespace vanished, nsenter
+ * failed, a responder did not start, the probe was starved of CPU): an error, never "reached" or "not reached".
+ */
+export class ProbeError extends NetspecError {
+  override name = 'ProbeError';
+}
+
 /** An external command failed. Carries what we were doing, the exact argv, where it ran, the exit code and stderr. */
 export class CommandError extends NetspecError {
   override name = 'CommandError';

@@ -28,7 +28,28 @@ export function parseAddress(value: unknown, input = 'address'): { address: stri
     const hint = value.includes('/') ? 'give the address without a prefix length' : 'expected an IPv4 or IPv6 address, e.g. "192.168.15.2" or "fd00::2"';
     throw new InvalidInputError(input, value, hint);
   }
-  return { address: value, family };
+  // canonical form (lower case, zeros compressed), so every later comparison with the kernel's output holds
+  return { address: canonical(value), family };
+}
+
+/**
+ * A unicast address a probe can be sent to. Refused: the unspecified address (0.0.0.0, ::, which the kernel treats as
+ * "this host"), IPv4-mapped IPv6 (::ffff:a.b.c.d, a socket-API spelling, not an address on any link), multicast and the
+ * limited broadcast: a verdict about them would not be a verdict about the target the spec names.
+ */
+export function parseProbeAddress(value: unknown, input = 'target address'): { address: string; family: Family } {
+  const parsed = parseAddress(value, input);
+  const n = toBigInt(parsed.address, parsed.family);
+  const refuse = (why: string) => {
+    throw new InvalidInputError(input, value, why);
+  };
+  if (n === 0n) refuse('the unspecified address means "this host" to the kernel, not a target; give the address of a namespace');
+  if (parsed.family === 6 && n >> 32n === 0xffffn) {
+    refuse(`an IPv4-mapped IPv6 address is a socket-API spelling, not an address on a link; write the IPv4 address ${fromBigInt(n & 0xffffffffn, 4)}`);
+  }
+  if (parsed.family === 4 && (n >> 28n === 0xen || n === 0xffffffffn)) refuse('multicast and broadcast addresses are not probe targets; give one unicast address');
+  if (parsed.family === 6 && n >> 120n === 0xffn) refuse('multicast addresses are not probe targets; give one unicast address');
+  return parsed;
 }
 
 /** `addr/len`; `requirePrefix` false accepts a bare address as a host prefix (/32 or /128). */

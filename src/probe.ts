@@ -1,11 +1,21 @@
 /**
- * Probes: real packets from inside a lab namespace. ICMP with fping (one process polls until the first reply or the
- * deadline), TCP and UDP with socat, and a short-lived responder in the target's namespace that answers with the
- * source address it saw (to prove NAT).
+ * Probes: real packets from inside a lab namespace, and verdicts backed by evidence (ARCHITECTURE.md, "A verdict").
+ *
+ * - ICMP: iputils `ping`, one echo request every 100 ms, stopped (SIGINT) at the deadline. Every reply that arrives
+ *   before the deadline counts, however late its request was answered; there is no per-try timeout shorter than the
+ *   window. "Not reached" needs evidence: ping's own count of requests sent must prove it was sending for at least the
+ *   whole window; a probe the machine starved of CPU is tried again with a longer deadline, then is an error.
+ * - TCP/UDP: socat, against the user's own server or a short-lived responder started where the packet lands (after a
+ *   DNAT rule of the target's owner, if one matches; never in the lab host, which stands for the machine). The window
+ *   starts once the responder listens, and the responder is stopped when the probe ends.
+ * - Any failure of the machinery itself (nsenter, a vanished namespace, a responder that did not start, a tool that
+ *   failed) is a ProbeError, never "not reached".
  */
-import { InvalidInputError, NetspecError } from './errors.js';
+import type { ChildProcess } from 'node:child_process';
+import { InvalidInputError, NetspecError, ProbeError } from './errors.js';
+import type { RunResult } from './exec.js';
 import { startLifeline } from './exec.js';
-import { addressFacing, parseAddress, type Family } from './ip.js';
+import { addressFacing, canonical, contains, parseAddress, parseCidr, parseProbeAddress, type Family } from './ip.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { ownerOf, readLabState } from './state.js';
@@ -21,15 +31,38 @@ export interface ProbeTarget {
   ns?: Netns;
 }
 
+/** Where a TCP/UDP probe's packets land, and what answered there. */
+export interface Landing {
+  /** The namespace that received the packets (after DNAT), if it is in the lab. */
+  ns?: string;
+  address: string;
+  port: number;
+  /** The DNAT rule that sent them there, as `ns: DNAT a:p → b:q (rule …)`. */
+  dnat?: string;
+  /** Who answered: the user's own server, netspec's responder, or nothing (with why). */
+  answered: 'server' | 'responder' | 'nothing';
+  why?: string;
+}
+
 export interface ProbeOutcome {
   reached: boolean;
   /** TCP RST or ICMP port unreachable. */
   refused: boolean;
   /** The source had no route (`Network is unreachable`). */
   noRoute: boolean;
+  /** The first ICMP error the source received (`From 192.168.15.3 icmp_seq=1 Destination Host Unreachable`). */
+  icmpError?: string;
   /** The source address the target saw (with `seenAs` or a responder). */
   seenAs?: string;
+  /** Every source address the target's witness recorded (ICMP `seenAs`). */
+  seenSources?: string[];
   elapsedMs: number;
+  /** Evidence: probe packets (echo requests) or connection attempts that left the source. */
+  sent: number;
+  /** Evidence: how long the probe was watching for an answer after its first packet, in ms (at least). */
+  watchedMs: number;
+  /** TCP/UDP: where the packets landed and what answered. */
+  landing?: Landing;
   /** `ns$ command → exit code` lines, for the failure message. */
   log: string[];
 }
@@ -48,21 +81,26 @@ export async function resolveTarget(
     ns = target;
     address = await addressOn(source, target, options.family);
   } else if (typeof target === 'string') {
-    address = parseAddress(target, 'target address').address;
+    address = parseProbeAddress(target, 'target address').address;
   } else if (target !== null && typeof target === 'object' && 'address' in target) {
     const t = target as { address: unknown; port?: unknown };
-    address = parseAddress(t.address, 'target address').address;
+    address = parseProbeAddress(t.address, 'target address').address;
     if (t.port !== undefined) port = t.port as number;
   } else {
     throw new InvalidInputError('target', target, 'expected an IP address ("192.168.15.2"), a namespace handle, or { address, port }');
   }
-  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
-    throw new InvalidInputError('port', port, 'expected a whole number from 1 to 65535');
-  }
+  checkPort(port);
   const protocol = options.protocol ?? (port === undefined ? 'icmp' : 'tcp');
   if (!['icmp', 'tcp', 'udp'].includes(protocol)) throw new InvalidInputError('protocol', protocol, 'expected "icmp", "tcp" or "udp"');
   if (protocol !== 'icmp' && port === undefined) throw new InvalidInputError('port', port, `a ${protocol.toUpperCase()} probe needs a port: { port: 80 } or { address, port }`);
+  if (protocol === 'icmp' && port !== undefined) throw new InvalidInputError('port', port, 'an ICMP probe has no port; say { protocol: "tcp" } or "udp" to probe a port');
   return { address, family: address.includes(':') ? 6 : 4, port, protocol, ns };
+}
+
+function checkPort(port: unknown): asserts port is number | undefined {
+  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new InvalidInputError('port', port, 'expected a whole number from 1 to 65535');
+  }
 }
 
 /** The address of `target` on a subnet the source also has, else its first global address. */
@@ -71,80 +109,226 @@ async function addressOn(source: Netns, target: Netns, family?: Family): Promise
   if (theirs.length === 0) {
     throw new InvalidInputError('target', String(target), `${target.name} has no global address${family ? ` (IPv${family})` : ''} to probe; give it one, or pass an address`);
   }
-  return addressFacing(mine, theirs)!;
+  return canonical(addressFacing(mine, theirs)!);
 }
 
-function checkFrom(from: unknown): { address?: string; dev?: string } {
-  if (from === undefined) return {};
-  if (typeof from === 'string' && (from.includes('.') || from.includes(':')) && /^[0-9a-fA-F.:]+$/.test(from)) {
-    return { address: parseAddress(from, 'from').address };
-  }
-  return { dev: checkIfname(from, 'from (source address or interface)') };
+interface From {
+  address?: string;
+  dev?: string;
 }
+
+/** `from`: one of the source namespace's own addresses or interfaces; anything else is refused, never probed. */
+async function checkFrom(source: Netns, from: unknown, family: Family): Promise<From> {
+  if (from === undefined) return {};
+  if (typeof from !== 'string') throw new InvalidInputError('from', from, 'expected one of the namespace\'s addresses ("192.168.15.1") or interfaces ("veth-red")');
+  const links = await source.addresses();
+  if (/^[0-9a-fA-F.:]+$/.test(from) && /[.:]/.test(from)) {
+    const { address, family: f } = parseAddress(from, 'from');
+    const mine = links.flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local)));
+    if (!mine.includes(address)) throw new InvalidInputError('from', from, `${source.name} has no such address (its addresses: ${mine.join(', ') || 'none'}); give one of them`);
+    if (f !== family) throw new InvalidInputError('from', from, `it is IPv${f} but the target is IPv${family}`);
+    return { address };
+  }
+  const dev = checkIfname(from, 'from (source address or interface)');
+  if (!links.some((l) => l.ifname === dev)) {
+    throw new InvalidInputError('from', from, `${source.name} has no interface called ${JSON.stringify(dev)} (its interfaces: ${links.map((l) => l.ifname).join(', ')})`);
+  }
+  return { dev };
+}
+
+/** A probe command that did not run (nsenter could not enter, the namespace is gone, a tool is missing) is an error. */
+function checkRan(source: Netns, r: RunResult, what: string): void {
+  const nsenter = /^nsenter: (.*)$/m.exec(r.stderr);
+  if (!nsenter && r.exitCode !== 126 && r.exitCode !== 127 && !r.timedOut) return;
+  let names: string[] = [];
+  try {
+    names = source.lab.namespaces();
+  } catch {
+    /* the lab itself is gone: assertAlive below says so */
+  }
+  source.lab.assertAlive();
+  const gone = !source.isHost && !names.includes(source.name);
+  throw new ProbeError(
+    gone
+      ? `${what} could not run: ${source} does not exist any more (deleted, or replaced by something that is not a namespace; namespaces now: ${names.join(', ') || 'none'}); no verdict`
+      : `${what} could not run in ${source}${r.timedOut ? ' (it did not finish in time)' : ''}: ${nsenter?.[1] ?? (firstLine(r.stderr).slice(2) || `exit ${r.exitCode}`)}; no verdict`,
+  );
+}
+
+export interface ProbeOptions {
+  durationMs: number;
+  /** `success`: stop at the first answer (a positive assertion); `window`: watch the whole window (for `.not`). */
+  until?: 'success' | 'window';
+  from?: string;
+  responder?: boolean;
+  /** Record the source address the target saw. */
+  seenAs?: boolean;
+}
+
+/** The ICMP echo interval, and how many starved tries a `.not` gets before it is an error. */
+const INTERVAL_MS = 100;
+const STARVED_TRIES = 3;
 
 /**
  * Probe until the first success or `durationMs` (`until: 'success'`), or for the whole window (`until: 'window'`,
  * for `.not`: nothing may succeed during it). Stops at once when there is no route.
  */
-export async function probe(
-  source: Netns,
-  target: ProbeTarget,
-  options: { durationMs: number; from?: string; seenAs?: boolean; responder?: boolean },
-): Promise<ProbeOutcome> {
-  const started = performance.now();
-  const from = checkFrom(options.from);
-  const log: string[] = [];
-  if (target.protocol === 'icmp' && !options.seenAs) {
-    // fping: one try every `interval` ms until a reply or (retries+1) tries
-    const interval = options.durationMs <= 1000 ? 100 : 200;
-    const tries = Math.max(1, Math.floor(options.durationMs / interval));
-    const argv = ['fping', '-e', '-B1', '-t', String(interval), '-r', String(tries - 1)];
-    if (from.address) argv.push('-S', from.address);
-    if (from.dev) argv.push('-I', from.dev);
-    argv.push(target.address);
-    const r = await source.lab.run(source.name, argv, { intent: `ping ${target.address}`, reject: false });
-    log.push(`${source.name}$ ${argv.join(' ')} → exit ${r.exitCode}${firstLine(r.stdout + r.stderr)}`);
-    if (r.exitCode >= 3) throw new NetspecError(`fping failed in ${source}: ${r.stderr.trim() || r.stdout.trim()}`);
-    return {
-      reached: /is alive/.test(r.stdout),
-      refused: false,
-      noRoute: /Network is unreachable|No route to host|Cannot assign requested address/.test(r.stderr + r.stdout) && !/is alive/.test(r.stdout),
-      elapsedMs: performance.now() - started,
-      log,
-    };
+export async function probe(source: Netns, target: ProbeTarget, options: ProbeOptions): Promise<ProbeOutcome> {
+  const durationMs = options.durationMs;
+  if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs <= 0 || durationMs > 3_600_000) {
+    throw new InvalidInputError('probe duration', durationMs, 'expected a number of ms > 0 and at most an hour');
   }
-  // TCP/UDP (or ICMP with seenAs, which needs a responder): socat, with a responder in the target's namespace
-  const protocol = target.protocol === 'icmp' ? 'udp' : target.protocol;
-  const port = target.port ?? 40_000 + Math.floor(Math.random() * 20_000);
-  // The responder is left to end by itself (its `timeout`) or with the lab: killing the nsenter in front of it would
-  // orphan it in a way that makes the lab's PID namespace take a second longer to die.
-  if (options.responder !== false && source.lab.responders) await startResponder(source, target, protocol, port, options.durationMs, log);
-  const deadline = started + options.durationMs;
-  let refused = false;
-  for (;;) {
-    const remaining = Math.max(100, deadline - performance.now());
-    const last = await socatOnce(source, target.address, port, protocol, from, Math.min(remaining, 1000), log);
-    last.elapsedMs = performance.now() - started;
-    // a refusal seen once counts, even if a later ICMP error was rate-limited away
-    refused ||= last.refused;
-    last.refused = refused && !last.reached;
-    if (last.reached || last.noRoute || performance.now() >= deadline) return last;
-    await new Promise((r) => setTimeout(r, 50));
+  const from = await checkFrom(source, options.from, target.family);
+  const until = options.until ?? 'success';
+  if (target.protocol !== 'icmp') return portProbe(source, target, from, durationMs, until, options);
+  if (!options.seenAs) return icmpProbe(source, target, from, durationMs, until);
+  // ICMP with seenAs: the target's namespace records the source of every echo request to the target (a witness)
+  const owner = await ownerNs(source, target);
+  if (!owner) throw new InvalidInputError('seenAs', target.address, 'for ICMP, the target must be an address of a namespace in this lab (its namespace records the source it sees)');
+  const witness = await startWitness(owner, target.address, { protocol: 'icmp' });
+  let outcome: ProbeOutcome | undefined;
+  try {
+    outcome = await icmpProbe(source, target, from, durationMs, until);
+  } finally {
+    const seen = await witness.finish(outcome !== undefined);
+    if (outcome) {
+      outcome.seenSources = seen;
+      outcome.seenAs = seen[0];
+      outcome.log.push(`${owner.name}$ nft witness: echo requests to ${target.address} came from ${seen.join(', ') || 'nobody'}`);
+    }
+  }
+  return outcome!;
+}
+
+async function ownerNs(source: Netns, target: ProbeTarget): Promise<Netns | undefined> {
+  if (target.ns) return target.ns;
+  const name = ownerOf(await readLabState(source.lab, { iptables: false }), target.address)?.name;
+  return name === undefined ? undefined : source.lab.get(name);
+}
+
+let witnesses = 0;
+
+/**
+ * A witness in `ns`: a temporary nftables table of netspec's own with a dynamic set that records the source address of
+ * every packet to `address` (ICMP echo requests, or TCP/UDP to a port) as the namespace receives it, after every NAT
+ * on the way. Every word of the rules is netspec's own (canonical addresses, integers).
+ */
+export async function startWitness(ns: Netns, address: string, match: { protocol: 'icmp' } | { protocol: 'tcp' | 'udp'; port: number }): Promise<{ finish(read?: boolean): Promise<string[]> }> {
+  if (ns.lab.readOnly) throw new InvalidInputError('seenAs', address, 'attach mode changes nothing, so it cannot add the nftables witness that records the source; prove the source with a TCP/UDP probe to a responder instead');
+  const six = address.includes(':');
+  const ip = six ? 'ip6' : 'ip';
+  const table = `netspec_witness_${process.pid}_${++witnesses}`;
+  const l4 = match.protocol === 'icmp' ? (six ? 'icmpv6 type echo-request' : 'icmp type echo-request') : `${match.protocol} dport ${match.port}`;
+  const rules = [
+    `table inet ${table} {`,
+    `  set seen { type ${six ? 'ipv6_addr' : 'ipv4_addr'}; flags dynamic; size 65536; }`,
+    `  chain input { type filter hook input priority -300; policy accept; ${ip} daddr ${canonical(address)} ${l4} add @seen { ${ip} saddr }; }`,
+    `}`,
+    '',
+  ].join('\n');
+  const r = await ns.lab.run(ns.name, ['nft', '-f', '-'], { intent: 'add the witness table', input: rules, reject: false });
+  checkRan(ns, r, 'adding the nftables witness');
+  if (r.exitCode !== 0) throw new ProbeError(`could not add the nftables witness in ${ns}: ${r.stderr.trim()}; no verdict about the source`);
+  return {
+    async finish(read = true) {
+      let seen: string[] = [];
+      if (read) {
+        const l = await ns.lab.run(ns.name, ['nft', '-j', 'list', 'set', 'inet', table, 'seen'], { intent: 'read the witness', reject: false });
+        checkRan(ns, l, 'reading the nftables witness');
+        const json = JSON.parse(l.stdout || '{"nftables":[]}') as { nftables: { set?: { elem?: unknown[] } }[] };
+        seen = (json.nftables.find((x) => x.set)?.set?.elem ?? []).map((e) => canonical(typeof e === 'string' ? e : String((e as { elem?: { val?: unknown } }).elem?.val ?? e)));
+      }
+      await ns.lab.run(ns.name, ['nft', 'delete', 'table', 'inet', table], { intent: 'remove the witness table', reject: false }).catch(() => undefined);
+      return seen;
+    },
+  };
+}
+
+async function icmpProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window'): Promise<ProbeOutcome> {
+  const started = performance.now();
+  const log: string[] = [];
+  // `.not` keeps listening a little past its window: a reply to a request sent inside the window still counts
+  let budget = until === 'window' ? durationMs + Math.max(200, Math.round(durationMs / 4)) : durationMs;
+  for (let attempt = 1; ; attempt++) {
+    const argv = ['timeout', '--preserve-status', '-s', 'INT', '-k', '2', (budget / 1000).toFixed(3), 'ping', '-n', '-c', '1', '-w', String(Math.ceil(budget / 1000) + 1), '-i', String(INTERVAL_MS / 1000)];
+    if (from.address ?? from.dev) argv.push('-I', (from.address ?? from.dev)!);
+    argv.push(target.address);
+    const r = await source.lab.run(source.name, argv, { intent: `ping ${target.address}`, reject: false, timeoutMs: budget + 10_000 });
+    checkRan(source, r, `the ICMP probe (ping ${target.address})`);
+    const out = r.stdout + r.stderr;
+    const stats = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    const sent = Number(stats?.[1] ?? 0);
+    const received = Number(stats?.[2] ?? 0);
+    const noRoute = /Network is unreachable|No route to host/.test(r.stderr) && received === 0;
+    const icmpError = /^From \S+ icmp_seq=\d+ .*$/m.exec(r.stdout)?.[0];
+    log.push(`${source.name}$ ping ${target.address}${from.address ?? from.dev ? ` -I ${from.address ?? from.dev}` : ''} (every ${INTERVAL_MS} ms, ${Math.round(budget)} ms) → ${sent} sent, ${received} received${icmpError ? `; ${icmpError}` : noRoute ? `; ${firstLine(r.stderr).slice(2)}` : ''}`);
+    if (!stats && !noRoute) throw new ProbeError(`the ICMP probe in ${source} gave no result: \`ping\` exited ${r.exitCode}${firstLine(out)}; no verdict`);
+    const watchedMs = Math.max(0, sent - 1) * INTERVAL_MS;
+    const outcome: ProbeOutcome = { reached: received > 0, refused: false, noRoute, icmpError, elapsedMs: performance.now() - started, sent, watchedMs, log };
+    if (outcome.reached || noRoute) return outcome;
+    if (sent === 0) throw new ProbeError(`the ICMP probe in ${source} sent nothing in ${Math.round(budget)} ms${firstLine(out)}; no verdict`);
+    if (icmpError) {
+      // the network answered with an error (ping stops at it): evidence of "not reached" in itself; a positive
+      // assertion keeps trying until its deadline, as the path may be coming up
+      const left = started + durationMs - performance.now();
+      if (until === 'window' || left < INTERVAL_MS) return outcome;
+      await new Promise((r) => setTimeout(r, INTERVAL_MS));
+      budget = left - INTERVAL_MS;
+      attempt = 0;
+      continue;
+    }
+    // evidence: the first request was out for at least the window, and ping was running to hear an answer
+    if (until === 'success' || watchedMs >= durationMs) return outcome;
+    if (attempt >= STARVED_TRIES) {
+      throw new ProbeError(
+        `the ICMP probe from ${source} to ${target.address} was starved: ping sent only ${sent} echo requests in ${Math.round(budget)} ms, so it cannot prove that nothing answered within ${durationMs} ms (tried ${attempt} times; is the machine overloaded?); no verdict`,
+      );
+    }
+    log.push(`${source.name}: only ${sent} requests left in ${Math.round(budget)} ms (starved of CPU?): not enough evidence for "not reached", trying again for longer`);
+    budget *= 2;
   }
 }
 
-async function socatOnce(
-  source: Netns,
-  address: string,
-  port: number,
-  protocol: 'tcp' | 'udp',
-  from: { address?: string; dev?: string },
-  timeoutMs: number,
-  log: string[],
-): Promise<ProbeOutcome> {
+async function portProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {
+  const protocol = target.protocol as 'tcp' | 'udp';
+  const port = target.port!;
+  const log: string[] = [];
+  const landing = await land(source, target, protocol, port, options.responder !== false && source.lab.responders, durationMs, log);
+  try {
+    // the window starts now that whatever answers is listening
+    const started = performance.now();
+    const deadline = started + durationMs;
+    // each try waits at least this long for an answer, so a slow machine cannot turn "late" into "never"
+    const minTry = until === 'window' ? Math.min(durationMs, 1000) : 100;
+    let refused = false;
+    let sent = 0;
+    let firstSent: number | undefined;
+    for (;;) {
+      const wait = Math.max(minTry, deadline - performance.now());
+      const t = performance.now();
+      const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log);
+      sent++;
+      firstSent ??= t;
+      last.elapsedMs = performance.now() - started;
+      last.sent = sent;
+      last.watchedMs = performance.now() - firstSent;
+      last.landing = landing.info;
+      // a refusal seen once counts, even if a later ICMP error was rate-limited away
+      refused ||= last.refused;
+      last.refused = refused && !last.reached;
+      if (last.reached || last.noRoute || performance.now() >= deadline) return last;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    landing.stop();
+  }
+}
+
+async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[]): Promise<ProbeOutcome> {
   const six = address.includes(':');
   const host = six ? `[${address}]` : address;
   const secs = (timeoutMs / 1000).toFixed(2);
+  // every part of this address is netspec's own: a canonical address, an integer port, a checked interface name
   let spec = `${protocol.toUpperCase()}${six ? '6' : '4'}:${host}:${port}`;
   if (protocol === 'tcp') spec += `,connect-timeout=${secs}`;
   // the responder ends its answer with an empty datagram (shut-null): EOF for us, so we need not wait out -t
@@ -152,17 +336,119 @@ async function socatOnce(
   if (from.address) spec += `,bind=${from.address.includes(':') ? `[${from.address}]` : from.address}`;
   if (from.dev) spec += `,so-bindtodevice=${from.dev}`;
   const argv = ['socat', '-T', secs, '-t', secs, '-', spec];
-  const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: timeoutMs + 2000 });
+  const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: timeoutMs + 10_000 });
+  checkRan(source, r, `the ${protocol.toUpperCase()} probe (socat to ${address}:${port})`);
   const seen = r.stdout.trim().split('\n')[0]?.trim();
   const refused = /Connection refused/.test(r.stderr);
   const noRoute = /Network is unreachable|No route to host/.test(r.stderr);
+  const timedOut = /timed out|Operation now in progress|Connection reset/.test(r.stderr);
   log.push(`${source.name}$ ${argv.join(' ')} → exit ${r.exitCode}${firstLine(r.stderr.replace(/^\S+ \S+ socat\[\d+\] \w /gm, ''))}`);
+  if (r.exitCode !== 0 && !refused && !noRoute && !timedOut) {
+    throw new ProbeError(`the ${protocol.toUpperCase()} probe from ${source} to ${address}:${port} failed: socat exited ${r.exitCode}${firstLine(r.stderr)}; no verdict`);
+  }
   // TCP: a completed connect is reached; UDP: only a reply counts
   const reached = protocol === 'tcp' ? r.exitCode === 0 && !refused : Boolean(seen);
-  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, log };
+  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log };
+}
+
+/**
+ * Where a packet to `address:port` lands: the owner of the address, or where a DNAT rule of the owner sends it
+ * (`iptables -t nat … --dport P -j DNAT --to-destination B[:Q]`). Starts a responder there when nothing listens,
+ * unless that is the lab host (it stands for the machine: a port on it answers only if the spec runs a server there).
+ */
+async function land(
+  source: Netns,
+  target: ProbeTarget,
+  protocol: 'tcp' | 'udp',
+  port: number,
+  respond: boolean,
+  durationMs: number,
+  log: string[],
+): Promise<{ info?: Landing; stop(): void }> {
+  const none = { stop: () => undefined };
+  if (!respond) return none;
+  const lab = source.lab;
+  const states = await readLabState(lab, { iptables: false });
+  let owner = target.ns?.name ?? ownerOf(states, target.address)?.name;
+  if (!owner) return none; // not in the lab: nothing to start (and nothing of ours will answer)
+  let address = target.address;
+  let toPort = port;
+  let dnat: string | undefined;
+  const rule = await dnatRule(lab.get(owner), target, protocol, port);
+  if (rule) {
+    address = rule.address;
+    toPort = rule.port ?? port;
+    dnat = `${owner}: DNAT ${target.address}:${port} → ${address}:${toPort} (rule \`${rule.rule}\`)`;
+    log.push(dnat);
+    owner = ownerOf(states, address)?.name;
+    if (!owner) return { info: { address, port: toPort, dnat, answered: 'nothing', why: `no namespace in the lab has ${address}` }, stop: () => undefined };
+  }
+  const info: Landing = { ns: owner, address, port: toPort, dnat, answered: 'nothing' };
+  const ss = await lab.run(owner, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun', `sport = :${toPort}`], { intent: 'look for a listener', reject: false });
+  checkRan(lab.get(owner), ss, 'looking for a listener (ss)');
+  if (ss.stdout.trim()) {
+    info.answered = 'server';
+    log.push(`${owner}$ ss: something listens on ${protocol} port ${toPort} (the spec's own server): no responder`);
+    return { info, stop: () => undefined };
+  }
+  if (owner === 'host') {
+    info.why = `nothing listens on ${protocol} port ${toPort} in the lab host (netspec starts responders in namespaces, never in the host, which stands for the machine; run a server there with serve(lab.host, …) to test one)`;
+    log.push(`host: ${info.why}`);
+    return { info, stop: () => undefined };
+  }
+  // bound to the landing address, so UDP replies leave from the address the client's packets were sent to
+  const server = await startServer(lab.enter(owner), { port: toPort, protocol, address, lifetimeMs: durationMs + 30_000 }).catch((error: unknown) => {
+    throw new ProbeError(`the ${protocol} responder in ${lab.get(owner!)} on ${address}:${toPort} did not start (${(error as Error).message}); no verdict`, { cause: error });
+  });
+  info.answered = 'responder';
+  log.push(`${owner}$ socat ${protocol} responder on ${address}:${toPort} → listening (stopped when the probe ends)`);
+  return { info, stop: () => server.stop() };
+}
+
+/** The first DNAT rule of `ns`'s nat table that a packet to `address:port` matches (protocol, dport, -d). */
+export async function dnatRule(ns: Netns, target: { address: string; family: Family }, protocol: 'tcp' | 'udp', port: number): Promise<{ address: string; port?: number; rule: string } | undefined> {
+  const save = target.family === 6 ? 'ip6tables-save' : 'iptables-save';
+  const r = await ns.lab.run(ns.name, [save, '-t', 'nat'], { intent: 'read the nat rules', reject: false });
+  if (r.exitCode !== 0) return undefined;
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('-A ') || !/ -j DNAT\b/.test(line)) continue;
+    const words = line.split(/\s+/);
+    const opt = (name: string) => {
+      const i = words.indexOf(name);
+      return i > 0 && words[i - 1] !== '!' ? words[i + 1] : undefined;
+    };
+    const p = opt('-p');
+    if (p && p !== protocol) continue;
+    const dport = opt('--dport');
+    if (dport && !dportMatches(dport, port)) continue;
+    const d = opt('-d');
+    if (d && !safeContains(d, target.address)) continue;
+    const to = opt('--to-destination');
+    if (!to) continue;
+    const m = /^\[?([0-9a-fA-F.:]+?)\]?(?::(\d+))?$/.exec(to);
+    if (!m) continue;
+    return { address: canonical(m[1]!), port: m[2] ? Number(m[2]) : undefined, rule: line };
+  }
+  return undefined;
+}
+
+function dportMatches(dport: string, port: number): boolean {
+  const [lo, hi] = dport.split(':').map(Number);
+  return hi === undefined ? lo === port : port >= lo! && port <= hi;
+}
+
+function safeContains(cidr: string, address: string): boolean {
+  try {
+    return contains(parseCidr(cidr.includes('/') ? cidr : `${cidr}/${cidr.includes(':') ? 128 : 32}`), address);
+  } catch {
+    return false;
+  }
 }
 
 const RESPONDER = 'awk {print(ENVIRON["SOCAT_PEERADDR"]);exit}';
+// The server runs until its stdin closes (the probe ended, or this process died) or its lifetime is up. Its
+// arguments are positional ("$1".."$3"): nothing is spliced into this script.
+const SERVER_SCRIPT = 'timeout "$1" socat -d -d "$2" "$3" & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"';
 
 export interface ServeOptions {
   port: number;
@@ -173,24 +459,37 @@ export interface ServeOptions {
   lifetimeMs?: number;
 }
 
-/**
- * A server that answers every connection or datagram with the source address it saw (one line), for `seenAs` and
- * published-port checks. `enter` is the argv prefix of the namespace to run in (Lab.enter(name)); the server ends by
- * itself after its lifetime, and with the lab. Resolves once it listens.
- */
-export async function serve(enter: readonly string[], options: ServeOptions): Promise<void> {
-  const protocol = options.protocol ?? 'tcp';
-  const six = options.address?.includes(':') ?? false;
-  const bind = options.address ? `,bind=${six ? `[${options.address}]` : options.address}` : '';
-  const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${options.port}${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${options.port}${bind},fork,shut-null`;
-  const lifetime = String(Math.ceil((options.lifetimeMs ?? 60_000) / 1000));
-  const child = startLifeline([...enter, 'timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+export interface Server {
+  /** End the server now (it also ends after its lifetime, and with the lab). */
+  stop(): void;
+}
+
+function checkServe(options: unknown): { port: number; protocol: 'tcp' | 'udp'; address?: string; lifetimeMs: number } {
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('serve options', options, 'expected { port, protocol?, address?, lifetimeMs? }');
+  const o = options as Record<string, unknown>;
+  if (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new InvalidInputError('port', o.port, 'expected a whole number from 1 to 65535');
+  const protocol = o.protocol ?? 'tcp';
+  if (protocol !== 'tcp' && protocol !== 'udp') throw new InvalidInputError('protocol', o.protocol, 'expected "tcp" or "udp"');
+  const address = o.address === undefined ? undefined : parseProbeAddress(o.address, 'serve address').address;
+  const lifetimeMs = o.lifetimeMs ?? 60_000;
+  if (typeof lifetimeMs !== 'number' || !Number.isFinite(lifetimeMs) || lifetimeMs <= 0) throw new InvalidInputError('lifetimeMs', o.lifetimeMs, 'expected a number of ms > 0');
+  return { port: o.port, protocol, address, lifetimeMs };
+}
+
+async function startServer(enter: readonly string[], options: ServeOptions): Promise<Server> {
+  const { port, protocol, address, lifetimeMs } = checkServe(options);
+  const six = address?.includes(':') ?? false;
+  const bind = address ? `,bind=${six ? `[${address}]` : address}` : '';
+  const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${port}${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${port}${bind},fork,shut-null`;
+  const lifetime = String(Math.ceil(lifetimeMs / 1000));
+  const child: ChildProcess = startLifeline([...enter, 'sh', '-c', SERVER_SCRIPT, 'netspec-serve', lifetime, listen, `EXEC:${RESPONDER}`], { stdio: ['pipe', 'ignore', 'pipe'] });
   child.unref();
+  child.stdin?.on('error', () => undefined);
   let err = '';
   const ok = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 3000);
+    const timer = setTimeout(() => resolve(false), 10_000);
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
+      if (err.length < 8192) err += d;
       if (/listening on|receiving on/.test(err)) {
         clearTimeout(timer);
         resolve(true);
@@ -201,41 +500,25 @@ export async function serve(enter: readonly string[], options: ServeOptions): Pr
       resolve(false);
     });
   });
-  (child.stderr as unknown as { unref?: () => void })?.unref?.();
-  if (!ok) throw new NetspecError(`the ${protocol} server on port ${options.port} did not start: ${err.trim().split('\n').slice(-2).join(' ')}`);
+  for (const s of [child.stdin, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+  const stop = () => {
+    child.stdin?.end();
+  };
+  if (!ok) {
+    stop();
+    throw new NetspecError(`the ${protocol} server on port ${port} did not start: ${err.trim().split('\n').slice(-2).join(' ') || 'no answer within 10 s'}`);
+  }
+  return { stop };
 }
 
 /**
- * Start a responder in the namespace that owns the target address, unless something already listens there. It answers
- * every connection or datagram with the peer address it saw, and ends by itself (timeout) even if we never stop it.
+ * A server that answers every connection or datagram with the source address it saw (one line), for `seenAs` and
+ * published-port checks. `enter` is the argv prefix of the namespace to run in (Lab.enter(name)); the server ends by
+ * itself after its lifetime, when `stop()` is called, and with the lab. Resolves once it listens.
  */
-async function startResponder(
-  source: Netns,
-  target: ProbeTarget,
-  protocol: 'tcp' | 'udp',
-  port: number,
-  durationMs: number,
-  log: string[],
-): Promise<boolean> {
-  const lab = source.lab;
-  let owner = target.ns;
-  if (!owner) {
-    const states = await readLabState(lab, { iptables: false });
-    const s = ownerOf(states, target.address);
-    if (!s) return false; // not in the lab: nothing to start (and nothing will answer)
-    owner = lab.get(s.name);
-  }
-  const ss = await lab.run(owner.name, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun', `sport = :${port}`], { intent: 'look for a listener', reject: false });
-  if (ss.stdout.trim()) return true; // the user's own server (or an earlier responder) answers
-  try {
-    // bound to the target address, so UDP replies leave from the address the client sent to
-    await serve(lab.enter(owner.name), { port, protocol, address: target.address, lifetimeMs: durationMs + 5000 });
-    log.push(`${owner.name}$ socat ${protocol} responder on ${target.address}:${port} → listening`);
-    return true;
-  } catch (error) {
-    log.push(`${owner.name}$ socat ${protocol} responder on ${target.address}:${port} → did not start (${(error as Error).message})`);
-    return false;
-  }
+export async function serve(enter: readonly string[], options: ServeOptions): Promise<Server> {
+  if (!Array.isArray(enter) || enter.some((a) => typeof a !== 'string')) throw new InvalidInputError('enter', enter, 'expected the argv prefix of a namespace: lab.enter(name)');
+  return startServer(enter, options);
 }
 
 function firstLine(text: string): string {

@@ -1,4 +1,5 @@
 /** A namespace's live state in as few processes as possible: what diagnoses and failure reports are built from. */
+import { canonical } from './ip.js';
 import type { World } from './world.js';
 import type { AddrInfo, LinkInfo, NeighInfo, Netns, RouteInfo } from './netns.js';
 
@@ -129,7 +130,8 @@ export async function everyNetns(lab: World, argv: readonly string[]): Promise<M
 
 /** The namespace (state) that owns `address`, if any. */
 export function ownerOf(states: readonly NamespaceState[], address: string): NamespaceState | undefined {
-  return states.find((s) => s.addresses.some((l) => l.addr_info?.some((a) => a.local === address)));
+  const want = canonical(address);
+  return states.find((s) => s.addresses.some((l) => l.addr_info?.some((a) => canonical(a.local) === want)));
 }
 
 export interface Counter {

@@ -1,28 +1,42 @@
-/** `expect(ns).toReach(target, options?)`: real packets from inside `ns`; a failure says why, hop by hop. */
+/**
+ * `expect(ns).toReach(target, options?)`: real packets from inside `ns`; a verdict backed by evidence, and a failure
+ * that says why, hop by hop. `.not` passes only after its whole window with proof that probes left the source;
+ * `.not.toReach(x, { because })` also asserts why.
+ */
+import { InvalidInputError } from '../errors.js';
 import { canonical, parseAddress } from '../ip.js';
-import { diagnose, describeRoute } from '../diagnose.js';
+import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Disposition } from '../diagnose.js';
 import { reportFailure } from '../report.js';
-import { probe, resolveTarget, type Protocol } from '../probe.js';
+import { probe, resolveTarget, type ProbeOutcome, type Protocol } from '../probe.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToReachOptions {
   /** `icmp` (default without a port), `tcp` (default with a port) or `udp`. */
   protocol?: Protocol;
   port?: number;
-  /** Source address or interface. */
+  /** Source address or interface: one of the namespace's own (anything else is an error). */
   from?: string;
   /** How long a positive assertion keeps trying, in ms (default 3000: enough for ARP/ND resolution). */
   timeout?: number;
   /** How long `.not` watches for any success, in ms (default 400); it never decides earlier. */
   window?: number;
-  /** The source address the target must see (proves NAT). Uses a responder in the target's namespace. */
+  /** The source address the target must see (proves NAT). ICMP: an nftables witness in the target's namespace records it; TCP/UDP: the responder reports it. */
   seenAs?: string;
-  /** Start a short-lived responder in the target's namespace for TCP/UDP when nothing listens there (default true). */
+  /** Start a short-lived responder where a TCP/UDP probe lands when nothing listens there (default true). */
   responder?: boolean;
+  /** With `.not`: why the target must be unreachable (`'FILTERED'`, `'NO_ROUTE'`, …); the diagnosis must say so. */
+  because?: Disposition;
 }
 
 export const DEFAULT_REACH_TIMEOUT_MS = 3000;
 export const DEFAULT_NOT_WINDOW_MS = 400;
+const MAX_MS = 3_600_000;
+
+function checkMs(value: number | undefined, name: string): void {
+  if (value !== undefined && !(Number.isFinite(value) && value > 0 && value <= MAX_MS)) {
+    throw new InvalidInputError(`toReach option ${name}`, value, 'expected a number of milliseconds > 0 and at most an hour');
+  }
+}
 
 export async function toReach(this: MatcherContext, received: unknown, target: unknown, options?: ToReachOptions): Promise<MatcherResult> {
   const ns = receivedNetns(received, 'toReach');
@@ -34,42 +48,65 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     window: 'number',
     seenAs: 'string',
     responder: 'boolean',
+    because: 'string',
   });
+  checkMs(opts.timeout, 'timeout');
+  checkMs(opts.window, 'window');
+  if (opts.because !== undefined) {
+    if (!this.isNot) throw new InvalidInputError('toReach option because', opts.because, 'only `.not.toReach` takes `because` (why the target is unreachable)');
+    if (!DISPOSITIONS.includes(opts.because) || opts.because === 'REACHED') throw new InvalidInputError('toReach option because', opts.because, `expected one of ${DISPOSITIONS.filter((d) => d !== 'REACHED').join(', ')}`);
+  }
   const seenAs = opts.seenAs === undefined ? undefined : parseAddress(opts.seenAs, 'seenAs').address;
   const t = await resolveTarget(ns, target, { protocol: opts.protocol, port: opts.port });
   await ns.lab.checkTarget?.(t.address);
   const label = `${t.address}${t.port ? `:${t.port}` : ''} (${t.protocol}${seenAs ? `, seen as ${seenAs}` : ''})`;
   const args = describe(target) + (options ? `, ${describe(options)}` : '');
   const durationMs = this.isNot ? (opts.window ?? DEFAULT_NOT_WINDOW_MS) : (opts.timeout ?? DEFAULT_REACH_TIMEOUT_MS);
-  const outcome = await probe(ns, t, { durationMs, from: opts.from, seenAs: seenAs !== undefined, responder: opts.responder });
-  const seenOk = seenAs === undefined || (outcome.seenAs !== undefined && canonical(outcome.seenAs) === canonical(seenAs));
+  const outcome = await probe(ns, t, { durationMs, until: this.isNot ? 'window' : 'success', from: opts.from, seenAs: seenAs !== undefined, responder: opts.responder });
+  const seen = outcome.seenSources ?? (outcome.seenAs ? [canonical(outcome.seenAs)] : []);
+  const seenOk = seenAs === undefined || seen.includes(seenAs);
   const pass = outcome.reached && seenOk;
+  const evidence = evidenceLine(outcome);
 
   if (pass) {
-    // only shown for a failing `.not`: say what did reach, and how
+    // only shown for a failing `.not`: say what reached, how, and what let it through
     const route = await ns.routeGet(t.address);
     const how = route ? describeRoute(route) : 'an unknown route';
+    const through = await explainReach(ns, t, { from: opts.from, responder: opts.responder }).catch((e: unknown) => [`(could not read what let it through: ${(e as Error).message})`]);
     return {
       pass,
       actual: 'REACHED',
-      expected: 'not reached',
+      expected: opts.because ? `not reached (${opts.because})` : 'not reached',
       message: () =>
-        `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label} within ${Math.round(outcome.elapsedMs)} ms (REACHED); route: ${how}${outcome.seenAs ? `; the target saw the source as ${outcome.seenAs}` : ''}\n\ncommands:\n${bullet(outcome.log)}`,
+        `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label} within ${Math.round(outcome.elapsedMs)} ms (REACHED); route: ${how}${outcome.seenAs ? `; the target saw the source as ${seen.join(', ')}` : ''}${landingLine(outcome)}\n${through.length ? `\nwhat let it through:\n${bullet(through)}\n` : ''}\ncommands:\n${bullet(outcome.log)}`,
     };
   }
-  if (this.isNot) {
-    return { pass, message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms`, actual: 'not reached', expected: 'REACHED' };
+  if (this.isNot && opts.because === undefined) {
+    return { pass, message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})`, actual: 'not reached', expected: 'REACHED' };
   }
   if (outcome.reached && !seenOk) {
     return {
       pass,
-      actual: outcome.seenAs ?? 'unknown',
+      actual: seen.join(', ') || 'unknown',
       expected: seenAs,
       message: () =>
-        `${hint(ns, 'toReach', false, args)}\n\n${ns.name} reached ${t.address}, but the target saw the source as ${outcome.seenAs ?? '(nothing: no responder could run there)'}, not ${seenAs}${outcome.seenAs && outcome.seenAs !== seenAs ? ' (is MASQUERADE missing or on another router?)' : ''}\n\ncommands:\n${bullet(outcome.log)}`,
+        `${hint(ns, 'toReach', this.isNot, args)}\n\n${ns.name} reached ${t.address}, but the target saw the source as ${seen.join(', ') || '(nothing recorded)'}, not ${seenAs}${seen.length ? ' (is MASQUERADE missing, or on another router?)' : ''}\n\ncommands:\n${bullet(outcome.log)}`,
     };
   }
   const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder });
+  if (this.isNot) {
+    // `.not` with `because`: not reached; the diagnosis must agree on why
+    const agrees = d.disposition === opts.because;
+    return {
+      pass: !agrees,
+      actual: d.disposition,
+      expected: opts.because,
+      message: () =>
+        agrees
+          ? `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} (${d.disposition}), as expected`
+          : `${hint(ns, 'toReach', true, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms, as expected, but because of ${d.disposition}, not ${opts.because}:\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}`,
+    };
+  }
   const report = await reportFailure(ns.lab, { source: ns.name, target: t.address, disposition: d.disposition, path: d.path, stoppedAt: d.stoppedAt }, d.states).catch(() => undefined);
   const files = report ? `\n\nthe lab's state: ${report.files.dump}\nthe picture: ${report.files.svg} (Mermaid: ${report.files.mermaid})` : '';
   return {
@@ -77,6 +114,20 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     actual: d.disposition,
     expected: 'REACHED',
     message: () =>
-      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms:\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}${files}`,
+      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms (${evidence}):\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}${files}`,
   };
+}
+
+function evidenceLine(o: ProbeOutcome): string {
+  if (o.noRoute) return 'the kernel refused to send: no route';
+  return o.sent === 1 && o.watchedMs === 0
+    ? '1 probe sent'
+    : `${o.sent} probe${o.sent === 1 ? '' : 's'} sent, watched ≥ ${Math.round(o.watchedMs)} ms after the first`;
+}
+
+function landingLine(o: ProbeOutcome): string {
+  const l = o.landing;
+  if (!l) return '';
+  const who = l.answered === 'server' ? "the spec's own server" : l.answered === 'responder' ? "netspec's responder" : 'nothing';
+  return `\n${l.dnat ? `${l.dnat}; ` : ''}answered by ${who}${l.ns ? ` in ${l.ns}` : ''} on ${l.address}:${l.port}`;
 }
