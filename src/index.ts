@@ -10,6 +10,7 @@ export {
   PrerequisiteError,
   LabGoneError,
   CommandError,
+  ProbeError,
 } from './errors.js';
 export { SkippedStepError } from './batch.js';
 export type { RunResult } from './exec.js';

@@ -1,0 +1,150 @@
+// Regression specs for the false passes, false fails and wrong explanations of netspec 0.1.0 (one test per problem).
+// Each reproduces the case that fooled 0.1.0 and asserts the verdict the kernel backs.
+import { describe, expect, test } from '../../src/vitest.js';
+import { InvalidInputError, ProbeError, createLab } from '../../src/index.js';
+import { bridgeNetwork, dockerHost } from '../../fixtures/index.js';
+import { failureOf, tutorial } from '../matchers/helpers.js';
+import { outcomeOf, slowEcho } from './helpers.js';
+
+describe('no false pass', () => {
+  test('1. late replies count: a target that answers 150 ms or 250 ms late is reached, and .not fails', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const { red, blue } = { red: net.nodes[0]!, blue: net.nodes[1]! };
+    for (const delay of [150, 250]) {
+      const echo = await slowEcho(lab, blue, delay);
+      try {
+        expect(await outcomeOf(expect(red).not.toReach('192.168.15.2'))).toBe('failed');
+        expect(await outcomeOf(expect(red).not.toReach('192.168.15.2', { window: 2000 }))).toBe('failed');
+        await expect(red).toReach('192.168.15.2');
+      } finally {
+        echo.stop();
+      }
+    }
+    // and a reply later than the whole window is "not reached", with its evidence
+    const late = await slowEcho(lab, blue, 900);
+    try {
+      await expect(red).not.toReach('192.168.15.2', { window: 300 });
+      const msg = await failureOf(expect(red).toReach('192.168.15.2', { timeout: 300 }));
+      expect(msg).toMatch(/red cannot reach 192\.168\.15\.2 \(icmp\) \(NO_REPLY\) within 300 ms \(\d+ probes sent/);
+    } finally {
+      late.stop();
+    }
+  });
+
+  test('3. a handle whose namespace was deleted, or replaced by a plain file, is an error, never "not reached"', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const red = net.nodes[0]!;
+    await lab.sh`ip netns del red`;
+    for (const protocol of ['icmp', 'tcp', 'udp'] as const) {
+      const target = protocol === 'icmp' ? '192.168.15.2' : { address: '192.168.15.2', port: 80 };
+      const error = await expect(red).not.toReach(target, { protocol }).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeDefined();
+      expect(String(error)).toMatch(/does not exist any more|network namespace "red"/);
+      expect(error).not.toMatchObject({ name: 'AssertionError' });
+    }
+    await lab.sh`touch /run/netns/fake`;
+    const fake = lab.get('fake');
+    const error = await expect(fake).not.toReach('192.168.15.2').then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ProbeError);
+  });
+
+  test('4. a `from` the namespace does not have is refused for ICMP, TCP and UDP, with .not too', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const red = net.nodes[0]!;
+    for (const from of ['nosuchdev', '10.9.9.9', '192.168.15.2']) {
+      for (const protocol of ['icmp', 'tcp', 'udp'] as const) {
+        const target = protocol === 'icmp' ? '192.168.15.2' : { address: '192.168.15.2', port: 80 };
+        await expect(expect(red).not.toReach(target, { protocol, from })).rejects.toThrow(InvalidInputError);
+      }
+    }
+    // its own address and interface are fine
+    await expect(red).toReach('192.168.15.2', { from: '192.168.15.1' });
+    await expect(red).toReach('192.168.15.2', { from: 'veth-red' });
+  });
+
+  test('5. a non-canonical IPv6 spelling is the same address: FD00::2 is reached over TCP and UDP', async ({ lab }) => {
+    const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
+    const br = await lab.bridge('v-net-0');
+    await br.attach(red, { address: 'fd00::1/64' });
+    await br.attach(blue, { address: 'fd00::2/64' });
+    for (const address of ['FD00::2', 'fd00:0:0::2', 'fd00:0000::0002']) {
+      await expect(red).toReach({ address, port: 80 });
+      await expect(red).toReach({ address, port: 53 }, { protocol: 'udp' });
+      expect(await outcomeOf(expect(red).not.toReach({ address, port: 80 }))).toBe('failed');
+      expect(await outcomeOf(expect(red).not.toReach({ address, port: 53 }, { protocol: 'udp' }))).toBe('failed');
+    }
+  });
+
+  test('6. the unspecified address, IPv4-mapped IPv6, multicast and broadcast are refused as targets', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const red = net.nodes[0]!;
+    const empty = await lab.netns('empty');
+    for (const address of ['0.0.0.0', '::', '::ffff:192.168.15.2', '::FFFF:c0a8:0f02', '224.0.0.1', '255.255.255.255', 'ff02::1']) {
+      await expect(expect(red).not.toReach(address)).rejects.toThrow(InvalidInputError);
+      await expect(expect(empty).toReach(address)).rejects.toThrow(InvalidInputError);
+      await expect(expect(red).not.toReach({ address, port: 80 })).rejects.toThrow(InvalidInputError);
+    }
+  });
+
+  test('7. non-finite deadlines are refused, never turned into 1 ms', async ({ lab }) => {
+    await expect(createLab({ commandTimeoutMs: Infinity })).rejects.toThrow(InvalidInputError);
+    await expect(createLab({ commandTimeoutMs: 2 ** 40 })).rejects.toThrow(InvalidInputError);
+    const net = await tutorial(lab);
+    const red = net.nodes[0]!;
+    for (const bad of [Infinity, NaN, -1, 0, 2 ** 40]) {
+      await expect(expect(red).not.toReach('192.168.15.2', { window: bad })).rejects.toThrow(InvalidInputError);
+      await expect(expect(red).toReach('192.168.15.2', { timeout: bad })).rejects.toThrow(InvalidInputError);
+    }
+  });
+
+  test('8. a published port: REFUSED with nothing published, reached through DNAT when published, and no responder outlives its probe', async ({ lab }) => {
+    const docker = await dockerHost(lab);
+    await docker.createNetwork('web');
+    const wan = docker.wan.ns;
+    // nothing published: nothing listens on the host, and netspec stands in for no server there
+    const refused = await failureOf(expect(wan).toReach({ address: docker.address, port: 8080 }, { timeout: 500 }));
+    expect(refused).toMatch(/\(REFUSED\)/);
+    await expect(wan).not.toReach({ address: docker.address, port: 8080 });
+    // published: the responder runs in the container, where the DNAT sends the packet
+    await docker.run('c1', { network: 'web', publish: ['8080:80'] });
+    await expect(wan).toReach({ address: docker.address, port: 8080 });
+    const reached = await failureOf(expect(wan).not.toReach({ address: docker.address, port: 8080 }));
+    expect(reached).toMatch(/host: DNAT \S+:8080 → 172\.\d+\.0\.2:80 \(rule `-A DOCKER .*--dport 8080 -j DNAT --to-destination 172\.\d+\.0\.2:80`\); answered by netspec's responder in c1/);
+    // the responders of those probes are gone: without one, nothing answers in the container
+    await expect(wan).not.toReach({ address: docker.address, port: 8080 }, { responder: false });
+  });
+});
+
+describe('explanations that are true', () => {
+  test('9. seenAs keeps the protocol: an ICMP seenAs is unaffected by a UDP DROP, and proved by the target\'s witness', async ({ lab }) => {
+    const net = await bridgeNetwork(lab, { nat: true });
+    const red = net.nodes[0]!;
+    await lab.host.iptables(['-I', 'FORWARD', '-p', 'udp', '-j', 'DROP']);
+    await expect(red).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });
+    const wrong = await failureOf(expect(red).toReach('203.0.113.8', { seenAs: '192.168.15.1', timeout: 500 }));
+    expect(wrong).toMatch(/saw the source as 198\.51\.100\.2, not 192\.168\.15\.1/);
+    expect(wrong).toMatch(/nft witness: echo requests to 203\.0\.113\.8 came from 198\.51\.100\.2/);
+    // and UDP, asked for, is dropped by that rule
+    await expect(red).not.toReach({ address: '203.0.113.8', port: 53 }, { protocol: 'udp', because: 'FILTERED' });
+  });
+
+  test('11. a failing .not says what let the packet through', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const red = net.nodes[0]!;
+    const msg = await failureOf(expect(red).not.toReach('203.0.113.8'));
+    expect(msg).toMatch(/what let it through:/);
+    expect(msg).toMatch(/host: the FORWARD policy ACCEPT \(table filter\) let \d+ packets through/);
+    expect(msg).toMatch(/host: rule `-A POSTROUTING -s 192\.168\.15\.0\/24 -j MASQUERADE` \(table nat\) matched/);
+  });
+
+  test('.not.toReach({ because }) asserts why, and fails when the reason differs', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const red = net.nodes[0]!;
+    await lab.host.policy('FORWARD', 'DROP');
+    await expect(red).not.toReach('203.0.113.8', { because: 'FILTERED' });
+    const msg = await failureOf(expect(red).not.toReach('203.0.113.8', { because: 'NO_ROUTE' }));
+    expect(msg).toMatch(/did not reach 203\.0\.113\.8 \(icmp\) within \d+ ms, as expected, but because of FILTERED, not NO_ROUTE/);
+    await expect(expect(red).toReach('203.0.113.8', { because: 'FILTERED' } as never)).rejects.toThrow(InvalidInputError);
+    await expect(expect(red).not.toReach('203.0.113.8', { because: 'SLOW' as never })).rejects.toThrow(InvalidInputError);
+  });
+});
