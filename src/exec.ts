@@ -172,6 +172,12 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
   settleOnExit(subprocess);
   const onAbort = () => stop(0);
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  // execa destroys a stream whose output passed maxBuffer: stop the command then, not when it next writes (it may not)
+  for (const stream of [subprocess.stdout, subprocess.stderr]) {
+    stream?.once('close', () => {
+      if (!stream.readableEnded && subprocess.exitCode === null && subprocess.signalCode === null) stop(KILL_GRACE_MS);
+    });
+  }
   const r = await subprocess;
   if (timer) clearTimeout(timer);
   options.signal?.removeEventListener('abort', onAbort);
