@@ -7,7 +7,7 @@
  * every process of the lab and frees every namespace, link, route and rule in it. Nothing to sweep.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -456,14 +456,29 @@ export class Lab implements AsyncDisposable, World {
     this.assertAlive();
     const stdin = this.lifeline.stdin;
     if (!stdin) throw new NetspecError(`${this} cannot be kept: its lifeline pipe is gone`);
+    const dir = ensureKeptDir(); // a folder we cannot use means no keeper is started at all
     const keeper = startLifeline(['sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', stdin] });
-    keeper.unref();
-    const enter = [...this.enter('host').map((a) => (a.startsWith('--wd=') ? '--wd=/' : a)), 'bash'].join(' ');
-    const kept: KeptLab = { id: `${process.pid}-${this.id}`, pid: this.pid, keeper: keeper.pid!, enter, end: `kill ${keeper.pid}`, reason, created: new Date().toISOString() };
-    mkdirSync(keptDir(), { recursive: true });
-    writeFileSync(join(keptDir(), `${kept.id}.json`), JSON.stringify(kept, null, 2));
-    this.#state = 'disposed'; // this process is done with it; the keeper holds it now
-    return kept;
+    keeper.once('error', () => undefined); // reported below, as a missing pid
+    try {
+      if (keeper.pid === undefined) throw new Error('the keeper process (`sleep infinity`) did not start');
+      const enter = [...this.enter('host').map((a) => (a.startsWith('--wd=') ? '--wd=/' : a)), 'bash'].join(' ');
+      const kept: KeptLab = { id: `${process.pid}-${this.id}`, pid: this.pid, keeper: keeper.pid, enter, end: `kill ${keeper.pid}`, reason, created: new Date().toISOString() };
+      // 'wx': a fresh file of ours, never one (or a link) someone put there
+      writeFileSync(join(dir, `${kept.id}.json`), JSON.stringify(kept, null, 2), { mode: 0o600, flag: 'wx' });
+      keeper.unref();
+      this.#state = 'disposed'; // this process is done with it; the keeper holds it now
+      return kept;
+    } catch (error) {
+      // a kept lab that nobody can find must not live on: end the keeper (by its pid); the caller disposes the lab
+      if (keeper.pid !== undefined) {
+        try {
+          process.kill(keeper.pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+      throw new NetspecError(`${this} could not be kept: ${error instanceof Error ? error.message : String(error)} (record folder ${dir}); no keeper is left running, and the lab ends as usual`, { cause: error });
+    }
   }
 
   /** End the lab: its namespaces, links, rules and processes are freed by the kernel. Safe to call twice. */
@@ -508,9 +523,29 @@ export interface KeptLab {
   created: string;
 }
 
-/** Where kept labs are registered (gone with the machine's reboot, like the labs). */
+/**
+ * Where this user's kept labs are registered: a folder per user (`/tmp/netspec-kept-<uid>`, mode 0700), so two users
+ * never share (or block) one; gone with the machine's reboot, like the labs.
+ */
 export function keptDir(): string {
-  return join(tmpdir(), 'netspec-kept');
+  return join(tmpdir(), `netspec-kept-${process.getuid?.() ?? 'user'}`);
+}
+
+/** Create the kept-labs folder if needed and check that it is ours alone; throws a NetspecError saying what to do. */
+function ensureKeptDir(): string {
+  const dir = keptDir();
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new NetspecError(`cannot keep a lab: creating ${dir} failed (${(error as Error).message}); set TMPDIR to a folder you can write`, { cause: error });
+  }
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+    throw new NetspecError(`cannot keep a lab: ${dir} is ${st.isDirectory() ? `a folder of uid ${st.uid}` : 'not a folder'}, not yours; remove it, or set TMPDIR to a folder of your own`);
+  }
+  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  return dir;
 }
 
 /** Kept labs whose keeper is still alive (stale entries are removed). */
