@@ -1,12 +1,15 @@
 // Issue 7: no injection, ever. Arbitrary strings go into every name and address parameter; every process netspec
 // starts is watched: argv only (never a shell, except the lifeline's fixed script), each input at most one whole
 // argument, and nothing outside the lab changes.
-import { existsSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { createLab, NetspecError, type Lab } from '../../src/index.js';
-import { toHaveArpEntry, toReach, toRouteVia } from '../../src/matchers/index.js';
+import { createLab, NetspecError, parseAddress, parseCidr, parsePrefix, serve, type Lab } from '../../src/index.js';
+import { toHaveAddress, toHaveArpEntry, toHaveLink, toHaveRouteEntry, toReach, toRouteVia } from '../../src/matchers/index.js';
+import { dockerHost, parsePublish, validateTopology } from '../../fixtures/index.js';
 import { machineState, type MachineState } from '../helpers/machine.js';
+import { tempDir } from '../helpers/temp.js';
 
 const spawned = vi.hoisted(() => [] as { file: string; args: string[]; shell: unknown }[]);
 vi.mock('node:child_process', async (importOriginal) => {
@@ -17,18 +20,37 @@ vi.mock('node:child_process', async (importOriginal) => {
   };
   return { ...real, default: { ...real, spawn }, spawn };
 });
+// netspec runs its commands with execa (a dependency, so not reached by the mock above): watch it too
+vi.mock('execa', async (importOriginal) => {
+  const real = await importOriginal<typeof import('execa')>();
+  const execa = (file: string, args: string[] = [], options: { shell?: unknown } = {}) => {
+    spawned.push({ file, args: [...args], shell: options?.shell });
+    return (real.execa as (f: string, a: string[], o: object) => unknown)(file, args, options);
+  };
+  return { ...real, execa };
+});
 
-const PWNED = `/tmp/netspec-pwned-${process.pid}`;
-const hostile = fc.oneof(
-  fc.string({ maxLength: 40 }),
-  fc.string({ unit: 'grapheme', maxLength: 20 }),
-  fc.constantFrom(
+// the canary: every hostile string that could run a command (in the syntax of bash, socat, ip -batch, iptables-restore,
+// or as an option of bash) would create a file named like this, in the machine's /tmp (labs share it)
+const PWNED = `/tmp/netspec-pwned-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+const canaries = () => readdirSync('/tmp').filter((f) => `/tmp/${f}`.startsWith(PWNED)).map((f) => `/tmp/${f}`);
+const HOSTILE = [
     `;touch ${PWNED}`,
     `$(touch ${PWNED})`,
     `\`touch ${PWNED}\``,
     `x\nnetns add pwned`,
     `10.0.0.1/24\nlink del dev lo`,
     `192.168.1.1/24; touch ${PWNED}`,
+    `touch ${PWNED}`,
+    `!!SYSTEM:touch ${PWNED}`,
+    `7001!!SYSTEM:touch ${PWNED} #{`,
+    `7002,reuseaddr!!SYSTEM:touch ${PWNED}`,
+    `0.0.0.0!!EXEC:touch ${PWNED}`,
+    `|touch ${PWNED}`,
+    `\n-A INPUT -j DROP\nCOMMIT`,
+    `x; add table inet pwned`,
+    '-c',
+    '--rcfile',
     '-n',
     '--help',
     'dev',
@@ -40,25 +62,32 @@ const hostile = fc.oneof(
     '"',
     '\\',
     '*',
-  ),
-);
+    // well-formed values too, so that the paths that do start processes (a server, a script, a container) are taken
+    'tcp',
+    '7010',
+    '192.168.15.1',
+    'x1',
+];
+const hostile = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom(...HOSTILE));
 
 let lab: Lab;
+let dockerLab: Lab;
 let before: MachineState;
 beforeAll(async () => {
   before = await machineState();
-  lab = await createLab();
+  [lab, dockerLab] = await Promise.all([createLab(), createLab()]);
 });
 afterAll(async () => {
-  await lab.dispose();
+  await Promise.all([lab?.dispose(), dockerLab?.dispose()]);
 });
 
 // what netspec may start: the lifeline, nsenter in front of a known tool, and the tools themselves
-const TOOLS = new Set(['ip', 'sysctl', 'iptables', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'fping', 'socat', 'ss', 'timeout', 'bash']);
+const TOOLS = new Set(['ip', 'sysctl', 'iptables', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save', 'fping', 'ping', 'socat', 'ss', 'timeout', 'bash', 'nft', 'kill']);
 
 let observed = 0;
 
-function checkSpawns(input: string): void {
+/** `whole`: the input is data that must arrive as one whole argument (a script's argument), never spliced into one. */
+function checkSpawns(input: string, whole = false): void {
   for (const { file, args, shell } of spawned.splice(0)) {
     observed++;
     expect(shell, `${file} started with a shell`).toBeFalsy();
@@ -68,23 +97,31 @@ function checkSpawns(input: string): void {
       continue;
     }
     expect(file).toBe('nsenter');
-    const inner = args.slice(args.indexOf('--') + 1);
-    expect(TOOLS.has(inner[0]!), `unexpected command ${inner[0]}`).toBe(true);
+    const after = args.slice(args.indexOf('--') + 1);
+    // a namespace of a user-namespace lab is entered by a second nsenter, from inside the lab: the tool comes after it
+    const tool = after[0] === 'nsenter' ? after.slice(after.indexOf('--') + 1) : after;
+    if (tool[0] === 'sh') {
+      // serve's fixed script (its values come after it, as positional parameters)
+      expect(tool[1]).toBe('-c');
+      expect(tool[2]).not.toContain(input || '\0');
+    } else {
+      expect(TOOLS.has(tool[0]!), `unexpected command ${tool[0]}`).toBe(true);
+    }
     // input with white space, quotes or shell syntax never gets through validation into any argument
     if (/[\s'"`$;|&<>\\*]/.test(input)) {
-      for (const a of inner) if (a.includes(input)) expect.fail(`input ${JSON.stringify(input)} reached argument ${JSON.stringify(a)}`);
+      for (const a of after) if (a.includes(input) && !(whole && a === input)) expect.fail(`input ${JSON.stringify(input)} reached argument ${JSON.stringify(a)}`);
     }
   }
 }
 
-async function attempt(call: () => Promise<unknown>, input: string): Promise<void> {
+async function attempt(call: () => Promise<unknown>, input: string, whole = false): Promise<void> {
   try {
     await call();
   } catch (error) {
     // every refusal is one of netspec's typed errors, never a TypeError or a raw failure
     if (!(error instanceof NetspecError)) throw error;
   }
-  checkSpawns(input);
+  checkSpawns(input, whole);
 }
 
 describe('arbitrary strings into every name and address parameter', () => {
@@ -92,6 +129,24 @@ describe('arbitrary strings into every name and address parameter', () => {
     const red = await lab.netns('red');
     const bridge = await lab.bridge('v-net-0', { address: '192.168.15.3/24' });
     await bridge.attach(red, { address: '192.168.15.1/24' });
+    // a Docker host for the Docker fixtures' names, networks and published ports
+    const docker = await dockerHost(dockerLab);
+    // scripts named like options of bash (`-c`, `--rcfile`), in a folder of their own: lab.script runs them as scripts
+    const scripts = tempDir('netspec-no-injection-');
+    for (const name of ['-c', '--rcfile', 'ok.sh']) writeFileSync(join(scripts, name), 'exit 0\n');
+    const home = process.cwd();
+    const inScripts = async (call: () => Promise<unknown>) => {
+      process.chdir(scripts);
+      try {
+        return await call();
+      } finally {
+        process.chdir(home);
+      }
+    };
+    // the canary can fire: a command run in a lab creates a file the test sees
+    await lab.sh`touch ${PWNED}-self-check`;
+    expect(canaries()).toEqual([`${PWNED}-self-check`]);
+    rmSync(`${PWNED}-self-check`);
     spawned.splice(0);
     let n = 0;
     await fc.assert(
@@ -120,13 +175,45 @@ describe('arbitrary strings into every name and address parameter', () => {
           () => toReach.call({ isNot: true }, red, { address: '192.168.15.1', port: 7 }, { from: s, window: 50, responder: false }),
           () => toHaveArpEntry.call({ isNot: true }, red, s),
           () => toRouteVia.call({ isNot: false }, red, s, '192.168.15.3'),
+          () => toHaveAddress.call({ isNot: false }, red, s),
+          () => toHaveAddress.call({ isNot: false }, red, '192.168.15.1/24', { dev: s }),
+          () => toHaveLink.call({ isNot: false }, red, s),
+          () => toHaveLink.call({ isNot: false }, lab.host, 'v-net-0', { master: s } as never),
+          () => toHaveRouteEntry.call({ isNot: false }, red, { destination: s }),
+          () => toHaveRouteEntry.call({ isNot: false }, red, { destination: 'default', dev: s }),
+          () => toHaveRouteEntry.call({ isNot: false }, red, { destination: 'default', table: s }),
+          () => red.down(s),
+          () => red.policy(s as never, 'ACCEPT'),
+          () => red.policy('FORWARD', s as never),
+          () => red.routeGet(s),
+          () => red.routeGet('192.168.15.3', { from: s }),
+          () => red.routeGet('192.168.15.3', { iif: s }),
+          () => lab.host.masquerade('192.168.15.0/24', { out: s }),
+          // serve: the port and the address go into socat's address syntax, where `!!` and `,` are syntax
+          () => serve(lab.enter('red'), { port: s as never, lifetimeMs: 2000 }),
+          () => serve(lab.enter('red'), { port: 7000 + (n % 500), address: s, lifetimeMs: 2000 }),
+          () => serve(lab.enter('red'), { port: 7500 + (n % 500), protocol: s as never, lifetimeMs: 2000 }),
+          // lab.script: the path is never an option of bash, the arguments are the script's
+          () => inScripts(() => lab.script(s, [`touch ${PWNED}`])),
+          Object.assign(() => inScripts(() => lab.script('ok.sh', [s])), { whole: true }),
+          async () => parseAddress(s),
+          async () => parseCidr(s),
+          async () => parsePrefix(s),
+          async () => parsePublish(s),
+          async () => validateTopology({ namespaces: [s] }),
+          async () => validateTopology({ namespaces: ['a'], bridges: { [s]: { address: '10.0.0.1/24', attach: { a: s } } } }),
+          () => docker.createNetwork(s),
+          () => docker.run(s),
+          () => docker.run(`p${n}`, { publish: [s] }),
+          () => docker.run(`q${n}`, { network: s }),
         ];
-        for (const call of calls) await attempt(call, s);
-        expect(existsSync(PWNED)).toBe(false);
+        for (const call of calls) await attempt(call, s, 'whole' in call);
+        expect(canaries(), `a hostile string ran a command: ${JSON.stringify(s)}`).toEqual([]);
       }),
-      { numRuns: 60 },
+      // every constant above first, then random strings
+      { numRuns: 60, examples: HOSTILE.map((h) => [h] as [string]) },
     );
     expect(observed, 'the spawn observer saw the processes netspec started').toBeGreaterThan(10);
     expect(await machineState()).toEqual(before);
-  });
+  }, 300_000); // some 50 entry points × 60 strings, each a few processes: minutes on a busy 2-core machine
 });
