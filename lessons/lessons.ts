@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 import '../src/vitest.js'; // registers netspec's matchers on Vitest's expect
 import type { Lab } from '../src/index.js';
+import { addressFacing } from '../src/ip.js';
 import { hint, LessonFailure, type Lesson } from './lesson.js';
 
 async function redAndBlue(lab: Lab) {
@@ -86,11 +87,14 @@ export const lessons: Lesson[] = [
       await Promise.all([lab.host.addAddress('192.168.15.3/24', 'v-net-0'), lab.wan(), lab.host.forwarding(true)]);
     },
     async check(lab) {
+      // what a MASQUERADEd packet is seen as: the lab host's own address on the uplink, the subnet it shares with the wan
+      const seenAs = addressFacing(await lab.get('wan').globalAddresses(4), await lab.host.globalAddresses(4));
+      if (!seenAs) throw new LessonFailure('the lab host has no IPv4 address left: did your script remove the addresses the lesson gave it?');
       for (const name of ['red', 'blue']) {
         const ns = lab.get(name);
         await hint(expect(ns).toRouteVia('203.0.113.8', '192.168.15.3'), `${name} has no way out of its network. Hint: \`ip route\` — which gateway should everything that is not local go to?`);
         await hint(
-          expect(ns).toReach('203.0.113.8', { seenAs: '198.51.100.2' }),
+          expect(ns).toReach('203.0.113.8', { seenAs }),
           `${name} sends to the Internet, but nothing comes back. Hint: the Internet does not know 192.168.15.0/24; the host must make the packets look like its own (\`iptables -t nat\`).`,
         );
       }
