@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createLab, type Lab } from '../src/index.js';
-import { which } from '../src/exec.js';
+import { run, which } from '../src/exec.js';
 import { bridgeNetwork, tutorialNetwork } from '../fixtures/index.js';
 import { toReach, toRouteVia } from '../src/matchers/index.js';
 import { DEFAULT_NOT_WINDOW_MS } from '../src/matchers/to-reach.js';
@@ -14,6 +14,9 @@ import { DEFAULT_NOT_WINDOW_MS } from '../src/matchers/to-reach.js';
 const here = new URL('.', import.meta.url).pathname;
 const quick = process.argv.includes('--quick');
 const runs = (n: number) => (quick ? Math.max(2, Math.ceil(n / 4)) : n);
+// `--only=execa` (a case name) runs just that case
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+const want = (c: string) => !only || only === c;
 
 interface Stat { median: number; p25: number; p75: number; min: number; max: number; n: number }
 interface Row { case: string; subject: string; stat?: Stat; baseline?: string; ratio?: number; target?: string; met?: boolean; note?: string }
@@ -62,7 +65,7 @@ const rows: Row[] = [];
 const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 
 // 1. lab: empty lab created and disposed
-{
+if (want('lab')) {
   const [lab, raw] = await sideBySide(runs(40), async () => (await createLab()).dispose(), () => sh([...privateNs, 'true']));
   const s = stat(lab);
   rows.push({ case: 'lab', subject: 'createLab() + dispose()', stat: s, baseline: 'unshare --net --mount --pid --fork true', ratio: s.median / stat(raw).median, target: 'median ≤ 20 ms', met: s.median <= 20 });
@@ -70,7 +73,7 @@ const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 }
 
 // 2. tutorial topology: build + 3 assertions + dispose, against the plain shell script
-{
+if (want('tutorial')) {
   const netspec = async () => {
     const lab = await createLab();
     const net = await tutorialNetwork(lab);
@@ -92,7 +95,7 @@ const ms = (x: number) => `${x.toFixed(x < 10 ? 1 : 0)} ms`;
 }
 
 // 3. mesh: N namespaces on one bridge, every ordered pair checked
-for (const n of [10, 30]) {
+for (const n of want('mesh') ? [10, 30] : []) {
   const names = Array.from({ length: n }, (_, i) => `h${i + 1}`);
   const netspec = async () => {
     const lab = await createLab();
@@ -116,7 +119,7 @@ for (const n of [10, 30]) {
 }
 
 // 4. negative: .not.toReach on an unreachable target, default options
-{
+if (want('negative')) {
   const lab: Lab = await createLab();
   const net = await tutorialNetwork(lab);
   const red = net.nodes[0]!;
@@ -132,7 +135,7 @@ for (const n of [10, 30]) {
 }
 
 // 5. scale: 100 namespaces on one bridge, built and disposed; memory of this process
-{
+if (want('scale')) {
   const names = Array.from({ length: 100 }, (_, i) => `n${i + 1}`);
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
@@ -154,6 +157,27 @@ for (const n of [10, 30]) {
   rows.push({ case: 'scale', subject: '(baseline) bench/scale.sh 100', stat: stat(sc) });
 }
 
+// 6. execa vs spawn, per process: netspec's run() (execa: process group, timeout, output cap, settle on exit) against
+// a bare child_process.spawn that collects the output, as run() was before execa; `true` on the machine, alternately
+if (want('execa')) {
+  const bare = () =>
+    new Promise<void>((resolve, reject) => {
+      const p = spawn('true', [], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+      let out = '';
+      p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      p.once('error', reject);
+      p.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`true exited ${code}: ${out}`))));
+    });
+  globalThis.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const [viaExeca, viaSpawn] = await sideBySide(runs(200), () => run(['true'], { intent: 'bench', timeoutMs: 10_000 }), bare);
+  const growth = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+  const s = stat(viaExeca);
+  rows.push({ case: 'execa', subject: 'run([true]): execa, per process', stat: s, baseline: 'child_process.spawn', ratio: s.median / stat(viaSpawn).median, note: `+${(s.median - stat(viaSpawn).median).toFixed(2)} ms per process; RSS +${growth.toFixed(1)} MB over both` });
+  rows.push({ case: 'execa', subject: '(baseline) bare child_process.spawn, per process', stat: stat(viaSpawn) });
+}
+
 // report
 const line = (r: Row) =>
   [
@@ -170,6 +194,8 @@ console.log(['case'.padEnd(11), 'subject'.padEnd(58), 'median'.padStart(8), 'p25
 for (const r of rows) console.log(line(r));
 mkdirSync(`${here}results`, { recursive: true });
 const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, quick, rows }, null, 2);
-writeFileSync(`${here}results/latest.json`, json);
-writeFileSync(`${here}results/${new Date().toISOString().replaceAll(':', '-')}.json`, json);
-console.log(`results: bench/results/latest.json`);
+// a run of one case (--only=…) does not replace the full run's latest.json
+if (!only) writeFileSync(`${here}results/latest.json`, json);
+const file = `${new Date().toISOString().replaceAll(':', '-')}${only ? `-only-${only}` : ''}.json`;
+writeFileSync(`${here}results/${file}`, json);
+console.log(`results: bench/results/${only ? file : 'latest.json'}`);

@@ -1,18 +1,30 @@
 /** Run a process for a spec (the repository as working directory, no colours), collecting stdout and stderr together. */
-import { spawn } from 'node:child_process';
+import { execa } from 'execa';
+import { settleOnExit } from '../../src/exec.js';
 
 export const repoRoot = new URL('../..', import.meta.url).pathname;
 
-export function runProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; input?: string; replaceEnv?: boolean } = {}): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const env = options.replaceEnv ? options.env : { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env };
-    const p = spawn(argv[0]!, argv.slice(1), { cwd: repoRoot, env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    if (options.input !== undefined) p.stdin!.end(options.input);
-    p.on('exit', (code) => resolve({ code, out }));
+/**
+ * With execa, like netspec's own processes. It settles when the process exits (settleOnExit), as it always did here:
+ * a child run may leave something behind holding its output (a kept lab's keeper), and the specs check for that
+ * themselves.
+ */
+export async function runProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; input?: string; replaceEnv?: boolean } = {}): Promise<{ code: number | null; out: string }> {
+  const env = options.replaceEnv ? options.env : { NO_COLOR: '1', FORCE_COLOR: '0', ...options.env };
+  const p = execa(argv[0]!, argv.slice(1), {
+    cwd: repoRoot,
+    env,
+    extendEnv: !options.replaceEnv,
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
+    all: true,
+    reject: false,
+    stripFinalNewline: false,
+    maxBuffer: 64 * 1024 * 1024,
   });
+  settleOnExit(p);
+  const r = await p;
+  if (r.exitCode === undefined && r.signal === undefined) throw (r.cause as Error | undefined) ?? new Error(r.shortMessage);
+  return { code: r.exitCode ?? null, out: typeof r.all === 'string' ? r.all : '' };
 }
 
 /** A child Vitest run with the config of specs/children (tests that fail or time out on purpose). */
