@@ -3,7 +3,7 @@
  * timeout), and `expect` with netspec's matchers registered.
  */
 import { test as base, expect } from 'vitest';
-import { createLab, type Lab, type LabOptions } from './lab.js';
+import { createLab, liveLabs, type Lab, type LabOptions } from './lab.js';
 import { reportFailure } from './report.js';
 import { matchers, type ReachabilityExpectation, type ToHaveArpEntryOptions, type ToHaveLinkOptions, type ToReachOptions, type ToRouteViaOptions, type RouteEntry } from './matchers/index.js';
 import type { Netns } from './netns.js';
@@ -33,6 +33,41 @@ declare module 'vitest' {
 }
 
 expect.extend(matchers as unknown as Parameters<typeof expect.extend>[0]);
+
+/**
+ * A Vitest worker whose main process died (SIGKILL, say) would run on, its labs with it, until it noticed on its own.
+ * Watch the parent: when this process is re-parented (the parent is gone), end the live labs and exit. The IPC channel
+ * of a forks-pool worker closing is the early sign; the check runs every 500 ms anyway (any pool, unref'd).
+ */
+function watchParent(): void {
+  const key = Symbol.for('netspec.watchParent');
+  const g = globalThis as { [key]?: boolean };
+  if (g[key] || !process.env.VITEST) return;
+  g[key] = true;
+  const parent = process.ppid;
+  let ending = false;
+  const check = () => {
+    if (ending || process.ppid === parent) return;
+    ending = true;
+    clearInterval(timer);
+    const labs = liveLabs();
+    try {
+      process.stderr.write(`netspec: Vitest's main process (pid ${parent}) is gone; ending ${labs.length} live lab(s) and this worker (pid ${process.pid})\n`);
+    } catch {
+      /* nobody reads stderr any more */
+    }
+    const force = setTimeout(() => process.exit(1), 2_000);
+    force.unref();
+    void Promise.allSettled(labs.map((lab) => lab.dispose())).finally(() => process.exit(1));
+  };
+  const timer = setInterval(check, 500);
+  timer.unref();
+  // the channel closes as the parent dies; re-parenting follows a moment later
+  process.once('disconnect', () => {
+    for (const ms of [20, 100, 250]) setTimeout(check, ms).unref();
+  });
+}
+watchParent();
 
 export interface NetspecFixtures {
   /** A fresh, private network lab for this test; the kernel frees everything in it when the test ends. */
