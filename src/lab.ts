@@ -674,7 +674,20 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   live.add(lab);
   child.once('exit', (code, signal) => {
     live.delete(lab);
-    lab.markDead(signal ? `was killed by ${signal}` : `exited with code ${code}`);
+    // a staged lab's PID 1 (lab.pid) runs under `unshare --fork`, which passes on how it ended by raising the same
+    // signal; util-linux 2.38 fails to for SIGKILL (the one signal the machine can send a PID namespace's init)
+    const mark = () => {
+      const killed = signal ?? (staged && code === 1 && /sigprocmask unblock failed/.test(stderr) ? 'SIGKILL' : null);
+      lab.markDead(killed ? `was killed by ${killed}` : `exited with code ${code}`);
+    };
+    // 'exit' can come before the last of stderr: read it to its end first (briefly)
+    const err = child.stderr;
+    if (staged && code === 1 && err && !err.readableEnded) {
+      const timer = setTimeout(mark, 200);
+      err.once('end', () => (clearTimeout(timer), mark()));
+    } else {
+      mark();
+    }
   });
   // the lab must not keep the test process alive; when the process exits, the pipe closes and the lab ends
   child.unref();
