@@ -101,9 +101,9 @@ const LIFELINE_STAGE1 =
   'mount -t proc proc /proc && ' +
   'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
   '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
-  'for d in sys sysrq-trigger irq bus fs; do [ ! -e /proc/$d ] || mount -o bind,ro /proc/$d /proc/$d || exit; done && ' +
-  // (a bind mount inherits the ro of the mount it comes from: remount it rw)
-  'mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net && ' +
+  // /proc/sys read-only but its net (bound first, carried along by rbind); the kernel's other writable knobs too
+  'mount --bind /proc/sys/net /proc/sys/net && mount -o rbind,ro /proc/sys /proc/sys && ' +
+  'for d in sysrq-trigger irq; do [ ! -e /proc/$d ] || mount -o bind,ro /proc/$d /proc/$d || exit; done && ' +
   'exec unshare --user --map-root-user --net --uts --ipc --mount --propagation private -- sh -c "$0"';
 
 let nextLabId = 1;
