@@ -111,6 +111,30 @@ test('`hostname` in a lab names the lab only: its own UTS and IPC namespaces', a
   expect((await lab.get('red').exec('hostname')).stdout.trim()).toBe('netspec-lab');
 });
 
+test('what the tutorial needs still works in the default lab: iptables, ip6tables, nft, brctl and sysfs, ping, fping, socat', async ({ lab }) => {
+  const script = [
+    'set -e',
+    'iptables -P FORWARD DROP && iptables -t nat -A POSTROUTING -s 10.0.0.0/24 -j MASQUERADE',
+    'iptables -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+    'ip6tables -P FORWARD DROP',
+    'nft add table inet netspec_t && nft list table inet netspec_t >/dev/null',
+    'brctl addbr br9 && brctl show | grep -q br9 && [ -d /sys/class/net/br9/bridge ]',
+    'ip netns add a && ip netns add b',
+    'ip link add name va netns a type veth peer name vb netns b',
+    'ip -n a addr add 10.9.0.1/24 dev va && ip -n b addr add 10.9.0.2/24 dev vb',
+    'ip -n a link set va up && ip -n b link set vb up',
+    'ip netns exec a ping -c1 -W2 10.9.0.2 >/dev/null',
+    'ip netns exec a fping -r2 10.9.0.2 >/dev/null',
+    'ip netns exec b socat -T2 TCP-LISTEN:7000,reuseaddr SYSTEM:"echo pong" & sleep 0.3',
+    'ip netns exec a socat -T2 - TCP:10.9.0.2:7000 </dev/null | grep -q pong',
+    'ip netns exec a ls /sys/class/net | grep -q va',
+    'echo all-ok',
+  ].join('\n');
+  const r = await inLab(lab, script);
+  expect(r.out).toMatch(/all-ok$/);
+  expect(r.code, r.out).toBe(0);
+});
+
 describe.runIf(root)('a full-privilege lab, only when asked for', () => {
   test('{ privileged: true } has no user namespace (the machine\'s root), but its own network, UTS and IPC', async () => {
     await using lab = await createLab({ privileged: true });
