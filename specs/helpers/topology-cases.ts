@@ -58,6 +58,12 @@ export const topologyCases: TopologyCase[] = [
   { name: 'an IPv6 gateway for an IPv4 route', spec: { ...good, routes: { red: [{ destination: '10.0.0.0/8', via: 'fd00::1' }] } }, error: 'InvalidInputError', message: /it is IPv6 but the destination 10.0.0.0\/8 is IPv4/ },
   { name: 'a veth to a namespace not in the topology', spec: { ...good, veths: [{ a: { ns: 'red', name: 'x0' }, b: { ns: 'green', name: 'x1' } }] }, error: 'InvalidInputError', message: /invalid namespace of end b of veth 1 "green": no such namespace in the topology/ },
   { name: 'attaching the host', spec: { ...good, bridges: { br1: { attach: { host: '10.0.0.1/24' } } } }, error: 'InvalidInputError', message: /invalid namespace attached to br1 "host": no such namespace/ },
+  {
+    name: '1,024 namespaces on one bridge',
+    spec: { namespaces: Array.from({ length: 1024 }, (_, i) => `n${i}`), bridges: { br0: { attach: Object.fromEntries(Array.from({ length: 1024 }, (_, i) => [`n${i}`, `10.${i >> 8}.${i & 255}.1/8`])) } } },
+    error: 'InvalidInputError',
+    message: /invalid attach of bridge br0 "1024 namespaces": Linux allows at most 1023 ports per bridge/,
+  },
   // duplicates
   { name: 'a namespace listed twice', spec: { ...good, namespaces: ['red', 'blue', 'red'] }, error: 'DuplicateNameError', message: /invalid topology namespace "red": it is listed twice/ },
   { name: 'a namespace the lab has already', spec: { ...good, namespaces: ['red', 'blue', 'old'] }, error: 'DuplicateNameError', message: /the lab already has a namespace called "old"/ },
