@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { doctor, formatChecks } from './doctor.js';
 import { runInteractive } from './exec.js';
 import { readTopology, toMermaid, toSvg } from './graph.js';
-import { createLab, keptLabs } from './lab.js';
+import { createLab, keptDir, keptLabs } from './lab.js';
 import { buildNamed, TOPOLOGY_NAMES } from './topologies.js';
 
 const USAGE = `usage: netspec <command>
@@ -22,7 +22,8 @@ async function main(argv: string[]): Promise<number> {
       const checks = await doctor();
       console.log(formatChecks(checks));
       const kept = keptLabs();
-      console.log(kept.length ? `\nkept labs (NETSPEC_KEEP=1):` : '\nkept labs: none');
+      // each user's kept labs are their own: this lists the ones of the user running it
+      console.log(kept.length ? `\nkept labs (NETSPEC_KEEP=1; records in ${keptDir()}):` : `\nkept labs: none (records in ${keptDir()})`);
       for (const k of kept) console.log(`  ${k.id}  ${k.reason}\n    enter: ${k.enter}\n    end:   ${k.end}`);
       return checks.some((c) => !c.ok && c.required) ? 1 : 0;
     }
