@@ -163,11 +163,10 @@ export class AttachedWorld implements World {
 
   async run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult> {
     this.assertAlive();
-    if (!this.allowsChanges) {
-      // read-only by construction: an allow-list of argv shapes that only read, and netspec's probes
-      checkReadOnly(argv, options.input);
-      if (!this.#options.allowAnyTarget) for (const address of probeDestinations(argv)) await this.checkRoute(target, address);
-    }
+    // read-only by construction: an allow-list of argv shapes that only read, and netspec's probes
+    if (!this.allowsChanges) checkReadOnly(argv, options.input);
+    // a probe only along a route that stays inside the attached namespaces
+    if (!this.#options.allowAnyTarget) for (const address of probeDestinations(argv)) await this.checkRoute(target, address);
     return run([...this.enter(target), ...argv], { timeoutMs: 30_000, where: `attached namespace ${target}`, innerTool: argv[0], displayArgv: argv, ...options });
   }
 

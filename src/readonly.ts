@@ -247,6 +247,12 @@ export function checkReadOnly(argv: readonly string[], input: string | undefined
 /** The destinations of a probe argv (ping, fping, socat; through `timeout`): [] for anything else. */
 export function probeDestinations(argv: readonly string[]): string[] {
   const name = tool(argv);
-  if (name === 'timeout') return probeDestinations(argv.slice(unwrapTimeout(argv)));
-  return PROBES[name]?.(argv) ?? [];
+  try {
+    if (name === 'timeout') return probeDestinations(argv.slice(unwrapTimeout(argv)));
+    return PROBES[name]?.(argv) ?? [];
+  } catch (error) {
+    // with { allowChanges: true } any argv may run; a probe of another shape is not netspec's: its destination unknown
+    if (error instanceof InvalidInputError) return [];
+    throw error;
+  }
 }
