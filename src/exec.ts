@@ -105,10 +105,10 @@ export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   /**
-   * argv[0] of the command the user asked for when argv starts with a wrapper (nsenter): reported when missing. The
-   * wrapper waits for its command and exits with it, so on a timeout the command is signalled and the wrapper only
-   * woken (SIGCONT): it then reaps the command. Killing the wrapper first would orphan the command to the machine's
-   * init, outside the lab, which then holds the lab's PID namespace open until it reaps it.
+   * argv[0] of the command the user asked for when argv starts with a wrapper (nsenter): reported when missing. An
+   * `nsenter --pid=…` waits for its command and exits with it, so on a timeout the command is signalled and the
+   * nsenter only woken (SIGCONT): it then reaps the command. Killing the nsenter first would orphan the command to the
+   * machine's init, outside the lab, which then holds the lab's PID namespace open until it reaps it.
    */
   innerTool?: string;
   /** The argv to show in errors (the command inside the lab, without the nsenter in front of it). */
@@ -145,7 +145,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
   const where = options.where ?? 'the machine';
   const display = options.displayArgv ?? argv;
   if (options.signal?.aborted) throw aborted(options, display, where, '', '');
-  const wrapped = options.innerTool !== undefined;
+  const wrapped = waitsForItsCommand(argv);
   let group: ProcessGroup | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (graceMs: number) => (stopping ??= group?.stop(graceMs));
@@ -219,6 +219,16 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     });
   }
   return out;
+}
+
+/**
+ * `nsenter --pid=…` forks: it stays as the parent of the command (which runs in the lab's PID namespace), waits for it
+ * and exits with it. Without --pid it execs the command, which then leads the group itself.
+ */
+function waitsForItsCommand(argv: readonly string[]): boolean {
+  if (argv[0] !== 'nsenter' && !argv[0]?.endsWith('/nsenter')) return false;
+  const end = argv.indexOf('--');
+  return argv.slice(1, end === -1 ? undefined : end).some((a) => a === '-p' || a === '--pid' || a.startsWith('--pid=') || /^-[a-zA-Z]*p/.test(a));
 }
 
 function aborted(options: RunOptions, display: readonly string[], where: string, stdout: string, stderr: string): CommandError {

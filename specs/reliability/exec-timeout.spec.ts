@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, vi } from '../../src/vitest.js';
 import { CommandError, createLab } from '../../src/index.js';
-import { KILL_GRACE_MS } from '../../src/exec.js';
+import { KILL_GRACE_MS, run } from '../../src/exec.js';
 import { eventually, pidAlive, processesMatching } from '../helpers/machine.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -86,6 +86,17 @@ test('a command that stops itself times out, and never goes on with what follows
   expect(running(m)).toEqual([]);
   await new Promise((r) => setTimeout(r, 200));
   expect(existsSync(join(dir, 'went-on'))).toBe(false);
+});
+
+test('on the machine too (no nsenter in front): a timeout stops the command and what it started', async () => {
+  const m = marker();
+  const [error, ms] = await timed(() =>
+    within(run(['sh', '-c', `sleep ${m} & sleep ${m}; wait`], { intent: 'sleep', timeoutMs: 400 }).catch((e: unknown) => e), 10_000, 'run'),
+  );
+  expect((error as CommandError).timedOut).toBe(true);
+  expect((error as Error).message).toMatch(/^sleep failed in the machine: `sh -c .*` timed out after 400 ms/);
+  expect(ms).toBeLessThan(400 + slack);
+  expect(running(m)).toEqual([]);
 });
 
 test("the lab's commandTimeoutMs applies when a call gives no timeoutMs of its own", async () => {
