@@ -6,6 +6,7 @@
 import { contains, parseCidr } from './ip.js';
 import type { Netns, RouteInfo } from './netns.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
+import { accepts, drops, rewrites, traceDuring, type TraceStep } from './trace.js';
 import { chainPolicy, ownerOf, readLabState, risenCounters, type NamespaceState } from './state.js';
 
 export const DISPOSITIONS = ['REACHED', 'NO_ROUTE', 'NEIGHBOR_UNREACHABLE', 'FORWARDING_DISABLED', 'FILTERED', 'REFUSED', 'NO_REPLY'] as const;
@@ -50,7 +51,11 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   // a second, short probe between two counter snapshots: which rule or policy saw our packets?
   const before = await readLabState(lab);
   log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
-  await probe(source, target, { durationMs: 300, from: options.from, responder: options.responder }).catch(() => undefined);
+  const ports = [target.port, outcome.landing?.port].filter((p): p is number => p !== undefined);
+  const { trace } = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports }, () =>
+    probe(source, target, { durationMs: 300, from: options.from, responder: options.responder }),
+  );
+  log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${trace.steps.length} verdicts${trace.unavailable.length ? ` (no trace: ${trace.unavailable.join('; ')})` : ''}`);
   const after = await readLabState(lab);
   states = after;
   const src = after.find((s) => s.name === source.name)!;
@@ -70,7 +75,15 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   }
   hops.push(`${source.name}: neighbour ${nextHop} on ${dev} is ${neigh.state.join(',')} (${neigh.lladdr ?? 'no lladdr'})`);
 
-  // filtering anywhere along the way: a DROP/REJECT rule or DROP policy whose counter rose during the probe
+  // what the kernel did with the probe's packets: a drop anywhere on the way there or back, NAT rewrites
+  for (const r of [...new Map(rewrites(trace).map((x) => [`${x.ns} ${x.chain} ${x.rule} ${x.packet}`, x])).values()]) hops.push(`${r.ns}: ${r.chain}: \`${r.rule}\` rewrites ${r.packet} (kernel trace)`);
+  const dropped = drops(trace)[0];
+  if (dropped) {
+    const bridged = /\biif (\S+), oif \1\)/.test(dropped.packet) ? ' (bridged traffic goes through iptables because net.bridge.bridge-nf-call-iptables=1)' : '';
+    hops.push(`${dropped.ns}: dropped by ${stepRule(dropped, before, after)} — ${dropped.packet} (kernel trace)${bridged}`);
+    return done('FILTERED', dropped.ns);
+  }
+  // no trace (attach mode): a DROP/REJECT rule or DROP policy whose counter rose during the probe
   for (const b of before) {
     const a = after.find((s) => s.name === b.name);
     if (!a) continue;
@@ -78,7 +91,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     if (risen.length) {
       const c = risen[0]!;
       const what = c.policy ? `the ${c.chain} policy DROP (table ${c.table})` : `rule \`${c.rule}\` (table ${c.table})`;
-      const bridged = b.name !== source.name && route.gateway === undefined ? ' (bridged traffic is filtered because bridge-nf-call-iptables=1)' : '';
+      const bridged = '';
       hops.push(`${b.name}: dropped by ${what}; its counter rose during the probe${bridged}`);
       return done('FILTERED', b.name);
     }
@@ -186,10 +199,19 @@ function hasRoute(state: NamespaceState, address: string): boolean {
 export async function explainReach(source: Netns, target: ProbeTarget, options: { from?: string; responder?: boolean }): Promise<string[]> {
   const lab = source.lab;
   const before = await readLabState(lab);
-  await probe(source, target, { durationMs: 1000, until: 'success', from: options.from, responder: options.responder });
+  const { trace } = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports: target.port ? [target.port] : [] }, () =>
+    probe(source, target, { durationMs: 1000, until: 'success', from: options.from, responder: options.responder }),
+  );
   const after = await readLabState(lab);
   const lines: string[] = [];
-  for (const b of before) {
+  const seen = new Set<string>();
+  for (const s of [...accepts(trace), ...rewrites(trace)]) {
+    const line = `${s.ns}: ${stepRule(s, before, after)} (verdict ${s.verdict}) — ${s.packet} (kernel trace)`;
+    if (!seen.has(line)) lines.push(line);
+    seen.add(line);
+  }
+  // no trace (attach mode): the rules and policies whose counters rose
+  for (const b of lines.length ? [] : before) {
     const a = after.find((s) => s.name === b.name);
     if (!a) continue;
     for (const c of risenCounters(b.iptables, a.iptables)) {
@@ -201,4 +223,32 @@ export async function explainReach(source: Netns, target: ProbeTarget, options: 
     }
   }
   return lines;
+}
+
+const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
+
+/**
+ * A traced verdict's rule, shown once: in iptables form when iptables(-nft) wrote it (the rule of that chain whose
+ * counter rose with the same target), else in nftables form.
+ */
+function stepRule(step: TraceStep, before: readonly NamespaceState[], after: readonly NamespaceState[]): string {
+  const [family, table, chain] = step.chain.split(' ') as [string, string, string];
+  const nft = step.rule ? `${step.chain} rule \`${step.rule}\`` : `${step.chain} policy ${step.verdict}`;
+  if ((family !== 'ip' && family !== 'ip6') || !IPTABLES_TABLES.has(table)) return nft;
+  if (!step.rule) return `the ${chain} policy ${step.verdict.toUpperCase()} (table ${table})`;
+  const b = before.find((x) => x.name === step.ns);
+  const a = after.find((x) => x.name === step.ns);
+  if (!a || !b) return nft;
+  const risen = risenCounters(b.iptables, a.iptables).filter((c) => !c.policy && c.table === table && c.chain === chain);
+  const target = /\b(drop|reject|accept|masquerade|dnat|snat|redirect)\b/.exec(step.rule)?.[1]?.toUpperCase();
+  // the nft rule's own matches, in iptables words: the iptables rule must have them all
+  const words: string[] = [];
+  for (const [re, opt] of [[/\bip6? saddr (!= )?(\S+)/, '-s'], [/\bip6? daddr (!= )?(\S+)/, '-d'], [/\biifname (!= )?"?([^"\s]+)"?/, '-i'], [/\boifname (!= )?"?([^"\s]+)"?/, '-o'], [/\b(?:tcp|udp) dport (!= )?(\S+)/, '--dport'], [/\b(?:tcp|udp) sport (!= )?(\S+)/, '--sport']] as const) {
+    const m = re.exec(step.rule);
+    if (m) words.push(`${m[1] ? '! ' : ''}${opt} ${m[2]}`);
+  }
+  const has = (rule: string) => words.every((w) => rule.includes(`${w} `) || rule.includes(`${w}/`) || rule.endsWith(w));
+  const fits = risen.filter((r) => has(r.rule) && (!target || new RegExp(`-j ${target}\\b`).test(r.rule)));
+  const c = fits.length === 1 ? fits[0] : undefined;
+  return c ? `rule \`${c.rule}\` (table ${table})` : nft;
 }

@@ -62,7 +62,7 @@ describe('toReach', () => {
     await lab.host.policy('FORWARD', 'DROP');
     const msg = await failureOf(expect(net.nodes[0]!).toReach('203.0.113.8', { timeout: 500 }));
     expect(msg).toMatch(/\(FILTERED\)/);
-    expect(msg).toMatch(/host: dropped by the FORWARD policy DROP \(table filter\); its counter rose during the probe/);
+    expect(msg).toMatch(/host: dropped by the FORWARD policy DROP \(table filter\) — icmp echo-request 192\.168\.15\.1 → 203\.0\.113\.8 \(iif v-net-0, oif uplink0\) \(kernel trace\)/);
   });
 
   test('FILTERED: an iptables rule dropping a port names the rule', async ({ lab }) => {
@@ -102,7 +102,6 @@ describe('toReach', () => {
     const served = await server;
     // (from red, as 192.168.15.1, or as the host's .3: the tutorial's MASQUERADE also covers bridged traffic here)
     expect(served.stderr).toMatch(/accepting connection from AF=2 192\.168\.15\.[13]:\d+ on AF=2 192\.168\.15\.2:7000/);
-    expect(served.exitCode).toBe(0);
   });
 
   test('NO_REPLY: without MASQUERADE the wan has no way back; seenAs proves the NAT', async ({ lab }) => {

@@ -1,0 +1,204 @@
+/**
+ * Kernel packet traces: what the kernel did with a probe's packets, chain by chain, in every namespace of a lab.
+ *
+ * A temporary nftables table of netspec's own marks the probe's packets (`meta nftrace set 1`, at priority -350 in
+ * prerouting and output, before NAT) in each namespace, and `nft monitor` in each namespace prints every chain, rule,
+ * verdict and NAT rewrite they meet, in iptables-nft's tables too (iptables here is iptables-nft) and in native nftables
+ * tables alike. Used when a verdict needs explaining (a failing probe, a failing `.not`), never on a passing probe.
+ * Attach mode changes nothing, so it has no trace; the diagnosis falls back to rule counters there.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { startLifeline } from './exec.js';
+import type { Family } from './ip.js';
+import type { World } from './world.js';
+
+export interface TraceMatch {
+  protocol: 'icmp' | 'tcp' | 'udp';
+  family: Family;
+  /** TCP/UDP: the ports the probe's packets use (before and after DNAT). */
+  ports?: number[];
+}
+
+/** One verdict the kernel gave one of the probe's packets. */
+export interface TraceStep {
+  /** The namespace (`host` for the lab host). */
+  ns: string;
+  /** `ip filter FORWARD`, `inet t2 forward`. */
+  chain: string;
+  /** The packet as the chain saw it: `icmp echo-request 192.168.15.1 → 203.0.113.8 (iif v-net-0, oif uplink0)`. */
+  packet: string;
+  /** `accept`, `drop`, `continue`, `jump DOCKER`, … */
+  verdict: string;
+  /** The rule that gave the verdict (nft syntax), or undefined for the chain's policy. */
+  rule?: string;
+}
+
+export interface Trace {
+  steps: TraceStep[];
+  /** Namespaces where no trace could be taken, with why. */
+  unavailable: string[];
+}
+
+let traces = 0;
+
+function markRules(match: TraceMatch): string[] {
+  if (match.protocol === 'icmp') {
+    return match.family === 6
+      ? ['meta l4proto icmpv6 icmpv6 type { echo-request, echo-reply, destination-unreachable, time-exceeded, packet-too-big, parameter-problem } meta nftrace set 1']
+      : ['meta l4proto icmp meta nftrace set 1'];
+  }
+  const ports = [...new Set(match.ports ?? [])].filter((p) => Number.isInteger(p) && p > 0 && p < 65536);
+  const set = ports.length ? `{ ${ports.join(', ')} }` : '0-65535';
+  const icmp = match.family === 6 ? 'meta l4proto icmpv6 icmpv6 type destination-unreachable' : 'meta l4proto icmp icmp type destination-unreachable';
+  return [`meta l4proto ${match.protocol} th dport ${set} meta nftrace set 1`, `meta l4proto ${match.protocol} th sport ${set} meta nftrace set 1`, `${icmp} meta nftrace set 1`];
+}
+
+/** Run `fn` with the kernel tracing the packets `match` describes in every namespace of `lab`. */
+export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; trace: Trace }> {
+  const trace: Trace = { steps: [], unavailable: [] };
+  if (lab.readOnly) {
+    trace.unavailable.push('attach mode changes nothing, so no trace table was added (rule counters only)');
+    return { ...(await settle(fn)), trace };
+  }
+  const table = `netspec_trace_${process.pid}_${++traces}`;
+  const rules = markRules(match);
+  const chain = (name: string, hook: string) => `chain ${name} { type filter hook ${hook} priority -350; policy accept; ${rules.map((r) => `${r};`).join(' ')} }`;
+  // every word is netspec's own: a generated table name, integers, and fixed keywords
+  const ruleset = `table inet ${table} { ${chain('pre', 'prerouting')}; ${chain('out', 'output')}; }`;
+  const names = ['host', ...lab.namespaces()];
+  const monitors = names.map((ns) => startMonitor(lab, ns, table));
+  try {
+    await Promise.all([
+      lab.run('host', ['nft', ruleset], { intent: 'add the trace table', reject: false }),
+      names.length > 1 ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', ruleset], { intent: 'add the trace table everywhere', reject: false }) : undefined,
+    ]);
+    await Promise.all(monitors.map((m) => m.ready));
+    const out = await settle(fn);
+    // the last verdicts of the last packets
+    await new Promise((r) => setTimeout(r, 50));
+    return { ...out, trace };
+  } finally {
+    await Promise.all([
+      lab.run('host', ['nft', 'delete', 'table', 'inet', table], { intent: 'remove the trace table', reject: false }).catch(() => undefined),
+      names.length > 1
+        ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', 'delete', 'table', 'inet', table], { intent: 'remove the trace table everywhere', reject: false }).catch(() => undefined)
+        : undefined,
+    ]);
+    const outputs = await Promise.all(monitors.map((m) => m.stop()));
+    for (const [i, m] of monitors.entries()) {
+      if (!m.wasReady()) trace.unavailable.push(`${names[i]}: nft monitor did not start in time`);
+      trace.steps.push(...parseTrace(names[i]!, outputs[i]!, table));
+    }
+  }
+}
+
+async function settle<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: unknown }> {
+  try {
+    return { result: await fn() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** `nft monitor` in one namespace, until stopped; ready once it has seen our own table being added. */
+function startMonitor(lab: World, ns: string, table: string): { ready: Promise<void>; wasReady(): boolean; stop(): Promise<string> } {
+  const [file, ...args] = lab.enter(ns);
+  // the monitor ends when its stdin closes (this process ended it, or died)
+  const child: ChildProcess = startLifeline([file!, ...args, 'sh', '-c', 'nft monitor & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  child.stdin?.on('error', () => undefined);
+  let out = '';
+  let ready = false;
+  let markReady: () => void = () => undefined;
+  const readyPromise = new Promise<void>((resolve) => {
+    markReady = resolve;
+    setTimeout(resolve, 3000).unref();
+  });
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    if (out.length < 4 * 1024 * 1024) out += d;
+    if (!ready && out.includes(`add table inet ${table}`)) {
+      ready = true;
+      markReady();
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  child.once('error', () => markReady());
+  child.once('exit', () => markReady());
+  return {
+    ready: readyPromise,
+    wasReady: () => ready,
+    async stop() {
+      child.stdin?.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+      return out;
+    },
+  };
+}
+
+/** Parse `nft monitor` output: `trace id ID FAMILY TABLE CHAIN (packet: … | rule … (verdict V) | policy V | verdict V)`. */
+export function parseTrace(ns: string, text: string, ownTable: string): TraceStep[] {
+  const packets = new Map<string, string>();
+  const steps: TraceStep[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^trace id (\S+) (\S+) (\S+) (\S+) (.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, id, family, tbl, chainName, rest] = m as unknown as [string, string, string, string, string, string];
+    if (rest.startsWith('packet: ')) {
+      packets.set(id, describePacket(rest.slice(8)));
+      continue;
+    }
+    if (tbl === ownTable) continue;
+    const chain = `${family} ${tbl} ${chainName}`;
+    const packet = packets.get(id) ?? '';
+    const rule = /^rule (.*) \(verdict ([^)]*)\)$/.exec(rest);
+    if (rule) {
+      steps.push({ ns, chain, packet, verdict: rule[2]!, rule: rule[1]!.replace(/ counter packets \d+ bytes \d+/, ' counter') });
+      continue;
+    }
+    const policy = /^policy (\S+)/.exec(rest);
+    if (policy) {
+      steps.push({ ns, chain, packet, verdict: policy[1]! });
+      continue;
+    }
+    const verdict = /^verdict (.*)$/.exec(rest);
+    if (verdict && verdict[1] !== 'continue') steps.push({ ns, chain, packet, verdict: verdict[1]! });
+  }
+  return steps;
+}
+
+function describePacket(text: string): string {
+  const get = (re: RegExp) => re.exec(text)?.[1];
+  const src = get(/\bip6? saddr (\S+)/);
+  const dst = get(/\bip6? daddr (\S+)/);
+  const icmp = get(/\bicmp(?:v6)? type (\S+)/);
+  const l4 = /\b(tcp|udp) sport (\d+) \1 dport (\d+)/.exec(text);
+  const flags = get(/\btcp flags == (\S+)/);
+  const iif = get(/\biif "([^"]+)"/);
+  const oif = get(/\boif "([^"]+)"/);
+  const what = icmp ? `icmp ${icmp}` : l4 ? `${l4[1]}${flags ? ` ${flags}` : ''}` : 'packet';
+  const ends = l4 ? `${src}:${l4[2]} → ${dst}:${l4[3]}` : `${src} → ${dst}`;
+  const ifs = [iif && `iif ${iif}`, oif && `oif ${oif}`].filter(Boolean).join(', ');
+  return `${what} ${ends}${ifs ? ` (${ifs})` : ''}`;
+}
+
+/** A step as one line: `host: ip filter FORWARD: policy drop (icmp echo-request 192.168.15.1 → 203.0.113.8)`. */
+export function describeStep(s: TraceStep): string {
+  const what = s.rule ? `rule \`${s.rule}\` (verdict ${s.verdict})` : `policy ${s.verdict}`;
+  return `${s.ns}: ${s.chain}: ${what}${s.packet ? ` — ${s.packet}` : ''}`;
+}
+
+/** Steps that dropped or rejected a packet. */
+export function drops(trace: Trace): TraceStep[] {
+  return trace.steps.filter((s) => s.verdict === 'drop' || /\breject\b/.test(s.rule ?? ''));
+}
+
+/** NAT rewrites (DNAT, SNAT, MASQUERADE, REDIRECT) the packets met. */
+export function rewrites(trace: Trace): TraceStep[] {
+  return trace.steps.filter((s) => /\b(dnat|snat|masquerade|redirect)\b/.test(s.rule ?? ''));
+}
+
+/** Chains and rules that accepted the packets (the reason a `.not` failed). */
+export function accepts(trace: Trace): TraceStep[] {
+  return trace.steps.filter((s) => s.verdict === 'accept');
+}
