@@ -2,8 +2,10 @@
  * Reachability of whole meshes: one `fping` per source namespace probes every target at once, and all sources run in
  * parallel. The addresses of every namespace come from one `ip -all netns exec ip -j addr` in the lab host.
  */
-import { InvalidInputError } from './errors.js';
-import { addressFacing, parseAddress } from './ip.js';
+import { InvalidInputError, ProbeError } from './errors.js';
+import { addressFacing, canonical, parseProbeAddress } from './ip.js';
+import { diagnose } from './diagnose.js';
+import { probe as probeOnce, resolveTarget } from './probe.js';
 import { everyNetns, splitJsonArrays } from './state.js';
 import type { World } from './world.js';
 import { Netns, type AddrInfo } from './netns.js';
@@ -16,6 +18,28 @@ export interface PairResult {
   readonly address: string;
   readonly reached: boolean;
   readonly disposition: Disposition;
+  /** Why it was not reached: the last hop of its diagnosis. */
+  readonly why?: string;
+}
+
+interface Pending {
+  src: Netns;
+  w: { label: string; address?: string };
+  reached: boolean;
+  disposition?: Disposition;
+  why?: string;
+}
+
+/** Unreached pairs diagnosed hop by hop (a diagnosis reads the lab's state and traces a probe). */
+const MAX_DIAGNOSED = 24;
+
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 export interface ReachabilityOptions {
@@ -23,6 +47,8 @@ export interface ReachabilityOptions {
   targets?: (Netns | string)[];
   /** How long each unreachable pair is tried, in ms (default 1000). */
   timeout?: number;
+  /** Diagnose unreached pairs hop by hop (default true; the first 24). */
+  explain?: boolean;
 }
 
 export class ReachabilityMatrix {
@@ -90,17 +116,16 @@ export async function reachability(lab: World, sources?: Netns[], options: Reach
   const nodes = sources ?? lab.namespaces().map((n) => lab.get(n));
   for (const n of nodes) if (!(n instanceof Netns) || n.lab !== lab) throw new InvalidInputError('reachability source', String(n), `expected namespaces of ${lab}`);
   const timeout = options.timeout ?? 1000;
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new InvalidInputError('timeout', timeout, 'expected a number of ms > 0');
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > 3_600_000) throw new InvalidInputError('timeout', timeout, 'expected a number of ms > 0');
   const addrs = await labAddresses(lab);
   const targets = (options.targets ?? nodes).map((t) => {
     if (t instanceof Netns) {
       if (t.lab !== lab) throw new InvalidInputError('reachability target', String(t), `expected namespaces of ${lab}`);
       return { label: t.name, ns: t.name };
     }
-    return { label: parseAddress(t, 'reachability target').address, address: t };
+    const address = parseProbeAddress(t, 'reachability target').address;
+    return { label: address, address };
   });
-  const interval = 100;
-  const retries = Math.max(0, Math.ceil(timeout / interval) - 1);
   const rows = await Promise.all(
     nodes.map(async (src) => {
       const mine = addrs.get(src.name) ?? [];
@@ -109,23 +134,46 @@ export async function reachability(lab: World, sources?: Netns[], options: Reach
         .map((t) => ({ ...t, address: t.address ?? addressFacing(mine, addrs.get(t.ns!) ?? []) }));
       const probe = wanted.filter((w) => w.address);
       for (const p of probe) await lab.checkTarget?.(p.address!);
-      const results = new Map<string, Disposition>();
+      const reached = new Set<string>();
       if (probe.length) {
-        const argv = ['fping', '-e', '-B1', '-t', String(interval), '-r', String(retries), ...new Set(probe.map((p) => p.address!))];
-        const r = await lab.run(src.name, argv, { intent: `ping ${probe.length} targets`, reject: false });
-        for (const line of (r.stdout + '\n' + r.stderr).split('\n')) {
-          const alive = /^(\S+) is alive/.exec(line);
-          if (alive) results.set(alive[1]!, 'REACHED');
-          const noRoute = /^(\S+): error while sending ping: (Network is unreachable|No route to host)/.exec(line);
-          if (noRoute && !results.has(noRoute[1]!)) results.set(noRoute[1]!, 'NO_ROUTE');
+        // one echo request per target, each waiting the whole timeout for its reply (late replies count)
+        const argv = ['fping', '-c', '1', '-t', String(Math.round(timeout)), ...new Set(probe.map((p) => p.address!))];
+        const r = await lab.run(src.name, argv, { intent: `ping ${probe.length} targets`, reject: false, timeoutMs: timeout + 30_000 });
+        if (/^nsenter: /m.test(r.stderr) || r.exitCode > 2) throw new ProbeError(`the mesh probe from ${src} could not run (fping exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0]}); no verdict`);
+        for (const line of r.stderr.split('\n')) {
+          const m = /^(\S+)\s+: xmt\/rcv\/%loss = (\d+)\/(\d+)/.exec(line);
+          if (m && Number(m[3]) > 0) reached.add(canonical(m[1]!));
         }
       }
-      return wanted.map((w): PairResult => {
-        const disposition = w.address ? (results.get(w.address) ?? 'NO_REPLY') : 'NO_ROUTE';
-        return { from: src.name, to: w.label, address: w.address ?? '(no address)', reached: disposition === 'REACHED', disposition };
-      });
+      return wanted.map((w): Pending => ({ src, w, reached: w.address !== undefined && reached.has(canonical(w.address)) }));
     }),
   );
-  return new ReachabilityMatrix(rows.flat(), targets.map((t) => t.label));
+  // "not reached" needs evidence, and a reason: each pair fping did not hear from is probed again on its own (every
+  // reply in the whole window counts, a starved probe is retried), then diagnosed like a failing toReach
+  const pending = rows.flat();
+  const missed = pending.filter((p) => !p.reached && p.w.address);
+  let diagnosed = 0;
+  await eachLimited(missed, 8, async (p) => {
+    const target = await resolveTarget(p.src, p.w.address!, {});
+    const outcome = await probeOnce(p.src, target, { durationMs: timeout, until: 'window' });
+    if (outcome.reached) {
+      p.reached = true;
+      return;
+    }
+    if (options.explain === false || diagnosed >= MAX_DIAGNOSED) {
+      p.disposition = outcome.noRoute ? 'NO_ROUTE' : 'NO_REPLY';
+      p.why = diagnosed >= MAX_DIAGNOSED ? `not diagnosed (only the first ${MAX_DIAGNOSED} unreached pairs are)` : undefined;
+      return;
+    }
+    diagnosed++;
+    const d = await diagnose(p.src, target, outcome, {});
+    p.disposition = d.disposition;
+    p.why = d.hops[d.hops.length - 1];
+  });
+  const results = pending.map(({ src, w, reached, disposition, why }): PairResult => {
+    const d: Disposition = reached ? 'REACHED' : w.address ? (disposition ?? 'NO_REPLY') : 'NO_ROUTE';
+    return { from: src.name, to: w.label, address: w.address ?? '(no address)', reached, disposition: d, ...(why ? { why } : w.address ? {} : { why: `${w.label} has no address to probe` }) };
+  });
+  return new ReachabilityMatrix(results, targets.map((t) => t.label));
 }
 

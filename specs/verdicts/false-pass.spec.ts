@@ -175,3 +175,25 @@ test('13. the bridged-traffic hint only where the dropped packet was bridged; a 
   const bridged = await failureOf(expect(red).toReach('192.168.15.2', { timeout: 500 }));
   expect(bridged).toMatch(/host: dropped by the FORWARD policy DROP \(table filter\) — icmp echo-request 192\.168\.15\.1 → 192\.168\.15\.2 \(iif v-net-0, oif v-net-0\) \(kernel trace\) \(bridged traffic goes through iptables/);
 });
+
+test('12. meshes count late replies and keep every pair\'s reason', async ({ lab }) => {
+  const net = await tutorial(lab);
+  const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+  const echo = await slowEcho(lab, blue, 250);
+  try {
+    expect(await outcomeOf(expect(lab).toHaveReachability({ red: { blue: false } }))).toBe('failed');
+    expect((await lab.reachability([red], { targets: [blue] })).get('red', 'blue')).toMatchObject({ reached: true, disposition: 'REACHED' });
+  } finally {
+    echo.stop();
+  }
+  await lab.host.policy('FORWARD', 'DROP');
+  const stray = await lab.netns('stray');
+  await net.bridge.attach(stray, { address: '192.168.15.9/24' });
+  await stray.down('veth-stray'); // cabled, but its end is down: nothing answers ARP for .9
+  const m = await lab.reachability([red], { targets: [blue, stray, '203.0.113.8'], timeout: 500 });
+  expect(m.get('red', '203.0.113.8')).toMatchObject({ reached: false, disposition: 'FILTERED' });
+  expect(m.get('red', '203.0.113.8')!.why).toMatch(/host: dropped by the FORWARD policy DROP/);
+  expect(m.get('red', 'stray')).toMatchObject({ reached: false, disposition: 'NEIGHBOR_UNREACHABLE' });
+  const msg = await failureOf(expect(lab).toHaveReachability({ red: { '203.0.113.8': true } }, { timeout: 500 }));
+  expect(msg).toMatch(/red → 203\.0\.113\.8 \(203\.0\.113\.8\): FILTERED, expected REACHED; host: dropped by the FORWARD policy DROP/);
+}, 90_000);
