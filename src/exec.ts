@@ -28,6 +28,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   bash: 'bash',
   sh: 'dash',
   cat: 'coreutils',
+  timeout: 'coreutils',
 };
 
 export function installHint(tool: string): string {

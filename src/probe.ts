@@ -12,9 +12,9 @@
  *   failed) is a ProbeError, never "not reached".
  */
 import type { ChildProcess } from 'node:child_process';
-import { InvalidInputError, NetspecError, ProbeError } from './errors.js';
+import { InvalidInputError, NetspecError, PrerequisiteError, ProbeError } from './errors.js';
 import type { RunResult } from './exec.js';
-import { startLifeline } from './exec.js';
+import { installHint, startLifeline } from './exec.js';
 import { addressFacing, canonical, contains, parseAddress, parseCidr, parseProbeAddress, type Family } from './ip.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
@@ -138,6 +138,8 @@ async function checkFrom(source: Netns, from: unknown, family: Family): Promise<
 
 /** A probe command that did not run (nsenter could not enter, the namespace is gone, a tool is missing) is an error. */
 function checkRan(source: Netns, r: RunResult, what: string): void {
+  const missing = /failed to run command '([^']+)': No such file or directory/.exec(r.stderr)?.[1];
+  if (missing) throw new PrerequisiteError(`the \`${missing}\` command`, installHint(missing));
   const nsenter = /^nsenter: (.*)$/m.exec(r.stderr);
   if (!nsenter && r.exitCode !== 126 && r.exitCode !== 127 && !r.timedOut) return;
   let names: string[] = [];

@@ -44,9 +44,9 @@ describe('a missing tool is named, with the Debian package that provides it', ()
   });
 
   for (const [tool, pkg, use] of [
-    ['fping', 'fping', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, '127.0.0.1'))],
+    ['fping', 'fping', (lab: Lab) => lab.netns('red').then((red) => lab.reachability([red], { targets: ['127.0.0.1'] }))],
+    ['ping', 'iputils-ping', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, '127.0.0.1'))],
     ['iptables-restore', 'iptables', (lab: Lab) => lab.host.masquerade('192.168.15.0/24')],
-    ['ping', 'iputils-ping', (lab: Lab) => lab.host.exec('ping', ['-c1', '127.0.0.1'])],
     ['socat', 'socat', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, { address: '127.0.0.1', port: 80 }, { responder: false }))],
   ] as const) {
     test(`${tool}: the first use says ${pkg}`, async () => {
@@ -86,7 +86,7 @@ test('netspec doctor: one table, and a failing exit code when something required
 
   const noFping = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor'], { ...process.env, PATH: pathWithout('fping', 'socat') });
   expect(noFping.code).toBe(1);
-  expect(noFping.out).toMatch(/^FAIL\s+tool fping\s+missing \(toReach, reachability\): install it with `apt-get install fping`/m);
+  expect(noFping.out).toMatch(/^FAIL\s+tool fping\s+missing \(reachability meshes\): install it with `apt-get install fping`/m);
   expect(noFping.out).toMatch(/^FAIL\s+tool socat\s+missing/m);
   expect(noFping.out).toMatch(/2 required check\(s\) failed/);
 
