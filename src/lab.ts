@@ -57,7 +57,36 @@ export interface LabOptions {
    * `createLab({ privileged: true, cgroups: true })`.
    */
   cgroups?: boolean;
+  /**
+   * `net.bridge.bridge-nf-call-{iptables,ip6tables,arptables}` in the lab host, set explicitly so that the same spec
+   * gives the same verdict on every machine (a new network namespace otherwise gets whatever br_netfilter's state on
+   * the machine gives it). true (the default, as on a machine running Docker): bridged traffic goes through iptables,
+   * so a FORWARD DROP also stops traffic between two ports of one bridge. false: bridged traffic bypasses iptables.
+   * Where the kernel has no br_netfilter, true given explicitly is a PrerequisiteError, and the default is false.
+   * The lab host's `net.ipv4.ip_forward` likewise starts at 0, and so do the namespaces made by `lab.netns()`.
+   */
+  bridgeNetfilter?: boolean;
 }
+
+const BRIDGE_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+
+let forwards: boolean | undefined;
+/** Does the machine forward IPv4 (new namespaces inherit it)? Read once. */
+function machineForwards(): boolean {
+  if (forwards === undefined) {
+    try {
+      forwards = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1';
+    } catch {
+      forwards = false;
+    }
+  }
+  return forwards;
+}
+
+/** The lab host's explicit defaults (no caller input: `on` is netspec's own 0 or 1). */
+const defaults = (on: boolean) =>
+  `for f in ${BRIDGE_NF} /proc/sys/net/bridge/bridge-nf-call-ip6tables /proc/sys/net/bridge/bridge-nf-call-arptables; do [ ! -e "$f" ] || echo ${on ? 1 : 0} > "$f" || exit; done && ` +
+  'echo 0 > /proc/sys/net/ipv4/ip_forward && ';
 
 export interface VethEnd {
   /** The namespace this end lives in (`lab.host` or a namespace handle). */
@@ -76,16 +105,15 @@ export interface VethPair {
 // Runs once, as the lab's PID 1, with no input from the caller: private /run (so /run/netns and iptables' lock
 // are the lab's own), a sysfs of the lab's network namespace (for `brctl show`), lo up; then wait for stdin to close.
 // Used for full-privilege labs and for labs of a non-root user (one `unshare`, user namespace included).
-const lifelineScript = (cgroups: boolean) =>
+const lifelineScript = (cgroups: boolean, prelude: string) =>
   'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
   '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
   // with { cgroups: true } the machine's cgroup mounts are carried over the new sysfs, for a container engine in the lab
   (cgroups ? '{ ! [ -d /sys/fs/cgroup ] || { mkdir /run/.cgroup && mount --rbind /sys/fs/cgroup /run/.cgroup; }; } && ' : '') +
   'mount -t sysfs sysfs /sys && ' +
   (cgroups ? '{ ! [ -d /run/.cgroup ] || { mount --rbind /run/.cgroup /sys/fs/cgroup && umount -l /run/.cgroup && rmdir /run/.cgroup; }; } && ' : '') +
-  'ip link set dev lo up && echo ready && exec cat >/dev/null';
-const LIFELINE_SCRIPT = lifelineScript(false);
-const LIFELINE_SCRIPT_CGROUPS = lifelineScript(true);
+  `${prelude}ip link set dev lo up && echo ready && exec cat >/dev/null`;
+
 
 // A root lab in a user namespace, in two stages, so that the lab's root cannot undo its confinement.
 // Stage 1 runs as the machine's root, as PID 1 of the lab's new PID namespace, in a mount namespace of the machine's
@@ -95,7 +123,7 @@ const LIFELINE_SCRIPT_CGROUPS = lifelineScript(true);
 // namespace of a less privileged user namespace locks them (the kernel's MNT_LOCKED): the lab cannot unmount /proc to
 // reach the machine's, remount /proc/sys writable, nor mount a proc of its own (its PID namespace belongs to the
 // machine's user namespace). The network namespace belongs to the lab's user namespace, so the lab configures it fully.
-const LIFELINE_STAGE2 = 'mount -t sysfs sysfs /sys && ip link set dev lo up && echo ready && exec cat >/dev/null';
+const lifelineStage2 = (prelude: string) => `mount -t sysfs sysfs /sys && ${prelude}ip link set dev lo up && echo ready && exec cat >/dev/null`;
 const LIFELINE_STAGE1 =
   'read -r pid _ </proc/self/stat && echo "pid $pid" && ' +
   'mount -t proc proc /proc && ' +
@@ -276,6 +304,8 @@ export class Lab implements AsyncDisposable, World {
       await this.apply([
         { target: 'host', kind: 'ip', words: ['netns', 'add', name], intent: `create namespace ${name}` },
         { target: name, kind: 'ip', words: ['link', 'set', 'dev', 'lo', 'up'], intent: `set lo up in ${name}` },
+        // a new namespace copies net.ipv4.ip_forward from the machine's (Docker sets it to 1): start from the kernel's 0
+        ...(machineForwards() ? [{ target: name, kind: 'sysctl' as const, words: ['net.ipv4.ip_forward=0'], intent: `start ${name} with forwarding off` }] : []),
       ]);
     } catch (error) {
       this.#namespaces.delete(name);
@@ -589,13 +619,13 @@ export function liveLabs(): readonly Lab[] {
 export async function createLab(options: LabOptions = {}): Promise<Lab> {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('lab options', options, 'expected an object such as { userns: true }');
   for (const [key, value] of Object.entries(options)) {
-    if (key === 'userns' || key === 'cgroups' || key === 'privileged') {
+    if (key === 'userns' || key === 'cgroups' || key === 'privileged' || key === 'bridgeNetfilter') {
       if (value !== undefined && typeof value !== 'boolean') throw new InvalidInputError(`lab option ${key}`, value, 'expected true or false');
     } else if (key === 'commandTimeoutMs' || key === 'startTimeoutMs') {
       // finite, > 0 and at most 2^31-1 (a longer Node timer silently becomes 1 ms)
       if (value !== undefined) checkTimeoutMs(value, `lab option ${key}`);
     } else {
-      throw new InvalidInputError('lab option', key, 'unknown; createLab takes userns, privileged, cgroups, commandTimeoutMs, startTimeoutMs');
+      throw new InvalidInputError('lab option', key, 'unknown; createLab takes userns, privileged, cgroups, bridgeNetfilter, commandTimeoutMs, startTimeoutMs');
     }
   }
   const root = process.getuid?.() === 0;
@@ -612,10 +642,15 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
   if (process.platform !== 'linux') throw new PrerequisiteError('Linux network namespaces', 'netspec needs a Linux kernel; run it on Linux (or in a Linux VM/container)');
   requireTools(['unshare', 'nsenter', 'ip']);
   const userns = !privileged;
+  const hasBridgeNf = existsSync(BRIDGE_NF);
+  if (options.bridgeNetfilter === true && !hasBridgeNf) {
+    throw new PrerequisiteError('br_netfilter (bridged traffic through iptables)', 'this kernel has no br_netfilter loaded: `modprobe br_netfilter` as root, or create the lab with { bridgeNetfilter: false }');
+  }
+  const prelude = defaults(options.bridgeNetfilter ?? hasBridgeNf);
   // as root, a user-namespace lab is built in two stages (LIFELINE_STAGE1): its confinement is locked by the kernel
   const staged = userns && root;
   const argv = staged
-    ? ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', 'sh', '-c', LIFELINE_STAGE1, LIFELINE_STAGE2]
+    ? ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', 'sh', '-c', LIFELINE_STAGE1, lifelineStage2(prelude)]
     : [
         'unshare',
         ...(userns ? ['--user', '--map-root-user'] : []),
@@ -632,7 +667,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
         '--',
         'sh',
         '-c',
-        options.cgroups ? LIFELINE_SCRIPT_CGROUPS : LIFELINE_SCRIPT,
+        lifelineScript(options.cgroups === true, prelude),
       ];
   const child = startLifeline(argv);
   let stderr = '';

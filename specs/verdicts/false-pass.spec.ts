@@ -197,3 +197,25 @@ test('12. meshes count late replies and keep every pair\'s reason', async ({ lab
   const msg = await failureOf(expect(lab).toHaveReachability({ red: { '203.0.113.8': true } }, { timeout: 500 }));
   expect(msg).toMatch(/red → 203\.0\.113\.8 \(203\.0\.113\.8\): FILTERED, expected REACHED; host: dropped by the FORWARD policy DROP/);
 }, 90_000);
+
+test('14. a lab sets bridge-nf-call-* and ip_forward itself, so a spec gives the same verdict on every machine', async () => {
+  for (const bridgeNetfilter of [true, false]) {
+    const lab = await createLab({ bridgeNetfilter });
+    try {
+      for (const key of ['iptables', 'ip6tables', 'arptables']) {
+        expect(await lab.host.readSysctl(`net.bridge.bridge-nf-call-${key}`)).toBe(bridgeNetfilter ? '1' : '0');
+      }
+      expect(await lab.host.readSysctl('net.ipv4.ip_forward')).toBe('0');
+      const net = await bridgeNetwork(lab, { names: ['red', 'blue'], gateway: false, defaultRoutes: false });
+      const red = net.nodes[0]!;
+      expect(await red.readSysctl('net.ipv4.ip_forward')).toBe('0');
+      await lab.host.policy('FORWARD', 'DROP');
+      // bridged traffic meets the FORWARD policy only with bridge-nf-call-iptables=1
+      if (bridgeNetfilter) await expect(red).not.toReach('192.168.15.2', { because: 'FILTERED' });
+      else await expect(red).toReach('192.168.15.2');
+    } finally {
+      await lab.dispose();
+    }
+  }
+  await expect(createLab({ bridgeNetfilter: 'yes' as never })).rejects.toThrow(InvalidInputError);
+});
