@@ -167,6 +167,9 @@ export interface ProbeOptions {
   seenAs?: boolean;
 }
 
+/** How long `.not` keeps listening past its window: an answer to a probe sent inside the window still counts. */
+const graceMs = (windowMs: number) => Math.max(200, Math.round(windowMs / 4));
+
 /** The ICMP echo interval, and how many starved tries a `.not` gets before it is an error. */
 const INTERVAL_MS = 100;
 const STARVED_TRIES = 3;
@@ -250,7 +253,7 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const started = performance.now();
   const log: string[] = [];
   // `.not` keeps listening a little past its window: a reply to a request sent inside the window still counts
-  let budget = until === 'window' ? durationMs + Math.max(200, Math.round(durationMs / 4)) : durationMs;
+  let budget = until === 'window' ? durationMs + graceMs(durationMs) : durationMs;
   for (let attempt = 1; ; attempt++) {
     const argv = ['timeout', '--preserve-status', '-s', 'INT', '-k', '2', (budget / 1000).toFixed(3), 'ping', '-n', '-c', '1', '-w', String(Math.ceil(budget / 1000) + 1), '-i', String(INTERVAL_MS / 1000)];
     if (from.address ?? from.dev) argv.push('-I', (from.address ?? from.dev)!);
@@ -306,7 +309,8 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
     let sent = 0;
     let firstSent: number | undefined;
     for (;;) {
-      const wait = Math.max(minTry, deadline - performance.now());
+      // `.not` waits a little past its window for an answer, as the ICMP probe does: a late answer still counts
+      const wait = Math.max(minTry, deadline - performance.now()) + (until === 'window' ? graceMs(durationMs) : 0);
       const t = performance.now();
       const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log);
       sent++;
