@@ -22,6 +22,9 @@ const tools = {
   sysctl: 'procps',
   ps: 'procps',
   awk: 'mawk',
+  timeout: 'coreutils',
+  // the soundness specs' slow ICMP echo (specs/helpers/slow-echo.py)
+  python3: 'python3-minimal',
   bash: 'bash',
 };
 

@@ -1,5 +1,5 @@
 /**
- * Batching: the steps of a build are queued and run with as few processes as possible (DESIGN.md §4).
+ * Batching: the steps of a build are queued and run with as few processes as possible (ARCHITECTURE.md, "Batching").
  *
  * Steps queued in the same tick form one flush. A flush runs the lab host's steps first (they create the namespaces
  * and links the others use), then every other namespace's steps, in parallel, one `ip -batch` (or one `sysctl -w`, one

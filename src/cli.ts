@@ -5,7 +5,7 @@ import { doctor, formatChecks } from './doctor.js';
 import { runInteractive } from './exec.js';
 import { readTopology, toMermaid, toSvg } from './graph.js';
 import { createLab, keptDir, keptLabs } from './lab.js';
-import { buildNamed, TOPOLOGY_NAMES } from './topologies.js';
+import { buildNamed, TOPOLOGY_NAMES } from '../fixtures/named.js';
 
 const USAGE = `usage: netspec <command>
 

@@ -1,12 +1,12 @@
 /**
- * Why a probe did not get through, told like a traceroute with a verdict (DESIGN.md §5): the source's route lookup, the
+ * Why a probe did not get through, told like a traceroute with a verdict (ARCHITECTURE.md, "An assertion"): the source's route lookup, the
  * next hop's neighbour state, forwarding and filtering on the router (rule counters diffed across a second probe), NAT
  * and the target's way back. Built from the lab's live state only.
  */
 import { contains, parseCidr } from './ip.js';
 import type { Netns, RouteInfo } from './netns.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
-import { accepts, drops, rewrites, traceDuring, type TraceStep } from './trace.js';
+import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
 import { chainPolicy, ownerOf, readLabState, risenCounters, type NamespaceState } from './state.js';
 
 export const DISPOSITIONS = ['REACHED', 'NO_ROUTE', 'NEIGHBOR_UNREACHABLE', 'FORWARDING_DISABLED', 'FILTERED', 'REFUSED', 'NO_REPLY'] as const;
@@ -135,6 +135,9 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     }
   }
 
+  const traced = tracedPath(trace);
+  if (traced) hops.push(traced);
+  else if (trace.unavailable.length) hops.push(`(no kernel trace: ${trace.unavailable.join('; ')})`);
   // the way back
   const targetOwner = ownerOf(after, target.address);
   if (!targetOwner) {
@@ -148,6 +151,13 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   }
   hops.push(`${targetOwner.name} (${target.address}): has a route back to ${replyTo ?? 'the source'}, yet no reply arrived within the deadline`);
   return done('NO_REPLY', targetOwner.name);
+}
+
+/** The kernel trace's sightings of the probe's packets, as one line (the path they took). */
+function tracedPath(trace: Trace): string | undefined {
+  const seen = sightings(trace).slice(0, 8);
+  if (!seen.length) return undefined;
+  return `kernel trace: ${seen.map((s) => `${s.ns} ${s.chain === 'output' ? 'sent' : 'received'} ${s.packet}`).join('; ')}`;
 }
 
 export function describeRoute(route: RouteInfo): string {
@@ -206,7 +216,7 @@ export async function explainReach(source: Netns, target: ProbeTarget, options: 
   const lines: string[] = [];
   const seen = new Set<string>();
   for (const s of [...accepts(trace), ...rewrites(trace)]) {
-    const line = `${s.ns}: ${stepRule(s, before, after)} (verdict ${s.verdict}) — ${s.packet} (kernel trace)`;
+    const line = `${s.ns}: ${stepRule(s, before, after)}${s.rule ? ` (verdict ${s.verdict})` : ''} — ${s.packet} (kernel trace)`;
     if (!seen.has(line)) lines.push(line);
     seen.add(line);
   }

@@ -1,5 +1,5 @@
 /**
- * A lab: a private network world for one test (DESIGN.md §1).
+ * A lab: a private network world for one test (ARCHITECTURE.md, "A lab").
  *
  * A lifeline process (`unshare --net --mount --pid --fork`) owns the lab's network, mount and PID namespaces; its
  * network namespace is the lab's host, a private tmpfs on /run gives it its own /run/netns, and its stdin is a pipe from

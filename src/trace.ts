@@ -68,10 +68,11 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
   const names = ['host', ...lab.namespaces()];
   const monitors = names.map((ns) => startMonitor(lab, ns, table));
   try {
-    await Promise.all([
+    const added = await Promise.all([
       lab.run('host', ['nft', ruleset], { intent: 'add the trace table', reject: false }),
       names.length > 1 ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', ruleset], { intent: 'add the trace table everywhere', reject: false }) : undefined,
     ]);
+    for (const r of added) if (r && r.exitCode !== 0) trace.unavailable.push(`adding the trace table failed: ${r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`}`);
     await Promise.all(monitors.map((m) => m.ready));
     const out = await settle(fn);
     // the last verdicts of the last packets
@@ -86,7 +87,7 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
     ]);
     const outputs = await Promise.all(monitors.map((m) => m.stop()));
     for (const [i, m] of monitors.entries()) {
-      if (!m.wasReady()) trace.unavailable.push(`${names[i]}: nft monitor did not start in time`);
+      if (!m.wasReady()) trace.unavailable.push(`${names[i]}: nft monitor did not start within 10 s`);
       trace.steps.push(...parseTrace(names[i]!, outputs[i]!, table));
     }
   }
@@ -111,7 +112,7 @@ function startMonitor(lab: World, ns: string, table: string): { ready: Promise<v
   let markReady: () => void = () => undefined;
   const readyPromise = new Promise<void>((resolve) => {
     markReady = resolve;
-    setTimeout(resolve, 3000).unref();
+    setTimeout(resolve, 10_000).unref();
   });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     if (out.length < 4 * 1024 * 1024) out += d;
@@ -146,6 +147,8 @@ export function parseTrace(ns: string, text: string, ownTable: string): TraceSte
     const [, id, family, tbl, chainName, rest] = m as unknown as [string, string, string, string, string, string];
     if (rest.startsWith('packet: ')) {
       packets.set(id, describePacket(rest.slice(8)));
+      // our own chains see every marked packet as it enters (prerouting) or leaves (output) the namespace
+      if (tbl === ownTable) steps.push({ ns, chain: chainName === 'out' ? 'output' : 'prerouting', packet: packets.get(id)!, verdict: 'seen' });
       continue;
     }
     if (tbl === ownTable) continue;
@@ -201,4 +204,16 @@ export function rewrites(trace: Trace): TraceStep[] {
 /** Chains and rules that accepted the packets (the reason a `.not` failed). */
 export function accepts(trace: Trace): TraceStep[] {
   return trace.steps.filter((s) => s.verdict === 'accept');
+}
+
+/** Where the probe's packets were seen, in order, once per namespace and packet: the path the kernel took. */
+export function sightings(trace: Trace): TraceStep[] {
+  const seen = new Set<string>();
+  return trace.steps.filter((s) => {
+    if (s.verdict !== 'seen') return false;
+    const key = `${s.ns} ${s.packet.replace(/ \(.*\)$/, '')}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

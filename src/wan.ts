@@ -1,5 +1,5 @@
 /**
- * The lab's stand-in for the Internet (DESIGN.md §2): a namespace on documentation addresses (RFC 5737), cabled to the
+ * The lab's stand-in for the Internet (ARCHITECTURE.md, "Nothing leaves the lab"): a namespace on documentation addresses (RFC 5737), cabled to the
  * lab's host as its uplink, with the host's default route through it. It has no route back to private prefixes, so
  * without NAT nothing answers a private source: exactly what the tutorial shows with its public DNS server.
  */

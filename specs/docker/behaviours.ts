@@ -1,5 +1,5 @@
 /**
- * Docker's bridge behaviours (../shared/reference/docker-bridge.md, "Behaviours worth a spec"), written once and run
+ * Docker's bridge behaviours (fixtures/reference/docker-bridge.md, "Behaviours worth a spec"), written once and run
  * against both engines: the same expectations must hold for the emulation and for a real Docker engine.
  */
 import { expect } from '../../src/vitest.js';

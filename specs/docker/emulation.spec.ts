@@ -17,7 +17,7 @@ describe.each(behaviours.map((b) => [b.id, b] as const))('behaviour %i on the em
 });
 });
 
-test('the emulation installs the rules a real Docker 20.10.24 installed (../shared/reference)', async () => {
+test('the emulation installs the rules a real Docker 20.10.24 installed (fixtures/reference)', async () => {
   const engine = await emulationEngine();
   try {
     await ruleScenarios.at(-1)!.build(engine);
