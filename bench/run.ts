@@ -178,6 +178,28 @@ if (want('execa')) {
   rows.push({ case: 'execa', subject: '(baseline) bare child_process.spawn, per process', stat: stat(viaSpawn) });
 }
 
+// 7. the failure path: a failing toReach (FILTERED by a FORWARD DROP), explained with the kernel trace against the same
+// diagnosis from rule counters only (NETSPEC_TRACE=0), alternately; passing probes are never traced
+if (want('trace')) {
+  const lab: Lab = await createLab();
+  const net = await tutorialNetwork(lab);
+  const red = net.nodes[0]!;
+  await lab.host.policy('FORWARD', 'DROP');
+  const failing = async () => must(await toReach.call({ isNot: false }, red, '203.0.113.8', { timeout: 300 }), true);
+  const [traced, counters] = await sideBySide(runs(10), failing, async () => {
+    process.env.NETSPEC_TRACE = '0';
+    try {
+      await failing();
+    } finally {
+      delete process.env.NETSPEC_TRACE;
+    }
+  });
+  await lab.dispose();
+  const s = stat(traced);
+  rows.push({ case: 'trace', subject: 'failing toReach (FILTERED), explained with a kernel trace', stat: s, baseline: 'rule counters only', ratio: s.median / stat(counters).median, note: `tracing costs +${(s.median - stat(counters).median).toFixed(0)} ms on the failure path` });
+  rows.push({ case: 'trace', subject: '(baseline) the same diagnosis, rule counters only', stat: stat(counters) });
+}
+
 // report
 const line = (r: Row) =>
   [

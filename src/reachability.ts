@@ -137,7 +137,7 @@ export async function reachability(lab: World, sources?: Netns[], options: Reach
       const reached = new Set<string>();
       if (probe.length) {
         // one echo request per target, each waiting the whole timeout for its reply (late replies count)
-        const argv = ['fping', '-c', '1', '-t', String(Math.round(timeout)), ...new Set(probe.map((p) => p.address!))];
+        const argv = ['fping', '-c', '1', '-i', '1', '-t', String(Math.round(timeout)), ...new Set(probe.map((p) => p.address!))];
         const r = await lab.run(src.name, argv, { intent: `ping ${probe.length} targets`, reject: false, timeoutMs: timeout + 30_000 });
         if (/^nsenter: /m.test(r.stderr) || r.exitCode > 2) throw new ProbeError(`the mesh probe from ${src} could not run (fping exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0]}); no verdict`);
         for (const line of r.stderr.split('\n')) {

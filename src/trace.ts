@@ -60,6 +60,10 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
     trace.unavailable.push('attach mode changes nothing, so no trace table was added (rule counters only)');
     return { ...(await settle(fn)), trace };
   }
+  if (process.env.NETSPEC_TRACE === '0') {
+    trace.unavailable.push('tracing is turned off (NETSPEC_TRACE=0): rule counters only');
+    return { ...(await settle(fn)), trace };
+  }
   const table = `netspec_trace_${process.pid}_${++traces}`;
   const rules = markRules(match);
   const chain = (name: string, hook: string) => `chain ${name} { type filter hook ${hook} priority -350; policy accept; ${rules.map((r) => `${r};`).join(' ')} }`;

@@ -68,8 +68,9 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
   const pass = outcome.reached && seenOk;
   const evidence = evidenceLine(outcome);
 
+  if (pass && !this.isNot) return { pass, actual: 'REACHED', expected: 'REACHED', message: () => `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label}` };
   if (pass) {
-    // only shown for a failing `.not`: say what reached, how, and what let it through
+    // a failing `.not`: say what reached, how, and what let it through (only then: it probes again, traced)
     const route = await ns.routeGet(t.address);
     const how = route ? describeRoute(route) : 'an unknown route';
     const through = await explainReach(ns, t, { from: opts.from, responder: opts.responder }).catch((e: unknown) => [`(could not read what let it through: ${(e as Error).message})`]);
