@@ -166,6 +166,10 @@ export function describeRoute(route: RouteInfo): string {
   if (route.gateway) parts.push(`via ${route.gateway}`);
   if (route.dev) parts.push(`dev ${route.dev}`);
   if (route.prefsrc) parts.push(`src ${route.prefsrc}`);
+  if (route.nexthops?.length) {
+    const hops = route.nexthops.map((h) => [h.gateway && `via ${h.gateway}`, h.dev && `dev ${h.dev}`, h.weight !== undefined && `weight ${h.weight}`, h.flags?.length && h.flags.join(' ')].filter(Boolean).join(' '));
+    parts.push(`nexthops: ${hops.join(', ')}`);
+  }
   return parts.join(' ') || 'unknown';
 }
 

@@ -57,6 +57,8 @@ export interface RouteInfo {
   type?: string;
   metric?: number;
   flags?: string[];
+  /** A multipath route's paths (`ip route add … nexthop via A dev X nexthop via B dev Y`). */
+  nexthops?: { gateway?: string; dev?: string; weight?: number; flags?: string[] }[];
   [key: string]: unknown;
 }
 

@@ -219,3 +219,15 @@ test('14. a lab sets bridge-nf-call-* and ip_forward itself, so a spec gives the
   }
   await expect(createLab({ bridgeNetfilter: 'yes' as never })).rejects.toThrow(InvalidInputError);
 });
+
+test('15. multipath routes: every nexthop shown, and toHaveRouteEntry matches one of them', async ({ lab }) => {
+  const red = await lab.netns('red');
+  await lab.veth({ ns: red, name: 'a0', address: '10.1.0.2/24' }, { ns: lab.host, name: 'a1', address: '10.1.0.1/24' });
+  await lab.veth({ ns: red, name: 'b0', address: '10.2.0.2/24' }, { ns: lab.host, name: 'b1', address: '10.2.0.1/24' });
+  await red.exec('ip', ['route', 'add', '10.9.0.0/24', 'nexthop', 'via', '10.1.0.1', 'dev', 'a0', 'nexthop', 'via', '10.2.0.1', 'dev', 'b0']);
+  await expect(red).toHaveRouteEntry({ destination: '10.9.0.0/24', gateway: '10.2.0.1' });
+  await expect(red).toHaveRouteEntry({ destination: '10.9.0.0/24', gateway: '10.1.0.1', dev: 'a0' });
+  await expect(red).not.toHaveRouteEntry({ destination: '10.9.0.0/24', gateway: '10.1.0.1', dev: 'b0' });
+  const msg = await failureOf(expect(red).toHaveRouteEntry({ destination: '10.9.0.0/24', gateway: '10.3.0.1' }));
+  expect(msg).toMatch(/10\.9\.0\.0\/24 nexthops: via 10\.1\.0\.1 dev a0 weight 1, via 10\.2\.0\.1 dev b0 weight 1/);
+});

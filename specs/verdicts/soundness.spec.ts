@@ -110,7 +110,7 @@ describe('soundness: "not reached" is never said of a reachable target', () => {
     // the user's own UDP server (one dual-stack socket, for IPv4 and IPv6), answering 150-500 ms late (its delay is a fixed script; the port is ours)
     // they end with the lab
     void blue.exec('timeout', ['300', 'socat', 'UDP6-RECVFROM:5353,fork', 'SYSTEM:sleep 0.$(shuf -i 15-50 -n 1); echo late'], { reject: false, timeoutMs: 600_000 }).catch(() => undefined);
-    for (let i = 0; (await blue.exec('ss', ['-H', '-lun', 'sport = :5353'])).stdout.trim(); i++) {
+    for (let i = 0; !(await blue.exec('ss', ['-H', '-lun', 'sport = :5353'])).stdout.trim(); i++) {
       if (i > 400) throw new Error('the slow UDP server never listened');
       await new Promise((r) => setTimeout(r, 50));
     }

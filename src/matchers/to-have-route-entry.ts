@@ -27,8 +27,10 @@ export async function toHaveRouteEntry(this: MatcherContext, received: unknown, 
   const routes = await ns.routes({ family: six ? 6 : 4, table: e.table });
   const matches = (r: RouteInfo) =>
     (r.dst === dst || (r.dst !== 'default' && dst !== 'default' && canonicalPrefix(r.dst) === dst)) &&
-    (gateway === undefined || (r.gateway !== undefined && canonical(r.gateway) === canonical(gateway))) &&
-    (e.dev === undefined || r.dev === e.dev);
+    // one path of the route (a multipath route's nexthops each count) has the gateway and the device
+    [{ gateway: r.gateway, dev: r.dev }, ...(r.nexthops ?? [])].some(
+      (h) => (gateway === undefined || (h.gateway !== undefined && canonical(h.gateway) === canonical(gateway))) && (e.dev === undefined || h.dev === e.dev),
+    );
   const pass = routes.some(matches);
   const row = (r: RouteInfo) => `${r.dst} ${describeRoute(r)}`;
   return {
