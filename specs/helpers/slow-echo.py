@@ -4,10 +4,12 @@
 Run it inside a lab namespace whose kernel echo is turned off (net.ipv4.icmp_echo_ignore_all=1, and for IPv6
 net.ipv6.icmp.echo_ignore_all=1). Usage: slow-echo.py DELAY_MS [DELAY_MAX_MS]. Prints "ready" once listening.
 Each reply is sent DELAY_MS..DELAY_MAX_MS after its request. Ends with its parent (stdin closed) or the lab.
+With a third argument PORT it also answers UDP datagrams to that port (IPv4 and IPv6) as late, with "late\n".
 """
 import os, random, select, socket, struct, sys, threading, time
 
 lo = int(sys.argv[1]); hi = int(sys.argv[2]) if len(sys.argv) > 2 else lo
+port = int(sys.argv[3]) if len(sys.argv) > 3 else None
 
 def checksum(data):
     if len(data) % 2: data += b'\0'
@@ -18,6 +20,11 @@ def checksum(data):
 v4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 v6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
 lock = threading.Lock()
+udp = None
+if port is not None:
+    udp = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    udp.bind(('::', port))
 
 def later(sock, packet, addr, delay):
     time.sleep(delay)
@@ -27,9 +34,12 @@ def later(sock, packet, addr, delay):
 
 print('ready', flush=True)
 while True:
-    r, _, _ = select.select([v4, v6, sys.stdin], [], [])
+    r, _, _ = select.select([v4, v6, sys.stdin] + ([udp] if udp else []), [], [])
     if sys.stdin in r and not os.read(sys.stdin.fileno(), 4096): break
     delay = random.uniform(lo, hi) / 1000
+    if udp is not None and udp in r:
+        data, addr = udp.recvfrom(65535)
+        threading.Thread(target=later, args=(udp, b'late\n', addr, delay), daemon=True).start()
     if v4 in r:
         data, addr = v4.recvfrom(65535)
         ihl = (data[0] & 0x0f) * 4; icmp = data[ihl:]

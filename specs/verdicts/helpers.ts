@@ -6,13 +6,14 @@ import { repoRoot } from '../helpers/process.js';
 
 /**
  * Make `ns` answer ICMP/ICMPv6 echo requests `lo`..`hi` ms late (this kernel has no netem): the kernel's own echo is
- * turned off and a user-space responder (specs/helpers/slow-echo.py) answers instead. Resolves once it listens; the
+ * turned off and a user-space responder (specs/helpers/slow-echo.py) answers instead (and UDP datagrams to `udpPort`,
+ * as late). Resolves once it listens; the
  * responder ends with `stop()`, with this process, or with the lab.
  */
-export async function slowEcho(lab: Lab, ns: Netns, lo: number, hi = lo): Promise<{ stop(): void }> {
+export async function slowEcho(lab: Lab, ns: Netns, lo: number, hi = lo, udpPort?: number): Promise<{ stop(): void }> {
   await ns.exec('sysctl', ['-w', 'net.ipv4.icmp_echo_ignore_all=1', 'net.ipv6.icmp.echo_ignore_all=1']);
   const [file, ...args] = lab.enter(ns.name);
-  const child: ChildProcess = spawn(file!, [...args, 'python3', `${repoRoot}specs/helpers/slow-echo.py`, String(lo), String(hi)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(file!, [...args, 'python3', `${repoRoot}specs/helpers/slow-echo.py`, String(lo), String(hi), ...(udpPort ? [String(udpPort)] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`slow-echo.py exited with ${code} before it listened`)));

@@ -5,7 +5,7 @@
 //
 // Conditions: the CPU saturated (a busy loop per core, ended by PID) with several labs probing at once; and slow
 // answers (this kernel has no netem: a user-space echo answering ICMP 150–500 ms late with the kernel's echo off, and a
-// UDP server that waits as long before it answers). NETSPEC_SOUNDNESS_TRIES sets the tries per case (default 8).
+// UDP server that waits as long before it answers, in the same process). NETSPEC_SOUNDNESS_TRIES sets the tries per case (default 8).
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { describe, expect, test } from '../../src/vitest.js';
 import { createLab, ProbeError, type Lab, type Netns } from '../../src/index.js';
@@ -106,14 +106,8 @@ describe('soundness: "not reached" is never said of a reachable target', () => {
 
   test('slow answers: ICMP 150–500 ms late, a UDP server as slow', async ({ lab }) => {
     const { red, blue } = await dualStack(lab);
-    const echo = await slowEcho(lab, blue, 150, 500);
-    // the user's own UDP server (one dual-stack socket, for IPv4 and IPv6), answering 150-500 ms late (its delay is a fixed script; the port is ours)
-    // they end with the lab
-    void blue.exec('timeout', ['300', 'socat', 'UDP6-RECVFROM:5353,fork', 'SYSTEM:sleep 0.$(shuf -i 15-50 -n 1); echo late'], { reject: false, timeoutMs: 600_000 }).catch(() => undefined);
-    for (let i = 0; !(await blue.exec('ss', ['-H', '-lun', 'sport = :5353'])).stdout.trim(); i++) {
-      if (i > 400) throw new Error('the slow UDP server never listened');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // one persistent user-space process answers ICMP echo requests and UDP datagrams to 5353, each 150-500 ms late
+    const echo = await slowEcho(lab, blue, 150, 500, 5353);
     try {
       // "not reached within 1 s" of targets that answer within about 0.5 s
       for (const c of CASES.filter((x) => x.protocol !== 'tcp')) await tryCase('slow', red, { ...c, responder: c.protocol === 'udp' ? false : undefined }, TRIES, 1000);
