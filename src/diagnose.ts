@@ -52,9 +52,17 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const before = await readLabState(lab);
   log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
   const ports = [target.port, outcome.landing?.port].filter((p): p is number => p !== undefined);
-  const { trace } = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports }, () =>
-    probe(source, target, { durationMs: 300, from: options.from, responder: options.responder }),
-  );
+  // the explaining probe must send something: on a busy machine a short one may not get to (ping starved before its
+  // first request), and a trace of nothing explains nothing; so it is tried again, longer, before giving up
+  let explaining: { trace: Trace; error?: unknown; result?: ProbeOutcome } | undefined;
+  for (const durationMs of [500, 2000]) {
+    explaining = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports }, () =>
+      probe(source, target, { durationMs, from: options.from, responder: options.responder }),
+    );
+    if (explaining.result && explaining.result.sent > 0) break;
+  }
+  const { trace } = explaining!;
+  if (!explaining!.result) log.push(`${source.name}: the explaining probe could not run (${(explaining!.error as Error)?.message ?? 'unknown'}): the hops below come from the lab's state only`);
   log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${trace.steps.length} verdicts${trace.unavailable.length ? ` (no trace: ${trace.unavailable.join('; ')})` : ''}`);
   const after = await readLabState(lab);
   states = after;

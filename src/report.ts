@@ -35,6 +35,7 @@ export function formatState(states: readonly NamespaceState[]): string {
     const interesting = rules.filter((l) => !/^:(\S+) ACCEPT \[0:0\]$/.test(l) || l.startsWith('*'));
     const tables = interesting.filter((l, i) => !(l.startsWith('*') && (interesting[i + 1] === undefined || interesting[i + 1]!.startsWith('*'))));
     for (const l of tables) out.push(`  ipt   ${l}`);
+    for (const l of (s.nft ?? '').split('\n').filter(Boolean)) out.push(`  nft   ${l.replace(/^\t+/, (t) => '  '.repeat(t.length))}`);
   }
   return out.join('\n');
 }

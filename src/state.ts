@@ -13,19 +13,24 @@ export interface NamespaceState {
   readonly forwarding: { ipv4: boolean; ipv6: boolean };
   /** `iptables-save -c` output ('' when iptables is not installed). */
   readonly iptables: string;
+  /** Native nftables rules (`nft list ruleset`, without iptables-nft's own tables and netspec's): '' when none. */
+  readonly nft: string;
   readonly commands: string[];
 }
 
 /** Read links, addresses, routes and neighbours (one `ip -json -batch`), forwarding sysctls and iptables rules. */
 export async function readState(ns: Netns, options: { iptables?: boolean } = {}): Promise<NamespaceState> {
   const batch = 'link show\naddr show\nroute show\nneigh show\n';
-  const [ipOut, sysctl, ipt, ipOut6] = await Promise.all([
+  const [ipOut, sysctl, ipt, ipOut6, nft] = await Promise.all([
     ns.lab.run(ns.name, ['ip', '-json', '-details', '-batch', '-'], { intent: 'read state', input: batch, reject: false }),
     ns.lab.run(ns.name, ['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'], { intent: 'read forwarding', reject: false }),
     options.iptables === false
       ? Promise.resolve(undefined)
       : ns.lab.run(ns.name, ['iptables-save', '-c'], { intent: 'read iptables rules', reject: false }).catch(() => undefined),
     ns.lab.run(ns.name, ['ip', '-6', '-json', 'route', 'show'], { intent: 'read IPv6 routes', reject: false }),
+    options.iptables === false
+      ? Promise.resolve(undefined)
+      : ns.lab.run(ns.name, ['nft', 'list', 'ruleset'], { intent: 'read nftables rules', reject: false }).catch(() => undefined),
   ]);
   const arrays = splitJsonArrays(ipOut.stdout);
   const [fw4, fw6] = sysctl.stdout.trim().split('\n');
@@ -38,7 +43,8 @@ export async function readState(ns: Netns, options: { iptables?: boolean } = {})
     routes6: (splitJsonArrays(ipOut6.stdout)[0] ?? []) as RouteInfo[],
     forwarding: { ipv4: fw4 === '1', ipv6: fw6 === '1' },
     iptables: ipt?.exitCode === 0 ? ipt.stdout : '',
-    commands: ['ip -json -batch - (link, addr, route, neigh)', 'ip -6 -json route show', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding', 'iptables-save -c'],
+    nft: nft?.exitCode === 0 ? nativeNft(nft.stdout) : '',
+    commands: ['ip -json -batch - (link, addr, route, neigh)', 'ip -6 -json route show', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding', 'iptables-save -c', 'nft list ruleset'],
   };
 }
 
@@ -82,7 +88,7 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
     return Promise.all(all.map((ns) => readState(ns, options)));
   }
   const every = (argv: string[]) => everyNetns(lab, argv);
-  const [host, links, addrs, routes, neigh, routes6, sysctl, ipt] = await Promise.all([
+  const [host, links, addrs, routes, neigh, routes6, sysctl, ipt, nft] = await Promise.all([
     readState(lab.host, options),
     every(['ip', '-json', '-details', 'link', 'show']),
     every(['ip', '-json', 'addr', 'show']),
@@ -91,6 +97,7 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
     every(['ip', '-6', '-json', 'route', 'show']),
     every(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding']),
     options.iptables === false ? Promise.resolve(new Map<string, string>()) : every(['iptables-save', '-c']),
+    options.iptables === false ? Promise.resolve(new Map<string, string>()) : every(['nft', 'list', 'ruleset']),
   ]);
   const json = (m: Map<string, string>, name: string) => (splitJsonArrays(m.get(name) ?? '')[0] ?? []) as never[];
   return [
@@ -107,7 +114,8 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
         routes6: json(routes6, name),
         forwarding: { ipv4: fw4 === '1', ipv6: fw6 === '1' },
         iptables: save.includes('*') ? save : '',
-        commands: ['ip -all netns exec … (link, addr, route, neigh, sysctl, iptables-save -c)'],
+        nft: nativeNft(nft.get(name) ?? ''),
+        commands: ['ip -all netns exec … (link, addr, route, neigh, sysctl, iptables-save -c, nft list ruleset)'],
       };
     }),
   ];
@@ -179,4 +187,21 @@ export function chainPolicy(save: string, chain: string): string | undefined {
     if (table === 'filter' && m && m[1] === chain) return m[2];
   }
   return undefined;
+}
+
+const IPTABLES_NFT_TABLES = /^table (ip|ip6|arp|bridge) (filter|nat|mangle|raw|security) \{$/;
+
+/**
+ * The tables of `nft list ruleset` that are neither iptables-nft's (shown once, in iptables form, from iptables-save)
+ * nor netspec's own (trace and witness tables): the rules a user wrote with nft.
+ */
+export function nativeNft(ruleset: string): string {
+  const out: string[] = [];
+  let keep = false;
+  for (const line of ruleset.split('\n')) {
+    if (line.startsWith('table ')) keep = !IPTABLES_NFT_TABLES.test(line) && !/^table \S+ netspec_/.test(line);
+    if (keep && line.trim()) out.push(line);
+    if (line === '}') keep = false;
+  }
+  return out.join('\n');
 }

@@ -77,10 +77,23 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
       names.length > 1 ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', ruleset], { intent: 'add the trace table everywhere', reject: false }) : undefined,
     ]);
     for (const r of added) if (r && r.exitCode !== 0) trace.unavailable.push(`adding the trace table failed: ${r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`}`);
-    await Promise.all(monitors.map((m) => m.ready));
+    // a monitor that subscribed after the table was added saw nothing yet: poke it with a change to our own table
+    // (an empty chain) until every monitor has printed something of the table, so none misses the probe's packets
+    for (let poke = 0; poke < 40 && monitors.some((m) => !m.wasReady()); poke++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await Promise.all(
+        monitors.map((m, i) => (m.wasReady() ? undefined : lab.run(names[i]!, ['nft', 'add', 'chain', 'inet', table, `ready${poke}`], { intent: 'wake the trace monitor', reject: false }).catch(() => undefined))),
+      );
+    }
     const out = await settle(fn);
-    // the last verdicts of the last packets
-    await new Promise((r) => setTimeout(r, 50));
+    // a last change to our own table, after the probe: once a monitor has printed it, it has printed every trace event
+    // before it (a busy machine may leave a monitor behind; stopping it early would lose the verdicts)
+    await Promise.all([
+      lab.run('host', ['nft', 'add', 'chain', 'inet', table, 'done'], { intent: 'mark the end of the trace', reject: false }).catch(() => undefined),
+      names.length > 1 ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', 'add', 'chain', 'inet', table, 'done'], { intent: 'mark the end of the trace everywhere', reject: false }).catch(() => undefined) : undefined,
+    ]);
+    const waitUntil = performance.now() + 5000;
+    while (performance.now() < waitUntil && monitors.some((m) => m.wasReady() && !m.saw(`chain inet ${table} done`))) await new Promise((r) => setTimeout(r, 20));
     return { ...out, trace };
   } finally {
     await Promise.all([
@@ -91,7 +104,7 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
     ]);
     const outputs = await Promise.all(monitors.map((m) => m.stop()));
     for (const [i, m] of monitors.entries()) {
-      if (!m.wasReady()) trace.unavailable.push(`${names[i]}: nft monitor did not start within 10 s`);
+      if (!m.wasReady()) trace.unavailable.push(`${names[i]}: nft monitor did not start within 4 s`);
       trace.steps.push(...parseTrace(names[i]!, outputs[i]!, table));
     }
   }
@@ -106,7 +119,7 @@ async function settle<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: un
 }
 
 /** `nft monitor` in one namespace, until stopped; ready once it has seen our own table being added. */
-function startMonitor(lab: World, ns: string, table: string): { ready: Promise<void>; wasReady(): boolean; stop(): Promise<string> } {
+function startMonitor(lab: World, ns: string, table: string): { ready: Promise<void>; wasReady(): boolean; saw(text: string): boolean; stop(): Promise<string> } {
   const [file, ...args] = lab.enter(ns);
   // the monitor ends when its stdin closes (this process ended it, or died)
   const child: ChildProcess = startLifeline([file!, ...args, 'sh', '-c', 'nft monitor & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"'], { stdio: ['pipe', 'pipe', 'ignore'] });
@@ -116,11 +129,10 @@ function startMonitor(lab: World, ns: string, table: string): { ready: Promise<v
   let markReady: () => void = () => undefined;
   const readyPromise = new Promise<void>((resolve) => {
     markReady = resolve;
-    setTimeout(resolve, 10_000).unref();
   });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     if (out.length < 4 * 1024 * 1024) out += d;
-    if (!ready && out.includes(`add table inet ${table}`)) {
+    if (!ready && out.includes(` inet ${table}`)) {
       ready = true;
       markReady();
     }
@@ -131,6 +143,7 @@ function startMonitor(lab: World, ns: string, table: string): { ready: Promise<v
   return {
     ready: readyPromise,
     wasReady: () => ready,
+    saw: (text: string) => out.includes(text),
     async stop() {
       child.stdin?.end();
       const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -155,7 +168,8 @@ export function parseTrace(ns: string, text: string, ownTable: string): TraceSte
       if (tbl === ownTable) steps.push({ ns, chain: chainName === 'out' ? 'output' : 'prerouting', packet: packets.get(id)!, verdict: 'seen' });
       continue;
     }
-    if (tbl === ownTable) continue;
+    // netspec's own tables (this trace's, and those of traces running beside it) are not the user's rules
+    if (tbl === ownTable || tbl.startsWith('netspec_')) continue;
     const chain = `${family} ${tbl} ${chainName}`;
     const packet = packets.get(id) ?? '';
     const rule = /^rule (.*) \(verdict ([^)]*)\)$/.exec(rest);

@@ -4,17 +4,10 @@ import { expect, test, vi } from '../../src/vitest.js';
 import { CommandError, PrerequisiteError } from '../../src/index.js';
 import { MAX_OUTPUT_BYTES, run, runInteractive } from '../../src/exec.js';
 import { pidAlive, processesMatching } from '../helpers/machine.js';
+import { within } from '../helpers/watchdog.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-/** A watchdog: a call that hangs fails the test in `ms` instead of at the test timeout. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms (hung)`)), ms);
-  });
-  return Promise.race([promise, hung]).finally(() => clearTimeout(timer));
-}
 
 test('a failed lab command: intent, where, the command inside the lab, stderr, and the whole command line as run', async ({ lab }) => {
   await lab.netns('red');

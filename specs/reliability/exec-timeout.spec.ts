@@ -8,17 +8,10 @@ import { CommandError, createLab } from '../../src/index.js';
 import { KILL_GRACE_MS, run } from '../../src/exec.js';
 import { eventually, pidAlive, processesMatching } from '../helpers/machine.js';
 import { tempDir } from '../helpers/temp.js';
+import { within } from '../helpers/watchdog.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-/** A watchdog: a call that hangs fails the test in `ms` instead of at the test timeout. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms (hung)`)), ms);
-  });
-  return Promise.race([promise, hung]).finally(() => clearTimeout(timer));
-}
 
 /** A `sleep` duration nobody else uses: its command line finds the process (in the lab or not). */
 function marker(): string {

@@ -3,17 +3,10 @@
 import { describe, expect, test, vi } from '../../src/vitest.js';
 import { DuplicateNameError, InvalidInputError, SkippedStepError } from '../../src/index.js';
 import type { Lab } from '../../src/index.js';
+import { within } from '../helpers/watchdog.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-/** A watchdog: a call that hangs fails the test in `ms` instead of at the test timeout. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms (hung)`)), ms);
-  });
-  return Promise.race([promise, hung]).finally(() => clearTimeout(timer));
-}
 
 async function hostLinks(lab: Lab): Promise<string[]> {
   return (await lab.host.links()).map((l) => l.ifname).sort();
