@@ -62,7 +62,11 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     if (explaining.result && explaining.result.sent > 0) break;
   }
   const { trace } = explaining!;
-  if (!explaining!.result) log.push(`${source.name}: the explaining probe could not run (${(explaining!.error as Error)?.message ?? 'unknown'}): the hops below come from the lab's state only`);
+  const unexplained = !explaining!.result || explaining!.result.sent === 0;
+  if (unexplained) {
+    const why = explaining!.result ? 'it sent nothing' : ((explaining!.error as Error)?.message ?? 'unknown');
+    hops.push(`(the explaining probe could not run: ${why}; what follows comes from the lab's rules and routes only, not from the kernel's trace)`);
+  }
   log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${trace.steps.length} verdicts${trace.unavailable.length ? ` (no trace: ${trace.unavailable.join('; ')})` : ''}`);
   const after = await readLabState(lab);
   states = after;
@@ -131,6 +135,11 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
         return done('FORWARDING_DISABLED', router.name);
       }
       const policy = chainPolicy(router.iptables, 'FORWARD') ?? 'ACCEPT';
+      if (policy === 'DROP' && unexplained) {
+        // no packet to trace or count: the rules themselves say the router drops what no rule accepts
+        hops.push(`${router.name} (${route.gateway}): the FORWARD policy is DROP (read from its rules; no packet of the explaining probe was traced or counted)`);
+        return done('FILTERED', router.name);
+      }
       hops.push(`${router.name} (${route.gateway}): forwards; FORWARD policy ${policy}`);
       const masq = masqueradeFor(router, srcAddr);
       if (masq) {

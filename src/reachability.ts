@@ -20,6 +20,8 @@ export interface PairResult {
   readonly disposition: Disposition;
   /** Why it was not reached: the last hop of its diagnosis. */
   readonly why?: string;
+  /** The whole diagnosis, hop by hop (for the first unreached pairs). */
+  readonly hops?: readonly string[];
 }
 
 interface Pending {
@@ -28,6 +30,7 @@ interface Pending {
   reached: boolean;
   disposition?: Disposition;
   why?: string;
+  hops?: string[];
 }
 
 /** Unreached pairs diagnosed hop by hop (a diagnosis reads the lab's state and traces a probe). */
@@ -169,10 +172,11 @@ export async function reachability(lab: World, sources?: Netns[], options: Reach
     const d = await diagnose(p.src, target, outcome, {});
     p.disposition = d.disposition;
     p.why = d.hops[d.hops.length - 1];
+    p.hops = d.hops;
   });
-  const results = pending.map(({ src, w, reached, disposition, why }): PairResult => {
+  const results = pending.map(({ src, w, reached, disposition, why, hops }): PairResult => {
     const d: Disposition = reached ? 'REACHED' : w.address ? (disposition ?? 'NO_REPLY') : 'NO_ROUTE';
-    return { from: src.name, to: w.label, address: w.address ?? '(no address)', reached, disposition: d, ...(why ? { why } : w.address ? {} : { why: `${w.label} has no address to probe` }) };
+    return { from: src.name, to: w.label, address: w.address ?? '(no address)', reached, disposition: d, ...(hops ? { hops } : {}), ...(why ? { why } : w.address ? {} : { why: `${w.label} has no address to probe` }) };
   });
   return new ReachabilityMatrix(results, targets.map((t) => t.label));
 }

@@ -45,7 +45,8 @@ export async function toHaveReachability(
   const checked = matrix.pairs.filter((p) => wanted(p) !== undefined);
   const wrong = checked.filter((p) => wanted(p) !== p.reached);
   const pass = wrong.length === 0;
-  const line = (p: PairResult) => `${p.from} → ${p.to} (${p.address}): ${p.reached ? 'REACHED' : p.disposition}, expected ${wanted(p) ? 'REACHED' : 'not reached'}${p.why ? `; ${p.why}` : ''}`;
+  const line = (p: PairResult) =>
+    `${p.from} → ${p.to} (${p.address}): ${p.reached ? 'REACHED' : p.disposition}, expected ${wanted(p) ? 'REACHED' : 'not reached'}${p.why ? `; ${p.why}` : ''}${p.hops && p.hops.length > 1 ? `\n${bullet(p.hops.map((h, i) => `${i + 1}. ${h}`), '      ')}` : ''}`;
   return {
     pass,
     actual: Object.fromEntries(checked.map((p) => [`${p.from} → ${p.to}`, p.reached])),
