@@ -10,6 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive, processes, type Proc } from '../specs/helpers/machine.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -64,30 +65,6 @@ function random(): number {
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Proc {
-  pid: number;
-  ppid: number;
-  comm: string;
-  cmdline: string;
-}
-
-function processes(): Proc[] {
-  const out: Proc[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const [st, ppid] = stat.slice(close + 2).split(' ');
-      if (st === 'Z') continue; // a zombie holds no namespace
-      out.push({ pid: Number(d), ppid: Number(ppid), comm: stat.slice(stat.indexOf('(') + 1, close), cmdline: readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ') });
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
 /** `pid` and all its descendants. */
 function tree(pid: number, all = processes()): Proc[] {
   const found = all.filter((p) => p.pid === pid);
@@ -95,13 +72,6 @@ function tree(pid: number, all = processes()): Proc[] {
   return found;
 }
 
-function alive(pid: number): boolean {
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 function pidnsOf(pid: number, kind = 'pid'): string | undefined {
   try {
@@ -267,7 +237,7 @@ async function oneRound(n: number): Promise<Round> {
     await exited;
   }
   // everything of the round is gone within 10 s: its tree and every process of its labs
-  const ours = () => [...round.seen].filter(([pid, cmd]) => alive(pid) && readCmd(pid)?.replaceAll('\0', ' ') === cmd);
+  const ours = () => [...round.seen].filter(([pid, cmd]) => pidAlive(pid) && readCmd(pid)?.replaceAll('\0', ' ') === cmd);
   const until = Date.now() + 10_000;
   while ((ours().length || [...round.labs].some((ns) => processesIn(ns).length)) && Date.now() < until) await sleep(50);
   round.times.push(performance.now() - t0);
@@ -322,7 +292,7 @@ const leaked = {
   mounts: countsAfter.mounts - countsBefore.mounts,
   // what was left at the end of its round and still runs the same program now (a lab's PID namespace that emptied is
   // gone for good: its inode number may be reused by a later lab, of this run or of anyone's, so it is not re-read)
-  processes: results.flatMap((r) => r.left).filter(([pid, cmd]) => alive(pid) && readCmd(pid)?.replaceAll('\0', ' ') === cmd).length,
+  processes: results.flatMap((r) => r.left).filter(([pid, cmd]) => pidAlive(pid) && readCmd(pid)?.replaceAll('\0', ' ') === cmd).length,
 };
 const byTarget = new Map<string, number>();
 for (const r of results) if (r.killed !== undefined) byTarget.set(`${r.kind} ${r.target}`, (byTarget.get(`${r.kind} ${r.target}`) ?? 0) + 1);

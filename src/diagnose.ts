@@ -48,27 +48,13 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   hops.push(`${source.name}: route to ${target.address} ${describeRoute(route)}`);
   if (outcome.noRoute) return done('NO_ROUTE', source.name);
 
-  // a second, short probe between two counter snapshots: which rule or policy saw our packets?
-  const before = await readLabState(lab);
-  log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
+  // a second probe, traced, between two counter snapshots: which rule or policy saw our packets?
   const ports = [target.port, outcome.landing?.port].filter((p): p is number => p !== undefined);
-  // the explaining probe must send something: on a busy machine a short one may not get to (ping starved before its
-  // first request), and a trace of nothing explains nothing; so it is tried again, longer, before giving up
-  let explaining: { trace: Trace; error?: unknown; result?: ProbeOutcome } | undefined;
-  for (const durationMs of [500, 2000]) {
-    explaining = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports }, () =>
-      probe(source, target, { durationMs, from: options.from, responder: options.responder }),
-    );
-    if (explaining.result && explaining.result.sent > 0) break;
-  }
-  const { trace } = explaining!;
-  const unexplained = !explaining!.result || explaining!.result.sent === 0;
-  if (unexplained) {
-    const why = explaining!.result ? 'it sent nothing' : ((explaining!.error as Error)?.message ?? 'unknown');
-    hops.push(`(the explaining probe could not run: ${why}; what follows comes from the lab's rules and routes only, not from the kernel's trace)`);
-  }
+  const { before, after, trace, ran, why } = await observe(source, target, { ...options, ports }, [500, 2000]);
+  log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
+  const unexplained = !ran;
+  if (unexplained) hops.push(`(the explaining probe could not run: ${why}; what follows comes from the lab's rules and routes only, not from the kernel's trace)`);
   log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${trace.steps.length} verdicts${trace.unavailable.length ? ` (no trace: ${trace.unavailable.join('; ')})` : ''}`);
-  const after = await readLabState(lab);
   states = after;
   const src = after.find((s) => s.name === source.name)!;
   const srcAddr = fromAddr ?? route.prefsrc;
@@ -228,12 +214,7 @@ function hasRoute(state: NamespaceState, address: string): boolean {
  * probe ran again, per namespace, with the NAT rules among them.
  */
 export async function explainReach(source: Netns, target: ProbeTarget, options: { from?: string; responder?: boolean }): Promise<string[]> {
-  const lab = source.lab;
-  const before = await readLabState(lab);
-  const { trace } = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports: target.port ? [target.port] : [] }, () =>
-    probe(source, target, { durationMs: 1000, until: 'success', from: options.from, responder: options.responder }),
-  );
-  const after = await readLabState(lab);
+  const { before, after, trace } = await observe(source, target, { ...options, ports: target.port ? [target.port] : [] }, [1000]);
   const lines: string[] = [];
   const seen = new Set<string>();
   for (const s of [...accepts(trace), ...rewrites(trace)]) {
@@ -254,6 +235,32 @@ export async function explainReach(source: Netns, target: ProbeTarget, options: 
     }
   }
   return lines;
+}
+
+/**
+ * The explaining probe: the lab's state, then a probe under a kernel trace, then the state again (counters diffed
+ * by the callers). It must send something: on a busy machine a short probe may be starved before its first request,
+ * and a trace of nothing explains nothing, so it is tried again for each longer duration before giving up.
+ */
+async function observe(
+  source: Netns,
+  target: ProbeTarget,
+  options: { from?: string; responder?: boolean; ports: number[] },
+  durations: readonly number[],
+): Promise<{ before: NamespaceState[]; after: NamespaceState[]; trace: Trace; ran: boolean; why?: string }> {
+  const lab = source.lab;
+  const before = await readLabState(lab);
+  let last: { trace: Trace; error?: unknown; result?: ProbeOutcome } | undefined;
+  for (const durationMs of durations) {
+    last = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports: options.ports }, () =>
+      probe(source, target, { durationMs, until: 'success', from: options.from, responder: options.responder }),
+    );
+    if (last.result && last.result.sent > 0) break;
+  }
+  const after = await readLabState(lab);
+  const ran = Boolean(last!.result && last!.result.sent > 0);
+  const why = ran ? undefined : last!.result ? 'it sent nothing' : ((last!.error as Error)?.message ?? 'unknown');
+  return { before, after, trace: last!.trace, ran, why };
 }
 
 const IPTABLES_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);

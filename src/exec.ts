@@ -348,6 +348,14 @@ export function settleOnExit(child: ChildProcess): void {
   });
 }
 
+/**
+ * `argv` wrapped so that it runs until its stdin closes (the caller ended it, or died), then is killed: for the
+ * long-lived helpers netspec starts in a lab (responders, trace monitors). `argv` stays an argument list ("$@").
+ */
+export function whileStdinOpen(argv: readonly string[]): string[] {
+  return ['sh', '-c', '"$@" & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"', 'netspec', ...argv];
+}
+
 /** Start a long-lived process whose life is tied to ours through its stdin pipe (the lab's lifeline). */
 export function startLifeline(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
   const [file, ...args] = argv;

@@ -14,11 +14,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { InvalidInputError, NetspecError, PrerequisiteError, ProbeError } from './errors.js';
 import type { RunResult } from './exec.js';
-import { installHint, startLifeline } from './exec.js';
+import { installHint, startLifeline, whileStdinOpen } from './exec.js';
 import { addressFacing, canonical, contains, parseAddress, parseCidr, parseProbeAddress, type Family } from './ip.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
-import { ownerOf, readLabState } from './state.js';
+import { addressOwner, labAddresses, ownerIn } from './state.js';
 
 export type Protocol = 'icmp' | 'tcp' | 'udp';
 
@@ -207,7 +207,7 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
 
 async function ownerNs(source: Netns, target: ProbeTarget): Promise<Netns | undefined> {
   if (target.ns) return target.ns;
-  const name = ownerOf(await readLabState(source.lab, { iptables: false }), target.address)?.name;
+  const name = await addressOwner(source.lab, target.address);
   return name === undefined ? undefined : source.lab.get(name);
 }
 
@@ -374,8 +374,8 @@ async function land(
   const none = { stop: () => undefined };
   if (!respond) return none;
   const lab = source.lab;
-  const states = await readLabState(lab, { iptables: false });
-  let owner = target.ns?.name ?? ownerOf(states, target.address)?.name;
+  const addresses = await labAddresses(lab);
+  let owner = target.ns?.name ?? ownerIn(addresses, target.address);
   if (!owner) return none; // not in the lab: nothing to start (and nothing of ours will answer)
   let address = target.address;
   let toPort = port;
@@ -386,7 +386,7 @@ async function land(
     toPort = rule.port ?? port;
     dnat = `${owner}: DNAT ${target.address}:${port} → ${address}:${toPort} (rule \`${rule.rule}\`)`;
     log.push(dnat);
-    owner = ownerOf(states, address)?.name;
+    owner = ownerIn(addresses, address);
     if (!owner) return { info: { address, port: toPort, dnat, answered: 'nothing', why: `no namespace in the lab has ${address}` }, stop: () => undefined };
   }
   const info: Landing = { ns: owner, address, port: toPort, dnat, answered: 'nothing' };
@@ -452,9 +452,6 @@ function safeContains(cidr: string, address: string): boolean {
 }
 
 const RESPONDER = 'awk {print(ENVIRON["SOCAT_PEERADDR"]);exit}';
-// The server runs until its stdin closes (the probe ended, or this process died) or its lifetime is up. Its
-// arguments are positional ("$1".."$3"): nothing is spliced into this script.
-const SERVER_SCRIPT = 'timeout "$1" socat -d -d "$2" "$3" & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"';
 
 export interface ServeOptions {
   port: number;
@@ -488,7 +485,8 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
   const bind = address ? `,bind=${six ? `[${address}]` : address}` : '';
   const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${port}${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${port}${bind},fork,shut-null`;
   const lifetime = String(Math.ceil(lifetimeMs / 1000));
-  const child: ChildProcess = startLifeline([...enter, 'sh', '-c', SERVER_SCRIPT, 'netspec-serve', lifetime, listen, `EXEC:${RESPONDER}`], { stdio: ['pipe', 'ignore', 'pipe'] });
+  // it runs until stopped (its stdin closes) or its lifetime is up; every argument is a list item, none spliced
+  const child: ChildProcess = startLifeline([...enter, ...whileStdinOpen(['timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`])], { stdio: ['pipe', 'ignore', 'pipe'] });
   child.unref();
   child.stdin?.on('error', () => undefined);
   let err = '';

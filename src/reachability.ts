@@ -6,9 +6,9 @@ import { InvalidInputError, ProbeError } from './errors.js';
 import { addressFacing, canonical, parseProbeAddress } from './ip.js';
 import { diagnose } from './diagnose.js';
 import { probe as probeOnce, resolveTarget } from './probe.js';
-import { everyNetns, splitJsonArrays } from './state.js';
+import { labAddresses } from './state.js';
 import type { World } from './world.js';
-import { Netns, type AddrInfo } from './netns.js';
+import { Netns } from './netns.js';
 import type { Disposition } from './diagnose.js';
 
 export interface PairResult {
@@ -91,26 +91,6 @@ export class ReachabilityMatrix {
     );
     return [head, ...rows].join('\n');
   }
-}
-
-/** Global addresses of every namespace of the lab (one process), by namespace name. */
-export async function labAddresses(lab: World): Promise<Map<string, { address: string; prefixLength: number }[]>> {
-  if (lab.readOnly) {
-    // an attachment: no private /run/netns to list, so read each namespace
-    const out = new Map<string, { address: string; prefixLength: number }[]>();
-    for (const name of ['host', ...lab.namespaces()]) out.set(name, (await lab.get(name).globalAddresses()).map(({ address, prefixLength }) => ({ address, prefixLength })));
-    return out;
-  }
-  const [all, host] = await Promise.all([everyNetns(lab, ['ip', '-j', 'addr', 'show']), lab.host.addresses()]);
-  const out = new Map<string, { address: string; prefixLength: number }[]>();
-  const globals = (links: AddrInfo[]) =>
-    links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ address: a.local, prefixLength: a.prefixlen, lo: l.ifname === 'lo' })))
-      // addresses on lo last: the link address is the one a neighbour reaches first
-      .sort((a, b) => Number(a.lo) - Number(b.lo))
-      .map(({ address, prefixLength }) => ({ address, prefixLength }));
-  out.set('host', globals(host));
-  for (const [name, text] of all) out.set(name, globals((splitJsonArrays(text)[0] ?? []) as AddrInfo[]));
-  return out;
 }
 
 /** Every source → every target (but itself), with real packets. */

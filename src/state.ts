@@ -205,3 +205,35 @@ export function nativeNft(ruleset: string): string {
   }
   return out.join('\n');
 }
+
+/** Global addresses of every namespace of the lab (one process), by namespace name. */
+export async function labAddresses(lab: World): Promise<Map<string, { address: string; prefixLength: number }[]>> {
+  if (lab.readOnly) {
+    // an attachment: no private /run/netns to list, so read each namespace
+    const out = new Map<string, { address: string; prefixLength: number }[]>();
+    for (const name of ['host', ...lab.namespaces()]) out.set(name, (await lab.get(name).globalAddresses()).map(({ address, prefixLength }) => ({ address, prefixLength })));
+    return out;
+  }
+  const [all, host] = await Promise.all([everyNetns(lab, ['ip', '-j', 'addr', 'show']), lab.host.addresses()]);
+  const out = new Map<string, { address: string; prefixLength: number }[]>();
+  const globals = (links: AddrInfo[]) =>
+    links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ address: a.local, prefixLength: a.prefixlen, lo: l.ifname === 'lo' })))
+      // addresses on lo last: the link address is the one a neighbour reaches first
+      .sort((a, b) => Number(a.lo) - Number(b.lo))
+      .map(({ address, prefixLength }) => ({ address, prefixLength }));
+  out.set('host', globals(host));
+  for (const [name, text] of all) out.set(name, globals((splitJsonArrays(text)[0] ?? []) as AddrInfo[]));
+  return out;
+}
+
+/** The namespace (by name) that has `address` as one of its global addresses, from one address read of the lab. */
+export async function addressOwner(lab: World, address: string): Promise<string | undefined> {
+  return ownerIn(await labAddresses(lab), address);
+}
+
+/** Of addresses read with labAddresses, the namespace that has `address`. */
+export function ownerIn(addresses: ReadonlyMap<string, readonly { address: string }[]>, address: string): string | undefined {
+  const want = canonical(address);
+  for (const [name, list] of addresses) if (list.some((a) => canonical(a.address) === want)) return name;
+  return undefined;
+}

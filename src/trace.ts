@@ -8,7 +8,7 @@
  * Attach mode changes nothing, so it has no trace; the diagnosis falls back to rule counters there.
  */
 import type { ChildProcess } from 'node:child_process';
-import { startLifeline } from './exec.js';
+import { startLifeline, whileStdinOpen } from './exec.js';
 import type { Family } from './ip.js';
 import type { World } from './world.js';
 
@@ -119,29 +119,20 @@ async function settle<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: un
 }
 
 /** `nft monitor` in one namespace, until stopped; ready once it has seen our own table being added. */
-function startMonitor(lab: World, ns: string, table: string): { ready: Promise<void>; wasReady(): boolean; saw(text: string): boolean; stop(): Promise<string> } {
+function startMonitor(lab: World, ns: string, table: string): { wasReady(): boolean; saw(text: string): boolean; stop(): Promise<string> } {
   const [file, ...args] = lab.enter(ns);
   // the monitor ends when its stdin closes (this process ended it, or died)
-  const child: ChildProcess = startLifeline([file!, ...args, 'sh', '-c', 'nft monitor & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const child: ChildProcess = startLifeline([file!, ...args, ...whileStdinOpen(['nft', 'monitor'])], { stdio: ['pipe', 'pipe', 'ignore'] });
   child.stdin?.on('error', () => undefined);
   let out = '';
   let ready = false;
-  let markReady: () => void = () => undefined;
-  const readyPromise = new Promise<void>((resolve) => {
-    markReady = resolve;
-  });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     if (out.length < 4 * 1024 * 1024) out += d;
-    if (!ready && out.includes(` inet ${table}`)) {
-      ready = true;
-      markReady();
-    }
+    if (!ready && out.includes(` inet ${table}`)) ready = true;
   });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  child.once('error', () => markReady());
-  child.once('exit', () => markReady());
+  child.once('error', () => undefined);
   return {
-    ready: readyPromise,
     wasReady: () => ready,
     saw: (text: string) => out.includes(text),
     async stop() {
@@ -201,12 +192,6 @@ function describePacket(text: string): string {
   const ends = l4 ? `${src}:${l4[2]} → ${dst}:${l4[3]}` : `${src} → ${dst}`;
   const ifs = [iif && `iif ${iif}`, oif && `oif ${oif}`].filter(Boolean).join(', ');
   return `${what} ${ends}${ifs ? ` (${ifs})` : ''}`;
-}
-
-/** A step as one line: `host: ip filter FORWARD: policy drop (icmp echo-request 192.168.15.1 → 203.0.113.8)`. */
-export function describeStep(s: TraceStep): string {
-  const what = s.rule ? `rule \`${s.rule}\` (verdict ${s.verdict})` : `policy ${s.verdict}`;
-  return `${s.ns}: ${s.chain}: ${what}${s.packet ? ` — ${s.packet}` : ''}`;
 }
 
 /** Steps that dropped or rejected a packet. */

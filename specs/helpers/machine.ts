@@ -130,3 +130,30 @@ export async function startChild(marker: string, mode = 'idle'): Promise<{ child
   return { child, pid: info.pid, pidns: info.pidns };
 }
 
+
+/** A running process (zombies are left out: they hold no namespace). */
+export interface Proc {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cmdline: string;
+}
+
+/** Every running process, with its parent, name and command line (arguments joined by spaces). */
+export function processes(): Proc[] {
+  const out: Proc[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const [st, ppid] = stat.slice(close + 2).split(' ');
+      if (st === 'Z') continue; // a zombie holds no namespace
+      out.push({ pid: Number(d), ppid: Number(ppid), comm: stat.slice(stat.indexOf('(') + 1, close), cmdline: readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ') });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+

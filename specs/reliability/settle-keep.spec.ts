@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from '../../src/vitest.js';
 import { createLab, NetspecError } from '../../src/index.js';
 import { keptDir, keptLabs, type KeptLab } from '../../src/lab.js';
-import { eventually, pidAlive } from '../helpers/machine.js';
+import { eventually, pidAlive, processes } from '../helpers/machine.js';
 import { runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -15,18 +15,9 @@ const root = process.getuid?.() === 0;
 
 /** This process's `sleep infinity` children: the keepers lab.keep() starts. */
 function keepers(): number[] {
-  const mine: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && readFileSync(`/proc/${d}/cmdline`, 'utf8') === 'sleep\0infinity\0' && pidAlive(Number(d))) mine.push(Number(d));
-    } catch {
-      /* gone */
-    }
-  }
-  return mine;
+  return processes()
+    .filter((p) => p.ppid === process.pid && p.cmdline === 'sleep infinity ')
+    .map((p) => p.pid);
 }
 
 describe('a keep that fails leaves no process', () => {
