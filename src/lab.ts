@@ -311,7 +311,20 @@ export class Lab implements AsyncDisposable, World {
       this.#namespaces.delete(name);
       throw error;
     }
+    ns.identity = this.identityOf(name);
     return ns;
+  }
+
+  /**
+   * The identity of a namespace of the lab (the inode of its namespace file), or undefined when there is none: a
+   * handle remembers it, so a probe from a namespace that was deleted and made again under the same name is an error.
+   */
+  identityOf(name: string): number | undefined {
+    try {
+      return name === 'host' ? undefined : statSync(`/proc/${this.pid}/root/run/netns/${name}`).ino;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A handle to a namespace that already exists in the lab (e.g. one a script made with `ip netns add`). */
@@ -320,11 +333,14 @@ export class Lab implements AsyncDisposable, World {
     if (name === 'host') return this.host;
     checkNetnsName(name);
     const known = this.#namespaces.get(name);
-    if (known) return known;
+    const now = this.identityOf(name);
+    // a known handle, unless its namespace was deleted and made again since (then a fresh handle for the new one)
+    if (known && (known.identity === undefined || now === undefined || known.identity === now)) return known;
     if (!this.#hasNetns(name)) {
       throw new NotFoundError('network namespace', name, `create it first (lab.netns or \`ip netns add\`); namespaces now: ${this.#list().join(', ') || 'none'}`);
     }
     const ns = new Netns(this, name);
+    ns.identity = now;
     this.#namespaces.set(name, ns);
     return ns;
   }

@@ -79,6 +79,9 @@ export class Netns {
     readonly name: string,
   ) {}
 
+  /** The identity of the namespace this handle was made for (see World.identityOf); set by the lab. */
+  identity?: number;
+
   get isHost(): boolean {
     return this.name === 'host';
   }

@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { InvalidInputError, NetspecError, PrerequisiteError, ProbeError } from './errors.js';
 import type { RunResult } from './exec.js';
 import { installHint, startLifeline, whileStdinOpen } from './exec.js';
-import { addressFacing, canonical, contains, parseAddress, parseCidr, parseProbeAddress, type Family } from './ip.js';
+import { addressFacing, canonical, contains, ipFamily, parseAddress, parseCidr, parseProbeAddress, type Family } from './ip.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { addressOwner, labAddresses, ownerIn } from './state.js';
@@ -136,6 +136,16 @@ async function checkFrom(source: Netns, from: unknown, family: Family): Promise<
   return { dev };
 }
 
+/** A handle whose namespace was deleted and made again under its name is not the namespace it was made for. */
+function checkSame(ns: Netns): void {
+  const now = ns.lab.identityOf?.(ns.name);
+  if (now === undefined) return; // gone altogether: the probe's own command says so (checkRan)
+  if (ns.identity === undefined) ns.identity = now;
+  else if (ns.identity !== now) {
+    throw new ProbeError(`${ns} was deleted and made again since this handle was made: the handle is not for the namespace there now; take a new one with lab.get(${JSON.stringify(ns.name)}); no verdict`);
+  }
+}
+
 /** A probe command that did not run (nsenter could not enter, the namespace is gone, a tool is missing) is an error. */
 function checkRan(source: Netns, r: RunResult, what: string): void {
   const missing = /failed to run command '([^']+)': No such file or directory/.exec(r.stderr)?.[1];
@@ -183,6 +193,8 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs <= 0 || durationMs > 3_600_000) {
     throw new InvalidInputError('probe duration', durationMs, 'expected a number of ms > 0 and at most an hour');
   }
+  checkSame(source);
+  if (target.ns) checkSame(target.ns);
   const from = await checkFrom(source, options.from, target.family);
   const until = options.until ?? 'success';
   if (target.protocol !== 'icmp') return portProbe(source, target, from, durationMs, until, options);
@@ -344,7 +356,9 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   const argv = ['socat', '-T', secs, '-t', secs, '-', spec];
   const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: timeoutMs + 10_000 });
   checkRan(source, r, `the ${protocol.toUpperCase()} probe (socat to ${address}:${port})`);
-  const seen = r.stdout.trim().split('\n')[0]?.trim();
+  // the responder prints socat's SOCAT_PEERADDR: IPv6 in brackets and written out in full ([fd00:0000:…:0001])
+  const reply = r.stdout.trim().split('\n')[0]?.trim();
+  const seen = peerAddress(reply);
   const refused = /Connection refused/.test(r.stderr);
   const noRoute = /Network is unreachable|No route to host/.test(r.stderr);
   const timedOut = /timed out|Operation now in progress|Connection reset/.test(r.stderr);
@@ -353,7 +367,7 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
     throw new ProbeError(`the ${protocol.toUpperCase()} probe from ${source} to ${address}:${port} failed: socat exited ${r.exitCode}${firstLine(r.stderr)}; no verdict`);
   }
   // TCP: a completed connect is reached; UDP: only a reply counts
-  const reached = protocol === 'tcp' ? r.exitCode === 0 && !refused : Boolean(seen);
+  const reached = protocol === 'tcp' ? r.exitCode === 0 && !refused : Boolean(reply);
   return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log };
 }
 
@@ -523,6 +537,12 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
 export async function serve(enter: readonly string[], options: ServeOptions): Promise<Server> {
   if (!Array.isArray(enter) || enter.some((a) => typeof a !== 'string')) throw new InvalidInputError('enter', enter, 'expected the argv prefix of a namespace: lab.enter(name)');
   return startServer(enter, options);
+}
+
+/** The source address a responder reported, canonical; undefined for any other answer (a spec's own server's). */
+function peerAddress(text: string | undefined): string | undefined {
+  const bare = text?.replace(/^\[(.*)\]$/, '$1');
+  return bare && ipFamily(bare) ? canonical(bare) : undefined;
 }
 
 function firstLine(text: string): string {

@@ -27,6 +27,8 @@ export interface World {
   test?: { name: string; annotate?: (message: string, type: string, attachment?: { path?: string; body?: string; contentType?: string }) => Promise<unknown> };
   /** A failure report was written already. */
   reported: boolean;
+  /** The identity of a namespace (a lab: the inode of its namespace file), to tell a namespace made again under the same name. */
+  identityOf?(name: string): number | undefined;
   /** Throws unless probing `address` from this world is allowed (attach mode's guard). */
   checkTarget?(address: string): Promise<void>;
 }

@@ -240,3 +240,51 @@ test('15. multipath routes: every nexthop shown, and toHaveRouteEntry matches on
   const msg = await failureOf(expect(red).toHaveRouteEntry({ destination: '10.9.0.0/24', gateway: '10.3.0.1' }));
   expect(msg).toMatch(/10\.9\.0\.0\/24 nexthops: via 10\.1\.0\.1 dev a0 weight 1, via 10\.2\.0\.1 dev b0 weight 1/);
 });
+
+describe('found by an adversarial review of this round', () => {
+  test('TCP/UDP seenAs over IPv6: the responder\'s bracketed, written-out peer address is the same address', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+    await Promise.all([red.addAddress('fd00::1/64', 'veth-red'), blue.addAddress('fd00::2/64', 'veth-blue')]);
+    for (const protocol of ['tcp', 'udp'] as const) {
+      await expect(red).toReach({ address: 'fd00::2', port: 80 }, { protocol, seenAs: 'fd00::1' });
+      expect(await outcomeOf(expect(red).not.toReach({ address: 'fd00::2', port: 80 }, { protocol, seenAs: 'FD00:0::1' }))).toBe('failed');
+    }
+  });
+
+  test('seenAs of another family, IPv4-mapped or unspecified is refused; a source nobody recorded is no verdict', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+    for (const seenAs of ['::ffff:192.168.15.1', 'fd00::1', '0.0.0.0']) {
+      await expect(expect(red).not.toReach('192.168.15.2', { seenAs })).rejects.toThrow(InvalidInputError);
+    }
+    // the spec's own server answers (it prints no source): "not seen as" would have no evidence
+    void blue.exec('timeout', ['20', 'socat', 'TCP-LISTEN:7000,fork,reuseaddr', 'SYSTEM:echo hi'], { reject: false }).catch(() => undefined);
+    for (let i = 0; !(await blue.exec('ss', ['-H', '-ltn', 'sport = :7000'])).stdout.trim(); i++) {
+      if (i > 200) throw new Error('the server never listened');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await expect(expect(red).not.toReach({ address: '192.168.15.2', port: 7000 }, { seenAs: '192.168.15.9', responder: false })).rejects.toThrow(ProbeError);
+  });
+
+  test('toHaveReachability: odd spellings of an address key are the same target; a self pair or nothing to check is an error', async ({ lab }) => {
+    const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
+    const br = await lab.bridge('v-net-0');
+    await br.attach(red, { address: 'fd00::1/64' });
+    await br.attach(blue, { address: 'fd00::2/64' });
+    expect(await outcomeOf(expect(lab).toHaveReachability({ red: { 'FD00:0::2': false } }))).toBe('failed');
+    await expect(lab).toHaveReachability({ red: { 'FD00:0::2': true } });
+    await expect(expect(lab).toHaveReachability({ red: { red: false } })).rejects.toThrow(InvalidInputError);
+    await expect(expect(lab).toHaveReachability({ red: {} })).rejects.toThrow(InvalidInputError);
+  });
+
+  test('a namespace deleted and made again under its name: the old handle is no verdict, lab.get gives the new one', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const blue = net.nodes[1]!;
+    await lab.sh`ip netns del blue; ip netns add blue`;
+    await expect(expect(blue).not.toReach('192.168.15.1')).rejects.toThrow(ProbeError);
+    const fresh = lab.get('blue');
+    expect(fresh).not.toBe(blue);
+    await expect(fresh).not.toReach('192.168.15.1', { because: 'NO_ROUTE' });
+  });
+});

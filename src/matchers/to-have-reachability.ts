@@ -3,6 +3,7 @@
  * lab's namespaces reaches) or `{ red: { blue: true, '203.0.113.8': false }, … }`.
  */
 import { InvalidInputError } from '../errors.js';
+import { parseProbeAddress } from '../ip.js';
 import { Lab } from '../lab.js';
 import { AttachedWorld } from '../attach.js';
 import { ReachabilityMatrix, reachability, type PairResult } from '../reachability.js';
@@ -26,23 +27,31 @@ export async function toHaveReachability(
     matrix = await reachability(lab, undefined, { timeout: opts.timeout });
     wanted = () => true;
   } else if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
-    const spec = expected as Record<string, Record<string, boolean>>;
-    const sources = Object.keys(spec).map((n) => lab.get(n));
-    const targetNames = [...new Set(Object.values(spec).flatMap((row) => {
-      if (row === null || typeof row !== 'object') throw new InvalidInputError('reachability row', row, 'expected { target: true | false, … }');
-      return Object.keys(row);
-    }))];
+    const given = expected as Record<string, Record<string, boolean>>;
+    const sources = Object.keys(given).map((n) => lab.get(n));
     const known = new Set(lab.namespaces().concat('host'));
-    const targets = targetNames.map((t) => (known.has(t) ? lab.get(t) : t));
-    for (const [from, row] of Object.entries(spec)) for (const [to, v] of Object.entries(row)) {
-      if (typeof v !== 'boolean') throw new InvalidInputError(`reachability ${from} → ${to}`, v, 'expected true or false');
+    // targets as the matrix labels them: namespace names, or addresses in canonical form (so 'FD00:0::2' is fd00::2)
+    const label = (to: string) => (known.has(to) ? to : parseProbeAddress(to, 'reachability target').address);
+    const spec: Record<string, Record<string, boolean>> = {};
+    for (const [from, row] of Object.entries(given)) {
+      if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new InvalidInputError('reachability row', row, 'expected { target: true | false, … }');
+      spec[from] = {};
+      for (const [to, v] of Object.entries(row)) {
+        if (typeof v !== 'boolean') throw new InvalidInputError(`reachability ${from} → ${to}`, v, 'expected true or false');
+        if (to === from) throw new InvalidInputError(`reachability ${from} → ${to}`, to, 'a namespace is not probed against itself; name another target');
+        spec[from][label(to)] = v;
+      }
     }
+    const targetNames = [...new Set(Object.values(spec).flatMap((row) => Object.keys(row)))];
+    if (targetNames.length === 0) throw new InvalidInputError('expected reachability', expected, 'no pair to check: give at least one { from: { to: true | false } }');
+    const targets = targetNames.map((t) => (known.has(t) ? lab.get(t) : t));
     matrix = await reachability(lab, sources, { targets, timeout: opts.timeout });
     wanted = (p) => spec[p.from]?.[p.to];
   } else {
     throw new InvalidInputError('expected reachability', expected, "expected 'all' or { from: { to: true | false } }");
   }
   const checked = matrix.pairs.filter((p) => wanted(p) !== undefined);
+  if (checked.length === 0) throw new InvalidInputError('expected reachability', expected, 'no pair of the matrix matches it: nothing would be checked');
   const wrong = checked.filter((p) => wanted(p) !== p.reached);
   const pass = wrong.length === 0;
   const line = (p: PairResult) =>

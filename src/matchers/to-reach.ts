@@ -3,8 +3,8 @@
  * that says why, hop by hop. `.not` passes only after its whole window with proof that probes left the source;
  * `.not.toReach(x, { because })` also asserts why.
  */
-import { InvalidInputError } from '../errors.js';
-import { canonical, parseAddress } from '../ip.js';
+import { InvalidInputError, ProbeError } from '../errors.js';
+import { canonical, parseProbeAddress } from '../ip.js';
 import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Disposition } from '../diagnose.js';
 import { reportFailure } from '../report.js';
 import { probe, resolveTarget, type ProbeOutcome, type Protocol } from '../probe.js';
@@ -56,8 +56,11 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     if (!this.isNot) throw new InvalidInputError('toReach option because', opts.because, 'only `.not.toReach` takes `because` (why the target is unreachable)');
     if (!DISPOSITIONS.includes(opts.because) || opts.because === 'REACHED') throw new InvalidInputError('toReach option because', opts.because, `expected one of ${DISPOSITIONS.filter((d) => d !== 'REACHED').join(', ')}`);
   }
-  const seenAs = opts.seenAs === undefined ? undefined : parseAddress(opts.seenAs, 'seenAs').address;
+  const seenAs = opts.seenAs === undefined ? undefined : parseProbeAddress(opts.seenAs, 'seenAs').address;
   const t = await resolveTarget(ns, target, { protocol: opts.protocol, port: opts.port });
+  if (seenAs !== undefined && seenAs.includes(':') !== (t.family === 6)) {
+    throw new InvalidInputError('seenAs', opts.seenAs, `it is IPv${seenAs.includes(':') ? 6 : 4} but the target ${t.address} is IPv${t.family}: a target sees a source of its own family`);
+  }
   await ns.lab.checkTarget?.(t.address);
   const label = `${t.address}${t.port ? `:${t.port}` : ''} (${t.protocol}${seenAs ? `, seen as ${seenAs}` : ''})`;
   const args = describe(target) + (options ? `, ${describe(options)}` : '');
@@ -65,6 +68,11 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
   const outcome = await probe(ns, t, { durationMs, until: this.isNot ? 'window' : 'success', from: opts.from, seenAs: seenAs !== undefined, responder: opts.responder });
   const seen = outcome.seenSources ?? (outcome.seenAs ? [canonical(outcome.seenAs)] : []);
   const seenOk = seenAs === undefined || seen.includes(seenAs);
+  if (seenAs !== undefined && outcome.reached && seen.length === 0) {
+    // reached, but nothing recorded the source (the spec's own server answered, not netspec's responder): "not seen as"
+    // would be a claim without evidence
+    throw new ProbeError(`${ns.name} reached ${label}, but nothing recorded the source the target saw (the spec's own server answered; netspec's responder reports the source, and for ICMP its nftables witness); no verdict about seenAs`);
+  }
   const pass = outcome.reached && seenOk;
   const evidence = evidenceLine(outcome);
 
@@ -82,9 +90,6 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
         `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label} within ${Math.round(outcome.elapsedMs)} ms (REACHED); route: ${how}${outcome.seenAs ? `; the target saw the source as ${seen.join(', ')}` : ''}${landingLine(outcome)}\n${through.length ? `\nwhat let it through:\n${bullet(through)}\n` : ''}\ncommands:\n${bullet(outcome.log)}`,
     };
   }
-  if (this.isNot && opts.because === undefined) {
-    return { pass, message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})`, actual: 'not reached', expected: 'REACHED' };
-  }
   if (outcome.reached && !seenOk) {
     return {
       pass,
@@ -93,6 +98,9 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       message: () =>
         `${hint(ns, 'toReach', this.isNot, args)}\n\n${ns.name} reached ${t.address}, but the target saw the source as ${seen.join(', ') || '(nothing recorded)'}, not ${seenAs}${seen.length ? ' (is MASQUERADE missing, or on another router?)' : ''}\n\ncommands:\n${bullet(outcome.log)}`,
     };
+  }
+  if (this.isNot && opts.because === undefined) {
+    return { pass, message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})`, actual: 'not reached', expected: 'REACHED' };
   }
   const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder });
   if (this.isNot) {
