@@ -216,6 +216,12 @@ async function oneRound(n: number): Promise<Round> {
     const lifelineTree = new Set(lifeline ? tree(lifeline.pid, t).map((p) => p.pid) : []);
     round.phase = lifeline ? labActivity(t.filter((p) => !lifelineTree.has(p.pid))) : 'no lab (before or after)';
     victim = target === 'main' ? child.pid : target === 'worker' ? workerIn(t, child.pid!)?.pid : lifeline?.pid;
+    if (!lifeline && target !== 'main') {
+      // the test ended before the moment came (a faster run): its worker or lifeline may be gone, and killing a worker
+      // in Vitest's teardown tests Vitest, not netspec; the main process is killed instead
+      round.phase = `no lab (its test had ended): main killed instead of the ${target}`;
+      victim = child.pid;
+    }
   }
   if (done) {
     round.problems.push(`the child ended before the kill (exit ${child.exitCode ?? child.signalCode}):\n${out.slice(-2000)}`);
