@@ -207,9 +207,9 @@ async function oneRound(n: number): Promise<Round> {
     round.phase = `${phase} (${phases.at(-1) === phase ? 'in it' : `moved on to ${phases.at(-1)}`})`;
     victim = target === 'main' ? child.pid : lifelineIn(t)?.pid;
   } else {
-    // Vitest announces nothing: wait for its lab's lifeline, then a random moment over the test's life (about 1 s)
+    // Vitest announces nothing: wait for its lab's lifeline, then a random moment over the test's life (about 0.5 s now)
     while (!done && Date.now() < deadline && !lifelineIn(look())) await sleep(5);
-    await sleep(random() * 1200);
+    await sleep(random() * 500);
     const t = look();
     const lifeline = lifelineIn(t);
     // the lab's commands are children of the test process (nsenter …), not of the lifeline
