@@ -36,10 +36,10 @@ if (process.argv[2] === '--child') {
     say('build');
     const lab = await createLab();
     const net = await bridgeNetwork(lab, { names: ['red', 'blue', 'green'], nat: true });
-    await net.nodes[0]!.exec('sh', ['-c', `sleep ${marker} >/dev/null 2>&1 &`]);
+    await net.red.exec('sh', ['-c', `sleep ${marker} >/dev/null 2>&1 &`]);
     say('probe');
-    await must(toReach.call({ isNot: false }, net.nodes[0]!, '203.0.113.8', { seenAs: net.wan!.hostAddress }));
-    await must(toReach.call({ isNot: true }, net.nodes[1]!, '192.168.15.40', { window: 200 }), false);
+    await must(toReach.call({ isNot: false }, net.red, '203.0.113.8', { seenAs: net.wan!.hostAddress }));
+    await must(toReach.call({ isNot: true }, net.blue, '192.168.15.40', { window: 200 }), false);
     await must(toHaveReachability.call({ isNot: false }, lab, { red: { blue: true, green: true, wan: true } }));
     say('dispose');
     await lab.dispose();

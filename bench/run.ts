@@ -77,7 +77,7 @@ if (want('tutorial')) {
   const netspec = async () => {
     const lab = await createLab();
     const net = await tutorialNetwork(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     const ctx = { isNot: false };
     const [a, b, c] = await Promise.all([
       toReach.call(ctx, red, '192.168.15.2'),
@@ -122,7 +122,7 @@ for (const n of want('mesh') ? [10, 30] : []) {
 if (want('negative')) {
   const lab: Lab = await createLab();
   const net = await tutorialNetwork(lab);
-  const red = net.nodes[0]!;
+  const { red } = net;
   const [neg, ping] = await sideBySide(
     runs(12),
     async () => must(await toReach.call({ isNot: true }, red, '192.168.15.99'), true),
@@ -183,7 +183,7 @@ if (want('execa')) {
 if (want('trace')) {
   const lab: Lab = await createLab();
   const net = await tutorialNetwork(lab);
-  const red = net.nodes[0]!;
+  const { red } = net;
   await lab.host.policy('FORWARD', 'DROP');
   const failing = async () => must(await toReach.call({ isNot: false }, red, '203.0.113.8', { timeout: 300 }), true);
   const [traced, counters] = await sideBySide(runs(10), failing, async () => {

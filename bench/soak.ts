@@ -55,9 +55,9 @@ async function one(i: number): Promise<void> {
       await lab.bridge('br0', { address: '10.0.0.1/33' });
     }
     const net = await bridgeNetwork(lab, { names: ['a', 'b', 'c', 'd'], nat: true });
-    await net.nodes[0]!.exec('sh', ['-c', 'sleep 600 >/dev/null 2>&1 &']);
+    await net.a.exec('sh', ['-c', 'sleep 600 >/dev/null 2>&1 &']);
     if (i % 7 === 3) throw new Error('the test failed half-way on purpose');
-    const probe = await net.nodes[1]!.exec('fping', ['-r', '1', '-t', '100', '203.0.113.8', '192.168.15.1'], { reject: false });
+    const probe = await net.b.exec('fping', ['-r', '1', '-t', '100', '203.0.113.8', '192.168.15.1'], { reject: false });
     if (probe.exitCode !== 0) outcomes.failedProbe++;
     outcomes.ok++;
   } catch (error) {

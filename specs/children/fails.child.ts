@@ -5,7 +5,7 @@ import { bridgeNetwork } from '../../fixtures/index.js';
 test('red reaches the Internet', async ({ lab }) => {
   const net = await bridgeNetwork(lab, { nat: true });
   await lab.host.iptables(['-t', 'nat', '-F', 'POSTROUTING']); // the mistake
-  await expect(net.nodes[0]!).toReach('203.0.113.8', { timeout: 500 });
+  await expect(net.red).toReach('203.0.113.8', { timeout: 500 });
 });
 
 test('a twelve-namespace lab fails without a matcher', async ({ lab }) => {

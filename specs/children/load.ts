@@ -7,8 +7,8 @@ export function eightLabs(name: string): void {
   test.concurrent.for(Array.from({ length: 8 }, (_, i) => i))(`${name} lab %i`, async (_i, { lab }) => {
     appendFileSync(process.env.NETSPEC_REPORT!, readlinkSync(`/proc/${lab.pid}/ns/pid_for_children`) + '\n');
     const net = await bridgeNetwork(lab, { nat: true });
-    await expect(net.nodes[0]!).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });
+    await expect(net.red).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });
     await expect(lab).toHaveReachability({ red: { blue: true, wan: true }, blue: { red: true, wan: true }, wan: { red: false } });
-    await expect(net.nodes[1]!).not.toReach('192.168.15.40', { window: 200 });
+    await expect(net.blue).not.toReach('192.168.15.40', { window: 200 });
   });
 }

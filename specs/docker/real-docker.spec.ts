@@ -46,8 +46,8 @@ describe.runIf(dockerInstalled)('a lab next to a real Docker engine', () => {
       const lab = await createLab();
       try {
         const net = await tutorialNetwork(lab);
-        await expect(net.nodes[0]!).toReach('192.168.15.2');
-        await expect(net.nodes[0]!).toReach('203.0.113.8');
+        await expect(net.red).toReach('192.168.15.2');
+        await expect(net.red).toReach('203.0.113.8');
       } finally {
         await lab.dispose();
       }

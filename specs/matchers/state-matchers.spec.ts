@@ -30,7 +30,7 @@ describe('toHaveArpEntry', () => {
 describe('toRouteVia', () => {
   test('the route lookup picks the gateway; a wrong gateway, device or no route fail with the lookup', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     await expect(red).toRouteVia('203.0.113.8', '192.168.15.3');
     await expect(red).toRouteVia('203.0.113.8', '192.168.15.3', { dev: 'veth-red', src: '192.168.15.1' });
     await expect(red).toRouteVia('192.168.15.2', { dev: 'veth-red' });
@@ -51,7 +51,7 @@ describe('toRouteVia', () => {
 describe('toHaveRouteEntry', () => {
   test('what is in the table, as opposed to what a lookup picks', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     await expect(red).toHaveRouteEntry({ destination: 'default', gateway: '192.168.15.3' });
     await expect(red).toHaveRouteEntry({ destination: '192.168.15.0/24', dev: 'veth-red' });
     await expect(red).not.toHaveRouteEntry({ destination: '203.0.113.0/24' });
@@ -65,7 +65,7 @@ describe('toHaveRouteEntry', () => {
 describe('toHaveAddress, toHaveLink, toForward', () => {
   test('addresses, links (state, master, type) and forwarding', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     await expect(red).toHaveAddress('192.168.15.1/24', { dev: 'veth-red' });
     await expect(red).toHaveAddress('192.168.15.1');
     await expect(red).not.toHaveAddress('192.168.15.1/16');

@@ -17,7 +17,7 @@ describe('toReach', () => {
 
   test('.not passes only after its whole window, and positive failure takes its timeout', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     const t0 = performance.now();
     await expect(red).not.toReach('192.168.15.99', { window: 300 });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(250); // it watched, it did not decide early
@@ -30,7 +30,7 @@ describe('toReach', () => {
 
   test('NO_ROUTE: no route in the source', async ({ lab }) => {
     const net = await bridgeNetwork(lab, { gateway: 3, defaultRoutes: false });
-    const msg = await failureOf(expect(net.nodes[0]!).toReach('203.0.113.8', { timeout: 300 }));
+    const msg = await failureOf(expect(net.red).toReach('203.0.113.8', { timeout: 300 }));
     expect(msg).toMatch(/\(NO_ROUTE\)/);
     expect(msg).toMatch(/red: no route to 203\.0\.113\.8/);
     expect(msg).toMatch(/commands:\n\s+red\$ ping/);
@@ -50,34 +50,34 @@ describe('toReach', () => {
   test('FORWARDING_DISABLED: the gateway does not route', async ({ lab }) => {
     const net = await tutorial(lab);
     await lab.host.forwarding(false);
-    const msg = await failureOf(expect(net.nodes[0]!).toReach('203.0.113.8', { timeout: 500 }));
+    const msg = await failureOf(expect(net.red).toReach('203.0.113.8', { timeout: 500 }));
     expect(msg).toMatch(/\(FORWARDING_DISABLED\)/);
     expect(msg).toMatch(/host \(192\.168\.15\.3\): forwarding is off \(net\.ipv4\.ip_forward=0\)/);
     await lab.host.forwarding(true);
-    await expect(net.nodes[0]!).toReach('203.0.113.8');
+    await expect(net.red).toReach('203.0.113.8');
   });
 
   test('FILTERED: the FORWARD policy DROP on a routed path names the policy', async ({ lab }) => {
     const net = await tutorial(lab);
     await lab.host.policy('FORWARD', 'DROP');
-    const msg = await failureOf(expect(net.nodes[0]!).toReach('203.0.113.8', { timeout: 500 }));
+    const msg = await failureOf(expect(net.red).toReach('203.0.113.8', { timeout: 500 }));
     expect(msg).toMatch(/\(FILTERED\)/);
     expect(msg).toMatch(/host: dropped by the FORWARD policy DROP \(table filter\) — icmp echo-request 192\.168\.15\.1 → 203\.0\.113\.8 \(iif v-net-0, oif uplink0\) \(kernel trace\)/);
   });
 
   test('FILTERED: an iptables rule dropping a port names the rule', async ({ lab }) => {
     const net = await tutorial(lab);
-    const blue = net.nodes[1]!;
+    const { blue } = net;
     await blue.iptables(['-A', 'INPUT', '-p', 'tcp', '--dport', '8080', '-j', 'DROP']);
-    const msg = await failureOf(expect(net.nodes[0]!).toReach({ address: '192.168.15.2', port: 8080 }, { timeout: 500 }));
+    const msg = await failureOf(expect(net.red).toReach({ address: '192.168.15.2', port: 8080 }, { timeout: 500 }));
     expect(msg).toMatch(/\(FILTERED\)/);
     expect(msg).toMatch(/blue: dropped by rule `-A INPUT -p tcp -m tcp --dport 8080 -j DROP`/);
-    await expect(net.nodes[0]!).toReach({ address: '192.168.15.2', port: 8081 }); // another port still works
+    await expect(net.red).toReach({ address: '192.168.15.2', port: 8081 }); // another port still works
   });
 
   test('REFUSED: TCP to a closed port, UDP to a port nobody listens on', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     const tcp = await failureOf(expect(red).toReach({ address: '192.168.15.2', port: 9 }, { responder: false, timeout: 300 }));
     expect(tcp).toMatch(/\(REFUSED\)/);
     expect(tcp).toMatch(/192\.168\.15\.2:9: answered with a refusal/);
@@ -106,7 +106,7 @@ describe('toReach', () => {
 
   test('NO_REPLY: without MASQUERADE the wan has no way back; seenAs proves the NAT', async ({ lab }) => {
     const net = await bridgeNetwork(lab, { nat: true });
-    const red = net.nodes[0]!;
+    const { red } = net;
     await expect(red).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });
     await lab.host.iptables(['-t', 'nat', '-F', 'POSTROUTING']);
     const msg = await failureOf(expect(red).toReach('203.0.113.8', { timeout: 600 }));

@@ -59,7 +59,7 @@ describe('good topologies still build', () => {
       wan: true,
     });
     expect(lab.namespaces()).toEqual(['blue', 'old', 'red', 'wan']);
-    await expect(t.ns.red!).toReach('203.0.113.8', { seenAs: t.wan!.hostAddress });
+    await expect(t.ns.red).toReach('203.0.113.8', { seenAs: t.wan!.hostAddress });
     await expect(lab.host).toHaveLink('taken0');
   });
 
@@ -71,7 +71,7 @@ describe('good topologies still build', () => {
       veths: [{ a: { ns: 'red', name: 'r1' }, b: { ns: 'blue', name: 'b1', address: '10.5.0.9/24' } }],
       routes: { red: [{ destination: '10.5.0.0/24', dev: 'r1' }, { destination: '10.6.0.0/16', via: '10.5.0.9' }] },
     });
-    await expect(t.ns.red!).toRouteVia('10.6.0.1', '10.5.0.9');
+    await expect(t.ns.red).toRouteVia('10.6.0.1', '10.5.0.9');
     await expect(lab.host).toHaveLink('veth-red-br', { master: 'br0' });
     await expect(lab.host).not.toHaveLink('veth-red-brdg', { master: 'br0' });
   });
@@ -82,4 +82,16 @@ test('attach(targets, null) is a typed error', async () => {
   await expect(attach({}, null as never)).rejects.toThrow(/invalid attach options null: expected an object/);
   await expect(attach({}, { allowAnyTarget: 'yes' } as never)).rejects.toThrow(/invalid attach option allowAnyTarget "yes": expected true or false/);
   await expect(attach({}, { hots: { pid: 1 } } as never)).rejects.toThrow(/invalid attach option "hots": unknown/);
+});
+
+test('ready-made networks give each namespace under its name, and a name that is a property of the network only in ns', async ({ lab }) => {
+  const { bridgeNetwork } = await import('../../fixtures/index.js');
+  const net = await bridgeNetwork(lab, { names: ['web', 'bridge', 'nodes'], gateway: false });
+  expect(net.web).toBe(net.ns.web);
+  expect(net.web.name).toBe('web');
+  expect(net.nodes.map((n) => n.name)).toEqual(['web', 'bridge', 'nodes']); // still the list, not the namespace
+  expect(net.bridge.name).toBe('v-net-0'); // still the bridge
+  expect(net.ns.bridge.name).toBe('bridge');
+  await expect(net.web).toReach(net.addresses.nodes);
+  await expect(net.ns.bridge).toReach(net.addresses.web);
 });

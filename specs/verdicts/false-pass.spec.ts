@@ -10,7 +10,7 @@ import { outcomeOf, slowEcho } from './helpers.js';
 describe('no false pass', () => {
   test('1. late replies count: a target that answers 150 ms or 250 ms late is reached, and .not fails', async ({ lab }) => {
     const net = await tutorial(lab);
-    const { red, blue } = { red: net.nodes[0]!, blue: net.nodes[1]! };
+    const { red, blue } = net;
     for (const delay of [150, 250]) {
       const echo = await slowEcho(lab, blue, delay);
       try {
@@ -34,7 +34,7 @@ describe('no false pass', () => {
 
   test('3. a handle whose namespace was deleted, or replaced by a plain file, is an error, never "not reached"', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     await lab.sh`ip netns del red`;
     for (const protocol of ['icmp', 'tcp', 'udp'] as const) {
       const target = protocol === 'icmp' ? '192.168.15.2' : { address: '192.168.15.2', port: 80 };
@@ -51,7 +51,7 @@ describe('no false pass', () => {
 
   test('4. a `from` the namespace does not have is refused for ICMP, TCP and UDP, with .not too', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     for (const from of ['nosuchdev', '10.9.9.9', '192.168.15.2']) {
       for (const protocol of ['icmp', 'tcp', 'udp'] as const) {
         const target = protocol === 'icmp' ? '192.168.15.2' : { address: '192.168.15.2', port: 80 };
@@ -78,7 +78,7 @@ describe('no false pass', () => {
 
   test('6. the unspecified address, IPv4-mapped IPv6, multicast and broadcast are refused as targets', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     const empty = await lab.netns('empty');
     for (const address of ['0.0.0.0', '::', '::ffff:192.168.15.2', '::FFFF:c0a8:0f02', '224.0.0.1', '255.255.255.255', 'ff02::1']) {
       await expect(expect(red).not.toReach(address)).rejects.toThrow(InvalidInputError);
@@ -91,7 +91,7 @@ describe('no false pass', () => {
     await expect(createLab({ commandTimeoutMs: Infinity })).rejects.toThrow(InvalidInputError);
     await expect(createLab({ commandTimeoutMs: 2 ** 40 })).rejects.toThrow(InvalidInputError);
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     for (const bad of [Infinity, NaN, -1, 0, 2 ** 40]) {
       await expect(expect(red).not.toReach('192.168.15.2', { window: bad })).rejects.toThrow(InvalidInputError);
       await expect(expect(red).toReach('192.168.15.2', { timeout: bad })).rejects.toThrow(InvalidInputError);
@@ -119,7 +119,7 @@ describe('no false pass', () => {
 describe('explanations that are true', () => {
   test('9. seenAs keeps the protocol: an ICMP seenAs is unaffected by a UDP DROP, and proved by the target\'s witness', async ({ lab }) => {
     const net = await bridgeNetwork(lab, { nat: true });
-    const red = net.nodes[0]!;
+    const { red } = net;
     await lab.host.iptables(['-I', 'FORWARD', '-p', 'udp', '-j', 'DROP']);
     await expect(red).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });
     const wrong = await failureOf(expect(red).toReach('203.0.113.8', { seenAs: '192.168.15.1', timeout: 500 }));
@@ -131,7 +131,7 @@ describe('explanations that are true', () => {
 
   test('11. a failing .not says what let the packet through', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     await lab.host.iptables(['-A', 'FORWARD', '-s', '192.168.15.0/24', '-j', 'ACCEPT']);
     await lab.host.iptables(['-A', 'FORWARD', '-d', '192.168.15.0/24', '-j', 'ACCEPT']);
     await lab.host.policy('FORWARD', 'DROP');
@@ -145,7 +145,7 @@ describe('explanations that are true', () => {
 
   test('.not.toReach({ because }) asserts why, and fails when the reason differs', async ({ lab }) => {
     const net = await tutorial(lab);
-    const red = net.nodes[0]!;
+    const { red } = net;
     await lab.host.policy('FORWARD', 'DROP');
     await expect(red).not.toReach('203.0.113.8', { because: 'FILTERED' });
     const msg = await failureOf(expect(red).not.toReach('203.0.113.8', { because: 'NO_ROUTE' }));
@@ -157,7 +157,7 @@ describe('explanations that are true', () => {
 
 test('10. nftables is not invisible: a native nft forward chain with policy drop is named as the reason (kernel trace)', async ({ lab }) => {
   const net = await tutorial(lab);
-  const red = net.nodes[0]!;
+  const { red } = net;
   await lab.host.exec('nft', ['-f', '-'], { input: 'table inet site {\n chain forward { type filter hook forward priority 0; policy drop; }\n}\n' });
   await expect(red).not.toReach('203.0.113.8', { because: 'FILTERED' });
   const msg = await failureOf(expect(red).toReach('203.0.113.8', { timeout: 500 }));
@@ -173,7 +173,7 @@ test('10. nftables is not invisible: a native nft forward chain with policy drop
 
 test('13. the bridged-traffic hint only where the dropped packet was bridged; a DNAT on the way is named', async ({ lab }) => {
   const net = await tutorial(lab);
-  const red = net.nodes[0]!;
+  const { red } = net;
   await lab.host.policy('FORWARD', 'DROP');
   const routed = await failureOf(expect(red).toReach('203.0.113.8', { timeout: 500 }));
   expect(routed).toMatch(/host: dropped by the FORWARD policy DROP \(table filter\) — icmp echo-request 192\.168\.15\.1 → 203\.0\.113\.8 \(iif v-net-0, oif uplink0\) \(kernel trace\)/);
@@ -184,7 +184,7 @@ test('13. the bridged-traffic hint only where the dropped packet was bridged; a 
 
 test('12. meshes count late replies and keep every pair\'s reason', async ({ lab }) => {
   const net = await tutorial(lab);
-  const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+  const { red, blue } = net;
   const echo = await slowEcho(lab, blue, 250);
   try {
     expect(await outcomeOf(expect(lab).toHaveReachability({ red: { blue: false } }))).toBe('failed');
@@ -216,7 +216,7 @@ test('14. a lab sets bridge-nf-call-* and ip_forward itself, so a spec gives the
       }
       expect(await lab.host.readSysctl('net.ipv4.ip_forward')).toBe('0');
       const net = await bridgeNetwork(lab, { names: ['red', 'blue'], gateway: false, defaultRoutes: false });
-      const red = net.nodes[0]!;
+      const { red } = net;
       expect(await red.readSysctl('net.ipv4.ip_forward')).toBe('0');
       await lab.host.policy('FORWARD', 'DROP');
       // bridged traffic meets the FORWARD policy only with bridge-nf-call-iptables=1
@@ -244,7 +244,7 @@ test('15. multipath routes: every nexthop shown, and toHaveRouteEntry matches on
 describe('found by an adversarial review of this round', () => {
   test('TCP/UDP seenAs over IPv6: the responder\'s bracketed, written-out peer address is the same address', async ({ lab }) => {
     const net = await tutorial(lab);
-    const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+    const { red, blue } = net;
     await Promise.all([red.addAddress('fd00::1/64', 'veth-red'), blue.addAddress('fd00::2/64', 'veth-blue')]);
     for (const protocol of ['tcp', 'udp'] as const) {
       await expect(red).toReach({ address: 'fd00::2', port: 80 }, { protocol, seenAs: 'fd00::1' });
@@ -254,7 +254,7 @@ describe('found by an adversarial review of this round', () => {
 
   test('seenAs of another family, IPv4-mapped or unspecified is refused; a source nobody recorded is no verdict', async ({ lab }) => {
     const net = await tutorial(lab);
-    const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+    const { red, blue } = net;
     for (const seenAs of ['::ffff:192.168.15.1', 'fd00::1', '0.0.0.0']) {
       await expect(expect(red).not.toReach('192.168.15.2', { seenAs })).rejects.toThrow(InvalidInputError);
     }
@@ -280,7 +280,7 @@ describe('found by an adversarial review of this round', () => {
 
   test('a namespace deleted and made again under its name: the old handle is no verdict, lab.get gives the new one', async ({ lab }) => {
     const net = await tutorial(lab);
-    const blue = net.nodes[1]!;
+    const { blue } = net;
     await lab.sh`ip netns del blue; ip netns add blue`;
     await expect(expect(blue).not.toReach('192.168.15.1')).rejects.toThrow(ProbeError);
     const fresh = lab.get('blue');

@@ -31,7 +31,7 @@ function tally(name: string): Tally {
 
 async function dualStack(lab: Lab): Promise<{ red: Netns; blue: Netns }> {
   const net = await bridgeNetwork(lab, { names: ['red', 'blue'], gateway: false, defaultRoutes: false });
-  const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+  const { red, blue } = net;
   await Promise.all([red.addAddress('fd00:15::1/64', 'veth-red'), blue.addAddress('fd00:15::2/64', 'veth-blue')]);
   return { red, blue };
 }
