@@ -9,7 +9,7 @@ cd "$here"
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n1)
 tar -tzf "$work/$tarball" > "$work/contents.txt"
 echo "packed $tarball: $(wc -l < "$work/contents.txt") files"
-for f in dist/src/index.js dist/src/index.d.ts dist/src/vitest.js dist/src/vitest.d.ts dist/src/matchers/index.d.ts dist/fixtures/index.d.ts fixtures/scripts/container-network.sh; do
+for f in dist/src/index.js dist/src/index.d.ts dist/src/vitest.js dist/src/vitest.d.ts dist/src/matchers/index.d.ts dist/fixtures/index.d.ts fixtures/scripts/container-network.sh LICENSE CHANGELOG.md; do
   grep -qx "package/$f" "$work/contents.txt" || { echo "missing from the package: $f"; exit 1; }
 done
 cd "$work"
@@ -20,6 +20,9 @@ vitest_version=$(node -p "require('$here/node_modules/vitest/package.json').vers
 ts_version=$(node -p "require('$here/node_modules/typescript/package.json').version")
 npm install --no-audit --no-fund --silent "./$tarball" "vitest@$vitest_version" "typescript@$ts_version" "@types/node@^20"
 mkdir -p test
+# the README's first example, exactly as a newcomer copies it, with no Vitest config of any kind
+awk '/^```ts$/ { inside = 1; next } /^```$/ && inside { exit } inside' "$here/README.md" > test/readme-first.spec.ts
+grep -q "toReach" test/readme-first.spec.ts || { echo "could not extract the README's first example"; exit 1; }
 cat > test/consumer.spec.ts <<'TS'
 import { test, expect } from 'netspec/vitest';
 import { createLab, InvalidInputError, type Lab } from 'netspec';
@@ -41,8 +44,13 @@ test('a consumer project builds the tutorial bridge and asserts on it', async ({
 });
 TS
 cat > tsconfig.json <<'JSON'
-{ "compilerOptions": { "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext", "strict": true, "noEmit": true, "skipLibCheck": true, "lib": ["ES2023", "ESNext.Disposable"], "types": ["node"] }, "include": ["test"] }
+{ "compilerOptions": { "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext", "strict": true, "noEmit": true, "skipLibCheck": false, "lib": ["ES2023", "ESNext.Disposable"], "types": ["node"] }, "include": ["test"] }
 JSON
+# skipLibCheck: false — every declaration netspec ships, and every one it pulls in, type-checks in the consumer
 npx tsc -p tsconfig.json
 npx vitest run
+# the command line, from the installed package
+[ "$(npx netspec --version)" = "$(node -p "require('$here/package.json').version")" ] || { echo "netspec --version is wrong"; exit 1; }
+# source maps carry their sources (src/ is not shipped)
+node -e "const m = JSON.parse(require('fs').readFileSync('./node_modules/netspec/dist/src/lab.js.map', 'utf8')); if (!m.sourcesContent || !m.sourcesContent[0]) process.exit(1)" || { echo "source maps without their sources"; exit 1; }
 echo "package check: ok"

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `netspec` command: doctor, shell, graph. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { doctor, formatChecks } from './doctor.js';
 import { runInteractive } from './exec.js';
 import { readTopology, toMermaid, toSvg } from './graph.js';
@@ -13,7 +13,22 @@ const USAGE = `usage: netspec <command>
   shell [topology]           open a shell inside a fresh lab with a topology applied (default: tutorial)
   graph [topology] [--out F] print the topology as Mermaid and write it as SVG (default: netspec-graph.svg)
 
+  --version                  print netspec's version
+
 topologies: ${TOPOLOGY_NAMES.join(', ')}`;
+
+/** The version in package.json: two folders up from both src/cli.ts (tsx) and dist/src/cli.js (the package). */
+function version(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'netspec' && pkg.version) return pkg.version;
+    } catch {
+      // not this one
+    }
+  }
+  return 'unknown';
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -53,6 +68,11 @@ async function main(argv: string[]): Promise<number> {
         await lab.dispose();
       }
     }
+    case '--version':
+    case '-V':
+    case 'version':
+      console.log(version());
+      return 0;
     case undefined:
     case 'help':
     case '--help':

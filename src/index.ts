@@ -14,6 +14,7 @@ export {
 } from './errors.js';
 export { SkippedStepError } from './batch.js';
 export type { RunResult } from './exec.js';
+export type { LabShell, ShellCommand, ShellOutput } from './shell.js';
 export { parseCidr, parseAddress, parsePrefix, contains, type Cidr } from './ip.js';
 export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOptions } from './reachability.js';
 export type { Disposition } from './diagnose.js';

@@ -11,7 +11,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { setMaxListeners } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { $ as zx$, type Shell } from 'zx';
+import { $ as zx$ } from 'zx';
+import type { LabShell } from './shell.js';
 import { Batcher, type Step } from './batch.js';
 import { Bridge, type BridgeOptions } from './bridge.js';
 import {
@@ -143,7 +144,7 @@ export class Lab implements AsyncDisposable, World {
   /** The lab's host: the network namespace of the lifeline, where bridges, NAT and the uplink to the wan live. */
   readonly host: Netns;
   /** zx `$` running inside the lab's host (bash): the user's own commands and scripts, unchanged. */
-  readonly sh: Shell;
+  readonly sh: LabShell;
   readonly batcher: Batcher;
   /** Namespaces created through this handle (scripts may create more: see `get`). */
   readonly #namespaces = new Map<string, Netns>();
