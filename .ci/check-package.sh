@@ -53,4 +53,12 @@ npx vitest run
 [ "$(npx netspec --version)" = "$(node -p "require('$here/package.json').version")" ] || { echo "netspec --version is wrong"; exit 1; }
 # source maps carry their sources (src/ is not shipped)
 node -e "const m = JSON.parse(require('fs').readFileSync('./node_modules/netspec/dist/src/lab.js.map', 'utf8')); if (!m.sourcesContent || !m.sourcesContent[0]) process.exit(1)" || { echo "source maps without their sources"; exit 1; }
+# the example project (examples/): its own package.json, the packed netspec installed into a copy of it
+example="$work/example"
+cp -r "$here/examples" "$example"
+rm -rf "$example/node_modules"
+cd "$example"
+npm install --no-audit --no-fund --silent "$work/$tarball" "vitest@$vitest_version" "typescript@$ts_version" "@types/node@^20"
+npx tsc -p tsconfig.json
+npx vitest run
 echo "package check: ok"

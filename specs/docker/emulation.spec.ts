@@ -53,3 +53,15 @@ test('the 29.x layout installs the rules the reference gives for 29.x (default b
     await engine.dispose();
   }
 });
+
+test('networks created at the same time get their own subnets, and stay isolated', async ({ lab }) => {
+  const { dockerHost } = await import('../../fixtures/index.js');
+  const docker = await dockerHost(lab);
+  const [front, back] = await Promise.all([docker.createNetwork('front'), docker.createNetwork('back')]);
+  expect(front.subnet).not.toBe(back.subnet);
+  expect(new Set(docker.networks.map((n) => n.subnet)).size).toBe(docker.networks.length);
+  await expect(Promise.all([docker.createNetwork('dup'), docker.createNetwork('dup')])).rejects.toThrow(/a network with that name exists/);
+  const [a, b] = await Promise.all([docker.run('a', { network: 'front' }), docker.run('b', { network: 'back' })]);
+  expect(a.address).not.toBe(b.address);
+  await expect(a.ns).not.toReach(b.address, { because: 'FILTERED' });
+});
