@@ -11,7 +11,8 @@ const HEADER = [
 ].join('\n');
 
 export function readmeExamples(text: string): string[] {
-  return [...text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+  // a block that starts with `// vitest.config.ts` is a config file, not a spec (the package check uses one like it)
+  return [...text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!).filter((b) => !b.startsWith('// vitest.config.ts'));
 }
 
 export function asSpec(block: string, n: number): string {
