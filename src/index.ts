@@ -1,4 +1,4 @@
-export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair } from './lab.js';
+export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair, type KeptLab } from './lab.js';
 export { Netns, type ExecOptions, type RouteOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
 export { Bridge, type BridgeOptions, type AttachOptions, type Attachment } from './bridge.js';
 export { Wan, type WanOptions } from './wan.js';
@@ -12,12 +12,12 @@ export {
   CommandError,
   ProbeError,
 } from './errors.js';
-export { SkippedStepError } from './batch.js';
-export type { RunResult } from './exec.js';
+export { SkippedStepError, type Step, type StepKind, type Batcher } from './batch.js';
+export type { RunResult, RunOptions } from './exec.js';
 export type { LabShell, ShellCommand, ShellOutput } from './shell.js';
-export { parseCidr, parseAddress, parsePrefix, contains, type Cidr } from './ip.js';
+export { parseCidr, parseAddress, parsePrefix, contains, type Cidr, type Family } from './ip.js';
 export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOptions } from './reachability.js';
-export type { Disposition } from './diagnose.js';
+export { DISPOSITIONS, type Disposition } from './diagnose.js';
 export { attach, AttachedWorld, type AttachTarget, type AttachModeOptions } from './attach.js';
 export type { World } from './world.js';
-export { serve, type ServeOptions, type Protocol } from './probe.js';
+export { serve, type ServeOptions, type Protocol, type Server } from './probe.js';

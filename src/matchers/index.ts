@@ -15,6 +15,6 @@ export type { ToHaveArpEntryOptions, NudState } from './to-have-arp-entry.js';
 export type { ToRouteViaOptions } from './to-route-via.js';
 export type { ToHaveLinkOptions } from './to-have-link.js';
 export type { RouteEntry } from './to-have-route-entry.js';
-export type { MatcherResult } from './format.js';
+export type { MatcherResult, MatcherContext } from './format.js';
 
 export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };
