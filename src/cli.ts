@@ -10,12 +10,36 @@ import { buildNamed, TOPOLOGY_NAMES } from '../fixtures/named.js';
 const USAGE = `usage: netspec <command>
 
   doctor                     check tools, kernel features, privileges, user namespaces, and list kept labs
-  shell [topology]           open a shell inside a fresh lab with a topology applied (default: tutorial)
-  graph [topology] [--out F] print the topology as Mermaid and write it as SVG (default: netspec-graph.svg)
+  shell [topology] [--script S]
+                             open a shell inside a fresh lab with a topology applied (default: tutorial), after
+                             running the script S in it (bash, unchanged); \`shell empty --script S\`: just your script
+  graph [topology] [--script S] [--out F]
+                             print the topology as Mermaid and write it as SVG (default: netspec-graph.svg)
 
   --version                  print netspec's version
 
-topologies: ${TOPOLOGY_NAMES.join(', ')}`;
+topologies: ${TOPOLOGY_NAMES.join(', ')} (a file: containerlab-like, see netspec/fixtures loadTopologyFile)`;
+
+/** The value of `--flag VALUE` in `args`, and the arguments that are neither the flag nor its value. */
+function option(args: string[], flag: string): { value?: string; rest: string[] } {
+  const i = args.indexOf(flag);
+  if (i < 0) return { rest: args };
+  const value = args[i + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value`);
+  return { value, rest: [...args.slice(0, i), ...args.slice(i + 2)] };
+}
+
+/** Build the named topology (or file), then the user's script, in `lab`; returns what was built, for the user. */
+async function setUp(lab: Awaited<ReturnType<typeof createLab>>, args: string[]): Promise<string> {
+  const { value: script, rest } = option(args, '--script');
+  const name = rest.find((a) => !a.startsWith('--'));
+  let what = await buildNamed(lab, name ?? (script ? 'empty' : 'tutorial'));
+  if (script) {
+    await lab.script(script);
+    what += `, then your script ${script}`;
+  }
+  return what;
+}
 
 /** The version in package.json: two folders up from both src/cli.ts (tsx) and dist/src/cli.js (the package). */
 function version(): string {
@@ -45,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     case 'shell': {
       const lab = await createLab();
       try {
-        const what = await buildNamed(lab, rest[0]);
+        const what = await setUp(lab, rest);
         console.log(`netspec: a private lab with ${what}.\nEverything you do here stays in the lab; \`exit\` ends it.`);
         return await runInteractive([...lab.enter('host'), 'bash', '--norc', '-i'], { PS1: '[netspec lab] \\w# ', NETSPEC_LAB: String(lab.pid) });
       } finally {
@@ -53,12 +77,10 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'graph': {
-      const out = rest.includes('--out') ? rest[rest.indexOf('--out') + 1] : 'netspec-graph.svg';
-      const name = rest.find((a, i) => !a.startsWith('--') && rest[i - 1] !== '--out');
-      if (!out) throw new Error('--out needs a file name');
+      const { value: out = 'netspec-graph.svg', rest: args } = option(rest, '--out');
       const lab = await createLab();
       try {
-        await buildNamed(lab, name);
+        await setUp(lab, args);
         const model = await readTopology(lab);
         writeFileSync(out, toSvg(model));
         console.log(toMermaid(model));

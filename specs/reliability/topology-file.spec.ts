@@ -1,0 +1,89 @@
+// Topology files (YAML or JSON, like containerlab's): checked whole before anything is built, every error naming the
+// file and the line of the wrong value; scripts run after the build; the CLI's shell and graph take a file and --script.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from '../../src/vitest.js';
+import { InvalidInputError } from '../../src/index.js';
+import { buildTopologyFile, loadTopologyFile, TopologyFileError } from '../../fixtures/index.js';
+import { repoRoot, runProcess } from '../helpers/process.js';
+import { tempDir } from '../helpers/temp.js';
+
+const TUTORIAL = `# the tutorial's network
+namespaces: [red, blue]
+bridges:
+  v-net-0:
+    address: 192.168.15.3/24
+    attach: { red: 192.168.15.1/24, blue: 192.168.15.2/24 }
+routes:
+  red: [{ destination: default, via: 192.168.15.3 }]
+  blue: [{ destination: default, via: 192.168.15.3 }]
+forwarding: true
+masquerade: [192.168.15.0/24]
+wan: true
+scripts: [firewall.sh]
+`;
+
+function files(entries: Record<string, string>): string {
+  const dir = tempDir('netspec-topology-file-');
+  for (const [name, text] of Object.entries(entries)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+test('a YAML file builds the tutorial, then its script runs in the lab', async ({ lab }) => {
+  const dir = files({ 'lab.yaml': TUTORIAL, 'firewall.sh': 'iptables -A FORWARD -s 192.168.15.2 -j DROP\n' });
+  const t = await buildTopologyFile(lab, join(dir, 'lab.yaml'));
+  expect(t.file.scripts).toEqual([join(dir, 'firewall.sh')]);
+  await expect(t.ns.red).toReach('203.0.113.8', { seenAs: t.wan!.hostAddress });
+  await expect(t.ns.blue).not.toReach('203.0.113.8', { because: 'FILTERED' }); // the script's rule
+});
+
+test('JSON is a topology file too', async ({ lab }) => {
+  const dir = files({ 'lab.json': JSON.stringify({ namespaces: ['a', 'b'], veths: [{ a: { ns: 'a', name: 'e0', address: '10.9.0.1/30' }, b: { ns: 'b', name: 'e0', address: '10.9.0.2/30' } }] }) });
+  const t = await buildTopologyFile(lab, join(dir, 'lab.json'));
+  await expect(t.ns.a).toReach('10.9.0.2');
+  await expect(t.ns.a).not.toReach('10.9.0.5', { because: 'NO_ROUTE' });
+});
+
+describe('a wrong file builds nothing, and the error names the file and the line', () => {
+  const cases: { name: string; text: string; line: number; match: RegExp }[] = [
+    { name: 'YAML syntax', text: 'namespaces: [red, blue\nbridges: {}\n', line: 2, match: /not valid YAML or JSON/ },
+    { name: 'an unknown key', text: 'namespaces: [red]\nbirdges: {}\n', line: 2, match: /topology key "birdges": unknown/ },
+    { name: 'a bad address', text: 'namespaces: [red]\nbridges:\n  br0:\n    address: 10.0.0.300/24\n', line: 4, match: /10\.0\.0\.300/ },
+    { name: 'a namespace listed twice', text: 'namespaces:\n  - red\n  - blue\n  - red\n', line: 4, match: /listed twice/ },
+    { name: 'a route via an unknown namespace', text: 'namespaces: [red]\nroutes:\n  green: [{ destination: default, via: 10.0.0.1 }]\n', line: 3, match: /green/ },
+    { name: 'a missing script', text: 'namespaces: [red]\nscripts:\n  - nothere.sh\n', line: 3, match: /no such file/ },
+    { name: 'a key twice', text: 'namespaces: [red]\nnamespaces: [blue]\n', line: 2, match: /not valid YAML or JSON/ },
+    { name: 'not a mapping', text: '- red\n- blue\n', line: 1, match: /expected a mapping/ },
+  ];
+  test.for(cases)('$name', async (c, { lab }) => {
+    const dir = files({ 'lab.yaml': c.text });
+    const path = join(dir, 'lab.yaml');
+    const error = await buildTopologyFile(lab, path).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TopologyFileError);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    const e = error as TopologyFileError;
+    expect(e.message).toMatch(c.match);
+    expect(e.message.startsWith(`${path}:${c.line}: `), e.message).toBe(true);
+    expect(e.line).toBe(c.line);
+    expect(lab.namespaces()).toEqual([]);
+  });
+
+  test('a file that is not there, or a directory', () => {
+    expect(() => loadTopologyFile('/nonexistent/lab.yaml')).toThrow(/cannot read it/);
+    expect(() => loadTopologyFile(tempDir('netspec-topology-dir-'))).toThrow(/not a regular file/);
+    expect(() => loadTopologyFile('' as string)).toThrow(InvalidInputError);
+  });
+});
+
+test('the CLI draws a topology file after its own --script', async () => {
+  const dir = files({ 'lab.yaml': TUTORIAL, 'firewall.sh': 'true\n', 'extra.sh': 'ip netns add green\n' });
+  const svg = join(dir, 'lab.svg');
+  const { code, out } = await runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', join(dir, 'lab.yaml'), '--script', join(dir, 'extra.sh'), '--out', svg]);
+  expect(code, out).toBe(0);
+  expect(out).toMatch(/v-net-0<br\/>192\.168\.15\.3\/24/);
+  expect(out).toMatch(/green\["green"\]/); // made by --script, after the file's own script
+  expect(out).toMatch(/wrote .*lab\.svg/);
+  const bad = await runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', join(dir, 'lab.yaml'), '--script']);
+  expect(bad.code).toBe(1);
+  expect(bad.out).toMatch(/--script needs a value/);
+});
