@@ -41,6 +41,8 @@ function which(tool) {
 }
 
 const missing = [...new Set(Object.entries(tools).filter(([t]) => !which(t)).map(([, p]) => p))];
+// the CNI plugins (fixtures/cni.ts) live off PATH, in /usr/lib/cni
+if (!existsSync('/usr/lib/cni/bridge')) missing.push('containernetworking-plugins');
 if (missing.length) {
   if (process.getuid?.() === 0) {
     console.log(`netspec: installing Debian packages: ${missing.join(' ')}`);

@@ -6,7 +6,7 @@ import { repoRoot, runProcess } from '../helpers/process.js';
 
 const HEADER = [
   "import { test, expect } from 'netspec/vitest';",
-  "import { tutorialNetwork, bridgeNetwork, vethPair, buildTopology, dockerHost } from 'netspec/fixtures';",
+  "import { tutorialNetwork, bridgeNetwork, vethPair, buildTopology, dockerHost, cniNetwork } from 'netspec/fixtures';",
   "import { createLab, serve } from 'netspec';",
 ].join('\n');
 
