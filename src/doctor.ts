@@ -28,7 +28,47 @@ const TOOLS: [tool: string, required: boolean, why: string][] = [
   ['brctl', false, 'the tutorial\'s `brctl show`'],
   ['arp', false, 'the tutorial\'s `arp`'],
   ['bash', true, 'lab.sh and lab.script'],
+  ['tc', false, 'traffic shaping (tbf, netem)'],
 ];
+
+/**
+ * Kernel features a lab may use, each tried for real inside a lab (a user-namespace lab, as specs run them: a module
+ * the kernel would only load for the machine's root counts as missing, and nothing is loaded into the machine).
+ * `argv` runs in the lab host after `ip link add nsd0 type veth peer name nsd1`.
+ */
+export const KERNEL_FEATURES: { feature: string; argv: string[]; why: string; module: string }[] = [
+  { feature: 'veth', argv: ['ip', 'link', 'add', 'f0', 'type', 'veth', 'peer', 'name', 'f1'], why: 'virtual cables', module: 'veth' },
+  { feature: 'bridge', argv: ['ip', 'link', 'add', 'f0', 'type', 'bridge'], why: 'switches', module: 'bridge' },
+  { feature: 'vxlan', argv: ['ip', 'link', 'add', 'f0', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'dev', 'nsd0'], why: 'overlay networks', module: 'vxlan' },
+  { feature: 'macvlan', argv: ['ip', 'link', 'add', 'link', 'nsd0', 'name', 'f0', 'type', 'macvlan'], why: 'macvlan links (CNI macvlan)', module: 'macvlan' },
+  { feature: 'vlan (802.1q)', argv: ['ip', 'link', 'add', 'link', 'nsd0', 'name', 'f0', 'type', 'vlan', 'id', '5'], why: 'VLAN sub-interfaces', module: '8021q' },
+  { feature: 'dummy', argv: ['ip', 'link', 'add', 'f0', 'type', 'dummy'], why: 'dummy interfaces', module: 'dummy' },
+  { feature: 'bond', argv: ['ip', 'link', 'add', 'f0', 'type', 'bond'], why: 'bonded links', module: 'bonding' },
+  { feature: 'vrf', argv: ['ip', 'link', 'add', 'f0', 'type', 'vrf', 'table', '10'], why: 'VRFs', module: 'vrf' },
+  { feature: 'gretap', argv: ['ip', 'link', 'add', 'f0', 'type', 'gretap', 'local', '192.0.2.1', 'remote', '192.0.2.2'], why: 'GRE tunnels', module: 'ip_gre' },
+  { feature: 'wireguard', argv: ['ip', 'link', 'add', 'f0', 'type', 'wireguard'], why: 'WireGuard', module: 'wireguard' },
+  { feature: 'tbf qdisc', argv: ['tc', 'qdisc', 'add', 'dev', 'nsd0', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '400ms'], why: 'rate limits', module: 'sch_tbf' },
+  { feature: 'netem qdisc', argv: ['tc', 'qdisc', 'add', 'dev', 'nsd0', 'root', 'netem', 'delay', '10ms'], why: 'delay and loss', module: 'sch_netem' },
+];
+
+/** Which of KERNEL_FEATURES the kernel gives a lab: feature → ok, with the kernel's words when not. */
+export async function kernelFeatures(): Promise<Map<string, { ok: boolean; detail: string }>> {
+  const out = new Map<string, { ok: boolean; detail: string }>();
+  const lab = await createLab();
+  try {
+    await lab.host.exec('ip', ['link', 'add', 'nsd0', 'type', 'veth', 'peer', 'name', 'nsd1']);
+    for (const f of KERNEL_FEATURES) {
+      const r = await lab.host.exec(f.argv[0]!, f.argv.slice(1), { reject: false });
+      out.set(f.feature, { ok: r.exitCode === 0, detail: r.exitCode === 0 ? f.why : (r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`) });
+      if (r.exitCode !== 0) continue;
+      if (f.argv[0] === 'tc') await lab.host.exec('tc', ['qdisc', 'del', 'dev', 'nsd0', 'root'], { reject: false });
+      else await lab.host.exec('ip', ['link', 'del', 'f0'], { reject: false });
+    }
+  } finally {
+    await lab.dispose();
+  }
+  return out;
+}
 
 function readProc(path: string): string | undefined {
   try {
@@ -62,6 +102,20 @@ export async function doctor(): Promise<Check[]> {
     required: false,
     detail: existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables') ? 'bridged traffic can be filtered (the tutorial\'s FORWARD DROP case)' : 'not loaded: specs of bridged-traffic filtering cannot show FILTERED (`modprobe br_netfilter` as root)',
   });
+  try {
+    const features = await kernelFeatures();
+    for (const f of KERNEL_FEATURES) {
+      const r = features.get(f.feature)!;
+      checks.push({
+        check: `kernel ${f.feature}`,
+        ok: r.ok,
+        required: f.feature === 'veth' || f.feature === 'bridge',
+        detail: r.ok ? f.why : `not available to labs (${r.detail}): ${f.why} cannot be tested here; the kernel needs the ${f.module} module`,
+      });
+    }
+  } catch (error) {
+    checks.push({ check: 'kernel features', ok: false, required: false, detail: `could not be tried in a lab: ${error instanceof Error ? error.message : String(error)}` });
+  }
   for (const [label, userns, required] of [
     ['a lab (plain namespaces)', false, root],
     ['a lab (user namespace)', true, !root],

@@ -94,3 +94,25 @@ test('netspec doctor: one table, and a failing exit code when something required
   expect(noUserns.out).toMatch(/^\S+\s+user namespace limits\s+user\.max_user_namespaces=0/m);
   expect(noUserns.out).toMatch(/^\S+\s+a lab \(user namespace\)\s+user namespaces is not available/m);
 });
+
+test('netspec doctor tries each kernel feature in a lab, and its verdict is what a lab gets', async () => {
+  const { kernelFeatures, KERNEL_FEATURES } = await import('../../src/doctor.js');
+  await using lab = await createLab();
+  const features = await kernelFeatures();
+  expect([...features.keys()]).toEqual(KERNEL_FEATURES.map((f) => f.feature));
+  expect(features.get('veth')!.ok).toBe(true);
+  expect(features.get('bridge')!.ok).toBe(true);
+  // each verdict agrees with the same attempt made directly in this test's own lab
+  await lab.host.exec('ip', ['link', 'add', 'nsd0', 'type', 'veth', 'peer', 'name', 'nsd1']);
+  for (const f of KERNEL_FEATURES) {
+    const r = await lab.host.exec(f.argv[0]!, f.argv.slice(1), { reject: false });
+    expect(r.exitCode === 0, `${f.feature}: ${r.stderr}`).toBe(features.get(f.feature)!.ok);
+    if (r.exitCode === 0 && f.argv[0] === 'ip') await lab.host.exec('ip', ['link', 'del', 'f0']);
+    if (r.exitCode === 0 && f.argv[0] === 'tc') await lab.host.exec('tc', ['qdisc', 'del', 'dev', 'nsd0', 'root']);
+    if (!features.get(f.feature)!.ok) expect(features.get(f.feature)!.detail).toMatch(/Unknown device type|unknown|not supported|Operation not permitted|No such/i);
+  }
+  const good = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+  for (const f of KERNEL_FEATURES) {
+    expect(good.out).toMatch(new RegExp(`^${features.get(f.feature)!.ok ? 'ok' : 'warn'}\\s+kernel ${f.feature.replace(/[()]/g, '\\$&')}\\s`, 'm'));
+  }
+});
