@@ -92,8 +92,6 @@ export class AttachedWorld implements World {
   readonly id = `attach-${nextAttachment++}`;
   readonly readOnly = true;
   readonly host: Netns;
-  reported = false;
-  test?: World['test'];
   readonly #paths = new Map<string, string>();
   readonly #handles = new Map<string, Netns>();
   readonly #options: AttachModeOptions;

@@ -153,10 +153,6 @@ export class Lab implements AsyncDisposable, World {
   /** Interface names this lab created in each namespace, for precise duplicate errors before anything runs. */
   readonly #nsLinks = new Map<string, Set<string>>();
   readonly #bridges = new Map<string, Bridge>();
-  /** The test this lab belongs to (set by the Vitest fixture): failure reports are attached to it. */
-  test?: { name: string; annotate?: (message: string, type: string, attachment?: { path?: string; body?: string; contentType?: string }) => Promise<unknown> };
-  /** A failure report was written for this lab already. */
-  reported = false;
   #state: 'alive' | 'disposing' | 'disposed' | 'dead' = 'alive';
   #deathReason = '';
   #exited: Promise<void>;

@@ -1,7 +1,7 @@
 /**
  * When a spec fails: the lab's state per namespace (links, addresses, routes, neighbours, forwarding, rules with
- * counters), a picture of the topology with the failing probe's path, written under the output folder and attached to
- * the test as Vitest annotations.
+ * counters), a picture of the topology with the failing probe's path, and the diagnosis, written under the output
+ * folder. The Vitest fixture (src/vitest.ts) decides when, and attaches them to the test as annotations.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,28 +49,38 @@ export function outputDir(): string {
   return process.env.NETSPEC_OUTPUT_DIR ?? join(process.cwd(), '.netspec', 'failures');
 }
 
-/** Build the report from the lab's live state and write it; annotate the test when the lab belongs to one. */
-export async function reportFailure(lab: World, failed?: FailedPath, states?: NamespaceState[]): Promise<FailureReport | undefined> {
-  if (!lab.alive) return undefined;
-  const all = states ?? (await readLabState(lab));
-  const model = await readTopology(lab, all);
+/** What a failure report says beyond the lab's state: the test, the failing probe's path, what failed. */
+export interface FailureContext {
+  /** The failed test's name (the files are named after it). */
+  test: string;
+  /** The failing probe's path, drawn in red; without one the picture shows the lab as it is (files end in `-state`). */
+  failed?: FailedPath;
+  /** The state the diagnosis read already, reused rather than read again. */
+  states?: NamespaceState[];
+  /** Why the test failed: the failing assertions' messages, or the error thrown. */
+  diagnosis?: string[];
+}
+
+/**
+ * Build the report from the world's live state and write its files (the state dump with the diagnosis, Mermaid, SVG).
+ * Only the Vitest fixture calls it, once per failed test, and attaches the result to the test (src/vitest.ts).
+ */
+export async function writeFailureReport(world: World, context: FailureContext): Promise<FailureReport | undefined> {
+  if (!world.alive) return undefined;
+  const { failed } = context;
+  const all = context.states ?? (await readLabState(world));
+  const model = await readTopology(world, all);
   const dump = formatState(all);
   const mermaid = toMermaid(model, failed);
   const svg = toSvg(model, failed);
   const dir = outputDir();
   mkdirSync(dir, { recursive: true });
-  const base = join(dir, `${slug(lab.test?.name ?? `lab-${lab.id}`)}-${process.pid}-${lab.id}${failed ? '' : '-state'}`);
+  const base = join(dir, `${slug(context.test)}-${process.pid}-${world.id}${failed ? '' : '-state'}`);
   const files = { dump: `${base}.txt`, mermaid: `${base}.mmd`, svg: `${base}.svg` };
-  writeFileSync(files.dump, `${failed ? `${failed.source} → ${failed.target}: ${failed.disposition}, stopped at ${failed.stoppedAt}\n\n` : ''}${dump}\n`);
+  const head = failed ? `${failed.source} → ${failed.target}: ${failed.disposition}, stopped at ${failed.stoppedAt}\n\n` : '';
+  const why = context.diagnosis?.length ? `${context.diagnosis.join('\n\n')}\n\n` : '';
+  writeFileSync(files.dump, `${head}${why}${dump}\n`);
   writeFileSync(files.mermaid, `${mermaid}\n`);
   writeFileSync(files.svg, svg);
-  lab.reported = true;
-  const annotate = lab.test?.annotate;
-  if (annotate) {
-    // Vitest names a copied attachment after the message, so the long texts go without attachments
-    await annotate(`netspec: the lab's state\n${dump}`, 'netspec:state');
-    await annotate(`netspec: the topology\n\`\`\`mermaid\n${mermaid}\n\`\`\``, 'netspec:topology');
-    await annotate('netspec: picture', 'netspec:picture', { path: files.svg, contentType: 'image/svg+xml' });
-  }
   return { dump, mermaid, svg, model, files };
 }

@@ -2,37 +2,122 @@
  * `netspec/vitest`: Vitest's `test` with a fresh, private `lab` per test (disposed after it on pass, failure or
  * timeout), and `expect` with netspec's matchers registered.
  */
-import { test as base, expect } from 'vitest';
+import { relative } from 'node:path';
+import { test as base, expect, type TestContext } from 'vitest';
+import { NetspecError } from './errors.js';
 import { createLab, liveLabs, type Lab, type LabOptions } from './lab.js';
-import { reportFailure } from './report.js';
-import { matchers, type ReachabilityExpectation, type ToHaveArpEntryOptions, type ToHaveLinkOptions, type ToReachOptions, type ToRouteViaOptions, type RouteEntry } from './matchers/index.js';
-import type { Netns } from './netns.js';
+import { writeFailureReport } from './report.js';
+import { deadlineMs, EXPLAIN_MS, matchers, type Evidence, type MatcherResult } from './matchers/index.js';
+import type { MatcherContext } from './matchers/format.js';
+import { Netns } from './netns.js';
+import type { World } from './world.js';
 
-// Every netspec matcher is async: un-awaited, it would check nothing, so the type is Promise<void> and
-// `no-floating-promises` (or tsc with a spec that uses the value) catches a missing `await`.
-declare module 'vitest' {
-  interface Matchers<T = any> {
-    /** Real packets from inside the namespace reach the target (an address, a namespace, or `{ address, port }`). */
-    toReach(target: string | Netns | { address: string; port?: number }, options?: ToReachOptions): Promise<void>;
-    /** The namespace's neighbour (ARP/ND) table has a resolved entry for the address. */
-    toHaveArpEntry(ip: string, options?: ToHaveArpEntryOptions): Promise<void>;
-    /** The kernel's route lookup for the destination goes through the gateway (`ip route get`). */
-    toRouteVia(destination: string, gateway: string, options?: ToRouteViaOptions): Promise<void>;
-    toRouteVia(destination: string, options: ToRouteViaOptions): Promise<void>;
-    /** The namespace has the address (with prefix when given as CIDR). */
-    toHaveAddress(cidr: string, options?: { dev?: string }): Promise<void>;
-    /** The namespace has the link, optionally in a state, enslaved to a master, of a type. */
-    toHaveLink(name: string, options?: ToHaveLinkOptions): Promise<void>;
-    /** IP forwarding is on in the namespace. */
-    toForward(options?: { ipv6?: boolean }): Promise<void>;
-    /** The routing table has the entry (as opposed to what a lookup picks). */
-    toHaveRouteEntry(entry: RouteEntry): Promise<void>;
-    /** On a lab: every pair ('all') or the given pairs reach (true) or do not (false); one fping per source. */
-    toHaveReachability(expected: ReachabilityExpectation, options?: { timeout?: number }): Promise<void>;
-  }
+export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, ToHaveArpEntryOptions, ToHaveLinkOptions, ToReachOptions, ToRouteViaOptions } from './matchers/index.js';
+
+type RunnerTest = TestContext['task'];
+
+/** A place in the test file: annotations carry one (GitHub Actions shows only annotations that have one). */
+interface Place {
+  file: string;
+  line: number;
+  column: number;
 }
 
-expect.extend(matchers as unknown as Parameters<typeof expect.extend>[0]);
+/** One netspec assertion a test started on its lab. */
+interface Assertion {
+  call: string;
+  place?: Place;
+  /** Still running when its test ended without failing: never awaited (it resolves quietly; the test fails instead). */
+  orphan?: boolean;
+}
+
+/** A failed assertion, as the matcher returned it. */
+interface Failure {
+  message: string;
+  evidence?: Evidence;
+  place?: Place;
+}
+
+/** The fixture's record of one test's lab: the test-runner state (which used to live on the lab itself). */
+interface LabRun {
+  test: RunnerTest;
+  pending: Set<Assertion>;
+  failures: Failure[];
+  warned: boolean;
+}
+
+const runs = new WeakMap<World, LabRun>();
+
+type RawMatcher = (this: MatcherContext, received: unknown, ...args: unknown[]) => Promise<MatcherResult>;
+
+/**
+ * The matchers as registered: each one is called as it is (it stays pure: pass, message, evidence), and the fixture
+ * records what the test needs — a failure with its evidence for the report, an assertion still running when the test
+ * ends (a missing `await`), a deadline the test's timeout would cut off. Values outside a fixture lab pass through.
+ */
+function watched(all: Record<string, unknown>): Record<string, RawMatcher> {
+  return Object.fromEntries(
+    Object.entries(all).map(([name, m]) => {
+      const matcher = m as RawMatcher;
+      return [
+        name,
+        function (this: MatcherContext, received: unknown, ...args: unknown[]): Promise<MatcherResult> {
+          const run = runs.get((received instanceof Netns ? received.lab : received) as World);
+          if (!run) return matcher.call(this, received, ...args);
+          const isNot = this.isNot === true; // Vitest leaves it undefined without .not
+          // the caller's line: this part runs synchronously under the spec's `expect(…).toReach(…)`
+          const assertion: Assertion = { call: `expect(${received instanceof Netns ? received.name : 'lab'})${isNot ? '.not' : ''}.${name}(…)`, place: placeIn(new Error().stack, run.test.file.filepath) };
+          warnIfCutOff(run, assertion, deadlineMs(name, isNot, args));
+          run.pending.add(assertion);
+          const quiet = (): MatcherResult => ({ pass: !isNot, message: () => `${assertion.call} was never awaited` });
+          return matcher.call(this, received, ...args).then(
+            (result) => {
+              run.pending.delete(assertion);
+              if (assertion.orphan) return quiet();
+              if (result.pass === isNot) run.failures.push({ message: result.message(), evidence: result.evidence, place: assertion.place });
+              return result;
+            },
+            (error: unknown) => {
+              run.pending.delete(assertion);
+              if (assertion.orphan) return quiet(); // the test failed for it already, saying why: no unhandled LabGoneError later
+              throw error;
+            },
+          );
+        },
+      ];
+    }),
+  );
+}
+
+/** Warn when the test's timeout would end it before the matcher decides and explains (Vitest's 5 s default does). */
+function warnIfCutOff(run: LabRun, assertion: Assertion, deadline: number | undefined): void {
+  const { test } = run;
+  if (deadline === undefined || run.warned || !(test.timeout > 0) || test.result?.startTime === undefined) return;
+  const left = test.timeout - (Date.now() - test.result.startTime);
+  if (deadline + EXPLAIN_MS <= left) return;
+  run.warned = true;
+  console.warn(
+    `netspec: ${assertion.call}${assertion.place ? ` at ${where(assertion.place)}` : ''} may take ${deadline} ms to decide, and up to ${EXPLAIN_MS} ms more to explain a failure, ` +
+      `but the test has ${Math.max(0, Math.round(left))} ms left of its ${test.timeout} ms timeout: a timeout would replace netspec's diagnosis with "Test timed out". ` +
+      'Give the test more time: netspecConfig() in vitest.config.ts (from netspec/vitest), or test(name, fn, ms).',
+  );
+}
+
+function where(place: Place): string {
+  return `${relative(process.cwd(), place.file)}:${place.line}:${place.column}`;
+}
+
+/** The first frame of a V8 stack that is in `file`. */
+function placeIn(stack: string | undefined, file: string): Place | undefined {
+  for (const line of (stack ?? '').split('\n').slice(1)) {
+    const m = /\(?(?:file:\/\/)?([^\s()]+):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (m && m[1] === file) return { file, line: Number(m[2]), column: Number(m[3]) };
+  }
+  return undefined;
+}
+
+
+expect.extend(watched(matchers) as unknown as Parameters<typeof expect.extend>[0]);
 
 /**
  * A Vitest worker whose main process died (SIGKILL, say) would run on, its labs with it, until it noticed on its own.
@@ -80,18 +165,22 @@ export const test = base.extend<NetspecFixtures>({
   labOptions: [{}, { injected: true }],
   lab: async ({ labOptions, task, annotate }, use) => {
     const lab = await createLab(labOptions);
-    lab.test = { name: task.name, annotate: (message, type, attachment) => annotate(message, type, attachment) };
+    const run: LabRun = { test: task, pending: new Set(), failures: [], warned: false };
+    runs.set(lab, run);
     let kept = false;
+    let unawaited: NetspecError | undefined;
     try {
       await use(lab);
     } finally {
-      if (task.result?.state === 'fail' && lab.alive) {
-        lab.test.annotate = undefined; // the test has ended: Vitest takes no more annotations
+      runs.delete(lab);
+      const open = [...run.pending];
+      if (open.length > 0 && task.result?.state !== 'fail') {
+        for (const a of open) a.orphan = true;
+        unawaited = notAwaited(open);
+      }
+      if ((task.result?.state === 'fail' || unawaited) && lab.alive) {
         try {
-          if (!lab.reported) {
-            const report = await reportFailure(lab);
-            if (report) process.stderr.write(`\nnetspec: the lab of the failed test "${task.name}":\n  state: ${report.files.dump}\n  picture: ${report.files.svg}\n${report.dump}\n`);
-          }
+          await reportLab(lab, run, task, annotate, unawaited && { error: unawaited, place: open[0]!.place });
           if (process.env.NETSPEC_KEEP === '1') {
             const k = lab.keep(task.name);
             kept = true;
@@ -102,9 +191,93 @@ export const test = base.extend<NetspecFixtures>({
         }
       }
       if (!kept) await lab.dispose();
+      if (unawaited) failWith(task, unawaited, open[0]!.place);
     }
   },
 });
+
+function notAwaited(open: readonly Assertion[]): NetspecError {
+  const calls = open.map((a) => `${a.call}${a.place ? ` at ${where(a.place)}` : ''}`);
+  return new NetspecError(
+    `${calls.join(', ')} ${open.length === 1 ? 'was' : 'were'} never awaited: the test ended while ${open.length === 1 ? 'it was' : 'they were'} still running, so ${open.length === 1 ? 'it' : 'they'} checked nothing. ` +
+      `netspec's matchers are async: write \`await ${open[0]!.call}\`.`,
+  );
+}
+
+/**
+ * The report of a failed test's lab: its state, the picture (with the failing probe's path when a matcher gave one) and
+ * the diagnosis, as files and as annotations on the test (which the default, JUnit, GitHub Actions and HTML reporters
+ * show). Every failed test that used the fixture's lab gets one, whatever failed it.
+ */
+async function reportLab(lab: Lab, run: LabRun, task: RunnerTest, annotate: TestContext['annotate'], unawaited?: { error: NetspecError; place?: Place }): Promise<void> {
+  const errors = task.result?.errors ?? [];
+  // the matcher failures that failed the test (a caught one did not); their evidence draws the path
+  const failed = run.failures.filter((f) => errors.some((e) => typeof e?.message === 'string' && e.message.endsWith(f.message)));
+  const drawn = [...failed].reverse().find((f) => f.evidence?.failed && f.evidence.world === lab)?.evidence;
+  const diagnosis = unawaited ? [unawaited.error.message] : errors.map((e) => `${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(e)}`);
+  const report = await writeFailureReport(lab, { test: task.name, failed: drawn?.failed, states: drawn?.states, diagnosis });
+  if (!report) return;
+  const place = failed.at(-1)?.place ?? unawaited?.place ?? errorPlace(task) ?? { file: task.file.filepath, line: task.location?.line ?? 1, column: task.location?.column ?? 1 };
+  let annotated = true;
+  try {
+    // Vitest names a copied attachment after the message, so the long texts go without attachments
+    await annotateLate(task, annotate, place, `netspec: the lab's state\n${report.dump}`, 'netspec:state');
+    await annotateLate(task, annotate, place, `netspec: the topology\n\`\`\`mermaid\n${report.mermaid}\n\`\`\``, 'netspec:topology');
+    await annotateLate(task, annotate, place, 'netspec: picture', 'netspec:picture', { path: report.files.svg, contentType: 'image/svg+xml' });
+  } catch (error) {
+    annotated = false;
+    process.stderr.write(`netspec: could not annotate the failed test: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.stderr.write(`\nnetspec: the lab of the failed test "${task.name}":\n  state: ${report.files.dump}\n  picture: ${report.files.svg}\n${annotated ? '' : `${report.dump}\n`}`);
+}
+
+/**
+ * Fail a test that passed, from the fixture's teardown, with the error once. (Thrown from a fixture's teardown, an error
+ * is recorded twice by Vitest 4.1, which runs a cleanup that threw again.) Its stack is the spec's line, so every
+ * reporter points there.
+ */
+function failWith(task: RunnerTest, error: NetspecError, place?: Place): void {
+  const result = task.result;
+  if (!result) throw error;
+  if (place) error.stack = `${error.name}: ${error.message}\n    at ${place.file}:${place.line}:${place.column}`;
+  result.state = 'fail';
+  (result.errors ??= []).push({ name: error.name, message: error.message, stack: error.stack });
+}
+
+/** Where the test's own code failed: the first frame in the test file of its errors. */
+function errorPlace(task: RunnerTest): Place | undefined {
+  for (const e of task.result?.errors ?? []) {
+    const frame = e?.stacks?.find((f) => f.file === task.file.filepath);
+    if (frame) return { file: frame.file, line: frame.line, column: frame.column };
+    const place = placeIn(e?.stack, task.file.filepath);
+    if (place) return place;
+  }
+  return undefined;
+}
+
+/**
+ * Annotate a test that has ended (failed, or about to fail). Vitest takes an annotation only while its test runs (it
+ * checks `task.result.state === 'run'` when `annotate` is called) and locates it from the caller's stack (GitHub
+ * Actions drops one without a place); a fixture's teardown is neither. So for the synchronous part of the call only, the
+ * state reads 'run' and a new stack is the failing line's; both are restored before anything else runs. Vitest 4's
+ * runner (`context.annotate`, `recordArtifact`); specs/reporting/reporters.spec.ts checks every reporter shows them.
+ */
+function annotateLate(task: RunnerTest, annotate: TestContext['annotate'], place: Place, message: string, type: string, attachment?: { path?: string; contentType?: string }): Promise<unknown> {
+  const result = task.result;
+  const state = result?.state;
+  const own = Object.getOwnPropertyDescriptor(Error, 'prepareStackTrace');
+  let pending: Promise<unknown>;
+  try {
+    if (result) result.state = 'run';
+    Error.prepareStackTrace = () => `Error: STACK_TRACE\n    at ${place.file}:${place.line}:${place.column}`;
+    pending = attachment ? annotate(message, type, attachment) : annotate(message, type);
+  } finally {
+    if (own) Object.defineProperty(Error, 'prepareStackTrace', own);
+    else delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+    if (result && state) result.state = state;
+  }
+  return pending;
+}
 
 export const it = test;
 export { expect };

@@ -23,10 +23,6 @@ export interface World {
   get(name: string): Netns;
   /** The argv prefix that enters a namespace of this world. */
   enter(target: string): string[];
-  /** The test this world belongs to (set by the Vitest fixture): failure reports are attached to it. */
-  test?: { name: string; annotate?: (message: string, type: string, attachment?: { path?: string; body?: string; contentType?: string }) => Promise<unknown> };
-  /** A failure report was written already. */
-  reported: boolean;
   /** The identity of a namespace (a lab: the inode of its namespace file), to tell a namespace made again under the same name. */
   identityOf?(name: string): number | undefined;
   /** Throws unless probing `address` from this world is allowed (attach mode's guard). */

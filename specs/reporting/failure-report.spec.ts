@@ -21,12 +21,12 @@ describe('a failing spec', () => {
     const { code, out: output } = await vitestChild({ NETSPEC_OUTPUT_DIR: out }, '--reporter=default', '--reporter=junit', `--outputFile.junit=${junit}`);
     expect(code).toBe(1);
     expect(output).toMatch(/red cannot reach 203\.0\.113\.8 \(icmp\) \(NO_REPLY\)/);
-    expect(output).toMatch(/the lab's state: .*red-reaches-the-Internet-\d+-\d+\.txt/);
+    expect(output).toMatch(/netspec: the lab of the failed test "red reaches the Internet":\n {2}state: .*red-reaches-the-Internet-\d+-\d+\.txt/);
 
     const files = readdirSync(out);
     const base = files.find((f) => /^red-reaches-the-Internet-\d+-\d+\.txt$/.test(f))!.replace(/\.txt$/, '');
     const dump = readFileSync(join(out, `${base}.txt`), 'utf8');
-    expect(dump).toMatch(/^red → 203\.0\.113\.8: NO_REPLY, stopped at wan/);
+    expect(dump).toMatch(/^red → 203\.0\.113\.8: NO_REPLY, stopped at wan\n\nexpect\(red\)\.toReach\("203\.0\.113\.8", \{"timeout":500\}\)\n\nred cannot reach 203\.0\.113\.8 \(icmp\) \(NO_REPLY\)/);
     expect(dump).toMatch(/── lab host ── forwarding ipv4=1/);
     expect(dump).toMatch(/link {2}veth-red-brdg {3}veth {6}UP +master v-net-0/);
     expect(dump).toMatch(/── namespace red ──[^]*route default via 192\.168\.15\.3 dev veth-red/);

@@ -1,11 +1,12 @@
 // Regression specs for the false passes, false fails and wrong explanations of netspec 0.1.0 (one test per problem).
 // Each reproduces the case that fooled 0.1.0 and asserts the verdict the kernel backs.
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '../../src/vitest.js';
 import { InvalidInputError, ProbeError, createLab } from '../../src/index.js';
 import { bridgeNetwork, dockerHost } from '../../fixtures/index.js';
 import { failureOf, tutorial } from '../matchers/helpers.js';
 import { outcomeOf, slowEcho } from './helpers.js';
+import { formatState } from '../../src/report.js';
+import { readLabState } from '../../src/state.js';
 
 describe('no false pass', () => {
   test('1. late replies count: a target that answers 150 ms or 250 ms late is reached, and .not fails', async ({ lab }) => {
@@ -164,8 +165,8 @@ test('10. nftables is not invisible: a native nft forward chain with policy drop
   expect(msg).toMatch(/\(FILTERED\)/);
   expect(msg).toMatch(/host: dropped by inet site forward policy drop — icmp echo-request 192\.168\.15\.1 → 203\.0\.113\.8 \(iif v-net-0, oif uplink0\) \(kernel trace\)/);
   expect(msg).not.toMatch(/FORWARD policy ACCEPT/);
-  // and the lab's state dump shows the nft rules (iptables-nft's own tables stay in iptables form, shown once)
-  const dump = readFileSync(/the lab's state: (\S+)/.exec(msg)![1]!, 'utf8');
+  // and the lab's state dump (what a failure report shows) has the nft rules (iptables-nft's own tables stay in iptables form, shown once)
+  const dump = formatState(await readLabState(lab));
   expect(dump).toMatch(/^  nft   table inet site \{\n  nft     chain forward \{\n  nft       type filter hook forward priority filter; policy drop;/m);
   expect(dump).not.toMatch(/nft   table ip (filter|nat)/);
   expect(dump).not.toMatch(/netspec_(trace|witness)/);

@@ -2,6 +2,9 @@
 import pRetry from 'p-retry';
 import { InvalidInputError } from '../errors.js';
 import { Netns } from '../netns.js';
+import type { FailedPath } from '../graph.js';
+import type { NamespaceState } from '../state.js';
+import type { World } from '../world.js';
 
 /** What Vitest passes as `this` to a matcher (the part netspec uses). */
 export interface MatcherContext {
@@ -14,6 +17,20 @@ export interface MatcherResult {
   message: () => string;
   actual?: unknown;
   expected?: unknown;
+  /**
+   * What the matcher found out, for a failure report: matchers write no files and annotate nothing; the Vitest fixture
+   * (src/vitest.ts) picks this up when the assertion fails and the test with it, and reports the lab once.
+   */
+  evidence?: Evidence;
+}
+
+/** A matcher's findings beyond its message: the world it looked at, the failing probe's path, the state it read. */
+export interface Evidence {
+  world: World;
+  /** The path a failing probe took and where it stopped: drawn in red in the picture. */
+  failed?: FailedPath;
+  /** The lab's state as the diagnosis read it (the report reuses it rather than reading it again). */
+  states?: NamespaceState[];
 }
 
 /** The received value must be a live namespace handle of a lab; anything else throws (so `.not` cannot pass it). */

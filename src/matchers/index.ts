@@ -1,12 +1,16 @@
-/** netspec's matchers as plain functions (`netspec/matchers`), for `expect.extend` in any Vitest or Jest set-up. */
-import { toReach } from './to-reach.js';
-import { toHaveArpEntry } from './to-have-arp-entry.js';
-import { toRouteVia } from './to-route-via.js';
+/**
+ * netspec's matchers as plain functions (`netspec/matchers`), for `expect.extend` in any Vitest or Jest set-up. Importing
+ * this module alone also brings their types to Vitest's `expect` (the `declare module 'vitest'` block below).
+ */
+import { toReach, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type ToReachOptions } from './to-reach.js';
+import { toHaveArpEntry, type ToHaveArpEntryOptions } from './to-have-arp-entry.js';
+import { toRouteVia, type ToRouteViaOptions } from './to-route-via.js';
 import { toHaveAddress } from './to-have-address.js';
-import { toHaveLink } from './to-have-link.js';
+import { toHaveLink, type ToHaveLinkOptions } from './to-have-link.js';
 import { toForward } from './to-forward.js';
-import { toHaveRouteEntry } from './to-have-route-entry.js';
-import { toHaveReachability } from './to-have-reachability.js';
+import { toHaveRouteEntry, type RouteEntry } from './to-have-route-entry.js';
+import { toHaveReachability, type ReachabilityExpectation } from './to-have-reachability.js';
+import type { Netns } from '../netns.js';
 
 export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };
 export type { ReachabilityExpectation } from './to-have-reachability.js';
@@ -15,6 +19,59 @@ export type { ToHaveArpEntryOptions, NudState } from './to-have-arp-entry.js';
 export type { ToRouteViaOptions } from './to-route-via.js';
 export type { ToHaveLinkOptions } from './to-have-link.js';
 export type { RouteEntry } from './to-have-route-entry.js';
-export type { MatcherResult, MatcherContext } from './format.js';
+export type { MatcherResult, MatcherContext, Evidence } from './format.js';
 
 export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };
+
+// Every netspec matcher is async: un-awaited, it would check nothing, so the type is Promise<void> and
+// `no-floating-promises` (or tsc with a spec that uses the value) catches a missing `await`.
+declare module 'vitest' {
+  interface Matchers<T = any> {
+    /** Real packets from inside the namespace reach the target (an address, a namespace, or `{ address, port }`). */
+    toReach(target: string | Netns | { address: string; port?: number }, options?: ToReachOptions): Promise<void>;
+    /** The namespace's neighbour (ARP/ND) table has a resolved entry for the address. */
+    toHaveArpEntry(ip: string, options?: ToHaveArpEntryOptions): Promise<void>;
+    /** The kernel's route lookup for the destination goes through the gateway (`ip route get`). */
+    toRouteVia(destination: string, gateway: string, options?: ToRouteViaOptions): Promise<void>;
+    toRouteVia(destination: string, options: ToRouteViaOptions): Promise<void>;
+    /** The namespace has the address (with prefix when given as CIDR). */
+    toHaveAddress(cidr: string, options?: { dev?: string }): Promise<void>;
+    /** The namespace has the link, optionally in a state, enslaved to a master, of a type. */
+    toHaveLink(name: string, options?: ToHaveLinkOptions): Promise<void>;
+    /** IP forwarding is on in the namespace. */
+    toForward(options?: { ipv6?: boolean }): Promise<void>;
+    /** The routing table has the entry (as opposed to what a lookup picks). */
+    toHaveRouteEntry(entry: RouteEntry): Promise<void>;
+    /** On a lab: every pair ('all') or the given pairs reach (true) or do not (false); one fping per source. */
+    toHaveReachability(expected: ReachabilityExpectation, options?: { timeout?: number }): Promise<void>;
+  }
+}
+
+/** How long, at most, a failing assertion explains itself after its deadline (a traced probe and the state, in ms). */
+export const EXPLAIN_MS = 2_000;
+
+/**
+ * How long a matcher keeps probing or polling before it decides, in ms, from its name and arguments (undefined: it
+ * decides at once). The Vitest fixture compares it with the time the test has left (a test timeout that cuts a matcher
+ * off replaces its diagnosis with "Test timed out").
+ */
+export function deadlineMs(matcher: string, isNot: boolean, args: readonly unknown[]): number | undefined {
+  const option = (at: number, key: string): number | undefined => {
+    const o = args[at];
+    const v = o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined;
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
+  };
+  switch (matcher) {
+    case 'toReach': {
+      if (!isNot) return option(1, 'timeout') ?? DEFAULT_REACH_TIMEOUT_MS;
+      const window = option(1, 'window') ?? DEFAULT_NOT_WINDOW_MS;
+      return window + Math.max(200, Math.round(window / 4)); // the window, and the grace for late answers (src/probe.ts)
+    }
+    case 'toHaveArpEntry':
+      return isNot ? undefined : (option(1, 'timeout') ?? 1000);
+    case 'toHaveReachability':
+      return option(1, 'timeout') ?? 1000;
+    default:
+      return undefined;
+  }
+}

@@ -5,10 +5,10 @@
  */
 import { InvalidInputError, ProbeError } from '../errors.js';
 import { canonical, parseProbeAddress } from '../ip.js';
-import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Disposition } from '../diagnose.js';
-import { reportFailure } from '../report.js';
+import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose.js';
 import { probe, resolveTarget, type ProbeOutcome, type Protocol } from '../probe.js';
-import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
+import type { Netns } from '../netns.js';
+import { bullet, checkOptions, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToReachOptions {
   /** `icmp` (default without a port), `tcp` (default with a port) or `udp`. */
@@ -110,21 +110,26 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       pass: !agrees,
       actual: d.disposition,
       expected: opts.because,
+      evidence: failedPath(ns.lab, ns.name, t.address, d),
       message: () =>
         agrees
           ? `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} (${d.disposition}), as expected`
           : `${hint(ns, 'toReach', true, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms, as expected, but because of ${d.disposition}, not ${opts.because}:\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}`,
     };
   }
-  const report = await reportFailure(ns.lab, { source: ns.name, target: t.address, disposition: d.disposition, path: d.path, stoppedAt: d.stoppedAt }, d.states).catch(() => undefined);
-  const files = report ? `\n\nthe lab's state: ${report.files.dump}\nthe picture: ${report.files.svg} (Mermaid: ${report.files.mermaid})` : '';
   return {
     pass,
     actual: d.disposition,
     expected: 'REACHED',
+    evidence: failedPath(ns.lab, ns.name, t.address, d),
     message: () =>
-      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms (${evidence}):\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}${files}`,
+      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms (${evidence}):\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}`,
   };
+}
+
+/** The failing probe's path for the failure report's picture, with the state the diagnosis read. */
+function failedPath(world: Netns['lab'], source: string, target: string, d: Diagnosis): Evidence {
+  return { world, failed: { source, target, disposition: d.disposition, path: d.path, stoppedAt: d.stoppedAt }, states: d.states };
 }
 
 function evidenceLine(o: ProbeOutcome): string {
