@@ -214,7 +214,7 @@ async function reportLab(lab: Lab, run: LabRun, task: RunnerTest, annotate: Test
   // the matcher failures that failed the test (a caught one did not); their evidence draws the path
   const failed = run.failures.filter((f) => errors.some((e) => typeof e?.message === 'string' && e.message.endsWith(f.message)));
   const drawn = [...failed].reverse().find((f) => f.evidence?.failed && f.evidence.world === lab)?.evidence;
-  const diagnosis = unawaited ? [unawaited.error.message] : errors.map((e) => `${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(e)}`);
+  const diagnosis = unawaited ? [unawaited.error.message] : errors.map((e) => `${e?.name && !e.message?.startsWith('expect(') ? `${e.name}: ` : ''}${e?.message ?? String(e)}`);
   const report = await writeFailureReport(lab, { test: task.name, failed: drawn?.failed, states: drawn?.states, diagnosis });
   if (!report) return;
   const place = failed.at(-1)?.place ?? unawaited?.place ?? errorPlace(task) ?? { file: task.file.filepath, line: task.location?.line ?? 1, column: task.location?.column ?? 1 };
