@@ -13,6 +13,7 @@ import { Netns } from './netns.js';
 import type { World } from './world.js';
 
 export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, ToHaveArpEntryOptions, ToHaveLinkOptions, ToReachOptions, ToRouteViaOptions } from './matchers/index.js';
+export { netspecConfig, type NetspecConfigOptions } from './config.js';
 
 type RunnerTest = TestContext['task'];
 
@@ -97,10 +98,15 @@ function warnIfCutOff(run: LabRun, assertion: Assertion, deadline: number | unde
   if (deadline + EXPLAIN_MS <= left) return;
   run.warned = true;
   console.warn(
-    `netspec: ${assertion.call}${assertion.place ? ` at ${where(assertion.place)}` : ''} may take ${deadline} ms to decide, and up to ${EXPLAIN_MS} ms more to explain a failure, ` +
+    `netspec: ${callAt(assertion)} may take ${deadline} ms to decide, and up to ${EXPLAIN_MS} ms more to explain a failure, ` +
       `but the test has ${Math.max(0, Math.round(left))} ms left of its ${test.timeout} ms timeout: a timeout would replace netspec's diagnosis with "Test timed out". ` +
       'Give the test more time: netspecConfig() in vitest.config.ts (from netspec/vitest), or test(name, fn, ms).',
   );
+}
+
+/** `expect(red).toReach(…) at specs/x.spec.ts:12:9` */
+function callAt(a: Assertion): string {
+  return `${a.call}${a.place ? ` at ${where(a.place)}` : ''}`;
 }
 
 function where(place: Place): string {
@@ -117,7 +123,13 @@ function placeIn(stack: string | undefined, file: string): Place | undefined {
 }
 
 
-expect.extend(watched(matchers) as unknown as Parameters<typeof expect.extend>[0]);
+/**
+ * Inside a Vitest worker (where tests run). A config file may import this module for `netspecConfig()`: there, outside
+ * any test run, Vitest's `test.extend` throws ("failed to find the current suite"), so nothing is registered.
+ */
+const inWorker = typeof (globalThis as { __vitest_worker__?: unknown }).__vitest_worker__ === 'object';
+
+if (inWorker) expect.extend(watched(matchers) as unknown as Parameters<typeof expect.extend>[0]);
 
 /**
  * A Vitest worker whose main process died (SIGKILL, say) would run on, its labs with it, until it noticed on its own.
@@ -127,7 +139,7 @@ expect.extend(watched(matchers) as unknown as Parameters<typeof expect.extend>[0
 function watchParent(): void {
   const key = Symbol.for('netspec.watchParent');
   const g = globalThis as { [key]?: boolean };
-  if (g[key] || !process.env.VITEST) return;
+  if (g[key] || !process.env.VITEST || !inWorker) return;
   g[key] = true;
   const parent = process.ppid;
   let ending = false;
@@ -161,43 +173,46 @@ export interface NetspecFixtures {
   labOptions: LabOptions;
 }
 
-export const test = base.extend<NetspecFixtures>({
-  labOptions: [{}, { injected: true }],
-  lab: async ({ labOptions, task, annotate }, use) => {
-    const lab = await createLab(labOptions);
-    const run: LabRun = { test: task, pending: new Set(), failures: [], warned: false };
-    runs.set(lab, run);
-    let kept = false;
-    let unawaited: NetspecError | undefined;
-    try {
-      await use(lab);
-    } finally {
-      runs.delete(lab);
-      const open = [...run.pending];
-      if (open.length > 0 && task.result?.state !== 'fail') {
-        for (const a of open) a.orphan = true;
-        unawaited = notAwaited(open);
-      }
-      if ((task.result?.state === 'fail' || unawaited) && lab.alive) {
-        try {
-          await reportLab(lab, run, task, annotate, unawaited && { error: unawaited, place: open[0]!.place });
-          if (process.env.NETSPEC_KEEP === '1') {
-            const k = lab.keep(task.name);
-            kept = true;
-            process.stderr.write(`\nnetspec: kept the lab of "${task.name}" (NETSPEC_KEEP=1)\n  open a shell inside it: ${k.enter}\n  end it:                 ${k.end}\n`);
-          }
-        } catch (error) {
-          process.stderr.write(`netspec: could not report on the failed lab: ${error instanceof Error ? error.message : String(error)}\n`);
+const withLab = () =>
+  base.extend<NetspecFixtures>({
+    labOptions: [{}, { injected: true }],
+    lab: async ({ labOptions, task, annotate }, use) => {
+      const lab = await createLab(labOptions);
+      const run: LabRun = { test: task, pending: new Set(), failures: [], warned: false };
+      runs.set(lab, run);
+      let kept = false;
+      let unawaited: NetspecError | undefined;
+      try {
+        await use(lab);
+      } finally {
+        runs.delete(lab);
+        const open = [...run.pending];
+        if (open.length > 0 && task.result?.state !== 'fail') {
+          for (const a of open) a.orphan = true;
+          unawaited = notAwaited(open);
         }
+        if ((task.result?.state === 'fail' || unawaited) && lab.alive) {
+          try {
+            await reportLab(lab, run, task, annotate, open, unawaited);
+            if (process.env.NETSPEC_KEEP === '1') {
+              const k = lab.keep(task.name);
+              kept = true;
+              process.stderr.write(`\nnetspec: kept the lab of "${task.name}" (NETSPEC_KEEP=1)\n  open a shell inside it: ${k.enter}\n  end it:                 ${k.end}\n`);
+            }
+          } catch (error) {
+            process.stderr.write(`netspec: could not report on the failed lab: ${error instanceof Error ? error.message : String(error)}\n`);
+          }
+        }
+        if (!kept) await lab.dispose();
+        if (unawaited) failWith(task, unawaited, open[0]!.place);
       }
-      if (!kept) await lab.dispose();
-      if (unawaited) failWith(task, unawaited, open[0]!.place);
-    }
-  },
-});
+    },
+  });
+
+export const test = inWorker ? withLab() : (base as unknown as ReturnType<typeof withLab>);
 
 function notAwaited(open: readonly Assertion[]): NetspecError {
-  const calls = open.map((a) => `${a.call}${a.place ? ` at ${where(a.place)}` : ''}`);
+  const calls = open.map(callAt);
   return new NetspecError(
     `${calls.join(', ')} ${open.length === 1 ? 'was' : 'were'} never awaited: the test ended while ${open.length === 1 ? 'it was' : 'they were'} still running, so ${open.length === 1 ? 'it' : 'they'} checked nothing. ` +
       `netspec's matchers are async: write \`await ${open[0]!.call}\`.`,
@@ -209,15 +224,17 @@ function notAwaited(open: readonly Assertion[]): NetspecError {
  * the diagnosis, as files and as annotations on the test (which the default, JUnit, GitHub Actions and HTML reporters
  * show). Every failed test that used the fixture's lab gets one, whatever failed it.
  */
-async function reportLab(lab: Lab, run: LabRun, task: RunnerTest, annotate: TestContext['annotate'], unawaited?: { error: NetspecError; place?: Place }): Promise<void> {
+async function reportLab(lab: Lab, run: LabRun, task: RunnerTest, annotate: TestContext['annotate'], open: readonly Assertion[], unawaited?: NetspecError): Promise<void> {
   const errors = task.result?.errors ?? [];
   // the matcher failures that failed the test (a caught one did not); their evidence draws the path
   const failed = run.failures.filter((f) => errors.some((e) => typeof e?.message === 'string' && e.message.endsWith(f.message)));
   const drawn = [...failed].reverse().find((f) => f.evidence?.failed && f.evidence.world === lab)?.evidence;
-  const diagnosis = unawaited ? [unawaited.error.message] : errors.map((e) => `${e?.name && !e.message?.startsWith('expect(') ? `${e.name}: ` : ''}${e?.message ?? String(e)}`);
+  const diagnosis = unawaited ? [unawaited.message] : errors.map((e) => `${e?.name && !e.message?.startsWith('expect(') ? `${e.name}: ` : ''}${e?.message ?? String(e)}`);
+  // a test that timed out: what it was waiting for
+  if (!unawaited && open.length > 0) diagnosis.push(`still running when the test ended: ${open.map(callAt).join(', ')}`);
   const report = await writeFailureReport(lab, { test: task.name, failed: drawn?.failed, states: drawn?.states, diagnosis });
   if (!report) return;
-  const place = failed.at(-1)?.place ?? unawaited?.place ?? errorPlace(task) ?? { file: task.file.filepath, line: task.location?.line ?? 1, column: task.location?.column ?? 1 };
+  const place = failed.at(-1)?.place ?? open.find((a) => a.place)?.place ?? errorPlace(task) ?? { file: task.file.filepath, line: task.location?.line ?? 1, column: task.location?.column ?? 1 };
   let annotated = true;
   try {
     // Vitest names a copied attachment after the message, so the long texts go without attachments
