@@ -83,6 +83,40 @@ export function bullet(lines: readonly string[], prefix = '  '): string {
   return lines.map((l) => `${prefix}${l}`).join('\n');
 }
 
+/**
+ * Runs of the same line as one line with its count (`red$ socat … → exit 1 … (× 30)`): a probe retries, its log repeats.
+ * With `numbers: 'vary'`, lines that differ only in their numbers (a retry's shrinking timeout, a source port) are one
+ * run too, shown by its first line.
+ */
+export function collapse(lines: readonly string[], numbers: 'same' | 'vary' = 'same'): string[] {
+  const key = (line: string) => (numbers === 'vary' ? line.replace(/\d+/g, '#') : line);
+  const out: string[] = [];
+  let first: string | undefined;
+  let count = 0;
+  let varied = false;
+  const flush = () => {
+    if (first !== undefined) out.push(count > 1 ? `${first} (× ${count}${varied ? ', the numbers varying' : ''})` : first);
+  };
+  for (const line of lines) {
+    if (first !== undefined && key(line) === key(first)) {
+      count++;
+      varied ||= line !== first;
+    } else {
+      flush();
+      first = line;
+      count = 1;
+      varied = false;
+    }
+  }
+  flush();
+  return out;
+}
+
+/** The commands a matcher ran, one bullet each, a retried command once with its count. */
+export function commands(log: readonly string[]): string {
+  return bullet(collapse(log, 'vary'));
+}
+
 class NotYet extends Error {}
 
 /**

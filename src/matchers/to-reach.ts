@@ -8,7 +8,7 @@ import { canonical, parseProbeAddress } from '../ip.js';
 import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose.js';
 import { probe, resolveTarget, type ProbeOutcome, type Protocol } from '../probe.js';
 import type { Netns } from '../netns.js';
-import { bullet, checkOptions, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';
+import { bullet, checkOptions, commands, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToReachOptions {
   /** `icmp` (default without a port), `tcp` (default with a port) or `udp`. */
@@ -87,7 +87,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       actual: 'REACHED',
       expected: opts.because ? `not reached (${opts.because})` : 'not reached',
       message: () =>
-        `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label} within ${Math.round(outcome.elapsedMs)} ms (REACHED); route: ${how}${outcome.seenAs ? `; the target saw the source as ${seen.join(', ')}` : ''}${landingLine(outcome)}\n${through.length ? `\nwhat let it through:\n${bullet(through)}\n` : ''}\ncommands:\n${bullet(outcome.log)}`,
+        `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label} within ${Math.round(outcome.elapsedMs)} ms (REACHED); route: ${how}${outcome.seenAs ? `; the target saw the source as ${seen.join(', ')}` : ''}${landingLine(outcome)}\n${through.length ? `\nwhat let it through:\n${bullet(through)}\n` : ''}\ncommands:\n${commands(outcome.log)}`,
     };
   }
   if (outcome.reached && !seenOk) {
@@ -96,7 +96,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       actual: seen.join(', ') || 'unknown',
       expected: seenAs,
       message: () =>
-        `${hint(ns, 'toReach', this.isNot, args)}\n\n${ns.name} reached ${t.address}, but the target saw the source as ${seen.join(', ') || '(nothing recorded)'}, not ${seenAs}${seen.length ? ' (is MASQUERADE missing, or on another router?)' : ''}\n\ncommands:\n${bullet(outcome.log)}`,
+        `${hint(ns, 'toReach', this.isNot, args)}\n\n${ns.name} reached ${t.address}, but the target saw the source as ${seen.join(', ') || '(nothing recorded)'}, not ${seenAs}${seen.length ? ' (is MASQUERADE missing, or on another router?)' : ''}\n\ncommands:\n${commands(outcome.log)}`,
     };
   }
   if (this.isNot && opts.because === undefined) {
@@ -114,7 +114,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       message: () =>
         agrees
           ? `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} (${d.disposition}), as expected`
-          : `${hint(ns, 'toReach', true, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms, as expected, but because of ${d.disposition}, not ${opts.because}:\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}`,
+          : `${hint(ns, 'toReach', true, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms, as expected, but because of ${d.disposition}, not ${opts.because}:\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${commands(d.log)}`,
     };
   }
   return {
@@ -123,7 +123,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     expected: 'REACHED',
     evidence: failedPath(ns.lab, ns.name, t.address, d),
     message: () =>
-      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms (${evidence}):\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${bullet(d.log)}`,
+      `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms (${evidence}):\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${commands(d.log)}`,
   };
 }
 
