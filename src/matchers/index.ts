@@ -20,6 +20,8 @@ export type { ToRouteViaOptions } from './to-route-via.js';
 export type { ToHaveLinkOptions } from './to-have-link.js';
 export type { RouteEntry } from './to-have-route-entry.js';
 export type { MatcherResult, MatcherContext, Evidence } from './format.js';
+export type { FailedPath } from '../graph.js';
+export type { NamespaceState } from '../state.js';
 
 export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };
 
