@@ -7,29 +7,10 @@ import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { CommandError, InvalidInputError, PrerequisiteError } from './errors.js';
+import toolPackages from './tool-packages.json' with { type: 'json' };
 
-/** Which Debian package provides each tool we run. */
-export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
-  ip: 'iproute2',
-  bridge: 'iproute2',
-  ss: 'iproute2',
-  iptables: 'iptables',
-  'iptables-save': 'iptables',
-  'iptables-restore': 'iptables',
-  ip6tables: 'iptables',
-  nft: 'nftables',
-  ping: 'iputils-ping',
-  fping: 'fping',
-  unshare: 'util-linux',
-  nsenter: 'util-linux',
-  sysctl: 'procps',
-  brctl: 'bridge-utils',
-  socat: 'socat',
-  bash: 'bash',
-  sh: 'dash',
-  cat: 'coreutils',
-  timeout: 'coreutils',
-};
+/** Which Debian package provides each tool we run (src/tool-packages.json, which .ci/ensure-deps.mjs reads too). */
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = toolPackages.tools;
 
 export function installHint(tool: string): string {
   const pkg = TOOL_PACKAGES[tool];
