@@ -337,10 +337,13 @@ export function whileStdinOpen(argv: readonly string[]): string[] {
   return ['sh', '-c', '"$@" & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"', 'netspec', ...argv];
 }
 
-/** Start a long-lived process whose life is tied to ours through its stdin pipe (the lab's lifeline). */
-export function startLifeline(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+/**
+ * Start a long-lived process with raw pipes (`child_process.spawn`, no execa): the lab's lifeline, a keeper, responders,
+ * trace monitors. Each is tied to us through its stdin pipe: when this process ends, the pipe closes and so do they.
+ */
+export function spawnLongLived(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
   const [file, ...args] = argv;
-  if (!file) throw new TypeError('startLifeline: empty argv');
+  if (!file) throw new TypeError('spawnLongLived: empty argv');
   return spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...options });
 }
 

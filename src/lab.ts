@@ -23,7 +23,7 @@ import {
   NetspecError,
   PrerequisiteError,
 } from './errors.js';
-import { checkTimeoutMs, prefixedSpawn, requireTools, run, startLifeline, type RunOptions, type RunResult } from './exec.js';
+import { checkTimeoutMs, prefixedSpawn, requireTools, run, spawnLongLived, type RunOptions, type RunResult } from './exec.js';
 import { parseCidr } from './ip.js';
 import { checkIfname, checkNetnsName } from './names.js';
 import { addressStep, Netns } from './netns.js';
@@ -504,7 +504,7 @@ export class Lab implements AsyncDisposable, World {
     const stdin = this.lifeline.stdin;
     if (!stdin) throw new NetspecError(`${this} cannot be kept: its lifeline pipe is gone`);
     const dir = ensureKeptDir(); // a folder we cannot use means no keeper is started at all
-    const keeper = startLifeline(['sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', stdin] });
+    const keeper = spawnLongLived(['sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', stdin] });
     keeper.once('error', () => undefined); // reported below, as a missing pid
     try {
       if (keeper.pid === undefined) throw new Error('the keeper process (`sleep infinity`) did not start');
@@ -686,7 +686,7 @@ export async function createLab(options: LabOptions = {}): Promise<Lab> {
         '-c',
         lifelineScript(options.cgroups === true, prelude),
       ];
-  const child = startLifeline(argv);
+  const child = spawnLongLived(argv);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 4096) stderr += d;
