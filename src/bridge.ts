@@ -4,7 +4,9 @@ import { InvalidInputError } from './errors.js';
 import { contains, parseAddress, parseCidr, type Cidr } from './ip.js';
 import type { Lab } from './lab.js';
 import { checkIfname } from './names.js';
-import { addressStep, Netns, routeStep } from './netns.js';
+import { Netns } from './netns.js';
+import { addressStep } from './steps/address.js';
+import { routeStep } from './steps/route.js';
 
 export interface BridgeOptions {
   /** The host's address on the bridge, e.g. `192.168.15.3/24`: the namespaces' gateway. */

@@ -26,7 +26,8 @@ import {
 import { checkTimeoutMs, prefixedSpawn, requireTools, run, spawnLongLived, type RunOptions, type RunResult } from './exec.js';
 import { parseCidr } from './ip.js';
 import { checkIfname, checkNetnsName } from './names.js';
-import { addressStep, Netns } from './netns.js';
+import { Netns } from './netns.js';
+import { addressStep } from './steps/address.js';
 import { Wan, type WanOptions } from './wan.js';
 import { reachability, type ReachabilityMatrix, type ReachabilityOptions } from './reachability.js';
 import type { World } from './world.js';
