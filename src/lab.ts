@@ -8,8 +8,8 @@ import { $ as zx$ } from 'zx';
 import { Batcher, type Step } from './batch.js';
 import { Bridge, createBridge, type BridgeOptions } from './bridge.js';
 import { NotFoundError } from './errors.js';
-import { checkTimeoutMs, prefixedSpawn, run, type RunOptions, type RunResult } from './exec.js';
-import type { BuildContext } from './lab/context.js';
+import { prefixedSpawn, type RunOptions, type RunResult } from './exec.js';
+import { labContext, type BuildContext } from './lab/context.js';
 import { Inventory, type HostNames } from './lab/inventory.js';
 import { keepLifeline, type KeptLab } from './lab/keep.js';
 import { Lifeline } from './lab/lifeline.js';
@@ -59,20 +59,7 @@ export class Lab implements AsyncDisposable, World {
     this.#batcher = new Batcher((target, argv, opts) => this.run(target, argv, opts), (target) => this.#describe(target));
     this.sh = zx$({ spawn: prefixedSpawn(lifeline.enter('host'), { signal: lifeline.signal }), shell: '/bin/bash', quiet: true, verbose: false });
     labNames.set(this, this.#inventory);
-    this.#ctx = {
-      world: this,
-      host: this.host,
-      inventory: this.#inventory,
-      get alive() {
-        return lifeline.alive;
-      },
-      assertAlive: () => this.assertAlive(),
-      run: (target, argv, options) => this.run(target, argv, options),
-      queue: (steps) => this.#batcher.addEach(steps),
-      hasNetns: (name) => lifeline.hasNetns(name),
-      listNetns: () => lifeline.listNetns(),
-      identityOf: (name) => this.identityOf(name),
-    };
+    this.#ctx = labContext(this, this.#inventory, lifeline, this.#batcher);
   }
 
   /** The lab's PID 1, as this machine sees it. */
@@ -112,21 +99,8 @@ export class Lab implements AsyncDisposable, World {
    * commandTimeoutMs) the command inside the lab is stopped too, with everything in its process group, and the call
    * returns once they are gone (about timeoutMs + 1 s at most). dispose() kills whatever is still running.
    */
-  async run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult> {
-    this.assertAlive();
-    const timeoutMs = options.timeoutMs === undefined ? this.#commandTimeoutMs : checkTimeoutMs(options.timeoutMs, 'timeoutMs');
-    const life = this.#life;
-    try {
-      return await run([...life.enter(target), ...argv], { where: this.#describe(target), innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: life.signal });
-    } catch (error) {
-      if (!life.alive) this.assertAlive();
-      if (target !== 'host' && !life.hasNetns(target)) {
-        throw new NotFoundError('network namespace', target, `it was deleted, or never created (namespaces now: ${life.listNetns().join(', ') || 'none'})`);
-      }
-      throw error;
-    } finally {
-      life.checkExited();
-    }
+  run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult> {
+    return this.#life.run(target, argv, options, { label: String(this), where: this.#describe(target), timeoutMs: this.#commandTimeoutMs });
   }
 
   /** Queue configuration steps (batched: steps queued in the same tick share processes). */

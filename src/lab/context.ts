@@ -1,9 +1,10 @@
 /** What a builder (namespace, veth, bridge, wan) needs of its lab, and nothing more: builders never see `Lab`. */
-import type { Step } from '../batch.js';
+import type { Batcher, Step } from '../batch.js';
 import type { RunOptions, RunResult } from '../exec.js';
 import type { Netns } from '../netns.js';
 import type { World } from '../world.js';
 import type { Inventory } from './inventory.js';
+import type { Lifeline } from './lifeline.js';
 
 export interface BuildContext {
   /** The lab, as its namespace handles know it (`ns.lab`): for ownership checks and messages. */
@@ -25,4 +26,22 @@ export interface BuildContext {
   listNetns(): string[];
   /** The identity of a namespace of the lab (see World.identityOf). */
   identityOf(name: string): number | undefined;
+}
+
+/** The context of a lab: `world` is the lab itself (its run and assertAlive, which name it in errors). */
+export function labContext(world: World, inventory: Inventory, lifeline: Lifeline, batcher: Batcher): BuildContext {
+  return {
+    world,
+    host: world.host,
+    inventory,
+    get alive() {
+      return lifeline.alive;
+    },
+    assertAlive: () => world.assertAlive(),
+    run: (target, argv, options) => world.run(target, argv, options),
+    queue: (steps) => batcher.addEach(steps),
+    hasNetns: (name) => lifeline.hasNetns(name),
+    listNetns: () => lifeline.listNetns(),
+    identityOf: (name) => lifeline.identityOf(name),
+  };
 }

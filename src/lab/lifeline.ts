@@ -10,46 +10,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { LabGoneError, NetspecError, PrerequisiteError } from '../errors.js';
-import { spawnLongLived } from '../exec.js';
-
-export const BRIDGE_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
-
-/** The lab host's explicit defaults (no caller input: `on` is netspec's own 0 or 1). */
-const defaults = (on: boolean) =>
-  `for f in ${BRIDGE_NF} /proc/sys/net/bridge/bridge-nf-call-ip6tables /proc/sys/net/bridge/bridge-nf-call-arptables; do [ ! -e "$f" ] || echo ${on ? 1 : 0} > "$f" || exit; done && ` +
-  'echo 0 > /proc/sys/net/ipv4/ip_forward && ';
-
-// Runs once, as the lab's PID 1, with no input from the caller: private /run (so /run/netns and iptables' lock
-// are the lab's own), a sysfs of the lab's network namespace (for `brctl show`), lo up; then wait for stdin to close.
-// Used for full-privilege labs and for labs of a non-root user (one `unshare`, user namespace included).
-const lifelineScript = (cgroups: boolean, prelude: string) =>
-  'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
-  '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
-  // with { cgroups: true } the machine's cgroup mounts are carried over the new sysfs, for a container engine in the lab
-  (cgroups ? '{ ! [ -d /sys/fs/cgroup ] || { mkdir /run/.cgroup && mount --rbind /sys/fs/cgroup /run/.cgroup; }; } && ' : '') +
-  'mount -t sysfs sysfs /sys && ' +
-  (cgroups ? '{ ! [ -d /run/.cgroup ] || { mount --rbind /run/.cgroup /sys/fs/cgroup && umount -l /run/.cgroup && rmdir /run/.cgroup; }; } && ' : '') +
-  `${prelude}ip link set dev lo up && echo ready && exec cat >/dev/null`;
-
-// A root lab in a user namespace, in two stages, so that the lab's root cannot undo its confinement.
-// Stage 1 runs as the machine's root, as PID 1 of the lab's new PID namespace, in a mount namespace of the machine's
-// user namespace: it reports its pid (as the machine sees it), mounts the lab's /proc and /run, makes /proc/sys (but
-// /proc/sys/net) and the other kernel knobs under /proc read-only, then becomes stage 2 (same process) in a new user
-// namespace (root mapped to root) with new network, UTS, IPC and mount namespaces. Copying the mounts into a mount
-// namespace of a less privileged user namespace locks them (the kernel's MNT_LOCKED): the lab cannot unmount /proc to
-// reach the machine's, remount /proc/sys writable, nor mount a proc of its own (its PID namespace belongs to the
-// machine's user namespace). The network namespace belongs to the lab's user namespace, so the lab configures it fully.
-const lifelineStage2 = (prelude: string) => `mount -t sysfs sysfs /sys && ${prelude}ip link set dev lo up && echo ready && exec cat >/dev/null`;
-const LIFELINE_STAGE1 =
-  'read -r pid _ </proc/self/stat && echo "pid $pid" && ' +
-  'mount -t proc proc /proc && ' +
-  'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
-  '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
-  // /proc/sys read-only but its net (bound first, carried along by rbind); the kernel's other writable knobs too
-  'mount --bind /proc/sys/net /proc/sys/net && mount -o rbind,ro /proc/sys /proc/sys && ' +
-  'for d in sysrq-trigger irq; do [ ! -e /proc/$d ] || mount -o bind,ro /proc/$d /proc/$d || exit; done && ' +
-  'exec unshare --user --map-root-user --net --uts --ipc --mount --propagation private -- sh -c "$0"';
+import { LabGoneError, NotFoundError } from '../errors.js';
+import { checkTimeoutMs, run, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
+import { lifelineArgv } from './lifeline-argv.js';
+import { startError } from './start-error.js';
 
 export interface LifelineOptions {
   /** In a user namespace (else a full-privilege lab, root only). */
@@ -105,29 +69,7 @@ export class Lifeline {
    */
   static async start(options: LifelineOptions, onExit: () => void): Promise<Lifeline> {
     const { userns, root } = options;
-    const prelude = defaults(options.bridgeNetfilter);
-    // as root, a user-namespace lab is built in two stages (LIFELINE_STAGE1): its confinement is locked by the kernel
-    const staged = userns && root;
-    const argv = staged
-      ? ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', 'sh', '-c', LIFELINE_STAGE1, lifelineStage2(prelude)]
-      : [
-          'unshare',
-          ...(userns ? ['--user', '--map-root-user'] : []),
-          '--kill-child',
-          '--net',
-          '--mount',
-          '--pid',
-          '--uts',
-          '--ipc',
-          '--fork',
-          '--mount-proc',
-          '--propagation',
-          'private',
-          '--',
-          'sh',
-          '-c',
-          lifelineScript(options.cgroups, prelude),
-        ];
+    const { argv, staged } = lifelineArgv(options);
     const child = spawnLongLived(argv);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -222,6 +164,26 @@ export class Lifeline {
     return this.#prefix(target);
   }
 
+  /**
+   * Run an argv in the lab's host or one of its namespaces, `where` naming it in errors (see Lab.run). A failure after
+   * the lab went away is a LabGoneError naming `label`; in a namespace that is gone, a NotFoundError.
+   */
+  async run(target: string, argv: readonly string[], options: RunOptions, context: { label: string; where: string; timeoutMs: number }): Promise<RunResult> {
+    this.assertAlive(context.label);
+    const timeoutMs = options.timeoutMs === undefined ? context.timeoutMs : checkTimeoutMs(options.timeoutMs, 'timeoutMs');
+    try {
+      return await run([...this.enter(target), ...argv], { where: context.where, innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: this.signal });
+    } catch (error) {
+      if (!this.alive) this.assertAlive(context.label);
+      if (target !== 'host' && !this.hasNetns(target)) {
+        throw new NotFoundError('network namespace', target, `it was deleted, or never created (namespaces now: ${this.listNetns().join(', ') || 'none'})`);
+      }
+      throw error;
+    } finally {
+      this.checkExited();
+    }
+  }
+
   hasNetns(name: string): boolean {
     return existsSync(`/proc/${this.pid}/root/run/netns/${name}`);
   }
@@ -271,44 +233,4 @@ export class Lifeline {
     })();
     return this.#disposing;
   }
-}
-
-/** Does this kernel have br_netfilter (bridged traffic through iptables)? */
-export function hasBridgeNetfilter(): boolean {
-  return existsSync(BRIDGE_NF);
-}
-
-function startError(ready: boolean | Error, stderr: string, userns: boolean, root: boolean, timeoutMs: number): NetspecError {
-  const err = stderr.trim();
-  if (ready instanceof Error) return new PrerequisiteError('the `unshare` command', 'install util-linux (`apt-get install util-linux`)', { cause: ready });
-  if (/No space left on device/.test(err) && userns) {
-    return new PrerequisiteError(
-      'user namespaces',
-      `the limit on user namespaces is reached or set to 0 (user.max_user_namespaces). Raise it with \`sudo sysctl -w user.max_user_namespaces=15000\`, ${root ? 'or (trusted code only) create a full-privilege lab with { privileged: true }: labs run in a user namespace, as root too, to keep them off the machine' : 'or run the tests as root'}. unshare said: ${err}`,
-    );
-  }
-  if (/Operation not permitted|Permission denied/.test(err)) {
-    if (userns && root) {
-      return new PrerequisiteError(
-        'user namespaces',
-        `the kernel refused to create one even to root (a restricted container, or an AppArmor/SELinux policy?); labs run in a user namespace, as root too, to keep them off the machine. Allow them (\`sudo sysctl -w user.max_user_namespaces=15000\`, on Ubuntu 24.04+ \`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\`), or (trusted code only) create a full-privilege lab with { privileged: true }. unshare said: ${err}`,
-      );
-    }
-    if (userns) {
-      return new PrerequisiteError(
-        'unprivileged user namespaces',
-        `creating a lab as a non-root user needs them. Enable with \`sudo sysctl -w kernel.unprivileged_userns_clone=1\` (Debian/Ubuntu), \`sudo sysctl -w user.max_user_namespaces=15000\`, or on Ubuntu 24.04+ \`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\`; or run the tests as root. unshare said: ${err}`,
-      );
-    }
-    return new PrerequisiteError('network namespaces', `the kernel refused to create them${root ? ' even as root (is this a restricted container? run it with --privileged or CAP_SYS_ADMIN)' : ''}. unshare said: ${err}`);
-  }
-  if (/not found|No such file/.test(err)) {
-    const tool = /(\w+): (?:command )?not found/.exec(err)?.[1] ?? 'a system tool';
-    return new PrerequisiteError(`the \`${tool}\` command`, `install iproute2 and util-linux (\`apt-get install iproute2 util-linux\`). unshare said: ${err}`);
-  }
-  return new NetspecError(
-    ready === false && !err
-      ? `the lab did not come up within ${timeoutMs} ms: the kernel was too slow creating its namespaces (is it busy freeing many others?); retry, or raise { startTimeoutMs }`
-      : `the lab could not be created: ${err || 'the lifeline exited early'}`,
-  );
 }

@@ -1,7 +1,8 @@
 /** createLab's options, checked before anything starts (ARCHITECTURE.md, "A lab"). */
 import { InvalidInputError, PrerequisiteError } from '../errors.js';
 import { checkTimeoutMs, requireTools } from '../exec.js';
-import { hasBridgeNetfilter, type LifelineOptions } from './lifeline.js';
+import { hasBridgeNetfilter } from './lifeline-argv.js';
+import type { LifelineOptions } from './lifeline.js';
 
 export interface LabOptions {
   /**
