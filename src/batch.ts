@@ -6,7 +6,7 @@
  * `iptables-restore`) per run of same-kind steps. Within a namespace the order is kept. A step marked `barrier` waits
  * for everything queued before it (a host step that needs a namespace's configuration, say).
  */
-import { CommandError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
+import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';
 
 export type StepKind = 'ip' | 'sysctl' | 'iptables' | 'ip6tables';
@@ -247,8 +247,8 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
         `one of them already exists (${stderr.trim()}): ${after('name')} in ${where}${peer ? ` or ${peer} in ${peerNs ? `namespace ${peerNs}` : 'the host'}` : ''}; choose another name`,
       );
     }
-    if (w[0] === 'addr') return new DuplicateNameError('address', w[2], `it is already on ${after('dev')} in ${where}`);
-    if (w[0] === 'route') return new DuplicateNameError('route', w[2], `${where} already has a route to ${w[2]}; delete it first, or use another metric`);
+    if (w[0] === 'addr') return new ConflictError('address', w[2], `it is already on ${after('dev')} in ${where}`);
+    if (w[0] === 'route') return new ConflictError('route', w[2], `${where} already has a route to ${w[2]}; delete it first, or use another metric`);
   }
   if (/Exchange full/.test(stderr) && w[0] === 'link' && w.includes('master')) {
     return new InvalidInputError('bridge port', after('dev'), `the bridge ${after('master')} in ${where} already has the most ports Linux allows (1023, BR_MAX_PORTS; ${stderr.trim()}); use another bridge for the rest`);

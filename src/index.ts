@@ -5,6 +5,7 @@ export { Wan, type WanOptions } from './wan.js';
 export {
   NetspecError,
   InvalidInputError,
+  ConflictError,
   DuplicateNameError,
   NotFoundError,
   PrerequisiteError,
