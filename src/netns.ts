@@ -1,9 +1,8 @@
 /** A network namespace of a lab (or the lab's host): run commands in it, configure it, read its state as JSON. */
 import { InvalidInputError } from './errors.js';
-import type { RunResult } from './exec.js';
+import type { RunOptions, RunResult } from './exec.js';
 import { parseAddress, parseCidr } from './ip.js';
 import { checkIfname } from './names.js';
-import type { World } from './world.js';
 import type { Step } from './batch.js';
 import { addressStep } from './steps/address.js';
 import { linkDownStep, linkUpStep } from './steps/link.js';
@@ -70,10 +69,21 @@ export interface NeighInfo {
   [key: string]: unknown;
 }
 
+/**
+ * The world a namespace handle lives in: a lab, or an attachment. What the handle itself uses is declared here; the
+ * rest is src/world.ts's World, which that file merges into this interface (`declare module`), so that netns.ts and
+ * world.ts do not import each other: `ns.lab` is a whole World.
+ */
+export interface NetnsWorld {
+  readonly id: number | string;
+  run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult>;
+  apply(steps: readonly Step[]): Promise<void>;
+}
+
 export class Netns {
   constructor(
     /** The lab (or attachment) this namespace belongs to. */
-    readonly lab: World,
+    readonly lab: NetnsWorld,
     /** `host` for the lab's own namespace, else the name under the lab's /run/netns. */
     readonly name: string,
   ) {}

@@ -3,7 +3,6 @@
  * input from the caller.
  */
 import { existsSync } from 'node:fs';
-import type { LifelineOptions } from './lifeline.js';
 
 export const BRIDGE_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
 
@@ -49,7 +48,7 @@ export function hasBridgeNetfilter(): boolean {
 }
 
 /** The lifeline's argv; `staged`: a root lab in a user namespace, whose PID 1 says its pid first (LIFELINE_STAGE1). */
-export function lifelineArgv(options: Pick<LifelineOptions, 'userns' | 'root' | 'cgroups' | 'bridgeNetfilter'>): { argv: string[]; staged: boolean } {
+export function lifelineArgv(options: { userns: boolean; root: boolean; cgroups: boolean; bridgeNetfilter: boolean }): { argv: string[]; staged: boolean } {
   const { userns, root } = options;
   const prelude = defaults(options.bridgeNetfilter);
   // as root, a user-namespace lab is built in two stages (LIFELINE_STAGE1): its confinement is locked by the kernel
