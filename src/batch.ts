@@ -5,6 +5,9 @@
  * and links the others use), then every other namespace's steps, in parallel, one `ip -batch` (or one `sysctl -w`, one
  * `iptables-restore`) per run of same-kind steps. Within a namespace the order is kept. A step marked `barrier` waits
  * for everything queued before it (a host step that needs a namespace's configuration, say).
+ *
+ * Slightly over 300 lines on purpose: the queue, the flush order, how a failure settles the rest of its batch and how
+ * the kernel's answers become typed errors are one mechanism; steps themselves are built in src/steps/.
  */
 import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';

@@ -1,6 +1,10 @@
 /**
  * The one place where netspec starts processes. Every command is an argument array (never a shell string built from
  * input); a failure becomes a CommandError that says what we were doing, the argv, where it ran, the exit code and stderr.
+ *
+ * Longer than 300 lines on purpose: every way a process starts (run, the zx spawn, long-lived raw pipes, interactive)
+ * shares the deadline, process-group, output-cap and settle-on-exit rules below, and they are kept next to each other so
+ * that no path to the kernel can miss one.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
