@@ -240,6 +240,8 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
   if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && w[0] === 'route' && w.includes('via')) {
     return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first, or pass { onlink: true }`);
   }
+  // a kernel with extended acks says "Address already assigned" for an IPv4 address, where older ones say "File exists"
+  if (/Address already assigned/.test(stderr) && w[0] === 'addr') return new ConflictError('address', w[2], `it is already on ${after('dev')} in ${where}`);
   if (/File exists/.test(stderr)) {
     if (w[0] === 'link' && w[1] === 'add') {
       const peer = w.includes('peer') ? w[w.indexOf('peer') + 2] : undefined;
