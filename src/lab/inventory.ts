@@ -38,10 +38,6 @@ export class Inventory implements HostNames {
     return this.#links.get('host')!;
   }
 
-  hasLink(ns: Netns, name: string): boolean {
-    return this.#links.get(ns.name)?.has(name) ?? false;
-  }
-
   /** Claim an interface name in `ns`; a DuplicateNameError naming `input` if this lab made one there already. */
   claimLink(ns: Netns, name: string, input = 'interface name'): Claim {
     const set = this.#links.get(ns.name) ?? new Set<string>();
