@@ -7,7 +7,7 @@ import type { RunOptions, RunResult } from './exec.js';
 import type { Netns } from './netns.js';
 
 declare module './netns.js' {
-  /** A namespace handle's `lab` is a whole World (merged here: World names Netns, so netns.ts cannot import this file). */
+  // a namespace handle's `lab` is a whole World (merged here: World names Netns, so netns.ts cannot import this file)
   interface NetnsWorld extends World {}
 }
 
