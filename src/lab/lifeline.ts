@@ -1,6 +1,6 @@
 /**
- * The lab's lifeline (ARCHITECTURE.md, "A lab"): the process that owns the lab's namespaces, how it is started and
- * entered, how its start fails, how it ends.
+ * The lab's lifeline (ARCHITECTURE.md, "A lab"): the process that owns the lab's namespaces, how it is started
+ * (what it runs: lifeline-argv.ts; why it could not start: start-error.ts), entered, and how it ends.
  *
  * A lifeline process (`unshare --net --mount --pid --fork`) owns the lab's network, mount and PID namespaces; its
  * network namespace is the lab's host, a private tmpfs on /run gives it its own /run/netns, and its stdin is a pipe from
