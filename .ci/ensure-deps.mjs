@@ -3,30 +3,12 @@
 // the system tools (as root, with apt-get) and the npm packages (npm ci). Plain Node, no dependencies,
 // so `npm test` and `npm run specs` can run it before anything else is installed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-// tool -> Debian package
-const tools = {
-  ip: 'iproute2',
-  unshare: 'util-linux',
-  nsenter: 'util-linux',
-  iptables: 'iptables',
-  nft: 'nftables',
-  ping: 'iputils-ping',
-  fping: 'fping',
-  socat: 'socat',
-  brctl: 'bridge-utils',
-  arp: 'net-tools',
-  sysctl: 'procps',
-  ps: 'procps',
-  awk: 'mawk',
-  timeout: 'coreutils',
-  // the soundness specs' slow ICMP echo (specs/helpers/slow-echo.py)
-  python3: 'python3-minimal',
-  bash: 'bash',
-};
+// tool -> Debian package: the one table, shared with src/exec.ts (plain JSON, so no TypeScript is needed here)
+const { tools } = JSON.parse(readFileSync(join(root, 'src', 'tool-packages.json'), 'utf8'));
 
 function which(tool) {
   const path = `${process.env.PATH ?? ''}${delimiter}/usr/sbin${delimiter}/sbin`;

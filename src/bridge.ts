@@ -1,10 +1,17 @@
 /** A Linux bridge in the lab's host: the "virtual switch" that namespaces are cabled to. */
-import { SkippedStepError, type Step } from './batch.js';
+import type { Step } from './batch.js';
 import { InvalidInputError } from './errors.js';
 import { contains, parseAddress, parseCidr, type Cidr } from './ip.js';
-import type { Lab } from './lab.js';
+import type { BuildContext } from './lab/context.js';
+import type { Claim } from './lab/inventory.js';
+import { transact } from './lab/transaction.js';
 import { checkIfname } from './names.js';
-import { addressStep, Netns, routeStep } from './netns.js';
+import { Netns } from './netns.js';
+import { addressStep } from './steps/address.js';
+import { bridgePortStep, bridgeStep, linkDelArgv, linkUpStep, vethStep } from './steps/link.js';
+import { routeStep } from './steps/route.js';
+import { at } from './steps/step.js';
+import type { World } from './world.js';
 
 export interface BridgeOptions {
   /** The host's address on the bridge, e.g. `192.168.15.3/24`: the namespaces' gateway. */
@@ -35,17 +42,44 @@ export interface Attachment {
  */
 export const BRIDGE_MAX_PORTS = 1023;
 
+/**
+ * The bridge builder: `lab.bridge(name, options)`. `register` records the handle in the lab (for lab.getBridge) as soon
+ * as the call is made, and gives it back if the build fails.
+ */
+export async function createBridge(ctx: BuildContext, name: string, options: BridgeOptions, register: (bridge: Bridge) => Claim): Promise<Bridge> {
+  ctx.assertAlive();
+  checkIfname(name, 'bridge name');
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('bridge options', options, 'expected an object such as { address: "192.168.15.3/24" }');
+  const address = options.address === undefined ? undefined : parseCidr(options.address, 'bridge address');
+  const handle = new Bridge(ctx, name, address);
+  const steps: Step[] = [at('host', bridgeStep(name)), at('host', linkUpStep(name))];
+  if (address) steps.push(at('host', addressStep(address, name)));
+  await transact(ctx, {
+    claims: [() => ctx.inventory.claimLink(ctx.host, name, 'bridge name'), () => register(handle)],
+    steps,
+    undo: [{ step: 0, target: 'host', argv: linkDelArgv(name), intent: `undo ${name}` }],
+  });
+  return handle;
+}
+
 export class Bridge {
   readonly attachments: Attachment[] = [];
   /** Ports claimed by attach() calls, built or in flight, so the kernel's limit is known before anything runs. */
   #ports = 0;
+  readonly #ctx: BuildContext;
+  /** The lab this bridge is in. */
+  readonly lab: World;
 
+  /** @internal use lab.bridge() */
   constructor(
-    readonly lab: Lab,
+    ctx: BuildContext,
     readonly name: string,
     /** The host's address on the bridge, if any. */
     readonly cidr?: Cidr,
-  ) {}
+  ) {
+    this.#ctx = ctx;
+    this.lab = ctx.world;
+  }
 
   /** The host's address on the bridge (no prefix), if it has one. */
   get address(): string | undefined {
@@ -58,8 +92,9 @@ export class Bridge {
 
   /** Cable `ns` to the bridge: a veth pair with one end in `ns` and the other enslaved to the bridge, both up. */
   async attach(ns: Netns, options: AttachOptions = {}): Promise<Attachment> {
+    const ctx = this.#ctx;
     const lab = this.lab;
-    lab.assertAlive();
+    ctx.assertAlive();
     if (!(ns instanceof Netns)) throw new InvalidInputError('namespace', ns, 'expected a namespace handle from lab.netns() or lab.get()');
     if (ns.lab !== lab) throw new InvalidInputError('namespace', String(ns), `it belongs to ${ns.lab}, but ${this} is in ${lab}; attach namespaces of the same lab`);
     if (ns.isHost) throw new InvalidInputError('namespace', 'host', 'the host is already on the bridge; give the bridge an address instead (lab.bridge(name, { address }))');
@@ -69,8 +104,7 @@ export class Bridge {
       throw new InvalidInputError('interface name', defaultIfname, `the default name for ${ns.name} is longer than 15 characters; pass { ifname } (at most 15 characters)`);
     }
     const ifname = checkIfname(options.ifname ?? defaultIfname, 'interface name');
-    const peer = options.peer === undefined ? lab.freeHostName([`${ifname}-brdg`, `${ifname}-br`, `${ifname.slice(0, 11)}-br`]) : checkIfname(options.peer, 'bridge-side name');
-    if (lab.hostLinks.has(peer)) throw new InvalidInputError('bridge-side name', peer, `${lab} already has an interface called ${JSON.stringify(peer)} in its host; choose another`);
+    const peer = options.peer === undefined ? ctx.inventory.freeHostName([`${ifname}-brdg`, `${ifname}-br`, `${ifname.slice(0, 11)}-br`]) : checkIfname(options.peer, 'bridge-side name');
     const address = options.address === undefined ? undefined : parseCidr(options.address, 'address');
     let gateway: string | undefined;
     if (options.gateway === true) {
@@ -87,38 +121,23 @@ export class Bridge {
     if (this.#ports >= BRIDGE_MAX_PORTS) {
       throw new InvalidInputError('bridge port', `${ns.name} on ${this.name}`, `${this} already has ${this.#ports} ports (attached or being attached); Linux allows at most ${BRIDGE_MAX_PORTS} per bridge (BR_MAX_PORTS): use another bridge for the rest`);
     }
-    lab.claimLink(ns, ifname);
-    lab.hostLinks.add(peer);
-    this.#ports++;
     const steps: Step[] = [
-      { target: 'host', kind: 'ip', words: ['link', 'add', 'name', peer, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns.name], intent: `create veth ${peer} <-> ${ifname} (${ns.name})` },
-      { target: 'host', kind: 'ip', words: ['link', 'set', 'dev', peer, 'master', this.name, 'up'], intent: `attach ${peer} to ${this.name}` },
+      at('host', vethStep({ name: peer }, { name: ifname, netns: ns.name }, `create veth ${peer} <-> ${ifname} (${ns.name})`)),
+      at('host', bridgePortStep(peer, this.name)),
     ];
-    if (address) steps.push({ ...addressStep(address, ifname), target: ns.name });
-    steps.push({ target: ns.name, kind: 'ip', words: ['link', 'set', 'dev', ifname, 'up'], intent: `set ${ifname} up in ${ns.name}` });
-    if (gateway) steps.push({ ...routeStep('default', { via: gateway }), target: ns.name });
-    let results: PromiseSettledResult<void>[];
-    try {
-      lab.assertAlive();
-      results = await Promise.allSettled(lab.batcher.addEach(steps));
-    } catch (error) {
-      this.#ports--;
-      lab.hostLinks.delete(peer);
-      lab.releaseLink(ns, ifname);
-      throw error;
-    }
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length) {
-      this.#ports--;
-      lab.hostLinks.delete(peer);
-      lab.releaseLink(ns, ifname);
-      // undo only what this call built: when creating the pair failed (say the name was taken by a script), the link
-      // of that name is not ours to delete
-      if (results[0]!.status === 'fulfilled' && lab.alive) {
-        await lab.run('host', ['ip', 'link', 'del', 'dev', peer], { intent: `undo ${peer}`, reject: false }).catch(() => undefined);
-      }
-      throw (failed.find((r) => !(r.reason instanceof SkippedStepError)) ?? failed[0]!).reason;
-    }
+    if (address) steps.push(at(ns.name, addressStep(address, ifname)));
+    steps.push(at(ns.name, linkUpStep(ifname, `set ${ifname} up in ${ns.name}`)));
+    if (gateway) steps.push(at(ns.name, routeStep('default', { via: gateway })));
+    await transact(ctx, {
+      claims: [
+        () => ctx.inventory.claimLink(ns, ifname),
+        () => ctx.inventory.claimLink(ctx.host, peer, 'bridge-side name'),
+        () => (this.#ports++, { release: () => void this.#ports-- }),
+      ],
+      steps,
+      // when creating the pair failed (say the name was taken by a script), the link of that name is not ours to delete
+      undo: [{ step: 0, target: 'host', argv: linkDelArgv(peer), intent: `undo ${peer}` }],
+    });
     const attachment: Attachment = { ns, ifname, peer, address: address?.text };
     this.attachments.push(attachment);
     return attachment;

@@ -25,8 +25,17 @@ export class InvalidInputError extends NetspecError {
   }
 }
 
-/** A name that is already taken in the lab (namespace, bridge, interface). */
-export class DuplicateNameError extends InvalidInputError {
+/**
+ * The input asks for something that is there already: a route to the same destination, an address already on the
+ * link (in the lab, or earlier in the same input). Thrown before anything is built where netspec can tell, else
+ * translated from the kernel's "File exists".
+ */
+export class ConflictError extends InvalidInputError {
+  override name = 'ConflictError';
+}
+
+/** A name that is already taken in the lab, or twice in one input (namespace, bridge, interface): a ConflictError. */
+export class DuplicateNameError extends ConflictError {
   override name = 'DuplicateNameError';
 }
 

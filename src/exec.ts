@@ -1,35 +1,20 @@
 /**
  * The one place where netspec starts processes. Every command is an argument array (never a shell string built from
  * input); a failure becomes a CommandError that says what we were doing, the argv, where it ran, the exit code and stderr.
+ *
+ * Longer than 300 lines on purpose: every way a process starts (run, the zx spawn, long-lived raw pipes, interactive)
+ * shares the deadline, process-group, output-cap and settle-on-exit rules below, and they are kept next to each other so
+ * that no path to the kernel can miss one.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { CommandError, InvalidInputError, PrerequisiteError } from './errors.js';
+import toolPackages from './tool-packages.json' with { type: 'json' };
 
-/** Which Debian package provides each tool we run. */
-export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
-  ip: 'iproute2',
-  bridge: 'iproute2',
-  ss: 'iproute2',
-  iptables: 'iptables',
-  'iptables-save': 'iptables',
-  'iptables-restore': 'iptables',
-  ip6tables: 'iptables',
-  nft: 'nftables',
-  ping: 'iputils-ping',
-  fping: 'fping',
-  unshare: 'util-linux',
-  nsenter: 'util-linux',
-  sysctl: 'procps',
-  brctl: 'bridge-utils',
-  socat: 'socat',
-  bash: 'bash',
-  sh: 'dash',
-  cat: 'coreutils',
-  timeout: 'coreutils',
-};
+/** Which Debian package provides each tool we run (src/tool-packages.json, which .ci/ensure-deps.mjs reads too). */
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = toolPackages.tools;
 
 export function installHint(tool: string): string {
   const pkg = TOOL_PACKAGES[tool];
@@ -356,10 +341,13 @@ export function whileStdinOpen(argv: readonly string[]): string[] {
   return ['sh', '-c', '"$@" & p=$!; read -r _; kill "$p" 2>/dev/null; wait "$p"', 'netspec', ...argv];
 }
 
-/** Start a long-lived process whose life is tied to ours through its stdin pipe (the lab's lifeline). */
-export function startLifeline(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+/**
+ * Start a long-lived process with raw pipes (`child_process.spawn`, no execa): the lab's lifeline, a keeper, responders,
+ * trace monitors. Each is tied to us through its stdin pipe: when this process ends, the pipe closes and so do they.
+ */
+export function spawnLongLived(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
   const [file, ...args] = argv;
-  if (!file) throw new TypeError('startLifeline: empty argv');
+  if (!file) throw new TypeError('spawnLongLived: empty argv');
   return spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...options });
 }
 

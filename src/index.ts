@@ -1,10 +1,11 @@
 export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair, type KeptLab } from './lab.js';
-export { Netns, type ExecOptions, type RouteOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
+export { Netns, type NetnsWorld, type ExecOptions, type RouteOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
 export { Bridge, type BridgeOptions, type AttachOptions, type Attachment } from './bridge.js';
 export { Wan, type WanOptions } from './wan.js';
 export {
   NetspecError,
   InvalidInputError,
+  ConflictError,
   DuplicateNameError,
   NotFoundError,
   PrerequisiteError,
@@ -20,4 +21,5 @@ export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOpt
 export { DISPOSITIONS, type Disposition } from './diagnose.js';
 export { attach, AttachedWorld, type AttachTarget, type AttachModeOptions } from './attach.js';
 export type { World } from './world.js';
+export type { HostNames } from './lab/inventory.js';
 export { serve, type ServeOptions, type Protocol, type Server } from './probe.js';

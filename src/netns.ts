@@ -1,10 +1,16 @@
 /** A network namespace of a lab (or the lab's host): run commands in it, configure it, read its state as JSON. */
 import { InvalidInputError } from './errors.js';
-import type { RunResult } from './exec.js';
-import { parseAddress, parseCidr, parsePrefix, type Cidr } from './ip.js';
+import type { RunOptions, RunResult } from './exec.js';
+import { parseAddress, parseCidr } from './ip.js';
 import { checkIfname } from './names.js';
-import type { World } from './world.js';
 import type { Step } from './batch.js';
+import { addressStep } from './steps/address.js';
+import { linkDownStep, linkUpStep } from './steps/link.js';
+import { routeDelStep, routeStep, type RouteOptions } from './steps/route.js';
+import { masqueradeStep, policyStep } from './steps/rules.js';
+import { checkSysctlKey, forwardingSteps, sysctlStep } from './steps/sysctl.js';
+
+export type { RouteOptions } from './steps/route.js';
 
 export interface ExecOptions {
   /** Resolve with the result instead of throwing when the command exits non-zero. */
@@ -13,14 +19,6 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** What this command is for, used in the error message. */
   intent?: string;
-}
-
-export interface RouteOptions {
-  via?: string;
-  dev?: string;
-  metric?: number;
-  /** `onlink`: the gateway is on the link even if no prefix says so. */
-  onlink?: boolean;
 }
 
 /** `ip -j link` row (the fields netspec uses; iproute2 prints more). */
@@ -71,10 +69,21 @@ export interface NeighInfo {
   [key: string]: unknown;
 }
 
+/**
+ * The world a namespace handle lives in: a lab, or an attachment. What the handle itself uses is declared here; the
+ * rest is src/world.ts's World, which that file merges into this interface (`declare module`), so that netns.ts and
+ * world.ts do not import each other: `ns.lab` is a whole World.
+ */
+export interface NetnsWorld {
+  readonly id: number | string;
+  run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult>;
+  apply(steps: readonly Step[]): Promise<void>;
+}
+
 export class Netns {
   constructor(
     /** The lab (or attachment) this namespace belongs to. */
-    readonly lab: World,
+    readonly lab: NetnsWorld,
     /** `host` for the lab's own namespace, else the name under the lab's /run/netns. */
     readonly name: string,
   ) {}
@@ -128,13 +137,13 @@ export class Netns {
   /** `ip link set dev DEV up` */
   async up(dev: string): Promise<void> {
     checkIfname(dev, 'device');
-    return this.apply([{ kind: 'ip', words: ['link', 'set', 'dev', dev, 'up'], intent: `set ${dev} up` }]);
+    return this.apply([linkUpStep(dev)]);
   }
 
   /** `ip link set dev DEV down` */
   async down(dev: string): Promise<void> {
     checkIfname(dev, 'device');
-    return this.apply([{ kind: 'ip', words: ['link', 'set', 'dev', dev, 'down'], intent: `set ${dev} down` }]);
+    return this.apply([linkDownStep(dev)]);
   }
 
   /** `ip route add DEST [via GW] [dev DEV]`; DEST is a prefix or `default` (IPv4; `default6` for IPv6). */
@@ -144,8 +153,7 @@ export class Netns {
 
   /** `ip route del DEST` */
   async deleteRoute(destination: string): Promise<void> {
-    const dst = routeDestination(destination);
-    return this.apply([{ kind: 'ip', words: ['route', 'del', dst], intent: `delete route ${destination}` }]);
+    return this.apply([routeDelStep(destination)]);
   }
 
   /** `sysctl -w KEY=VALUE` in this namespace (only `net.*` keys: the rest are not per-namespace). */
@@ -155,26 +163,17 @@ export class Netns {
 
   /** IP forwarding (`net.ipv4.ip_forward`, and `net.ipv6.conf.all.forwarding` with `{ ipv6: true }`). */
   async forwarding(on = true, options: { ipv6?: boolean } = {}): Promise<void> {
-    const steps = [sysctlStep('net.ipv4.ip_forward', on ? 1 : 0)];
-    if (options.ipv6) steps.push(sysctlStep('net.ipv6.conf.all.forwarding', on ? 1 : 0));
-    return this.apply(steps);
+    return this.apply(forwardingSteps(on, options.ipv6));
   }
 
   /** `iptables --policy CHAIN TARGET` (filter table). */
   async policy(chain: 'INPUT' | 'FORWARD' | 'OUTPUT', target: 'ACCEPT' | 'DROP', options: { ipv6?: boolean } = {}): Promise<void> {
-    if (!['INPUT', 'FORWARD', 'OUTPUT'].includes(chain)) throw new InvalidInputError('chain', chain, 'expected "INPUT", "FORWARD" or "OUTPUT"');
-    if (!['ACCEPT', 'DROP'].includes(target)) throw new InvalidInputError('policy', target, 'expected "ACCEPT" or "DROP"');
-    return this.apply([{ kind: options.ipv6 ? 'ip6tables' : 'iptables', words: ['-P', chain, target], intent: `set the ${chain} policy to ${target}` }]);
+    return this.apply([policyStep(chain, target, options.ipv6)]);
   }
 
   /** `iptables -t nat -A POSTROUTING -s SOURCE [-o OUT] -j MASQUERADE` */
   async masquerade(source: string, options: { out?: string } = {}): Promise<void> {
-    const prefix = parsePrefix(source, 'source prefix');
-    if (prefix.family !== 4) throw new InvalidInputError('source prefix', source, 'MASQUERADE here is IPv4 only; give an IPv4 prefix such as "192.168.15.0/24"');
-    const words = ['-t', 'nat', '-A', 'POSTROUTING', '-s', prefix.text];
-    if (options.out !== undefined) words.push('-o', checkIfname(options.out, 'out interface'));
-    words.push('-j', 'MASQUERADE');
-    return this.apply([{ kind: 'iptables', words, intent: `masquerade ${prefix.text}` }]);
+    return this.apply([masqueradeStep(source, options.out)]);
   }
 
   /** Run `iptables ARGS` here (argv, not batched). */
@@ -239,57 +238,4 @@ export class Netns {
     }
     return out;
   }
-}
-
-export function addressStep(c: Cidr, dev: string): Omit<Step, 'target'> {
-  // `nodad` so an IPv6 address is usable at once instead of after duplicate address detection
-  const words = ['addr', 'add', c.text, 'dev', dev];
-  if (c.family === 6) words.push('nodad');
-  return { kind: 'ip', words, intent: `add address ${c.text} to ${dev}` };
-}
-
-export function routeDestination(destination: string): string {
-  if (destination === 'default') return 'default';
-  if (destination === 'default6') return '::/0';
-  return parsePrefix(destination, 'route destination').text;
-}
-
-export function routeStep(destination: unknown, options: RouteOptions): Omit<Step, 'target'> {
-  if (typeof destination !== 'string') throw new InvalidInputError('route destination', destination, 'expected a prefix such as "10.0.0.0/8" or "default"');
-  const dst = routeDestination(destination);
-  if (options === null || typeof options !== 'object') throw new InvalidInputError('route options', options, 'expected an object such as { via: "192.168.15.3" }');
-  const words = ['route', 'add', dst];
-  let family = dst === 'default' ? 4 : dst === '::/0' ? 6 : parseCidr(dst, 'route destination').family;
-  if (options.via !== undefined) {
-    const via = parseAddress(options.via, 'gateway (via)');
-    if (dst === 'default' && via.family === 6) {
-      words[2] = '::/0';
-      family = 6;
-    }
-    if (via.family !== family) throw new InvalidInputError('gateway (via)', options.via, `it is IPv${via.family} but the destination ${destination} is IPv${family}`);
-    words.push('via', via.address);
-  }
-  if (options.dev !== undefined) words.push('dev', checkIfname(options.dev, 'device'));
-  if (options.via === undefined && options.dev === undefined) {
-    throw new InvalidInputError('route options', options, 'give a gateway (`via`), a device (`dev`), or both');
-  }
-  if (options.metric !== undefined) {
-    if (!Number.isInteger(options.metric) || options.metric < 0) throw new InvalidInputError('metric', options.metric, 'expected a whole number ≥ 0');
-    words.push('metric', String(options.metric));
-  }
-  if (options.onlink) words.push('onlink');
-  return { kind: 'ip', words, intent: `add route ${destination}${options.via ? ` via ${options.via}` : ''}${options.dev ? ` dev ${options.dev}` : ''}` };
-}
-
-function checkSysctlKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || !/^net(\.[A-Za-z0-9_-]+)+$/.test(key)) {
-    throw new InvalidInputError('sysctl key', key, 'expected a network sysctl such as "net.ipv4.ip_forward" (only net.* is private to a namespace)');
-  }
-}
-
-export function sysctlStep(key: string, value: string | number): Omit<Step, 'target'> {
-  checkSysctlKey(key);
-  const v = String(value);
-  if (!/^[A-Za-z0-9_.:][A-Za-z0-9_.:-]*$/.test(v)) throw new InvalidInputError('sysctl value', value, 'expected a number or a single word');
-  return { kind: 'sysctl', words: [`${key}=${v}`], intent: `set ${key}=${v}` };
 }

@@ -14,7 +14,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { InvalidInputError, NetspecError, PrerequisiteError, ProbeError } from './errors.js';
 import type { RunResult } from './exec.js';
-import { installHint, startLifeline, whileStdinOpen } from './exec.js';
+import { installHint, spawnLongLived, whileStdinOpen } from './exec.js';
 import { addressFacing, canonical, contains, ipFamily, parseAddress, parseCidr, parseProbeAddress, type Family } from './ip.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
@@ -500,7 +500,7 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
   const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${port}${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${port}${bind},fork,shut-null`;
   const lifetime = String(Math.ceil(lifetimeMs / 1000));
   // it runs until stopped (its stdin closes) or its lifetime is up; every argument is a list item, none spliced
-  const child: ChildProcess = startLifeline([...enter, ...whileStdinOpen(['timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`])], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawnLongLived([...enter, ...whileStdinOpen(['timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`])], { stdio: ['pipe', 'ignore', 'pipe'] });
   child.unref();
   child.stdin?.on('error', () => undefined);
   let err = '';

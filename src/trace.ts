@@ -8,7 +8,7 @@
  * Attach mode changes nothing, so it has no trace; the diagnosis falls back to rule counters there.
  */
 import type { ChildProcess } from 'node:child_process';
-import { startLifeline, whileStdinOpen } from './exec.js';
+import { spawnLongLived, whileStdinOpen } from './exec.js';
 import type { Family } from './ip.js';
 import type { World } from './world.js';
 
@@ -122,7 +122,7 @@ async function settle<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: un
 function startMonitor(lab: World, ns: string, table: string): { wasReady(): boolean; saw(text: string): boolean; stop(): Promise<string> } {
   const [file, ...args] = lab.enter(ns);
   // the monitor ends when its stdin closes (this process ended it, or died)
-  const child: ChildProcess = startLifeline([file!, ...args, ...whileStdinOpen(['nft', 'monitor'])], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const child: ChildProcess = spawnLongLived([file!, ...args, ...whileStdinOpen(['nft', 'monitor'])], { stdio: ['pipe', 'pipe', 'ignore'] });
   child.stdin?.on('error', () => undefined);
   let out = '';
   let ready = false;

@@ -3,12 +3,19 @@
  * lab's host as its uplink, with the host's default route through it. It has no route back to private prefixes, so
  * without NAT nothing answers a private source: exactly what the tutorial shows with its public DNS server.
  */
-import { SkippedStepError, type Step } from './batch.js';
+import type { Step } from './batch.js';
 import { DuplicateNameError, InvalidInputError } from './errors.js';
 import { fromBigInt, parseAddress, parseCidr, toBigInt, type Cidr } from './ip.js';
-import type { Lab } from './lab.js';
+import type { BuildContext } from './lab/context.js';
+import type { HostNames } from './lab/inventory.js';
+import { transact } from './lab/transaction.js';
 import { checkIfname, checkNetnsName } from './names.js';
-import type { Netns } from './netns.js';
+import { Netns } from './netns.js';
+import { addressStep } from './steps/address.js';
+import { linkDelArgv, linkUpStep, vethStep } from './steps/link.js';
+import { netnsAddStep, netnsDelArgv } from './steps/netns.js';
+import { routeStep } from './steps/route.js';
+import { at } from './steps/step.js';
 
 export interface WanOptions {
   /** Namespace name (default `wan`). */
@@ -43,8 +50,11 @@ export interface WanPlan {
 
 const WAN_KEYS = ['name', 'uplink', 'internet', 'hostIfname', 'defaultRoute'];
 
-/** Check wan options (types, names, documentation addresses) and compute the wan's addresses; throws InvalidInputError. */
-export function planWan(lab: Lab, options: unknown): WanPlan {
+/**
+ * Check wan options (types, names, documentation addresses) against the host names of `names` (a lab's inventory) and
+ * compute the wan's addresses; throws InvalidInputError (DuplicateNameError for an uplink name taken).
+ */
+export function planWan(names: HostNames, options: unknown): WanPlan {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('wan options', options, 'expected an object such as { internet: ["203.0.113.8"] }');
   const o = options as WanOptions;
   for (const key of Object.keys(o)) {
@@ -66,8 +76,8 @@ export function planWan(lab: Lab, options: unknown): WanPlan {
       throw new InvalidInputError('wan address', a, 'the lab\'s Internet lives on documentation ranges only (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24), so nothing can be mistaken for a real host');
     }
   }
-  const hostIfname = checkIfname(o.hostIfname ?? lab.freeHostName(['uplink0', 'uplink1', 'uplink2']), 'uplink interface name');
-  if (lab.hostLinks.has(hostIfname)) throw new DuplicateNameError('uplink interface name', hostIfname, 'the lab host already has an interface of that name; pass another { hostIfname }');
+  const hostIfname = checkIfname(o.hostIfname ?? names.freeHostName(['uplink0', 'uplink1', 'uplink2']), 'uplink interface name');
+  if (names.hostLinks.has(hostIfname)) throw new DuplicateNameError('uplink interface name', hostIfname, 'the lab host already has an interface of that name; pass another { hostIfname }');
   return { name, uplink, wanAddress, hostAddress, internet, hostIfname, defaultRoute: o.defaultRoute !== false };
 }
 
@@ -89,45 +99,33 @@ export class Wan {
   }
 
   /** @internal use lab.wan() */
-  static async create(lab: Lab, options: WanOptions, register: (name: string) => Netns): Promise<Wan> {
-    lab.assertAlive();
-    const { name: wanName, uplink, wanAddress, hostAddress, internet, hostIfname, defaultRoute } = planWan(lab, options);
-    const ns = register(wanName);
-    const name = ns.name;
-    lab.hostLinks.add(hostIfname);
+  static async create(ctx: BuildContext, options: WanOptions): Promise<Wan> {
+    ctx.assertAlive();
+    const { name, uplink, wanAddress, hostAddress, internet, hostIfname, defaultRoute } = planWan(ctx.inventory, options);
+    const ns = new Netns(ctx.world, name);
+    const len = uplink.prefixLength;
     const steps: Step[] = [
-      { target: 'host', kind: 'ip', words: ['netns', 'add', name], intent: `create namespace ${name}` },
-      { target: 'host', kind: 'ip', words: ['link', 'add', 'name', hostIfname, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name], intent: `cable the lab host to ${name}` },
-      { target: 'host', kind: 'ip', words: ['addr', 'add', `${hostAddress}/${uplink.prefixLength}`, 'dev', hostIfname], intent: `add ${hostAddress} to ${hostIfname}` },
-      { target: 'host', kind: 'ip', words: ['link', 'set', 'dev', hostIfname, 'up'], intent: `set ${hostIfname} up` },
-      { target: name, kind: 'ip', words: ['link', 'set', 'dev', 'lo', 'up'], intent: `set lo up in ${name}` },
-      { target: name, kind: 'ip', words: ['addr', 'add', `${wanAddress}/${uplink.prefixLength}`, 'dev', 'eth0'], intent: `add ${wanAddress} to the wan` },
-      { target: name, kind: 'ip', words: ['link', 'set', 'dev', 'eth0', 'up'], intent: `set the wan's eth0 up` },
-      ...internet.map((a): Step => ({ target: name, kind: 'ip', words: ['addr', 'add', `${a}/32`, 'dev', 'lo'], intent: `make the wan answer for ${a}` })),
+      at('host', netnsAddStep(name)),
+      at('host', vethStep({ name: hostIfname }, { name: 'eth0', netns: name }, `cable the lab host to ${name}`)),
+      at('host', addressStep(parseCidr(`${hostAddress}/${len}`), hostIfname, `add ${hostAddress} to ${hostIfname}`)),
+      at('host', linkUpStep(hostIfname)),
+      at(name, linkUpStep('lo', `set lo up in ${name}`)),
+      at(name, addressStep(parseCidr(`${wanAddress}/${len}`), 'eth0', `add ${wanAddress} to the wan`)),
+      at(name, linkUpStep('eth0', `set the wan's eth0 up`)),
+      ...internet.map((a) => at(name, addressStep(parseCidr(`${a}/32`), 'lo', `make the wan answer for ${a}`))),
     ];
     if (defaultRoute) {
-      steps.push({ target: 'host', kind: 'ip', words: ['route', 'add', 'default', 'via', wanAddress, 'dev', hostIfname], intent: `route the lab host's default via the wan (${wanAddress})` });
+      steps.push(at('host', routeStep('default', { via: wanAddress, dev: hostIfname }, `route the lab host's default via the wan (${wanAddress})`)));
     }
-    let results: PromiseSettledResult<void>[];
-    try {
-      lab.assertAlive();
-      results = await Promise.allSettled(lab.batcher.addEach(steps));
-    } catch (error) {
-      lab.forget(name);
-      lab.hostLinks.delete(hostIfname);
-      throw error;
-    }
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length) {
-      lab.forget(name);
-      lab.hostLinks.delete(hostIfname);
+    await transact(ctx, {
+      claims: [() => ctx.inventory.claimNamespace(ns, ctx.hasNetns(name)), () => ctx.inventory.claimLink(ctx.host, hostIfname, 'uplink interface name')],
+      steps,
       // undo only what ran: a name that was taken (by a script, say) is not ours to delete
-      if (lab.alive) {
-        if (results[0]!.status === 'fulfilled') await lab.run('host', ['ip', 'netns', 'del', name], { intent: 'undo wan', reject: false }).catch(() => undefined);
-        if (results[1]!.status === 'fulfilled') await lab.run('host', ['ip', 'link', 'del', 'dev', hostIfname], { intent: 'undo uplink', reject: false }).catch(() => undefined);
-      }
-      throw (failed.find((r) => !(r.reason instanceof SkippedStepError)) ?? failed[0]!).reason;
-    }
+      undo: [
+        { step: 0, target: 'host', argv: netnsDelArgv(name), intent: 'undo wan' },
+        { step: 1, target: 'host', argv: linkDelArgv(hostIfname), intent: 'undo uplink' },
+      ],
+    });
     return new Wan(ns, wanAddress, hostAddress, internet, hostIfname);
   }
 }

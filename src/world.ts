@@ -6,6 +6,11 @@ import type { Step } from './batch.js';
 import type { RunOptions, RunResult } from './exec.js';
 import type { Netns } from './netns.js';
 
+declare module './netns.js' {
+  // a namespace handle's `lab` is a whole World (merged here: World names Netns, so netns.ts cannot import this file)
+  interface NetnsWorld extends World {}
+}
+
 export interface World {
   readonly id: number | string;
   readonly alive: boolean;

@@ -1,6 +1,6 @@
 // Issue 2 acceptance: bad input is a typed error naming the input and the fix, and leaves nothing half-built.
 import { test, expect, describe } from '../../src/vitest.js';
-import { DuplicateNameError, InvalidInputError, NotFoundError, LabGoneError } from '../../src/index.js';
+import { ConflictError, DuplicateNameError, InvalidInputError, NotFoundError, LabGoneError } from '../../src/index.js';
 import type { Lab } from '../../src/index.js';
 
 async function hostLinks(lab: Lab): Promise<string[]> {
@@ -100,4 +100,40 @@ test('an interface a script made is a DuplicateNameError that names both ends, a
   expect(await hostLinks(lab)).toEqual(['br0', 'lo']);
   await bridge.attach(blue, { ifname: 'eth9' });
   await expect(blue).toHaveLink('eth9', { state: 'UP' });
+});
+
+test('a name taken is a DuplicateNameError wherever it is claimed, and a failed build removes only what it made', async ({ lab }) => {
+  const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
+  const bridge = await lab.bridge('br0');
+  await bridge.attach(red, { peer: 'port-a' });
+  // a bridge-side name the lab handed out already: refused before anything runs, named as the input it came from
+  const error = await bridge.attach(blue, { peer: 'port-a' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(DuplicateNameError);
+  expect((error as DuplicateNameError).input).toBe('bridge-side name');
+  expect((error as Error).message).toMatch(/invalid bridge-side name "port-a": the host of lab \d+ already has an interface called "port-a"; choose another name/);
+  expect((await blue.links()).map((l) => l.ifname)).toEqual(['lo']);
+  // a bridge named like a link a script made: the kernel refuses it, and the script's link is not "undone"
+  await lab.sh`ip link add name br9 type veth peer name br9-peer`;
+  await expect(lab.bridge('br9')).rejects.toBeInstanceOf(DuplicateNameError);
+  await expect(lab.host).toHaveLink('br9');
+  expect(() => lab.getBridge('br9')).toThrow(NotFoundError);
+  // …nor is a veth end a script made
+  await lab.sh`ip -n red link add name taken type veth peer name taken-peer`;
+  await expect(lab.veth({ ns: red, name: 'taken' }, { ns: blue, name: 'other' })).rejects.toBeInstanceOf(DuplicateNameError);
+  await expect(red).toHaveLink('taken');
+  expect((await blue.links()).map((l) => l.ifname)).toEqual(['lo']);
+});
+
+test('a route or an address that is there already is a ConflictError, not a DuplicateNameError', async ({ lab }) => {
+  const red = await lab.netns('red');
+  await red.addAddress('10.2.0.1/24', 'lo');
+  await red.addRoute('10.3.0.0/16', { dev: 'lo' });
+  const route = await red.addRoute('10.3.0.0/16', { dev: 'lo' }).catch((e: unknown) => e);
+  expect(route).toBeInstanceOf(ConflictError);
+  expect(route).not.toBeInstanceOf(DuplicateNameError);
+  expect((route as Error).message).toMatch(/invalid route "10\.3\.0\.0\/16": lab \d+ namespace red already has a route to 10\.3\.0\.0\/16/);
+  const address = await red.addAddress('10.2.0.1/24', 'lo').catch((e: unknown) => e);
+  expect(address).toBeInstanceOf(ConflictError);
+  expect(address).not.toBeInstanceOf(DuplicateNameError);
+  expect((address as Error).message).toMatch(/invalid address "10\.2\.0\.1\/24": it is already on lo/);
 });

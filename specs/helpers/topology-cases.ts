@@ -8,7 +8,7 @@ import type { Lab } from '../../src/index.js';
 export interface TopologyCase {
   name: string;
   spec: unknown;
-  error: 'InvalidInputError' | 'DuplicateNameError';
+  error: 'InvalidInputError' | 'DuplicateNameError' | 'ConflictError';
   message: RegExp;
 }
 
@@ -72,9 +72,9 @@ export const topologyCases: TopologyCase[] = [
   { name: 'one namespace on two bridges with the default name', spec: { ...good, bridges: { ...good.bridges, br1: { attach: { red: '10.0.0.1/24' } } } }, error: 'DuplicateNameError', message: /invalid interface of red on br1 "veth-red": namespace red would have two interfaces/ },
   { name: 'a veth end named like an attachment', spec: { ...good, veths: [{ a: { ns: 'red', name: 'veth-red' }, b: { ns: 'blue', name: 'x1' } }] }, error: 'DuplicateNameError', message: /namespace red would have two interfaces called "veth-red"/ },
   { name: 'a bridge-side name taken by the script', spec: { ...good, bridges: { 'v-net-0': { attach: { red: { peer: 'taken0' } } } } }, error: 'DuplicateNameError', message: /invalid bridge-side interface of red on v-net-0 "taken0"/ },
-  { name: 'a route listed twice', spec: { ...good, routes: { red: [{ destination: '10.0.0.0/8', via: '192.168.15.3' }, { destination: '10.0.0.0/8', via: '192.168.15.2' }] } }, error: 'DuplicateNameError', message: /red has a route to 10.0.0.0\/8 already/ },
-  { name: 'a route to a connected prefix', spec: { ...good, routes: { red: [{ destination: '192.168.15.0/24', dev: 'veth-red' }] } }, error: 'DuplicateNameError', message: /red has a route to 192.168.15.0\/24 already/ },
-  { name: 'a host default route beside the wan\'s', spec: { ...good, wan: true, routes: { host: [{ destination: 'default', via: '192.168.15.1' }] } }, error: 'DuplicateNameError', message: /the wan gives the lab host its default route/ },
+  { name: 'a route listed twice', spec: { ...good, routes: { red: [{ destination: '10.0.0.0/8', via: '192.168.15.3' }, { destination: '10.0.0.0/8', via: '192.168.15.2' }] } }, error: 'ConflictError', message: /red has a route to 10.0.0.0\/8 already/ },
+  { name: 'a route to a connected prefix', spec: { ...good, routes: { red: [{ destination: '192.168.15.0/24', dev: 'veth-red' }] } }, error: 'ConflictError', message: /red has a route to 192.168.15.0\/24 already/ },
+  { name: 'a host default route beside the wan\'s', spec: { ...good, wan: true, routes: { host: [{ destination: 'default', via: '192.168.15.1' }] } }, error: 'ConflictError', message: /the wan gives the lab host its default route/ },
 ];
 
 /** The lab's state that a refused topology must leave as it was: its namespaces and the host's links. */

@@ -2,14 +2,14 @@
 // via and dev, attached and cabled namespaces), the wan, and names taken twice or already in the lab. Every refusal is
 // a typed error naming the input, nothing is built, and no promise is left to reject unobserved.
 import { describe, expect, test, vi } from '../../src/vitest.js';
-import { attach, DuplicateNameError, InvalidInputError } from '../../src/index.js';
+import { attach, ConflictError, DuplicateNameError, InvalidInputError } from '../../src/index.js';
 import { buildTopology, type TopologySpec } from '../../fixtures/index.js';
 import { labState, prepareLab, topologyCases } from '../helpers/topology-cases.js';
 import { runProcess } from '../helpers/process.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-const classes = { InvalidInputError, DuplicateNameError };
+const classes = { InvalidInputError, DuplicateNameError, ConflictError };
 
 describe('a bad topology builds nothing', () => {
   test.for(topologyCases)('$name', async (c, { lab }) => {
@@ -20,7 +20,8 @@ describe('a bad topology builds nothing', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(classes[c.error]);
-    if (c.error === 'InvalidInputError') expect(error).not.toBeInstanceOf(DuplicateNameError);
+    if (c.error === 'InvalidInputError') expect(error).not.toBeInstanceOf(ConflictError);
+    if (c.error === 'ConflictError') expect(error).not.toBeInstanceOf(DuplicateNameError);
     expect((error as Error).message).toMatch(c.message);
     expect(await labState(lab)).toEqual(before);
   });

@@ -1,0 +1,236 @@
+/**
+ * The lab's lifeline (ARCHITECTURE.md, "A lab"): the process that owns the lab's namespaces, how it is started
+ * (what it runs: lifeline-argv.ts; why it could not start: start-error.ts), entered, and how it ends.
+ *
+ * A lifeline process (`unshare --net --mount --pid --fork`) owns the lab's network, mount and PID namespaces; its
+ * network namespace is the lab's host, a private tmpfs on /run gives it its own /run/netns, and its stdin is a pipe from
+ * this process. When this process dies, by any means, the pipe closes, the lifeline's PID 1 exits, the kernel kills
+ * every process of the lab and frees every namespace, link, route and rule in it. Nothing to sweep.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
+import { LabGoneError, NotFoundError } from '../errors.js';
+import { checkTimeoutMs, run, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
+import { lifelineArgv } from './lifeline-argv.js';
+import { startError } from './start-error.js';
+
+export interface LifelineOptions {
+  /** In a user namespace (else a full-privilege lab, root only). */
+  userns: boolean;
+  /** This process runs as root. */
+  root: boolean;
+  cgroups: boolean;
+  /** `bridge-nf-call-*` in the lab host. */
+  bridgeNetfilter: boolean;
+  startTimeoutMs: number;
+}
+
+/** A running lifeline: its process, its state (alive, being disposed, disposed, dead), how to enter it. */
+export class Lifeline {
+  #state: 'alive' | 'disposing' | 'disposed' | 'dead' = 'alive';
+  #deathReason = '';
+  #disposing?: Promise<void>;
+  /** Aborted by dispose(): kills the process group of every command still running in the lab (e.g. a stopped one). */
+  readonly #stop = new AbortController();
+  readonly #prefix: (target: string) => string[];
+
+  private constructor(
+    readonly child: ChildProcess,
+    /** The lab's PID 1, as this machine sees it. */
+    readonly pid: number,
+    readonly userns: boolean,
+    readonly exited: Promise<void>,
+  ) {
+    setMaxListeners(Infinity, this.#stop.signal); // one listener per command in flight
+    const base = [
+      'nsenter',
+      // our uid is root inside the lab's user namespace (--map-root-user), and setgroups is denied there
+      ...(userns ? [`--user=/proc/${pid}/ns/user`, '--preserve-credentials'] : []),
+      `--mount=/proc/${pid}/ns/mnt`,
+      `--pid=/proc/${pid}/ns/pid_for_children`,
+      `--uts=/proc/${pid}/ns/uts`,
+      `--ipc=/proc/${pid}/ns/ipc`,
+    ];
+    this.#prefix = (target) =>
+      target === 'host'
+        ? [...base, `--net=/proc/${pid}/ns/net`, `--wd=${process.cwd()}`, '--']
+        : userns
+          ? // nsenter enters the user namespace last; a namespace file the lab's own root controls (/run/netns/NAME, which a
+            // script could point at any namespace it can open) is entered only from inside the lab's user namespace, so
+            // it can never be one the lab has no rights over (the machine's)
+            [...base, `--net=/proc/${pid}/ns/net`, `--wd=${process.cwd()}`, '--', 'nsenter', `--net=/run/netns/${target}`, '--']
+          : [...base, `--net=/proc/${pid}/root/run/netns/${target}`, `--wd=${process.cwd()}`, '--'];
+  }
+
+  /**
+   * Start a lifeline and wait until it is ready; throws a PrerequisiteError (or NetspecError) saying what to do when it
+   * cannot start. `onExit` runs as soon as the lifeline's process has exited.
+   */
+  static async start(options: LifelineOptions, onExit: () => void): Promise<Lifeline> {
+    const { userns, root } = options;
+    const { argv, staged } = lifelineArgv(options);
+    const child = spawnLongLived(argv);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.once('error', () => undefined);
+    let labPid = child.pid!;
+    const ready = await new Promise<boolean | Error>((resolve) => {
+      let out = '';
+      const timer = setTimeout(() => resolve(false), options.startTimeoutMs);
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('ready\n')) {
+          // a staged lab's PID 1 is the child of `unshare`, and says its pid first
+          const reported = /^pid (\d+)$/m.exec(out)?.[1];
+          if (staged && reported) labPid = Number(reported);
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        resolve(e);
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (ready !== true) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      throw startError(ready, stderr, userns, root, options.startTimeoutMs);
+    }
+    const lifeline = new Lifeline(child, labPid, userns, exited);
+    child.once('exit', (code, signal) => {
+      onExit();
+      // a staged lab's PID 1 (lab.pid) runs under `unshare --fork`, which passes on how it ended by raising the same
+      // signal; util-linux 2.38 fails to for SIGKILL (the one signal the machine can send a PID namespace's init)
+      const mark = () => {
+        const killed = signal ?? (staged && code === 1 && /sigprocmask unblock failed/.test(stderr) ? 'SIGKILL' : null);
+        lifeline.markDead(killed ? `was killed by ${killed}` : `exited with code ${code}`);
+      };
+      // 'exit' can come before the last of stderr: read it to its end first (briefly)
+      const err = child.stderr;
+      if (staged && code === 1 && err && !err.readableEnded) {
+        const timer = setTimeout(mark, 200);
+        err.once('end', () => (clearTimeout(timer), mark()));
+      } else {
+        mark();
+      }
+    });
+    // the lab must not keep the test process alive; when the process exits, the pipe closes and the lab ends
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+    return lifeline;
+  }
+
+  get alive(): boolean {
+    return this.#state === 'alive';
+  }
+
+  /** Aborted when the lab is disposed: commands still running in it are stopped. */
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  markDead(reason: string): void {
+    if (this.#state === 'alive') {
+      this.#state = 'dead';
+      this.#deathReason = reason;
+    }
+  }
+
+  /** Throws a LabGoneError naming `label` (the lab) unless the lifeline is alive. */
+  assertAlive(label: string): void {
+    if (this.#state === 'alive') return;
+    if (this.#state === 'dead') {
+      throw new LabGoneError(`${label} is gone: its lifeline process (pid ${this.pid}) ${this.#deathReason}; create a new lab`);
+    }
+    throw new LabGoneError(`${label} has been disposed; its handles cannot be used any more (create a new lab, or use the test's own \`lab\`)`);
+  }
+
+  /** An nsenter that could not enter means the lab went away while it ran: mark it dead if its process has exited. */
+  checkExited(): void {
+    if (this.#state === 'alive' && this.child.exitCode !== null) this.markDead(`exited with code ${this.child.exitCode}`);
+  }
+
+  /** The argv prefix that enters `target` ("host" or a namespace name). */
+  enter(target: string): string[] {
+    return this.#prefix(target);
+  }
+
+  /**
+   * Run an argv in the lab's host or one of its namespaces, `where` naming it in errors (see Lab.run). A failure after
+   * the lab went away is a LabGoneError naming `label`; in a namespace that is gone, a NotFoundError.
+   */
+  async run(target: string, argv: readonly string[], options: RunOptions, context: { label: string; where: string; timeoutMs: number }): Promise<RunResult> {
+    this.assertAlive(context.label);
+    const timeoutMs = options.timeoutMs === undefined ? context.timeoutMs : checkTimeoutMs(options.timeoutMs, 'timeoutMs');
+    try {
+      return await run([...this.enter(target), ...argv], { where: context.where, innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: this.signal });
+    } catch (error) {
+      if (!this.alive) this.assertAlive(context.label);
+      if (target !== 'host' && !this.hasNetns(target)) {
+        throw new NotFoundError('network namespace', target, `it was deleted, or never created (namespaces now: ${this.listNetns().join(', ') || 'none'})`);
+      }
+      throw error;
+    } finally {
+      this.checkExited();
+    }
+  }
+
+  hasNetns(name: string): boolean {
+    return existsSync(`/proc/${this.pid}/root/run/netns/${name}`);
+  }
+
+  /** The names under the lab's /run/netns, sorted. */
+  listNetns(): string[] {
+    try {
+      return readdirSync(`/proc/${this.pid}/root/run/netns`).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /** The inode of a namespace file of the lab, or undefined when there is none (or for the host). */
+  identityOf(name: string): number | undefined {
+    try {
+      return name === 'host' ? undefined : statSync(`/proc/${this.pid}/root/run/netns/${name}`).ino;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** This process is done with the lifeline: another (a keeper) holds its pipe now. */
+  handOver(): void {
+    this.#state = 'disposed';
+  }
+
+  /** End the lab: close the pipe (SIGKILL after 5 s). Safe to call twice. */
+  dispose(label: string): Promise<void> {
+    if (this.#disposing) return this.#disposing;
+    const wasDead = this.#state === 'dead';
+    this.#state = 'disposing';
+    this.#disposing = (async () => {
+      // commands still running: kill their process groups first (a stopped nsenter would otherwise hold the lab's
+      // PID namespace open, as a parent that never reaps its dead child, until the 5 s SIGKILL below)
+      this.#stop.abort(new LabGoneError(`${label} was disposed while the command ran`));
+      this.child.stdin?.end();
+      const timer = setTimeout(() => {
+        if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+      }, 5_000);
+      try {
+        await this.exited;
+      } finally {
+        clearTimeout(timer);
+        this.#state = wasDead ? 'dead' : 'disposed';
+      }
+    })();
+    return this.#disposing;
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * Step builders, one file per kernel object (ARCHITECTURE.md, "Where to add…"): each takes checked input and returns
+ * a Step without its target (`at(target, step)` places it). Handles, builders and fixtures build steps only here.
+ */
+export { at, type StepIn } from './step.js';
+export { netnsAddStep, netnsDelArgv } from './netns.js';
+export { vethStep, bridgeStep, linkUpStep, linkDownStep, bridgePortStep, macStep, linkDelArgv, type VethEndName } from './link.js';
+export { addressStep } from './address.js';
+export { routeStep, routeDelStep, routeDestination, type RouteOptions } from './route.js';
+export { sysctlStep, forwardingSteps, checkSysctlKey } from './sysctl.js';
+export { policyStep, masqueradeStep, type Chain } from './rules.js';
