@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import { netspecConfig } from 'netspec/vitest';
+
+// netspecConfig(): a test timeout that fits netspec's matcher deadlines and diagnoses (Vitest's 5 s default would cut a
+// failure's explanation off), the forks pool, and where failure reports go (.netspec/)
+const netspec = netspecConfig();
 
 export default defineConfig({
-  test: {
-    include: ['specs/**/*.spec.ts'],
-    // netspec's matchers wait for their own deadlines (a `.not.toReach` window, a diagnosis): give a test more than
-    // Vitest's default 5 s so that a failure shows its diagnosis, not "Test timed out in 5000ms"
-    testTimeout: 30_000,
-  },
+  test: { ...netspec.test, include: ['specs/**/*.spec.ts'] },
 });
