@@ -59,6 +59,15 @@ async function routesTo(ns: Netns, prefix: string): Promise<RouteInfo[]> {
   return all;
 }
 
+/**
+ * Wait for a link's operational state: the kernel's link watcher reports carrier changes asynchronously, at most once
+ * a second per device, so a second change can take over a second; toHaveLink polls for one second only (gap 8).
+ */
+async function operstate(ns: Netns, dev: string, state: string) {
+  await expect.poll(async () => (await ns.links()).find((l) => l.ifname === dev)?.operstate, { timeout: 5000, interval: 100 }).toBe(state);
+  await expect(ns).toHaveLink(dev, { state });
+}
+
 /** A row of a route for comparing with upstream's expected `ip route` lines: gateway/dev per path, type, metric. */
 const paths = (r: RouteInfo) => (r.nexthops ?? [{ gateway: r.gateway, dev: r.dev, flags: r.flags }]).map((h) => `${h.gateway ?? '-'}@${h.dev ?? '-'}`);
 
@@ -179,7 +188,7 @@ describe('fib_down_test: routes through a device set administratively down', () 
     await ns1.up('veth0');
     // the dead path revives when the kernel's link watcher reports the carrier (asynchronously, as upstream's tests
     // know): wait for it before the other path goes, or the route would have no live path and be deleted
-    await expect(ns1).toHaveLink('veth0', { state: 'UP' });
+    await operstate(ns1, 'veth0', 'UP');
     await ns1.down('veth1');
     await check('veth1', 'veth0');
 
@@ -196,7 +205,7 @@ describe('fib_carrier_test: carrier lost under a route (veth: the peer end set d
     expect((await ip(ns1, 'link', 'set', 'dev', 'veth0', 'carrier', 'off')).exitCode).not.toBe(0); // why the peer is used
     await ns2.down('veth0p');
     // operstate DOWN while admin up: no carrier. toHaveLink cannot say "carrier off", so the flags are read by hand
-    await expect(ns1).toHaveLink('veth0', { state: 'DOWN' });
+    await operstate(ns1, 'veth0', 'DOWN');
     const veth0 = (await ns1.links()).find((l) => l.ifname === 'veth0');
     expect(veth0?.flags).toEqual(expect.arrayContaining(['UP', 'NO-CARRIER']));
     // the kernel flags routes linkdown from its link watcher, a moment after the carrier goes (upstream sleeps 1 s)
@@ -239,7 +248,7 @@ describe('fib_carrier_test: carrier lost under a route (veth: the peer end set d
     for (const a of ['10.9.0.2', '2001:db8:9::2']) expect((await fibmatch(ns1, a))?.flags, a).toContain('linkdown');
 
     await ns2.up('veth0p');
-    await expect(ns1).toHaveLink('veth0', { state: 'UP' });
+    await operstate(ns1, 'veth0', 'UP');
     await expect.poll(async () => (await fibmatch(ns1, '198.51.100.2'))?.flags ?? [], { timeout: 5000 }).not.toContain('linkdown');
     await expect(ns1).toReach('198.51.100.2');
   });
