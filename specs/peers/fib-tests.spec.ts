@@ -22,7 +22,7 @@
 //    route has (so "the multipath route is gone" vs "one path left" needs raw JSON).
 // 3. The `linkdown` flag on a single-path route (RouteInfo.flags): toHaveRouteEntry has no `flags` option.
 // 4. `ip route append` / `prepend` / `replace` / `change`: no API; addRoute is `add` only (its EEXIST does come back
-//    typed, as DuplicateNameError; a reject route's or a multipath route's EEXIST only as ip's stderr).
+//    typed, as ConflictError; a reject route's or a multipath route's EEXIST only as ip's stderr).
 // 5. Route types (`unreachable`, `blackhole`, `prohibit`): addRoute cannot make them; toHaveRouteEntry cannot match
 //    them (`type`), nor a metric (`metric`), so two routes to one prefix that differ only by metric are
 //    indistinguishable to it.
@@ -34,7 +34,7 @@
 // 10. A veth peer's admin state as an option of the topology (upstream's dummy devices start without a peer).
 import { describe, expect, test } from 'netspec/vitest';
 import { buildTopology } from 'netspec/fixtures';
-import { DuplicateNameError, type Lab, type Netns, type RouteInfo } from 'netspec';
+import { ConflictError, type Lab, type Netns, type RouteInfo } from 'netspec';
 
 /** `ip ARGS` in `ns`, not throwing: upstream's tests mostly ask "did the kernel accept this" (exit code). */
 const ip = (ns: Netns, ...args: string[]) => ns.exec('ip', args, { reject: false });
@@ -288,7 +288,7 @@ describe('ipv4_rt_add: route add, append, prepend and duplicates', () => {
     await expect(ns1).toReach('172.16.104.1');
 
     // netspec translates the kernel's EEXIST into a typed error naming the route
-    await expect(ns1.addRoute(PREFIX, { via: '172.16.103.2' })).rejects.toBeInstanceOf(DuplicateNameError);
+    await expect(ns1.addRoute(PREFIX, { via: '172.16.103.2' })).rejects.toBeInstanceOf(ConflictError);
     await expect(ns1.addRoute(PREFIX, { dev: 'veth3' })).rejects.toThrow(/already has a route to 172\.16\.104\.0\/24/);
     const reject = await ip(ns1, 'route', 'add', 'unreachable', PREFIX);
     expect(reject.exitCode).toBe(2);
