@@ -17,8 +17,8 @@
 // runtime runs it, and every case also sends packets: a container reaches its gateway and the outside, or does not.
 //
 // What netspec cannot say yet (done below by hand, through exec and JSON):
-// 1. cniNetwork has no raw DEL of a container it never attached (del() refuses an unknown namespace), so upstream's
-//    "DEL of an unconfigured container succeeds" cannot be run; nor can a test pass its own CNI_CONTAINERID twice.
+// 1. cniNetwork has no raw DEL of a container it never attached (del() refuses a namespace it did not add() with an
+//    InvalidInputError), so upstream's "deconfigures an unconfigured bridge with DEL" (DEL must succeed) cannot run.
 // 2. cniNetwork.add() cannot set CNI_ARGS (e.g. `MAC=…`, `IgnoreUnknown=1`).
 // 3. toHaveLink cannot match MTU, MAC, promiscuity or ifindex; LinkInfo has them, read by hand.
 // 4. Bridge VLAN state: no matcher for `vlan_filtering` or a port's VLANs / PVID (`bridge -j vlan show`).
