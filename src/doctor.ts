@@ -39,6 +39,7 @@ const TOOLS: [tool: string, required: boolean, why: string][] = [
 export const KERNEL_FEATURES: { feature: string; argv: string[]; why: string; module: string }[] = [
   { feature: 'veth', argv: ['ip', 'link', 'add', 'f0', 'type', 'veth', 'peer', 'name', 'f1'], why: 'virtual cables', module: 'veth' },
   { feature: 'bridge', argv: ['ip', 'link', 'add', 'f0', 'type', 'bridge'], why: 'switches', module: 'bridge' },
+  { feature: 'bridge vlan_filtering', argv: ['ip', 'link', 'add', 'f0', 'type', 'bridge', 'vlan_filtering', '1'], why: 'VLAN-aware bridges (per-port VLANs)', module: 'bridge built with CONFIG_BRIDGE_VLAN_FILTERING' },
   { feature: 'vxlan', argv: ['ip', 'link', 'add', 'f0', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'dev', 'nsd0'], why: 'overlay networks', module: 'vxlan' },
   { feature: 'macvlan', argv: ['ip', 'link', 'add', 'link', 'nsd0', 'name', 'f0', 'type', 'macvlan'], why: 'macvlan links (CNI macvlan)', module: 'macvlan' },
   { feature: 'vlan (802.1q)', argv: ['ip', 'link', 'add', 'link', 'nsd0', 'name', 'f0', 'type', 'vlan', 'id', '5'], why: 'VLAN sub-interfaces', module: '8021q' },
@@ -110,7 +111,7 @@ export async function doctor(): Promise<Check[]> {
         check: `kernel ${f.feature}`,
         ok: r.ok,
         required: f.feature === 'veth' || f.feature === 'bridge',
-        detail: r.ok ? f.why : `not available to labs (${r.detail}): ${f.why} cannot be tested here; the kernel needs the ${f.module} module`,
+        detail: r.ok ? f.why : `not available to labs (${r.detail}): ${f.why} cannot be tested here; the kernel needs ${f.module.includes(' ') ? f.module : `the ${f.module} module`}`,
       });
     }
   } catch (error) {
