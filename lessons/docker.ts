@@ -1,0 +1,2 @@
+import type { Lesson } from './course.js';
+export const dockerLessons: Lesson<any>[] = [];
