@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, watch as fsWatch } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLab } from '../src/index.js';
-import { attemptIn, courseDir, LessonFailure, referenceAttempt, runLesson, taskOf, type Lesson } from './course.js';
+import { attemptIn, courseDir, LessonFailure, referenceAttempt, runLesson, type Lesson } from './course.js';
 import { findLesson, lessons } from './lessons.js';
 import { hashFiles, Progress } from './progress.js';
 
@@ -226,9 +226,11 @@ export async function lessonsMain(argv: readonly string[], io: CourseIo = defaul
   if (args[0] === 'watch') args.shift();
   let dir = valueOf('--dir');
   if (watching && !dir && args[0] && !/^\d/.test(args[0])) dir = args.shift();
-  const workspace = dir ? resolve(dir) : courseDir;
+  // in the installed package the course's own folder is under node_modules: the learner's copy defaults to ./netspec-lessons
+  const workspace = dir ? resolve(dir) : courseDir.includes('/node_modules/') ? resolve('netspec-lessons') : courseDir;
   const progress = new Progress(workspace, { warn: io.err });
   if (watching) return watchMode(workspace, progress, io);
+  if (workspace !== courseDir && !existsSync(workspace)) throw new Error(`${workspace} does not exist (make it with \`${io.prog} --watch ${dir ?? workspace}\`)`);
   if (args[0] === 'hint') return hint(args[1], workspace, progress, io);
   if (args[0] === 'list') {
     const done = new Set(progress.passedIds());
@@ -242,8 +244,6 @@ export async function lessonsMain(argv: readonly string[], io: CourseIo = defaul
     if (!l) return unknownLesson(key, io);
     picked.push(l);
   }
-  if (dir && !existsSync(workspace)) throw new Error(`${workspace} does not exist (make it with \`${io.prog} --watch ${dir}\`)`);
   return runAll(picked.length ? picked : lessons, workspace, solution, solution ? undefined : progress, io);
 }
 
-export { taskOf };

@@ -4,7 +4,7 @@
  * specs would, and runs without Vitest: `npm run lessons`, `netspec lessons` from the installed package, and the CI
  * spec (specs/harness/lessons.spec.ts, with the `lab` fixture) all call `runLesson`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Lab } from '../src/index.js';
@@ -100,7 +100,7 @@ export function fail(n: Need): never {
  */
 export const courseDir: string = (() => {
   const here = new URL('.', import.meta.url).pathname;
-  return existsSync(join(here, '01-namespaces')) ? here : resolve(here, '..', '..', 'lessons');
+  return existsSync(join(here, '01-namespaces')) ? resolve(here) : resolve(here, '..', '..', 'lessons');
 })();
 
 /** A reference file of a lesson: `solution.sh`, and for katas `broken.sh` and `solution.mjs`. */
@@ -143,16 +143,13 @@ export async function runScript(lab: Lab, script: string, whose = 'your script')
 /** A kata's assertion: `export default async function ({ lab, expect }) { await expect(lab.get('red')).toReach(…) }`. */
 export type KataAssertion = (context: { lab: Lab; expect: Expect }) => Promise<void>;
 
-/**
- * Node's own import (not a bundler's), with a fresh copy on every call: the learner edits the file between runs.
- * Written through `Function` so that Vitest's module runner, in CI, leaves it alone.
- */
-const nativeImport = new Function('url', 'return import(url)') as (url: string) => Promise<{ default?: unknown }>;
+/** A fresh copy on every call (the learner edits the file between runs): a query makes it a new module. */
+const importFresh = (url: string): Promise<{ default?: unknown }> => import(/* @vite-ignore */ url);
 let loads = 0;
 
 export async function loadAssertion(path: string): Promise<KataAssertion> {
   if (!existsSync(path)) throw new LessonFailure(`${path} does not exist`, 'assertion', ['Create it: `export default async function ({ lab, expect }) { … }`.']);
-  const mod = await nativeImport(`${pathToFileURL(path).href}?v=${Date.now()}-${++loads}`).catch((error: unknown) => {
+  const mod = await importFresh(`${pathToFileURL(path).href}?v=${Date.now()}-${++loads}`).catch((error: unknown) => {
     throw new LessonFailure(`your assertion (${path}) does not load: ${error instanceof Error ? error.message : String(error)}`, 'assertion', [
       'It is a JavaScript module: `export default async function ({ lab, expect }) { await expect(…)… }`.',
     ]);
@@ -186,7 +183,7 @@ function describeError(error: unknown): string {
  * Phase 1 of a kata: the learner's assertion must fail on the lab as built (broken.sh) and pass on the repaired one
  * (the reference solution.sh), with a netspec assertion doing the failing: that proves it exposes this fault.
  */
-export async function checkAssertion(lesson: Lesson, assertionPath: string, labs: { broken: Lab; repaired: Lab }): Promise<void> {
+export async function checkAssertion(lesson: Lesson, assertionPath: string, labs: { broken: Lab; repaired: Lab }): Promise<AssertionFailure> {
   const hints = lesson.assertionHints ?? [];
   const assertion = await loadAssertion(assertionPath);
   const build = async (lab: Lab, script: string) => {
@@ -212,6 +209,7 @@ export async function checkAssertion(lesson: Lesson, assertionPath: string, labs
       hints,
     );
   }
+  return broken.error as AssertionFailure;
 }
 
 /**
@@ -247,15 +245,4 @@ export async function runLesson(lesson: Lesson, attempt: Attempt, newLab: LabMak
   } finally {
     await Promise.allSettled(labs.map((l) => l.dispose()));
   }
-}
-
-/** The text a lesson's starter script opens with (its comment lines): the task, as the learner reads it. */
-export function taskOf(lesson: Lesson, workspace = courseDir): string {
-  const path = join(workspace, lesson.id, 'script.sh');
-  if (!existsSync(path)) return lesson.title;
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('# '))
-    .map((l) => l.slice(2))
-    .join('\n');
 }
