@@ -226,9 +226,11 @@ export async function lessonsMain(argv: readonly string[], io: CourseIo = defaul
   if (args[0] === 'watch') args.shift();
   let dir = valueOf('--dir');
   if (watching && !dir && args[0] && !/^\d/.test(args[0])) dir = args.shift();
-  // in the installed package the course's own folder is under node_modules: the learner's copy defaults to ./netspec-lessons
-  const workspace = dir ? resolve(dir) : courseDir.includes('/node_modules/') ? resolve('netspec-lessons') : courseDir;
-  const progress = new Progress(workspace, { warn: io.err });
+  const progress = new Progress({ warn: io.err });
+  // default: the folder last watched; else the course's own folder, unless that is in node_modules (the installed
+  // package), where the learner's copy is ./netspec-lessons
+  const workspace = dir ? resolve(dir) : (progress.last ?? (courseDir.includes('/node_modules/') ? resolve('netspec-lessons') : courseDir));
+  progress.use(workspace, watching);
   if (watching) return watchMode(workspace, progress, io);
   if (workspace !== courseDir && !existsSync(workspace)) throw new Error(`${workspace} does not exist (make it with \`${io.prog} --watch ${dir ?? workspace}\`)`);
   if (args[0] === 'hint') return hint(args[1], workspace, progress, io);
@@ -244,6 +246,7 @@ export async function lessonsMain(argv: readonly string[], io: CourseIo = defaul
     if (!l) return unknownLesson(key, io);
     picked.push(l);
   }
+  if (workspace !== courseDir && !solution) io.out(`your scripts: ${workspace}\n`);
   return runAll(picked.length ? picked : lessons, workspace, solution, solution ? undefined : progress, io);
 }
 

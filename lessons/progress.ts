@@ -19,6 +19,8 @@ interface WorkspaceProgress {
 interface StateFile {
   version: 1;
   workspaces: Record<string, WorkspaceProgress>;
+  /** The folder the learner last watched: `hint` and `list` default to it. */
+  last?: string;
 }
 
 /** Where progress is saved: $XDG_STATE_HOME/netspec/lessons.json, or ~/.local/state/netspec/lessons.json. */
@@ -43,16 +45,15 @@ export function hashFiles(paths: readonly (string | undefined)[]): string {
 
 export class Progress {
   readonly #file: string | undefined;
-  readonly #key: string;
+  #key = '';
   #state: StateFile = { version: 1, workspaces: {} };
   #warned = false;
   /** Why progress is not saved, once it could not be. */
   unsaved?: string;
   readonly #warn: (message: string) => void;
 
-  constructor(workspace: string, options: { file?: string; warn?: (message: string) => void } = {}) {
+  constructor(options: { file?: string; warn?: (message: string) => void } = {}) {
     this.#file = options.file ?? progressFile();
-    this.#key = resolve(workspace);
     this.#warn = options.warn ?? ((m) => console.error(m));
     if (!this.#file) this.#unsaved('no home directory to save it in (set XDG_STATE_HOME)');
     else {
@@ -67,7 +68,24 @@ export class Progress {
     }
   }
 
+  /** The folder the learner last watched, if it still exists. */
+  get last(): string | undefined {
+    const last = this.#state.last;
+    return last && existsSync(last) ? last : undefined;
+  }
+
+  /** Whose progress the calls below read and write; `watched` makes it the default of later runs. */
+  use(workspace: string, watched = false): this {
+    this.#key = resolve(workspace);
+    if (watched && this.#state.last !== this.#key) {
+      this.#state.last = this.#key;
+      this.#save();
+    }
+    return this;
+  }
+
   get #mine(): WorkspaceProgress {
+    if (!this.#key) throw new Error('Progress.use(workspace) first');
     return (this.#state.workspaces[this.#key] ??= { passed: {}, hints: {} });
   }
 

@@ -159,12 +159,14 @@ test('watch mode copies the starters, stops at the first unfinished lesson, and 
   } finally {
     child.kill('SIGINT');
   }
-  // a second watch starts where the learner is: at lesson 02 (01 passed with these very files)
-  const again = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), 'list', '--dir', dir], {
+  // the progress is the learner's: 01 passed with these very files, so a second watch would start at 02; and the
+  // folder last watched is where `list` and `hint` look by default
+  const again = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), 'list'], {
     cwd: root,
     encoding: 'utf8',
     env: { ...process.env, XDG_STATE_HOME: join(scratch, 'watch-state') },
   });
   expect(again.stdout).toMatch(/✓ 01-namespaces/);
   expect(again.stdout).toMatch(/ {2}02-veth-pair/);
+  expect(again.stdout).toContain(`workspace ${dir}`);
 }, TIMEOUT);
