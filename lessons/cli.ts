@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, watch as fsWatch } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLab } from '../src/index.js';
-import { attemptIn, courseDir, LessonFailure, referenceAttempt, runLesson, type Lesson } from './course.js';
+import { attemptIn, courseDir, LessonFailure, limit, referenceAttempt, runLesson, type Lesson } from './course.js';
 import { findLesson, lessons } from './lessons.js';
 import { hashFiles, Progress } from './progress.js';
 
@@ -64,7 +64,7 @@ function indent(text: string, by = '    '): string {
 /** A failure as the learner reads it: the lesson's words, netspec's explanation; an internal error says so. */
 export function formatFailure(failure: unknown): string {
   if (failure instanceof LessonFailure) return failure.message;
-  return `netspec could not run this lesson (not your fault, or not only): ${failure instanceof Error ? failure.message : String(failure)}`;
+  return `netspec could not run this lesson: ${failure instanceof Error ? failure.message : String(failure)}`;
 }
 
 /** The Mermaid text of the failed probe's picture, when the failure names one (a failed toReach writes it). */
@@ -74,22 +74,10 @@ function pictureOf(failure: unknown): string | undefined {
   return readFileSync(m[1]!, 'utf8').trimEnd();
 }
 
-/** Run up to `limit` lessons at once, reporting in order. Labs are cheap; the machine's cores are not. */
+/** Run the lessons, three at a time, reporting in order. */
 async function runAll(picked: Lesson<any>[], workspace: string, solution: boolean, progress: Progress | undefined, io: CourseIo): Promise<number> {
-  // a lesson waits for a free slot; results are reported in order however they finish
-  let free = 3;
-  const waiting: (() => void)[] = [];
-  const slot = async <T>(run: () => Promise<T>): Promise<T> => {
-    if (free === 0) await new Promise<void>((r) => waiting.push(r));
-    else free--;
-    try {
-      return await run();
-    } finally {
-      const nextInLine = waiting.shift();
-      if (nextInLine) nextInLine();
-      else free++;
-    }
-  };
+  // three at a time; results are reported in order however they finish
+  const slot = limit(3);
   const results = picked.map((lesson) => slot(() => attempt(lesson, workspace, solution)));
   let passed = 0;
   for (let i = 0; i < picked.length; i++) {

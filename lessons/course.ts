@@ -172,6 +172,23 @@ export async function runAssertion(lab: Lab, assertion: KataAssertion): Promise<
   }
 }
 
+/** At most `n` of the calls run at once; the others wait their turn (labs are cheap, a machine's cores are not). */
+export function limit(n: number): <T>(run: () => Promise<T>) => Promise<T> {
+  let free = n;
+  const waiting: (() => void)[] = [];
+  return async (run) => {
+    if (free === 0) await new Promise<void>((r) => waiting.push(r));
+    else free--;
+    try {
+      return await run();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else free++;
+    }
+  };
+}
+
 /** Make a lab: the CI spec passes Vitest's `lab` fixture, the runner `createLab`. */
 export type LabMaker = () => Promise<Lab>;
 

@@ -8,26 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '../../src/vitest.js';
 import { createLab } from '../../src/index.js';
-import { AssertionFailure, attemptIn, checkAssertion, courseDir, LessonFailure, referenceAttempt, referenceFile, runLesson } from '../../lessons/course.js';
+import { AssertionFailure, attemptIn, checkAssertion, courseDir, LessonFailure, limit, referenceAttempt, referenceFile, runLesson } from '../../lessons/course.js';
 import { lessons } from '../../lessons/lessons.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 // labs are cheap, but a failing probe's diagnosis is real work: at most four lessons at once, with time to spare on
 // a loaded machine (a kata is three labs and up to three diagnoses)
 const TIMEOUT = 120_000;
-let free = 4;
-const queue: (() => void)[] = [];
-async function gated<T>(run: () => Promise<T>): Promise<T> {
-  if (free === 0) await new Promise<void>((r) => queue.push(r));
-  else free--;
-  try {
-    return await run();
-  } finally {
-    const next = queue.shift();
-    if (next) next();
-    else free++;
-  }
-}
+const gated = limit(4);
 const newLab = () => createLab();
 const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 const katas = lessons.filter((l) => l.kind === 'kata');
