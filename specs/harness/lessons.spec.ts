@@ -3,7 +3,7 @@
 // says) and passes on the repaired one; `hint`, progress and `--watch` work from the command line, as a learner
 // runs them. Lessons are independent: they run concurrently, each in labs of its own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '../../src/vitest.js';
@@ -61,28 +61,30 @@ describe.concurrent.each(katas.map((l) => [l.id, l] as const))('kata %s', (id, k
     expect((error as Error).message).toMatch(/asserts nothing yet/);
     expect((error as LessonFailure).hints.length).toBeGreaterThanOrEqual(2);
   }), TIMEOUT);
-
-  test('an assertion that does not expose the fault is refused, and so is one that also fails on the repaired lab', () => gated(async () => {
-    const dir = join(scratch, `weak-${id}`);
-    const [passes, failsAlways] = [join(dir, 'passes.mjs'), join(dir, 'fails.mjs')];
-    spawnSync('mkdir', ['-p', dir]);
-    // the lab host always has its loopback; no lab has a namespace "nowhere" to reach 192.0.2.99
-    writeFileSync(passes, "export default async ({ lab, expect }) => { await expect(lab.host).toHaveLink('lo'); };\n");
-    writeFileSync(failsAlways, "export default async ({ lab, expect }) => { await expect(lab.host).toReach('192.0.2.99', { timeout: 300 }); };\n");
-    for (const [path, says] of [
-      [passes, /passes on the broken lab/],
-      [failsAlways, /also on the repaired one/],
-    ] as const) {
-      const [broken, repaired] = await Promise.all([createLab(), createLab()]);
-      try {
-        const error = await failureOf(checkAssertion(kata, path, { broken, repaired }));
-        expect((error as Error).message).toMatch(says);
-      } finally {
-        await Promise.all([broken.dispose(), repaired.dispose()]);
-      }
-    }
-  }), TIMEOUT);
 });
+
+test('a kata refuses an assertion that does not expose its fault, and one that also fails on the repaired lab', () => gated(async () => {
+  const dir = join(scratch, 'weak');
+  const [passes, failsAlways, throws] = [join(dir, 'passes.mjs'), join(dir, 'fails.mjs'), join(dir, 'throws.mjs')];
+  mkdirSync(dir, { recursive: true });
+  // the lab host always has its loopback, and no route to 192.0.2.99; no lab has a namespace "nowhere"
+  writeFileSync(passes, "export default async ({ lab, expect }) => { await expect(lab.host).toHaveLink('lo'); };\n");
+  writeFileSync(failsAlways, "export default async ({ lab, expect }) => { await expect(lab.host).toReach('192.0.2.99', { timeout: 300 }); };\n");
+  writeFileSync(throws, "export default async ({ lab }) => { lab.get('nowhere'); };\n");
+  for (const [path, says] of [
+    [passes, /passes on the broken lab/],
+    [failsAlways, /also on the repaired one/],
+    [throws, /stopped with an error, not a failed assertion/],
+  ] as const) {
+    const [broken, repaired] = await Promise.all([createLab(), createLab()]);
+    try {
+      const error = await failureOf(checkAssertion(katas[0]!, path, { broken, repaired }));
+      expect((error as Error).message).toMatch(says);
+    } finally {
+      await Promise.all([broken.dispose(), repaired.dispose()]);
+    }
+  }
+}), TIMEOUT);
 
 /** The course's command line, as `npm run lessons --` runs it, with a state folder of the test's own. */
 function course(args: string[], env: Record<string, string> = {}) {
@@ -103,6 +105,8 @@ describe('hints and progress', () => {
     expect(course(['hint', '01']).stdout).toMatch(/hint 2 of 2/); // the last one again, nothing beyond it
     const saved = JSON.parse(readFileSync(join(scratch, 'state', 'netspec', 'lessons.json'), 'utf8')) as { workspaces: Record<string, { hints: Record<string, number> }> };
     expect(saved.workspaces[courseDir]!.hints['01-namespaces/netns-red']).toBe(2);
+    // a kata's first step is the assertion: its hints are about what to assert
+    expect(course(['hint', '11']).stdout).toMatch(/asserts nothing yet[\s\S]*hint 1 of 2: Start from what the report says should work/);
   }, TIMEOUT);
 
   test('an unwritable state folder is said once, and the course runs on', () => {
