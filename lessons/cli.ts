@@ -39,10 +39,19 @@ export interface Outcome {
   failure?: unknown;
 }
 
-/** Run one lesson against the workspace's files (or the reference ones). */
-export async function attempt(lesson: Lesson<any>, workspace: string, solution = false): Promise<Outcome> {
+/**
+ * Run one lesson against the workspace's files (or the reference ones). With progress, a kata's assertion already
+ * shown to expose the fault (the same file) is not shown again: a re-run after a fix of the script is one lab.
+ */
+export async function attempt(lesson: Lesson<any>, workspace: string, solution = false, progress?: Progress): Promise<Outcome> {
+  const files = solution ? referenceAttempt(lesson) : attemptIn(workspace, lesson);
+  if (progress && files.assertion && !solution) {
+    const hash = hashFiles([files.assertion]);
+    files.assertionChecked = progress.exposes(lesson.id, hash);
+    files.onAssertionChecked = () => progress.recordExposes(lesson.id, hash);
+  }
   try {
-    await runLesson(lesson, solution ? referenceAttempt(lesson) : attemptIn(workspace, lesson), () => createLab());
+    await runLesson(lesson, files, () => createLab());
     return { lesson, ok: true };
   } catch (failure) {
     return { lesson, ok: false, failure };
@@ -78,7 +87,7 @@ function pictureOf(failure: unknown): string | undefined {
 async function runAll(picked: Lesson<any>[], workspace: string, solution: boolean, progress: Progress | undefined, io: CourseIo): Promise<number> {
   // three at a time; results are reported in order however they finish
   const slot = limit(3);
-  const results = picked.map((lesson) => slot(() => attempt(lesson, workspace, solution)));
+  const results = picked.map((lesson) => slot(() => attempt(lesson, workspace, solution, progress)));
   let passed = 0;
   for (let i = 0; i < picked.length; i++) {
     const r = await results[i]!;
@@ -106,7 +115,7 @@ async function hint(key: string | undefined, workspace: string, progress: Progre
     return 0;
   }
   io.out(`${lesson.id}: ${lesson.title}`);
-  const r = await attempt(lesson, workspace);
+  const r = await attempt(lesson, workspace, false, progress);
   progress.record(lesson.id, r.ok, hashFiles(filesOf(lesson, workspace)));
   if (r.ok) {
     io.out('  it passes already: no hint needed.');
@@ -169,7 +178,7 @@ async function watchMode(workspace: string, progress: Progress, io: CourseIo): P
     const lesson = lessons[i]!;
     const hash = hashFiles(filesOf(lesson, workspace));
     io.out(`\n── ${lesson.id}: ${lesson.title} ──`);
-    const r = await attempt(lesson, workspace);
+    const r = await attempt(lesson, workspace, false, progress);
     progress.record(lesson.id, r.ok, hash);
     if (r.ok) {
       io.out(`✓ ${lesson.id} passes`);

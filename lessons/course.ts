@@ -115,6 +115,13 @@ export interface Attempt {
   script: string;
   /** Katas: the learner's assertion module (`assert.mjs`). */
   assertion?: string;
+  /**
+   * Katas: this very assertion was already shown to fail on the broken lab and pass on the repaired one (the runner
+   * keeps that in the learner's progress), so a re-run after an edit of the script skips those two labs.
+   */
+  assertionChecked?: boolean;
+  /** Called once the assertion has been shown to expose the fault. */
+  onAssertionChecked?: () => void;
 }
 
 /** The learner's files of a lesson in a workspace (the course folder itself, or a copy made by `--watch DIR`). */
@@ -242,15 +249,22 @@ export async function runLesson(lesson: Lesson, attempt: Attempt, newLab: LabMak
     return lab;
   };
   try {
-    if (lesson.kind === 'kata') {
+    if (lesson.kind === 'kata' && !attempt.assertionChecked) {
       if (!attempt.assertion) throw new Error(`kata ${lesson.id} needs an assertion`);
       const [broken, repaired] = await Promise.all([make('-broken'), make('-repaired')]);
       await checkAssertion(lesson, attempt.assertion, { broken, repaired });
+      attempt.onAssertionChecked?.();
     }
     const lab = await make('');
     const context = await lesson.setup?.(lab);
-    await runScript(lab, attempt.script);
-    await lesson.check(lab, context);
+    try {
+      await runScript(lab, attempt.script);
+      await lesson.check(lab, context);
+    } catch (error) {
+      // a kata's second step: say that the first one is done
+      if (lesson.kind !== 'kata' || !(error instanceof LessonFailure)) throw error;
+      throw new LessonFailure(`step 1 done: your assertion exposes the fault. Step 2: fix script.sh.\n\n${error.message}`, error.step, error.hints);
+    }
     if (attempt.assertion) {
       const r = await runAssertion(lab, await loadAssertion(attempt.assertion));
       if (r.error) {

@@ -14,6 +14,8 @@ interface WorkspaceProgress {
   passed: Record<string, string>;
   /** `lesson id/step` → hints shown */
   hints: Record<string, number>;
+  /** kata id → hash of the assertion shown to fail on the broken lab and pass on the repaired one */
+  exposes?: Record<string, string>;
 }
 
 interface StateFile {
@@ -122,6 +124,16 @@ export class Progress {
     const mine = this.#mine;
     if (passed) mine.passed[id] = hash;
     else delete mine.passed[id];
+    this.#save();
+  }
+
+  /** A kata's assertion with this hash exposes its fault (so it need not be shown again until it changes). */
+  exposes(id: string, hash: string): boolean {
+    return this.#mine.exposes?.[id] === hash;
+  }
+
+  recordExposes(id: string, hash: string): void {
+    (this.#mine.exposes ??= {})[id] = hash;
     this.#save();
   }
 
