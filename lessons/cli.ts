@@ -29,8 +29,11 @@ export const USAGE = (prog: string) => `usage: ${prog} [NN…] [--dir DIR] [--so
   hint [NN]    a hint for the first unfinished lesson (or NN), one step more each time you ask
   list         the lessons, with your progress
   --watch DIR  copy the starters into DIR (when it has none), then re-run the current lesson on every save,
-               moving on when it passes (without DIR: the course's own folder)
-  --dir DIR    your scripts are in DIR (a folder made by --watch DIR) instead of the course's own folder
+               moving on when it passes
+  --dir DIR    your scripts are in DIR (a folder made by --watch DIR)
+
+Without DIR: the folder you last watched, else the course's own (./netspec-lessons where netspec is installed).
+Progress is kept in $XDG_STATE_HOME/netspec/lessons.json (default ~/.local/state/netspec/).
   --solution   run the reference solutions (also NETSPEC_LESSON=solution)`;
 
 export interface Outcome {
