@@ -31,10 +31,10 @@ export const USAGE = (prog: string) => `usage: ${prog} [NN…] [--dir DIR] [--so
   --watch DIR  copy the starters into DIR (when it has none), then re-run the current lesson on every save,
                moving on when it passes
   --dir DIR    your scripts are in DIR (a folder made by --watch DIR)
+  --solution   run the reference solutions (also NETSPEC_LESSON=solution)
 
 Without DIR: the folder you last watched, else the course's own (./netspec-lessons where netspec is installed).
-Progress is kept in $XDG_STATE_HOME/netspec/lessons.json (default ~/.local/state/netspec/).
-  --solution   run the reference solutions (also NETSPEC_LESSON=solution)`;
+Progress is kept in $XDG_STATE_HOME/netspec/lessons.json (default ~/.local/state/netspec/).`;
 
 export interface Outcome {
   lesson: Lesson<any>;
