@@ -2,7 +2,7 @@
  * The course's engine: what a lesson and a kata are, where their files live, and how one is run in a lab. It uses
  * netspec's public API only (`createLab`, the handles, `netspec/matchers`, `netspec/fixtures`), as a learner's own
  * specs would, and runs without Vitest: `npm run lessons`, `netspec lessons` from the installed package, and the CI
- * spec (specs/harness/lessons.spec.ts, with the `lab` fixture) all call `runLesson`.
+ * spec (specs/harness/lessons.spec.ts) all call `runLesson`.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -79,13 +79,17 @@ export function makeExpect(onCall: () => void = () => undefined): Expect {
 
 export const expect: Expect = makeExpect();
 
-/** Run an assertion; when it fails, fail with what is missing first and netspec's own explanation after it. */
+/**
+ * Run an assertion; when it fails, fail with what is missing first and netspec's own explanation after it. An error
+ * that is not a failed assertion (a probe that could not run, a lab that went away) is no verdict on the learner's
+ * work: it goes through as it is.
+ */
 export async function need(assertion: () => Promise<unknown>, n: Need): Promise<void> {
   try {
     await assertion();
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new LessonFailure(`${n.says}\n\n── what netspec saw ──\n${detail}`, n.step, n.hints);
+    if (!(error instanceof AssertionFailure)) throw error;
+    throw new LessonFailure(`${n.says}\n\n── what netspec saw ──\n${error.message}`, n.step, n.hints);
   }
 }
 
@@ -196,7 +200,7 @@ export function limit(n: number): <T>(run: () => Promise<T>) => Promise<T> {
   };
 }
 
-/** Make a lab: the CI spec passes Vitest's `lab` fixture, the runner `createLab`. */
+/** Makes a lab (`createLab`, or a spec's own options); runLesson disposes every lab it made. */
 export type LabMaker = () => Promise<Lab>;
 
 function describeError(error: unknown): string {
