@@ -30,11 +30,12 @@ test('the course has the tutorial, at least four Docker/firewall lessons and at 
 });
 
 describe.concurrent.each(lessons.map((l) => [l.id, l] as const))('lesson %s', (_id, lesson) => {
-  test('the reference solution passes', () => gated(() => runLesson(lesson, referenceAttempt(lesson), newLab)), TIMEOUT);
+  // a kata's first step (its assertion against the broken and the repaired lab) has a test of its own below
+  test('the reference solution passes', () => gated(() => runLesson(lesson, { ...referenceAttempt(lesson), assertionChecked: true }, newLab)), TIMEOUT);
 
   test('the untouched starter fails, saying what is missing, with hints to give', () => gated(async () => {
     // a kata's starter script is the broken one; with the reference assertion, its own checks must fail on it
-    const attempt = lesson.kind === 'kata' ? { ...attemptIn(courseDir, lesson), assertion: referenceAttempt(lesson).assertion } : attemptIn(courseDir, lesson);
+    const attempt = lesson.kind === 'kata' ? { ...attemptIn(courseDir, lesson), assertion: referenceAttempt(lesson).assertion, assertionChecked: true } : attemptIn(courseDir, lesson);
     const error = await failureOf(runLesson(lesson, attempt, newLab));
     expect(error).toBeInstanceOf(LessonFailure);
     expect((error as LessonFailure).message).toMatch(lesson.starterFails);
