@@ -156,8 +156,12 @@ export function copyStarters(dir: string): number {
   return copied;
 }
 
-/** Resolves when one of the lesson's files changes content (editors that replace the file included). */
+/**
+ * Resolves when one of the lesson's files has content other than `since` (editors that replace the file included): at
+ * once when it was saved while the lesson ran, else on the next save that changes it.
+ */
 function changed(lesson: Lesson<any>, workspace: string, since: string): Promise<void> {
+  if (hashFiles(filesOf(lesson, workspace)) !== since) return Promise.resolve();
   return new Promise((resolveChange) => {
     const dir = join(workspace, lesson.id);
     let timer: NodeJS.Timeout | undefined;
