@@ -3,12 +3,13 @@
  * installed package): run lessons, show a hint, list progress, or watch a workspace and re-run the current lesson on
  * every save. Labs are made with `createLab` and freed after each run; nothing leaves them.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, watch as fsWatch } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, watch as fsWatch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLab } from '../src/index.js';
 import { attemptIn, courseDir, LessonFailure, limit, referenceAttempt, runLesson, type Lesson } from './course.js';
 import { findLesson, lessons } from './lessons.js';
+import { drawFailure, type Picture } from './picture.js';
 import { hashFiles, Progress } from './progress.js';
 
 export interface CourseIo {
@@ -40,6 +41,8 @@ export interface Outcome {
   lesson: Lesson<any>;
   ok: boolean;
   failure?: unknown;
+  /** The learner's lab as it failed: state and topology files, and the Mermaid text. */
+  picture?: Picture;
 }
 
 /**
@@ -53,11 +56,13 @@ export async function attempt(lesson: Lesson<any>, workspace: string, solution =
     files.assertionChecked = progress.exposes(lesson.id, hash);
     files.onAssertionChecked = () => progress.recordExposes(lesson.id, hash);
   }
+  let picture: Picture | undefined;
+  if (!solution) files.onFailure = async (lab, failure) => void (picture = await drawFailure(lab, lesson.id, failure));
   try {
     await runLesson(lesson, files, () => createLab());
     return { lesson, ok: true };
   } catch (failure) {
-    return { lesson, ok: false, failure };
+    return { lesson, ok: false, failure, picture };
   }
 }
 
@@ -79,11 +84,9 @@ export function formatFailure(failure: unknown): string {
   return `netspec could not run this lesson: ${failure instanceof Error ? failure.message : String(failure)}`;
 }
 
-/** The Mermaid text of the failed probe's picture, when the failure names one (a failed toReach writes it). */
-function pictureOf(failure: unknown): string | undefined {
-  const m = failure instanceof Error ? /\(Mermaid: (\S+\.mmd)\)/.exec(failure.message) : null;
-  if (!m || !existsSync(m[1]!)) return undefined;
-  return readFileSync(m[1]!, 'utf8').trimEnd();
+/** Where the learner's failed lab was drawn. */
+function pictureFiles(r: Outcome): string {
+  return r.picture ? `\n\nyour lab as it failed: ${r.picture.files.svg} (Mermaid: ${r.picture.files.mermaid}; state: ${r.picture.files.dump})` : '';
 }
 
 /** Run the lessons, three at a time, reporting in order. */
@@ -97,7 +100,7 @@ async function runAll(picked: Lesson<any>[], workspace: string, solution: boolea
     if (r.ok) passed++;
     if (!solution) progress?.record(r.lesson.id, r.ok, hashFiles(filesOf(r.lesson, workspace)));
     io.out(`${r.ok ? '✓' : '✗'} ${r.lesson.id}: ${r.lesson.title}`);
-    if (!r.ok) io.out(indent(formatFailure(r.failure)));
+    if (!r.ok) io.out(indent(formatFailure(r.failure) + pictureFiles(r)));
   }
   io.out(`\n${passed} of ${picked.length} lessons passed${solution ? ' (reference solutions)' : ''}`);
   if (passed < picked.length && !solution) io.out(`stuck? \`${io.prog} hint\` gives a hint, one step at a time`);
@@ -193,9 +196,8 @@ async function watchMode(workspace: string, progress: Progress, io: CourseIo): P
       continue;
     }
     io.out(`✗ ${lesson.id}`);
-    io.out(indent(formatFailure(r.failure)));
-    const picture = pictureOf(r.failure);
-    if (picture) io.out(`\n  the lab as your script left it (Mermaid):\n${indent(picture)}`);
+    io.out(indent(formatFailure(r.failure) + pictureFiles(r)));
+    if (r.picture) io.out(`\n  your lab as it failed (Mermaid):\n${indent(r.picture.mermaid)}`);
     io.out(`\nedit ${filesOf(lesson, workspace).join(' and ')} and save; \`${io.prog} hint\` for a hint; Ctrl-C to stop`);
     await changed(lesson, workspace, hash);
   }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Lab } from '../src/index.js';
-import { matchers } from '../src/matchers/index.js';
+import { matchers, type Evidence, type MatcherContext, type MatcherResult } from '../src/matchers/index.js';
 
 /** One thing a lesson checks: what is wrong when it fails, and hints in steps (command family, then the object). */
 export interface Need {
@@ -44,6 +44,8 @@ export class LessonFailure extends Error {
     /** The step that failed (`script` when the learner's script itself failed). */
     readonly step: string,
     readonly hints: readonly string[],
+    /** The failed matcher's evidence (`netspec/matchers`: the failing probe's path, the state it read), if any. */
+    readonly evidence?: Evidence,
   ) {
     super(message);
   }
@@ -52,6 +54,12 @@ export class LessonFailure extends Error {
 /** A netspec assertion that failed (through `expect` below): its message is the one a spec's user reads. */
 export class AssertionFailure extends Error {
   override name = 'AssertionFailure';
+  constructor(
+    message: string,
+    readonly evidence?: Evidence,
+  ) {
+    super(message);
+  }
 }
 
 type MatcherName = keyof typeof matchers;
@@ -69,8 +77,8 @@ export function makeExpect(onCall: () => void = () => undefined): Expect {
         name,
         async (...args: unknown[]) => {
           onCall();
-          const r = await (fn as (this: { isNot: boolean }, ...a: unknown[]) => Promise<{ pass: boolean; message: () => string }>).call({ isNot }, received, ...args);
-          if (r.pass === isNot) throw new AssertionFailure(r.message());
+          const r = await (fn as (this: MatcherContext, ...a: unknown[]) => Promise<MatcherResult>).call({ isNot }, received, ...args);
+          if (r.pass === isNot) throw new AssertionFailure(r.message(), r.evidence);
         },
       ]),
     ) as Assertions;
@@ -89,7 +97,7 @@ export async function need(assertion: () => Promise<unknown>, n: Need): Promise<
     await assertion();
   } catch (error) {
     if (!(error instanceof AssertionFailure)) throw error;
-    throw new LessonFailure(`${n.says}\n\n── what netspec saw ──\n${error.message}`, n.step, n.hints);
+    throw new LessonFailure(`${n.says}\n\n── what netspec saw ──\n${error.message}`, n.step, n.hints, error.evidence);
   }
 }
 
@@ -126,6 +134,8 @@ export interface Attempt {
   assertionChecked?: boolean;
   /** Called once the assertion has been shown to expose the fault. */
   onAssertionChecked?: () => void;
+  /** Called when the learner's lab fails the lesson, while the lab is still alive (the runner draws it then). */
+  onFailure?: (lab: Lab, failure: LessonFailure) => Promise<void>;
 }
 
 /** The learner's files of a lesson in a workspace (the course folder itself, or a copy made by `--watch DIR`). */
@@ -246,28 +256,29 @@ export async function checkAssertion(lesson: Lesson, assertionPath: string, labs
  */
 export async function runLesson(lesson: Lesson, attempt: Attempt, newLab: LabMaker): Promise<void> {
   const labs: Lab[] = [];
-  const make = async (role: string) => {
+  const make = async () => {
     const lab = await newLab();
     labs.push(lab);
-    lab.test = { name: `${lesson.id}${role}` }; // names its failure report (state and picture)
     return lab;
   };
   try {
     if (lesson.kind === 'kata' && !attempt.assertionChecked) {
       if (!attempt.assertion) throw new Error(`kata ${lesson.id} needs an assertion`);
-      const [broken, repaired] = await Promise.all([make('-broken'), make('-repaired')]);
+      const [broken, repaired] = await Promise.all([make(), make()]);
       await checkAssertion(lesson, attempt.assertion, { broken, repaired });
       attempt.onAssertionChecked?.();
     }
-    const lab = await make('');
+    const lab = await make();
     const context = await lesson.setup?.(lab);
     try {
       await runScript(lab, attempt.script);
       await lesson.check(lab, context);
     } catch (error) {
+      if (!(error instanceof LessonFailure)) throw error;
       // a kata's second step: say that the first one is done
-      if (lesson.kind !== 'kata' || !(error instanceof LessonFailure)) throw error;
-      throw new LessonFailure(`step 1 done: your assertion exposes the fault. Step 2: fix script.sh.\n\n${error.message}`, error.step, error.hints);
+      const failure = lesson.kind === 'kata' ? new LessonFailure(`step 1 done: your assertion exposes the fault. Step 2: fix script.sh.\n\n${error.message}`, error.step, error.hints, error.evidence) : error;
+      await attempt.onFailure?.(lab, failure);
+      throw failure;
     }
     if (attempt.assertion) {
       const r = await runAssertion(lab, await loadAssertion(attempt.assertion));
