@@ -148,7 +148,9 @@ test('watch mode copies the starters, stops at the first unfinished lesson, and 
     expect(out).toMatch(/copied the starters into/);
     expect(readFileSync(join(dir, '11-kata-mask', 'assert.mjs'), 'utf8')).toMatch(/export default/);
     writeFileSync(join(dir, '01-namespaces', 'script.sh'), readFileSync(referenceFile('01-namespaces', 'solution.sh')));
-    await until(/✓ 01-namespaces passes[\s\S]*✗ 02-veth-pair[\s\S]*red has no address 192\.168\.15\.1\/24/);
+    await until(/✓ 01-namespaces passes[\s\S]*✗ 02-veth-pair[\s\S]*red has no address 192\.168\.15\.1\/24[\s\S]*and save/);
+    // the picture of the learner's lab as it failed: red and blue, no cable yet
+    expect(out).toMatch(/your lab as it failed \(Mermaid\):\n\s+graph LR[\s\S]*red\["red"\][\s\S]*and save/);
   } finally {
     child.kill('SIGINT');
   }
