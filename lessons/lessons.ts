@@ -1,15 +1,19 @@
-/** The lessons, in order: one per step of the container-network tutorial. */
-import { expect } from 'vitest';
-import '../src/vitest.js'; // registers netspec's matchers on Vitest's expect
+/**
+ * The course, in order: the container-network tutorial (01–05), Docker and firewall lessons past it (06–10), and
+ * debugging katas (11–). Every check is a netspec matcher, so the failure a learner reads is the one a spec's user
+ * reads; `says` names what is missing, the hints (on request) name the command family, then the object.
+ */
 import type { Lab } from '../src/index.js';
-import { addressFacing } from '../src/ip.js';
-import { hint, LessonFailure, type Lesson } from './lesson.js';
+import { expect, fail, need, type Lesson } from './course.js';
+import { dockerLessons } from './docker.js';
+import { katas } from './katas.js';
 
 async function redAndBlue(lab: Lab) {
   await Promise.all([lab.netns('red'), lab.netns('blue')]);
 }
 
-async function redAndBlueOnTheBridge(lab: Lab) {
+/** Lessons 01–03 done: red .1 and blue .2 on the bridge v-net-0. */
+export async function redAndBlueOnTheBridge(lab: Lab): Promise<void> {
   await redAndBlue(lab);
   const br = await lab.bridge('v-net-0');
   await Promise.all([
@@ -18,17 +22,20 @@ async function redAndBlueOnTheBridge(lab: Lab) {
   ]);
 }
 
-export const lessons: Lesson[] = [
+const tutorial: Lesson<any>[] = [
   {
     id: '01-namespaces',
+    kind: 'lesson',
     title: 'Create two network namespaces, red and blue',
     async check(lab) {
       const names = lab.namespaces();
       for (const n of ['red', 'blue']) {
         if (!names.includes(n)) {
-          throw new LessonFailure(
-            `there is no network namespace called "${n}" yet (namespaces now: ${names.join(', ') || 'none'}).\nHint: network namespaces are managed with \`ip netns\` (see \`ip netns help\`).`,
-          );
+          fail({
+            step: `netns-${n}`,
+            says: `there is no network namespace called "${n}" yet (namespaces now: ${names.join(', ') || 'none'}).`,
+            hints: ['Network namespaces are managed with `ip netns` (see `ip netns help`).', `The lab needs two of them, named red and blue; "${n}" is missing.`],
+          });
         }
       }
     },
@@ -36,23 +43,37 @@ export const lessons: Lesson[] = [
   },
   {
     id: '02-veth-pair',
+    kind: 'lesson',
     title: 'Cable red straight to blue with a veth pair, and give them 192.168.15.1/24 and 192.168.15.2/24',
     setup: redAndBlue,
     async check(lab) {
       const red = lab.get('red');
       const blue = lab.get('blue');
-      await hint(
-        expect(red).toHaveAddress('192.168.15.1/24'),
-        'red has no address 192.168.15.1/24. Hint: an interface must exist inside red first (`ip link add … type veth peer name …`, then `ip link set … netns …`), then `ip addr`.',
-      );
-      await hint(expect(blue).toHaveAddress('192.168.15.2/24'), 'blue has no address 192.168.15.2/24 yet. Hint: the other end of the cable belongs in blue.');
-      await hint(expect(red).toReach('192.168.15.2'), 'red cannot reach blue yet. Hint: a new interface is DOWN until you bring it up (`ip link set … up`), on both ends.');
-      await hint(expect(blue).toReach('192.168.15.1'), 'blue cannot reach red.');
+      await need(() => expect(red).toHaveAddress('192.168.15.1/24'), {
+        step: 'red-address',
+        says: 'red has no address 192.168.15.1/24.',
+        hints: [
+          'Virtual cables are links: `ip link add … type veth peer name …`; `ip link set … netns …` moves an end; addresses are `ip addr`.',
+          'Missing: an interface inside red (one end of a veth pair) carrying 192.168.15.1/24.',
+        ],
+      });
+      await need(() => expect(blue).toHaveAddress('192.168.15.2/24'), {
+        step: 'blue-address',
+        says: 'blue has no address 192.168.15.2/24 yet.',
+        hints: ['`ip link set … netns …` and `ip netns exec blue ip addr …`.', 'Missing: the other end of the cable, inside blue, with 192.168.15.2/24.'],
+      });
+      await need(() => expect(red).toReach('192.168.15.2'), {
+        step: 'up',
+        says: 'red cannot reach blue yet.',
+        hints: ['Interfaces have a state: `ip link set … up|down`.', 'A new interface is DOWN: both ends of the cable must be UP (each in its namespace).'],
+      });
+      await need(() => expect(blue).toReach('192.168.15.1'), { step: 'back', says: 'blue cannot reach red.', hints: ['`ip link`, in blue.', 'Both ends must be UP.'] });
     },
     starterFails: /red has no address 192\.168\.15\.1\/24/,
   },
   {
     id: '03-bridge',
+    kind: 'lesson',
     title: 'Make the bridge v-net-0 the switch, cable red and blue to it, and let the bridged traffic through',
     setup: async (lab) => {
       await redAndBlue(lab);
@@ -60,45 +81,91 @@ export const lessons: Lesson[] = [
     },
     async check(lab) {
       const red = lab.get('red');
-      await hint(expect(lab.host).toHaveLink('v-net-0', { type: 'bridge', state: 'UP' }), 'there is no bridge v-net-0 that is UP. Hint: a bridge is a link of `type bridge` (`ip link add …`), and links start DOWN.');
-      await hint(expect(lab.host).toHaveLink('veth-red-brdg', { master: 'v-net-0', state: 'UP' }), 'red is not cabled to v-net-0: the host end veth-red-brdg should be UP with v-net-0 as its master. Hint: `ip link set … master …`.');
-      await hint(expect(lab.host).toHaveLink('veth-blue-brdg', { master: 'v-net-0', state: 'UP' }), 'blue is not cabled to v-net-0 (veth-blue-brdg, master v-net-0, UP).');
-      await hint(expect(red).toHaveAddress('192.168.15.1/24', { dev: 'veth-red' }), 'red has no 192.168.15.1/24 on veth-red.');
-      await hint(expect(lab.get('blue')).toHaveAddress('192.168.15.2/24', { dev: 'veth-blue' }), 'blue has no 192.168.15.2/24 on veth-blue.');
-      await hint(expect(red).toReach('192.168.15.2'), 'red still cannot reach blue across the bridge. Read the disposition below: if it is FILTERED, look at the policy of the FORWARD chain (`iptables -L`).');
+      await need(() => expect(lab.host).toHaveLink('v-net-0', { type: 'bridge', state: 'UP' }), {
+        step: 'bridge',
+        says: 'there is no bridge v-net-0 that is UP.',
+        hints: ['A bridge is a link: `ip link add … type …`, `ip link set … up`.', 'Missing: a link named v-net-0 of type bridge, UP, in the host.'],
+      });
+      await need(() => expect(lab.host).toHaveLink('veth-red-brdg', { master: 'v-net-0', state: 'UP' }), {
+        step: 'cable-red',
+        says: 'red is not cabled to v-net-0: the host end veth-red-brdg should be UP with v-net-0 as its master.',
+        hints: ['`ip link add … type veth peer name …`, then `ip link set … master …`.', 'Missing: veth-red-brdg, enslaved to v-net-0 and UP; its peer veth-red in red.'],
+      });
+      await need(() => expect(lab.host).toHaveLink('veth-blue-brdg', { master: 'v-net-0', state: 'UP' }), {
+        step: 'cable-blue',
+        says: 'blue is not cabled to v-net-0 (veth-blue-brdg, master v-net-0, UP).',
+        hints: ['As for red: `ip link … master …`.', 'Missing: veth-blue-brdg, master v-net-0, UP.'],
+      });
+      await need(() => expect(red).toHaveAddress('192.168.15.1/24', { dev: 'veth-red' }), {
+        step: 'red-address',
+        says: 'red has no 192.168.15.1/24 on veth-red.',
+        hints: ['`ip netns exec red ip addr …`.', 'Missing: 192.168.15.1/24 on veth-red, inside red.'],
+      });
+      await need(() => expect(lab.get('blue')).toHaveAddress('192.168.15.2/24', { dev: 'veth-blue' }), {
+        step: 'blue-address',
+        says: 'blue has no 192.168.15.2/24 on veth-blue.',
+        hints: ['`ip netns exec blue ip addr …`.', 'Missing: 192.168.15.2/24 on veth-blue, inside blue.'],
+      });
+      await need(() => expect(red).toReach('192.168.15.2'), {
+        step: 'forward',
+        says: 'red still cannot reach blue across the bridge. Read the disposition below.',
+        hints: [
+          'FILTERED means a firewall rule or policy dropped it: `iptables -L FORWARD` (bridged traffic crosses FORWARD here, as on a Docker host).',
+          'Missing: something in the FORWARD chain that lets the bridged traffic through (its policy is DROP).',
+        ],
+      });
     },
     starterFails: /there is no bridge v-net-0 that is UP/,
   },
   {
     id: '04-host',
+    kind: 'lesson',
     title: 'Let the host join the private network: 192.168.15.3/24 on v-net-0',
     setup: redAndBlueOnTheBridge,
     async check(lab) {
-      await hint(expect(lab.host).toReach('192.168.15.2'), 'the host cannot reach blue. Hint: the bridge is also an interface of the host; what does the host need on it to be part of 192.168.15.0/24?');
-      await hint(expect(lab.get('blue')).toReach('192.168.15.3'), 'blue cannot reach the host at 192.168.15.3.');
+      await need(() => expect(lab.host).toReach('192.168.15.2'), {
+        step: 'host-address',
+        says: 'the host cannot reach blue.',
+        hints: ['The bridge is also an interface of the host: `ip addr`.', 'Missing: the host\'s address 192.168.15.3/24, on v-net-0.'],
+      });
+      await need(() => expect(lab.get('blue')).toReach('192.168.15.3'), { step: 'back', says: 'blue cannot reach the host at 192.168.15.3.', hints: ['`ip addr` on v-net-0.', 'The host needs 192.168.15.3/24 on v-net-0.'] });
     },
     starterFails: /the host cannot reach blue/,
   },
   {
     id: '05-internet',
-    title: 'Reach the Internet (the lab\'s 203.0.113.8) from red and blue',
+    kind: 'lesson',
+    title: "Reach the Internet (the lab's 203.0.113.8) from red and blue",
     setup: async (lab) => {
       await redAndBlueOnTheBridge(lab);
-      await Promise.all([lab.host.addAddress('192.168.15.3/24', 'v-net-0'), lab.wan(), lab.host.forwarding(true)]);
+      const [wan] = await Promise.all([lab.wan(), lab.host.addAddress('192.168.15.3/24', 'v-net-0'), lab.host.forwarding(true)]);
+      return wan;
     },
-    async check(lab) {
-      // what a MASQUERADEd packet is seen as: the lab host's own address on the uplink, the subnet it shares with the wan
-      const seenAs = addressFacing(await lab.get('wan').globalAddresses(4), await lab.host.globalAddresses(4));
-      if (!seenAs) throw new LessonFailure('the lab host has no IPv4 address left: did your script remove the addresses the lesson gave it?');
+    async check(lab, wan) {
       for (const name of ['red', 'blue']) {
         const ns = lab.get(name);
-        await hint(expect(ns).toRouteVia('203.0.113.8', '192.168.15.3'), `${name} has no way out of its network. Hint: \`ip route\` — which gateway should everything that is not local go to?`);
-        await hint(
-          expect(ns).toReach('203.0.113.8', { seenAs }),
-          `${name} sends to the Internet, but nothing comes back. Hint: the Internet does not know 192.168.15.0/24; the host must make the packets look like its own (\`iptables -t nat\`).`,
-        );
+        await need(() => expect(ns).toRouteVia('203.0.113.8', '192.168.15.3'), {
+          step: `${name}-route`,
+          says: `${name} has no way out of its network.`,
+          hints: ['Routes: `ip netns exec … ip route …`.', `Missing: a default route in ${name}, through the host (192.168.15.3).`],
+        });
+        await need(() => expect(ns).toReach('203.0.113.8', { seenAs: wan.hostAddress }), {
+          step: 'nat',
+          says: `${name} sends to the Internet, but nothing comes back as it should.`,
+          hints: [
+            'The Internet does not know 192.168.15.0/24: address translation, `iptables -t nat`.',
+            'Missing: a rule in the nat table\'s POSTROUTING chain that makes packets from 192.168.15.0/24 look like the host\'s own.',
+          ],
+        });
       }
     },
     starterFails: /red has no way out of its network/,
   },
 ];
+
+export const lessons: Lesson<any>[] = [...tutorial, ...dockerLessons, ...katas];
+
+/** A lesson by id or by number (`3`, `03`, `03-bridge`). */
+export function findLesson(key: string): Lesson<any> | undefined {
+  return lessons.find((l) => l.id === key) ?? lessons.find((l) => l.id.startsWith(`${key.padStart(2, '0')}-`));
+}

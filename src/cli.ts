@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `netspec` command: doctor, shell, graph. */
+/** The `netspec` command: doctor, shell, graph, lessons. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { doctor, formatChecks } from './doctor.js';
 import { runInteractive } from './exec.js';
@@ -15,6 +15,8 @@ const USAGE = `usage: netspec <command>
                              running the script S in it (bash, unchanged); \`shell empty --script S\`: just your script
   graph [topology] [--script S] [--out F]
                              print the topology as Mermaid and write it as SVG (default: netspec-graph.svg)
+  lessons [--watch DIR|hint|list|NN…]
+                             the course: lessons and debugging katas (\`netspec lessons --help\`)
 
   --version                  print netspec's version
 
@@ -89,6 +91,11 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await lab.dispose();
       }
+    }
+    case 'lessons': {
+      // loaded on demand: the course (dist/lessons, with the scripts in lessons/) is not needed by the other commands
+      const { lessonsMain } = await import('../lessons/cli.js');
+      return lessonsMain(rest, { out: (l) => console.log(l), err: (l) => console.error(l), prog: 'netspec lessons' });
     }
     case '--version':
     case '-V':

@@ -1,20 +1,167 @@
-// CI for the lessons: every reference solution passes, every untouched starter fails for the intended reason.
-import { describe, expect, test } from '../../src/vitest.js';
-import { LessonFailure, runLesson, scriptOf } from '../../lessons/lesson.js';
+// CI for the course (lessons/): every reference solution passes; every untouched starter fails for its intended
+// reason, with hints to give; every kata's reference assertion fails on the broken lab (saying what its `exposes`
+// says) and passes on the repaired one; `hint`, progress and `--watch` work from the command line, as a learner
+// runs them. Lessons are independent: they run concurrently, each in labs of its own.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from '../../src/vitest.js';
+import { createLab } from '../../src/index.js';
+import { AssertionFailure, attemptIn, checkAssertion, courseDir, LessonFailure, limit, referenceAttempt, referenceFile, runLesson } from '../../lessons/course.js';
 import { lessons } from '../../lessons/lessons.js';
 
-describe.each(lessons.map((l) => [l.id, l] as const))('lesson %s', (id, lesson) => {
-  test('the reference solution passes', async ({ lab }) => {
-    await runLesson(lab, lesson, scriptOf(id, 'solution'));
-  });
+const root = new URL('../..', import.meta.url).pathname;
+// labs are cheap, but a failing probe's diagnosis is real work: at most four lessons at once, with time to spare on
+// a loaded machine (a kata is three labs and up to three diagnoses)
+const TIMEOUT = 120_000;
+const gated = limit(4);
+const newLab = () => createLab();
+const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+const katas = lessons.filter((l) => l.kind === 'kata');
+const scratch = mkdtempSync(join(tmpdir(), 'netspec-lessons-spec-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  test('the untouched starter fails, teaching what is missing', async ({ lab }) => {
-    const error = await runLesson(lab, lesson, scriptOf(id, 'script')).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(LessonFailure);
-    expect((error as Error).message).toMatch(lesson.starterFails);
-    expect((error as Error).message).toMatch(/Hint:/);
-  });
+test('the course has the tutorial, at least four Docker/firewall lessons and at least three katas, numbered in order', () => {
+  expect(lessons.filter((l) => l.kind === 'lesson').length).toBeGreaterThanOrEqual(9);
+  expect(katas.length).toBeGreaterThanOrEqual(3);
+  expect(lessons.map((l) => l.id)).toEqual([...lessons.map((l) => l.id)].sort());
+  expect(new Set(lessons.map((l) => l.id.slice(0, 2))).size).toBe(lessons.length);
 });
+
+describe.concurrent.each(lessons.map((l) => [l.id, l] as const))('lesson %s', (_id, lesson) => {
+  // a kata's first step (its assertion against the broken and the repaired lab) has a test of its own below
+  test('the reference solution passes', () => gated(() => runLesson(lesson, { ...referenceAttempt(lesson), assertionChecked: true }, newLab)), TIMEOUT);
+
+  test('the untouched starter fails, saying what is missing, with hints to give', () => gated(async () => {
+    // a kata's starter script is the broken one; with the reference assertion, its own checks must fail on it
+    const attempt = lesson.kind === 'kata' ? { ...attemptIn(courseDir, lesson), assertion: referenceAttempt(lesson).assertion, assertionChecked: true } : attemptIn(courseDir, lesson);
+    const error = await failureOf(runLesson(lesson, attempt, newLab));
+    expect(error).toBeInstanceOf(LessonFailure);
+    expect((error as LessonFailure).message).toMatch(lesson.starterFails);
+    expect((error as LessonFailure).hints.length).toBeGreaterThanOrEqual(2);
+  }), TIMEOUT);
+});
+
+describe.concurrent.each(katas.map((l) => [l.id, l] as const))('kata %s', (id, kata) => {
+  test('the reference assertion fails on the broken lab (exposing the fault) and passes on the repaired one', () => gated(async () => {
+    const [broken, repaired] = await Promise.all([createLab(), createLab()]);
+    try {
+      // checkAssertion throws unless it fails on broken and passes on repaired; then look at the failure itself
+      const failure = await checkAssertion(kata, referenceFile(id, 'solution.mjs'), { broken, repaired });
+      expect(failure).toBeInstanceOf(AssertionFailure);
+      expect(failure.message).toMatch(kata.exposes!);
+    } finally {
+      await Promise.all([broken.dispose(), repaired.dispose()]);
+    }
+  }), TIMEOUT);
+
+  test('the starter assertion asserts nothing, and says so; the starter script is the broken one', () => gated(async () => {
+    expect(readFileSync(join(courseDir, id, 'script.sh'), 'utf8')).toBe(readFileSync(referenceFile(id, 'broken.sh'), 'utf8'));
+    const error = await failureOf(runLesson(kata, attemptIn(courseDir, kata), newLab));
+    expect((error as Error).message).toMatch(/asserts nothing yet/);
+    expect((error as LessonFailure).hints.length).toBeGreaterThanOrEqual(2);
+  }), TIMEOUT);
+});
+
+test('a kata refuses an assertion that does not expose its fault, and one that also fails on the repaired lab', () => gated(async () => {
+  const dir = join(scratch, 'weak');
+  const [passes, failsAlways, throws] = [join(dir, 'passes.mjs'), join(dir, 'fails.mjs'), join(dir, 'throws.mjs')];
+  mkdirSync(dir, { recursive: true });
+  // the lab host always has its loopback, and no route to 192.0.2.99; no lab has a namespace "nowhere"
+  writeFileSync(passes, "export default async ({ lab, expect }) => { await expect(lab.host).toHaveLink('lo'); };\n");
+  writeFileSync(failsAlways, "export default async ({ lab, expect }) => { await expect(lab.host).toReach('192.0.2.99', { timeout: 300 }); };\n");
+  writeFileSync(throws, "export default async ({ lab }) => { lab.get('nowhere'); };\n");
+  for (const [path, says] of [
+    [passes, /passes on the broken lab/],
+    [failsAlways, /also on the repaired one/],
+    [throws, /stopped with an error, not a failed assertion/],
+  ] as const) {
+    const [broken, repaired] = await Promise.all([createLab(), createLab()]);
+    try {
+      const error = await failureOf(checkAssertion(katas[0]!, path, { broken, repaired }));
+      expect((error as Error).message).toMatch(says);
+    } finally {
+      await Promise.all([broken.dispose(), repaired.dispose()]);
+    }
+  }
+}), TIMEOUT);
+
+/** The course's command line, as `npm run lessons --` runs it, with a state folder of the test's own. */
+function course(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'state'), ...env },
+  });
+}
+
+describe('hints and progress', () => {
+  test('hint gives the next step each time it is asked (family, then object), never more, and progress is saved per learner', () => {
+    const first = course(['hint', '01']);
+    expect(first.stdout).toMatch(/hint 1 of 2: Network namespaces are managed with `ip netns`/);
+    expect(first.stdout).not.toMatch(/ip netns add red/);
+    expect(course(['hint', '01']).stdout).toMatch(/hint 2 of 2: .*red and blue/);
+    expect(course(['hint', '01']).stdout).toMatch(/hint 2 of 2/); // the last one again, nothing beyond it
+    const saved = JSON.parse(readFileSync(join(scratch, 'state', 'netspec', 'lessons.json'), 'utf8')) as { workspaces: Record<string, { hints: Record<string, number> }> };
+    expect(saved.workspaces[courseDir]!.hints['01-namespaces/netns-red']).toBe(2);
+    // a kata's first step is the assertion: its hints are about what to assert
+    expect(course(['hint', '11']).stdout).toMatch(/asserts nothing yet[\s\S]*hint 1 of 2: Start from what the report says should work/);
+  }, TIMEOUT);
+
+  test('an unwritable state folder is said once, and the course runs on', () => {
+    const file = join(scratch, 'not-a-folder');
+    writeFileSync(file, '');
+    chmodSync(file, 0o400);
+    const r = course(['hint', '01'], { XDG_STATE_HOME: file, HOME: file });
+    expect(r.stderr.match(/progress is not saved/g)?.length).toBe(1);
+    expect(r.stdout).toMatch(/hint 1 of 2/);
+  }, TIMEOUT);
+
+  test('`netspec lessons` is the same course', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli.ts'), 'lessons', 'list'], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_STATE_HOME: join(scratch, 'state') } });
+    expect(r.status).toBe(0);
+    for (const l of lessons) expect(r.stdout).toContain(l.id);
+  }, TIMEOUT);
+});
+
+test('watch mode copies the starters, stops at the first unfinished lesson, and moves on when a save makes it pass', async () => {
+  const dir = join(scratch, 'learner');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), '--watch', dir], {
+    cwd: root,
+    env: { ...process.env, NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'watch-state') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const until = async (pattern: RegExp, ms = 45_000) => {
+    const end = Date.now() + ms;
+    while (!pattern.test(out)) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`watch mode never printed ${pattern}; it printed:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await until(/✗ 01-namespaces[\s\S]*and save/);
+    expect(out).toMatch(/copied the starters into/);
+    expect(readFileSync(join(dir, '11-kata-mask', 'assert.mjs'), 'utf8')).toMatch(/export default/);
+    writeFileSync(join(dir, '01-namespaces', 'script.sh'), readFileSync(referenceFile('01-namespaces', 'solution.sh')));
+    await until(/✓ 01-namespaces passes[\s\S]*✗ 02-veth-pair[\s\S]*red has no address 192\.168\.15\.1\/24[\s\S]*and save/);
+    // the picture of the learner's lab as it failed: red and blue, no cable yet
+    expect(out).toMatch(/your lab as it failed \(Mermaid\):\n\s+graph LR[\s\S]*red\["red"\][\s\S]*and save/);
+  } finally {
+    child.kill('SIGINT');
+  }
+  // the progress is the learner's: 01 passed with these very files, so a second watch would start at 02; and the
+  // folder last watched is where `list` and `hint` look by default
+  const again = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), 'list'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, XDG_STATE_HOME: join(scratch, 'watch-state') },
+  });
+  expect(again.stdout).toMatch(/✓ 01-namespaces/);
+  expect(again.stdout).toMatch(/ {2}02-veth-pair/);
+  expect(again.stdout).toContain(`workspace ${dir}`);
+}, TIMEOUT);
