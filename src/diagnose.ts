@@ -7,7 +7,9 @@ import { contains, parseCidr } from './ip.js';
 import type { Netns, RouteInfo } from './netns.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
-import { chainPolicy, ownerOf, readLabState, risenCounters, type NamespaceState } from './state.js';
+import { ownerOf, readLabState, type NamespaceState } from './state.js';
+import { judge, masquerades, policyOf, risenCounters } from './parse/iptables.js';
+import { dropPolicies, nftSourceNat, risenNft } from './parse/nft.js';
 
 export const DISPOSITIONS = ['REACHED', 'NO_ROUTE', 'NEIGHBOR_UNREACHABLE', 'FORWARDING_DISABLED', 'FILTERED', 'REFUSED', 'NO_REPLY'] as const;
 export type Disposition = (typeof DISPOSITIONS)[number];
@@ -85,12 +87,17 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   for (const b of before) {
     const a = after.find((s) => s.name === b.name);
     if (!a) continue;
-    const risen = risenCounters(b.iptables, a.iptables).filter((c) => c.policy === 'DROP' || /-j (DROP|REJECT)\b/.test(c.rule));
+    const risen = risenCounters(b.iptablesRules, a.iptablesRules).filter((c) => c.policy === 'DROP' || /-j (DROP|REJECT)\b/.test(c.rule));
     if (risen.length) {
       const c = risen[0]!;
       const what = c.policy ? `the ${c.chain} policy DROP (table ${c.table})` : `rule \`${c.rule}\` (table ${c.table})`;
-      const bridged = '';
-      hops.push(`${b.name}: dropped by ${what}; its counter rose during the probe${bridged}`);
+      hops.push(`${b.name}: dropped by ${what}; its counter rose during the probe`);
+      return done('FILTERED', b.name);
+    }
+    // native nft rules count only where they have a `counter` (a policy has none)
+    const nft = risenNft(b.nftRules, a.nftRules).find((r) => r.expr.some((e) => 'drop' in e || 'reject' in e));
+    if (nft) {
+      hops.push(`${b.name}: dropped by ${nft.family} ${nft.table} ${nft.chain} rule \`${nft.text.replace(/ counter packets \d+ bytes \d+/, ' counter')}\`; its counter rose during the probe`);
       return done('FILTERED', b.name);
     }
   }
@@ -120,14 +127,16 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
         hops.push(`${router.name} (${route.gateway}): forwarding is off (${target.family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'}=0), so it does not route packets on`);
         return done('FORWARDING_DISABLED', router.name);
       }
-      const policy = chainPolicy(router.iptables, 'FORWARD') ?? 'ACCEPT';
-      if (policy === 'DROP' && unexplained) {
+      const policy = policyOf(router.iptablesRules, 'FORWARD') ?? 'ACCEPT';
+      const nftDrop = dropPolicies(router.nftRules, 'forward').map((c) => `${c.family} ${c.table} ${c.name} policy drop`);
+      if ((policy === 'DROP' || nftDrop.length) && unexplained) {
         // no packet to trace or count: the rules themselves say the router drops what no rule accepts
-        hops.push(`${router.name} (${route.gateway}): the FORWARD policy is DROP (read from its rules; no packet of the explaining probe was traced or counted)`);
+        const what = policy === 'DROP' ? 'the FORWARD policy is DROP' : `the nft forward chain ${nftDrop[0]} drops what it does not accept`;
+        hops.push(`${router.name} (${route.gateway}): ${what} (read from its rules; no packet of the explaining probe was traced or counted)`);
         return done('FILTERED', router.name);
       }
-      hops.push(`${router.name} (${route.gateway}): forwards; FORWARD policy ${policy}`);
-      const masq = masqueradeFor(router, srcAddr);
+      hops.push(`${router.name} (${route.gateway}): forwards; FORWARD policy ${policy}${nftDrop.length ? `; nft ${nftDrop.join(', ')}` : ''}`);
+      const masq = masqueradeFor(router, srcAddr, target);
       if (masq) {
         const egress = await egressAddress(lab.get(router.name), target.address);
         masqueradedAs = egress;
@@ -176,17 +185,14 @@ export function describeRoute(route: RouteInfo): string {
   return parts.join(' ') || 'unknown';
 }
 
-function masqueradeFor(router: NamespaceState, srcAddr: string | undefined): string | undefined {
+/** The first source NAT rule of the router (iptables MASQUERADE/SNAT or native nft) that may apply to the probe's packets. */
+function masqueradeFor(router: NamespaceState, srcAddr: string | undefined, target: ProbeTarget): string | undefined {
   if (!srcAddr) return undefined;
-  let table = '';
-  for (const line of router.iptables.split('\n')) {
-    if (line.startsWith('*')) table = line.slice(1);
-    if (table !== 'nat' || !/-j MASQUERADE/.test(line)) continue;
-    const rule = line.replace(/^\[\d+:\d+\] /, '');
-    const m = /-s (\S+)/.exec(rule);
-    if (!m || contains(parseCidr(m[1]!.includes('/') ? m[1]! : `${m[1]}/32`), srcAddr)) return `iptables -t nat ${rule}`;
-  }
-  return undefined;
+  const packet = { protocol: target.protocol, destination: target.address, port: target.port, source: srcAddr, local: false };
+  const ipt = masquerades(router.iptablesRules).find((r) => judge(r, packet) !== 'no');
+  if (ipt) return `iptables -t nat ${ipt.text}`;
+  const nft = nftSourceNat(router.nftRules, packet)[0];
+  return nft ? `nft ${nft.family} ${nft.table} ${nft.chain}: ${nft.text.replace(/ counter packets \d+ bytes \d+/, ' counter')}` : undefined;
 }
 
 async function egressAddress(ns: Netns, destination: string): Promise<string | undefined> {
@@ -226,7 +232,8 @@ export async function explainReach(source: Netns, target: ProbeTarget, options: 
   for (const b of lines.length ? [] : before) {
     const a = after.find((s) => s.name === b.name);
     if (!a) continue;
-    for (const c of risenCounters(b.iptables, a.iptables)) {
+    for (const r of risenNft(b.nftRules, a.nftRules)) lines.push(`${b.name}: ${r.family} ${r.table} ${r.chain} rule \`${r.text.replace(/ counter packets \d+ bytes \d+/, ' counter')}\` matched`);
+    for (const c of risenCounters(b.iptablesRules, a.iptablesRules)) {
       if (c.policy) {
         if (c.policy !== 'DROP') lines.push(`${b.name}: the ${c.chain} policy ${c.policy} (table ${c.table}) let ${c.packets} packets through`);
       } else if (/-j (ACCEPT|DNAT|SNAT|MASQUERADE|RETURN|DOCKER\S*)\b/.test(c.rule) || !/-j /.test(c.rule)) {
@@ -277,7 +284,7 @@ function stepRule(step: TraceStep, before: readonly NamespaceState[], after: rea
   const b = before.find((x) => x.name === step.ns);
   const a = after.find((x) => x.name === step.ns);
   if (!a || !b) return nft;
-  const risen = risenCounters(b.iptables, a.iptables).filter((c) => !c.policy && c.table === table && c.chain === chain);
+  const risen = risenCounters(b.iptablesRules, a.iptablesRules).filter((c) => !c.policy && c.table === table && c.chain === chain);
   const target = /\b(drop|reject|accept|masquerade|dnat|snat|redirect)\b/.exec(step.rule)?.[1]?.toUpperCase();
   // the nft rule's own matches, in iptables words: the iptables rule must have them all
   const words: string[] = [];

@@ -5,6 +5,9 @@
 import type { World } from './world.js';
 import type { LinkInfo } from './netns.js';
 import { everyNetns, readLabState, type NamespaceState } from './state.js';
+import { parseNsIds } from './parse/ip.js';
+import { masqueradeSource, masquerades, policyOf } from './parse/iptables.js';
+import { dropPolicies, type NftRuleset } from './parse/nft.js';
 
 export interface Endpoint {
   ns: string;
@@ -14,7 +17,18 @@ export interface Endpoint {
 }
 
 export interface TopologyModel {
-  namespaces: { name: string; addresses: string[]; forwarding: boolean; nat: string[]; policy?: string; isWan: boolean }[];
+  namespaces: {
+    name: string;
+    addresses: string[];
+    forwarding: boolean;
+    /** Sources NATed (iptables MASQUERADE `-s`, `! 10.0.0.0/8`, `any`). */
+    nat: string[];
+    /** The iptables filter FORWARD policy. */
+    policy?: string;
+    /** Native nftables rules worth a line in the picture: base chains that drop by policy, NAT rules. */
+    nft: string[];
+    isWan: boolean;
+  }[];
   bridges: { ns: string; name: string; addresses: string[] }[];
   /** veth pairs (both ends known), or single links whose peer is outside the lab. */
   cables: { a: Endpoint; b: Endpoint }[];
@@ -37,15 +51,7 @@ function addressesOf(state: NamespaceState, ifname: string): string[] {
 export async function readTopology(lab: World, states?: NamespaceState[]): Promise<TopologyModel> {
   const all = states ?? (await readLabState(lab));
   const ids = new Map<string, Map<number, string>>();
-  const parse = (name: string, text: string) => {
-    const m = new Map<number, string>();
-    try {
-      for (const e of JSON.parse(text.trim() || '[]') as { nsid: number; name?: string }[]) m.set(e.nsid, e.name ?? 'host');
-    } catch {
-      /* old iproute2 */
-    }
-    ids.set(name, m);
-  };
+  const parse = (name: string, text: string) => ids.set(name, parseNsIds(text));
   const listIds = ['ip', '-j', 'netns', 'list-id'];
   if (lab.readOnly) {
     await Promise.all(all.map(async (s) => parse(s.name, (await lab.run(s.name, listIds, { intent: 'map namespace ids', reject: false })).stdout)));
@@ -58,14 +64,11 @@ export async function readTopology(lab: World, states?: NamespaceState[]): Promi
   const model: TopologyModel = { namespaces: [], bridges: [], cables: [] };
   const seen = new Set<string>();
   for (const s of all) {
-    const nat = s.iptables
-      .split('\n')
-      .filter((l) => /-j MASQUERADE/.test(l))
-      .map((l) => /-s (\S+)/.exec(l)?.[1] ?? 'any');
-    const policy = /^:FORWARD (\S+)/m.exec(s.iptables)?.[1];
+    const nat = masquerades(s.iptablesRules).map(masqueradeSource);
+    const policy = policyOf(s.iptablesRules, 'FORWARD');
     const own = s.links.filter((l) => l.ifname !== 'lo').flatMap((l) => addressesOf(s, l.ifname));
     const lo = addressesOf(s, 'lo');
-    model.namespaces.push({ name: s.name, addresses: [...own, ...lo], forwarding: s.forwarding.ipv4, nat, policy, isWan: lo.some((a) => /^(192\.0\.2|198\.51\.100|203\.0\.113)\./.test(a)) });
+    model.namespaces.push({ name: s.name, addresses: [...own, ...lo], forwarding: s.forwarding.ipv4, nat, policy, nft: nftNotes(s.nftRules), isWan: lo.some((a) => /^(192\.0\.2|198\.51\.100|203\.0\.113)\./.test(a)) });
     for (const l of s.links as (LinkInfo & { link_index?: number; link_netnsid?: number })[]) {
       const kind = l.linkinfo?.info_kind;
       if (kind === 'bridge') model.bridges.push({ ns: s.name, name: l.ifname, addresses: addressesOf(s, l.ifname) });
@@ -88,6 +91,16 @@ export async function readTopology(lab: World, states?: NamespaceState[]): Promi
   return model;
 }
 
+/** The native nft rules a picture names: base chains that drop by policy, and NAT rules (`nft inet site pre: dnat …`). */
+function nftNotes(ruleset: NftRuleset): string[] {
+  const notes = dropPolicies(ruleset).map((c) => `nft ${c.family} ${c.table} ${c.name}: ${c.hook} policy drop`);
+  for (const r of ruleset.rules) {
+    if (!r.expr.some((e) => 'dnat' in e || 'snat' in e || 'masquerade' in e || 'redirect' in e)) continue;
+    notes.push(`nft ${r.family} ${r.table} ${r.chain}: ${r.text.replace(/ ?counter packets \d+ bytes \d+/, '')}`);
+  }
+  return notes;
+}
+
 const id = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
 
 /** Mermaid `graph LR` text. */
@@ -101,6 +114,7 @@ export function toMermaid(model: TopologyModel, failed?: FailedPath): string {
       n.forwarding ? 'forwarding on' : '',
       n.nat.length ? `MASQUERADE ${n.nat.join(', ')}` : '',
       n.policy && n.policy !== 'ACCEPT' ? `FORWARD ${n.policy}` : '',
+      ...n.nft.map(mermaidText),
       n.isWan ? n.addresses.filter((a) => a.endsWith('/32')).map((a) => a.replace('/32', '')).join(', ') : '',
     ].filter(Boolean).join('<br/>');
     if (bridges.length) {
@@ -129,6 +143,11 @@ export function toMermaid(model: TopologyModel, failed?: FailedPath): string {
     for (const e of red) lines.push(`  linkStyle ${e} stroke:#c00,stroke-width:3px`);
   }
   return lines.join('\n');
+}
+
+/** Mermaid labels are in double quotes: a rule's quotes become #quot; (Mermaid's entity). */
+function mermaidText(s: string): string {
+  return s.replace(/"/g, '#quot;');
 }
 
 function esc(s: string): string {
@@ -187,7 +206,7 @@ export function toSvg(model: TopologyModel, failed?: FailedPath): string {
   if (failed) out.push(`<text x="20" y="54" font-size="14" fill="#c00">✗ ${esc(`${failed.source} → ${failed.target}: ${failed.disposition}, stopped at ${failed.stoppedAt}`)}</text>`);
   const hostStop = failed?.stoppedAt === 'host';
   out.push(`<rect x="${hostX}" y="${top - 10}" width="${hostW}" height="${H - top - 20}" rx="14" fill="#f3f6fb" stroke="${hostStop ? '#c00' : onPath.has('host') ? '#c66' : '#8aa'}" stroke-width="${hostStop ? 4 : 2}"/>`);
-  const notes = [host?.forwarding ? 'forwarding on' : 'forwarding off', host?.nat.length ? `MASQUERADE ${host.nat.join(', ')}` : '', host?.policy && host.policy !== 'ACCEPT' ? `FORWARD policy ${host.policy}` : ''].filter(Boolean);
+  const notes = [host?.forwarding ? 'forwarding on' : 'forwarding off', host?.nat.length ? `MASQUERADE ${host.nat.join(', ')}` : '', host?.policy && host.policy !== 'ACCEPT' ? `FORWARD policy ${host.policy}` : '', ...(host?.nft ?? [])].filter(Boolean);
   const notesX = hostX + 30 + barW + 16;
   out.push(`<text x="${notesX}" y="${top + 14}" font-weight="bold">lab host${hostStop ? '  ✗' : ''}</text>`);
   notes.forEach((t, i) => out.push(`<text x="${notesX}" y="${top + 32 + i * 15}" font-size="11" fill="#444">${esc(t)}</text>`));

@@ -15,10 +15,12 @@ import type { ChildProcess } from 'node:child_process';
 import { InvalidInputError, NetspecError, PrerequisiteError, ProbeError } from './errors.js';
 import type { RunResult } from './exec.js';
 import { installHint, spawnLongLived, whileStdinOpen } from './exec.js';
-import { addressFacing, canonical, contains, ipFamily, parseAddress, parseCidr, parseProbeAddress, type Family } from './ip.js';
+import { addressFacing, canonical, ipFamily, parseAddress, parseProbeAddress, type Family } from './ip.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { addressOwner, labAddresses, ownerIn } from './state.js';
+import { dnatFor, parseIptablesSave } from './parse/iptables.js';
+import { nativeOnly, nftDnatFor, parseNftJson, setElements } from './parse/nft.js';
 
 export type Protocol = 'icmp' | 'tcp' | 'udp';
 
@@ -252,8 +254,7 @@ export async function startWitness(ns: Netns, address: string, match: { protocol
       if (read) {
         const l = await ns.lab.run(ns.name, ['nft', '-j', 'list', 'set', 'inet', table, 'seen'], { intent: 'read the witness', reject: false });
         checkRan(ns, l, 'reading the nftables witness');
-        const json = JSON.parse(l.stdout || '{"nftables":[]}') as { nftables: { set?: { elem?: unknown[] } }[] };
-        seen = (json.nftables.find((x) => x.set)?.set?.elem ?? []).map((e) => canonical(typeof e === 'string' ? e : String((e as { elem?: { val?: unknown } }).elem?.val ?? e)));
+        seen = setElements(l.stdout);
       }
       await ns.lab.run(ns.name, ['nft', 'delete', 'table', 'inet', table], { intent: 'remove the witness table', reject: false }).catch(() => undefined);
       return seen;
@@ -425,44 +426,28 @@ async function land(
   return { info, stop: () => server.stop() };
 }
 
-/** The first DNAT rule of `ns`'s nat table that a packet to `address:port` matches (protocol, dport, -d). */
+/**
+ * The first DNAT a packet to `address:port` arriving at `ns` from outside meets: iptables' nat PREROUTING (priority
+ * dstnat, -100) and native nft `dnat` rules in nat chains hooked at prerouting, in the order of their priorities (the
+ * first NAT binding of a connection is the one the kernel keeps). Both read through the one parser of each format.
+ */
 export async function dnatRule(ns: Netns, target: { address: string; family: Family }, protocol: 'tcp' | 'udp', port: number): Promise<{ address: string; port?: number; rule: string } | undefined> {
   const save = target.family === 6 ? 'ip6tables-save' : 'iptables-save';
-  const r = await ns.lab.run(ns.name, [save, '-t', 'nat'], { intent: 'read the nat rules', reject: false });
-  if (r.exitCode !== 0) return undefined;
-  for (const line of r.stdout.split('\n')) {
-    if (!line.startsWith('-A ') || !/ -j DNAT\b/.test(line)) continue;
-    const words = line.split(/\s+/);
-    const opt = (name: string) => {
-      const i = words.indexOf(name);
-      return i > 0 && words[i - 1] !== '!' ? words[i + 1] : undefined;
-    };
-    const p = opt('-p');
-    if (p && p !== protocol) continue;
-    const dport = opt('--dport');
-    if (dport && !dportMatches(dport, port)) continue;
-    const d = opt('-d');
-    if (d && !safeContains(d, target.address)) continue;
-    const to = opt('--to-destination');
-    if (!to) continue;
-    const m = /^\[?([0-9a-fA-F.:]+?)\]?(?::(\d+))?$/.exec(to);
-    if (!m) continue;
-    return { address: canonical(m[1]!), port: m[2] ? Number(m[2]) : undefined, rule: line };
+  const [ipt, nft] = await Promise.all([
+    ns.lab.run(ns.name, [save, '-t', 'nat'], { intent: 'read the nat rules', reject: false }),
+    ns.lab.run(ns.name, ['nft', '-j', 'list', 'ruleset'], { intent: 'read the nftables rules', reject: false }).catch(() => undefined),
+  ]);
+  const packet = { protocol, destination: target.address, port, local: true };
+  const fromIptables = ipt.exitCode === 0 ? dnatFor(parseIptablesSave(ipt.stdout), packet) : undefined;
+  const native = nft?.exitCode === 0 ? nftDnatFor(nativeOnly(parseNftJson(nft.stdout)), packet) : {};
+  // iptables-nft's nat PREROUTING hooks at priority -100 (dstnat); a native chain before it rewrites first
+  const IPTABLES_DSTNAT = -100;
+  const nftFirst = native.dnat && (!fromIptables || (native.prio ?? 0) < IPTABLES_DSTNAT);
+  if (nftFirst) {
+    const d = native.dnat!;
+    return { address: canonical(d.address), port: d.port, rule: `nft ${d.rule.family} ${d.rule.table} ${d.rule.chain}: ${d.rule.text.replace(/ counter packets \d+ bytes \d+/, ' counter')}` };
   }
-  return undefined;
-}
-
-function dportMatches(dport: string, port: number): boolean {
-  const [lo, hi] = dport.split(':').map(Number);
-  return hi === undefined ? lo === port : port >= lo! && port <= hi;
-}
-
-function safeContains(cidr: string, address: string): boolean {
-  try {
-    return contains(parseCidr(cidr.includes('/') ? cidr : `${cidr}/${cidr.includes(':') ? 128 : 32}`), address);
-  } catch {
-    return false;
-  }
+  return fromIptables ? { address: canonical(fromIptables.address), port: fromIptables.port, rule: fromIptables.rule.text } : undefined;
 }
 
 const RESPONDER = 'awk {print(ENVIRON["SOCAT_PEERADDR"]);exit}';

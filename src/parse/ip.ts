@@ -1,0 +1,98 @@
+/**
+ * The one parser of iproute2's JSON (`ip -json …`): links, addresses, routes (multipath nexthops and the table
+ * included), neighbours, policy rules and namespace ids, alone or as the back-to-back arrays of `ip -json -batch`.
+ * The row types are the ones the public API exports (src/netns.ts); this module only adds the ones it alone reads.
+ */
+import type { AddrInfo, LinkInfo, NeighInfo, RouteInfo } from '../netns.js';
+
+export type { AddrInfo, LinkInfo, NeighInfo, RouteInfo };
+
+/** `ip -j rule show` row. */
+export interface IpRule {
+  priority: number;
+  src?: string;
+  srclen?: number;
+  dst?: string;
+  dstlen?: number;
+  iif?: string;
+  oif?: string;
+  fwmark?: string;
+  /** `main`, `local`, `default` or a table number as text. */
+  table?: string;
+  action?: string;
+  [key: string]: unknown;
+}
+
+/** `ip -json -batch` (and `ip -all netns exec ip -json …`) print one JSON array per command, back to back. */
+export function splitJsonArrays(text: string): unknown[][] {
+  const out: unknown[][] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '[') {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (c === ']') {
+      depth--;
+      if (depth === 0 && start >= 0) {
+        out.push(JSON.parse(text.slice(start, i + 1)) as unknown[]);
+        start = -1;
+      }
+    }
+  }
+  return out;
+}
+
+/** The first JSON array of `ip -json …` output ([] when it printed none). */
+function rows<T>(text: string): T[] {
+  try {
+    return (splitJsonArrays(text)[0] ?? []) as T[];
+  } catch {
+    return []; // cut short (a namespace that vanished mid-read): nothing read, as when the command failed
+  }
+}
+
+export const parseLinks = (text: string): LinkInfo[] => rows<LinkInfo>(text);
+export const parseAddresses = (text: string): AddrInfo[] => rows<AddrInfo>(text);
+export const parseNeighbours = (text: string): NeighInfo[] => rows<NeighInfo>(text);
+export const parseIpRules = (text: string): IpRule[] => rows<IpRule>(text);
+
+/** `ip -j route show …` rows; a route of a table other than main carries `table` (iproute2 prints it then). */
+export function parseRoutes(text: string): RouteInfo[] {
+  return rows<RouteInfo>(text);
+}
+
+/** `ip -json -batch` of `link show`, `addr show`, `route show`, `neigh show`, `rule show`, in that order. */
+export function parseIpBatch(text: string): { links: LinkInfo[]; addresses: AddrInfo[]; routes: RouteInfo[]; neighbours: NeighInfo[]; ipRules: IpRule[] } {
+  let arrays: unknown[][] = [];
+  try {
+    arrays = splitJsonArrays(text);
+  } catch {
+    /* cut short: nothing read */
+  }
+  const [links, addresses, routes, neighbours, ipRules] = [0, 1, 2, 3, 4].map((i) => arrays[i] ?? []);
+  return { links: links as LinkInfo[], addresses: addresses as AddrInfo[], routes: routes as RouteInfo[], neighbours: neighbours as NeighInfo[], ipRules: ipRules as IpRule[] };
+}
+
+/** `ip -j netns list-id`: the peer namespace of each nsid (`host` when unnamed, i.e. the lab's host). */
+export function parseNsIds(text: string): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const e of rows<{ nsid: number; name?: string }>(text)) m.set(e.nsid, e.name ?? 'host');
+  return m;
+}
+
+/** Global addresses of `ip -j addr show` rows; those on `lo` last (the link address is the one a neighbour reaches first). */
+export function globalAddresses(links: readonly AddrInfo[]): { address: string; prefixLength: number }[] {
+  return links
+    .flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ address: a.local, prefixLength: a.prefixlen, lo: l.ifname === 'lo' })))
+    .sort((a, b) => Number(a.lo) - Number(b.lo))
+    .map(({ address, prefixLength }) => ({ address, prefixLength }));
+}
