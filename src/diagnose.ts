@@ -129,10 +129,14 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
       }
       const policy = policyOf(router.iptablesRules, 'FORWARD') ?? 'ACCEPT';
       const nftDrop = dropPolicies(router.nftRules, 'forward').map((c) => `${c.family} ${c.table} ${c.name} policy drop`);
-      if ((policy === 'DROP' || nftDrop.length) && unexplained) {
+      // an nft policy has no counter: without a trace, the rules are all the evidence there is (unless an accepting
+      // rule of that chain counted the probe's packets)
+      const untraced = trace.steps.length === 0 && trace.unavailable.length > 0;
+      const nftAccepted = risenNft(before.find((b) => b.name === router.name)?.nftRules ?? router.nftRules, router.nftRules).some((r) => r.expr.some((e) => 'accept' in e));
+      if ((policy === 'DROP' && unexplained) || (nftDrop.length && (unexplained || untraced) && !nftAccepted)) {
         // no packet to trace or count: the rules themselves say the router drops what no rule accepts
         const what = policy === 'DROP' ? 'the FORWARD policy is DROP' : `the nft forward chain ${nftDrop[0]} drops what it does not accept`;
-        hops.push(`${router.name} (${route.gateway}): ${what} (read from its rules; no packet of the explaining probe was traced or counted)`);
+        hops.push(`${router.name} (${route.gateway}): ${what} (read from its rules; ${unexplained ? 'no packet of the explaining probe was traced or counted' : 'no kernel trace, and a policy has no counter'})`);
         return done('FILTERED', router.name);
       }
       hops.push(`${router.name} (${route.gateway}): forwards; FORWARD policy ${policy}${nftDrop.length ? `; nft ${nftDrop.join(', ')}` : ''}`);
