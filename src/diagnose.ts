@@ -3,12 +3,12 @@
  * next hop's neighbour state, forwarding and filtering on the router (rule counters diffed across a second probe), NAT
  * and the target's way back. Built from the lab's live state only.
  */
-import { contains, parseCidr } from './ip.js';
+import { canonical, contains, parseCidr } from './ip.js';
 import type { Netns, RouteInfo } from './netns.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
 import { ownerOf, readLabState, type NamespaceState } from './state.js';
-import { judge, masquerades, policyOf, risenCounters } from './parse/iptables.js';
+import { hasOption, judge, masquerades, policyOf, risenCounters } from './parse/iptables.js';
 import { dropPolicies, nftSourceNat, risenNft } from './parse/nft.js';
 
 export const DISPOSITIONS = ['REACHED', 'NO_ROUTE', 'NEIGHBOR_UNREACHABLE', 'FORWARDING_DISABLED', 'FILTERED', 'REFUSED', 'NO_REPLY'] as const;
@@ -53,7 +53,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   // a second probe, traced, between two counter snapshots: which rule or policy saw our packets?
   const ports = [target.port, outcome.landing?.port].filter((p): p is number => p !== undefined);
   const { before, after, trace, ran, why } = await observe(source, target, { ...options, ports }, [500, 2000]);
-  log.push(`every namespace$ ip -json -batch (link, addr, route, neigh); sysctl forwarding; iptables-save -c`);
+  log.push(`every namespace$ ip -json -batch (link, addr, route, neigh, rule); sysctl forwarding; iptables-save -c; nft -j list ruleset`);
   const unexplained = !ran;
   if (unexplained) hops.push(`(the explaining probe could not run: ${why}; what follows comes from the lab's rules and routes only, not from the kernel's trace)`);
   log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${trace.steps.length} verdicts${trace.unavailable.length ? ` (no trace: ${trace.unavailable.join('; ')})` : ''}`);
@@ -87,7 +87,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   for (const b of before) {
     const a = after.find((s) => s.name === b.name);
     if (!a) continue;
-    const risen = risenCounters(b.iptablesRules, a.iptablesRules).filter((c) => c.policy === 'DROP' || /-j (DROP|REJECT)\b/.test(c.rule));
+    const risen = risenCounters(b.iptablesRules, a.iptablesRules).filter((c) => c.policy === 'DROP' || c.parsed?.target === 'DROP' || c.parsed?.target === 'REJECT');
     if (risen.length) {
       const c = risen[0]!;
       const what = c.policy ? `the ${c.chain} policy DROP (table ${c.table})` : `rule \`${c.rule}\` (table ${c.table})`;
@@ -216,7 +216,7 @@ function hasRoute(state: NamespaceState, address: string): boolean {
     }
   }
   // local addresses
-  return state.addresses.some((l) => l.addr_info?.some((a) => a.local === address));
+  return state.addresses.some((l) => l.addr_info?.some((a) => canonical(a.local) === canonical(address)));
 }
 
 /**
@@ -240,7 +240,7 @@ export async function explainReach(source: Netns, target: ProbeTarget, options: 
     for (const c of risenCounters(b.iptablesRules, a.iptablesRules)) {
       if (c.policy) {
         if (c.policy !== 'DROP') lines.push(`${b.name}: the ${c.chain} policy ${c.policy} (table ${c.table}) let ${c.packets} packets through`);
-      } else if (/-j (ACCEPT|DNAT|SNAT|MASQUERADE|RETURN|DOCKER\S*)\b/.test(c.rule) || !/-j /.test(c.rule)) {
+      } else if (!c.parsed?.target || /^(ACCEPT|DNAT|SNAT|MASQUERADE|RETURN|DOCKER\S*)$/.test(c.parsed.target)) {
         lines.push(`${b.name}: rule \`${c.rule}\` (table ${c.table}) matched`);
       }
     }
@@ -290,14 +290,13 @@ function stepRule(step: TraceStep, before: readonly NamespaceState[], after: rea
   if (!a || !b) return nft;
   const risen = risenCounters(b.iptablesRules, a.iptablesRules).filter((c) => !c.policy && c.table === table && c.chain === chain);
   const target = /\b(drop|reject|accept|masquerade|dnat|snat|redirect)\b/.exec(step.rule)?.[1]?.toUpperCase();
-  // the nft rule's own matches, in iptables words: the iptables rule must have them all
-  const words: string[] = [];
+  // the nft rule's own matches, in iptables options: the iptables rule must have them all
+  const wanted: [string, string, boolean][] = [];
   for (const [re, opt] of [[/\bip6? saddr (!= )?(\S+)/, '-s'], [/\bip6? daddr (!= )?(\S+)/, '-d'], [/\biifname (!= )?"?([^"\s]+)"?/, '-i'], [/\boifname (!= )?"?([^"\s]+)"?/, '-o'], [/\b(?:tcp|udp) dport (!= )?(\S+)/, '--dport'], [/\b(?:tcp|udp) sport (!= )?(\S+)/, '--sport']] as const) {
     const m = re.exec(step.rule);
-    if (m) words.push(`${m[1] ? '! ' : ''}${opt} ${m[2]}`);
+    if (m) wanted.push([opt, m[2]!, Boolean(m[1])]);
   }
-  const has = (rule: string) => words.every((w) => rule.includes(`${w} `) || rule.includes(`${w}/`) || rule.endsWith(w));
-  const fits = risen.filter((r) => has(r.rule) && (!target || new RegExp(`-j ${target}\\b`).test(r.rule)));
+  const fits = risen.filter((r) => r.parsed && wanted.every(([opt, value, negated]) => hasOption(r.parsed!, opt, value, negated)) && (!target || r.parsed.target === target));
   const c = fits.length === 1 ? fits[0] : undefined;
   return c ? `rule \`${c.rule}\` (table ${table})` : nft;
 }

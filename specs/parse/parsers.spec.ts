@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbours, parseNsIds, parseRoutes, splitJsonArrays } from '../../src/parse/ip.js';
-import { addressMatches, counters, dnatFor, judge, masqueradeSource, masquerades, option, parseIptablesSave, policyOf, risenCounters } from '../../src/parse/iptables.js';
+import { addressMatches, counters, dnatFor, hasOption, judge, masqueradeSource, masquerades, option, parseIptablesSave, policyOf, risenCounters } from '../../src/parse/iptables.js';
 import { dropPolicies, formatNft, nativeOnly, nftDnatFor, nftSourceNat, parseNftJson, risenNft, setElements } from '../../src/parse/nft.js';
 import { describeRoute } from '../../src/diagnose.js';
 
@@ -75,6 +75,16 @@ describe('iptables-save', () => {
     // a rule inserted between the reads does not shift the comparison onto its neighbours
     const inserted = parseIptablesSave(captured('host.iptables-save').replace('[0:0] -A FORWARD -j DOCKER-USER', '[5:420] -A FORWARD -j LOG\n[0:0] -A FORWARD -j DOCKER-USER'));
     expect(risenCounters(save, inserted)).toEqual([]);
+  });
+
+  test("an nft-syntax match found among a rule's options: host prefixes, negation", () => {
+    const accept = save.rules.find((r) => r.chain === 'DOCKER' && r.table === 'filter')!;
+    expect(hasOption(accept, '-d', '172.18.0.2')).toBe(true); // printed as 172.18.0.2/32
+    expect(hasOption(accept, '-i', 'br-048ba37db75a', true)).toBe(true);
+    expect(hasOption(accept, '-i', 'br-048ba37db75a')).toBe(false);
+    expect(hasOption(accept, '--dport', '80')).toBe(true);
+    expect(hasOption(accept, '--dport', '8')).toBe(false); // not a substring match
+    expect(counters(save).find((c) => c.rule === accept.text)?.parsed?.target).toBe('ACCEPT');
   });
 
   test('empty or missing output is an empty ruleset', () => {

@@ -137,6 +137,8 @@ export interface Counter {
   packets: number;
   /** A chain policy rather than a rule. */
   policy?: string;
+  /** The parsed rule (not for a policy). */
+  parsed?: IptablesRule;
 }
 
 /** Packet counters of every rule and built-in chain policy (from `iptables-save -c`). */
@@ -144,7 +146,7 @@ export function counters(ruleset: IptablesRuleset): Counter[] {
   const out: Counter[] = [];
   for (const table of ruleset.tables) {
     for (const c of ruleset.chains) if (c.table === table && c.policy && c.packets !== undefined) out.push({ table, chain: c.name, rule: `policy ${c.policy}`, packets: c.packets, policy: c.policy });
-    for (const r of ruleset.rules) if (r.table === table && r.packets !== undefined) out.push({ table, chain: r.chain, rule: r.text, packets: r.packets });
+    for (const r of ruleset.rules) if (r.table === table && r.packets !== undefined) out.push({ table, chain: r.chain, rule: r.text, packets: r.packets, parsed: r });
   }
   return out;
 }
@@ -164,6 +166,16 @@ export function risenCounters(before: IptablesRuleset, after: IptablesRuleset): 
     const prev = seen.get(key)?.[n];
     return prev !== undefined && c.packets > prev;
   });
+}
+
+/**
+ * Does the rule have option `name` with `value` (and the same negation)? An address option matches its host prefix
+ * too: nft prints `ip daddr 172.18.0.2` where iptables-save prints `-d 172.18.0.2/32`.
+ */
+export function hasOption(rule: IptablesRule, name: string, value: string, negated = false): boolean {
+  const o = option(rule, name);
+  if (!o || o.negated !== negated) return false;
+  return o.values.some((v) => v === value || v === `${value}/32` || v === `${value}/128`);
 }
 
 /** Does an address match a `-s`/`-d` option (negation included)? Undefined option: any address matches. */
