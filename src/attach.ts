@@ -13,7 +13,8 @@ import { run, type RunOptions, type RunResult } from './exec.js';
 import { canonical, parseAddress } from './ip.js';
 import { checkNetnsName } from './names.js';
 import { Netns } from './netns.js';
-import type { World } from './world.js';
+import type { EveryResult, World } from './world.js';
+import { eachNamespace } from './scope.js';
 import type { Step } from './batch.js';
 import { checkReadOnly, probeDestinations } from './readonly.js';
 
@@ -90,7 +91,6 @@ const ROUTE_CHECK_TTL_MS = 2_000;
 
 export class AttachedWorld implements World {
   readonly id = `attach-${nextAttachment++}`;
-  readonly readOnly = true;
   readonly host: Netns;
   readonly #paths = new Map<string, string>();
   readonly #handles = new Map<string, Netns>();
@@ -139,8 +139,18 @@ export class AttachedWorld implements World {
     return [...this.#paths.values()].every((p) => existsSync(p));
   }
 
-  get responders(): boolean {
-    return this.#options.allowResponder === true;
+  /** Attach mode reads; it never adds tables of its own (no kernel trace: rule counters only; no seenAs witness). */
+  refusesTables(): string {
+    return 'attach mode changes nothing in the namespaces it attaches to';
+  }
+
+  refusesResponders(): string | undefined {
+    return this.#options.allowResponder ? undefined : 'attach mode starts no process in the attached namespaces unless attached with { allowResponder: true }';
+  }
+
+  /** No /run/netns of its own to list: each attached namespace in turn, through the read-only run. */
+  inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult> {
+    return eachNamespace(this, argv, options);
   }
 
   toString(): string {

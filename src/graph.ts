@@ -4,7 +4,7 @@
  */
 import type { World } from './world.js';
 import type { LinkInfo } from './netns.js';
-import { everyNetns, readLabState, type NamespaceState } from './state.js';
+import { readLabState, type NamespaceState } from './state.js';
 import { parseNsIds } from './parse/ip.js';
 import { masqueradeSource, masquerades, policyOf } from './parse/iptables.js';
 import { dropPolicies, type NftRuleset } from './parse/nft.js';
@@ -50,17 +50,13 @@ function addressesOf(state: NamespaceState, ifname: string): string[] {
 /** Read the lab's topology: one state read per namespace plus `ip netns list-id` for veth peers. */
 export async function readTopology(lab: World, states?: NamespaceState[]): Promise<TopologyModel> {
   const all = states ?? (await readLabState(lab));
-  const ids = new Map<string, Map<number, string>>();
+  const ids = new Map<string, Map<number, string | undefined>>();
   const parse = (name: string, text: string) => ids.set(name, parseNsIds(text));
   const listIds = ['ip', '-j', 'netns', 'list-id'];
-  if (lab.readOnly) {
-    await Promise.all(all.map(async (s) => parse(s.name, (await lab.run(s.name, listIds, { intent: 'map namespace ids', reject: false })).stdout)));
-  } else {
-    // the host's view, and every other namespace's in one `ip -all netns exec`
-    const [host, rest] = await Promise.all([lab.run('host', listIds, { intent: 'map namespace ids', reject: false }), everyNetns(lab, listIds)]);
-    parse('host', host.stdout);
-    for (const [name, text] of rest) parse(name, text);
-  }
+  // the host's view, and every other namespace's
+  const [host, rest] = await Promise.all([lab.run('host', listIds, { intent: 'map namespace ids', reject: false }), lab.inEveryNamespace(listIds, { intent: 'map namespace ids' })]);
+  parse('host', host.stdout);
+  for (const [name, text] of rest.outputs) parse(name, text);
   const model: TopologyModel = { namespaces: [], bridges: [], cables: [] };
   const seen = new Set<string>();
   for (const s of all) {
@@ -75,7 +71,12 @@ export async function readTopology(lab: World, states?: NamespaceState[]): Promi
       if (kind !== 'veth') continue;
       const key = `${s.name}/${l.ifindex}`;
       if (seen.has(key)) continue;
-      const peerNs = l.link_netnsid === undefined ? s.name : (ids.get(s.name)?.get(l.link_netnsid) ?? 'host');
+      // an nsid without a name is the lab's host seen from a namespace; seen from an attachment's host (whose
+      // /run/netns is not the one the attached namespaces are named in), the peer is the namespace whose veth pairs
+      // with this one by ifindex
+      const named = l.link_netnsid === undefined ? s.name : ids.get(s.name)?.get(l.link_netnsid);
+      const paired = all.find((x) => x !== s && x.links.some((p) => p.ifindex === l.link_index && (p as { link_index?: number }).link_index === l.ifindex));
+      const peerNs = named ?? (s.name === 'host' ? paired?.name : undefined) ?? 'host';
       const peerState = all.find((x) => x.name === peerNs);
       const peer = peerState?.links.find((p) => p.ifindex === l.link_index) as (LinkInfo & { link_index?: number }) | undefined;
       const a: Endpoint = { ns: s.name, ifname: l.ifname, addresses: addressesOf(s, l.ifname), master: l.master };

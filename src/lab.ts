@@ -21,7 +21,8 @@ import { Netns } from './netns.js';
 import { reachability, type ReachabilityMatrix, type ReachabilityOptions } from './reachability.js';
 import type { LabShell } from './shell.js';
 import { Wan, type WanOptions } from './wan.js';
-import type { World } from './world.js';
+import type { EveryResult, World } from './world.js';
+import { everyLabNamespace } from './scope.js';
 
 export type { LabOptions } from './lab/options.js';
 export type { VethEnd, VethPair } from './lab/veth.js';
@@ -32,8 +33,18 @@ let nextLabId = 1;
 const labNames = new WeakMap<Lab, HostNames>();
 
 export class Lab implements AsyncDisposable, World {
-  readonly readOnly = false;
-  readonly responders = true;
+  // the lab's side of the namespace scope (src/world.ts): it owns its namespaces, so traces, witnesses, responders
+  // and any target are allowed, and every namespace is reached with one `ip -all netns exec`
+  inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult> {
+    return everyLabNamespace(this, argv, options);
+  }
+  refusesTables(): undefined {
+    return undefined;
+  }
+  refusesResponders(): undefined {
+    return undefined;
+  }
+  async checkTarget(): Promise<void> {}
   readonly id = nextLabId++;
   /** The lab's host: the network namespace of the lifeline, where bridges, NAT and the uplink to the wan live. */
   readonly host: Netns;

@@ -233,7 +233,8 @@ let witnesses = 0;
  * on the way. Every word of the rules is netspec's own (canonical addresses, integers).
  */
 export async function startWitness(ns: Netns, address: string, match: { protocol: 'icmp' } | { protocol: 'tcp' | 'udp'; port: number }): Promise<{ finish(read?: boolean): Promise<string[]> }> {
-  if (ns.lab.readOnly) throw new InvalidInputError('seenAs', address, 'attach mode changes nothing, so it cannot add the nftables witness that records the source; prove the source with a TCP/UDP probe to a responder instead');
+  const refused = ns.lab.refusesTables();
+  if (refused) throw new InvalidInputError('seenAs', address, `${refused}, so it cannot add the nftables witness that records the source; prove the source with a TCP/UDP probe to a responder instead`);
   const six = address.includes(':');
   const ip = six ? 'ip6' : 'ip';
   const table = `netspec_witness_${process.pid}_${++witnesses}`;
@@ -311,7 +312,7 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const protocol = target.protocol as 'tcp' | 'udp';
   const port = target.port!;
   const log: string[] = [];
-  const landing = await land(source, target, protocol, port, options.responder !== false && source.lab.responders, durationMs, log);
+  const landing = await land(source, target, protocol, port, options.responder !== false && source.lab.refusesResponders() === undefined, durationMs, log);
   try {
     // the window starts now that whatever answers is listening
     const started = performance.now();

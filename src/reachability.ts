@@ -116,7 +116,7 @@ export async function reachability(lab: World, sources?: Netns[], options: Reach
         .filter((t) => t.ns !== src.name)
         .map((t) => ({ ...t, address: t.address ?? addressFacing(mine, addrs.get(t.ns!) ?? []) }));
       const probe = wanted.filter((w) => w.address);
-      for (const p of probe) await lab.checkTarget?.(p.address!);
+      for (const p of probe) await lab.checkTarget(p.address!);
       const reached = new Set<string>();
       if (probe.length) {
         // one echo request per target, each waiting the whole timeout for its reply (late replies count)

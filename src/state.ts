@@ -72,17 +72,13 @@ export async function readState(ns: Netns, options: { iptables?: boolean } = {})
 }
 
 /**
- * Every namespace of the lab, host first, each with its state. In a lab, each kind of state is read from all its
- * namespaces by one `ip -all netns exec` (a handful of processes, whatever the number of namespaces); an attachment
- * reads namespace by namespace.
+ * Every namespace of the scope, host first, each with its state: each kind of state is read from all namespaces at
+ * once (World.inEveryNamespace: in a lab one `ip -all netns exec`, a handful of processes whatever the number of
+ * namespaces; an attachment namespace by namespace).
  */
 export async function readLabState(lab: World, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
   const names = lab.namespaces().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  if (lab.readOnly || names.length < 3) {
-    const all = [lab.host, ...names.map((n) => lab.get(n))];
-    return Promise.all(all.map((ns) => readState(ns, options)));
-  }
-  const every = (argv: string[]) => everyNetns(lab, argv);
+  const every = async (argv: string[]) => (await lab.inEveryNamespace(argv, { intent: `read ${argv.join(' ')}` })).outputs;
   const none = Promise.resolve(new Map<string, string>());
   const [host, links, addrs, routes, neigh, rules, routes6, sysctl, ipt, nft] = await Promise.all([
     readState(lab.host, options),
@@ -96,7 +92,7 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
     options.iptables === false ? none : every(['iptables-save', '-c']),
     options.iptables === false ? none : every(['nft', '-j', 'list', 'ruleset']),
   ]);
-  const commands = ['ip -all netns exec … (link, addr, route, neigh, rule, sysctl, iptables-save -c, nft -j list ruleset)'];
+  const commands = ['in every namespace: ip -json (link, addr, route, neigh, rule), sysctl forwarding, iptables-save -c, nft -j list ruleset'];
   return [
     host,
     ...names.map((name) =>
@@ -117,21 +113,6 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
   ];
 }
 
-/**
- * Run `argv` in every named namespace of a lab with one `ip -all netns exec` in its host; each namespace's output, by
- * name (ip prints it after a `netns: NAME` line).
- */
-export async function everyNetns(lab: World, argv: readonly string[]): Promise<Map<string, string>> {
-  const r = await lab.run('host', ['ip', '-all', 'netns', 'exec', ...argv], { intent: `read ${argv.join(' ')} everywhere`, reject: false });
-  const out = new Map<string, string>();
-  const stdout = r.stdout;
-  for (const block of stdout.split(/^netns: /m).slice(1)) {
-    const nl = block.indexOf('\n');
-    out.set(block.slice(0, nl).trim(), block.slice(nl + 1));
-  }
-  return out;
-}
-
 /** The namespace (state) that owns `address`, if any. */
 export function ownerOf(states: readonly NamespaceState[], address: string): NamespaceState | undefined {
   const want = canonical(address);
@@ -140,16 +121,10 @@ export function ownerOf(states: readonly NamespaceState[], address: string): Nam
 
 /** Global addresses of every namespace of the lab (one process), by namespace name. */
 export async function labAddresses(lab: World): Promise<Map<string, { address: string; prefixLength: number }[]>> {
-  if (lab.readOnly) {
-    // an attachment: no private /run/netns to list, so read each namespace
-    const out = new Map<string, { address: string; prefixLength: number }[]>();
-    for (const name of ['host', ...lab.namespaces()]) out.set(name, globalAddresses(await lab.get(name).addresses()));
-    return out;
-  }
-  const [all, host] = await Promise.all([everyNetns(lab, ['ip', '-j', 'addr', 'show']), lab.host.addresses()]);
+  const [all, host] = await Promise.all([lab.inEveryNamespace(['ip', '-j', 'addr', 'show'], { intent: 'read addresses' }), lab.host.addresses()]);
   const out = new Map<string, { address: string; prefixLength: number }[]>();
   out.set('host', globalAddresses(host));
-  for (const [name, text] of all) out.set(name, globalAddresses(parseAddresses(text)));
+  for (const [name, text] of all.outputs) out.set(name, globalAddresses(parseAddresses(text)));
   return out;
 }
 

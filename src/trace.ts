@@ -56,8 +56,9 @@ function markRules(match: TraceMatch): string[] {
 /** Run `fn` with the kernel tracing the packets `match` describes in every namespace of `lab`. */
 export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; trace: Trace }> {
   const trace: Trace = { steps: [], unavailable: [] };
-  if (lab.readOnly) {
-    trace.unavailable.push('attach mode changes nothing, so no trace table was added (rule counters only)');
+  const refused = lab.refusesTables();
+  if (refused) {
+    trace.unavailable.push(`${refused}, so no trace table was added (rule counters only)`);
     return { ...(await settle(fn)), trace };
   }
   if (process.env.NETSPEC_TRACE === '0') {
@@ -72,11 +73,12 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
   const names = ['host', ...lab.namespaces()];
   const monitors = names.map((ns) => startMonitor(lab, ns, table));
   try {
-    const added = await Promise.all([
+    const [host, rest] = await Promise.all([
       lab.run('host', ['nft', ruleset], { intent: 'add the trace table', reject: false }),
-      names.length > 1 ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', ruleset], { intent: 'add the trace table everywhere', reject: false }) : undefined,
+      lab.inEveryNamespace(['nft', ruleset], { intent: 'add the trace table' }),
     ]);
-    for (const r of added) if (r && r.exitCode !== 0) trace.unavailable.push(`adding the trace table failed: ${r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`}`);
+    if (host.exitCode !== 0) trace.unavailable.push(`adding the trace table failed: ${host.stderr.trim().split('\n')[0] ?? `exit ${host.exitCode}`}`);
+    for (const f of rest.failures) trace.unavailable.push(`adding the trace table failed: ${f}`);
     // a monitor that subscribed after the table was added saw nothing yet: poke it with a change to our own table
     // (an empty chain) until every monitor has printed something of the table, so none misses the probe's packets
     for (let poke = 0; poke < 40 && monitors.some((m) => !m.wasReady()); poke++) {
@@ -90,7 +92,7 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
     // before it (a busy machine may leave a monitor behind; stopping it early would lose the verdicts)
     await Promise.all([
       lab.run('host', ['nft', 'add', 'chain', 'inet', table, 'done'], { intent: 'mark the end of the trace', reject: false }).catch(() => undefined),
-      names.length > 1 ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', 'add', 'chain', 'inet', table, 'done'], { intent: 'mark the end of the trace everywhere', reject: false }).catch(() => undefined) : undefined,
+      lab.inEveryNamespace(['nft', 'add', 'chain', 'inet', table, 'done'], { intent: 'mark the end of the trace' }).catch(() => undefined),
     ]);
     const waitUntil = performance.now() + 5000;
     while (performance.now() < waitUntil && monitors.some((m) => m.wasReady() && !m.saw(`chain inet ${table} done`))) await new Promise((r) => setTimeout(r, 20));
@@ -98,9 +100,7 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
   } finally {
     await Promise.all([
       lab.run('host', ['nft', 'delete', 'table', 'inet', table], { intent: 'remove the trace table', reject: false }).catch(() => undefined),
-      names.length > 1
-        ? lab.run('host', ['ip', '-all', 'netns', 'exec', 'nft', 'delete', 'table', 'inet', table], { intent: 'remove the trace table everywhere', reject: false }).catch(() => undefined)
-        : undefined,
+      lab.inEveryNamespace(['nft', 'delete', 'table', 'inet', table], { intent: 'remove the trace table' }).catch(() => undefined),
     ]);
     const outputs = await Promise.all(monitors.map((m) => m.stop()));
     for (const [i, m] of monitors.entries()) {

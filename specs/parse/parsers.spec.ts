@@ -157,7 +157,7 @@ describe('ip -json', () => {
     expect(globalAddresses(addrs).map((a) => a.address)).toContain('172.18.0.1');
     expect(parseNeighbours(captured('host.neigh.json'))[0]).toMatchObject({ dst: '172.18.0.2' });
     expect(parseLinks(captured('c1.links.json')).find((l) => l.ifname === 'eth0')?.link_netnsid).toBe(0);
-    expect(parseNsIds('[{"nsid":0},{"nsid":1,"name":"red"}]')).toEqual(new Map([[0, 'host'], [1, 'red']]));
+    expect(parseNsIds('[{"nsid":0},{"nsid":1,"name":"red"}]')).toEqual(new Map([[0, undefined], [1, 'red']]));
     expect(parseNsIds('')).toEqual(new Map());
   });
 

@@ -82,10 +82,10 @@ export function parseIpBatch(text: string): { links: LinkInfo[]; addresses: Addr
   return { links: links as LinkInfo[], addresses: addresses as AddrInfo[], routes: routes as RouteInfo[], neighbours: neighbours as NeighInfo[], ipRules: ipRules as IpRule[] };
 }
 
-/** `ip -j netns list-id`: the peer namespace of each nsid (`host` when unnamed, i.e. the lab's host). */
-export function parseNsIds(text: string): Map<number, string> {
-  const m = new Map<number, string>();
-  for (const e of rows<{ nsid: number; name?: string }>(text)) m.set(e.nsid, e.name ?? 'host');
+/** `ip -j netns list-id`: the name of the namespace of each nsid, where the reading namespace's /run/netns has one. */
+export function parseNsIds(text: string): Map<number, string | undefined> {
+  const m = new Map<number, string | undefined>();
+  for (const e of rows<{ nsid: number; name?: string }>(text)) m.set(e.nsid, e.name);
   return m;
 }
 
