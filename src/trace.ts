@@ -31,6 +31,10 @@ export interface TraceStep {
   verdict: string;
   /** The rule that gave the verdict (nft syntax), or undefined for the chain's policy. */
   rule?: string;
+  /** The packet's TTL (hop limit) as the chain saw it: it falls by one at every router, which orders the hops. */
+  ttl?: number;
+  /** An answer (echo reply, ICMP error, or from a probed port) rather than the probe's own packet. */
+  reply?: boolean;
 }
 
 export interface Trace {
@@ -105,7 +109,7 @@ export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Pr
     const outputs = await Promise.all(monitors.map((m) => m.stop()));
     for (const [i, m] of monitors.entries()) {
       if (!m.wasReady()) trace.unavailable.push(`${names[i]}: nft monitor did not start within 4 s`);
-      trace.steps.push(...parseTrace(names[i]!, outputs[i]!, table));
+      trace.steps.push(...parseTrace(names[i]!, outputs[i]!, table, match.ports));
     }
   }
 }
@@ -146,8 +150,9 @@ function startMonitor(lab: World, ns: string, table: string): { wasReady(): bool
 }
 
 /** Parse `nft monitor` output: `trace id ID FAMILY TABLE CHAIN (packet: … | rule … (verdict V) | policy V | verdict V)`. */
-export function parseTrace(ns: string, text: string, ownTable: string): TraceStep[] {
+export function parseTrace(ns: string, text: string, ownTable: string, ports: readonly number[] = []): TraceStep[] {
   const packets = new Map<string, string>();
+  const facts = new Map<string, { ttl?: number; reply: boolean }>();
   const steps: TraceStep[] = [];
   for (const line of text.split('\n')) {
     const m = /^trace id (\S+) (\S+) (\S+) (\S+) (.*)$/.exec(line.trim());
@@ -155,8 +160,9 @@ export function parseTrace(ns: string, text: string, ownTable: string): TraceSte
     const [, id, family, tbl, chainName, rest] = m as unknown as [string, string, string, string, string, string];
     if (rest.startsWith('packet: ')) {
       packets.set(id, describePacket(rest.slice(8)));
+      facts.set(id, packetFacts(rest.slice(8), ports));
       // our own chains see every marked packet as it enters (prerouting) or leaves (output) the namespace
-      if (tbl === ownTable) steps.push({ ns, chain: chainName === 'out' ? 'output' : 'prerouting', packet: packets.get(id)!, verdict: 'seen' });
+      if (tbl === ownTable) steps.push({ ns, chain: chainName === 'out' ? 'output' : 'prerouting', packet: packets.get(id)!, verdict: 'seen', ...facts.get(id) });
       continue;
     }
     // netspec's own tables (this trace's, and those of traces running beside it) are not the user's rules
@@ -177,6 +183,16 @@ export function parseTrace(ns: string, text: string, ownTable: string): TraceSte
     if (verdict && verdict[1] !== 'continue') steps.push({ ns, chain, packet, verdict: verdict[1]! });
   }
   return steps;
+}
+
+/** What orders a packet's sightings: its TTL (hop limit), and whether it answers the probe. */
+function packetFacts(text: string, ports: readonly number[]): { ttl?: number; reply: boolean } {
+  const ttl = /\bip6? (?:ttl|hoplimit) (\d+)/.exec(text)?.[1];
+  const icmp = /\bicmp(?:v6)? type (\S+)/.exec(text)?.[1];
+  const sport = Number(/\b(?:tcp|udp) sport (\d+)/.exec(text)?.[1]);
+  const dport = Number(/\b(?:tcp|udp) dport (\d+)/.exec(text)?.[1]);
+  const reply = icmp ? icmp !== 'echo-request' : ports.includes(sport) && !ports.includes(dport);
+  return { ...(ttl ? { ttl: Number(ttl) } : {}), reply };
 }
 
 function describePacket(text: string): string {
@@ -209,14 +225,25 @@ export function accepts(trace: Trace): TraceStep[] {
   return trace.steps.filter((s) => s.verdict === 'accept');
 }
 
-/** Where the probe's packets were seen, in order, once per namespace and packet: the path the kernel took. */
+/**
+ * Where the probe's packets were seen, once per namespace and packet, in the order the kernel saw them: the probe's
+ * packets before the answers, and along each way by TTL (it falls by one at every router), a namespace sending a
+ * packet before the next one receives it. nft monitor prints no time, and when netspec reads each namespace's
+ * monitor says little (a monitor's lines come in bursts, milliseconds after a round trip of microseconds), so the
+ * order comes from the packets themselves.
+ */
 export function sightings(trace: Trace): TraceStep[] {
   const seen = new Set<string>();
-  return trace.steps.filter((s) => {
+  const found = trace.steps.filter((s) => {
     if (s.verdict !== 'seen') return false;
     const key = `${s.ns} ${s.packet.replace(/ \(.*\)$/, '')}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
+  });
+  const rank = (s: TraceStep) => [s.reply ? 1 : 0, -(s.ttl ?? 0), s.chain === 'output' ? 0 : 1];
+  return found.sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
   });
 }
