@@ -312,35 +312,63 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const protocol = target.protocol as 'tcp' | 'udp';
   const port = target.port!;
   const log: string[] = [];
-  const landing = await land(source, target, protocol, port, options.responder !== false && source.lab.refusesResponders() === undefined, durationMs, log);
+  const respond = options.responder !== false && source.lab.refusesResponders() === undefined;
+  const landing = await land(source, target, protocol, port, respond, options.seenAs === true, durationMs, log);
+  // seenAs where netspec's responder does not answer (the spec's own server): the landing namespace's nftables
+  // witness records the source, as for ICMP; where there is no witness, the matcher says nothing recorded it
+  const info = landing.info;
+  let witness: Awaited<ReturnType<typeof startWitness>> | undefined;
+  if (options.seenAs && info?.ns && info.answered !== 'responder') {
+    witness = await startWitness(source.lab.get(info.ns), info.address, { protocol, port: info.port }).catch((error: unknown) => {
+      landing.stop();
+      throw error;
+    });
+  }
+  let outcome: ProbeOutcome | undefined;
   try {
-    // the window starts now that whatever answers is listening
-    const started = performance.now();
-    const deadline = started + durationMs;
-    // each try waits at least this long for an answer, so a slow machine cannot turn "late" into "never"
-    const minTry = until === 'window' ? Math.min(durationMs, 1000) : 100;
-    let refused = false;
-    let sent = 0;
-    let firstSent: number | undefined;
-    for (;;) {
-      // `.not` waits a little past its window for an answer, as the ICMP probe does: a late answer still counts
-      const wait = Math.max(minTry, deadline - performance.now()) + (until === 'window' ? graceMs(durationMs) : 0);
-      const t = performance.now();
-      const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log);
-      sent++;
-      firstSent ??= t;
-      last.elapsedMs = performance.now() - started;
-      last.sent = sent;
-      last.watchedMs = performance.now() - firstSent;
-      last.landing = landing.info;
-      // a refusal seen once counts, even if a later ICMP error was rate-limited away
-      refused ||= last.refused;
-      last.refused = refused && !last.reached;
-      if (last.reached || last.noRoute || performance.now() >= deadline) return last;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    outcome = await portTries(source, target, from, durationMs, until, landing.info, log);
+    return outcome;
   } finally {
     landing.stop();
+    if (witness) {
+      const seen = await witness.finish(outcome !== undefined);
+      if (outcome) {
+        outcome.seenSources = seen;
+        outcome.seenAs = seen[0];
+        outcome.log.push(`${info!.ns}$ nft witness: ${protocol} packets to ${info!.address}:${info!.port} came from ${seen.join(', ') || 'nobody'}`);
+      }
+    }
+  }
+}
+
+/** The TCP/UDP probe's tries, until an answer, no route, or the deadline. */
+async function portTries(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', landing: Landing | undefined, log: string[]): Promise<ProbeOutcome> {
+  const protocol = target.protocol as 'tcp' | 'udp';
+  const port = target.port!;
+  // the window starts now that whatever answers is listening
+  const started = performance.now();
+  const deadline = started + durationMs;
+  // each try waits at least this long for an answer, so a slow machine cannot turn "late" into "never"
+  const minTry = until === 'window' ? Math.min(durationMs, 1000) : 100;
+  let refused = false;
+  let sent = 0;
+  let firstSent: number | undefined;
+  for (;;) {
+    // `.not` waits a little past its window for an answer, as the ICMP probe does: a late answer still counts
+    const wait = Math.max(minTry, deadline - performance.now()) + (until === 'window' ? graceMs(durationMs) : 0);
+    const t = performance.now();
+    const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log);
+    sent++;
+    firstSent ??= t;
+    last.elapsedMs = performance.now() - started;
+    last.sent = sent;
+    last.watchedMs = performance.now() - firstSent;
+    last.landing = landing;
+    // a refusal seen once counts, even if a later ICMP error was rate-limited away
+    refused ||= last.refused;
+    last.refused = refused && !last.reached;
+    if (last.reached || last.noRoute || performance.now() >= deadline) return last;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -384,11 +412,12 @@ async function land(
   protocol: 'tcp' | 'udp',
   port: number,
   respond: boolean,
+  locate: boolean,
   durationMs: number,
   log: string[],
 ): Promise<{ info?: Landing; stop(): void }> {
   const none = { stop: () => undefined };
-  if (!respond) return none;
+  if (!respond && !locate) return none;
   const lab = source.lab;
   const addresses = await labAddresses(lab);
   let owner = target.ns?.name ?? ownerIn(addresses, target.address);
@@ -411,6 +440,10 @@ async function land(
   if (ss.stdout.trim()) {
     info.answered = 'server';
     log.push(`${owner}$ ss: something listens on ${protocol} port ${toPort} (the spec's own server): no responder`);
+    return { info, stop: () => undefined };
+  }
+  if (!respond) {
+    info.why = `nothing listens on ${protocol} port ${toPort} in ${owner}, and no responder was to be started`;
     return { info, stop: () => undefined };
   }
   if (owner === 'host') {

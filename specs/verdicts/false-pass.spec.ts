@@ -253,19 +253,29 @@ describe('found by an adversarial review of this round', () => {
     }
   });
 
-  test('seenAs of another family, IPv4-mapped or unspecified is refused; a source nobody recorded is no verdict', async ({ lab }) => {
+  test('seenAs of another family, IPv4-mapped or unspecified is refused; the spec\'s own server is witnessed by nftables', async ({ lab }) => {
     const net = await tutorial(lab);
     const { red, blue } = net;
     for (const seenAs of ['::ffff:192.168.15.1', 'fd00::1', '0.0.0.0']) {
       await expect(expect(red).not.toReach('192.168.15.2', { seenAs })).rejects.toThrow(InvalidInputError);
     }
-    // the spec's own server answers (it prints no source): "not seen as" would have no evidence
+    // the spec's own servers answer (they print no source): the landing namespace's nft witness records it instead
     void blue.exec('timeout', ['20', 'socat', 'TCP-LISTEN:7000,fork,reuseaddr', 'SYSTEM:echo hi'], { reject: false }).catch(() => undefined);
-    for (let i = 0; !(await blue.exec('ss', ['-H', '-ltn', 'sport = :7000'])).stdout.trim(); i++) {
-      if (i > 200) throw new Error('the server never listened');
+    void blue.exec('timeout', ['20', 'socat', 'UDP-RECVFROM:7001,fork', 'SYSTEM:echo hi'], { reject: false }).catch(() => undefined);
+    for (let i = 0; !(await blue.exec('ss', ['-H', '-ltun', 'sport = :7000 or sport = :7001'])).stdout.trim().includes('7001'); i++) {
+      if (i > 200) throw new Error('the servers never listened');
       await new Promise((r) => setTimeout(r, 50));
     }
-    await expect(expect(red).not.toReach({ address: '192.168.15.2', port: 7000 }, { seenAs: '192.168.15.9', responder: false })).rejects.toThrow(ProbeError);
+    for (const [protocol, port] of [['tcp', 7000], ['udp', 7001]] as const) {
+      const target = { address: '192.168.15.2', port };
+      await expect(red).not.toReach(target, { protocol, seenAs: '192.168.15.9', responder: false });
+      const msg = await failureOf(expect(red).toReach(target, { protocol, seenAs: '192.168.15.9', responder: false, timeout: 1000 }));
+      // (as 192.168.15.1, or as the host's .3: the tutorial's MASQUERADE also covers bridged traffic here)
+      const seen = /but the target saw the source as (192\.168\.15\.[13]), not 192\.168\.15\.9/.exec(msg)?.[1];
+      expect(seen, msg).toBeDefined();
+      expect(msg).toMatch(new RegExp(`blue\\$ nft witness: ${protocol} packets to 192\\.168\\.15\\.2:${port} came from ${seen!.replace(/\./g, '\\.')}`));
+      await expect(red).toReach(target, { protocol, seenAs: seen!, responder: false });
+    }
   });
 
   test('toHaveReachability: odd spellings of an address key are the same target; a self pair or nothing to check is an error', async ({ lab }) => {
