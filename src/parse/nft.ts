@@ -91,9 +91,9 @@ export function setElements(text: string): string[] {
 const IPTABLES_TABLE_NAMES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 /**
- * A table iptables-nft made (shown in iptables form, from iptables-save): one of its families and names. A table of
- * the same name that holds no `xt` expression and is not among `iptablesTables` (the tables iptables-save printed)
- * is not told apart: iptables-nft and nft share the kernel's tables.
+ * A table iptables-nft made (shown in iptables form, from iptables-save): one of its families and names. A native
+ * table given one of those names is not told apart: iptables-nft and nft share the kernel's tables, and nft 1.0.6
+ * marks iptables-nft's only in a warning on stderr.
  */
 export function isIptablesTable(table: NftTable): boolean {
   return ['ip', 'ip6', 'arp', 'bridge'].includes(table.family) && IPTABLES_TABLE_NAMES.has(table.name);
