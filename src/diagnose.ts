@@ -80,9 +80,10 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const dropped = drops(trace)[0];
   if (dropped) {
     const bridged = /\biif (\S+), oif \1\)/.test(dropped.packet) ? ' (bridged traffic goes through iptables because net.bridge.bridge-nf-call-iptables=1)' : '';
-    hops.push(`${dropped.ns}: dropped by ${stepRule(dropped, before, after)} — ${dropped.packet} (kernel trace)${bridged}`);
+    // how far the packets went, then where they stopped (the last hop is the reason: meshes quote it)
     const traced = tracedPath(trace);
     if (traced) hops.push(traced);
+    hops.push(`${dropped.ns}: dropped by ${stepRule(dropped, before, after)} — ${dropped.packet} (kernel trace)${bridged}`);
     return done('FILTERED', dropped.ns);
   }
   // no trace (attach mode): a DROP/REJECT rule or DROP policy whose counter rose during the probe
