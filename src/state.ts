@@ -6,7 +6,6 @@ import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks
 import { EMPTY_IPTABLES, parseIptablesSave, type IptablesRuleset } from './parse/iptables.js';
 import { EMPTY_NFT, formatNft, nativeOnly, parseNftJson, type NftRuleset } from './parse/nft.js';
 
-
 export interface NamespaceState {
   readonly name: string;
   readonly links: LinkInfo[];
