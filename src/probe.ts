@@ -19,7 +19,7 @@ import { addressFacing, canonical, ipFamily, parseAddress, parseProbeAddress, ty
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { addressOwner, labAddresses, ownerIn } from './state.js';
-import { dnatFor, parseIptablesSave } from './parse/iptables.js';
+import { dnatFor, option, parseIptablesSave } from './parse/iptables.js';
 import { nativeOnly, nftDnatFor, parseNftJson, setElements } from './parse/nft.js';
 
 export type Protocol = 'icmp' | 'tcp' | 'udp';
@@ -313,7 +313,7 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const port = target.port!;
   const log: string[] = [];
   const respond = options.responder !== false && source.lab.refusesResponders() === undefined;
-  const landing = await land(source, target, protocol, port, respond, options.seenAs === true, durationMs, log);
+  const landing = await land(source, target, protocol, port, respond, options.seenAs === true, from, durationMs, log);
   // seenAs where netspec's responder does not answer (the spec's own server): the landing namespace's nftables
   // witness records the source, as for ICMP; where there is no witness, the matcher says nothing recorded it
   const info = landing.info;
@@ -413,6 +413,7 @@ async function land(
   port: number,
   respond: boolean,
   locate: boolean,
+  from: From,
   durationMs: number,
   log: string[],
 ): Promise<{ info?: Landing; stop(): void }> {
@@ -425,7 +426,9 @@ async function land(
   let address = target.address;
   let toPort = port;
   let dnat: string | undefined;
-  const rule = await dnatRule(lab.get(owner), target, protocol, port);
+  // the probe's source address, asked of the kernel only when a rule names an interface
+  const sourceAddress = async () => from.address ?? (await source.routeGet(target.address))?.prefsrc;
+  const rule = await dnatRule(lab.get(owner), target, protocol, port, sourceAddress);
   if (rule) {
     address = rule.address;
     toPort = rule.port ?? port;
@@ -465,20 +468,27 @@ async function land(
  * dstnat, -100) and native nft `dnat` rules in nat chains hooked at prerouting, in the order of their priorities (the
  * first NAT binding of a connection is the one the kernel keeps). Both read through the one parser of each format.
  */
-export async function dnatRule(ns: Netns, target: { address: string; family: Family }, protocol: 'tcp' | 'udp', port: number): Promise<{ address: string; port?: number; rule: string } | undefined> {
+export async function dnatRule(ns: Netns, target: { address: string; family: Family }, protocol: 'tcp' | 'udp', port: number, source?: () => Promise<string | undefined>): Promise<{ address: string; port?: number; rule: string } | undefined> {
   const save = target.family === 6 ? 'ip6tables-save' : 'iptables-save';
   const [ipt, nft] = await Promise.all([
     ns.lab.run(ns.name, [save, '-t', 'nat'], { intent: 'read the nat rules', reject: false }),
     ns.lab.run(ns.name, ['nft', '-j', 'list', 'ruleset'], { intent: 'read the nftables rules', reject: false }).catch(() => undefined),
   ]);
-  const packet = { protocol, destination: target.address, port, local: true };
-  const fromIptables = ipt.exitCode === 0 ? dnatFor(parseIptablesSave(ipt.stdout), packet) : undefined;
-  const native = nft?.exitCode === 0 ? nftDnatFor(nativeOnly(parseNftJson(nft.stdout)), packet) : {};
+  const iptables = ipt.exitCode === 0 ? parseIptablesSave(ipt.stdout) : undefined;
+  const native = nft?.exitCode === 0 ? nativeOnly(parseNftJson(nft.stdout)) : undefined;
+  // a rule that names the incoming interface (Docker's `! -i docker0`, its `-i docker0 -j RETURN`) is judged on the
+  // interface this namespace would send an answer to the source out of: the one the packet comes in on
+  const namesInterface = iptables?.rules.some((r) => r.table === 'nat' && option(r, '-i')) || native?.rules.some((r) => r.expr.some((e) => JSON.stringify(e).includes('"iifname"')));
+  const from = namesInterface ? await source?.() : undefined;
+  const iif = from ? (await ns.routeGet(from))?.dev : undefined;
+  const packet = { protocol, destination: target.address, port, local: true, iif };
+  const fromIptables = iptables ? dnatFor(iptables, packet) : undefined;
+  const nat = native ? nftDnatFor(native, packet) : {};
   // iptables-nft's nat PREROUTING hooks at priority -100 (dstnat); a native chain before it rewrites first
   const IPTABLES_DSTNAT = -100;
-  const nftFirst = native.dnat && (!fromIptables || (native.prio ?? 0) < IPTABLES_DSTNAT);
+  const nftFirst = nat.dnat && (!fromIptables || (nat.prio ?? 0) < IPTABLES_DSTNAT);
   if (nftFirst) {
-    const d = native.dnat!;
+    const d = nat.dnat!;
     return { address: canonical(d.address), port: d.port, rule: `nft ${d.rule.family} ${d.rule.table} ${d.rule.chain}: ${d.rule.text.replace(/ counter packets \d+ bytes \d+/, ' counter')}` };
   }
   return fromIptables ? { address: canonical(fromIptables.address), port: fromIptables.port, rule: fromIptables.rule.text } : undefined;

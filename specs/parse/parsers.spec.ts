@@ -58,6 +58,16 @@ describe('iptables-save', () => {
     expect(dnatFor(save, { protocol: 'tcp', destination: '203.0.113.8', port: 8080, local: false })).toBeUndefined();
   });
 
+  test('the incoming interface, where known: a packet from the bridge itself meets `-i br-… -j RETURN`, not the DNAT', () => {
+    const fromOutside = { protocol: 'tcp' as const, destination: '198.51.100.2', port: 8080, local: true, iif: 'uplink0' };
+    expect(dnatFor(save, fromOutside)).toMatchObject({ address: '172.18.0.2', port: 80 });
+    expect(dnatFor(save, { ...fromOutside, iif: 'br-048ba37db75a' })).toBeUndefined();
+    expect(dnatFor(save, { ...fromOutside, iif: 'docker0' })).toBeUndefined();
+    const wild = parseIptablesSave(['*nat', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -i up+ -p tcp -j DNAT --to-destination 10.0.0.9', 'COMMIT', ''].join('\n'));
+    expect(dnatFor(wild, { ...fromOutside, iif: 'uplink0' })).toMatchObject({ address: '10.0.0.9' });
+    expect(dnatFor(wild, { ...fromOutside, iif: 'eth0' })).toBeUndefined();
+  });
+
   test('DNAT only from the chains PREROUTING reaches, and `! -d` is a negation, not a wildcard', () => {
     const rules = parseIptablesSave(
       ['*nat', ':PREROUTING ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ':ORPHAN - [0:0]', '-A PREROUTING ! -d 10.0.0.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.0.0.9:8080', '-A ORPHAN -p tcp -j DNAT --to-destination 10.0.0.7', '-A OUTPUT -p tcp -j DNAT --to-destination 10.0.0.8', 'COMMIT', ''].join('\n'),
@@ -127,6 +137,12 @@ describe('nft -j list ruleset', () => {
     expect(nftDnatFor(native, { protocol: 'udp', destination: '198.51.100.2', port: 9090, local: true }).dnat).toBeUndefined();
     expect(nftDnatFor(native, { protocol: 'tcp', destination: '198.51.100.3', port: 9090, local: true }).dnat).toBeUndefined();
     expect(nftDnatFor(native, { protocol: 'tcp', destination: 'fd00::2', port: 9090, local: true }).dnat).toBeUndefined();
+    // an iifname match, judged when the interface is known
+    const guarded = parseNftJson(captured('host.nft.json').replace('{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": "198.51.100.2"}}', '{"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "uplink*"}}'));
+    const packet = { protocol: 'tcp' as const, destination: '198.51.100.2', port: 9090, local: true };
+    expect(nftDnatFor(nativeOnly(guarded), { ...packet, iif: 'uplink0' }).dnat).toMatchObject({ address: '172.18.0.2' });
+    expect(nftDnatFor(nativeOnly(guarded), { ...packet, iif: 'v-net-0' }).dnat).toBeUndefined();
+    expect(nftDnatFor(nativeOnly(guarded), packet).dnat).toMatchObject({ address: '172.18.0.2' }); // unknown: may
   });
 
   test('source NAT rules, and counters that rose', () => {

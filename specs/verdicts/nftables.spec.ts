@@ -95,3 +95,19 @@ test('every reader sees the same rules: a mangle FORWARD chain printed first and
   expect(msg).toMatch(/\(FILTERED\)/);
   expect(msg).toMatch(/host: dropped by the FORWARD policy DROP \(table filter\)/);
 });
+
+test('a DNAT for one incoming interface: from the wan it lands in blue, from the bridge it does not (REFUSED in the host)', async ({ lab }) => {
+  const net = await tutorial(lab);
+  const [red, blue] = [net.nodes[0]!, net.nodes[1]!];
+  const wan = net.wan!.ns;
+  await lab.host.iptables(['-t', 'nat', '-A', 'PREROUTING', '-i', 'uplink0', '-p', 'tcp', '--dport', '80', '-j', 'DNAT', '--to-destination', '192.168.15.2']);
+  const published = { address: net.wan!.hostAddress, port: 80 };
+  await expect(wan).toReach(published);
+  expect(await failureOf(expect(wan).not.toReach(published))).toMatch(/host: DNAT \S+:80 → 192\.168\.15\.2:80 .*answered by netspec's responder in blue/);
+  // from red the packet comes in on v-net-0: the kernel does not rewrite it, so nothing answers in the host
+  const fromBridge = await failureOf(expect(red).toReach({ address: '192.168.15.3', port: 80 }, { timeout: 500 }));
+  expect(fromBridge).toMatch(/\(REFUSED\)/);
+  expect(fromBridge).not.toMatch(/host: DNAT/);
+  expect(fromBridge).toMatch(/192\.168\.15\.3:80: answered with a refusal/);
+  expect(blue.name).toBe('blue');
+});

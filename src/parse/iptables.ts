@@ -214,12 +214,19 @@ export interface PacketFacts {
   source?: string;
   /** The destination is an address of the namespace whose rules these are (`-m addrtype --dst-type LOCAL`). */
   local: boolean;
+  /** The interface the packet comes in on, where known (the rules' namespace's route back to the source). */
+  iif?: string;
+}
+
+/** An interface name against a rule's (`br-+` in iptables, `br-*` in nft: a prefix). */
+export function interfaceMatches(pattern: string, ifname: string): boolean {
+  return /[+*]$/.test(pattern) ? ifname.startsWith(pattern.slice(0, -1)) : pattern === ifname;
 }
 
 /**
  * Does `rule` match `packet`, as far as netspec can tell? `yes`/`no` from the matches it judges (`-p`, `-s`, `-d`,
- * `--dport(s)`, `addrtype --dst-type LOCAL`); `maybe` when the rule also has a match it cannot judge before the
- * packet is sent (`-i`, conntrack state, marks …).
+ * `-i` when the packet's interface is known, `--dport(s)`, `addrtype --dst-type LOCAL`); `maybe` when the rule also has
+ * a match it cannot judge before the packet is sent (`-o`, conntrack state, marks …).
  */
 export function judge(rule: IptablesRule, packet: PacketFacts): 'yes' | 'no' | 'maybe' {
   let unknown = false;
@@ -236,6 +243,10 @@ export function judge(rule: IptablesRule, packet: PacketFacts): 'yes' | 'no' | '
         break;
       case '-d':
         if (!addressMatches(o, packet.destination)) return 'no';
+        break;
+      case '-i':
+        if (packet.iif === undefined) unknown = true;
+        else if (interfaceMatches(o.values[0] ?? '', packet.iif) === o.negated) return 'no';
         break;
       case '--dport':
       case '--dports':

@@ -5,6 +5,7 @@
  * iptables form (src/parse/iptables.ts), and netspec's own tables (traces, witnesses) never.
  */
 import { canonical, contains, parseCidr } from '../ip.js';
+import { interfaceMatches, type PacketFacts } from './iptables.js';
 
 export interface NftTable {
   readonly family: string;
@@ -236,14 +237,8 @@ export function renderRule(expr: readonly NftExpr[]): string {
 
 // --- judging a packet against native rules -------------------------------------------------------------------------
 
-/** What netspec knows of a packet before it is sent (see src/parse/iptables.ts PacketFacts). */
-export interface NftPacket {
-  protocol: 'icmp' | 'tcp' | 'udp';
-  destination: string;
-  port?: number;
-  source?: string;
-  local: boolean;
-}
+/** What netspec knows of a packet before it is sent: the same facts iptables rules are judged on. */
+export type NftPacket = PacketFacts;
 
 function inValue(right: unknown, test: (v: unknown) => boolean): boolean {
   const o = right as Record<string, unknown> | null;
@@ -305,6 +300,7 @@ function judgeMatch(m: Record<string, unknown>, packet: NftPacket): 'yes' | 'no'
     if (left.meta.key === 'protocol') return 'maybe';
     return result(inValue(m.right, (v) => v === packet.protocol || (packet.protocol === 'icmp' && v === 'ipv6-icmp')));
   }
+  if (left?.meta?.key === 'iifname' && typeof m.right === 'string') return packet.iif === undefined ? 'maybe' : result(interfaceMatches(m.right, packet.iif));
   if (left?.fib && (left.fib as unknown as { result: string }).result === 'type') return result(inValue(m.right, (v) => (v === 'local') === packet.local));
   return 'maybe';
 }
