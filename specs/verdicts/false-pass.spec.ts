@@ -269,7 +269,7 @@ describe('found by an adversarial review of this round', () => {
     for (const [protocol, port] of [['tcp', 7000], ['udp', 7001]] as const) {
       const target = { address: '192.168.15.2', port };
       await expect(red).not.toReach(target, { protocol, seenAs: '192.168.15.9', responder: false });
-      const msg = await failureOf(expect(red).toReach(target, { protocol, seenAs: '192.168.15.9', responder: false, timeout: 1000 }));
+      const msg = await failureOf(expect(red).toReach(target, { protocol, seenAs: '192.168.15.9', responder: false, timeout: 3000 }));
       // (as 192.168.15.1, or as the host's .3: the tutorial's MASQUERADE also covers bridged traffic here)
       const seen = /but the target saw the source as (192\.168\.15\.[13]), not 192\.168\.15\.9/.exec(msg)?.[1];
       expect(seen, msg).toBeDefined();
