@@ -5,6 +5,7 @@
 import { expect } from '../../src/vitest.js';
 import type { Engine } from './engines.js';
 import { failureOf } from '../matchers/helpers.js';
+import { layoutOf } from '../../fixtures/index.js';
 
 export interface Behaviour {
   id: number;
@@ -60,12 +61,12 @@ export const behaviours: Behaviour[] = [
       await expect(c1.ns).toReach(net.gateway);
       await expect(c1.ns).not.toReach(INTERNET);
       const why = await failureOf(expect(c1.ns).toReach(INTERNET, { timeout: 500 }));
-      if (e.version === 'classic') {
+      if (layoutOf(e.version)!.internalDefaultRoute) {
         // Docker 20.10 still routes via the gateway; its isolation rule is what drops the packet
         expect(why).toMatch(/\(FILTERED\)/);
         expect(why).toMatch(/host: dropped by rule `-A DOCKER-ISOLATION-STAGE-1 ! -d 172\.\d+\.0\.0\/16 -i br-[0-9a-f]{12} -j DROP`/);
       } else {
-        expect(why).toMatch(/\(NO_ROUTE\)/); // 29.x: no default route on an internal network
+        expect(why).toMatch(/\(NO_ROUTE\)/); // 25 on: no default route on an internal network (TestInternalNwConnectivity)
       }
     },
   },
@@ -124,6 +125,84 @@ export const behaviours: Behaviour[] = [
       await expect(c2.ns).toReach(INTERNET);
     },
   },
+  {
+    id: 9,
+    title: 'a published port reached from another network\'s container through the host\'s address (hairpin)',
+    // moby TestPortMappedHairpin (integration/networking/bridge_test.go): with the default daemon (docker-proxy on) a
+    // client on clientnet reaches servernet's published port at the host's address, on every version that has the test
+    async run(e) {
+      const [server, client] = [await e.createNetwork('servernet'), await e.createNetwork('clientnet')];
+      const c1 = await e.run('c1', { network: server.name, publish: ['8080:80'] });
+      const c2 = await e.run('c2', { network: client.name });
+      await c1.serveEcho(80);
+      const target = { address: e.hostAddress, port: 8080 };
+      if (e.userlandProxy || e.version === '29') {
+        // the proxy (or, on 29, the DNAT and a MASQUERADE out of servernet) connects from servernet's gateway
+        await expect(c2.ns).toReach(target, { responder: false, seenAs: server.gateway });
+      } else {
+        // no proxy, up to 28: DNAT to c1, and the inter-network isolation drops the forwarded packet
+        const why = await failureOf(expect(c2.ns).toReach(target, { responder: false, timeout: 1000 }));
+        expect(why).toMatch(/\(FILTERED\)/);
+        expect(why).toMatch(/DOCKER-ISOLATION-STAGE-2 -o br-[0-9a-f]{12} -j DROP/);
+      }
+    },
+  },
+  {
+    id: 10,
+    title: 'the host reaches a published port on 127.0.0.1 and on its own address; -p 127.0.0.1:… is closed to the outside',
+    async run(e) {
+      const net = await e.createNetwork('web');
+      const c1 = await e.run('c1', { network: net.name, publish: ['8080:80', '127.0.0.1:8081:80'] });
+      await c1.serveEcho(80);
+      // docker-proxy (OUTPUT skips 127.0.0.0/8), or without it the DNAT, route_localnet and a MASQUERADE of local sources
+      await expect(e.lab.host).toReach({ address: '127.0.0.1', port: 8080 }, { responder: false, seenAs: net.gateway });
+      await expect(e.lab.host).toReach({ address: '127.0.0.1', port: 8081 }, { responder: false, seenAs: net.gateway });
+      await expect(e.outside).toReach({ address: e.hostAddress, port: 8080 }, { responder: false, seenAs: e.outsideAddress });
+      await expect(e.outside).not.toReach({ address: e.hostAddress, port: 8081 }, { responder: false });
+    },
+  },
+  {
+    id: 11,
+    title: 'docker network connect puts a container on a second network (it reaches that network\'s containers), disconnect takes it off',
+    async run(e) {
+      const [front, back] = [await e.createNetwork('front'), await e.createNetwork('back')];
+      const c1 = await e.run('c1', { network: front.name });
+      const c2 = await e.run('c2', { network: back.name });
+      await expect(c1.ns).not.toReach(c2.address);
+      const second = await e.connect(back.name, 'c1');
+      expect(second).not.toBe(c1.address);
+      await expect(c1.ns).toReach(c2.address);
+      await expect(c2.ns).toReach(second);
+      await expect(c1.ns).toReach(INTERNET); // its default route is still front's
+      await e.disconnect(back.name, 'c1');
+      await expect(c1.ns).not.toReach(c2.address);
+      await expect(c1.ns).toReach(INTERNET);
+    },
+  },
+  {
+    id: 12,
+    title: '--subnet, --gateway and --ip: the container has the address asked for and routes via that gateway',
+    async run(e) {
+      const net = await e.createNetwork('custom', { subnet: '10.99.0.0/24', gateway: '10.99.0.254' });
+      expect([net.subnet, net.gateway]).toEqual(['10.99.0.0/24', '10.99.0.254']);
+      const c1 = await e.run('c1', { network: net.name, ip: '10.99.0.10' });
+      const c2 = await e.run('c2', { network: net.name });
+      expect(c1.address).toBe('10.99.0.10');
+      expect(c2.address).toBe('10.99.0.1'); // the lowest free address
+      await expect(c1.ns).toHaveRouteEntry({ destination: 'default', gateway: '10.99.0.254' });
+      await expect(c2.ns).toReach(c1.address);
+      await expect(c1.ns).toReach(INTERNET);
+    },
+  },
+  {
+    id: 13,
+    title: '--network none: only lo, nothing is reachable',
+    async run(e) {
+      const c1 = await e.run('c1', { network: 'none' });
+      await expect(c1.ns).not.toReach(INTERNET, { because: 'NO_ROUTE' });
+      await expect(c1.ns).toReach('127.0.0.1');
+    },
+  },
 ];
 
 /** The four rule-set scenarios of the reference, built the same way on both engines. */
@@ -138,6 +217,13 @@ export const ruleScenarios: { title: string; build(e: Engine): Promise<void> }[]
   },
   { title: 'an --internal network', build: async (e) => void (await e.createNetwork('vault', { internal: true })) },
   { title: 'an enable_icc=false network', build: async (e) => void (await e.createNetwork('quiet', { icc: false })) },
+  {
+    title: 'a host-IP publish and a custom subnet, gateway and --ip',
+    build: async (e) => {
+      await e.createNetwork('custom', { subnet: '10.99.0.0/24', gateway: '10.99.0.254' });
+      await e.run('c1', { network: 'custom', publish: ['127.0.0.1:8081:80', '8082:82/udp'], ip: '10.99.0.10' });
+    },
+  },
   {
     title: 'all of them, in the reference\'s order',
     build: async (e) => {

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '../../src/vitest.js';
 import { behaviours, ruleScenarios } from './behaviours.js';
 import { emulationEngine } from './engines.js';
+import { DOCKER_VERSIONS } from '../../fixtures/index.js';
 
-describe.each(['classic', '29'] as const)('the %s layout', (version) => {
+describe.each(DOCKER_VERSIONS.flatMap((v) => [[v, true], [v, false]] as const))('the %s layout, userland proxy %s', (version, userlandProxy) => {
 describe.each(behaviours.map((b) => [b.id, b] as const))('behaviour %i on the emulation', (_id, behaviour) => {
   test(behaviour.title, async () => {
-    const engine = await emulationEngine(version);
+    const engine = await emulationEngine({ version, userlandProxy });
     try {
       await behaviour.run(engine);
     } finally {
@@ -32,7 +33,7 @@ test('the emulation installs the rules a real Docker 20.10.24 installed (fixture
 });
 
 test('the 29.x layout installs the rules the reference gives for 29.x (default bridge, br-U with c1 -p 8080:80)', async () => {
-  const engine = await emulationEngine('29');
+  const engine = await emulationEngine({ version: '29' });
   try {
     await engine.createNetwork('web');
     await engine.run('c1', { network: 'web', publish: ['8080:80'] });

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { attach, createLab, serve, type Lab, type Netns } from '../../src/index.js';
 import { which } from '../../src/exec.js';
-import { dockerHost, type DockerHost } from '../../fixtures/index.js';
+import { dockerHost, type DockerHost, type EngineVersion } from '../../fixtures/index.js';
 import { tempDir } from '../helpers/temp.js';
 
 export interface EngineContainer {
@@ -28,8 +28,10 @@ export interface EngineNetwork {
 
 export interface Engine {
   kind: 'emulation' | 'docker';
-  /** The iptables layout: the real engine here is 20.10 (classic). */
-  version: 'classic' | '29';
+  /** The engine version (its layout): the real engine here is 20.10. */
+  version: EngineVersion;
+  /** docker-proxy runs (dockerd's --userland-proxy, the default) */
+  userlandProxy: boolean;
   lab: Lab;
   /** The outside world (the lab's wan namespace) and its address on the uplink. */
   outside: Netns;
@@ -37,8 +39,11 @@ export interface Engine {
   /** The Docker host's address as the outside sees it. */
   hostAddress: string;
   networks: EngineNetwork[];
-  createNetwork(name: string, options?: { internal?: boolean; icc?: boolean }): Promise<EngineNetwork>;
-  run(name: string, options?: { network?: string; publish?: string[] }): Promise<EngineContainer>;
+  createNetwork(name: string, options?: { internal?: boolean; icc?: boolean; subnet?: string; gateway?: string }): Promise<EngineNetwork>;
+  run(name: string, options?: { network?: string; publish?: string[]; ip?: string }): Promise<EngineContainer>;
+  /** `docker network connect [--ip IP] NET C`; the container's address on NET */
+  connect(network: string, container: string, options?: { ip?: string }): Promise<string>;
+  disconnect(network: string, container: string): Promise<void>;
   userRule(args: string[]): Promise<void>;
   /** The Docker host's filter and nat tables, normalised: no counters, bridges named by subnet. */
   rules(): Promise<string>;
@@ -64,13 +69,20 @@ function normalise(save: string, networks: EngineNetwork[]): string {
   return text;
 }
 
-export async function emulationEngine(version: 'classic' | '29' = 'classic'): Promise<Engine> {
+export interface EngineOptions {
+  version?: EngineVersion;
+  userlandProxy?: boolean;
+}
+
+export async function emulationEngine(options: EngineOptions = {}): Promise<Engine> {
+  const { version = '20.10', userlandProxy = true } = options;
   const lab = await createLab();
-  const docker: DockerHost = await dockerHost(lab, { version });
+  const docker: DockerHost = await dockerHost(lab, { version, userlandProxy });
   const networks = (): EngineNetwork[] => docker.networks.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway }));
   return {
     kind: 'emulation',
     version,
+    userlandProxy,
     lab,
     outside: docker.wan.ns,
     outsideAddress: docker.wan.address,
@@ -86,6 +98,8 @@ export async function emulationEngine(version: 'classic' | '29' = 'classic'): Pr
       const c = await docker.run(name, options);
       return { name, ns: c.ns, address: c.address, serveEcho: (port, protocol) => serve(lab.enter(name), { port, protocol }) };
     },
+    connect: async (network, container, opts) => (await docker.connect(network, container, opts)).address,
+    disconnect: (network, container) => docker.disconnect(network, container),
     userRule: (args) => docker.userRule(args),
     async rules() {
       return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks());
@@ -123,7 +137,8 @@ function readlinkSafe(p: string): string {
   }
 }
 
-export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}): Promise<Engine> {
+export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlandProxy?: boolean } = {}): Promise<Engine> {
+  const userlandProxy = options.userlandProxy ?? true;
   // dockerd needs the machine's root (cgroups, mounts, its own namespaces): a full-privilege lab, the only kind that may run it
   const lab = await createLab({ privileged: true, cgroups: true });
   const wan = await lab.wan();
@@ -134,7 +149,7 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}):
     rmSync(dataRoot, { recursive: true, force: true });
   };
   try {
-    await lab.sh`nohup dockerd --data-root ${dataRoot} --exec-root /run/docker --pidfile /run/docker.pid -H unix:///run/docker.sock --storage-driver=vfs >/run/dockerd.log 2>&1 &`;
+    await lab.sh`nohup dockerd --data-root ${dataRoot} --exec-root /run/docker --pidfile /run/docker.pid -H unix:///run/docker.sock --storage-driver=vfs --userland-proxy=${String(userlandProxy)} >/run/dockerd.log 2>&1 &`;
     for (let i = 0; ; i++) {
       const r = await lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', 'version'], { intent: 'wait for dockerd', reject: false });
       if (r.exitCode === 0) break;
@@ -151,7 +166,8 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}):
   const inspect = async (args: string[]) => (await docker(['inspect', ...args])).stdout.trim();
   return {
     kind: 'docker',
-    version: 'classic',
+    version: '20.10',
+    userlandProxy,
     lab,
     outside: wan.ns,
     outsideAddress: wan.address,
@@ -161,6 +177,8 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}):
       const args = ['network', 'create'];
       if (opts.internal) args.push('--internal');
       if (opts.icc === false) args.push('-o', 'com.docker.network.bridge.enable_icc=false');
+      if (opts.subnet) args.push('--subnet', opts.subnet);
+      if (opts.gateway) args.push('--gateway', opts.gateway);
       const id = (await docker([...args, name])).stdout.trim();
       const [subnet, gateway] = (await inspect(['-f', '{{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}}', name])).split(' ') as [string, string];
       const n = { name, bridge: `br-${id.slice(0, 12)}`, subnet, gateway };
@@ -170,6 +188,7 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}):
     async run(name, opts = {}) {
       const args = ['run', '-d', '--name', name, '--network', opts.network ?? 'bridge'];
       for (const p of opts.publish ?? []) args.push('-p', p);
+      if (opts.ip) args.push('--ip', opts.ip);
       await docker([...args, 'netspec/busybox:local', 'sleep', '3600']);
       const [pid, sandbox, address] = (await inspect(['-f', '{{.State.Pid}} {{.NetworkSettings.SandboxKey}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])).split(' ') as [string, string, string];
       const path = `/proc/${lab.pid}/root${sandbox}`;
@@ -178,6 +197,13 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid' } = {}):
       // servers run in the container's network namespace but in the lab's PID namespace, so they die with it
       const enter = ['nsenter', `--mount=/proc/${lab.pid}/ns/mnt`, `--pid=/proc/${lab.pid}/ns/pid_for_children`, `--net=${path}`, '--'];
       return { name, ns: world.get(name), address, serveEcho: (port, protocol) => serve(enter, { port, protocol }) };
+    },
+    async connect(network, container, opts = {}) {
+      await docker(['network', 'connect', ...(opts.ip ? ['--ip', opts.ip] : []), network, container]);
+      return inspect(['-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container]);
+    },
+    async disconnect(network, container) {
+      await docker(['network', 'disconnect', network, container]);
     },
     async userRule(args) {
       await lab.host.iptables(['-I', 'DOCKER-USER', ...args]);
