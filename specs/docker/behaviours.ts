@@ -203,6 +203,17 @@ export const behaviours: Behaviour[] = [
       await expect(c1.ns).toReach('127.0.0.1');
     },
   },
+  {
+    id: 14,
+    title: 'container names resolve on a user-defined network, to the address on that network',
+    async run(e) {
+      const net = await e.createNetwork('app');
+      const [, c2] = [await e.run('c1', { network: net.name }), await e.run('c2', { network: net.name })];
+      const address = await e.resolve('c1', 'c2');
+      expect(address).toBe(c2.address);
+      await expect((await e.run('c3', { network: net.name })).ns).toReach(address);
+    },
+  },
 ];
 
 /** The four rule-set scenarios of the reference, built the same way on both engines. */
@@ -221,7 +232,8 @@ export const ruleScenarios: { title: string; build(e: Engine): Promise<void> }[]
     title: 'a host-IP publish and a custom subnet, gateway and --ip',
     build: async (e) => {
       await e.createNetwork('custom', { subnet: '10.99.0.0/24', gateway: '10.99.0.254' });
-      await e.run('c1', { network: 'custom', publish: ['127.0.0.1:8081:80', '8082:82/udp'], ip: '10.99.0.10' });
+      // dockerd orders a container's bindings by host port, descending, then container port (go-connections' SortPortMap)
+      await e.run('c1', { network: 'custom', publish: ['8081:82/udp', '127.0.0.1:8082:80'], ip: '10.99.0.10' });
     },
   },
   {

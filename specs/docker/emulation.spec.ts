@@ -66,3 +66,38 @@ test('networks created at the same time get their own subnets, and stay isolated
   expect(a.address).not.toBe(b.address);
   await expect(a.ns).not.toReach(b.address, { because: 'FILTERED' });
 });
+
+test('--network host: the container is the host\'s namespace; names resolve only on shared user-defined networks', async ({ lab }) => {
+  const { dockerHost } = await import('../../fixtures/index.js');
+  const docker = await dockerHost(lab, { version: '29' });
+  const h = await docker.run('h', { network: 'host' });
+  expect(h.ns).toBe(lab.host);
+  expect(h.address).toBe('');
+  await Promise.all([docker.createNetwork('front'), docker.createNetwork('back')]);
+  const [, b] = [await docker.run('a', { network: 'front' }), await docker.run('b', { network: 'back' })];
+  expect(() => docker.resolve('a', 'b')).toThrow(/embedded DNS/);
+  const there = await docker.connect('back', 'a');
+  expect(there.ifname).toBe('eth1');
+  expect(docker.resolve('a', 'b')).toBe(b.address);
+  expect(docker.resolve('b', 'a')).toBe(there.address); // the address on the network they share
+  await docker.disconnect('back', 'a');
+  expect(() => docker.resolve('a', 'b')).toThrow(/embedded DNS/);
+});
+
+test('wrong input is refused with what to do: versions, subnets, gateways, --ip, published ports', async ({ lab }) => {
+  const { dockerHost, parsePublish } = await import('../../fixtures/index.js');
+  await expect(dockerHost(lab, { version: '27' as never })).rejects.toThrow(/"20\.10" \(or its alias "classic"\), "25", "28" or "29"/);
+  const docker = await dockerHost(lab, { version: 'classic' });
+  expect(docker.layout.version).toBe('20.10');
+  await expect(docker.createNetwork('x', { subnet: '172.17.5.0/24' })).rejects.toThrow(/overlaps/);
+  await expect(docker.createNetwork('y', { subnet: '10.1.0.0/24', gateway: '10.2.0.1' })).rejects.toThrow(/not in the subnet/);
+  await expect(docker.createNetwork('z', { gateway: '10.2.0.1' })).rejects.toThrow(/needs a --subnet/);
+  await docker.createNetwork('n', { subnet: '10.1.0.0/24' });
+  await docker.run('c1', { network: 'n', ip: '10.1.0.5' });
+  await expect(docker.run('c2', { network: 'n', ip: '10.1.0.5' })).rejects.toThrow(/in use/);
+  await expect(docker.run('c3', { network: 'n', ip: '10.9.0.5' })).rejects.toThrow(/not in n's subnet/);
+  await expect(docker.run('c4', { ip: '172.17.0.9' })).rejects.toThrow(/user-defined networks only/);
+  expect(parsePublish('127.0.0.1:8080:80')).toEqual({ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' });
+  expect(parsePublish('0.0.0.0:53:53/udp')).toEqual({ hostPort: 53, containerPort: 53, protocol: 'udp' });
+  expect(() => parsePublish('localhost:8080:80')).toThrow(/HOST_IP/);
+});

@@ -44,6 +44,8 @@ export interface Engine {
   /** `docker network connect [--ip IP] NET C`; the container's address on NET */
   connect(network: string, container: string, options?: { ip?: string }): Promise<string>;
   disconnect(network: string, container: string): Promise<void>;
+  /** The address `name` resolves to inside container `from` (Docker's embedded DNS; the emulation's records) */
+  resolve(from: string, name: string): Promise<string>;
   userRule(args: string[]): Promise<void>;
   /** The Docker host's filter and nat tables, normalised: no counters, bridges named by subnet. */
   rules(): Promise<string>;
@@ -100,6 +102,7 @@ export async function emulationEngine(options: EngineOptions = {}): Promise<Engi
     },
     connect: async (network, container, opts) => (await docker.connect(network, container, opts)).address,
     disconnect: (network, container) => docker.disconnect(network, container),
+    resolve: async (from, name) => docker.resolve(from, name),
     userRule: (args) => docker.userRule(args),
     async rules() {
       return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks());
@@ -204,6 +207,12 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
     },
     async disconnect(network, container) {
       await docker(['network', 'disconnect', network, container]);
+    },
+    async resolve(from, name) {
+      // the embedded DNS at 127.0.0.11 answers names of the container's networks itself: no query leaves the lab
+      const out = (await docker(['exec', from, 'nslookup', '-type=a', name])).stdout;
+      const answer = out.slice(out.indexOf(`Name:`));
+      return /Address:\s*(\S+)/.exec(answer)?.[1] ?? '';
     },
     async userRule(args) {
       await lab.host.iptables(['-I', 'DOCKER-USER', ...args]);

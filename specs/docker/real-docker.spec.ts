@@ -16,16 +16,17 @@ async function withEngine<T>(make: () => Promise<Engine>, use: (e: Engine) => Pr
   }
 }
 
-describe.runIf(dockerInstalled)('a real Docker engine', () => {
+// dockerd with and without --userland-proxy: docker-proxy carries hairpin and host-local connections, or NAT rules do
+describe.runIf(dockerInstalled).each([true, false])('a real Docker engine (20.10), userland proxy %s', (userlandProxy) => {
   describe.each(behaviours.map((b) => [b.id, b] as const))('behaviour %i', (_id, behaviour) => {
     test(`${behaviour.title} — the same on real Docker as on the emulation`, async () => {
-      await withEngine(() => dockerEngine(), (e) => behaviour.run(e));
+      await withEngine(() => dockerEngine({ userlandProxy }), (e) => behaviour.run(e));
     });
   });
 
   test.each(ruleScenarios.map((s) => [s.title, s] as const))('rule set for %s: real Docker and the emulation agree', async (_title, scenario) => {
-    const real = await withEngine(() => dockerEngine(), async (e) => (await scenario.build(e), e.rules()));
-    const emulated = await withEngine(emulationEngine, async (e) => (await scenario.build(e), e.rules()));
+    const real = await withEngine(() => dockerEngine({ userlandProxy }), async (e) => (await scenario.build(e), e.rules()));
+    const emulated = await withEngine(() => emulationEngine({ userlandProxy }), async (e) => (await scenario.build(e), e.rules()));
     expect(emulated).toBe(real);
   });
 });
