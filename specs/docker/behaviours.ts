@@ -214,6 +214,20 @@ export const behaviours: Behaviour[] = [
       await expect((await e.run('c3', { network: net.name })).ns).toReach(address);
     },
   },
+  {
+    id: 15,
+    title: 'an --ipv6 network: containers reach each other over IPv6; another network reaches them unless ip6tables rules isolate it (27.0 on)',
+    async run(e) {
+      const [a, b] = [await e.createNetwork('six-a', { subnet6: 'fd00:a::/64' }), await e.createNetwork('six-b', { subnet6: 'fd00:b::/64' })];
+      const [c1, c2] = [await e.run('c1', { network: a.name }), await e.run('c2', { network: a.name })];
+      const c3 = await e.run('c3', { network: b.name });
+      expect(c1.address6).toMatch(/^fd00:a::/);
+      await expect(c1.ns).toReach(c2.address6);
+      await expect(c1.ns).not.toReach(c3.address); // IPv4 stays isolated
+      if (layoutOf(e.version)!.ip6tables) await expect(c3.ns).not.toReach(c1.address6, { because: 'FILTERED' });
+      else await expect(c3.ns).toReach(c1.address6); // no ip6tables rules: IPv6 is routed between the networks
+    },
+  },
 ];
 
 /** The four rule-set scenarios of the reference, built the same way on both engines. */

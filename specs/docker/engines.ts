@@ -15,6 +15,8 @@ export interface EngineContainer {
   name: string;
   ns: Netns;
   address: string;
+  /** its IPv6 address on an `--ipv6` network, '' otherwise */
+  address6: string;
   /** A server in the container's namespace that answers with the source address it saw. */
   serveEcho(port: number, protocol?: 'tcp' | 'udp'): Promise<unknown>;
 }
@@ -39,7 +41,7 @@ export interface Engine {
   /** The Docker host's address as the outside sees it. */
   hostAddress: string;
   networks: EngineNetwork[];
-  createNetwork(name: string, options?: { internal?: boolean; icc?: boolean; subnet?: string; gateway?: string }): Promise<EngineNetwork>;
+  createNetwork(name: string, options?: { internal?: boolean; icc?: boolean; subnet?: string; gateway?: string; subnet6?: string }): Promise<EngineNetwork>;
   run(name: string, options?: { network?: string; publish?: string[]; ip?: string }): Promise<EngineContainer>;
   /** `docker network connect [--ip IP] NET C`; the container's address on NET */
   connect(network: string, container: string, options?: { ip?: string }): Promise<string>;
@@ -98,7 +100,7 @@ export async function emulationEngine(options: EngineOptions = {}): Promise<Engi
     },
     async run(name, options) {
       const c = await docker.run(name, options);
-      return { name, ns: c.ns, address: c.address, serveEcho: (port, protocol) => serve(lab.enter(name), { port, protocol }) };
+      return { name, ns: c.ns, address: c.address, address6: c.endpoints[0]?.address6 ?? '', serveEcho: (port, protocol) => serve(lab.enter(name), { port, protocol }) };
     },
     connect: async (network, container, opts) => (await docker.connect(network, container, opts)).address,
     disconnect: (network, container) => docker.disconnect(network, container),
@@ -182,6 +184,7 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
       if (opts.icc === false) args.push('-o', 'com.docker.network.bridge.enable_icc=false');
       if (opts.subnet) args.push('--subnet', opts.subnet);
       if (opts.gateway) args.push('--gateway', opts.gateway);
+      if (opts.subnet6) args.push('--ipv6', '--subnet', opts.subnet6);
       const id = (await docker([...args, name])).stdout.trim();
       const [subnet, gateway] = (await inspect(['-f', '{{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}}', name])).split(' ') as [string, string];
       const n = { name, bridge: `br-${id.slice(0, 12)}`, subnet, gateway };
@@ -193,13 +196,13 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
       for (const p of opts.publish ?? []) args.push('-p', p);
       if (opts.ip) args.push('--ip', opts.ip);
       await docker([...args, 'netspec/busybox:local', 'sleep', '3600']);
-      const [pid, sandbox, address] = (await inspect(['-f', '{{.State.Pid}} {{.NetworkSettings.SandboxKey}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', name])).split(' ') as [string, string, string];
+      const [pid, sandbox, address, address6 = ''] = (await inspect(['-f', '{{.State.Pid}} {{.NetworkSettings.SandboxKey}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}', name])).split(' ') as [string, string, string, string?];
       const path = `/proc/${lab.pid}/root${sandbox}`;
       const target = options.attachBy === 'pid' ? { pid: hostPid(lab, Number(pid)) } : { path };
       const world = await attach({ [name]: target }, { host: { pid: lab.pid }, allowAnyTarget: true, allowResponder: true });
       // servers run in the container's network namespace but in the lab's PID namespace, so they die with it
       const enter = ['nsenter', `--mount=/proc/${lab.pid}/ns/mnt`, `--pid=/proc/${lab.pid}/ns/pid_for_children`, `--net=${path}`, '--'];
-      return { name, ns: world.get(name), address, serveEcho: (port, protocol) => serve(enter, { port, protocol }) };
+      return { name, ns: world.get(name), address, address6, serveEcho: (port, protocol) => serve(enter, { port, protocol }) };
     },
     async connect(network, container, opts = {}) {
       await docker(['network', 'connect', ...(opts.ip ? ['--ip', opts.ip] : []), network, container]);
