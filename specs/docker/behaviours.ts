@@ -246,8 +246,9 @@ export const ruleScenarios: { title: string; build(e: Engine): Promise<void> }[]
     title: 'a host-IP publish and a custom subnet, gateway and --ip',
     build: async (e) => {
       await e.createNetwork('custom', { subnet: '10.99.0.0/24', gateway: '10.99.0.254' });
-      // dockerd orders a container's bindings by host port, descending, then container port (go-connections' SortPortMap)
-      await e.run('c1', { network: 'custom', publish: ['8081:82/udp', '127.0.0.1:8082:80'], ip: '10.99.0.10' });
+      // dockerd orders a container's bindings by host port, then container port, both descending (go-connections'
+      // SortPortMap); here both put the udp binding first, so the order does not depend on Go's map order
+      await e.run('c1', { network: 'custom', publish: ['127.0.0.1:8081:80', '8082:82/udp'], ip: '10.99.0.10' });
     },
   },
   {

@@ -18,6 +18,52 @@ describe.each(behaviours.map((b) => [b.id, b] as const))('behaviour %i on the em
 });
 });
 
+// Docker 29 with --firewall-backend=nftables: the behaviours that do not name iptables chains (7: the iptables FORWARD
+// policy; 8: DOCKER-USER, which this backend lacks; 15: IPv6, not emulated with it)
+describe.each([true, false])('the 29 layout, nftables backend, userland proxy %s', (userlandProxy) => {
+  describe.each(behaviours.filter((b) => ![7, 8, 15].includes(b.id)).map((b) => [b.id, b] as const))('behaviour %i on the emulation', (_id, behaviour) => {
+    test(behaviour.title, async () => {
+      const engine = await emulationEngine({ version: '29', userlandProxy, firewallBackend: 'nftables' });
+      try {
+        await behaviour.run(engine);
+      } finally {
+        await engine.dispose();
+      }
+    });
+  });
+});
+
+test('the nftables backend writes moby\'s ip docker-bridges table (nftablesdoc usernet-portmap, -lo, -noicc, -internal)', async ({ lab }) => {
+  const { dockerHost } = await import('../../fixtures/index.js');
+  const docker = await dockerHost(lab, { version: '29', firewallBackend: 'nftables' });
+  const web = await docker.createNetwork('web');
+  const c1 = await docker.run('c1', { network: 'web', publish: ['8080:80', '127.0.0.1:8081:80'] });
+  const quiet = await docker.createNetwork('quiet', { icc: false });
+  const vault = await docker.createNetwork('vault', { internal: true });
+  const listing = (await lab.run('host', ['nft', 'list', 'table', 'ip', 'docker-bridges'], { intent: 'read' })).stdout.replace(/counter packets \d+ bytes \d+ /g, 'counter ');
+  const chainOf = (name: string) => /\{([^}]*)\}/.exec(listing.slice(listing.indexOf(`chain ${name} {`)))![1]!.split('\n').map((l) => l.trim()).filter(Boolean);
+  expect(chainOf(`filter-forward-in__${web.bridge}`)).toEqual([
+    'ct state established,related counter accept',
+    `iifname "${web.bridge}" counter accept comment "ICC"`,
+    `ip daddr ${c1.address} tcp dport 80 counter accept`,
+    `ip daddr ${c1.address} tcp dport 80 counter accept`,
+    'counter drop comment "UNPUBLISHED PORT DROP"',
+  ]);
+  expect(chainOf(`filter-forward-in__${quiet.bridge}`)[1]).toBe(`iifname "${quiet.bridge}" counter drop comment "ICC"`);
+  expect(chainOf(`filter-forward-out__${vault.bridge}`)[1]).toBe(`oifname != "${vault.bridge}" counter drop comment "INTERNAL NETWORK EGRESS"`);
+  expect(chainOf(`nat-postrouting-out__${vault.bridge}`)).toEqual([]);
+  expect(chainOf('nat-prerouting-and-output')).toEqual([
+    `iifname != "${web.bridge}" ip daddr 127.0.0.1 tcp dport 8081 counter dnat to ${c1.address}:80 comment "DNAT"`,
+    `iifname != "${web.bridge}" tcp dport 8080 counter dnat to ${c1.address}:80 comment "DNAT"`,
+  ]);
+  expect(chainOf('raw-PREROUTING')).toContain('iifname != "lo" ip daddr 127.0.0.1 tcp dport 8081 counter drop comment "DROP REMOTE LOOPBACK"');
+  expect(listing).toMatch(/type filter hook forward priority filter; policy drop;/);
+  // no DOCKER-USER with this backend, and the iptables FORWARD policy is not Docker's business
+  await expect(docker.userRule(['-j', 'DROP'])).rejects.toThrow(/no DOCKER-USER chain/);
+  expect((await lab.run('host', ['iptables', '-S', 'FORWARD'], { intent: 'read' })).stdout).toMatch(/^-P FORWARD ACCEPT$/m);
+  await expect(dockerHost(lab, { version: '28', firewallBackend: 'nftables' })).rejects.toThrow(/"nftables" with version "29"/);
+});
+
 test('the emulation installs the rules a real Docker 20.10.24 installed (fixtures/reference)', async () => {
   const engine = await emulationEngine();
   try {

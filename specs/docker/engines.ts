@@ -76,12 +76,13 @@ function normalise(save: string, networks: EngineNetwork[]): string {
 export interface EngineOptions {
   version?: EngineVersion;
   userlandProxy?: boolean;
+  firewallBackend?: 'iptables' | 'nftables';
 }
 
 export async function emulationEngine(options: EngineOptions = {}): Promise<Engine> {
-  const { version = '20.10', userlandProxy = true } = options;
+  const { version = '20.10', userlandProxy = true, firewallBackend = 'iptables' } = options;
   const lab = await createLab();
-  const docker: DockerHost = await dockerHost(lab, { version, userlandProxy });
+  const docker: DockerHost = await dockerHost(lab, { version, userlandProxy, firewallBackend });
   const networks = (): EngineNetwork[] => docker.networks.map((n) => ({ name: n.name, bridge: n.bridge, subnet: n.subnet, gateway: n.gateway }));
   return {
     kind: 'emulation',
