@@ -10,7 +10,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { InvalidInputError, LabGoneError, NotFoundError } from './errors.js';
 import { run, type RunOptions, type RunResult } from './exec.js';
-import { canonical, parseAddress } from './ip.js';
+import { canonical, parseAddress } from './address.js';
 import { checkNetnsName } from './names.js';
 import { Netns } from './netns.js';
 import type { EveryResult, World } from './world.js';

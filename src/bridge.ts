@@ -1,7 +1,7 @@
 /** A Linux bridge in the lab's host: the "virtual switch" that namespaces are cabled to. */
 import type { Step } from './batch.js';
 import { InvalidInputError } from './errors.js';
-import { contains, parseAddress, parseCidr, type Cidr } from './ip.js';
+import { contains, parseAddress, parseCidr, type Cidr } from './address.js';
 import type { BuildContext } from './lab/context.js';
 import type { Claim } from './lab/inventory.js';
 import { transact } from './lab/transaction.js';

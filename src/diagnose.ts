@@ -3,7 +3,7 @@
  * next hop's neighbour state, forwarding and filtering on the router (rule counters diffed across a second probe), NAT
  * and the target's way back. Built from the lab's live state only.
  */
-import { canonical, contains, parseCidr } from './ip.js';
+import { canonical, contains, parseCidr } from './address.js';
 import type { Netns, RouteInfo } from './netns.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';

@@ -1,7 +1,7 @@
 /** A network namespace of a lab (or the lab's host): run commands in it, configure it, read its state as JSON. */
 import { InvalidInputError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';
-import { parseAddress, parseCidr } from './ip.js';
+import { parseAddress, parseCidr } from './address.js';
 import { checkIfname } from './names.js';
 import type { Step } from './batch.js';
 import { addressStep } from './steps/address.js';

@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { InvalidInputError, NetspecError, PrerequisiteError, ProbeError } from './errors.js';
 import type { RunResult } from './exec.js';
 import { installHint, spawnLongLived, whileStdinOpen } from './exec.js';
-import { addressFacing, canonical, ipFamily, parseAddress, parseProbeAddress, type Family } from './ip.js';
+import { addressFacing, canonical, ipFamily, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { addressOwner, labAddresses, ownerIn } from './state.js';

@@ -3,7 +3,7 @@
  * parallel. The addresses of every namespace come from one `ip -all netns exec ip -j addr` in the lab host.
  */
 import { InvalidInputError, ProbeError } from './errors.js';
-import { addressFacing, canonical, parseProbeAddress } from './ip.js';
+import { addressFacing, canonical, parseProbeAddress } from './address.js';
 import { diagnose } from './diagnose.js';
 import { probe as probeOnce, resolveTarget } from './probe.js';
 import { labAddresses } from './state.js';

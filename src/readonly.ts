@@ -4,7 +4,7 @@
  * Anything else is refused with an InvalidInputError before a process starts.
  */
 import { InvalidInputError } from './errors.js';
-import { parseAddress } from './ip.js';
+import { parseAddress } from './address.js';
 
 const READ_ONLY_HELP =
   'attach mode is read-only: in an attached namespace netspec runs only commands that read (ip [-j] OBJECT show/list/get, ip -batch - of those, iptables-save, iptables -S/-L, nft list …, sysctl -n KEY, ss, bridge … show, brctl show) and its own probes (ping, fping, socat to an address); attach with { allowChanges: true } to run anything else';

@@ -1,5 +1,5 @@
 /** A namespace's live state in as few processes as possible: what diagnoses and failure reports are built from. */
-import { canonical } from './ip.js';
+import { canonical } from './address.js';
 import type { World } from './world.js';
 import type { AddrInfo, LinkInfo, NeighInfo, Netns, RouteInfo } from './netns.js';
 import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbours, parseRoutes, type IpRule } from './parse/ip.js';

@@ -9,7 +9,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawnLongLived, whileStdinOpen } from './exec.js';
-import type { Family } from './ip.js';
+import type { Family } from './address.js';
 import type { World } from './world.js';
 
 export interface TraceMatch {

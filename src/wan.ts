@@ -5,7 +5,7 @@
  */
 import type { Step } from './batch.js';
 import { DuplicateNameError, InvalidInputError } from './errors.js';
-import { fromBigInt, parseAddress, parseCidr, toBigInt, type Cidr } from './ip.js';
+import { fromBigInt, parseAddress, parseCidr, toBigInt, type Cidr } from './address.js';
 import type { BuildContext } from './lab/context.js';
 import type { HostNames } from './lab/inventory.js';
 import { transact } from './lab/transaction.js';

@@ -1,6 +1,6 @@
 /** The veth builder: `lab.veth(a, b)`, a "virtual cable" between two namespaces of a lab (either may be the host). */
 import { DuplicateNameError, InvalidInputError } from '../errors.js';
-import { parseCidr } from '../ip.js';
+import { parseCidr } from '../address.js';
 import { checkIfname } from '../names.js';
 import { Netns } from '../netns.js';
 import { addressStep } from '../steps/address.js';

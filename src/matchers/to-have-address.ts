@@ -1,5 +1,5 @@
 /** `expect(ns).toHaveAddress(cidr, { dev? })` */
-import { canonical, parseCidr } from '../ip.js';
+import { canonical, parseCidr } from '../address.js';
 import { checkIfname } from '../names.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 

@@ -1,6 +1,6 @@
 /** `expect(ns).toHaveArpEntry(ip, { mac?, dev?, state? })`: the neighbour table has the address, resolved. */
 import { InvalidInputError } from '../errors.js';
-import { canonical, parseAddress } from '../ip.js';
+import { canonical, parseAddress } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { NeighInfo } from '../netns.js';
 import { bullet, checkOptions, describe, hint, poll, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';

@@ -3,7 +3,7 @@
  * lab's namespaces reaches) or `{ red: { blue: true, '203.0.113.8': false }, … }`.
  */
 import { InvalidInputError } from '../errors.js';
-import { parseProbeAddress } from '../ip.js';
+import { parseProbeAddress } from '../address.js';
 import { Lab } from '../lab.js';
 import { AttachedWorld } from '../attach.js';
 import { ReachabilityMatrix, reachability, type PairResult } from '../reachability.js';

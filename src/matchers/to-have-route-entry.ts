@@ -1,6 +1,6 @@
 /** `expect(ns).toHaveRouteEntry({ destination, gateway?, dev?, table? })`: what is in the table (not what a lookup picks). */
 import { InvalidInputError } from '../errors.js';
-import { canonical, parseAddress, parsePrefix } from '../ip.js';
+import { canonical, parseAddress, parsePrefix } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { RouteInfo } from '../netns.js';
 import { describeRoute } from '../diagnose.js';

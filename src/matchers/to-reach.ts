@@ -4,7 +4,7 @@
  * `.not.toReach(x, { because })` also asserts why.
  */
 import { InvalidInputError, ProbeError } from '../errors.js';
-import { canonical, parseProbeAddress } from '../ip.js';
+import { canonical, parseProbeAddress } from '../address.js';
 import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose.js';
 import { probe, resolveTarget, type ProbeOutcome, type Protocol } from '../probe.js';
 import type { Netns } from '../netns.js';

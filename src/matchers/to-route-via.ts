@@ -1,6 +1,6 @@
 /** `expect(ns).toRouteVia(destination, gateway?, { dev?, src?, from? })`: the kernel's route lookup (`ip route get`). */
 import { InvalidInputError } from '../errors.js';
-import { canonical, parseAddress } from '../ip.js';
+import { canonical, parseAddress } from '../address.js';
 import { describeRoute } from '../diagnose.js';
 import { checkIfname } from '../names.js';
 import { checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';

@@ -3,7 +3,7 @@
  * one text format netspec still reads). State dumps, diagnoses, the picture and the probes' DNAT lookup all read rules
  * through this module, so they cannot disagree about a chain's policy, a negated match or a rule's table.
  */
-import { contains, parseCidr } from '../ip.js';
+import { contains, parseCidr } from '../address.js';
 
 /** One option of a rule as iptables-save prints it: `! -s 10.0.0.0/8` is `{ name: '-s', values: ['10.0.0.0/8'], negated: true }`. */
 export interface IptablesOption {

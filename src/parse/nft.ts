@@ -4,7 +4,7 @@
  * DNAT lookup read native nftables rules through this module; rules that iptables-nft wrote are shown once, in
  * iptables form (src/parse/iptables.ts), and netspec's own tables (traces, witnesses) never.
  */
-import { canonical, contains, parseCidr } from '../ip.js';
+import { canonical, contains, parseCidr } from '../address.js';
 import { interfaceMatches, type PacketFacts } from './iptables.js';
 
 export interface NftTable {

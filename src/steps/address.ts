@@ -1,5 +1,5 @@
 /** Address steps (`ip addr …`). */
-import type { Cidr } from '../ip.js';
+import type { Cidr } from '../address.js';
 import type { StepIn } from './step.js';
 
 /** `ip addr add CIDR dev DEV` (`nodad` for IPv6). */

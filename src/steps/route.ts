@@ -1,6 +1,6 @@
 /** Route steps (`ip route …`): the one place routes are added and deleted. */
 import { InvalidInputError } from '../errors.js';
-import { parseAddress, parseCidr, parsePrefix } from '../ip.js';
+import { parseAddress, parseCidr, parsePrefix } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { StepIn } from './step.js';
 

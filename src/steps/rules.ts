@@ -1,6 +1,6 @@
 /** Packet filter and NAT steps (`iptables …`), built from netspec's own words around checked input. */
 import { InvalidInputError } from '../errors.js';
-import { parsePrefix } from '../ip.js';
+import { parsePrefix } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { StepIn } from './step.js';
 
