@@ -95,10 +95,10 @@ export const katas: Lesson<any>[] = [
     async check(lab) {
       const red = lab.get('red');
       await need(() => expect(red).toReach('192.168.15.3'), {
-        step: 'neighbour',
+        step: 'neighbor',
         says: 'red cannot reach its gateway, the host (192.168.15.3).',
         hints: [
-          "Read the diagnosis: which MAC address does red send to for 192.168.15.3? Neighbour (ARP) tables: `ip neigh`, and a link's own MAC: `ip link show v-net-0`.",
+          "Read the diagnosis: which MAC address does red send to for 192.168.15.3? Neighbor (ARP) tables: `ip neigh`, and a link's own MAC: `ip link show v-net-0`.",
           "red's pinned entry for 192.168.15.3 has a MAC that is not v-net-0's.",
         ],
       });

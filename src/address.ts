@@ -141,7 +141,7 @@ export function canonical(address: string): string {
   return family ? fromBigInt(toBigInt(address, family), family) : address;
 }
 
-/** Of `theirs`, the address on a subnet one of `mine` is on (the one a neighbour reaches), else the first. */
+/** Of `theirs`, the address on a subnet one of `mine` is on (the one a neighbor reaches), else the first. */
 export function addressFacing(mine: readonly { address: string; prefixLength: number }[], theirs: readonly { address: string; prefixLength: number }[]): string | undefined {
   for (const t of theirs) if (mine.some((m) => contains(parseCidr(`${m.address}/${m.prefixLength}`), t.address))) return t.address;
   return theirs[0]?.address;

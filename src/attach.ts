@@ -1,7 +1,7 @@
 /**
  * Attach mode: the matchers, against network namespaces that already exist outside any lab — by name in /run/netns,
  * by path (e.g. a Docker sandbox, /var/run/docker/netns/<id>), or by PID (`docker inspect -f '{{.State.Pid}}'`).
- * Read-only by construction: every command goes through AttachedWorld.run, which runs only argv shapes that read
+ * Read-only by construction: every command goes through ExistingNamespaces.run, which runs only argv shapes that read
  * (`ip -j … show/list/get`, `iptables-save`, `nft list`, `sysctl -n KEY`, `ss`, …) and netspec's probes (ping, fping,
  * socat as a client), unless the attachment was made with { allowChanges: true }. A probe is sent only where the route
  * it would take (`ip -j route get` in the source, then hop by hop) stays inside the attached namespaces, unless
@@ -13,19 +13,19 @@ import { run, type RunOptions, type RunResult } from './exec.js';
 import { canonical, parseAddress } from './address.js';
 import { checkNetnsName } from './names.js';
 import { Netns } from './netns.js';
-import type { EveryResult, World } from './world.js';
+import type { EveryResult, Scope } from './scope.js';
 import { eachNamespace } from './scope.js';
 import type { Step } from './batch.js';
 import { checkReadOnly, probeDestinations } from './readonly.js';
 
-export type AttachTarget = { name: string } | { path: string } | { pid: number };
+export type ExistingTarget = { name: string } | { path: string } | { pid: number };
 
-export interface AttachModeOptions {
+export interface ExistingNamespacesOptions {
   /**
    * The namespace that routes between them (the Docker host, say): `{ pid }`, `{ path }` or `{ name }`. This machine's
    * own network namespace only when named explicitly: `host: 'machine'`. Required.
    */
-  host?: AttachTarget | 'machine';
+  host?: ExistingTarget | 'machine';
   /** Probe any address, wherever the route to it goes, not only along routes that stay inside the attached namespaces. */
   allowAnyTarget?: boolean;
   /** Let TCP/UDP probes start short-lived responders in the attached namespaces (a process, not a configuration change). */
@@ -41,7 +41,7 @@ export interface AttachModeOptions {
 
 let nextAttachment = 1;
 
-function resolve(target: AttachTarget, label: string): string {
+function resolve(target: ExistingTarget, label: string): string {
   if (target === null || typeof target !== 'object') throw new InvalidInputError(`attach target ${label}`, target, 'expected { name }, { path } or { pid }');
   if ('name' in target) {
     checkNetnsName(target.name, `attach target ${label} name`);
@@ -89,16 +89,16 @@ function nsId(path: string): string | undefined {
 /** Route lookups per source and address, reused for a short while (a probe loop asks many times). */
 const ROUTE_CHECK_TTL_MS = 2_000;
 
-export class AttachedWorld implements World {
+export class ExistingNamespaces implements Scope {
   readonly id = `attach-${nextAttachment++}`;
   readonly host: Netns;
   readonly #paths = new Map<string, string>();
   readonly #handles = new Map<string, Netns>();
-  readonly #options: AttachModeOptions;
+  readonly #options: ExistingNamespacesOptions;
 
   readonly #routeChecks = new Map<string, { at: number; result: Promise<void> }>();
 
-  constructor(targets: Record<string, AttachTarget>, options: AttachModeOptions) {
+  constructor(targets: Record<string, ExistingTarget>, options: ExistingNamespacesOptions) {
     this.#options = options;
     const machine = machineNamespaces();
     for (const [name, target] of Object.entries(targets)) {
@@ -313,7 +313,7 @@ export class AttachedWorld implements World {
 }
 
 /** Attach to existing network namespaces, by name, path or PID, and get handles the matchers accept. */
-export async function attach(targets: Record<string, AttachTarget>, options: AttachModeOptions = {}): Promise<AttachedWorld> {
+export async function existingNamespaces(targets: Record<string, ExistingTarget>, options: ExistingNamespacesOptions = {}): Promise<ExistingNamespaces> {
   if (targets === null || typeof targets !== 'object' || Array.isArray(targets)) {
     throw new InvalidInputError('attach targets', targets, 'expected { handleName: { name } | { path } | { pid }, … }');
   }
@@ -324,10 +324,10 @@ export async function attach(targets: Record<string, AttachTarget>, options: Att
     if (key === 'allowAnyTarget' || key === 'allowResponder' || key === 'allowChanges' || key === 'allowMachine') {
       if (value !== undefined && typeof value !== 'boolean') throw new InvalidInputError(`attach option ${key}`, value, 'expected true or false');
     } else if (key !== 'host') {
-      throw new InvalidInputError('attach option', key, 'unknown; attach() takes host, allowAnyTarget, allowResponder, allowChanges, allowMachine');
+      throw new InvalidInputError('attach option', key, 'unknown; existingNamespaces() takes host, allowAnyTarget, allowResponder, allowChanges, allowMachine');
     }
   }
-  const world = new AttachedWorld(targets, options);
+  const world = new ExistingNamespaces(targets, options);
   // a cheap check that every path is a network namespace we may enter
   await Promise.all(
     [...world.namespaces(), 'host'].map(async (n) => {
@@ -337,3 +337,12 @@ export async function attach(targets: Record<string, AttachTarget>, options: Att
   );
   return world;
 }
+
+/** @deprecated The old name of {@link existingNamespaces} (it read like `bridge.attach`, which cables a namespace). */
+export const attach = existingNamespaces;
+/** @deprecated The old name of {@link ExistingNamespaces}. */
+export type AttachedWorld = ExistingNamespaces;
+/** @deprecated The old name of {@link ExistingTarget}. */
+export type AttachTarget = ExistingTarget;
+/** @deprecated The old name of {@link ExistingNamespacesOptions}. */
+export type AttachModeOptions = ExistingNamespacesOptions;

@@ -11,7 +11,7 @@ import { addressStep } from './steps/address.js';
 import { bridgePortStep, bridgeStep, linkDelArgv, linkUpStep, vethStep } from './steps/link.js';
 import { routeStep } from './steps/route.js';
 import { at } from './steps/step.js';
-import type { World } from './world.js';
+import type { Scope } from './scope.js';
 
 export interface BridgeOptions {
   /** The host's address on the bridge, e.g. `192.168.15.3/24`: the namespaces' gateway. */
@@ -68,7 +68,7 @@ export class Bridge {
   #ports = 0;
   readonly #ctx: BuildContext;
   /** The lab this bridge is in. */
-  readonly lab: World;
+  readonly lab: Scope;
 
   /** @internal use lab.bridge() */
   constructor(

@@ -1,6 +1,6 @@
 /**
  * Why a probe did not get through, told like a traceroute with a verdict (ARCHITECTURE.md, "An assertion"): the source's route lookup, the
- * next hop's neighbour state, forwarding and filtering on the router (rule counters diffed across a second probe), NAT
+ * next hop's neighbor state, forwarding and filtering on the router (rule counters diffed across a second probe), NAT
  * and the target's way back. Built from the lab's live state only.
  */
 import { canonical, contains, parseCidr } from './address.js';
@@ -63,17 +63,17 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
 
   const nextHop = route.gateway ?? target.address;
   const dev = route.dev ?? '';
-  const neigh = src.neighbours.find((n) => n.dst === nextHop && n.dev === dev);
+  const neigh = src.neighbors.find((n) => n.dst === nextHop && n.dev === dev);
   const state = neigh?.state?.join(',') ?? 'absent';
   if (!neigh || neigh.state.some((s) => UNRESOLVED.has(s))) {
     const owner = ownerOf(after, nextHop);
     const why = owner
       ? `${owner.name} has ${nextHop}, but its ARP/ND replies do not come back on ${dev} (link down, not cabled to the same bridge, or on another subnet?)`
       : `no namespace in the lab has ${nextHop}, so nothing answers ARP/ND for it`;
-    hops.push(`${source.name}: neighbour ${nextHop} on ${dev} is ${state}: ${why}`);
+    hops.push(`${source.name}: neighbor ${nextHop} on ${dev} is ${state}: ${why}`);
     return done('NEIGHBOR_UNREACHABLE', source.name);
   }
-  hops.push(`${source.name}: neighbour ${nextHop} on ${dev} is ${neigh.state.join(',')} (${neigh.lladdr ?? 'no lladdr'})`);
+  hops.push(`${source.name}: neighbor ${nextHop} on ${dev} is ${neigh.state.join(',')} (${neigh.lladdr ?? 'no lladdr'})`);
 
   // what the kernel did with the probe's packets: a drop anywhere on the way there or back, NAT rewrites
   for (const r of [...new Map(rewrites(trace).map((x) => [`${x.ns} ${x.chain} ${x.rule} ${x.packet}`, x])).values()]) hops.push(`${r.ns}: ${r.chain}: \`${r.rule}\` rewrites ${r.packet} (kernel trace)`);

@@ -2,7 +2,7 @@
  * A picture of a lab: namespaces, bridges, veth pairs with their addresses, the wan and NAT, read from the live state;
  * the failing probe's path drawn in red, with the hop where it stopped. As Mermaid text (GitHub renders it) and SVG.
  */
-import type { World } from './world.js';
+import type { Scope } from './scope.js';
 import type { LinkInfo } from './netns.js';
 import { readLabState, type NamespaceState } from './state.js';
 import { parseNsIds } from './parse/ip.js';
@@ -48,7 +48,7 @@ function addressesOf(state: NamespaceState, ifname: string): string[] {
 }
 
 /** Read the lab's topology: one state read per namespace plus `ip netns list-id` for veth peers. */
-export async function readTopology(lab: World, states?: NamespaceState[]): Promise<TopologyModel> {
+export async function readTopology(lab: Scope, states?: NamespaceState[]): Promise<TopologyModel> {
   const all = states ?? (await readLabState(lab));
   const ids = new Map<string, Map<number, string | undefined>>();
   const parse = (name: string, text: string) => ids.set(name, parseNsIds(text));

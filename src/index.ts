@@ -1,5 +1,5 @@
 export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair, type KeptLab } from './lab.js';
-export { Netns, type NetnsWorld, type ExecOptions, type RouteOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
+export { Netns, type NetnsScope, type NetnsWorld, type ExecOptions, type RouteOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
 export { Bridge, type BridgeOptions, type AttachOptions, type Attachment } from './bridge.js';
 export { Wan, type WanOptions } from './wan.js';
 export {
@@ -19,7 +19,16 @@ export type { LabShell, ShellCommand, ShellOutput } from './shell.js';
 export { parseCidr, parseAddress, parsePrefix, contains, type Cidr, type Family } from './address.js';
 export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOptions } from './reachability.js';
 export { DISPOSITIONS, type Disposition } from './diagnose.js';
-export { attach, AttachedWorld, type AttachTarget, type AttachModeOptions } from './attach.js';
-export type { World } from './world.js';
+export {
+  existingNamespaces,
+  ExistingNamespaces,
+  type ExistingTarget,
+  type ExistingNamespacesOptions,
+  attach,
+  type AttachedWorld,
+  type AttachTarget,
+  type AttachModeOptions,
+} from './attach.js';
+export type { Scope, World, EveryResult } from './scope.js';
 export type { HostNames } from './lab/inventory.js';
 export { serve, type ServeOptions, type Protocol, type Server } from './probe.js';

@@ -21,7 +21,7 @@ import { Netns } from './netns.js';
 import { reachability, type ReachabilityMatrix, type ReachabilityOptions } from './reachability.js';
 import type { LabShell } from './shell.js';
 import { Wan, type WanOptions } from './wan.js';
-import type { EveryResult, World } from './world.js';
+import type { EveryResult, Scope } from './scope.js';
 import { everyLabNamespace } from './scope.js';
 
 export type { LabOptions } from './lab/options.js';
@@ -32,8 +32,8 @@ let nextLabId = 1;
 /** Each lab's inventory, for hostNames(): not a member of Lab, so not part of its public surface. */
 const labNames = new WeakMap<Lab, HostNames>();
 
-export class Lab implements AsyncDisposable, World {
-  // the lab's side of the namespace scope (src/world.ts): it owns its namespaces, so traces, witnesses, responders
+export class Lab implements AsyncDisposable, Scope {
+  // the lab's side of the namespace scope (src/scope.ts): it owns its namespaces, so traces, witnesses, responders
   // and any target are allowed, and every namespace is reached with one `ip -all netns exec`
   inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult> {
     return everyLabNamespace(this, argv, options);

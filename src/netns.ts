@@ -71,10 +71,10 @@ export interface NeighInfo {
 
 /**
  * The world a namespace handle lives in: a lab, or an attachment. What the handle itself uses is declared here; the
- * rest is src/world.ts's World, which that file merges into this interface (`declare module`), so that netns.ts and
- * world.ts do not import each other: `ns.lab` is a whole World.
+ * rest is src/scope.ts's Scope, which that file merges into this interface (`declare module`), so that netns.ts and
+ * scope.ts do not import each other: `ns.lab` is a whole Scope.
  */
-export interface NetnsWorld {
+export interface NetnsScope {
   readonly id: number | string;
   run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult>;
   apply(steps: readonly Step[]): Promise<void>;
@@ -83,12 +83,12 @@ export interface NetnsWorld {
 export class Netns {
   constructor(
     /** The lab (or attachment) this namespace belongs to. */
-    readonly lab: NetnsWorld,
+    readonly lab: NetnsScope,
     /** `host` for the lab's own namespace, else the name under the lab's /run/netns. */
     readonly name: string,
   ) {}
 
-  /** The identity of the namespace this handle was made for (see World.identityOf); set by the lab. */
+  /** The identity of the namespace this handle was made for (see Scope.identityOf); set by the lab. */
   identity?: number;
 
   get isHost(): boolean {
@@ -213,8 +213,13 @@ export class Netns {
   }
 
   /** `ip -j neigh show` */
+  neighbors(): Promise<NeighInfo[]> {
+    return this.ipJson<NeighInfo[]>(['neigh', 'show'], 'list neighbors');
+  }
+
+  /** @deprecated The old spelling of {@link Netns.neighbors} (netspec says "neighbor", as in NEIGHBOR_UNREACHABLE). */
   neighbours(): Promise<NeighInfo[]> {
-    return this.ipJson<NeighInfo[]>(['neigh', 'show'], 'list neighbours');
+    return this.neighbors();
   }
 
   /** Read a sysctl under /proc/sys/net of this namespace. */
@@ -239,3 +244,6 @@ export class Netns {
     return out;
   }
 }
+
+/** @deprecated The old name of {@link NetnsScope}. */
+export type NetnsWorld = NetnsScope;

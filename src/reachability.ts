@@ -7,7 +7,7 @@ import { addressFacing, canonical, parseProbeAddress } from './address.js';
 import { diagnose } from './diagnose.js';
 import { probe as probeOnce, resolveTarget } from './probe.js';
 import { labAddresses } from './state.js';
-import type { World } from './world.js';
+import type { Scope } from './scope.js';
 import { Netns } from './netns.js';
 import type { Disposition } from './diagnose.js';
 
@@ -94,7 +94,7 @@ export class ReachabilityMatrix {
 }
 
 /** Every source → every target (but itself), with real packets. */
-export async function reachability(lab: World, sources?: Netns[], options: ReachabilityOptions = {}): Promise<ReachabilityMatrix> {
+export async function reachability(lab: Scope, sources?: Netns[], options: ReachabilityOptions = {}): Promise<ReachabilityMatrix> {
   lab.assertAlive();
   const nodes = sources ?? lab.namespaces().map((n) => lab.get(n));
   for (const n of nodes) if (!(n instanceof Netns) || n.lab !== lab) throw new InvalidInputError('reachability source', String(n), `expected namespaces of ${lab}`);

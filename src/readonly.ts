@@ -19,7 +19,7 @@ const DURATION = /^\d+(\.\d+)?[smhd]?$/;
 // --- ip -------------------------------------------------------------------------------------------------------------
 
 const IP_FLAGS = new Set(['j', 'json', 'd', 'details', '4', '6', 's', 'stats', 'statistics', 'o', 'oneline', 'br', 'brief', 'p', 'pretty', 'c', 'color', 'h', 'human', 't', 'timestamp', 'N', 'numeric']);
-const IP_OBJECTS = new Set(['link', 'l', 'addr', 'address', 'a', 'route', 'r', 'ro', 'neigh', 'neighbor', 'neighbour', 'n', 'rule', 'ru', 'maddr', 'maddress', 'mroute', 'ntable', 'netconf', 'nexthop', 'nh', 'netns']);
+const IP_OBJECTS = new Set(['link', 'l', 'addr', 'address', 'a', 'route', 'r', 'ro', 'neigh', 'neighbor', 'neighbor', 'n', 'rule', 'ru', 'maddr', 'maddress', 'mroute', 'ntable', 'netconf', 'nexthop', 'nh', 'netns']);
 const IP_VERBS = new Set(['show', 'sh', 'list', 'lst', 'ls', 'get', 'list-id']);
 
 function checkIpWords(words: readonly string[], argv: readonly string[]): void {

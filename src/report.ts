@@ -1,11 +1,11 @@
 /**
- * When a spec fails: the lab's state per namespace (links, addresses, routes, neighbours, forwarding, rules with
+ * When a spec fails: the lab's state per namespace (links, addresses, routes, neighbors, forwarding, rules with
  * counters), a picture of the topology with the failing probe's path, and the diagnosis, written under the output
  * folder. The Vitest fixture (src/vitest.ts) decides when, and attaches them to the test as annotations.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { World } from './world.js';
+import type { Scope } from './scope.js';
 import { readTopology, toMermaid, toSvg, type FailedPath, type TopologyModel } from './graph.js';
 import { readLabState, type NamespaceState } from './state.js';
 
@@ -30,7 +30,7 @@ export function formatState(states: readonly NamespaceState[]): string {
     for (const r of [...s.routes, ...s.routes6.filter((r) => !r.dst.startsWith('fe80') && r.dst !== 'multicast')]) {
       out.push(`  route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`);
     }
-    for (const n of s.neighbours) out.push(`  neigh ${n.dst} dev ${n.dev}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.join(',')}`);
+    for (const n of s.neighbors) out.push(`  neigh ${n.dst} dev ${n.dev}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.join(',')}`);
     const rules = s.iptables.split('\n').filter((l) => l.startsWith('*') || l.startsWith(':') || l.startsWith('['));
     const interesting = rules.filter((l) => !/^:(\S+) ACCEPT \[0:0\]$/.test(l) || l.startsWith('*'));
     const tables = interesting.filter((l, i) => !(l.startsWith('*') && (interesting[i + 1] === undefined || interesting[i + 1]!.startsWith('*'))));
@@ -65,7 +65,7 @@ export interface FailureContext {
  * Build the report from the world's live state and write its files (the state dump with the diagnosis, Mermaid, SVG).
  * Only the Vitest fixture calls it, once per failed test, and attaches the result to the test (src/vitest.ts).
  */
-export async function writeFailureReport(world: World, context: FailureContext): Promise<FailureReport | undefined> {
+export async function writeFailureReport(world: Scope, context: FailureContext): Promise<FailureReport | undefined> {
   if (!world.alive) return undefined;
   const { failed } = context;
   const all = context.states ?? (await readLabState(world));

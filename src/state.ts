@@ -1,8 +1,8 @@
 /** A namespace's live state in as few processes as possible: what diagnoses and failure reports are built from. */
 import { canonical } from './address.js';
-import type { World } from './world.js';
+import type { Scope } from './scope.js';
 import type { AddrInfo, LinkInfo, NeighInfo, Netns, RouteInfo } from './netns.js';
-import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbours, parseRoutes, type IpRule } from './parse/ip.js';
+import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbors, parseRoutes, type IpRule } from './parse/ip.js';
 import { EMPTY_IPTABLES, parseIptablesSave, type IptablesRuleset } from './parse/iptables.js';
 import { EMPTY_NFT, formatNft, nativeOnly, parseNftJson, type NftRuleset } from './parse/nft.js';
 
@@ -12,7 +12,7 @@ export interface NamespaceState {
   readonly addresses: AddrInfo[];
   readonly routes: RouteInfo[];
   readonly routes6: RouteInfo[];
-  readonly neighbours: NeighInfo[];
+  readonly neighbors: NeighInfo[];
   /** Policy routing rules (`ip -j rule show`). */
   readonly ipRules: IpRule[];
   readonly forwarding: { ipv4: boolean; ipv6: boolean };
@@ -30,7 +30,7 @@ export interface NamespaceState {
 const IP_BATCH = 'link show\naddr show\nroute show\nneigh show\nrule show\n';
 const COMMANDS = ['ip -json -batch - (link, addr, route, neigh, rule)', 'ip -6 -json route show', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding', 'iptables-save -c', 'nft -j list ruleset'];
 
-type IpState = Pick<NamespaceState, 'links' | 'addresses' | 'routes' | 'neighbours' | 'ipRules' | 'routes6'>;
+type IpState = Pick<NamespaceState, 'links' | 'addresses' | 'routes' | 'neighbors' | 'ipRules' | 'routes6'>;
 
 /** A state from the parsed `ip` reads and the raw output of the others (the one place rules become a NamespaceState). */
 function stateOf(name: string, ip: IpState, raw: { sysctl: string; iptables: string; nft: string }, commands: string[]): NamespaceState {
@@ -49,7 +49,7 @@ function stateOf(name: string, ip: IpState, raw: { sysctl: string; iptables: str
   };
 }
 
-/** Read links, addresses, routes, neighbours and policy rules (one `ip -json -batch`), forwarding sysctls, iptables and nft rules. */
+/** Read links, addresses, routes, neighbors and policy rules (one `ip -json -batch`), forwarding sysctls, iptables and nft rules. */
 export async function readState(ns: Netns, options: { iptables?: boolean } = {}): Promise<NamespaceState> {
   const [ipOut, sysctl, ipt, ipOut6, nft] = await Promise.all([
     ns.lab.run(ns.name, ['ip', '-json', '-details', '-batch', '-'], { intent: 'read state', input: IP_BATCH, reject: false }),
@@ -72,10 +72,10 @@ export async function readState(ns: Netns, options: { iptables?: boolean } = {})
 
 /**
  * Every namespace of the scope, host first, each with its state: each kind of state is read from all namespaces at
- * once (World.inEveryNamespace: in a lab one `ip -all netns exec`, a handful of processes whatever the number of
+ * once (Scope.inEveryNamespace: in a lab one `ip -all netns exec`, a handful of processes whatever the number of
  * namespaces; an attachment namespace by namespace).
  */
-export async function readLabState(lab: World, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
+export async function readLabState(lab: Scope, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
   const names = lab.namespaces().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const every = async (argv: string[]) => (await lab.inEveryNamespace(argv, { intent: `read ${argv.join(' ')}` })).outputs;
   const none = Promise.resolve(new Map<string, string>());
@@ -101,7 +101,7 @@ export async function readLabState(lab: World, options: { iptables?: boolean } =
           links: parseLinks(links.get(name) ?? ''),
           addresses: parseAddresses(addrs.get(name) ?? ''),
           routes: parseRoutes(routes.get(name) ?? ''),
-          neighbours: parseNeighbours(neigh.get(name) ?? ''),
+          neighbors: parseNeighbors(neigh.get(name) ?? ''),
           ipRules: parseIpRules(rules.get(name) ?? ''),
           routes6: parseRoutes(routes6.get(name) ?? ''),
         },
@@ -119,7 +119,7 @@ export function ownerOf(states: readonly NamespaceState[], address: string): Nam
 }
 
 /** Global addresses of every namespace of the lab (one process), by namespace name. */
-export async function labAddresses(lab: World): Promise<Map<string, { address: string; prefixLength: number }[]>> {
+export async function labAddresses(lab: Scope): Promise<Map<string, { address: string; prefixLength: number }[]>> {
   const [all, host] = await Promise.all([lab.inEveryNamespace(['ip', '-j', 'addr', 'show'], { intent: 'read addresses' }), lab.host.addresses()]);
   const out = new Map<string, { address: string; prefixLength: number }[]>();
   out.set('host', globalAddresses(host));
@@ -128,7 +128,7 @@ export async function labAddresses(lab: World): Promise<Map<string, { address: s
 }
 
 /** The namespace (by name) that has `address` as one of its global addresses, from one address read of the lab. */
-export async function addressOwner(lab: World, address: string): Promise<string | undefined> {
+export async function addressOwner(lab: Scope, address: string): Promise<string | undefined> {
   return ownerIn(await labAddresses(lab), address);
 }
 

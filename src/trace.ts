@@ -10,7 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawnLongLived, whileStdinOpen } from './exec.js';
 import type { Family } from './address.js';
-import type { World } from './world.js';
+import type { Scope } from './scope.js';
 
 export interface TraceMatch {
   protocol: 'icmp' | 'tcp' | 'udp';
@@ -58,7 +58,7 @@ function markRules(match: TraceMatch): string[] {
 }
 
 /** Run `fn` with the kernel tracing the packets `match` describes in every namespace of `lab`. */
-export async function traceDuring<T>(lab: World, match: TraceMatch, fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; trace: Trace }> {
+export async function traceDuring<T>(lab: Scope, match: TraceMatch, fn: () => Promise<T>): Promise<{ result?: T; error?: unknown; trace: Trace }> {
   const trace: Trace = { steps: [], unavailable: [] };
   const refused = lab.refusesTables();
   if (refused) {
@@ -123,7 +123,7 @@ async function settle<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: un
 }
 
 /** `nft monitor` in one namespace, until stopped; ready once it has seen our own table being added. */
-function startMonitor(lab: World, ns: string, table: string): { wasReady(): boolean; saw(text: string): boolean; stop(): Promise<string> } {
+function startMonitor(lab: Scope, ns: string, table: string): { wasReady(): boolean; saw(text: string): boolean; stop(): Promise<string> } {
   const [file, ...args] = lab.enter(ns);
   // the monitor ends when its stdin closes (this process ended it, or died)
   const child: ChildProcess = spawnLongLived([file!, ...args, ...whileStdinOpen(['nft', 'monitor'])], { stdio: ['pipe', 'pipe', 'ignore'] });

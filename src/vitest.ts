@@ -10,7 +10,7 @@ import { writeFailureReport } from './report.js';
 import { deadlineMs, EXPLAIN_MS, matchers, type Evidence, type MatcherResult } from './matchers/index.js';
 import type { MatcherContext } from './matchers/format.js';
 import { Netns } from './netns.js';
-import type { World } from './world.js';
+import type { Scope } from './scope.js';
 
 export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, ToHaveArpEntryOptions, ToHaveLinkOptions, ToReachOptions, ToRouteViaOptions } from './matchers/index.js';
 export { netspecConfig, type NetspecConfigOptions } from './config.js';
@@ -47,7 +47,7 @@ interface LabRun {
   warned: boolean;
 }
 
-const runs = new WeakMap<World, LabRun>();
+const runs = new WeakMap<Scope, LabRun>();
 
 type RawMatcher = (this: MatcherContext, received: unknown, ...args: unknown[]) => Promise<MatcherResult>;
 
@@ -63,7 +63,7 @@ function watched(all: Record<string, unknown>): Record<string, RawMatcher> {
       return [
         name,
         function (this: MatcherContext, received: unknown, ...args: unknown[]): Promise<MatcherResult> {
-          const run = runs.get((received instanceof Netns ? received.lab : received) as World);
+          const run = runs.get((received instanceof Netns ? received.lab : received) as Scope);
           if (!run) return matcher.call(this, received, ...args);
           const isNot = this.isNot === true; // Vitest leaves it undefined without .not
           // the caller's line: this part runs synchronously under the spec's `expect(…).toReach(…)`

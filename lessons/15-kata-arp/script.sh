@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Kata 15 (debugging): the tutorial's network again (red 192.168.15.1 and blue 192.168.15.2 on v-net-0, the host
-# 192.168.15.3 as their gateway), this time with a hardening step: red's gateway is pinned in its neighbour table,
+# 192.168.15.3 as their gateway), this time with a hardening step: red's gateway is pinned in its neighbor table,
 # so that nobody can impersonate it. The report says: "red cannot reach the host any more; blue can".
 # 1. In assert.mjs, write the netspec assertion that exposes the fault: the course checks that it fails on the lab
 #    as this script builds it, and passes on a repaired one.

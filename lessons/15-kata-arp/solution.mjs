@@ -1,4 +1,4 @@
-// The reference assertion: red reaches its gateway (the diagnosis shows the neighbour entry red uses for it).
+// The reference assertion: red reaches its gateway (the diagnosis shows the neighbor entry red uses for it).
 export default async function ({ lab, expect }) {
   await expect(lab.get('red')).toReach('192.168.15.3');
 }

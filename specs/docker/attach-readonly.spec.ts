@@ -2,7 +2,7 @@
 // the attachment's host), so whatever a failing check might change is the lab's, and dies with it; every packet sent
 // stays inside the lab. The machine's own namespace is attached only to read it (and only when asked for explicitly).
 import { describe, expect, test, vi } from '../../src/vitest.js';
-import { attach, createLab, InvalidInputError, reachability, type AttachedWorld, type Lab } from '../../src/index.js';
+import { existingNamespaces, createLab, InvalidInputError, reachability, type ExistingNamespaces, type Lab } from '../../src/index.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -18,8 +18,8 @@ async function build(lab: Lab): Promise<void> {
   await red.addRoute('10.98.0.3/32', { via: '10.0.0.3' });
 }
 
-const attachLab = (lab: Lab, options: Parameters<typeof attach>[1] = {}) =>
-  attach(
+const attachLab = (lab: Lab, options: Parameters<typeof existingNamespaces>[1] = {}) =>
+  existingNamespaces(
     { red: { path: `/proc/${lab.pid}/root/run/netns/red` }, blue: { path: `/proc/${lab.pid}/root/run/netns/blue` } },
     { host: { pid: lab.pid }, ...options },
   );
@@ -129,7 +129,7 @@ describe('a probe goes only where the route stays inside the attached namespaces
     }
     expect(await refusal(reachability(world, [red], { targets: ['10.99.0.3'] }))).toMatch(/gateway 10\.0\.0\.254/);
     // not one packet left red for it: a probe would first have asked for the gateway's MAC
-    expect(await lab.get('red').neighbours()).not.toContainEqual(expect.objectContaining({ dst: '10.0.0.254' }));
+    expect(await lab.get('red').neighbors()).not.toContainEqual(expect.objectContaining({ dst: '10.0.0.254' }));
   });
 
   test('routed through an attached namespace, or on the link to its owner: probed', async ({ lab }) => {
@@ -143,7 +143,7 @@ describe('a probe goes only where the route stays inside the attached namespaces
   });
 
   test('the machine\'s own route to its gateway leaves the attached set: refused (routes read, nothing sent)', async () => {
-    const world: AttachedWorld = await attach({}, { host: 'machine' });
+    const world: ExistingNamespaces = await existingNamespaces({}, { host: 'machine' });
     const route = await world.host.routeGet('192.0.2.1');
     // this machine's address plan decides the figures; the verdict holds for any route that leaves through a gateway
     // or a physical interface, which is every route the machine has to the outside
@@ -156,21 +156,21 @@ describe('a probe goes only where the route stays inside the attached namespaces
 
 describe('attaching to the machine\'s own namespace takes an explicit option', () => {
   test('no host: refused (it used to default to this process\'s network namespace)', async () => {
-    expect(await refusal(attach({}, {}))).toMatch(/invalid attach option host undefined: say which namespace routes between the attached ones .*host: 'machine'/);
+    expect(await refusal(existingNamespaces({}, {}))).toMatch(/invalid attach option host undefined: say which namespace routes between the attached ones .*host: 'machine'/);
   });
 
   test('the machine\'s namespace as host or target, by pid: refused unless named', async () => {
     await using lab = await createLab();
-    expect(await refusal(attach({}, { host: { pid: process.pid } }))).toMatch(/this machine's own network namespace; say so explicitly with host: 'machine'/);
-    expect(await refusal(attach({ me: { pid: process.pid } }, { host: { pid: lab.pid } }))).toMatch(/attach target me .*this machine's own network namespace.*allowMachine: true/);
-    const world = await attach({ me: { pid: process.pid } }, { host: 'machine', allowMachine: true });
+    expect(await refusal(existingNamespaces({}, { host: { pid: process.pid } }))).toMatch(/this machine's own network namespace; say so explicitly with host: 'machine'/);
+    expect(await refusal(existingNamespaces({ me: { pid: process.pid } }, { host: { pid: lab.pid } }))).toMatch(/attach target me .*this machine's own network namespace.*allowMachine: true/);
+    const world = await existingNamespaces({ me: { pid: process.pid } }, { host: 'machine', allowMachine: true });
     // read-only still: a harmless no-op change is refused all the same
     expect(await refusal(world.host.exec('ip', ['link', 'set', 'dev', 'lo', 'up']))).toMatch(/attach mode is read-only/);
     expect((await world.get('me').exec('ip', ['-j', 'link', 'show', 'dev', 'lo'])).exitCode).toBe(0);
   });
 
   test('host: "machine" reads the machine', async () => {
-    const world = await attach({}, { host: 'machine' });
+    const world = await existingNamespaces({}, { host: 'machine' });
     expect((await world.host.addresses()).length).toBeGreaterThan(0);
   });
 });

@@ -1,8 +1,8 @@
-// The namespace scope (src/world.ts) of an attachment: it reads every namespace one by one through its read-only run,
+// The namespace scope (src/scope.ts) of an attachment: it reads every namespace one by one through its read-only run,
 // refuses netspec's own tables (no trace, no witness) and responders unless allowed, and the diagnosis then rests on
 // rule counters, iptables and native nft alike. The namespaces are a lab's (by path), so nothing leaves the lab.
 import { expect, test, vi } from '../../src/vitest.js';
-import { attach, InvalidInputError, type Lab } from '../../src/index.js';
+import { existingNamespaces, InvalidInputError, type Lab } from '../../src/index.js';
 import { readLabState } from '../../src/state.js';
 import { readTopology } from '../../src/graph.js';
 import { failureOf } from '../matchers/helpers.js';
@@ -17,8 +17,8 @@ async function build(lab: Lab): Promise<void> {
   await Promise.all([red.addRoute('default', { via: '10.0.0.1' }), blue.addRoute('default', { via: '10.2.0.1' })]);
 }
 
-const attachLab = (lab: Lab, options: Parameters<typeof attach>[1] = {}) =>
-  attach({ red: { path: `/proc/${lab.pid}/root/run/netns/red` }, blue: { path: `/proc/${lab.pid}/root/run/netns/blue` } }, { host: { pid: lab.pid }, ...options });
+const attachLab = (lab: Lab, options: Parameters<typeof existingNamespaces>[1] = {}) =>
+  existingNamespaces({ red: { path: `/proc/${lab.pid}/root/run/netns/red` }, blue: { path: `/proc/${lab.pid}/root/run/netns/blue` } }, { host: { pid: lab.pid }, ...options });
 
 test('an attachment reads every namespace itself; its state and picture are the lab\'s, rules parsed the same way', async ({ lab }) => {
   await build(lab);

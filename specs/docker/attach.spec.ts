@@ -54,7 +54,7 @@ describe.runIf(dockerInstalled)('Docker containers', () => {
       await expect(c1.ns).toRouteVia('203.0.113.8', net.gateway);
       await expect(c1.ns).toHaveAddress(`${c1.address}/16`, { dev: 'eth0' });
       await expect(c1.ns).not.toReach('172.18.0.99', { window: 200 });
-      expect(await state()).toEqual(before); // apart from neighbour entries, which the probes themselves create
+      expect(await state()).toEqual(before); // apart from neighbor entries, which the probes themselves create
     } finally {
       await engine.dispose();
     }

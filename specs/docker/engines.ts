@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { attach, createLab, serve, type Lab, type Netns } from '../../src/index.js';
+import { existingNamespaces, createLab, serve, type Lab, type Netns } from '../../src/index.js';
 import { which } from '../../src/exec.js';
 import { dockerHost, type DockerHost, type EngineVersion } from '../../fixtures/index.js';
 import { tempDir } from '../helpers/temp.js';
@@ -200,7 +200,7 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
       const [pid, sandbox, address, address6 = ''] = (await inspect(['-f', '{{.State.Pid}} {{.NetworkSettings.SandboxKey}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}', name])).split(' ') as [string, string, string, string?];
       const path = `/proc/${lab.pid}/root${sandbox}`;
       const target = options.attachBy === 'pid' ? { pid: hostPid(lab, Number(pid)) } : { path };
-      const world = await attach({ [name]: target }, { host: { pid: lab.pid }, allowAnyTarget: true, allowResponder: true });
+      const world = await existingNamespaces({ [name]: target }, { host: { pid: lab.pid }, allowAnyTarget: true, allowResponder: true });
       // servers run in the container's network namespace but in the lab's PID namespace, so they die with it
       const enter = ['nsenter', `--mount=/proc/${lab.pid}/ns/mnt`, `--pid=/proc/${lab.pid}/ns/pid_for_children`, `--net=${path}`, '--'];
       return { name, ns: world.get(name), address, address6, serveEcho: (port, protocol) => serve(enter, { port, protocol }) };

@@ -1,9 +1,9 @@
 // Runs inside a private mount namespace where `ip netns add` made plain1 and plain2 (outside any lab): attaches to
 // them by name, asserts, and reports as JSON. Used by specs/docker/attach.spec.ts.
-import { attach, InvalidInputError } from '../../src/index.js';
+import { existingNamespaces, InvalidInputError } from '../../src/index.js';
 import { toHaveArpEntry, toReach, toRouteVia } from '../../src/matchers/index.js';
 
-const world = await attach({ plain1: { name: 'plain1' }, plain2: { name: 'plain2' } }, { host: { name: 'plain1' } });
+const world = await existingNamespaces({ plain1: { name: 'plain1' }, plain2: { name: 'plain2' } }, { host: { name: 'plain1' } });
 const [p1, p2] = [world.get('plain1'), world.get('plain2')];
 const snapshot = async () =>
   Promise.all(

@@ -1,4 +1,4 @@
-/** A lab's configuration as comparable text: namespaces, links, addresses, routes and rules (not counters or neighbours). */
+/** A lab's configuration as comparable text: namespaces, links, addresses, routes and rules (not counters or neighbors). */
 import type { Lab } from '../../src/index.js';
 import { readLabState } from '../../src/state.js';
 

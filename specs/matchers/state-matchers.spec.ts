@@ -18,7 +18,7 @@ describe('toHaveArpEntry', () => {
     expect(wrong).toMatch(/with lladdr 02:00:00:00:00:01; it has:\n\s+192\.168\.15\.2 dev veth-red lladdr [0-9a-f:]+ (REACHABLE|STALE|DELAY)/);
     const not = await failureOf(expect(red).not.toHaveArpEntry('192.168.15.2'));
     expect(not).toMatch(/^expect\(red\)\.not\.toHaveArpEntry/);
-    expect(not).toMatch(/red has a neighbour entry for 192\.168\.15\.2/);
+    expect(not).toMatch(/red has a neighbor entry for 192\.168\.15\.2/);
 
     // an address nobody has: the entry is INCOMPLETE or FAILED, which does not count unless asked for
     await expect(red).not.toReach('192.168.15.77', { window: 200 });

@@ -43,7 +43,7 @@ describe('toReach', () => {
     await br.attach(blue, { address: '192.168.51.2/24' }); // a typo: 51 for 15
     const msg = await failureOf(expect(red).toReach('192.168.15.2', { timeout: 500 }));
     expect(msg).toMatch(/\(NEIGHBOR_UNREACHABLE\)/);
-    expect(msg).toMatch(/neighbour 192\.168\.15\.2 on veth-red is (INCOMPLETE|FAILED|absent)/);
+    expect(msg).toMatch(/neighbor 192\.168\.15\.2 on veth-red is (INCOMPLETE|FAILED|absent)/);
     expect(msg).toMatch(/no namespace in the lab has 192\.168\.15\.2/);
   });
 

@@ -3,7 +3,7 @@
 // multipath route in table 100 and a policy rule. specs/parse/capture.ts made them: `npx tsx specs/parse/capture.ts`.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbours, parseNsIds, parseRoutes, splitJsonArrays } from '../../src/parse/ip.js';
+import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbors, parseNsIds, parseRoutes, splitJsonArrays } from '../../src/parse/ip.js';
 import { addressMatches, counters, dnatFor, hasOption, judge, masqueradeSource, masquerades, option, parseIptablesSave, policyOf, risenCounters } from '../../src/parse/iptables.js';
 import { dropPolicies, formatNft, nativeOnly, nftDnatFor, nftSourceNat, parseNftJson, risenNft, setElements } from '../../src/parse/nft.js';
 import { describeRoute } from '../../src/diagnose.js';
@@ -82,7 +82,7 @@ describe('iptables-save', () => {
     expect(all.filter((c) => c.policy).length).toBe(save.chains.filter((c) => c.policy).length);
     const later = parseIptablesSave(captured('host.iptables-save').replace(':FORWARD DROP [0:0]', ':FORWARD DROP [3:252]').replace('[0:0] -A DOCKER-ISOLATION-STAGE-1 -j RETURN', '[2:168] -A DOCKER-ISOLATION-STAGE-1 -j RETURN'));
     expect(risenCounters(save, later).map((c) => `${c.table} ${c.rule}`)).toEqual(['filter policy DROP', 'filter -A DOCKER-ISOLATION-STAGE-1 -j RETURN']);
-    // a rule inserted between the reads does not shift the comparison onto its neighbours
+    // a rule inserted between the reads does not shift the comparison onto its neighbors
     const inserted = parseIptablesSave(captured('host.iptables-save').replace('[0:0] -A FORWARD -j DOCKER-USER', '[5:420] -A FORWARD -j LOG\n[0:0] -A FORWARD -j DOCKER-USER'));
     expect(risenCounters(save, inserted)).toEqual([]);
   });
@@ -165,13 +165,13 @@ describe('nft -j list ruleset', () => {
 });
 
 describe('ip -json', () => {
-  test('links, addresses, neighbours and namespace ids', () => {
+  test('links, addresses, neighbors and namespace ids', () => {
     const links = parseLinks(captured('host.links.json'));
     expect(links.find((l) => l.ifname === 'docker0')?.linkinfo?.info_kind).toBe('bridge');
     expect(links.filter((l) => l.linkinfo?.info_kind === 'veth').length).toBeGreaterThan(0);
     const addrs = parseAddresses(captured('host.addr.json'));
     expect(globalAddresses(addrs).map((a) => a.address)).toContain('172.18.0.1');
-    expect(parseNeighbours(captured('host.neigh.json'))[0]).toMatchObject({ dst: '172.18.0.2' });
+    expect(parseNeighbors(captured('host.neigh.json'))[0]).toMatchObject({ dst: '172.18.0.2' });
     expect(parseLinks(captured('c1.links.json')).find((l) => l.ifname === 'eth0')?.link_netnsid).toBe(0);
     expect(parseNsIds('[{"nsid":0},{"nsid":1,"name":"red"}]')).toEqual(new Map([[0, undefined], [1, 'red']]));
     expect(parseNsIds('')).toEqual(new Map());

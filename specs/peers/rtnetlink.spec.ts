@@ -28,7 +28,7 @@
 //    "the address expires" is a poll by hand.
 // 5. Links other than veth and bridge: no API for vxlan (id, group/remote, local, dstport, dev, ttl, learning) nor
 //    for changing a link's options; toHaveLink matches kind, state and master only (not the vxlan's VNI, TTL, …).
-// 6. Neighbour entries: no API to add a permanent or proxy entry; toHaveArpEntry cannot see proxy entries.
+// 6. Neighbor entries: no API to add a permanent or proxy entry; toHaveArpEntry cannot see proxy entries.
 // 7. The bridge's forwarding database: no `bridge fdb` API (add/get, master/self, dst) and no matcher for it.
 // 8. `ip netconf` (per-device forwarding/rp_filter/… as the kernel reports them): no API.
 // 9. A typed error for a refused link change (`ip link set … type vxlan vni 43` → EOPNOTSUPP): only exit code/stderr.
@@ -266,7 +266,7 @@ describe('kci_test_fdb_get and kci_test_neigh_get: reading single entries back',
       const proxy = await ip(ns, 'neigh', 'get', 'proxy', dst, 'dev', 'test0');
       expect(proxy.exitCode).toBe(0);
       expect(proxy.stdout).toMatch(new RegExp(`^${dst.replace(/\./g, '\\.')} dev test0 .*proxy`));
-      await expect(ns).not.toHaveArpEntry(dst); // a proxy entry is not a resolved neighbour
+      await expect(ns).not.toHaveArpEntry(dst); // a proxy entry is not a resolved neighbor
       expect((await ip(ns, 'neigh', 'del', 'proxy', dst, 'dev', 'test0')).exitCode).toBe(0);
       expect((await ip(ns, 'neigh', 'get', 'proxy', dst, 'dev', 'test0')).exitCode).not.toBe(0);
     }

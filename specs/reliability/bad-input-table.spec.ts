@@ -5,7 +5,7 @@ import { createLab, DuplicateNameError, InvalidInputError, LabGoneError, Netspec
 import { buildTopology } from '../../fixtures/index.js';
 import { labSnapshot } from '../helpers/lab-snapshot.js';
 
-interface World {
+interface Scope {
   lab: Lab;
   red: Netns;
   blue: Netns;
@@ -14,7 +14,7 @@ interface World {
   disposed: Netns;
 }
 
-type Case = [name: string, call: (w: World) => Promise<unknown>, type: new (...a: never[]) => Error, message: RegExp];
+type Case = [name: string, call: (w: Scope) => Promise<unknown>, type: new (...a: never[]) => Error, message: RegExp];
 
 const NAMES = ['veth-red-to-the-bridge', '', 'a/b', 'has space', 'ünïcode', ';rm -rf /', '$(reboot)', '-dev', '.hidden'];
 
@@ -46,7 +46,7 @@ const cases: Case[] = [
   ['createLab({ userns: "yes" })', () => createLab({ userns: 'yes' as never }), InvalidInputError, /lab option userns "yes": expected true or false/],
   ['createLab({ color: 1 })', () => createLab({ color: 1 } as never), InvalidInputError, /unknown; createLab takes/],
   ['lab.bridge(name, { address: 5 })', (w) => w.lab.bridge('br9', { address: 5 as never }), InvalidInputError, /invalid bridge address 5/],
-  ['attach(ns, { ifname: 5 })', (w) => w.bridge.attach(w.blue, { ifname: 5 as never }), InvalidInputError, /invalid interface name 5/],
+  ['existingNamespaces(ns, { ifname: 5 })', (w) => w.bridge.attach(w.blue, { ifname: 5 as never }), InvalidInputError, /invalid interface name 5/],
   ['lab.wan({ internet: "203.0.113.8" })', (w) => w.lab.wan({ internet: '203.0.113.8' as never }), InvalidInputError, /expected a non-empty list of addresses/],
   ['lab.wan({ defaultroute: false })', (w) => w.lab.wan({ defaultroute: false } as never), InvalidInputError, /unknown; lab.wan\(\) takes/],
   ['policy("FORWARD", "MAYBE")', (w) => w.lab.host.policy('FORWARD', 'MAYBE' as never), InvalidInputError, /expected "ACCEPT" or "DROP"/],
@@ -80,7 +80,7 @@ describe('bad input at every entry point', () => {
     const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
     const bridge = await lab.bridge('v-net-0', { address: '192.168.15.3/24' });
     await bridge.attach(red, { address: '192.168.15.1/24' });
-    const world: World = { lab, red, blue, bridge, foreign, disposed };
+    const world: Scope = { lab, red, blue, bridge, foreign, disposed };
     {
       const before = await labSnapshot(lab);
       const error = await Promise.resolve()

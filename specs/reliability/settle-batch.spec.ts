@@ -23,7 +23,7 @@ describe('a failed step settles every call of its batch', () => {
     const [a, b] = await Promise.all([lab.netns('a'), lab.netns('b')]);
     const br = await lab.bridge('br0', { address: '10.9.0.254/24' });
     const before = await hostLinks(lab);
-    const [ra, rb] = await within(Promise.allSettled([br.attach(a, { address: '10.9.0.1/24' }), br.attach(b, { address: '10.9.0.2/24' })]), 10_000, 'attach(a), attach(b)');
+    const [ra, rb] = await within(Promise.allSettled([br.attach(a, { address: '10.9.0.1/24' }), br.attach(b, { address: '10.9.0.2/24' })]), 10_000, 'existingNamespaces(a), existingNamespaces(b)');
 
     const eb = reason(rb);
     expect(eb).toBeInstanceOf(DuplicateNameError);
@@ -41,7 +41,7 @@ describe('a failed step settles every call of its batch', () => {
     expect(br.attachments).toEqual([]);
 
     // the names were given back: a retry of a alone builds it
-    await within(br.attach(a, { address: '10.9.0.1/24' }), 10_000, 'attach(a) again');
+    await within(br.attach(a, { address: '10.9.0.1/24' }), 10_000, 'existingNamespaces(a) again');
     await expect(a).toReach('10.9.0.254');
   });
 

@@ -2,7 +2,7 @@
 // via and dev, attached and cabled namespaces), the wan, and names taken twice or already in the lab. Every refusal is
 // a typed error naming the input, nothing is built, and no promise is left to reject unobserved.
 import { describe, expect, test, vi } from '../../src/vitest.js';
-import { attach, ConflictError, DuplicateNameError, InvalidInputError } from '../../src/index.js';
+import { existingNamespaces, ConflictError, DuplicateNameError, InvalidInputError } from '../../src/index.js';
 import { buildTopology, type TopologySpec } from '../../fixtures/index.js';
 import { labState, prepareLab, topologyCases } from '../helpers/topology-cases.js';
 import { runProcess } from '../helpers/process.js';
@@ -78,11 +78,11 @@ describe('good topologies still build', () => {
   });
 });
 
-test('attach(targets, null) is a typed error', async () => {
-  await expect(attach({}, null as never)).rejects.toThrow(InvalidInputError);
-  await expect(attach({}, null as never)).rejects.toThrow(/invalid attach options null: expected an object/);
-  await expect(attach({}, { allowAnyTarget: 'yes' } as never)).rejects.toThrow(/invalid attach option allowAnyTarget "yes": expected true or false/);
-  await expect(attach({}, { hots: { pid: 1 } } as never)).rejects.toThrow(/invalid attach option "hots": unknown/);
+test('existingNamespaces(targets, null) is a typed error', async () => {
+  await expect(existingNamespaces({}, null as never)).rejects.toThrow(InvalidInputError);
+  await expect(existingNamespaces({}, null as never)).rejects.toThrow(/invalid attach options null: expected an object/);
+  await expect(existingNamespaces({}, { allowAnyTarget: 'yes' } as never)).rejects.toThrow(/invalid attach option allowAnyTarget "yes": expected true or false/);
+  await expect(existingNamespaces({}, { hots: { pid: 1 } } as never)).rejects.toThrow(/invalid attach option "hots": unknown/);
 });
 
 test('ready-made networks give each namespace under its name, and a name that is a property of the network only in ns', async ({ lab }) => {

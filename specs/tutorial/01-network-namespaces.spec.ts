@@ -11,14 +11,14 @@ describe.each(VIAS)('1. network namespaces (built via %s)', (via) => {
     expect(listed.stdout).toMatch(/^blue/m);
   });
 
-  test('a new namespace sees only lo, no neighbours and no routes', async ({ lab }) => {
+  test('a new namespace sees only lo, no neighbors and no routes', async ({ lab }) => {
     await createNamespaces(lab, via);
     await lab.bridge('v-net-0'); // something on the host it must not see
     const red = lab.get('red');
     const links = await red.links();
     expect(links.map((l) => l.ifname)).toEqual(['lo']);
     if (via === 'script') await expect(red).toHaveLink('lo', { state: 'DOWN' }); // `ip netns add` leaves lo down
-    expect(await red.neighbours()).toEqual([]);
+    expect(await red.neighbors()).toEqual([]);
     expect(await red.routes()).toEqual([]);
     await expect(red).not.toHaveLink('v-net-0');
     await expect(lab.host).toHaveLink('v-net-0');

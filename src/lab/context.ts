@@ -2,13 +2,13 @@
 import type { Batcher, Step } from '../batch.js';
 import type { RunOptions, RunResult } from '../exec.js';
 import type { Netns } from '../netns.js';
-import type { World } from '../world.js';
+import type { Scope } from '../scope.js';
 import type { Inventory } from './inventory.js';
 import type { Lifeline } from './lifeline.js';
 
 export interface BuildContext {
   /** The lab, as its namespace handles know it (`ns.lab`): for ownership checks and messages. */
-  readonly world: World;
+  readonly world: Scope;
   /** The lab's host namespace. */
   readonly host: Netns;
   /** The names the lab has handed out. */
@@ -24,12 +24,12 @@ export interface BuildContext {
   hasNetns(name: string): boolean;
   /** The names of the lab's namespaces now (its /run/netns), sorted. */
   listNetns(): string[];
-  /** The identity of a namespace of the lab (see World.identityOf). */
+  /** The identity of a namespace of the lab (see Scope.identityOf). */
   identityOf(name: string): number | undefined;
 }
 
 /** The context of a lab: `world` is the lab itself (its run and assertAlive, which name it in errors). */
-export function labContext(world: World, inventory: Inventory, lifeline: Lifeline, batcher: Batcher): BuildContext {
+export function labContext(world: Scope, inventory: Inventory, lifeline: Lifeline, batcher: Batcher): BuildContext {
   return {
     world,
     host: world.host,

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../errors.js';
 import { Netns } from '../netns.js';
 import type { FailedPath } from '../graph.js';
 import type { NamespaceState } from '../state.js';
-import type { World } from '../world.js';
+import type { Scope } from '../scope.js';
 
 /** What Vitest passes as `this` to a matcher (the part netspec uses). */
 export interface MatcherContext {
@@ -26,7 +26,7 @@ export interface MatcherResult {
 
 /** A matcher's findings beyond its message: the world it looked at, the failing probe's path, the state it read. */
 export interface Evidence {
-  world: World;
+  world: Scope;
   /** The path a failing probe took and where it stopped: drawn in red in the picture. */
   failed?: FailedPath;
   /** The lab's state as the diagnosis read it (the report reuses it rather than reading it again). */

@@ -31,7 +31,7 @@ declare module 'vitest' {
   interface Matchers<T = any> {
     /** Real packets from inside the namespace reach the target (an address, a namespace, or `{ address, port }`). */
     toReach(target: string | Netns | { address: string; port?: number }, options?: ToReachOptions): Promise<void>;
-    /** The namespace's neighbour (ARP/ND) table has a resolved entry for the address. */
+    /** The namespace's neighbor (ARP/ND) table has a resolved entry for the address. */
     toHaveArpEntry(ip: string, options?: ToHaveArpEntryOptions): Promise<void>;
     /** The kernel's route lookup for the destination goes through the gateway (`ip route get`). */
     toRouteVia(destination: string, gateway: string, options?: ToRouteViaOptions): Promise<void>;

@@ -1,4 +1,4 @@
-/** `expect(ns).toHaveArpEntry(ip, { mac?, dev?, state? })`: the neighbour table has the address, resolved. */
+/** `expect(ns).toHaveArpEntry(ip, { mac?, dev?, state? })`: the neighbor table has the address, resolved. */
 import { InvalidInputError } from '../errors.js';
 import { canonical, parseAddress } from '../address.js';
 import { checkIfname } from '../names.js';
@@ -24,7 +24,7 @@ const ALL = new Set<string>([...RESOLVED, 'INCOMPLETE', 'FAILED', 'NONE']);
 export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip: unknown, options?: ToHaveArpEntryOptions): Promise<MatcherResult> {
   const ns = receivedNetns(received, 'toHaveArpEntry');
   const opts = checkOptions<ToHaveArpEntryOptions>(options, 'toHaveArpEntry', { mac: 'string', lladdr: 'string', dev: 'string', state: 'string|string[]', timeout: 'number' });
-  const { address } = parseAddress(ip, 'neighbour address');
+  const { address } = parseAddress(ip, 'neighbor address');
   const macText = opts.mac ?? opts.lladdr;
   if (macText !== undefined && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(macText)) throw new InvalidInputError('mac', macText, 'expected a MAC address such as "02:42:ac:11:00:02"');
   const mac = macText?.toLowerCase();
@@ -36,7 +36,7 @@ export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip
     (opts.dev === undefined || n.dev === opts.dev) &&
     (mac === undefined || n.lladdr?.toLowerCase() === mac) &&
     n.state.some((s) => states.includes(s as NudState));
-  const read = () => ns.neighbours();
+  const read = () => ns.neighbors();
   const table = this.isNot ? await read() : await poll(read, (t) => t.some(matches), opts.timeout ?? 1000);
   const pass = table.some(matches);
   const same = table.filter((n) => canonical(n.dst) === canonical(address));
@@ -48,7 +48,7 @@ export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip
     expected: { address, mac, dev: opts.dev, state: states },
     message: () =>
       pass
-        ? `${hint(ns, 'toHaveArpEntry', true, args)}\n\n${ns.name} has a neighbour entry for ${address}:\n${show(same)}`
-        : `${hint(ns, 'toHaveArpEntry', false, args)}\n\n${ns.name} has no ${states === RESOLVED ? 'resolved ' : ''}entry for ${address}${mac ? ` with lladdr ${mac}` : ''}${opts.dev ? ` on ${opts.dev}` : ''}${same.length ? `; it has:\n${show(same)}` : ' (no traffic to it yet, or nothing answered ARP/ND)'}\n\n${ns.name}'s neighbour table (ip -j neigh show):\n${show(table)}`,
+        ? `${hint(ns, 'toHaveArpEntry', true, args)}\n\n${ns.name} has a neighbor entry for ${address}:\n${show(same)}`
+        : `${hint(ns, 'toHaveArpEntry', false, args)}\n\n${ns.name} has no ${states === RESOLVED ? 'resolved ' : ''}entry for ${address}${mac ? ` with lladdr ${mac}` : ''}${opts.dev ? ` on ${opts.dev}` : ''}${same.length ? `; it has:\n${show(same)}` : ' (no traffic to it yet, or nothing answered ARP/ND)'}\n\n${ns.name}'s neighbor table (ip -j neigh show):\n${show(table)}`,
   };
 }

@@ -5,7 +5,7 @@
 import { InvalidInputError } from '../errors.js';
 import { parseProbeAddress } from '../address.js';
 import { Lab } from '../lab.js';
-import { AttachedWorld } from '../attach.js';
+import { ExistingNamespaces } from '../attach.js';
 import { ReachabilityMatrix, reachability, type PairResult } from '../reachability.js';
 import { bullet, checkOptions, describe, type MatcherContext, type MatcherResult } from './format.js';
 
@@ -17,7 +17,7 @@ export async function toHaveReachability(
   expected: unknown,
   options?: { timeout?: number },
 ): Promise<MatcherResult> {
-  if (!(received instanceof Lab) && !(received instanceof AttachedWorld)) throw new InvalidInputError('value given to expect() for toHaveReachability', describe(received), 'expected a lab: expect(lab).toHaveReachability(…)');
+  if (!(received instanceof Lab) && !(received instanceof ExistingNamespaces)) throw new InvalidInputError('value given to expect() for toHaveReachability', describe(received), 'expected a lab: expect(lab).toHaveReachability(…)');
   const lab = received;
   lab.assertAlive();
   const opts = checkOptions<{ timeout?: number }>(options, 'toHaveReachability', { timeout: 'number' });

@@ -1,6 +1,6 @@
 /**
  * The one parser of iproute2's JSON (`ip -json …`): links, addresses, routes (multipath nexthops and the table
- * included), neighbours, policy rules and namespace ids, alone or as the back-to-back arrays of `ip -json -batch`.
+ * included), neighbors, policy rules and namespace ids, alone or as the back-to-back arrays of `ip -json -batch`.
  * The row types are the ones the public API exports (src/netns.ts); this module only adds the ones it alone reads.
  */
 import type { AddrInfo, LinkInfo, NeighInfo, RouteInfo } from '../netns.js';
@@ -62,7 +62,7 @@ function rows<T>(text: string): T[] {
 
 export const parseLinks = (text: string): LinkInfo[] => rows<LinkInfo>(text);
 export const parseAddresses = (text: string): AddrInfo[] => rows<AddrInfo>(text);
-export const parseNeighbours = (text: string): NeighInfo[] => rows<NeighInfo>(text);
+export const parseNeighbors = (text: string): NeighInfo[] => rows<NeighInfo>(text);
 export const parseIpRules = (text: string): IpRule[] => rows<IpRule>(text);
 
 /** `ip -j route show …` rows; a route of a table other than main carries `table` (iproute2 prints it then). */
@@ -71,15 +71,15 @@ export function parseRoutes(text: string): RouteInfo[] {
 }
 
 /** `ip -json -batch` of `link show`, `addr show`, `route show`, `neigh show`, `rule show`, in that order. */
-export function parseIpBatch(text: string): { links: LinkInfo[]; addresses: AddrInfo[]; routes: RouteInfo[]; neighbours: NeighInfo[]; ipRules: IpRule[] } {
+export function parseIpBatch(text: string): { links: LinkInfo[]; addresses: AddrInfo[]; routes: RouteInfo[]; neighbors: NeighInfo[]; ipRules: IpRule[] } {
   let arrays: unknown[][] = [];
   try {
     arrays = splitJsonArrays(text);
   } catch {
     /* cut short: nothing read */
   }
-  const [links, addresses, routes, neighbours, ipRules] = [0, 1, 2, 3, 4].map((i) => arrays[i] ?? []);
-  return { links: links as LinkInfo[], addresses: addresses as AddrInfo[], routes: routes as RouteInfo[], neighbours: neighbours as NeighInfo[], ipRules: ipRules as IpRule[] };
+  const [links, addresses, routes, neighbors, ipRules] = [0, 1, 2, 3, 4].map((i) => arrays[i] ?? []);
+  return { links: links as LinkInfo[], addresses: addresses as AddrInfo[], routes: routes as RouteInfo[], neighbors: neighbors as NeighInfo[], ipRules: ipRules as IpRule[] };
 }
 
 /** `ip -j netns list-id`: the name of the namespace of each nsid, where the reading namespace's /run/netns has one. */
@@ -89,7 +89,7 @@ export function parseNsIds(text: string): Map<number, string | undefined> {
   return m;
 }
 
-/** Global addresses of `ip -j addr show` rows; those on `lo` last (the link address is the one a neighbour reaches first). */
+/** Global addresses of `ip -j addr show` rows; those on `lo` last (the link address is the one a neighbor reaches first). */
 export function globalAddresses(links: readonly AddrInfo[]): { address: string; prefixLength: number }[] {
   return links
     .flatMap((l) => (l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ address: a.local, prefixLength: a.prefixlen, lo: l.ifname === 'lo' })))
