@@ -2,6 +2,8 @@
  * Why a probe did not get through, told like a traceroute with a verdict (ARCHITECTURE.md, "An assertion"): the source's route lookup, the
  * next hop's neighbor state, forwarding and filtering on the router (rule counters diffed across a second probe), NAT
  * and the target's way back. Built from the lab's live state only.
+ *
+ * A little over 300 lines on purpose: the hop-by-hop walk, the trace and the counter fallback tell one story, read together.
  */
 import { canonical, contains, parseCidr } from './address.js';
 import type { Netns, RouteInfo } from './netns.js';

@@ -1,6 +1,8 @@
 /**
  * `netspec/vitest`: Vitest's `test` with a fresh, private `lab` per test (disposed after it on pass, failure or
  * timeout), and `expect` with netspec's matchers registered.
+ *
+ * Just over 300 lines on purpose: the fixture, its failure reports and the parent watch share one test's lifecycle.
  */
 import { relative } from 'node:path';
 import { test as base, expect, type TestContext } from 'vitest';

@@ -2,6 +2,8 @@
  * The one parser of `iptables-save [-c]` output (ARCHITECTURE.md, "Commands are argument arrays, output is JSON": the
  * one text format netspec still reads). State dumps, diagnoses, the picture and the probes' DNAT lookup all read rules
  * through this module, so they cannot disagree about a chain's policy, a negated match or a rule's table.
+ *
+ * Over 300 lines on purpose: one format, one file: the line grammar, the option model (negation, counters) and the DNAT walk from PREROUTING are the same grammar.
  */
 import { contains, parseCidr } from '../address.js';
 

@@ -3,6 +3,8 @@
  * expressions, a readable nft-syntax text and their counters). State dumps, diagnoses, the picture and the probes'
  * DNAT lookup read native nftables rules through this module; rules that iptables-nft wrote are shown once, in
  * iptables form (src/parse/iptables.ts), and netspec's own tables (traces, witnesses) never.
+ *
+ * Over 300 lines on purpose: one format, one file: nft's JSON expressions, their rendering as nft syntax, and the NAT and witness readers are one grammar.
  */
 import { canonical, contains, parseCidr } from '../address.js';
 import { interfaceMatches, type PacketFacts } from './iptables.js';

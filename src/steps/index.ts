@@ -4,8 +4,8 @@
  */
 export { at, type StepIn } from './step.js';
 export { netnsAddStep, netnsDelArgv } from './netns.js';
-export { vethStep, bridgeStep, linkUpStep, linkDownStep, bridgePortStep, macStep, linkDelArgv, type VethEndName } from './link.js';
+export { vethStep, bridgeStep, linkUpStep, linkDownStep, bridgePortStep, macStep, hairpinStep, linkDelStep, linkDelArgv, type VethEndName } from './link.js';
 export { addressStep } from './address.js';
-export { routeStep, routeDelStep, routeDestination, type RouteOptions } from './route.js';
+export { routeStep, routeReplaceStep, routeDelStep, routeDestination, type RouteOptions } from './route.js';
 export { sysctlStep, forwardingSteps, checkSysctlKey } from './sysctl.js';
 export { policyStep, masqueradeStep, type Chain } from './rules.js';

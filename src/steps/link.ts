@@ -41,6 +41,16 @@ export function macStep(dev: string, mac: string): StepIn {
   return { kind: 'ip', words: ['link', 'set', 'dev', dev, 'address', mac], intent: `set ${dev}'s MAC to ${mac}` };
 }
 
+/** `ip link set dev DEV type bridge_slave hairpin on`: a bridge port that sends a frame back out where it came in. */
+export function hairpinStep(dev: string): StepIn {
+  return { kind: 'ip', words: ['link', 'set', 'dev', dev, 'type', 'bridge_slave', 'hairpin', 'on'], intent: `hairpin mode on ${dev}` };
+}
+
+/** `ip link del dev DEV` */
+export function linkDelStep(dev: string, intent = `delete ${dev}`): StepIn {
+  return { kind: 'ip', words: ['link', 'del', 'dev', dev], intent };
+}
+
 /** `ip link del dev DEV` as an argv, for undoing a failed build. */
 export function linkDelArgv(dev: string): string[] {
   return ['ip', 'link', 'del', 'dev', dev];

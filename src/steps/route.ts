@@ -47,6 +47,12 @@ export function routeStep(destination: unknown, options: RouteOptions, intent?: 
   return { kind: 'ip', words, intent: intent ?? `add route ${destination}${options.via ? ` via ${options.via}` : ''}${options.dev ? ` dev ${options.dev}` : ''}` };
 }
 
+/** `ip route replace DEST …`: the same checks as routeStep; the route is added, or changed where one is there. */
+export function routeReplaceStep(destination: unknown, options: RouteOptions, intent?: string): StepIn {
+  const step = routeStep(destination, options, intent);
+  return { ...step, words: ['route', 'replace', ...step.words.slice(2)], intent: intent ?? step.intent.replace(/^add route/, 'replace route') };
+}
+
 /** `ip route del DEST` */
 export function routeDelStep(destination: string): StepIn {
   return { kind: 'ip', words: ['route', 'del', routeDestination(destination)], intent: `delete route ${destination}` };
