@@ -9,6 +9,7 @@ import { linkDownStep, linkUpStep } from './steps/link.js';
 import { routeDelStep, routeStep, type RouteOptions } from './steps/route.js';
 import { masqueradeStep, policyStep } from './steps/rules.js';
 import { checkSysctlKey, forwardingSteps, sysctlStep } from './steps/sysctl.js';
+import { firstArray, parseRoutes, type AddrInfo, type LinkInfo, type NeighInfo, type RouteInfo } from './parse/ip.js';
 
 export type { RouteOptions } from './steps/route.js';
 
@@ -21,53 +22,7 @@ export interface ExecOptions {
   intent?: string;
 }
 
-/** `ip -j link` row (the fields netspec uses; iproute2 prints more). */
-export interface LinkInfo {
-  ifindex: number;
-  ifname: string;
-  flags: string[];
-  mtu: number;
-  operstate: string;
-  link_type: string;
-  address?: string;
-  master?: string;
-  link?: string;
-  linkinfo?: { info_kind?: string; info_slave_kind?: string };
-  [key: string]: unknown;
-}
-
-export interface AddrInfo {
-  ifindex: number;
-  ifname: string;
-  operstate: string;
-  master?: string;
-  addr_info: { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string; tentative?: boolean; dadfailed?: boolean }[];
-  [key: string]: unknown;
-}
-
-export interface RouteInfo {
-  dst: string;
-  gateway?: string;
-  dev?: string;
-  prefsrc?: string;
-  protocol?: string;
-  scope?: string;
-  type?: string;
-  metric?: number;
-  flags?: string[];
-  /** A multipath route's paths (`ip route add … nexthop via A dev X nexthop via B dev Y`). */
-  nexthops?: { gateway?: string; dev?: string; weight?: number; flags?: string[] }[];
-  [key: string]: unknown;
-}
-
-export interface NeighInfo {
-  dst: string;
-  dev: string;
-  lladdr?: string;
-  state: string[];
-  router?: null;
-  [key: string]: unknown;
-}
+export type { AddrInfo, LinkInfo, NeighInfo, RouteInfo } from './parse/ip.js';
 
 /**
  * The world a namespace handle lives in: a lab, or an attachment. What the handle itself uses is declared here; the
@@ -116,8 +71,7 @@ export class Netns {
   /** `ip -j ARGS` in this namespace, parsed. */
   async ipJson<T = unknown>(args: readonly string[], intent = `read ${args[0]}`): Promise<T> {
     const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent });
-    const text = result.stdout.trim();
-    return (text ? JSON.parse(text) : []) as T;
+    return firstArray(result.stdout) as T;
   }
 
   // --- configuration (batched: calls made in the same tick share processes) ---
@@ -209,7 +163,7 @@ export class Netns {
     if (options.iif) args.push('iif', checkIfname(options.iif, 'iif'));
     const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent: `look up the route to ${address}`, reject: false });
     if (result.exitCode !== 0) return undefined;
-    return (JSON.parse(result.stdout) as RouteInfo[])[0];
+    return parseRoutes(result.stdout)[0];
   }
 
   /** `ip -j neigh show` */

@@ -31,10 +31,15 @@ export function formatState(states: readonly NamespaceState[]): string {
       out.push(`  route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`);
     }
     for (const n of s.neighbors) out.push(`  neigh ${n.dst} dev ${n.dev}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.join(',')}`);
-    const rules = s.iptables.split('\n').filter((l) => l.startsWith('*') || l.startsWith(':') || l.startsWith('['));
-    const interesting = rules.filter((l) => !/^:(\S+) ACCEPT \[0:0\]$/.test(l) || l.startsWith('*'));
-    const tables = interesting.filter((l, i) => !(l.startsWith('*') && (interesting[i + 1] === undefined || interesting[i + 1]!.startsWith('*'))));
-    for (const l of tables) out.push(`  ipt   ${l}`);
+    // iptables from the one parser (src/parse/iptables.ts): per table, its chains but untouched built-in ACCEPT ones, and
+    // its rules with their counters; a table with neither is left out
+    const ipt = s.iptablesRules;
+    for (const table of ipt.tables) {
+      const counter = (x: { packets?: number; bytes?: number }) => `[${x.packets ?? 0}:${x.bytes ?? 0}]`;
+      const chains = ipt.chains.filter((c) => c.table === table && !(c.policy === 'ACCEPT' && !c.packets && !c.bytes)).map((c) => `:${c.name} ${c.policy ?? '-'} ${counter(c)}`);
+      const rules = ipt.rules.filter((r) => r.table === table).map((r) => (r.packets === undefined ? r.text : `${counter(r)} ${r.text}`));
+      if (chains.length + rules.length) for (const l of [`*${table}`, ...chains, ...rules]) out.push(`  ipt   ${l}`);
+    }
     for (const l of (s.nft ?? '').split('\n').filter(Boolean)) out.push(`  nft   ${l.replace(/^\t+/, (t) => '  '.repeat(t.length))}`);
   }
   return out.join('\n');

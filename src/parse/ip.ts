@@ -1,11 +1,57 @@
 /**
  * The one parser of iproute2's JSON (`ip -json …`): links, addresses, routes (multipath nexthops and the table
  * included), neighbors, policy rules and namespace ids, alone or as the back-to-back arrays of `ip -json -batch`.
- * The row types are the ones the public API exports (src/netns.ts); this module only adds the ones it alone reads.
+ * The row types are defined here and exported by the public API through src/netns.ts.
  */
-import type { AddrInfo, LinkInfo, NeighInfo, RouteInfo } from '../netns.js';
 
-export type { AddrInfo, LinkInfo, NeighInfo, RouteInfo };
+/** `ip -j link` row (the fields netspec uses; iproute2 prints more). */
+export interface LinkInfo {
+  ifindex: number;
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  operstate: string;
+  link_type: string;
+  address?: string;
+  master?: string;
+  link?: string;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string };
+  [key: string]: unknown;
+}
+
+export interface AddrInfo {
+  ifindex: number;
+  ifname: string;
+  operstate: string;
+  master?: string;
+  addr_info: { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string; tentative?: boolean; dadfailed?: boolean }[];
+  [key: string]: unknown;
+}
+
+export interface RouteInfo {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  prefsrc?: string;
+  protocol?: string;
+  scope?: string;
+  type?: string;
+  metric?: number;
+  flags?: string[];
+  /** A multipath route's paths (`ip route add … nexthop via A dev X nexthop via B dev Y`). */
+  nexthops?: { gateway?: string; dev?: string; weight?: number; flags?: string[] }[];
+  [key: string]: unknown;
+}
+
+export interface NeighInfo {
+  dst: string;
+  dev: string;
+  lladdr?: string;
+  state: string[];
+  router?: null;
+  [key: string]: unknown;
+}
+
 
 /** `ip -j rule show` row. */
 export interface IpRule {
@@ -49,6 +95,11 @@ export function splitJsonArrays(text: string): unknown[][] {
     }
   }
   return out;
+}
+
+/** The first JSON array of `ip -json …` output ([] when it printed none, or was cut short). */
+export function firstArray(text: string): unknown[] {
+  return rows<unknown>(text);
 }
 
 /** The first JSON array of `ip -json …` output ([] when it printed none). */
