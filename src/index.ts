@@ -32,3 +32,6 @@ export {
 export type { Scope, World, EveryResult } from './scope.js';
 export type { HostNames } from './lab/inventory.js';
 export { serve, type ServeOptions, type Protocol, type Server } from './probe.js';
+export type { IpRule } from './parse/ip.js';
+export type { IptablesRuleset, IptablesRule, IptablesChain, IptablesOption } from './parse/iptables.js';
+export type { NftRuleset, NftChain, NftRule, NftTable, NftExpr } from './parse/nft.js';

@@ -226,10 +226,15 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const respond = options.responder !== false && source.lab.refusesResponders() === undefined;
   const landing = await land(source, target, protocol, port, respond, options.seenAs === true, from, durationMs, log);
   // seenAs where netspec's responder does not answer (the spec's own server): the landing namespace's nftables
-  // witness records the source, as for ICMP; where there is no witness, the matcher says nothing recorded it
+  // witness records the source, as for ICMP. An answer that reports its peer itself (a server started with serve(),
+  // which prints it) is the end server's own view and comes first: behind a user-space proxy (docker-proxy) the landing
+  // namespace sees the client, the server the proxy. Where netspec may add no table (attach mode) the answer alone can
+  // say; where nothing recorded the source, the matcher says so (no verdict)
   const info = landing.info;
   let witness: Awaited<ReturnType<typeof startWitness>> | undefined;
-  if (options.seenAs && info?.ns && info.answered !== 'responder') {
+  const noTables = source.lab.refusesTables();
+  if (options.seenAs && info?.ns && info.answered !== 'responder' && noTables) log.push(`${info.ns}: no nft witness (${noTables}): only an answer that reports its peer can say the source`);
+  if (options.seenAs && info?.ns && info.answered !== 'responder' && !noTables) {
     witness = await startWitness(source.lab.get(info.ns), info.address, { protocol, port: info.port }).catch((error: unknown) => {
       landing.stop();
       throw error;
@@ -245,8 +250,9 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
       const seen = await witness.finish(outcome !== undefined);
       if (outcome) {
         outcome.seenSources = seen;
-        outcome.seenAs = seen[0];
         outcome.log.push(`${info!.ns}$ nft witness: ${protocol} packets to ${info!.address}:${info!.port} came from ${seen.join(', ') || 'nobody'}`);
+        if (outcome.seenAs === undefined) outcome.seenAs = seen[0];
+        else if (!seen.includes(outcome.seenAs)) outcome.log.push(`the answer reports its peer as ${outcome.seenAs}: the server behind ${info!.address}:${info!.port} (a proxy) sees that address`);
       }
     }
   }
