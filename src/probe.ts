@@ -249,10 +249,17 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
     if (witness) {
       const seen = await witness.finish(outcome !== undefined);
       if (outcome) {
-        outcome.seenSources = seen;
         outcome.log.push(`${info!.ns}$ nft witness: ${protocol} packets to ${info!.address}:${info!.port} came from ${seen.join(', ') || 'nobody'}`);
-        if (outcome.seenAs === undefined) outcome.seenAs = seen[0];
-        else if (!seen.includes(outcome.seenAs)) outcome.log.push(`the answer reports its peer as ${outcome.seenAs}: the server behind ${info!.address}:${info!.port} (a proxy) sees that address`);
+        if (outcome.seenAs === undefined) {
+          outcome.seenSources = seen;
+          outcome.seenAs = seen[0];
+        } else if (!seen.includes(outcome.seenAs)) {
+          // the end server's own view is the verdict's evidence; the witness's is in the log beside it
+          outcome.seenSources = [outcome.seenAs];
+          outcome.log.push(`the answer reports its peer as ${outcome.seenAs}: the server behind ${info!.address}:${info!.port} (a proxy) sees that address`);
+        } else {
+          outcome.seenSources = seen;
+        }
       }
     }
   }
