@@ -105,10 +105,14 @@ for (const n of want('mesh') ? [10, 30, 100] : []) {
   const names = Array.from({ length: n }, (_, i) => `h${i + 1}`);
   const netspec = async () => {
     const lab = await createLab();
-    await bridgeNetwork(lab, { names, prefix: '10.0.0.0/24', gateway: false });
-    const m = await lab.reachability();
-    if (!m.allReached || m.pairs.length !== n * (n - 1)) throw new Error(`mesh ${n}: ${m.unreachable.length} pairs unreachable`);
-    await lab.dispose();
+    try {
+      await bridgeNetwork(lab, { names, prefix: '10.0.0.0/24', gateway: false });
+      const m = await lab.reachability();
+      if (!m.allReached || m.pairs.length !== n * (n - 1)) throw new Error(`mesh ${n}: ${m.unreachable.length} pairs unreachable`);
+    } finally {
+      // a failed run's lab (its probes still running) must not starve the cases after it
+      await lab.dispose();
+    }
   };
   // Mininet at N=100 (9,900 pings through its Python) takes minutes: that row has an absolute target instead
   const mininet = which('mn') && n < 100
