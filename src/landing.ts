@@ -196,7 +196,9 @@ export async function dnatRule(ns: Netns, target: { address: string; family: Fam
   return fromIptables ? { address: canonical(fromIptables.address), port: fromIptables.port, rule: fromIptables.rule.text } : undefined;
 }
 
-const RESPONDER = 'awk {print(ENVIRON["SOCAT_PEERADDR"]);exit}';
+/** netspec's responders and serve() print the peer address behind this marker (no space: socat splits EXEC on spaces). */
+const PEER_MARK = 'netspec-peer=';
+const RESPONDER = `awk {print("${PEER_MARK}"ENVIRON["SOCAT_PEERADDR"]);exit}`;
 
 export interface ServeOptions {
   port: number;
@@ -270,9 +272,13 @@ export async function serve(enter: readonly string[], options: ServeOptions): Pr
   return startServer(enter, options);
 }
 
-/** The source address a responder reported, canonical; undefined for any other answer (a spec's own server's). */
+/**
+ * The source address netspec's responder or serve() reported, canonical; undefined for any other answer. Only a line
+ * with netspec's marker counts: a spec's own server that prints an address (any address) is no evidence of the source.
+ */
 export function peerAddress(text: string | undefined): string | undefined {
-  const bare = text?.replace(/^\[(.*)\]$/, '$1');
+  if (!text?.startsWith(PEER_MARK)) return undefined;
+  const bare = text.slice(PEER_MARK.length).replace(/^\[(.*)\]$/, '$1');
   return bare && ipFamily(bare) ? canonical(bare) : undefined;
 }
 

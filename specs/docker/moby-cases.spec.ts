@@ -5,7 +5,7 @@ import { describe, expect, test } from '../../src/vitest.js';
 import { dockerHost, type DockerHost } from '../../fixtures/index.js';
 import { failureOf } from '../matchers/helpers.js';
 
-const INTERNET = '203.0.113.8'; // moby pings 8.8.8.8; the lab's outside world stands in
+const INTERNET = '203.0.113.8'; // moby pings a public DNS server; the lab's outside world stands in
 
 describe.each(['25', '28', '29'] as const)('Docker %s (emulated)', (version) => {
   const docker = (lab: Parameters<typeof dockerHost>[0], userlandProxy = true): Promise<DockerHost> => dockerHost(lab, { version, userlandProxy });
@@ -55,7 +55,7 @@ describe.each(['25', '28', '29'] as const)('Docker %s (emulated)', (version) => 
     await expect(ctr2.ns).not.toReach(ctr1.address, { because: 'NO_ROUTE' });
   });
 
-  // TestInternalNwConnectivity (172.30.0.0/24, gateway 172.30.0.1): the gateway answers; 8.8.8.8: Network is unreachable
+  // TestInternalNwConnectivity (172.30.0.0/24, gateway 172.30.0.1): the gateway answers; a public address: Network is unreachable
   test('TestInternalNwConnectivity: the gateway answers, outside addresses have no route', async ({ lab }) => {
     const d = await docker(lab);
     await d.createNetwork('intnw', { internal: true, subnet: '172.30.0.0/24', gateway: '172.30.0.1' });

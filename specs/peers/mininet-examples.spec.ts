@@ -6,11 +6,11 @@
 //   testPingall, testRouterPing, testTTL; on the topology of examples/linuxrouter.py (a router r0 on three subnets,
 //   one host in each, default routes via r0);
 // - examples/test/test_nat.py (read at commit 3e554aacc1441060fed04288f916a0895264eaaa), testNAT.testNAT: a host
-//   behind Mininet's NAT node pings an Internet address (8.8.8.8 upstream, skipped when the machine is offline).
+//   behind Mininet's NAT node pings a public Internet address upstream (skipped there when the machine is offline).
 //
 // The cases are re-expressed, not transcribed. Differences from upstream:
 // - Upstream drives the Mininet CLI with pexpect and parses "0% dropped" / "ttl=63"; here the assertions are matchers.
-// - "The Internet" is the lab's wan (203.0.113.8 plays 8.8.8.8), so the NAT case never depends on the machine being
+// - "The Internet" is the lab's wan (203.0.113.8 plays the public address upstream pings), so the NAT case never depends on the machine being
 //   online and is never skipped; the NAT node is the lab host (forwarding + MASQUERADE), the switch a Linux bridge.
 // - Every positive case has a negative twin: the router without ip_forward, the NAT without MASQUERADE.
 //
@@ -90,7 +90,7 @@ describe('test_nat.py: a host behind a NAT reaches the Internet', () => {
   /** nat.py: h1..h3 on switch s1 (here the bridge s1), the NAT node at 10.0.0.254 as their default gateway. */
   const natNetwork = (lab: Lab) => bridgeNetwork(lab, { names: ['h1', 'h2', 'h3'], bridge: 's1', prefix: '10.0.0.0/24', gateway: 254, nat: true });
 
-  test('testNAT: h1 pings "8.8.8.8" (the wan\'s 203.0.113.8), seen there as the NAT\'s address', async ({ lab }) => {
+  test('testNAT: h1 pings the Internet (the wan\'s 203.0.113.8), seen there as the NAT\'s address', async ({ lab }) => {
     const net = await natNetwork(lab);
     await expect(net.h1).toRouteVia('203.0.113.8', '10.0.0.254');
     await expect(net.h1).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });

@@ -299,3 +299,13 @@ describe('found by an adversarial review of this round', () => {
     await expect(fresh).not.toReach('192.168.15.1', { because: 'NO_ROUTE' });
   });
 });
+
+test('seenAs: a spec\'s own server that prints an address is no evidence of the source; the kernel\'s witness decides', async ({ lab }) => {
+  const net = await tutorial(lab);
+  // a server that answers every connection with a fixed address, as an echo-my-IP service might print a wrong one
+  await net.blue.exec('sh', ['-c', "socat TCP-LISTEN:9000,fork,reuseaddr SYSTEM:'echo 10.9.9.9' >/dev/null 2>&1 &"]);
+  await expect.poll(async () => (await net.blue.exec('ss', ['-Hltn', 'sport = :9000'])).stdout.trim()).not.toBe('');
+  const msg = await failureOf(expect(net.red).toReach({ address: '192.168.15.2', port: 9000 }, { responder: false, seenAs: '10.9.9.9' }));
+  expect(msg).toMatch(/but the target saw the source as \S+, not 10\.9\.9\.9/);
+  expect(msg).toMatch(/blue\$ nft witness: tcp packets to 192\.168\.15\.2:9000 came from/);
+});
