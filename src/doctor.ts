@@ -29,6 +29,7 @@ const TOOLS: [tool: string, required: boolean, why: string][] = [
   ['arp', false, 'the tutorial\'s `arp`'],
   ['bash', true, 'lab.sh and lab.script'],
   ['tc', false, 'traffic shaping (tbf, netem)'],
+  ['busybox', false, 'faster lab start-up (the lifeline runs its mounts as busybox applets)'],
 ];
 
 /**

@@ -4,7 +4,7 @@
 // machine. Every check reads; nothing here sends a packet to, or configures, the machine. Where an attempt could
 // change the machine (a sysctl, the hostname), the original value is read first and, should the attempt have
 // succeeded, put back at once.
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { describe, expect, test } from '../../src/vitest.js';
 import { createLab, InvalidInputError, type Lab } from '../../src/index.js';
@@ -74,6 +74,9 @@ test('sysctls outside net.* cannot be written from a lab; the machine\'s values 
     const r = await inLab(lab, 'sysctl -w kernel.domainname=netspec-escaped');
     expect(r.code, r.out).not.toBe(0);
   });
+  // the kernel's other knobs under /proc too (writing the value it already has: harmless had it been allowed)
+  const irq = await inLab(lab, '[ ! -e /proc/irq/default_smp_affinity ] || cat /proc/irq/default_smp_affinity > /proc/irq/default_smp_affinity');
+  if (existsSync('/proc/irq/default_smp_affinity')) expect(irq.code, irq.out).not.toBe(0);
   if (root) {
     // nor can it make /proc/sys writable again, or take the read-only mount away
     for (const attempt of ['mount -o remount,rw /proc/sys', 'mount -o remount,bind,rw /proc/sys', 'umount /proc/sys', 'umount -l /proc/sys']) {
