@@ -10,7 +10,7 @@
  * the kernel's answers become typed errors are one mechanism; steps themselves are built in src/steps/.
  */
 import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
-import type { RunOptions, RunResult } from './exec.js';
+import { which, type RunOptions, type RunResult } from './exec.js';
 
 export type StepKind = 'ip' | 'sysctl' | 'iptables' | 'ip6tables';
 
@@ -138,7 +138,18 @@ export class Batcher {
       }
       try {
         await this.#runTarget('host', segment.host);
-        const results = await limit([...segment.others].map(([t, steps]) => () => this.#runTarget(t, steps)), PARALLEL);
+        // namespaces with nothing but `ip` steps share processes (#runIpMany); the others run one process per run of steps
+        const ipOnly = [...segment.others].filter(([, steps]) => steps.every((st) => st.kind === 'ip'));
+        const rest = ipOnly.length >= MANY ? [...segment.others].filter(([t]) => !ipOnly.some(([u]) => u === t)) : [...segment.others];
+        const tasks = rest.map(([t, steps]) => () => this.#runTarget(t, steps));
+        if (ipOnly.length >= MANY) {
+          const perChunk = Math.ceil(ipOnly.length / Math.ceil(ipOnly.length / CHUNK));
+          for (let i = 0; i < ipOnly.length; i += perChunk) {
+            const chunk = ipOnly.slice(i, i + perChunk);
+            tasks.push(() => this.#runIpMany(chunk));
+          }
+        }
+        const results = await limit(tasks, PARALLEL);
         const bad = results.find((r) => r.status === 'rejected');
         if (bad) throw (bad as PromiseRejectedResult).reason;
       } catch (error) {
@@ -170,6 +181,71 @@ export class Batcher {
     }
   }
 
+  /**
+   * The `ip` steps of many namespaces in one process in the lab host: a shell that runs `ip -n NAME -batch -` for each
+   * namespace in turn, its steps passed as an argument (data, never code: the script is a constant). Each namespace's
+   * result is marked on stderr, so every step settles as if its namespace had had a process of its own.
+   */
+  async #runIpMany(targets: [string, Queued[]][]): Promise<void> {
+    this.spawns++;
+    const args = targets.flatMap(([t, steps]) => [t, steps.map((st) => st.words.join(' ')).join('\n') + '\n']);
+    let result: RunResult;
+    try {
+      result = await this.runner('host', ['sh', '-c', IP_MANY, 'netspec-batch', which('ip') ?? 'ip', ...args], {
+        intent: 'ip batch',
+        where: this.describe('host'),
+        reject: false,
+        displayArgv: ['sh', '-c', '(ip -n NAME -batch - for each of the namespaces)', ...targets.map(([t]) => t)],
+      });
+    } catch (error) {
+      for (const [, steps] of targets) for (const st of steps) st.reject(error);
+      throw error;
+    }
+    // stderr: "netspec-batch NAME", what ip said, "netspec-batch-exit NAME CODE", for each namespace in order
+    const outcome = new Map<string, { code: number; stderr: string }>();
+    let current: string | undefined;
+    let text = '';
+    for (const line of result.stderr.split('\n')) {
+      const start = /^netspec-batch (\S+)$/.exec(line);
+      const end = /^netspec-batch-exit (\S+) (\d+)$/.exec(line);
+      if (start) [current, text] = [start[1]!, ''];
+      else if (end && current !== undefined && end[1] === current) outcome.set(current, { code: Number(end[2]), stderr: text });
+      else if (current) text += `${line}\n`;
+    }
+    let first: unknown;
+    for (const [target, steps] of targets) {
+      const o = outcome.get(target);
+      try {
+        if (!o) throw new CommandError('ip batch', ['ip', '-n', target, '-batch', '-'], this.describe(target), result.exitCode, result.stderr, result.stdout);
+        this.#settleIp(target, steps, o.code, o.stderr, '');
+      } catch (error) {
+        for (const st of steps) st.reject(error); // settling twice is a no-op
+        first ??= error;
+      }
+    }
+    if (first) throw first;
+  }
+
+  /** Settle a run of `ip` steps from `ip -batch`'s exit code and stderr; throws the failing step's error. */
+  #settleIp(target: string, steps: Queued[], exitCode: number, rawStderr: string, stdout: string): void {
+    if (exitCode === 0) return steps.forEach((s) => s.resolve());
+    const where = this.describe(target);
+    const m = /Command failed \S*:(\d+)/.exec(rawStderr);
+    const failedAt = m ? Math.min(Number(m[1]) - 1, steps.length - 1) : 0;
+    steps.slice(0, failedAt).forEach((s) => s.resolve());
+    const failing = steps[failedAt]!;
+    const stderr = rawStderr.replace(/Command failed \S*:\d+\s*$/, '').trim();
+    if (/Cannot open network namespace/.test(stderr)) {
+      const error = new NotFoundError('network namespace', target, `it was deleted, or never created (${stderr})`);
+      for (const s of steps.slice(failedAt)) s.reject(error);
+      throw error;
+    }
+    const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, ['ip', ...failing.words], where, exitCode, stderr, stdout);
+    failing.reject(error);
+    skip(steps.slice(failedAt + 1), error);
+    throw error;
+  }
+
   async #runKind(target: string, steps: Queued[]): Promise<void> {
     const where = this.describe(target);
     const kind = steps[0]!.kind;
@@ -177,16 +253,7 @@ export class Batcher {
     if (kind === 'ip') {
       const input = steps.map((s) => s.words.join(' ')).join('\n') + '\n';
       const result = await this.runner(target, ['ip', '-batch', '-'], { intent: 'ip batch', where, input, reject: false });
-      if (result.exitCode === 0) return steps.forEach((s) => s.resolve());
-      const m = /Command failed -:(\d+)/.exec(result.stderr);
-      const failedAt = m ? Number(m[1]) - 1 : 0;
-      steps.slice(0, failedAt).forEach((s) => s.resolve());
-      const failing = steps[failedAt]!;
-      const stderr = result.stderr.replace(/Command failed -:\d+\s*$/, '').trim();
-      const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, ['ip', ...failing.words], where, result.exitCode, stderr, result.stdout);
-      failing.reject(error);
-      skip(steps.slice(failedAt + 1), error);
-      throw error;
+      return this.#settleIp(target, steps, result.exitCode, result.stderr, result.stdout);
     }
     if (kind === 'sysctl') {
       const argv = ['sysctl', '-q', '-w', ...steps.map((s) => s.words.join(''))];
@@ -212,6 +279,19 @@ export class Batcher {
 
 /** Namespaces configured at once: enough to keep two cores busy, few enough not to thrash. */
 const PARALLEL = 12;
+
+/** From this many namespaces with only `ip` steps in a flush on, they share processes (#runIpMany)... */
+const MANY = 4;
+/** ...at most this many a process (a few processes run at once: two cores are kept busy). */
+const CHUNK = 32;
+
+/**
+ * The shell script of #runIpMany, a constant: $1 is the path of iproute2's `ip`, then pairs of a namespace name and
+ * its `ip -batch` input. Names and steps are data (arguments), never part of the script.
+ */
+const IP_MANY =
+  'ip=$1; shift; while [ $# -ge 2 ]; do echo "netspec-batch $1" >&2; printf %s "$2" | "$ip" -n "$1" -batch -; ' +
+  'echo "netspec-batch-exit $1 $?" >&2; shift 2; done';
 
 async function limit<T>(tasks: (() => Promise<T>)[], width: number): Promise<PromiseSettledResult<T>[]> {
   const results: PromiseSettledResult<T>[] = new Array(tasks.length);
