@@ -131,6 +131,13 @@ export interface ProbeOptions {
 /** How long `.not` keeps listening past its window: an answer to a probe sent inside the window still counts. */
 const graceMs = (windowMs: number) => Math.max(200, Math.round(windowMs / 4));
 
+/**
+ * How long past a `.not` window ping runs: time for `timeout` and ping to start and send the window's last request.
+ * Not a grace for late answers: the evidence is ping's own count (its first request out for the whole window, and
+ * ping listening all the while), so a reply that arrives within the window is always counted.
+ */
+const ICMP_SLACK_MS = 60;
+
 /** The ICMP echo interval, and how many starved tries a `.not` gets before it is an error. */
 const INTERVAL_MS = 100;
 const STARVED_TRIES = 3;
@@ -177,8 +184,9 @@ async function ownerNs(source: Netns, target: ProbeTarget): Promise<Netns | unde
 async function icmpProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window'): Promise<ProbeOutcome> {
   const started = performance.now();
   const log: string[] = [];
-  // `.not` keeps listening a little past its window: a reply to a request sent inside the window still counts
-  let budget = until === 'window' ? durationMs + graceMs(durationMs) : durationMs;
+  // `.not`: ping runs a little past its window, enough for its last request of the window (the verdict needs the first
+  // request out for the whole window, counted by ping itself: watchedMs below; a starved ping is tried again for longer)
+  let budget = until === 'window' ? durationMs + ICMP_SLACK_MS : durationMs;
   for (let attempt = 1; ; attempt++) {
     const argv = ['timeout', '--preserve-status', '-s', 'INT', '-k', '2', (budget / 1000).toFixed(3), 'ping', '-n', '-c', '1', '-w', String(Math.ceil(budget / 1000) + 1), '-i', String(INTERVAL_MS / 1000)];
     if (from.address ?? from.dev) argv.push('-I', (from.address ?? from.dev)!);
