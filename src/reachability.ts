@@ -33,6 +33,9 @@ interface Pending {
   hops?: string[];
 }
 
+/** Sources whose fping runs at once in a mesh. */
+const MESH_SOURCES_AT_ONCE = 8;
+
 /** Unreached pairs diagnosed hop by hop (a diagnosis reads the lab's state and traces a probe). */
 const MAX_DIAGNOSED = 24;
 
@@ -109,8 +112,11 @@ export async function reachability(lab: Scope, sources?: Netns[], options: Reach
     const address = parseProbeAddress(t, 'reachability target').address;
     return { label: address, address };
   });
-  const rows = await Promise.all(
-    nodes.map(async (src) => {
+  // a few sources at once: a hundred fpings together (each ARPing every other host on a shared bridge) lose requests
+  // in the neighbor queues, and every lost one costs a re-probe of its own below
+  const rows: Pending[][] = new Array(nodes.length);
+  await eachLimited([...nodes.keys()], MESH_SOURCES_AT_ONCE, async (i) => {
+    rows[i] = await (async (src: Netns) => {
       const mine = addrs.get(src.name) ?? [];
       const wanted = targets
         .filter((t) => t.ns !== src.name)
@@ -129,8 +135,8 @@ export async function reachability(lab: Scope, sources?: Netns[], options: Reach
         }
       }
       return wanted.map((w): Pending => ({ src, w, reached: w.address !== undefined && reached.has(canonical(w.address)) }));
-    }),
-  );
+    })(nodes[i]!);
+  });
   // "not reached" needs evidence, and a reason: each pair fping did not hear from is probed again on its own (every
   // reply in the whole window counts, a starved probe is retried), then diagnosed like a failing toReach
   const pending = rows.flat();
