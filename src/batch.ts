@@ -11,6 +11,7 @@
  */
 import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
 import { which, type RunOptions, type RunResult } from './exec.js';
+import { lifelineTools } from './lab/lifeline-argv.js';
 
 export type StepKind = 'ip' | 'sysctl' | 'iptables' | 'ip6tables';
 
@@ -182,7 +183,7 @@ export class Batcher {
   }
 
   /**
-   * The `ip` steps of many namespaces in one process in the lab host: a shell that runs `ip -n NAME -batch -` for each
+   * The `ip` steps of many namespaces in one process in the lab host: a shell that runs `ip -batch -` in each
    * namespace in turn, its steps passed as an argument (data, never code: the script is a constant). Each namespace's
    * result is marked on stderr, so every step settles as if its namespace had had a process of its own.
    */
@@ -191,11 +192,11 @@ export class Batcher {
     const args = targets.flatMap(([t, steps]) => [t, steps.map((st) => st.words.join(' ')).join('\n') + '\n']);
     let result: RunResult;
     try {
-      result = await this.runner('host', ['sh', '-c', IP_MANY, 'netspec-batch', which('ip') ?? 'ip', ...args], {
+      result = await this.runner('host', [...lifelineTools().shell, '-c', IP_MANY, 'netspec-batch', which('ip') ?? 'ip', ...args], {
         intent: 'ip batch',
         where: this.describe('host'),
         reject: false,
-        displayArgv: ['sh', '-c', '(ip -n NAME -batch - for each of the namespaces)', ...targets.map(([t]) => t)],
+        displayArgv: ['sh', '-c', '(ip -batch - in each of the namespaces)', ...targets.map(([t]) => t)],
       });
     } catch (error) {
       for (const [, steps] of targets) for (const st of steps) st.reject(error);
@@ -235,7 +236,7 @@ export class Batcher {
     steps.slice(0, failedAt).forEach((s) => s.resolve());
     const failing = steps[failedAt]!;
     const stderr = rawStderr.replace(/Command failed \S*:\d+\s*$/, '').trim();
-    if (/Cannot open network namespace/.test(stderr)) {
+    if (/Cannot open network namespace|nsenter: (?:cannot|can't) open '?\/run\/netns\//.test(stderr)) {
       const error = new NotFoundError('network namespace', target, `it was deleted, or never created (${stderr})`);
       for (const s of steps.slice(failedAt)) s.reject(error);
       throw error;
@@ -287,11 +288,12 @@ const CHUNK = 32;
 
 /**
  * The shell script of #runIpMany, a constant: $1 is the path of iproute2's `ip`, then pairs of a namespace name and
- * its `ip -batch` input. Names and steps are data (arguments), never part of the script.
+ * its `ip -batch` input. Names and steps are data (arguments), never part of the script. Each namespace is entered
+ * with nsenter (`ip -n` would copy the lab's mount namespace, one mount per namespace, for every namespace: quadratic).
  */
 const IP_MANY =
-  'ip=$1; shift; while [ $# -ge 2 ]; do echo "netspec-batch $1" >&2; printf %s "$2" | "$ip" -n "$1" -batch -; ' +
-  'echo "netspec-batch-exit $1 $?" >&2; shift 2; done';
+  'ip=$1; shift; while [ $# -ge 2 ]; do echo "netspec-batch $1" >&2; ' +
+  'printf %s "$2" | nsenter --net="/run/netns/$1" -- "$ip" -batch -; echo "netspec-batch-exit $1 $?" >&2; shift 2; done';
 
 async function limit<T>(tasks: (() => Promise<T>)[], width: number): Promise<PromiseSettledResult<T>[]> {
   const results: PromiseSettledResult<T>[] = new Array(tasks.length);

@@ -164,13 +164,8 @@ export class Lifeline {
     return this.#prefix(target);
   }
 
-  /**
-   * The whole argv that runs `argv` in `target`. In a user-namespace lab, `ip` in a namespace is `ip -n NAME` in the
-   * lab host: ip enters /run/netns/NAME itself, from inside the lab's user and mount namespaces (as the second nsenter
-   * would), so a build of N namespaces starts N processes fewer.
-   */
+  /** The whole argv that runs `argv` in `target`. */
   argvIn(target: string, argv: readonly string[]): string[] {
-    if (this.userns && target !== 'host' && argv[0] === 'ip') return [...this.#prefix('host'), 'ip', '-n', target, ...argv.slice(1)];
     return [...this.#prefix(target), ...argv];
   }
 
