@@ -42,17 +42,16 @@ const WAIT = 'while read -r _; do :; done';
 // namespace of a less privileged user namespace locks them (the kernel's MNT_LOCKED): the lab cannot unmount /proc to
 // reach the machine's, remount /proc/sys writable, nor mount a proc of its own (its PID namespace belongs to the
 // machine's user namespace). The network namespace belongs to the lab's user namespace, so the lab configures it fully.
-// Read-only binds under busybox are a bind and then a read-only remount of it (two mount calls, as util-linux's
-// `-o rbind,ro` does itself; busybox's mount would silently leave `-o rbind,ro` writable). Stage 1's $0 is stage 2's
-// script, $1 `unshare`, $2 `ip`, $3 the shell (and $4 `sh` when the shell is busybox).
+// Stage 1's $0 is stage 2's script, $1 `unshare`, $2 `ip`, $3 the shell (and $4 `sh` when the shell is busybox).
 const lifelineStage2 = (prelude: string) => `mount -t sysfs sysfs /sys && ${prelude}"$0" link set lo up && echo ready && ${WAIT}`;
 const LIFELINE_STAGE1 =
   'read -r pid _ </proc/self/stat && echo "pid $pid" && ' +
   'mount -t proc proc /proc && ' +
   'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
   '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
-  // a read-only recursive bind of $1 onto itself (busybox: a bind, then a read-only remount of it)
-  'if [ -n "$4" ]; then ro() { mount --rbind "$1" "$1" && mount -o remount,bind,ro "$1"; }; else ro() { mount -o rbind,ro "$1" "$1"; }; fi && ' +
+  // a read-only recursive bind of $1 onto itself: a bind, then a read-only remount of it (util-linux's `-o rbind,ro`
+  // does both, busybox's mount would silently leave it writable; two explicit calls are right with either mount)
+  'ro() { mount --rbind "$1" "$1" && mount -o remount,bind,ro "$1"; } && ' +
   // /proc/sys read-only but its net (bound first, carried along by rbind); the kernel's other writable knobs too
   'mount --bind /proc/sys/net /proc/sys/net && ro /proc/sys && ' +
   'for d in sysrq-trigger irq; do [ ! -e /proc/$d ] || ro /proc/$d || exit; done && ' +
