@@ -90,8 +90,8 @@ export function tbfStep(dev: string, options: ShapeOptions): StepIn {
 export function netemStep(dev: string, options: NetemOptions): StepIn {
   checkIfname(dev, 'device');
   const o = checkOptions(options, 'netem', ['delay', 'jitter', 'loss']);
-  if (o.delay === undefined && o.loss === undefined) throw new InvalidInputError('netem options', options, 'give a delay, a loss, or both, e.g. { delay: "100ms", loss: 1 }');
   if (o.jitter !== undefined && o.delay === undefined) throw new InvalidInputError('netem option jitter', o.jitter, 'a jitter varies the delay: give a delay too');
+  if (o.delay === undefined && o.loss === undefined) throw new InvalidInputError('netem options', options, 'give a delay, a loss, or both, e.g. { delay: "100ms", loss: 1 }');
   const words = ['qdisc', 'replace', 'dev', dev, 'root', 'netem'];
   const said: string[] = [];
   if (o.delay !== undefined) {
