@@ -2,24 +2,24 @@
  * Batching: the steps of a build are queued and run with as few processes as possible (ARCHITECTURE.md, "Batching").
  *
  * Steps queued in the same tick form one flush. A flush runs the lab host's steps first (they create the namespaces
- * and links the others use), then every other namespace's steps, in parallel, one `ip -batch` (or one `sysctl -w`, one
- * `iptables-restore`) per run of same-kind steps. Within a namespace the order is kept. A step marked `barrier` waits
+ * and links the others use), then every other namespace's steps, in parallel, one `ip -batch` (or one `tc -batch`, one
+ * `sysctl -w`, one `iptables-restore`) per run of same-kind steps. Within a namespace the order is kept. A step marked `barrier` waits
  * for everything queued before it (a host step that needs a namespace's configuration, say).
  *
  * Slightly over 300 lines on purpose: the queue, the flush order, how a failure settles the rest of its batch and how
  * the kernel's answers become typed errors are one mechanism; steps themselves are built in src/steps/.
  */
-import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
+import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError, missingKernelFeature } from './errors.js';
 import { which, type RunOptions, type RunResult } from './exec.js';
 import { lifelineTools } from './lab/lifeline-argv.js';
 
-export type StepKind = 'ip' | 'sysctl' | 'iptables' | 'ip6tables';
+export type StepKind = 'ip' | 'tc' | 'sysctl' | 'iptables' | 'ip6tables';
 
 export interface Step {
   /** `host` or a namespace name. */
   readonly target: string;
   readonly kind: StepKind;
-  /** ip: the words after `ip`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
+  /** ip, tc: the words after `ip` / `tc`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
   readonly words: readonly string[];
   readonly intent: string;
   /** Run only after every step queued before it has run. */
@@ -227,7 +227,7 @@ export class Batcher {
     if (first) throw first;
   }
 
-  /** Settle a run of `ip` steps from `ip -batch`'s exit code and stderr; throws the failing step's error. */
+  /** Settle a run of `ip` (or `tc`) steps from `ip -batch`'s exit code and stderr; throws the failing step's error. */
   #settleIp(target: string, steps: Queued[], exitCode: number, rawStderr: string, stdout: string): void {
     if (exitCode === 0) return steps.forEach((s) => s.resolve());
     const where = this.describe(target);
@@ -241,7 +241,7 @@ export class Batcher {
       for (const s of steps.slice(failedAt)) s.reject(error);
       throw error;
     }
-    const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, ['ip', ...failing.words], where, exitCode, stderr, stdout);
+    const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, [failing.kind, ...failing.words], where, exitCode, stderr, stdout);
     failing.reject(error);
     skip(steps.slice(failedAt + 1), error);
     throw error;
@@ -251,9 +251,10 @@ export class Batcher {
     const where = this.describe(target);
     const kind = steps[0]!.kind;
     this.spawns++;
-    if (kind === 'ip') {
+    if (kind === 'ip' || kind === 'tc') {
+      // `tc -batch` reads the same format and reports a failure the same way ("Command failed -:N")
       const input = steps.map((s) => s.words.join(' ')).join('\n') + '\n';
-      const result = await this.runner(target, ['ip', '-batch', '-'], { intent: 'ip batch', where, input, reject: false });
+      const result = await this.runner(target, [kind, '-batch', '-'], { intent: `${kind} batch`, where, input, reject: false });
       return this.#settleIp(target, steps, result.exitCode, result.stderr, result.stdout);
     }
     if (kind === 'sysctl') {
@@ -319,6 +320,10 @@ async function limit<T>(tasks: (() => Promise<T>)[], width: number): Promise<Pro
 function translate(step: Step, stderr: string, where: string): Error | undefined {
   const w = step.words;
   const after = (key: string) => w[w.indexOf(key) + 1];
+  if (step.kind === 'tc' && /Specified qdisc kind is unknown/.test(stderr) && w[0] === 'qdisc') {
+    const kind = after('root') ?? '?';
+    return missingKernelFeature(kind, `the ${kind} qdisc`, stderr, where);
+  }
   if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && w[0] === 'route' && w.includes('via')) {
     return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first, or pass { onlink: true }`);
   }

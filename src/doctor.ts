@@ -1,6 +1,7 @@
 /** `netspec doctor`: what this machine has and lacks for netspec, in one table, each line with its fix. */
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
+import { KERNEL_MODULES } from './errors.js';
 import { installHint, which } from './exec.js';
 import { createLab } from './lab.js';
 
@@ -72,6 +73,13 @@ export async function kernelFeatures(): Promise<Map<string, { ok: boolean; detai
   return out;
 }
 
+/** What a missing kernel feature needs: its module, loaded by the machine's root, or the kernel option (KERNEL_MODULES). */
+function kernelFix(module: string): string {
+  if (module.includes(' ')) return `the kernel needs ${module}`;
+  const provider = Object.values(KERNEL_MODULES).find((p) => p.module === module);
+  return `the kernel needs the ${module} module (\`modprobe ${module}\` as root on the machine${provider ? `, or a kernel built with ${provider.config}` : ''})`;
+}
+
 function readProc(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
@@ -112,7 +120,7 @@ export async function doctor(): Promise<Check[]> {
         check: `kernel ${f.feature}`,
         ok: r.ok,
         required: f.feature === 'veth' || f.feature === 'bridge',
-        detail: r.ok ? f.why : `not available to labs (${r.detail}): ${f.why} cannot be tested here; the kernel needs ${f.module.includes(' ') ? f.module : `the ${f.module} module`}`,
+        detail: r.ok ? f.why : `not available to labs (${r.detail}): ${f.why} cannot be tested here; ${kernelFix(f.module)}`,
       });
     }
   } catch (error) {

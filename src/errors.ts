@@ -140,3 +140,43 @@ function indent(text: string): string {
     .map((l) => `  ${l}`)
     .join('\n');
 }
+
+/**
+ * What provides each kind of kernel object netspec (or a spec) may ask for, by the word `ip link add … type KIND` or
+ * `tc qdisc … KIND` uses: the module, and the kernel option that builds it in. One table, for the typed error below and
+ * for `netspec doctor`.
+ */
+export const KERNEL_MODULES: Readonly<Record<string, { module: string; config: string }>> = {
+  veth: { module: 'veth', config: 'CONFIG_VETH' },
+  bridge: { module: 'bridge', config: 'CONFIG_BRIDGE' },
+  vxlan: { module: 'vxlan', config: 'CONFIG_VXLAN' },
+  macvlan: { module: 'macvlan', config: 'CONFIG_MACVLAN' },
+  vlan: { module: '8021q', config: 'CONFIG_VLAN_8021Q' },
+  dummy: { module: 'dummy', config: 'CONFIG_DUMMY' },
+  bond: { module: 'bonding', config: 'CONFIG_BONDING' },
+  vrf: { module: 'vrf', config: 'CONFIG_NET_VRF' },
+  gretap: { module: 'ip_gre', config: 'CONFIG_NET_IPGRE' },
+  wireguard: { module: 'wireguard', config: 'CONFIG_WIREGUARD' },
+  tbf: { module: 'sch_tbf', config: 'CONFIG_NET_SCH_TBF' },
+  netem: { module: 'sch_netem', config: 'CONFIG_NET_SCH_NETEM' },
+};
+
+/**
+ * The kernel refused a kind of object it does not have ("Specified qdisc kind is unknown", "Unknown device type"):
+ * a PrerequisiteError that names the module and how to get it. A lab cannot load a module itself (it is root in its
+ * own user namespace only), so the fix is the machine's: `modprobe` as root, or a kernel built with the option.
+ * `what` says what was asked for (`the netem qdisc`), `kind` is the key of KERNEL_MODULES.
+ */
+export function missingKernelFeature(kind: string, what: string, kernelSaid: string, where: string, cause?: unknown): PrerequisiteError {
+  const provider = KERNEL_MODULES[kind];
+  const said = kernelSaid.trim().split('\n')[0];
+  return new PrerequisiteError(
+    `${what}${provider ? ` (kernel module ${provider.module})` : ''}`,
+    `the kernel refused it in ${where}${said ? ` (${said})` : ''}; ${
+      provider
+        ? `load it as root on the machine (\`modprobe ${provider.module}\`: a lab cannot load modules), or use a kernel built with ${provider.config}`
+        : `this kernel does not have ${kind}`
+    }; \`netspec doctor\` lists the kernel features labs get`,
+    cause === undefined ? undefined : { cause },
+  );
+}

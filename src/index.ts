@@ -1,5 +1,5 @@
 export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair, type KeptLab } from './lab.js';
-export { Netns, type NetnsScope, type NetnsWorld, type ExecOptions, type RouteOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
+export { Netns, type NetnsScope, type NetnsWorld, type ExecOptions, type RouteOptions, type ShapeOptions, type NetemOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
 export { Bridge, type BridgeOptions, type AttachOptions, type Attachment } from './bridge.js';
 export { Wan, type WanOptions } from './wan.js';
 export {

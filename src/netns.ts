@@ -8,10 +8,12 @@ import { addressStep } from './steps/address.js';
 import { linkDownStep, linkUpStep } from './steps/link.js';
 import { routeDelStep, routeStep, type RouteOptions } from './steps/route.js';
 import { masqueradeStep, policyStep } from './steps/rules.js';
+import { clearShapingSteps, netemStep, tbfStep, type NetemOptions, type ShapeOptions } from './steps/qdisc.js';
 import { checkSysctlKey, forwardingSteps, sysctlStep } from './steps/sysctl.js';
 import { firstArray, parseRoutes, type AddrInfo, type LinkInfo, type NeighInfo, type RouteInfo } from './parse/ip.js';
 
 export type { RouteOptions } from './steps/route.js';
+export type { ShapeOptions, NetemOptions } from './steps/qdisc.js';
 
 export interface ExecOptions {
   /** Resolve with the result instead of throwing when the command exits non-zero. */
@@ -128,6 +130,28 @@ export class Netns {
   /** `iptables -t nat -A POSTROUTING -s SOURCE [-o OUT] -j MASQUERADE` */
   async masquerade(source: string, options: { out?: string } = {}): Promise<void> {
     return this.apply([masqueradeStep(source, options.out)]);
+  }
+
+  /**
+   * A rate limit on what DEV sends (`tc qdisc replace dev DEV root tbf …`): `{ rate: '1mbit' }`, with `burst` and
+   * `latency` if the defaults do not fit. Egress only: to limit both directions, shape both ends of the link. Replaces
+   * any shaping of DEV (a netem on it included).
+   */
+  async shape(dev: string, options: ShapeOptions): Promise<void> {
+    return this.apply([tbfStep(dev, options)]);
+  }
+
+  /**
+   * Delay, jitter and loss on what DEV sends (`tc qdisc replace dev DEV root netem …`). Replaces any shaping of DEV.
+   * A kernel without netem refuses it: a PrerequisiteError naming `sch_netem` and how to get it.
+   */
+  async netem(dev: string, options: NetemOptions): Promise<void> {
+    return this.apply([netemStep(dev, options)]);
+  }
+
+  /** Take the shaping (shape, netem) off DEV: back to its default qdisc. Clearing a device that has none is no error. */
+  async clearShaping(dev: string): Promise<void> {
+    return this.apply(clearShapingSteps(dev));
   }
 
   /** Run `iptables ARGS` here (argv, not batched). */

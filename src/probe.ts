@@ -29,6 +29,11 @@ export interface ProbeOutcome {
   noRoute: boolean;
   /** The first ICMP error the source received (`From 192.168.15.3 icmp_seq=1 Destination Host Unreachable`). */
   icmpError?: string;
+  /**
+   * ICMP: the TTL (IPv6: hop limit) of the reply from the target, as the source's kernel handed it to ping (iputils
+   * prints it with the reply: `ttl=63`). What the target sent, less one per router on the way back.
+   */
+  ttl?: number;
   /** The source address the target saw (with `seenAs` or a responder). */
   seenAs?: string;
   /** Every source address the target's witness recorded (ICMP `seenAs`). */
@@ -199,10 +204,11 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
     const received = Number(stats?.[2] ?? 0);
     const noRoute = /Network is unreachable|No route to host/.test(r.stderr) && received === 0;
     const icmpError = /^From \S+ icmp_seq=\d+ .*$/m.exec(r.stdout)?.[0];
-    log.push(`${source.name}$ ping ${target.address}${from.address ?? from.dev ? ` -I ${from.address ?? from.dev}` : ''} (every ${INTERVAL_MS} ms, ${Math.round(budget)} ms) → ${sent} sent, ${received} received${icmpError ? `; ${icmpError}` : noRoute ? `; ${firstLine(r.stderr).slice(2)}` : ''}`);
+    const ttl = received > 0 ? replyTtl(r.stdout, target.address) : undefined;
+    log.push(`${source.name}$ ping ${target.address}${from.address ?? from.dev ? ` -I ${from.address ?? from.dev}` : ''} (every ${INTERVAL_MS} ms, ${Math.round(budget)} ms) → ${sent} sent, ${received} received${ttl !== undefined ? ` (reply ttl=${ttl})` : ''}${icmpError ? `; ${icmpError}` : noRoute ? `; ${firstLine(r.stderr).slice(2)}` : ''}`);
     if (!stats && !noRoute) throw new ProbeError(`the ICMP probe in ${source} gave no result: \`ping\` exited ${r.exitCode}${firstLine(out)}; no verdict`);
     const watchedMs = Math.max(0, sent - 1) * INTERVAL_MS;
-    const outcome: ProbeOutcome = { reached: received > 0, refused: false, noRoute, icmpError, elapsedMs: performance.now() - started, sent, watchedMs, log };
+    const outcome: ProbeOutcome = { reached: received > 0, refused: false, noRoute, icmpError, ttl, elapsedMs: performance.now() - started, sent, watchedMs, log };
     if (outcome.reached || noRoute) return outcome;
     if (sent === 0) throw new ProbeError(`the ICMP probe in ${source} sent nothing in ${Math.round(budget)} ms${firstLine(out)}; no verdict`);
     if (icmpError) {
@@ -225,6 +231,20 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
     log.push(`${source.name}: only ${sent} requests left in ${Math.round(budget)} ms (starved of CPU?): not enough evidence for "not reached", trying again for longer`);
     budget *= 2;
   }
+}
+
+/** The TTL of the first echo reply from `address` in ping's output (`64 bytes from 10.0.0.2: icmp_seq=1 ttl=63 …`). */
+function replyTtl(stdout: string, address: string): number | undefined {
+  for (const m of stdout.matchAll(/^\d+ bytes from (\S+): icmp_seq=\d+ ttl=(\d+)/gm)) {
+    let from: string;
+    try {
+      from = parseAddress(m[1], 'reply source').address;
+    } catch {
+      continue; // not an address (a scoped fe80::…%dev, a name): not the target's reply
+    }
+    if (from === address) return Number(m[2]);
+  }
+  return undefined;
 }
 
 async function portProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {

@@ -42,6 +42,13 @@ const cases: Case[] = [
   ['attach with a gateway outside its subnet', (w) => w.bridge.attach(w.blue, { address: '192.168.15.2/24', gateway: '10.0.0.1' }), InvalidInputError, /it is not inside 192\.168\.15\.2\/24/],
   ['a wan on a real address', (w) => w.lab.wan({ internet: ['9.9.9.9'] }), InvalidInputError, /documentation ranges only/],
   ['a wan uplink outside the documentation ranges', (w) => w.lab.wan({ uplink: '10.0.0.0/24' }), InvalidInputError, /documentation ranges only/],
+  // traffic shaping and toReach's ttl (issue 15)
+  ['shape with a rate tc does not know', (w) => w.red.shape('veth-red', { rate: '1xbit' }), InvalidInputError, /invalid shape option rate "1xbit": expected bits per second .*units: bit, kbit, mbit/],
+  ['shape a device the namespace lacks', (w) => w.red.shape('eth9', { rate: '1mbit' }), NotFoundError, /no interface named "eth9".*namespace red/],
+  ['netem jitter without a delay', (w) => w.red.netem('veth-red', { jitter: 5 }), InvalidInputError, /a jitter varies the delay: give a delay too/],
+  ['netem loss over 100', (w) => w.red.netem('veth-red', { loss: 101 }), InvalidInputError, /expected a percentage from 0 to 100/],
+  ['toReach ttl 256', (w) => expect(w.red).toReach('192.168.15.2', { ttl: 256 }), InvalidInputError, /invalid toReach option ttl 256: expected a whole number from 1 to 255/],
+  ['.not.toReach with ttl', (w) => expect(w.red).not.toReach('192.168.15.2', { ttl: 63 }), InvalidInputError, /`\.not\.toReach` does not take ttl/],
   // options of the wrong type
   ['createLab({ userns: "yes" })', () => createLab({ userns: 'yes' as never }), InvalidInputError, /lab option userns "yes": expected true or false/],
   ['createLab({ color: 1 })', () => createLab({ color: 1 } as never), InvalidInputError, /unknown; createLab takes/],

@@ -82,7 +82,7 @@ afterAll(async () => {
 });
 
 // what netspec may start: the lifeline, nsenter in front of a known tool, and the tools themselves
-const TOOLS = new Set(['ip', 'sysctl', 'iptables', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save', 'fping', 'ping', 'socat', 'ss', 'timeout', 'bash', 'nft', 'kill']);
+const TOOLS = new Set(['ip', 'tc', 'sysctl', 'iptables', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save', 'fping', 'ping', 'socat', 'ss', 'timeout', 'bash', 'nft', 'kill']);
 
 let observed = 0;
 
@@ -189,6 +189,13 @@ describe('arbitrary strings into every name and address parameter', () => {
           () => red.routeGet('192.168.15.3', { from: s }),
           () => red.routeGet('192.168.15.3', { iif: s }),
           () => lab.host.masquerade('192.168.15.0/24', { out: s }),
+          // shaping: every value is rewritten in netspec's own units before `tc -batch` reads it
+          () => red.shape(s, { rate: '1mbit' }),
+          () => red.shape('nodev0', { rate: s }),
+          () => red.shape('nodev0', { rate: '1mbit', burst: s, latency: s }),
+          () => red.netem('nodev0', { delay: s, jitter: s }),
+          () => red.netem('nodev0', { loss: s }),
+          () => red.clearShaping(s),
           // serve: the port and the address go into socat's address syntax, where `!!` and `,` are syntax
           () => serve(lab.enter('red'), { port: s as never, lifetimeMs: 2000 }),
           () => serve(lab.enter('red'), { port: 7000 + (n % 500), address: s, lifetimeMs: 2000 }),

@@ -9,6 +9,7 @@ test('matchers are typed and return Promise<void>', () => {
   expectTypeOf(expect(red).toReach('192.168.15.2')).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).not.toReach(red, { window: 200 })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toReach({ address: '10.0.0.1', port: 80 }, { protocol: 'tcp', seenAs: '198.51.100.2' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toReach('10.0.2.2', { ttl: 63 })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toHaveArpEntry('192.168.15.2', { mac: '02:42:ac:11:00:02', state: ['REACHABLE', 'STALE'] })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toRouteVia('203.0.113.8', '192.168.15.3')).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toRouteVia('192.168.15.2', { dev: 'veth-red' })).toEqualTypeOf<Promise<void>>();
@@ -23,6 +24,10 @@ test('wrong options are type errors', () => {
   void expect(red).toReach('192.168.15.2', { protocol: 'sctp' });
   // @ts-expect-error: there is no `tiemout` option
   void expect(red).toReach('192.168.15.2', { tiemout: 100 });
+  // @ts-expect-error: `ttl` is a number, not a string
+  void expect(red).toReach('10.0.2.2', { ttl: '63' });
+  // @ts-expect-error: there is no `hops` option (the TTL says the hop count without assuming what the target sends)
+  void expect(red).toReach('10.0.2.2', { hops: 1 });
   // @ts-expect-error: a target is an address, a namespace or { address, port }
   void expect(red).toReach(42);
   // @ts-expect-error: `state` is a NUD state

@@ -26,6 +26,12 @@ export interface ToReachOptions {
   responder?: boolean;
   /** With `.not`: why the target must be unreachable (`'FILTERED'`, `'NO_ROUTE'`, …); the diagnosis must say so. */
   because?: Disposition;
+  /**
+   * ICMP only: the TTL (IPv6: hop limit) the target's reply must arrive with, as the source's kernel received it: what
+   * the target sent less one per router on the way back (Linux sends 64, so one router between: 63). A whole number
+   * from 1 to 255; not with `.not` (see README).
+   */
+  ttl?: number;
 }
 
 export const DEFAULT_REACH_TIMEOUT_MS = 3000;
@@ -49,6 +55,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     seenAs: 'string',
     responder: 'boolean',
     because: 'string',
+    ttl: 'number',
   });
   checkMs(opts.timeout, 'timeout');
   checkMs(opts.window, 'window');
@@ -56,8 +63,12 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     if (!this.isNot) throw new InvalidInputError('toReach option because', opts.because, 'only `.not.toReach` takes `because` (why the target is unreachable)');
     if (!DISPOSITIONS.includes(opts.because) || opts.because === 'REACHED') throw new InvalidInputError('toReach option because', opts.because, `expected one of ${DISPOSITIONS.filter((d) => d !== 'REACHED').join(', ')}`);
   }
+  checkTtl(opts.ttl, this.isNot);
   const seenAs = opts.seenAs === undefined ? undefined : parseProbeAddress(opts.seenAs, 'seenAs').address;
   const t = await resolveTarget(ns, target, { protocol: opts.protocol, port: opts.port });
+  if (opts.ttl !== undefined && t.protocol !== 'icmp') {
+    throw new InvalidInputError('toReach option ttl', opts.ttl, `the TTL is read from ICMP echo replies, and this is a ${t.protocol.toUpperCase()} probe (its answers' TTL is not seen by socat); assert the hop count with an ICMP toReach to ${t.address}`);
+  }
   if (seenAs !== undefined && seenAs.includes(':') !== (t.family === 6)) {
     throw new InvalidInputError('seenAs', opts.seenAs, `it is IPv${seenAs.includes(':') ? 6 : 4} but the target ${t.address} is IPv${t.family}: a target sees a source of its own family`);
   }
@@ -73,10 +84,14 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     // would be a claim without evidence
     throw new ProbeError(`${ns.name} reached ${label}, but nothing recorded the source the target saw (the spec's own server answered; netspec's responder reports the source, and for ICMP its nftables witness); no verdict about seenAs`);
   }
-  const pass = outcome.reached && seenOk;
+  if (opts.ttl !== undefined && outcome.reached && outcome.ttl === undefined) {
+    throw new ProbeError(`${ns.name} reached ${label}, but ping printed no TTL for a reply from ${t.address}; no verdict about ttl`);
+  }
+  const ttlOk = opts.ttl === undefined || outcome.ttl === opts.ttl;
+  const pass = outcome.reached && seenOk && ttlOk;
   const evidence = evidenceLine(outcome);
 
-  if (pass && !this.isNot) return { pass, actual: 'REACHED', expected: 'REACHED', message: () => `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label}` };
+  if (pass && !this.isNot) return { pass, actual: 'REACHED', expected: 'REACHED', message: () => `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label}${opts.ttl === undefined ? '' : ` with ${ttlWord(t.family)} ${outcome.ttl}`}` };
   if (pass) {
     // a failing `.not`: say what reached, how, and what let it through (only then: it probes again, traced)
     const route = await ns.routeGet(t.address);
@@ -97,6 +112,18 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       expected: seenAs,
       message: () =>
         `${hint(ns, 'toReach', this.isNot, args)}\n\n${ns.name} reached ${t.address}, but the target saw the source as ${seen.join(', ') || '(nothing recorded)'}, not ${seenAs}${seen.length ? ' (is MASQUERADE missing, or on another router?)' : ''}\n\ncommands:\n${commands(outcome.log)}`,
+    };
+  }
+  if (outcome.reached && !ttlOk) {
+    const route = await ns.routeGet(t.address);
+    const word = ttlWord(t.family);
+    const routers = outcome.ttl! <= 64 ? `${64 - outcome.ttl!} router${64 - outcome.ttl! === 1 ? '' : 's'} on the way back, if ${t.address} sends ${word} 64 as Linux does; ` : '';
+    return {
+      pass,
+      actual: outcome.ttl,
+      expected: opts.ttl,
+      message: () =>
+        `${hint(ns, 'toReach', false, args)}\n\n${ns.name} reached ${t.address} with ${word} ${outcome.ttl}, not ${opts.ttl} (${routers}route: ${route ? describeRoute(route) : 'unknown'})\n\ncommands:\n${commands(outcome.log)}`,
     };
   }
   if (this.isNot && opts.because === undefined) {
@@ -126,6 +153,22 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label} (${d.disposition}) within ${durationMs} ms (${evidence}):\n${bullet(d.hops.map((h, i) => `${i + 1}. ${h}`))}\n\ncommands:\n${commands(d.log)}`,
   };
 }
+
+/**
+ * `ttl`: a whole number from 1 to 255, and never with `.not`: "not reached with TTL 63" would pass on no reply and on a
+ * reply with any other TTL alike, so it could not say which, and a typo in the TTL would pass.
+ */
+function checkTtl(ttl: number | undefined, isNot: boolean): void {
+  if (ttl === undefined) return;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) {
+    throw new InvalidInputError('toReach option ttl', ttl, 'expected a whole number from 1 to 255: the TTL (IPv6: hop limit) the reply arrives with, e.g. 63 for one router between Linux hosts');
+  }
+  if (isNot) {
+    throw new InvalidInputError('toReach option ttl', ttl, '`.not.toReach` does not take ttl: it would pass both when nothing answers and when the reply has another TTL; assert `toReach(target, { ttl })` for the hop count, and `.not.toReach(target)` for unreachable');
+  }
+}
+
+const ttlWord = (family: 4 | 6) => (family === 6 ? 'hop limit' : 'TTL');
 
 /** The failing probe's path for the failure report's picture, with the state the diagnosis read. */
 function failedPath(world: Netns['lab'], source: string, target: string, d: Diagnosis): Evidence {

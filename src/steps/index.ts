@@ -9,3 +9,4 @@ export { addressStep } from './address.js';
 export { routeStep, routeReplaceStep, routeDelStep, routeDestination, type RouteOptions } from './route.js';
 export { sysctlStep, forwardingSteps, checkSysctlKey } from './sysctl.js';
 export { policyStep, masqueradeStep, type Chain } from './rules.js';
+export { tbfStep, netemStep, clearShapingSteps, type ShapeOptions, type NetemOptions } from './qdisc.js';
