@@ -11,14 +11,15 @@
  */
 import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError } from './errors.js';
 import { which, type RunOptions, type RunResult } from './exec.js';
+import { missingLinkKind, missingVlanFiltering } from './link-options.js';
 
-export type StepKind = 'ip' | 'sysctl' | 'iptables' | 'ip6tables';
+export type StepKind = 'ip' | 'bridge' | 'sysctl' | 'iptables' | 'ip6tables';
 
 export interface Step {
   /** `host` or a namespace name. */
   readonly target: string;
   readonly kind: StepKind;
-  /** ip: the words after `ip`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
+  /** ip / bridge: the words after `ip` / `bridge`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
   readonly words: readonly string[];
   readonly intent: string;
   /** Run only after every step queued before it has run. */
@@ -226,7 +227,7 @@ export class Batcher {
     if (first) throw first;
   }
 
-  /** Settle a run of `ip` steps from `ip -batch`'s exit code and stderr; throws the failing step's error. */
+  /** Settle a run of `ip` (or `bridge`) steps from `ip -batch`'s exit code and stderr; throws the failing step's error. */
   #settleIp(target: string, steps: Queued[], exitCode: number, rawStderr: string, stdout: string): void {
     if (exitCode === 0) return steps.forEach((s) => s.resolve());
     const where = this.describe(target);
@@ -240,7 +241,7 @@ export class Batcher {
       for (const s of steps.slice(failedAt)) s.reject(error);
       throw error;
     }
-    const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, ['ip', ...failing.words], where, exitCode, stderr, stdout);
+    const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, [failing.kind, ...failing.words], where, exitCode, stderr, stdout);
     failing.reject(error);
     skip(steps.slice(failedAt + 1), error);
     throw error;
@@ -250,9 +251,9 @@ export class Batcher {
     const where = this.describe(target);
     const kind = steps[0]!.kind;
     this.spawns++;
-    if (kind === 'ip') {
+    if (kind === 'ip' || kind === 'bridge') {
       const input = steps.map((s) => s.words.join(' ')).join('\n') + '\n';
-      const result = await this.runner(target, ['ip', '-batch', '-'], { intent: 'ip batch', where, input, reject: false });
+      const result = await this.runner(target, [kind, '-batch', '-'], { intent: `${kind} batch`, where, input, reject: false });
       return this.#settleIp(target, steps, result.exitCode, result.stderr, result.stdout);
     }
     if (kind === 'sysctl') {
@@ -317,6 +318,17 @@ async function limit<T>(tasks: (() => Promise<T>)[], width: number): Promise<Pro
 function translate(step: Step, stderr: string, where: string): Error | undefined {
   const w = step.words;
   const after = (key: string) => w[w.indexOf(key) + 1];
+  if (step.kind === 'bridge') return undefined;
+  const said = stderr.trim().split('\n')[0] ?? '';
+  // a link kind (or bridge VLAN filtering) this kernel lacks: a prerequisite, named with its module
+  if (w[0] === 'link' && /Unknown device type|Operation not supported/.test(stderr) && w.includes('type')) {
+    if (w.includes('vlan_filtering')) return missingVlanFiltering(said);
+    if (w[1] === 'add') return missingLinkKind(after('type')!, said);
+  }
+  // the device's MTU bounds are the kernel's (veth 68…65535, a vxlan less its headers): the input was wrong
+  if (w[0] === 'link' && /mtu (greater|less) than device (maximum|minimum)/.test(stderr)) {
+    return new InvalidInputError('mtu', Number(after('mtu')), `${where} refused it (${said}); \`ip -d link show\` gives a link's min_mtu and max_mtu`);
+  }
   if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && w[0] === 'route' && w.includes('via')) {
     return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first, or pass { onlink: true }`);
   }
@@ -339,7 +351,7 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
     return new InvalidInputError('bridge port', after('dev'), `the bridge ${after('master')} in ${where} already has the most ports Linux allows (1023, BR_MAX_PORTS; ${stderr.trim()}); use another bridge for the rest`);
   }
   if (/Cannot find device/.test(stderr)) {
-    const dev = after('dev') ?? (w[0] === 'link' && w[1] === 'set' ? w[2] : undefined);
+    const dev = w.includes('dev') ? after('dev') : w[0] === 'link' && w[1] === 'add' && w.includes('link') ? after('link') : w[0] === 'link' && w[1] === 'set' ? w[2] : undefined;
     return new NotFoundError('interface', dev ?? '?', `${where} has no such interface (${stderr.trim()}); list them with ns.links()`);
   }
   return undefined;
