@@ -329,6 +329,10 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
   if (w[0] === 'link' && /mtu (greater|less) than device (maximum|minimum)/.test(stderr)) {
     return new InvalidInputError('mtu', Number(after('mtu')), `${where} refused it (${said}); \`ip -d link show\` gives a link's min_mtu and max_mtu`);
   }
+  // creating a link with an MTU out of its bounds is a bare EINVAL (no extended ack): the MTU is the word to blame
+  if (w[0] === 'link' && w[1] === 'add' && w.includes('mtu') && /Invalid argument/.test(stderr)) {
+    return new InvalidInputError('mtu', Number(after('mtu')), `${where} refused to create ${after('name')} with it (${said}): an MTU outside the device's bounds (veth and bridge: 68…65535; a macvlan at most its parent's)`);
+  }
   if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && w[0] === 'route' && w.includes('via')) {
     return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first, or pass { onlink: true }`);
   }
