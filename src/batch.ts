@@ -355,7 +355,7 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
     return new InvalidInputError('bridge port', after('dev'), `the bridge ${after('master')} in ${where} already has the most ports Linux allows (1023, BR_MAX_PORTS; ${stderr.trim()}); use another bridge for the rest`);
   }
   if (/Cannot find device/.test(stderr)) {
-    const dev = w.includes('dev') ? after('dev') : w[0] === 'link' && w[1] === 'add' && w.includes('link') ? after('link') : w[0] === 'link' && w[1] === 'set' ? w[2] : undefined;
+    const dev = w.includes('dev') ? after('dev') : w[0] === 'link' && w[1] === 'add' && w[2] === 'link' ? w[3] : w[0] === 'link' && w[1] === 'set' ? w[2] : undefined;
     return new NotFoundError('interface', dev ?? '?', `${where} has no such interface (${stderr.trim()}); list them with ns.links()`);
   }
   return undefined;

@@ -75,7 +75,7 @@ export interface Link {
 const KINDS = ['dummy', 'vlan', 'bond', 'vrf'] as const;
 
 /** `lab.macvlan({ ns, parent, name, mode, into?, address? })` */
-export function createMacvlan(ctx: BuildContext, spec: MacvlanSpec): Promise<Link> {
+export async function createMacvlan(ctx: BuildContext, spec: MacvlanSpec): Promise<Link> {
   const c = common(ctx, spec, 'macvlan');
   const parent = checkIfname(spec.parent, 'macvlan parent');
   const mode = checkMacvlanMode(spec.mode ?? 'bridge');
@@ -83,7 +83,7 @@ export function createMacvlan(ctx: BuildContext, spec: MacvlanSpec): Promise<Lin
 }
 
 /** `lab.vxlan({ ns, name, id, local?, remote? | group?, dstport?, dev?, into?, address? })` */
-export function createVxlan(ctx: BuildContext, spec: VxlanSpec): Promise<Link> {
+export async function createVxlan(ctx: BuildContext, spec: VxlanSpec): Promise<Link> {
   const c = common(ctx, spec, 'vxlan');
   const id = checkVni(spec.id);
   const dstport = checkUdpPort(spec.dstport ?? 4789, 'vxlan dstport');
@@ -102,7 +102,7 @@ export function createVxlan(ctx: BuildContext, spec: VxlanSpec): Promise<Link> {
 }
 
 /** `lab.link({ ns, name, kind, parent?, id?, table?, into?, address? })` for dummy, vlan (802.1q), bond and vrf links. */
-export function createKindLink(ctx: BuildContext, spec: KindSpec): Promise<Link> {
+export async function createKindLink(ctx: BuildContext, spec: KindSpec): Promise<Link> {
   const c = common(ctx, spec, 'link');
   const kind = spec.kind;
   if (!KINDS.includes(kind)) throw new InvalidInputError('link kind', kind, `expected one of ${KINDS.join(', ')} (veth: lab.veth, bridge: lab.bridge, macvlan: lab.macvlan, vxlan: lab.vxlan)`);
