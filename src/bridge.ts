@@ -183,6 +183,7 @@ export class Bridge {
 
   /** Change the flags of a port of this bridge (`ip link set dev DEV type bridge_slave …`). */
   async setPort(dev: string, flags: BridgePortFlags): Promise<void> {
+    this.#ctx.assertAlive();
     checkIfname(dev, 'bridge port device');
     const words = portFlagWords(flags);
     if (!words.length) throw new InvalidInputError('bridge port flags', flags, 'nothing to set: give at least one flag, e.g. { isolated: true }');
@@ -194,6 +195,7 @@ export class Bridge {
    * an access port (pvid, untagged; its other VLANs stay until removeVlan()).
    */
   async vlan(dev: string, vlan: number | PortVlan): Promise<void> {
+    this.#ctx.assertAlive();
     checkIfname(dev, 'bridge port device');
     this.#needsVlanFiltering(vlan);
     const v = checkPortVlan(vlan);
@@ -202,6 +204,7 @@ export class Bridge {
 
   /** Take a port of this VLAN-filtering bridge out of a VLAN (`bridge vlan del dev DEV vid N`). */
   async removeVlan(dev: string, vid: number): Promise<void> {
+    this.#ctx.assertAlive();
     checkIfname(dev, 'bridge port device');
     this.#needsVlanFiltering(vid);
     await Promise.all(this.#ctx.queue([at('host', bridgeVlanDelStep(dev, checkVid(vid)))]));

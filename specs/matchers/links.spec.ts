@@ -4,6 +4,7 @@
 // case has its negative, and bad input is an InvalidInputError naming the input.
 import { describe, expect, test } from '../../src/vitest.js';
 import { InvalidInputError, NotFoundError, type Lab, type LinkInfo, type Netns } from '../../src/index.js';
+import { buildTopology, validateTopology } from '../../fixtures/index.js';
 import { failureOf } from './helpers.js';
 
 const link = async (ns: Netns, name: string): Promise<LinkInfo | undefined> => (await ns.links()).find((l) => l.ifname === name);
@@ -100,6 +101,29 @@ describe('MTU and MAC', () => {
     // nothing was built: no link, no bridge
     expect((await red.links()).map((l) => l.ifname)).toEqual(['lo']);
     expect((await lab.host.links()).map((l) => l.ifname)).toEqual(['lo']);
+  });
+});
+
+describe('topologies', () => {
+  test('a topology veth end takes mtu, mac and up: false; bad values build nothing', async ({ lab }) => {
+    const t = await buildTopology(lab, {
+      namespaces: ['red', 'blue'],
+      veths: [{ a: { ns: 'red', name: 'eth0', address: '10.5.0.1/24', mtu: 1400, mac: '02:00:00:00:05:01' }, b: { ns: 'blue', name: 'eth0', address: '10.5.0.2/24', mtu: 1400, up: false } }],
+    });
+    await expect(t.ns.red).toHaveLink('eth0', { mtu: 1400, mac: '02:00:00:00:05:01', carrier: false });
+    await expect(t.ns.blue).toHaveLink('eth0', { state: 'DOWN' });
+    await expect(t.ns.red).not.toReach('10.5.0.2', { window: 300 });
+    await t.ns.blue.up('eth0');
+    await expect(t.ns.red).toReach('10.5.0.2');
+    for (const [end, message] of [
+      [{ mtu: -1 }, /invalid end a of veth 1 mtu -1/],
+      [{ mac: '01:00:00:00:00:01' }, /invalid end a of veth 1 mac "01:00:00:00:00:01": it is a multicast MAC/],
+      [{ up: 'no' }, /invalid end a of veth 1 up "no"/],
+      [{ hairpin: true }, /invalid key of end a of veth 1 "hairpin"/],
+    ] as const) {
+      const spec = { namespaces: ['x'], veths: [{ a: { ns: 'x', name: 'e0', ...end }, b: { ns: 'host', name: 'e1' } }] };
+      expect(() => validateTopology(spec as never), String(message)).toThrow(message);
+    }
   });
 });
 
