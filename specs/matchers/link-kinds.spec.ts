@@ -7,6 +7,8 @@ import { beforeAll } from 'vitest';
 import { describe, expect, test } from '../../src/vitest.js';
 import { InvalidInputError, PrerequisiteError, type Lab, type Netns } from '../../src/index.js';
 import { kernelFeatures } from '../../src/doctor.js';
+import { CommandError } from '../../src/index.js';
+import { bridgeVlanStep, linkUpStep } from '../../src/steps/index.js';
 
 let features: Map<string, { ok: boolean; detail: string }>;
 beforeAll(async () => {
@@ -152,6 +154,16 @@ describe('a VLAN-filtering bridge', () => {
     await expect(green).toReach('10.30.0.2');
     const bad = await br.vlan(g.peer, 4095).catch((e: unknown) => e);
     expect(String(bad)).toMatch(/invalid vlan 4095: expected a VLAN id/);
+  });
+});
+
+describe('bridge steps (`bridge -batch`)', () => {
+  test('run in order after the ip steps of the same call; one the tool refuses is a CommandError naming its command', async ({ lab }) => {
+    await lab.bridge('br0');
+    const error = await lab.host.apply([linkUpStep('br0'), bridgeVlanStep('nope0', { vid: 10, pvid: true, untagged: true })]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CommandError);
+    expect((error as CommandError).argv).toEqual(['bridge', 'vlan', 'add', 'dev', 'nope0', 'vid', '10', 'pvid', 'untagged']);
+    expect(String(error)).toMatch(/put nope0 in VLAN 10 \(pvid\) \(untagged\) failed in lab \d+ host: `bridge vlan add dev nope0 vid 10 pvid untagged` exited with code 1\n\s+Cannot find bridge device "nope0"/);
   });
 });
 
