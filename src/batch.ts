@@ -12,14 +12,15 @@
 import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError, missingKernelFeature } from './errors.js';
 import { which, type RunOptions, type RunResult } from './exec.js';
 import { lifelineTools } from './lab/lifeline-argv.js';
+import { missingLinkKind, missingVlanFiltering } from './link-options.js';
 
-export type StepKind = 'ip' | 'tc' | 'sysctl' | 'iptables' | 'ip6tables';
+export type StepKind = 'ip' | 'tc' | 'bridge' | 'sysctl' | 'iptables' | 'ip6tables';
 
 export interface Step {
   /** `host` or a namespace name. */
   readonly target: string;
   readonly kind: StepKind;
-  /** ip, tc: the words after `ip` / `tc`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
+  /** ip / tc / bridge: the words after `ip` / `tc` / `bridge`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
   readonly words: readonly string[];
   readonly intent: string;
   /** Run only after every step queued before it has run. */
@@ -227,7 +228,7 @@ export class Batcher {
     if (first) throw first;
   }
 
-  /** Settle a run of `ip` (or `tc`) steps from `ip -batch`'s exit code and stderr; throws the failing step's error. */
+  /** Settle a run of `ip` (or `tc`, `bridge`) steps from `-batch`'s exit code and stderr; throws the failing step's error. */
   #settleIp(target: string, steps: Queued[], exitCode: number, rawStderr: string, stdout: string): void {
     if (exitCode === 0) return steps.forEach((s) => s.resolve());
     const where = this.describe(target);
@@ -251,8 +252,8 @@ export class Batcher {
     const where = this.describe(target);
     const kind = steps[0]!.kind;
     this.spawns++;
-    if (kind === 'ip' || kind === 'tc') {
-      // `tc -batch` reads the same format and reports a failure the same way ("Command failed -:N")
+    if (kind === 'ip' || kind === 'tc' || kind === 'bridge') {
+      // `tc -batch` and `bridge -batch` read the same format and report a failure the same way ("Command failed -:N")
       const input = steps.map((s) => s.words.join(' ')).join('\n') + '\n';
       const result = await this.runner(target, [kind, '-batch', '-'], { intent: `${kind} batch`, where, input, reject: false });
       return this.#settleIp(target, steps, result.exitCode, result.stderr, result.stdout);
@@ -324,6 +325,21 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
     const kind = after('root') ?? '?';
     return missingKernelFeature(kind, `the ${kind} qdisc`, stderr, where);
   }
+  if (step.kind === 'bridge') return undefined;
+  const said = stderr.trim().split('\n')[0] ?? '';
+  // a link kind (or bridge VLAN filtering) this kernel lacks: a prerequisite, named with its module
+  if (w[0] === 'link' && /Unknown device type|Operation not supported/.test(stderr) && w.includes('type')) {
+    if (w.includes('vlan_filtering')) return missingVlanFiltering(said);
+    if (w[1] === 'add') return missingLinkKind(after('type')!, said);
+  }
+  // the device's MTU bounds are the kernel's (veth 68…65535, a vxlan less its headers): the input was wrong
+  if (w[0] === 'link' && /mtu (greater|less) than device (maximum|minimum)/.test(stderr)) {
+    return new InvalidInputError('mtu', Number(after('mtu')), `${where} refused it (${said}); \`ip -d link show\` gives a link's min_mtu and max_mtu`);
+  }
+  // creating a link with an MTU out of its bounds is a bare EINVAL (no extended ack): the MTU is the word to blame
+  if (w[0] === 'link' && w[1] === 'add' && w.includes('mtu') && /Invalid argument/.test(stderr)) {
+    return new InvalidInputError('mtu', Number(after('mtu')), `${where} refused to create ${after('name')} with it (${said}): an MTU outside the device's bounds (veth and bridge: 68…65535; a macvlan at most its parent's)`);
+  }
   if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && w[0] === 'route' && w.includes('via')) {
     return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first, or pass { onlink: true }`);
   }
@@ -346,7 +362,7 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
     return new InvalidInputError('bridge port', after('dev'), `the bridge ${after('master')} in ${where} already has the most ports Linux allows (1023, BR_MAX_PORTS; ${stderr.trim()}); use another bridge for the rest`);
   }
   if (/Cannot find device/.test(stderr)) {
-    const dev = after('dev') ?? (w[0] === 'link' && w[1] === 'set' ? w[2] : undefined);
+    const dev = w.includes('dev') ? after('dev') : w[0] === 'link' && w[1] === 'add' && w[2] === 'link' ? w[3] : w[0] === 'link' && w[1] === 'set' ? w[2] : undefined;
     return new NotFoundError('interface', dev ?? '?', `${where} has no such interface (${stderr.trim()}); list them with ns.links()`);
   }
   return undefined;

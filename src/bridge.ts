@@ -8,17 +8,34 @@ import { transact } from './lab/transaction.js';
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { addressStep } from './steps/address.js';
-import { bridgePortStep, bridgeStep, linkDelArgv, linkUpStep, vethStep } from './steps/link.js';
+import { bridgePortFlagsStep, bridgePortStep, bridgeStep, bridgeVlanDelStep, bridgeVlanStep, linkDelArgv, linkUpStep, vethStep } from './steps/link.js';
+import { checkLinkAttrs, checkPortVlan, checkVid, portFlagWords, type BridgePortFlags, type LinkAttrs, type PortVlan } from './link-options.js';
 import { routeStep } from './steps/route.js';
 import { at } from './steps/step.js';
 import type { Scope } from './scope.js';
 
-export interface BridgeOptions {
+export interface BridgeOptions extends LinkAttrs {
   /** The host's address on the bridge, e.g. `192.168.15.3/24`: the namespaces' gateway. */
   address?: string;
+  /**
+   * A VLAN-aware bridge (`vlan_filtering 1`): ports carry the VLANs given with `attach(ns, { vlan })`, `addPort` or
+   * `bridge.vlan()`; a port starts in VLAN 1 (pvid, untagged), as the kernel does. A kernel without
+   * CONFIG_BRIDGE_VLAN_FILTERING gives a PrerequisiteError.
+   */
+  vlanFiltering?: boolean;
 }
 
-export interface AttachOptions {
+/** VLANs of a port: a VLAN id is an access port (its only VLAN, pvid and untagged), an object one membership. */
+export type PortVlans = number | PortVlan | readonly (number | PortVlan)[];
+
+export interface PortOptions {
+  /** Bridge port flags (hairpin, learning, flood, isolated, …). */
+  port?: BridgePortFlags;
+  /** The port's VLANs on a VLAN-filtering bridge. */
+  vlan?: PortVlans;
+}
+
+export interface AttachOptions extends LinkAttrs, PortOptions {
   /** The namespace's address with prefix, e.g. `192.168.15.1/24`. */
   address?: string;
   /** Interface name inside the namespace (default `veth-<ns>`, as in the tutorial). */
@@ -27,6 +44,7 @@ export interface AttachOptions {
   peer?: string;
   /** Add a default route via this gateway; `true` means via the bridge's own address. */
   gateway?: string | boolean;
+  // `mtu` and `mac` (LinkAttrs) are the namespace end's; the bridge-side end gets the same MTU
 }
 
 export interface Attachment {
@@ -51,8 +69,10 @@ export async function createBridge(ctx: BuildContext, name: string, options: Bri
   checkIfname(name, 'bridge name');
   if (options === null || typeof options !== 'object') throw new InvalidInputError('bridge options', options, 'expected an object such as { address: "192.168.15.3/24" }');
   const address = options.address === undefined ? undefined : parseCidr(options.address, 'bridge address');
-  const handle = new Bridge(ctx, name, address);
-  const steps: Step[] = [at('host', bridgeStep(name)), at('host', linkUpStep(name))];
+  const attrs = checkLinkAttrs(options, 'bridge');
+  if (options.vlanFiltering !== undefined && typeof options.vlanFiltering !== 'boolean') throw new InvalidInputError('bridge vlanFiltering', options.vlanFiltering, 'expected true or false');
+  const handle = new Bridge(ctx, name, address, options.vlanFiltering ?? false);
+  const steps: Step[] = [at('host', bridgeStep(name, { ...attrs, vlanFiltering: options.vlanFiltering })), at('host', linkUpStep(name))];
   if (address) steps.push(at('host', addressStep(address, name)));
   await transact(ctx, {
     claims: [() => ctx.inventory.claimLink(ctx.host, name, 'bridge name'), () => register(handle)],
@@ -76,6 +96,8 @@ export class Bridge {
     readonly name: string,
     /** The host's address on the bridge, if any. */
     readonly cidr?: Cidr,
+    /** The bridge filters by VLAN (`lab.bridge(name, { vlanFiltering: true })`). */
+    readonly vlanFiltering = false,
   ) {
     this.#ctx = ctx;
     this.lab = ctx.world;
@@ -118,12 +140,13 @@ export class Bridge {
     if (gateway && address && !contains(address, gateway)) {
       throw new InvalidInputError('gateway', gateway, `it is not inside ${address.text}, the subnet of ${ifname}; a gateway must be on the link`);
     }
-    if (this.#ports >= BRIDGE_MAX_PORTS) {
-      throw new InvalidInputError('bridge port', `${ns.name} on ${this.name}`, `${this} already has ${this.#ports} ports (attached or being attached); Linux allows at most ${BRIDGE_MAX_PORTS} per bridge (BR_MAX_PORTS): use another bridge for the rest`);
-    }
+    const attrs = checkLinkAttrs(options, 'attach');
+    const portSteps = this.#portSteps(peer, options);
+    this.#checkPortLimit(`${ns.name} on ${this.name}`);
     const steps: Step[] = [
-      at('host', vethStep({ name: peer }, { name: ifname, netns: ns.name }, `create veth ${peer} <-> ${ifname} (${ns.name})`)),
+      at('host', vethStep({ name: peer, mtu: attrs.mtu }, { name: ifname, netns: ns.name, ...attrs }, `create veth ${peer} <-> ${ifname} (${ns.name})`)),
       at('host', bridgePortStep(peer, this.name)),
+      ...portSteps,
     ];
     if (address) steps.push(at(ns.name, addressStep(address, ifname)));
     steps.push(at(ns.name, linkUpStep(ifname, `set ${ifname} up in ${ns.name}`)));
@@ -141,5 +164,78 @@ export class Bridge {
     const attachment: Attachment = { ns, ifname, peer, address: address?.text };
     this.attachments.push(attachment);
     return attachment;
+  }
+
+  /**
+   * Make an existing link of the lab host a port of this bridge (`ip link set dev DEV master BRIDGE up`): a veth end
+   * made with lab.veth(), a macvlan, a vxlan. With port flags and VLANs as for attach().
+   */
+  async addPort(dev: string, options: PortOptions = {}): Promise<void> {
+    const ctx = this.#ctx;
+    ctx.assertAlive();
+    checkIfname(dev, 'bridge port device');
+    if (dev === this.name) throw new InvalidInputError('bridge port device', dev, 'a bridge cannot be a port of itself');
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('port options', options, 'expected an object such as { port: { hairpin: true }, vlan: 10 }');
+    const steps: Step[] = [at('host', bridgePortStep(dev, this.name)), ...this.#portSteps(dev, options)];
+    this.#checkPortLimit(`${dev} on ${this.name}`);
+    await transact(ctx, { claims: [() => (this.#ports++, { release: () => void this.#ports-- })], steps });
+  }
+
+  /** Change the flags of a port of this bridge (`ip link set dev DEV type bridge_slave …`). */
+  async setPort(dev: string, flags: BridgePortFlags): Promise<void> {
+    this.#ctx.assertAlive();
+    checkIfname(dev, 'bridge port device');
+    const words = portFlagWords(flags);
+    if (!words.length) throw new InvalidInputError('bridge port flags', flags, 'nothing to set: give at least one flag, e.g. { isolated: true }');
+    await Promise.all(this.#ctx.queue([at('host', bridgePortFlagsStep(dev, words))]));
+  }
+
+  /**
+   * Add a VLAN to a port of this VLAN-filtering bridge (`bridge vlan add dev DEV vid N [pvid] [untagged]`); a number is
+   * an access port (pvid, untagged; its other VLANs stay until removeVlan()).
+   */
+  async vlan(dev: string, vlan: number | PortVlan): Promise<void> {
+    this.#ctx.assertAlive();
+    checkIfname(dev, 'bridge port device');
+    this.#needsVlanFiltering(vlan);
+    const v = checkPortVlan(vlan);
+    await Promise.all(this.#ctx.queue([at('host', bridgeVlanStep(dev, v))]));
+  }
+
+  /** Take a port of this VLAN-filtering bridge out of a VLAN (`bridge vlan del dev DEV vid N`). */
+  async removeVlan(dev: string, vid: number): Promise<void> {
+    this.#ctx.assertAlive();
+    checkIfname(dev, 'bridge port device');
+    this.#needsVlanFiltering(vid);
+    await Promise.all(this.#ctx.queue([at('host', bridgeVlanDelStep(dev, checkVid(vid)))]));
+  }
+
+  #needsVlanFiltering(vlan: unknown): void {
+    if (!this.vlanFiltering) throw new InvalidInputError('vlan', vlan, `${this} does not filter by VLAN; create it with lab.bridge(${JSON.stringify(this.name)}, { vlanFiltering: true })`);
+  }
+
+  #checkPortLimit(what: string): void {
+    if (this.#ports >= BRIDGE_MAX_PORTS) {
+      throw new InvalidInputError('bridge port', what, `${this} already has ${this.#ports} ports (attached or being attached); Linux allows at most ${BRIDGE_MAX_PORTS} per bridge (BR_MAX_PORTS): use another bridge for the rest`);
+    }
+  }
+
+  /** The steps that give port `dev` its flags and VLANs (an access port leaves VLAN 1, the kernel's default pvid). */
+  #portSteps(dev: string, options: PortOptions): Step[] {
+    const steps: Step[] = [];
+    if (options.port !== undefined) {
+      const words = portFlagWords(options.port, 'port');
+      if (words.length) steps.push(at('host', bridgePortFlagsStep(dev, words)));
+    }
+    if (options.vlan !== undefined) {
+      this.#needsVlanFiltering(options.vlan);
+      const list = Array.isArray(options.vlan) ? (options.vlan as (number | PortVlan)[]) : [options.vlan as number | PortVlan];
+      if (!list.length) throw new InvalidInputError('vlan', options.vlan, 'expected at least one VLAN');
+      const vlans = list.map((v) => checkPortVlan(v));
+      if (vlans.filter((v) => v.pvid).length > 1) throw new InvalidInputError('vlan', options.vlan, 'a port has one pvid: mark at most one VLAN { pvid: true }');
+      if (list.some((v) => typeof v === 'number') && !vlans.some((v) => v.vid === 1)) steps.push(at('host', bridgeVlanDelStep(dev, 1)));
+      for (const v of vlans) steps.push(at('host', bridgeVlanStep(dev, v)));
+    }
+    return steps;
   }
 }

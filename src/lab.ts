@@ -17,6 +17,7 @@ import { createNetns, getNetns } from './lab/namespace.js';
 import { checkLabOptions, type LabOptions } from './lab/options.js';
 import { scriptArgv } from './lab/script.js';
 import { createVeth, type VethEnd, type VethPair } from './lab/veth.js';
+import { createKindLink, createMacvlan, createVxlan, type KindSpec, type Link, type MacvlanSpec, type VxlanSpec } from './lab/links.js';
 import { Netns } from './netns.js';
 import { reachability, type ReachabilityMatrix, type ReachabilityOptions } from './reachability.js';
 import type { LabShell } from './shell.js';
@@ -26,6 +27,7 @@ import { everyLabNamespace } from './scope.js';
 
 export type { LabOptions } from './lab/options.js';
 export type { VethEnd, VethPair } from './lab/veth.js';
+export type { KindSpec, Link, LinkSpec, MacvlanSpec, VxlanSpec } from './lab/links.js';
 export { keptDir, keptLabs, type KeptLab } from './lab/keep.js';
 
 let nextLabId = 1;
@@ -143,6 +145,30 @@ export class Lab implements AsyncDisposable, Scope {
   /** A veth pair ("virtual cable") between two namespaces (either may be `lab.host`), both ends up. */
   veth(a: VethEnd, b: VethEnd): Promise<VethPair> {
     return createVeth(this.#ctx, a, b);
+  }
+
+  /**
+   * A macvlan link on `parent` (a link of `ns`), optionally placed in another namespace (`into`), up, with an optional
+   * address. Mode `bridge` (default) lets children of one parent talk to each other; `private` does not.
+   */
+  macvlan(spec: MacvlanSpec): Promise<Link> {
+    return createMacvlan(this.#ctx, spec);
+  }
+
+  /**
+   * A vxlan link (`id`, `local`, `remote` or `group`, `dstport` (default 4789), `dev`) created in `ns`, whose UDP
+   * socket stays there (the underlay), optionally placed in another namespace (`into`: the overlay), up.
+   */
+  vxlan(spec: VxlanSpec): Promise<Link> {
+    return createVxlan(this.#ctx, spec);
+  }
+
+  /**
+   * A link of another kind: `dummy`, `vlan` (802.1q: `parent`, `id`), `bond`, `vrf` (`table`). A kind the kernel lacks
+   * is a PrerequisiteError naming its module.
+   */
+  link(spec: KindSpec): Promise<Link> {
+    return createKindLink(this.#ctx, spec);
   }
 
   /** A Linux bridge in the lab's host (the tutorial's `v-net-0`), up, with an optional gateway address. */

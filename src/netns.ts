@@ -5,7 +5,8 @@ import { parseAddress, parseCidr } from './address.js';
 import { checkIfname } from './names.js';
 import type { Step } from './batch.js';
 import { addressStep } from './steps/address.js';
-import { linkDownStep, linkUpStep } from './steps/link.js';
+import { linkDownStep, linkSetStep, linkUpStep } from './steps/link.js';
+import { checkLinkAttrs, type LinkAttrs } from './link-options.js';
 import { routeDelStep, routeStep, type RouteOptions } from './steps/route.js';
 import { masqueradeStep, policyStep } from './steps/rules.js';
 import { clearShapingSteps, netemStep, tbfStep, type NetemOptions, type ShapeOptions } from './steps/qdisc.js';
@@ -83,11 +84,26 @@ export class Netns {
     return this.lab.apply(steps.map((s) => ({ ...s, target: this.name })));
   }
 
-  /** `ip addr add CIDR dev DEV` */
-  async addAddress(cidr: string, dev: string): Promise<void> {
+  /**
+   * `ip addr add CIDR dev DEV`. An IPv6 address skips duplicate address detection (`nodad`) unless `{ nodad: false }`:
+   * it is usable at once, not tentative for a second or so.
+   */
+  async addAddress(cidr: string, dev: string, options: { nodad?: boolean } = {}): Promise<void> {
     const c = parseCidr(cidr, 'address');
     checkIfname(dev, 'device');
-    return this.apply([addressStep(c, dev)]);
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('address options', options, 'expected an object such as { nodad: false }');
+    if (options.nodad !== undefined && typeof options.nodad !== 'boolean') throw new InvalidInputError('nodad', options.nodad, 'expected true or false');
+    return this.apply([addressStep(c, dev, undefined, options)]);
+  }
+
+  /** `ip link set dev DEV [mtu N] [address MAC] [up|down]`: an existing link's MTU, MAC and admin state. */
+  async setLink(dev: string, options: LinkAttrs & { up?: boolean }): Promise<void> {
+    checkIfname(dev, 'device');
+    if (options === null || typeof options !== 'object') throw new InvalidInputError('link options', options, 'expected an object such as { mtu: 1400, mac: "02:00:00:00:00:01", up: true }');
+    const attrs = checkLinkAttrs(options, 'link');
+    if (options.up !== undefined && typeof options.up !== 'boolean') throw new InvalidInputError('link up', options.up, 'expected true or false');
+    if (attrs.mtu === undefined && attrs.mac === undefined && options.up === undefined) throw new InvalidInputError('link options', options, 'nothing to set: give mtu, mac or up');
+    return this.apply([linkSetStep(dev, { ...attrs, up: options.up })]);
   }
 
   /** `ip link set dev DEV up` */

@@ -28,10 +28,10 @@
 //    indistinguishable to it.
 // 6. deleteRoute takes a destination only: no `metric` (or via/dev) to pick one of several routes to the same prefix.
 // 7. Route metrics in the RTAX sense (`mtu`, `congctl`, …) on addRoute and in toHaveRouteEntry.
-// 8. A carrier wait: toHaveLink polls for 1 s at most, with no `carrier` option and no `timeout`.
+// (8. A carrier wait: closed; toHaveLink takes `carrier` and `timeout`.)
 // 9. toReach has no packet size / DF option (`ping -s 1500 -M do`), so "a route's mtu fragments or refuses a big
 //    packet" is a raw ping.
-// 10. A veth peer's admin state as an option of the topology (upstream's dummy devices start without a peer).
+// (10. A veth end's admin state in a topology: closed, a veth end takes `up: false` (lab.veth and buildTopology).)
 import { describe, expect, test } from 'netspec/vitest';
 import { buildTopology } from 'netspec/fixtures';
 import { ConflictError, type Lab, type Netns, type RouteInfo } from 'netspec';
@@ -61,11 +61,10 @@ async function routesTo(ns: Netns, prefix: string): Promise<RouteInfo[]> {
 
 /**
  * Wait for a link's operational state: the kernel's link watcher reports carrier changes asynchronously, at most once
- * a second per device, so a second change can take over a second; toHaveLink polls for one second only (gap 8).
+ * a second per device, so a second change can take over a second: toHaveLink waits up to its `timeout`.
  */
 async function operstate(ns: Netns, dev: string, state: string) {
-  await expect.poll(async () => (await ns.links()).find((l) => l.ifname === dev)?.operstate, { timeout: 5000, interval: 100 }).toBe(state);
-  await expect(ns).toHaveLink(dev, { state });
+  await expect(ns).toHaveLink(dev, { state, timeout: 5000 });
 }
 
 /** A row of a route for comparing with upstream's expected `ip route` lines: gateway/dev per path, type, metric. */
@@ -204,8 +203,8 @@ describe('fib_carrier_test: carrier lost under a route (veth: the peer end set d
   const carrierOff = async (ns1: Netns, ns2: Netns) => {
     expect((await ip(ns1, 'link', 'set', 'dev', 'veth0', 'carrier', 'off')).exitCode).not.toBe(0); // why the peer is used
     await ns2.down('veth0p');
-    // operstate DOWN while admin up: no carrier. toHaveLink cannot say "carrier off", so the flags are read by hand
-    await operstate(ns1, 'veth0', 'DOWN');
+    // operstate DOWN while admin up: no carrier
+    await expect(ns1).toHaveLink('veth0', { state: 'DOWN', carrier: false, timeout: 5000 });
     const veth0 = (await ns1.links()).find((l) => l.ifname === 'veth0');
     expect(veth0?.flags).toEqual(expect.arrayContaining(['UP', 'NO-CARRIER']));
     // the kernel flags routes linkdown from its link watcher, a moment after the carrier goes (upstream sleeps 1 s)

@@ -14,6 +14,9 @@ test('matchers are typed and return Promise<void>', () => {
   expectTypeOf(expect(red).toRouteVia('203.0.113.8', '192.168.15.3')).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toRouteVia('192.168.15.2', { dev: 'veth-red' })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toHaveLink('veth-red', { master: 'v-net-0', state: 'UP' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveLink('veth-red', { kind: 'veth', mtu: 1500, mac: '02:00:00:00:00:01', carrier: true, timeout: 2000 })).toEqualTypeOf<Promise<void>>();
+  // @ts-expect-error carrier is a boolean
+  void expect(red).toHaveLink('veth-red', { carrier: 'yes' });
   expectTypeOf(expect(red).toForward()).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toHaveRouteEntry({ destination: 'default', gateway: '192.168.15.3' })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toHaveAddress('192.168.15.1/24')).toEqualTypeOf<Promise<void>>();

@@ -2,6 +2,7 @@
 import { DuplicateNameError, InvalidInputError } from '../errors.js';
 import { parseCidr } from '../address.js';
 import { checkIfname } from '../names.js';
+import { checkLinkAttrs } from '../link-options.js';
 import { Netns } from '../netns.js';
 import { addressStep } from '../steps/address.js';
 import { linkDelArgv, linkUpStep, vethStep } from '../steps/link.js';
@@ -17,6 +18,12 @@ export interface VethEnd {
   name: string;
   /** Optional address with prefix, e.g. `192.168.15.1/24`. */
   address?: string;
+  /** MTU of this end (the kernel's bounds for veth: 68…65535). */
+  mtu?: number;
+  /** MAC address of this end (unicast). */
+  mac?: string;
+  /** Bring this end up (default true); `false` leaves it down, so its peer has no carrier. */
+  up?: boolean;
 }
 
 export interface VethPair {
@@ -40,15 +47,16 @@ export async function createVeth(ctx: BuildContext, a: VethEnd, b: VethEnd): Pro
     const ns = ownNetns(ctx, end.ns, `${label} ns`);
     const name = checkIfname(end.name, `${label} name`);
     const address = end.address === undefined ? undefined : parseCidr(end.address, `${label} address`);
-    return { ns, name, address };
+    if (end.up !== undefined && typeof end.up !== 'boolean') throw new InvalidInputError(`${label} up`, end.up, 'expected true or false');
+    return { ns, name, address, up: end.up ?? true, ...checkLinkAttrs(end, label) };
   });
   const [x, y] = ends as [(typeof ends)[0], (typeof ends)[0]];
   if (x.ns === y.ns && x.name === y.name) throw new DuplicateNameError('veth end name', y.name, 'both ends have the same name in the same namespace');
   const place = (ns: Netns) => (ns.isHost ? undefined : ns.name);
-  const steps: Step[] = [at('host', vethStep({ name: x.name, netns: place(x.ns) }, { name: y.name, netns: place(y.ns) }))];
+  const steps: Step[] = [at('host', vethStep({ name: x.name, netns: place(x.ns), mtu: x.mtu, mac: x.mac }, { name: y.name, netns: place(y.ns), mtu: y.mtu, mac: y.mac }))];
   for (const end of ends) {
     if (end.address) steps.push(at(end.ns.name, addressStep(end.address, end.name)));
-    steps.push(at(end.ns.name, linkUpStep(end.name)));
+    if (end.up) steps.push(at(end.ns.name, linkUpStep(end.name)));
   }
   await transact(ctx, {
     claims: [() => ctx.inventory.claimLink(x.ns, x.name, 'first veth end name'), () => ctx.inventory.claimLink(y.ns, y.name, 'second veth end name')],

@@ -73,6 +73,8 @@ export function deadlineMs(matcher: string, isNot: boolean, args: readonly unkno
       return isNot ? undefined : (option(1, 'timeout') ?? 1000);
     case 'toHaveReachability':
       return option(1, 'timeout') ?? 1000;
+    case 'toHaveLink':
+      return isNot ? option(1, 'timeout') : (option(1, 'timeout') ?? 1000);
     default:
       return undefined;
   }

@@ -4,7 +4,27 @@
  */
 export { at, type StepIn } from './step.js';
 export { netnsAddStep, netnsDelArgv } from './netns.js';
-export { vethStep, bridgeStep, linkUpStep, linkDownStep, bridgePortStep, macStep, hairpinStep, linkDelStep, linkDelArgv, type VethEndName } from './link.js';
+export {
+  vethStep,
+  bridgeStep,
+  linkUpStep,
+  linkDownStep,
+  linkSetStep,
+  bridgePortStep,
+  bridgePortFlagsStep,
+  bridgeVlanStep,
+  bridgeVlanDelStep,
+  macStep,
+  hairpinStep,
+  macvlanStep,
+  vxlanStep,
+  linkKindStep,
+  linkDelStep,
+  linkDelArgv,
+  type VethEndName,
+  type VxlanWords,
+  type KindWords,
+} from './link.js';
 export { addressStep } from './address.js';
 export { routeStep, routeReplaceStep, routeDelStep, routeDestination, type RouteOptions } from './route.js';
 export { sysctlStep, forwardingSteps, checkSysctlKey } from './sysctl.js';
