@@ -6,8 +6,9 @@
  * `sysctl -w`, one `iptables-restore`) per run of same-kind steps. Within a namespace the order is kept. A step marked `barrier` waits
  * for everything queued before it (a host step that needs a namespace's configuration, say).
  *
- * Slightly over 300 lines on purpose: the queue, the flush order, how a failure settles the rest of its batch and how
- * the kernel's answers become typed errors are one mechanism; steps themselves are built in src/steps/.
+ * About 420 lines on purpose: the queue, the flush order, the shared process for many namespaces, how a failure settles
+ * the rest of its batch and how the kernel's answers become typed errors are one mechanism; steps themselves are built in
+ * src/steps/.
  */
 import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError, missingKernelFeature } from './errors.js';
 import { which, type RunOptions, type RunResult } from './exec.js';
