@@ -331,7 +331,7 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
   // a link kind (or bridge VLAN filtering) this kernel lacks: a prerequisite, named with its module
   if (w[0] === 'link' && /Unknown device type|Operation not supported/.test(stderr) && w.includes('type')) {
     if (w.includes('vlan_filtering')) return missingVlanFiltering(said);
-    if (w[1] === 'add') return missingLinkKind(after('type')!, said);
+    if (w[1] === 'add') return missingLinkKind(after('type')!, said, where);
   }
   // the device's MTU bounds are the kernel's (veth 68…65535, a vxlan less its headers): the input was wrong
   if (w[0] === 'link' && /mtu (greater|less) than device (maximum|minimum)/.test(stderr)) {

@@ -2,7 +2,7 @@
  * Options of links (MTU, MAC, bridge port flags, VLAN ids, macvlan modes, link kinds): checked before anything runs, so
  * iproute2 never sees a bad one, and written as words only netspec chooses.
  */
-import { InvalidInputError, PrerequisiteError } from './errors.js';
+import { InvalidInputError, PrerequisiteError, missingKernelFeature } from './errors.js';
 
 /** What every link netspec creates can be given: its MTU and its MAC address. */
 export interface LinkAttrs {
@@ -138,27 +138,11 @@ export function checkVni(value: unknown, input = 'vxlan id'): number {
 }
 
 /**
- * Link kinds whose kernel module a machine may lack, with that module: the kernel's "Unknown device type" or
- * "Operation not supported" for them becomes a PrerequisiteError naming it (batch.ts).
+ * The PrerequisiteError for a link kind this kernel does not have (`detail`: the kernel's words): the module comes from
+ * the one table of kernel features and their modules, KERNEL_MODULES in src/errors.ts (doctor's too).
  */
-export const LINK_KIND_MODULES: Record<string, string> = {
-  veth: 'veth',
-  bridge: 'bridge',
-  macvlan: 'macvlan',
-  vxlan: 'vxlan',
-  dummy: 'dummy',
-  vlan: '8021q',
-  bond: 'bonding',
-  vrf: 'vrf',
-};
-
-/** The PrerequisiteError for a link kind this kernel does not have (`detail`: the kernel's words). */
-export function missingLinkKind(kind: string, detail: string): PrerequisiteError {
-  const module = LINK_KIND_MODULES[kind] ?? kind;
-  return new PrerequisiteError(
-    `the ${kind} link kind (kernel module ${module})`,
-    `the kernel said "${detail}". Load the module on the machine (sudo modprobe ${module}: a lab in a user namespace cannot load modules itself) or use a kernel built with it; \`netspec doctor\` lists the link kinds a lab gets`,
-  );
+export function missingLinkKind(kind: string, detail: string, where = 'the lab'): PrerequisiteError {
+  return missingKernelFeature(kind, `the ${kind} link kind`, detail, where);
 }
 
 /** The PrerequisiteError for a bridge without VLAN filtering support. */

@@ -188,7 +188,7 @@ describe('link kinds this kernel may lack', () => {
       const error = await made.catch((e: unknown) => e);
       expect(error).toBeInstanceOf(PrerequisiteError);
       expect((error as PrerequisiteError).missing).toBe(`the ${k.kind} link kind (kernel module ${k.module})`);
-      expect(String(error)).toMatch(new RegExp(`the kernel said "[^"]*(Unknown device type|Operation not supported)[^"]*"\\. Load the module on the machine \\(sudo modprobe ${k.module}`));
+      expect(String(error)).toMatch(new RegExp(`the kernel refused it in lab \\d+ namespace red \\([^)]*(Unknown device type|Operation not supported)[^)]*\\); load it as root on the machine \\(\`modprobe ${k.module}\``));
       await expect(red).not.toHaveLink('k0');
     });
   }
