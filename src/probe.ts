@@ -18,6 +18,7 @@ import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family 
 import { checkIfname } from './names.js';
 import { Netns } from './netns.js';
 import { addressOwner } from './state.js';
+import { neighborLimitFix, neighborTable } from './neighbor-table.js';
 import { type From, checkRan, land, peerAddress, firstLine, startWitness, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 export { serve, startWitness, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 
@@ -160,6 +161,20 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   if (target.ns) checkSame(target.ns);
   const from = await checkFrom(source, options.from, target.family);
   const until = options.until ?? 'success';
+  // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
+  // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
+  const table = neighborTable(target.family);
+  const outcome = await probeWith(source, target, from, durationMs, until, options);
+  const after = table && !outcome.reached ? neighborTable(target.family) : undefined;
+  if (table && after && after.tableFulls > table.tableFulls) {
+    throw new ProbeError(
+      `${source.name} got no answer from ${target.address}, but meanwhile the machine's ${target.family === 4 ? 'ARP' : 'IPv6 neighbor'} table overflowed (${after.tableFulls - table.tableFulls} times; ${after.entries} entries, limit ${after.limit}, shared by every namespace of the machine), so the kernel may have dropped the packets for want of room; no verdict. ${neighborLimitFix(target.family, after.entries)}`,
+    );
+  }
+  return outcome;
+}
+
+async function probeWith(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {
   if (target.protocol !== 'icmp') return portProbe(source, target, from, durationMs, until, options);
   if (!options.seenAs) return icmpProbe(source, target, from, durationMs, until);
   // ICMP with seenAs: the target's namespace records the source of every echo request to the target (a witness)

@@ -2,8 +2,9 @@
  * Reachability of whole meshes: one `fping` per source namespace probes every target at once, and all sources run in
  * parallel. The addresses of every namespace come from one `ip -all netns exec ip -j addr` in the lab host.
  */
-import { InvalidInputError, ProbeError } from './errors.js';
-import { addressFacing, canonical, parseProbeAddress } from './address.js';
+import { InvalidInputError, PrerequisiteError, ProbeError } from './errors.js';
+import { addressFacing, canonical, contains, parseCidr, parseProbeAddress } from './address.js';
+import { neighborLimitFix, neighborTable } from './neighbor-table.js';
 import { diagnose } from './diagnose.js';
 import { probe as probeOnce, resolveTarget } from './probe.js';
 import { labAddresses } from './state.js';
@@ -33,7 +34,7 @@ interface Pending {
   hops?: string[];
 }
 
-/** Sources whose fping runs at once in a mesh. */
+/** Sources whose fping runs at once in a mesh (fewer in large meshes: 400 / N, at least 2). */
 const MESH_SOURCES_AT_ONCE = 8;
 
 /** Unreached pairs diagnosed hop by hop (a diagnosis reads the lab's state and traces a probe). */
@@ -46,6 +47,41 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
       while (next < items.length) await fn(items[next++]!);
     }),
   );
+}
+
+/**
+ * Every pair whose target is on a link of its source needs a neighbor entry of its own, in one table the whole machine
+ * shares (src/neighbor-table.ts): a mesh that needs more than the table holds would lose its packets to the table, not
+ * to the lab's network. Say so before sending anything.
+ */
+function checkNeighborRoom(plans: { mine: { address: string; prefixLength: number }[]; wanted: { address?: string }[] }[]): void {
+  const onLink = { 4: 0, 6: 0 };
+  for (const { mine, wanted } of plans) {
+    const prefixes = mine.map((m) => parseCidr(`${m.address}/${m.prefixLength}`));
+    for (const w of wanted) if (w.address && prefixes.some((c) => contains(c, w.address!))) onLink[w.address.includes(':') ? 6 : 4]++;
+  }
+  for (const family of [4, 6] as const) {
+    const table = onLink[family] > 0 ? neighborTable(family) : undefined;
+    if (!table || onLink[family] <= table.limit) continue;
+    throw new PrerequisiteError(
+      `room for ${onLink[family]} ${family === 4 ? 'ARP' : 'IPv6 neighbor'} entries (this mesh's pairs on a shared link; the kernel's table holds ${table.limit})`,
+      `the kernel would drop the packets of the pairs past its limit ("neighbor table overflow"), and no verdict could be given for them. ${neighborLimitFix(family, onLink[family])}`,
+    );
+  }
+}
+
+/** One fping from `src` to every address, each waiting the whole timeout for its reply (late replies count): who answered. */
+async function fpingPass(lab: Scope, src: Netns, addresses: string[], timeout: number): Promise<Set<string>> {
+  const reached = new Set<string>();
+  if (!addresses.length) return reached;
+  const argv = ['fping', '-c', '1', '-i', '1', '-t', String(Math.round(timeout)), ...new Set(addresses)];
+  const r = await lab.run(src.name, argv, { intent: `ping ${addresses.length} targets`, reject: false, timeoutMs: timeout + 30_000 });
+  if (/^nsenter: /m.test(r.stderr) || r.exitCode > 2) throw new ProbeError(`the mesh probe from ${src} could not run (fping exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0]}); no verdict`);
+  for (const line of r.stderr.split('\n')) {
+    const m = /^(\S+)\s+: xmt\/rcv\/%loss = (\d+)\/(\d+)/.exec(line);
+    if (m && Number(m[3]) > 0) reached.add(canonical(m[1]!));
+  }
+  return reached;
 }
 
 export interface ReachabilityOptions {
@@ -112,30 +148,31 @@ export async function reachability(lab: Scope, sources?: Netns[], options: Reach
     const address = parseProbeAddress(t, 'reachability target').address;
     return { label: address, address };
   });
-  // a few sources at once: a hundred fpings together (each ARPing every other host on a shared bridge) lose requests
-  // in the neighbor queues, and every lost one costs a re-probe of its own below
+  // a few sources at once: every first contact on a shared bridge is an ARP broadcast to every port, and a hundred
+  // fpings together flood the kernel's backlog; each request lost there costs a re-probe below
+  const atOnce = Math.max(2, Math.min(MESH_SOURCES_AT_ONCE, Math.floor(400 / Math.max(1, nodes.length))));
+  const plans = nodes.map((src) => {
+    const mine = addrs.get(src.name) ?? [];
+    const wanted = targets
+      .filter((t) => t.ns !== src.name)
+      .map((t) => ({ ...t, address: t.address ?? addressFacing(mine, addrs.get(t.ns!) ?? []) }));
+    return { src, mine, wanted };
+  });
+  checkNeighborRoom(plans);
   const rows: Pending[][] = new Array(nodes.length);
-  await eachLimited([...nodes.keys()], MESH_SOURCES_AT_ONCE, async (i) => {
-    rows[i] = await (async (src: Netns) => {
-      const mine = addrs.get(src.name) ?? [];
-      const wanted = targets
-        .filter((t) => t.ns !== src.name)
-        .map((t) => ({ ...t, address: t.address ?? addressFacing(mine, addrs.get(t.ns!) ?? []) }));
-      const probe = wanted.filter((w) => w.address);
-      for (const p of probe) await lab.checkTarget(p.address!);
-      const reached = new Set<string>();
-      if (probe.length) {
-        // one echo request per target, each waiting the whole timeout for its reply (late replies count)
-        const argv = ['fping', '-c', '1', '-i', '1', '-t', String(Math.round(timeout)), ...new Set(probe.map((p) => p.address!))];
-        const r = await lab.run(src.name, argv, { intent: `ping ${probe.length} targets`, reject: false, timeoutMs: timeout + 30_000 });
-        if (/^nsenter: /m.test(r.stderr) || r.exitCode > 2) throw new ProbeError(`the mesh probe from ${src} could not run (fping exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0]}); no verdict`);
-        for (const line of r.stderr.split('\n')) {
-          const m = /^(\S+)\s+: xmt\/rcv\/%loss = (\d+)\/(\d+)/.exec(line);
-          if (m && Number(m[3]) > 0) reached.add(canonical(m[1]!));
-        }
-      }
-      return wanted.map((w): Pending => ({ src, w, reached: w.address !== undefined && reached.has(canonical(w.address)) }));
-    })(nodes[i]!);
+  await eachLimited([...nodes.keys()], atOnce, async (i) => {
+    const { src, wanted } = plans[i]!;
+    const probe = wanted.filter((w) => w.address);
+    for (const p of probe) await lab.checkTarget(p.address!);
+    const reached = await fpingPass(lab, src, probe.map((p) => p.address!), timeout);
+    rows[i] = wanted.map((w): Pending => ({ src, w, reached: w.address !== undefined && reached.has(canonical(w.address)) }));
+  });
+  // a second fping pass over each source's missed targets (the neighbor caches are warm now, the flood is over): the
+  // same evidence as the first, at a fraction of a probe per pair
+  const again = rows.map((row) => row.filter((p) => !p.reached && p.w.address)).filter((row) => row.length > 0);
+  await eachLimited(again, atOnce, async (row) => {
+    const reached = await fpingPass(lab, row[0]!.src, row.map((p) => p.w.address!), timeout);
+    for (const p of row) if (reached.has(canonical(p.w.address!))) p.reached = true;
   });
   // "not reached" needs evidence, and a reason: each pair fping did not hear from is probed again on its own (every
   // reply in the whole window counts, a starved probe is retried), then diagnosed like a failing toReach

@@ -7,6 +7,7 @@ import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks
 import { addressMatches, counters, dnatFor, hasOption, judge, masqueradeSource, masquerades, option, parseIptablesSave, policyOf, risenCounters } from '../../src/parse/iptables.js';
 import { dropPolicies, formatNft, nativeOnly, nftDnatFor, nftSourceNat, parseNftJson, risenNft, setElements } from '../../src/parse/nft.js';
 import { describeRoute } from '../../src/diagnose.js';
+import { parseNeighborTableStat } from '../../src/parse/proc.js';
 
 const captured = (name: string) => readFileSync(new URL(`./captured/${name}`, import.meta.url), 'utf8');
 const save = parseIptablesSave(captured('host.iptables-save'));
@@ -193,5 +194,21 @@ describe('ip -json', () => {
     expect(parsed.ipRules.length).toBe(4);
     expect(splitJsonArrays('[{"a":"]["}][2]')).toEqual([[{ a: '][' }], [2]]);
     expect(parseIpBatch('[{"ifname":"lo"').links).toEqual([]); // cut short: nothing, not an exception
+  });
+});
+
+describe('/proc/net/stat neighbor tables', () => {
+  const text = [
+    'entries  allocs   destroys hash_grows lookups  hits     res_failed rcv_probes_mcast rcv_probes_ucast periodic_gc_runs forced_gc_runs unresolved_discards table_fulls',
+    '00000402 00012f91 00013930 00000005   000f96e4 000687c7 0000004b   00000000         00000000         00000000         0000ab5a       00000000            0000ab12',
+    '00000402 00011d7f 000113de 00000003   000d5c23 00059b5c 00000044   00000000         00000000         00000696         0000b1f5       00000000            00000010',
+  ].join('\n');
+  test('entries are the table\'s, table_fulls summed over CPUs (hexadecimal)', () => {
+    expect(parseNeighborTableStat(text)).toEqual({ entries: 0x402, tableFulls: 0xab12 + 0x10 });
+  });
+  test('a header without the columns, or rows that do not fit it, say nothing', () => {
+    expect(parseNeighborTableStat('')).toBeUndefined();
+    expect(parseNeighborTableStat('entries allocs\n00000001 00000002')).toBeUndefined();
+    expect(parseNeighborTableStat(`${text.split('\n')[0]}\n00000001 zz`)).toBeUndefined();
   });
 });
