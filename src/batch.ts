@@ -341,7 +341,7 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
   if (w[0] === 'link' && w[1] === 'add' && w.includes('mtu') && /Invalid argument/.test(stderr)) {
     return new InvalidInputError('mtu', Number(after('mtu')), `${where} refused to create ${after('name')} with it (${said}): an MTU outside the device's bounds (veth and bridge: 68…65535; a macvlan at most its parent's)`);
   }
-  if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && w[0] === 'route' && w.includes('via')) {
+  if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && (w[0] === 'route' || w[0] === 'nexthop') && w.includes('via')) {
     return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first, or pass { onlink: true }`);
   }
   // a kernel with extended acks says "Address already assigned" for an IPv4 address, where older ones say "File exists"
@@ -357,7 +357,19 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
       );
     }
     if (w[0] === 'addr') return new ConflictError('address', w[2], `it is already on ${after('dev')} in ${where}`);
-    if (w[0] === 'route') return new ConflictError('route', w[2], `${where} already has a route to ${w[2]}; delete it first, or use another metric`);
+    if (w[0] === 'route') return routeExists(w, where, stderr);
+    if (w[0] === 'nexthop') return new ConflictError('nexthop id', Number(after('id')), `${where} already has a nexthop object with id ${after('id')} (${stderr.trim()}); delete it first (deleteNexthop), or choose another id`);
+    if (w[0] === 'rule') return new ConflictError('rule', w.slice(2).join(' '), `${where} already has this very rule, at the same priority (${stderr.trim()}); delete it first (deleteRule), or give another priority`);
+  }
+  if (/Nexthop id does not exist|Invalid nexthop id/.test(stderr)) {
+    const id = w[0] === 'route' ? after('nhid') : w[0] === 'nexthop' ? after('group') : undefined;
+    return new NotFoundError('nexthop object', id ?? '?', `${where} has no such nexthop (${stderr.trim()}); add it first with addNexthop({ id, via, dev }), or list them with ns.nexthops()`);
+  }
+  if (/No such file or directory/.test(stderr) && w[0] === 'rule' && w[1] === 'del') {
+    return new NotFoundError('rule', w.slice(2).join(' '), `${where} has no rule matching all of that (${stderr.trim()}); list them with ns.rules()`);
+  }
+  if (/No such process/.test(stderr) && w[0] === 'route' && w[1] === 'del') {
+    return new NotFoundError('route', w.slice(2).join(' '), `${where} has no such route (${stderr.trim()}); list them with ns.routes({ table })`);
   }
   if (/Exchange full/.test(stderr) && w[0] === 'link' && w.includes('master')) {
     return new InvalidInputError('bridge port', after('dev'), `the bridge ${after('master')} in ${where} already has the most ports Linux allows (1023, BR_MAX_PORTS; ${stderr.trim()}); use another bridge for the rest`);
@@ -367,6 +379,22 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
     return new NotFoundError('interface', dev ?? '?', `${where} has no such interface (${stderr.trim()}); list them with ns.links()`);
   }
   return undefined;
+}
+
+/** Which route a refused `ip route add` collided with (its destination, type, table, metric), and what to do instead. */
+function routeExists(w: readonly string[], where: string, stderr: string): ConflictError {
+  const types = ['unicast', 'local', 'broadcast', 'multicast', 'anycast', 'blackhole', 'unreachable', 'prohibit', 'throw'];
+  const typed = types.includes(w[2]!);
+  const dst = typed ? w[3]! : w[2]!;
+  const value = (key: string) => (w.includes(key) ? w[w.indexOf(key) + 1] : undefined);
+  const table = value('table') ?? 'main';
+  const metric = value('metric');
+  return new ConflictError(
+    'route',
+    dst,
+    `${where} already has a route to ${dst} in table ${table}${metric ? ` with metric ${metric}` : ' with the same metric'} (the kernel: "${stderr.trim()}"): ` +
+      `the kernel keeps one route per destination, table and metric (whatever its type or gateway); use replaceRoute(${JSON.stringify(dst)}, …) to change it, deleteRoute first, or give another metric`,
+  );
 }
 
 function skip(steps: Queued[], cause: unknown): void {

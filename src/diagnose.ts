@@ -43,10 +43,17 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     return { disposition, hops, log, path, stoppedAt, states };
   };
   const fromAddr = options.from && /[.:]/.test(options.from) ? options.from : undefined;
-  const route = await source.routeGet(target.address, fromAddr ? { from: fromAddr } : {});
-  log.push(`${source.name}$ ip -j route get ${target.address}${fromAddr ? ` from ${fromAddr}` : ''} → ${route ? describeRoute(route) : 'error'}`);
+  const lookup = await source.lookupRoute(target.address, fromAddr ? { from: fromAddr } : {});
+  const route = lookup.route;
+  log.push(`${source.name}$ ${lookup.command.replace(/^ip /, "ip -j ")} → ${route ? describeRoute(route) : `error: ${lookup.refusal}`}`);
   if (!route || (route.type && ['unreachable', 'blackhole', 'prohibit'].includes(route.type))) {
-    hops.push(`${source.name}: no route to ${target.address} (${route?.type ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`);
+    // a route of a reject type fails the lookup itself; the kernel's errno says which type it was
+    const type = route?.type ?? (lookup.refusedBy !== 'none' ? lookup.refusedBy : undefined);
+    hops.push(
+      type
+        ? `${source.name}: no route to ${target.address} (a ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}"); delete or replace that route (ns.routes() lists it)`
+        : `${source.name}: no route to ${target.address} (${lookup.refusal ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`,
+    );
     return done('NO_ROUTE', source.name);
   }
   hops.push(`${source.name}: route to ${target.address} ${describeRoute(route)}`);

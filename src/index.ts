@@ -1,6 +1,28 @@
 export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair, type KeptLab, type KindSpec, type Link, type LinkSpec, type MacvlanSpec, type VxlanSpec } from './lab.js';
 export type { LinkAttrs, BridgePortFlags, PortVlan, MacvlanMode } from './link-options.js';
-export { Netns, type NetnsScope, type NetnsWorld, type ExecOptions, type RouteOptions, type ShapeOptions, type NetemOptions, type LinkInfo, type AddrInfo, type RouteInfo, type NeighInfo } from './netns.js';
+export {
+  Netns,
+  type NetnsScope,
+  type NetnsWorld,
+  type ExecOptions,
+  type RouteOptions,
+  type RouteDeleteOptions,
+  type RouteNexthop,
+  type RouteTable,
+  type RouteType,
+  type RouteGetOptions,
+  type RouteLookup,
+  type NexthopOptions,
+  type NexthopInfo,
+  type RuleOptions,
+  type RuleAction,
+  type ShapeOptions,
+  type NetemOptions,
+  type LinkInfo,
+  type AddrInfo,
+  type RouteInfo,
+  type NeighInfo,
+} from './netns.js';
 export { Bridge, type BridgeOptions, type AttachOptions, type Attachment, type PortOptions, type PortVlans } from './bridge.js';
 export { Wan, type WanOptions } from './wan.js';
 export {

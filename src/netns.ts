@@ -7,14 +7,53 @@ import type { Step } from './batch.js';
 import { addressStep } from './steps/address.js';
 import { linkDownStep, linkSetStep, linkUpStep } from './steps/link.js';
 import { checkLinkAttrs, type LinkAttrs } from './link-options.js';
-import { routeDelStep, routeStep, type RouteOptions } from './steps/route.js';
+import { routeDelStep, routeReplaceStep, routeStep, routeTable, wholeNumber, type RouteDeleteOptions, type RouteOptions } from './steps/route.js';
+import { nexthopDelStep, nexthopStep, type NexthopOptions } from './steps/nexthop.js';
+import { ruleStep, type RuleOptions } from './steps/ip-rule.js';
 import { masqueradeStep, policyStep } from './steps/rules.js';
 import { clearShapingSteps, netemStep, tbfStep, type NetemOptions, type ShapeOptions } from './steps/qdisc.js';
 import { checkSysctlKey, forwardingSteps, sysctlStep } from './steps/sysctl.js';
-import { firstArray, parseRoutes, type AddrInfo, type LinkInfo, type NeighInfo, type RouteInfo } from './parse/ip.js';
+import { firstArray, parseIpRules, parseNexthops, parseRoutes, type AddrInfo, type IpRule, type LinkInfo, type NeighInfo, type NexthopInfo, type RouteInfo } from './parse/ip.js';
 
-export type { RouteOptions } from './steps/route.js';
+export type { RouteOptions, RouteDeleteOptions, RouteNexthop, RouteTable, RouteType } from './steps/route.js';
+export type { NexthopOptions } from './steps/nexthop.js';
+export type { RuleOptions, RuleAction } from './steps/ip-rule.js';
 export type { ShapeOptions, NetemOptions } from './steps/qdisc.js';
+
+/** What `ip route get` is asked: the lookup of a packet from `from`, in on `iif`, out on `oif`, with firewall mark `mark`. */
+export interface RouteGetOptions {
+  from?: string;
+  /** The interface the packet came in on (a forward lookup: the kernel wants `from` with it, and forwarding on). */
+  iif?: string;
+  /** The interface the packet must leave by (a socket bound to it). */
+  oif?: string;
+  /** The packet's firewall mark (fwmark rules see it). */
+  mark?: number;
+  /** Return the FIB entry the lookup matched (its prefix, its nexthops) instead of the resolved route. */
+  fibmatch?: boolean;
+}
+
+/** The answer of `ip route get`: the route, or the kernel's refusal (`No route to host`, `Invalid argument`, …). */
+export interface RouteLookup {
+  route?: RouteInfo;
+  /** The kernel's words when it refused the lookup (ip's stderr, without "RTNETLINK answers: "). */
+  refusal?: string;
+  /**
+   * What the refusal means, from the kernel's errno (an output lookup, without `iif`): `blackhole` (EINVAL: a blackhole
+   * route or rule), `unreachable` (EHOSTUNREACH: an unreachable route), `prohibit` (EACCES), `none` (ENETUNREACH: no
+   * route at all, or an `unreachable` rule). `ip route get fibmatch` refuses these too, so the errno is all there is.
+   */
+  refusedBy?: 'blackhole' | 'unreachable' | 'prohibit' | 'none';
+  /** The command, as `ip route get …` words, for messages. */
+  command: string;
+}
+
+const REFUSALS: Record<string, RouteLookup['refusedBy']> = {
+  'Invalid argument': 'blackhole',
+  'No route to host': 'unreachable',
+  'Permission denied': 'prohibit',
+  'Network is unreachable': 'none',
+};
 
 export interface ExecOptions {
   /** Resolve with the result instead of throwing when the command exits non-zero. */
@@ -25,7 +64,7 @@ export interface ExecOptions {
   intent?: string;
 }
 
-export type { AddrInfo, LinkInfo, NeighInfo, RouteInfo } from './parse/ip.js';
+export type { AddrInfo, IpRule, LinkInfo, NeighInfo, NexthopInfo, RouteInfo } from './parse/ip.js';
 
 /**
  * The world a namespace handle lives in: a lab, or an attachment. What the handle itself uses is declared here; the
@@ -118,14 +157,43 @@ export class Netns {
     return this.apply([linkDownStep(dev)]);
   }
 
-  /** `ip route add DEST [via GW] [dev DEV]`; DEST is a prefix or `default` (IPv4; `default6` for IPv6). */
+  /**
+   * `ip route add [TYPE] DEST [table T] [metric N] [src A] (via GW | dev DEV | nexthops | nhid N)`; DEST is a prefix or
+   * `default` (IPv4; `default6` for IPv6). A route that is there already (same destination, table, metric, type) is a
+   * ConflictError, as the kernel refuses it (EEXIST); `replaceRoute` changes it instead.
+   */
   async addRoute(destination: string, options: RouteOptions = {}): Promise<void> {
     return this.apply([routeStep(destination, options)]);
   }
 
-  /** `ip route del DEST` */
-  async deleteRoute(destination: string): Promise<void> {
-    return this.apply([routeDelStep(destination)]);
+  /** `ip route replace …`: the same options as addRoute; adds the route, or changes the one to DEST (same table, metric). */
+  async replaceRoute(destination: string, options: RouteOptions = {}): Promise<void> {
+    return this.apply([routeReplaceStep(destination, options)]);
+  }
+
+  /** `ip route del DEST [table T] [metric N] [type] [via GW] [dev DEV]`: the options pick one of several routes to DEST. */
+  async deleteRoute(destination: string, options: RouteDeleteOptions = {}): Promise<void> {
+    return this.apply([routeDelStep(destination, options)]);
+  }
+
+  /** `ip nexthop add id N (via GW dev DEV | blackhole | group A,W/B)`: a nexthop object routes use with `{ nhid: N }`. */
+  async addNexthop(options: NexthopOptions): Promise<void> {
+    return this.apply([nexthopStep(options)]);
+  }
+
+  /** `ip nexthop del id N` (routes using it go with it). */
+  async deleteNexthop(id: number): Promise<void> {
+    return this.apply([nexthopDelStep(id)]);
+  }
+
+  /** `ip rule add [from P] [to P] [iif I] [oif O] [fwmark M] [priority N] table T` (or an action): policy routing. */
+  async addRule(options: RuleOptions): Promise<void> {
+    return this.apply([ruleStep('add', options)]);
+  }
+
+  /** `ip rule del …`: the first rule that matches every option given. */
+  async deleteRule(options: RuleOptions): Promise<void> {
+    return this.apply([ruleStep('del', options)]);
   }
 
   /** `sysctl -w KEY=VALUE` in this namespace (only `net.*` keys: the rest are not per-namespace). */
@@ -188,22 +256,51 @@ export class Netns {
     return this.ipJson<AddrInfo[]>(['addr', 'show'], 'list addresses');
   }
 
-  /** `ip -j route show [table T]` (IPv4; `{ family: 6 }` for IPv6). */
-  routes(options: { family?: 4 | 6; table?: string } = {}): Promise<RouteInfo[]> {
+  /** `ip -j route show [table T]` (IPv4; `{ family: 6 }` for IPv6); `table: 'all'` lists every table. */
+  async routes(options: { family?: 4 | 6; table?: string | number } = {}): Promise<RouteInfo[]> {
     const args = [options.family === 6 ? '-6' : '-4', 'route', 'show'];
-    if (options.table) args.push('table', options.table);
-    return this.ipJson<RouteInfo[]>(args, 'list routes');
+    if (options.table !== undefined) args.push('table', options.table === 'all' ? 'all' : routeTable(options.table));
+    return parseRoutes((await this.lab.run(this.name, ['ip', '-j', ...args], { intent: 'list routes' })).stdout);
   }
 
-  /** `ip -j route get DEST [from SRC]` */
-  async routeGet(destination: string, options: { from?: string; iif?: string } = {}): Promise<RouteInfo | undefined> {
-    const { address } = parseAddress(destination, 'destination');
-    const args = ['route', 'get', address];
-    if (options.from) args.push('from', parseAddress(options.from, 'from').address);
-    if (options.iif) args.push('iif', checkIfname(options.iif, 'iif'));
+  /** `ip -j nexthop show`: the nexthop objects (the kernel removes one whose device goes down or loses its carrier). */
+  async nexthops(): Promise<NexthopInfo[]> {
+    return parseNexthops((await this.lab.run(this.name, ['ip', '-j', 'nexthop', 'show'], { intent: 'list nexthops' })).stdout);
+  }
+
+  /** `ip -j rule show` (IPv4; `{ family: 6 }` for IPv6): the policy rules, lowest priority first. */
+  async rules(options: { family?: 4 | 6 } = {}): Promise<IpRule[]> {
+    const args = ['-j', options.family === 6 ? '-6' : '-4', 'rule', 'show'];
+    return parseIpRules((await this.lab.run(this.name, ['ip', ...args], { intent: 'list policy rules' })).stdout);
+  }
+
+  /** `ip -j route get DEST [from SRC] [iif I] [oif O] [mark M]`: the route, or undefined when the kernel has none. */
+  async routeGet(destination: string, options: RouteGetOptions = {}): Promise<RouteInfo | undefined> {
+    return (await this.lookupRoute(destination, options)).route;
+  }
+
+  /** `ip -j route get [fibmatch] DEST …`, with the kernel's refusal when there is no route (a blackhole's `Invalid argument`). */
+  async lookupRoute(destination: string, options: RouteGetOptions = {}): Promise<RouteLookup> {
+    const { address, family } = parseAddress(destination, 'destination');
+    const args = ['route', 'get', ...(options.fibmatch ? ['fibmatch'] : []), address];
+    if (options.from !== undefined) {
+      const from = parseAddress(options.from, 'from');
+      if (from.family !== family) throw new InvalidInputError('from', options.from, `it is IPv${from.family} but the destination ${address} is IPv${family}`);
+      args.push('from', from.address);
+    }
+    if (options.iif !== undefined) {
+      if (options.from === undefined) throw new InvalidInputError('iif', options.iif, 'a lookup for a packet coming in on an interface needs its source address: give `from` too');
+      args.push('iif', checkIfname(options.iif, 'iif'));
+    }
+    if (options.oif !== undefined) args.push('oif', checkIfname(options.oif, 'oif'));
+    if (options.mark !== undefined) args.push('mark', String(wholeNumber(options.mark, 'mark', 0, 0xffffffff)));
+    const command = `ip route get ${args.slice(2).join(' ')}`;
     const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent: `look up the route to ${address}`, reject: false });
-    if (result.exitCode !== 0) return undefined;
-    return parseRoutes(result.stdout)[0];
+    if (result.exitCode !== 0) {
+      const refusal = result.stderr.trim().replace(/^RTNETLINK answers: /, '') || `exit ${result.exitCode}`;
+      return { command, refusal, refusedBy: options.iif === undefined ? REFUSALS[refusal] : undefined };
+    }
+    return { command, route: parseRoutes(result.stdout)[0] };
   }
 
   /** `ip -j neigh show` */

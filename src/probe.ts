@@ -195,6 +195,16 @@ async function probeWith(source: Netns, target: ProbeTarget, from: From, duratio
   return outcome!;
 }
 
+/**
+ * A connect() the kernel refused with EINVAL or EACCES (ping words the latter "Do you want to ping broadcast?") is a
+ * blackhole or prohibit route only if the kernel's own lookup refuses the same way; then it is "no route", with evidence.
+ */
+async function refusedByRoute(source: Netns, target: { address: string }, from: From, stderr: string): Promise<boolean> {
+  if (!/Invalid argument|Permission denied|Do you want to ping broadcast/.test(stderr)) return false;
+  const lookup = await source.lookupRoute(target.address, from.address ? { from: from.address } : {});
+  return lookup.refusedBy === 'blackhole' || lookup.refusedBy === 'prohibit';
+}
+
 async function ownerNs(source: Netns, target: ProbeTarget): Promise<Netns | undefined> {
   if (target.ns) return target.ns;
   const name = await addressOwner(source.lab, target.address);
@@ -217,7 +227,7 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
     const stats = /(\d+) packets transmitted, (\d+) received/.exec(out);
     const sent = Number(stats?.[1] ?? 0);
     const received = Number(stats?.[2] ?? 0);
-    const noRoute = /Network is unreachable|No route to host/.test(r.stderr) && received === 0;
+    const noRoute = received === 0 && (/Network is unreachable|No route to host/.test(r.stderr) || (await refusedByRoute(source, target, from, r.stderr)));
     const icmpError = /^From \S+ icmp_seq=\d+ .*$/m.exec(r.stdout)?.[0];
     const ttl = received > 0 ? replyTtl(r.stdout, target.address) : undefined;
     log.push(`${source.name}$ ping ${target.address}${from.address ?? from.dev ? ` -I ${from.address ?? from.dev}` : ''} (every ${INTERVAL_MS} ms, ${Math.round(budget)} ms) → ${sent} sent, ${received} received${ttl !== undefined ? ` (reply ttl=${ttl})` : ''}${icmpError ? `; ${icmpError}` : noRoute ? `; ${firstLine(r.stderr).slice(2)}` : ''}`);
@@ -357,7 +367,7 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   const reply = r.stdout.trim().split('\n')[0]?.trim();
   const seen = peerAddress(reply);
   const refused = /Connection refused/.test(r.stderr);
-  const noRoute = /Network is unreachable|No route to host/.test(r.stderr);
+  const noRoute = /Network is unreachable|No route to host/.test(r.stderr) || (r.exitCode !== 0 && (await refusedByRoute(source, { address }, from, r.stderr)));
   const timedOut = /timed out|Operation now in progress|Connection reset/.test(r.stderr);
   log.push(`${source.name}$ ${argv.join(' ')} → exit ${r.exitCode}${firstLine(r.stderr.replace(/^\S+ \S+ socat\[\d+\] \w /gm, ''))}`);
   if (r.exitCode !== 0 && !refused && !noRoute && !timedOut) {

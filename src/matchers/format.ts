@@ -43,7 +43,7 @@ export function receivedNetns(received: unknown, matcher: string): Netns {
 }
 
 /** Throws on an option the matcher does not know or a value of the wrong type. */
-export function checkOptions<T extends object>(options: unknown, matcher: string, allowed: Record<string, 'string' | 'number' | 'boolean' | 'string|boolean' | 'string|string[]'>): T {
+export function checkOptions<T extends object>(options: unknown, matcher: string, allowed: Record<string, 'string' | 'number' | 'boolean' | 'string|boolean' | 'string|string[]' | 'string|number' | 'array'>): T {
   if (options === undefined) return {} as T;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidInputError(`${matcher} options`, options, `expected an object with some of: ${Object.keys(allowed).join(', ')}`);
@@ -55,6 +55,10 @@ export function checkOptions<T extends object>(options: unknown, matcher: string
     const ok =
       type === 'string|boolean'
         ? typeof value === 'string' || typeof value === 'boolean'
+        : type === 'string|number'
+          ? typeof value === 'string' || typeof value === 'number'
+        : type === 'array'
+          ? Array.isArray(value)
         : type === 'string|string[]'
           ? typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))
           : typeof value === type;

@@ -9,21 +9,23 @@ import { toHaveAddress } from './to-have-address.js';
 import { toHaveLink, type ToHaveLinkOptions } from './to-have-link.js';
 import { toForward } from './to-forward.js';
 import { toHaveRouteEntry, type RouteEntry } from './to-have-route-entry.js';
+import { toHaveRule, type ToHaveRuleOptions } from './to-have-rule.js';
 import { toHaveReachability, type ReachabilityExpectation } from './to-have-reachability.js';
 import type { Netns } from '../netns.js';
 
-export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };
+export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability };
 export type { ReachabilityExpectation } from './to-have-reachability.js';
 export type { ToReachOptions } from './to-reach.js';
 export type { ToHaveArpEntryOptions, NudState } from './to-have-arp-entry.js';
 export type { ToRouteViaOptions } from './to-route-via.js';
 export type { ToHaveLinkOptions } from './to-have-link.js';
-export type { RouteEntry } from './to-have-route-entry.js';
+export type { RouteEntry, RouteEntryNexthop } from './to-have-route-entry.js';
+export type { ToHaveRuleOptions } from './to-have-rule.js';
 export type { MatcherResult, MatcherContext, Evidence } from './format.js';
 export type { FailedPath } from '../graph.js';
 export type { NamespaceState } from '../state.js';
 
-export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveReachability };
+export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability };
 
 // Every netspec matcher is async: un-awaited, it would check nothing, so the type is Promise<void> and
 // `no-floating-promises` (or tsc with a spec that uses the value) catches a missing `await`.
@@ -44,6 +46,8 @@ declare module 'vitest' {
     toForward(options?: { ipv6?: boolean }): Promise<void>;
     /** The routing table has the entry (as opposed to what a lookup picks). */
     toHaveRouteEntry(entry: RouteEntry): Promise<void>;
+    /** The namespace has the policy routing rule (`ip rule show`): every field given matches one rule. */
+    toHaveRule(rule: ToHaveRuleOptions): Promise<void>;
     /** On a lab: every pair ('all') or the given pairs reach (true) or do not (false); one fping per source. */
     toHaveReachability(expected: ReachabilityExpectation, options?: { timeout?: number }): Promise<void>;
   }

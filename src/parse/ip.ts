@@ -1,6 +1,6 @@
 /**
  * The one parser of iproute2's JSON (`ip -json …`): links, addresses, routes (multipath nexthops and the table
- * included), neighbors, policy rules and namespace ids, alone or as the back-to-back arrays of `ip -json -batch`.
+ * included), neighbors, policy rules, nexthop objects and namespace ids, alone or as the back-to-back arrays of `ip -json -batch`.
  * The row types are defined here and exported by the public API through src/netns.ts.
  */
 
@@ -38,6 +38,10 @@ export interface RouteInfo {
   type?: string;
   metric?: number;
   flags?: string[];
+  /** The table, when it is not main (iproute2 prints it then; `ip route get` too, for the table that answered). */
+  table?: string;
+  /** The nexthop object the route uses (`nhid`); its paths are in `nexthops` (a group) or `gateway`/`dev`. */
+  nhid?: number;
   /** A multipath route's paths (`ip route add … nexthop via A dev X nexthop via B dev Y`). */
   nexthops?: { gateway?: string; dev?: string; weight?: number; flags?: string[] }[];
   [key: string]: unknown;
@@ -63,9 +67,22 @@ export interface IpRule {
   iif?: string;
   oif?: string;
   fwmark?: string;
+  fwmask?: string;
   /** `main`, `local`, `default` or a table number as text. */
   table?: string;
   action?: string;
+  [key: string]: unknown;
+}
+
+/** `ip -j nexthop show` row: a gateway/device, a blackhole, or a group of other ids (a member's weight absent = 1). */
+export interface NexthopInfo {
+  id: number;
+  gateway?: string;
+  dev?: string;
+  /** Present (null) on a blackhole nexthop. */
+  blackhole?: null;
+  group?: { id: number; weight?: number }[];
+  flags?: string[];
   [key: string]: unknown;
 }
 
@@ -115,6 +132,7 @@ export const parseLinks = (text: string): LinkInfo[] => rows<LinkInfo>(text);
 export const parseAddresses = (text: string): AddrInfo[] => rows<AddrInfo>(text);
 export const parseNeighbors = (text: string): NeighInfo[] => rows<NeighInfo>(text);
 export const parseIpRules = (text: string): IpRule[] => rows<IpRule>(text);
+export const parseNexthops = (text: string): NexthopInfo[] => rows<NexthopInfo>(text);
 
 /** `ip -j route show …` rows; a route of a table other than main carries `table` (iproute2 prints it then). */
 export function parseRoutes(text: string): RouteInfo[] {

@@ -26,7 +26,9 @@ export {
   type KindWords,
 } from './link.js';
 export { addressStep } from './address.js';
-export { routeStep, routeReplaceStep, routeDelStep, routeDestination, type RouteOptions } from './route.js';
+export { routeStep, routeReplaceStep, routeDelStep, routeDestination, routeTable, ROUTE_TYPES, type RouteOptions, type RouteDeleteOptions, type RouteNexthop, type RouteTable, type RouteType } from './route.js';
 export { sysctlStep, forwardingSteps, checkSysctlKey } from './sysctl.js';
 export { policyStep, masqueradeStep, type Chain } from './rules.js';
 export { tbfStep, netemStep, clearShapingSteps, type ShapeOptions, type NetemOptions } from './qdisc.js';
+export { nexthopStep, nexthopDelStep, type NexthopOptions } from './nexthop.js';
+export { ruleStep, RULE_ACTIONS, type RuleOptions, type RuleAction } from './ip-rule.js';

@@ -1,0 +1,87 @@
+/** `expect(ns).toHaveRule({ from?, to?, iif?, oif?, fwmark?, fwmask?, table?, priority?, action?, family? })`: a policy rule. */
+import { InvalidInputError } from '../errors.js';
+import { canonical, parsePrefix } from '../address.js';
+import { checkIfname } from '../names.js';
+import type { IpRule } from '../netns.js';
+import { routeTable, wholeNumber } from '../steps/route.js';
+import { RULE_ACTIONS } from '../steps/ip-rule.js';
+import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
+
+export interface ToHaveRuleOptions {
+  /** Source prefix (an address is a /32 or /128); `'all'` for a rule that matches every source. */
+  from?: string;
+  to?: string;
+  iif?: string;
+  oif?: string;
+  fwmark?: number;
+  /** The mark's mask (a rule without one has 0xffffffff). */
+  fwmask?: number;
+  table?: number | string;
+  priority?: number;
+  /** `lookup` (a table), `blackhole`, `unreachable`, `prohibit`. */
+  action?: string;
+  /** 4 or 6: inferred from from/to, IPv4 otherwise. */
+  family?: number;
+}
+
+export async function toHaveRule(this: MatcherContext, received: unknown, rule: unknown): Promise<MatcherResult> {
+  const ns = receivedNetns(received, 'toHaveRule');
+  if (rule === null || typeof rule !== 'object') throw new InvalidInputError('rule', rule, 'expected { from?, to?, iif?, oif?, fwmark?, table?, priority?, action? }');
+  const r = checkOptions<ToHaveRuleOptions>(rule, 'toHaveRule', {
+    from: 'string', to: 'string', iif: 'string', oif: 'string', fwmark: 'number', fwmask: 'number', table: 'string|number', priority: 'number', action: 'string', family: 'number',
+  });
+  if (r.family !== undefined && r.family !== 4 && r.family !== 6) throw new InvalidInputError('toHaveRule family', r.family, 'expected 4 or 6');
+  const from = r.from === undefined || r.from === 'all' ? r.from : prefix(r.from, 'toHaveRule from');
+  const to = r.to === undefined ? undefined : prefix(r.to, 'toHaveRule to');
+  const six = r.family === 6 || [r.from, r.to].some((p) => p?.includes(':'));
+  if (r.iif !== undefined) checkIfname(r.iif, 'toHaveRule iif');
+  if (r.oif !== undefined) checkIfname(r.oif, 'toHaveRule oif');
+  if (r.fwmark !== undefined) wholeNumber(r.fwmark, 'toHaveRule fwmark', 0, 0xffffffff);
+  if (r.fwmask !== undefined) wholeNumber(r.fwmask, 'toHaveRule fwmask', 0, 0xffffffff);
+  if (r.priority !== undefined) wholeNumber(r.priority, 'toHaveRule priority', 0, 0xffffffff);
+  const table = r.table === undefined ? undefined : routeTable(r.table, 'toHaveRule table');
+  if (r.action !== undefined && !(RULE_ACTIONS as readonly string[]).includes(r.action)) throw new InvalidInputError('toHaveRule action', r.action, `expected one of ${RULE_ACTIONS.join(', ')}`);
+  const rules = await ns.rules({ family: six ? 6 : 4 });
+  const matches = (x: IpRule) =>
+    (from === undefined || (from === 'all' ? x.src === 'all' : rowPrefix(x.src, x.srclen, six) === from)) &&
+    (to === undefined || rowPrefix(x.dst, x.dstlen, six) === to) &&
+    (r.iif === undefined || x.iif === r.iif) &&
+    (r.oif === undefined || x.oif === r.oif) &&
+    (r.fwmark === undefined || (x.fwmark !== undefined && Number(x.fwmark) === r.fwmark)) &&
+    (r.fwmask === undefined || Number(x.fwmask ?? 0xffffffff) === r.fwmask) &&
+    (table === undefined || x.table === table) &&
+    (r.priority === undefined || x.priority === r.priority) &&
+    (r.action === undefined || (x.action ?? 'lookup') === r.action);
+  const pass = rules.some(matches);
+  return {
+    pass,
+    actual: rules.map(ruleRow),
+    expected: describe(rule),
+    message: () =>
+      pass
+        ? `${hint(ns, 'toHaveRule', true, describe(rule))}\n\n${ns.name} has the rule ${ruleRow(rules.find(matches)!)}`
+        : `${hint(ns, 'toHaveRule', false, describe(rule))}\n\n${ns.name} has no such IPv${six ? 6 : 4} rule; its rules (ip rule show):\n${bullet(rules.map(ruleRow))}`,
+  };
+}
+
+/** A rule as `ip rule show` prints it: `100: from 10.1.0.2 fwmark 0x5 lookup 100`. */
+function ruleRow(x: IpRule): string {
+  const parts = [`${x.priority}:`, `from ${x.src === 'all' || x.src === undefined ? 'all' : `${x.src}${x.srclen !== undefined ? `/${x.srclen}` : ''}`}`];
+  if (x.dst !== undefined) parts.push(`to ${x.dst}${x.dstlen !== undefined ? `/${x.dstlen}` : ''}`);
+  if (x.iif !== undefined) parts.push(`iif ${x.iif}`);
+  if (x.oif !== undefined) parts.push(`oif ${x.oif}`);
+  if (x.fwmark !== undefined) parts.push(`fwmark ${x.fwmark}${x.fwmask !== undefined ? `/${x.fwmask}` : ''}`);
+  parts.push(x.action && x.action !== 'lookup' ? x.action : `lookup ${x.table ?? '?'}`);
+  return parts.join(' ');
+}
+
+function prefix(text: string, input: string): string {
+  const p = parsePrefix(text, input);
+  return `${canonical(p.address)}/${p.prefixLength}`;
+}
+
+/** A row's `src`/`srclen` (or dst) as a canonical prefix; iproute2 leaves out the length of a host prefix. */
+function rowPrefix(address: string | undefined, length: number | undefined, six: boolean): string | undefined {
+  if (address === undefined || address === 'all') return undefined;
+  return `${canonical(address)}/${length ?? (six ? 128 : 32)}`;
+}
