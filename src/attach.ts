@@ -185,7 +185,7 @@ export class ExistingNamespaces implements Scope {
       throw new InvalidInputError('change to an attached namespace', steps[0]?.intent ?? 'a change', 'attach mode is read-only: it never changes the namespaces it attaches to; build what you need in a lab instead, or attach with { allowChanges: true }');
     }
     for (const step of steps) {
-      const argv = step.kind === 'ip' ? ['ip', ...step.words] : step.kind === 'sysctl' ? ['sysctl', '-w', ...step.words] : [step.kind, ...step.words];
+      const argv = step.kind === 'ip' ? ['ip', ...step.words] : step.kind === 'ip6' ? ['ip', '-6', ...step.words] : step.kind === 'sysctl' ? ['sysctl', '-w', ...step.words] : [step.kind, ...step.words];
       await this.run(step.target, argv, { intent: step.intent });
     }
   }

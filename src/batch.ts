@@ -15,7 +15,8 @@ import { which, type RunOptions, type RunResult } from './exec.js';
 import { lifelineTools } from './lab/lifeline-argv.js';
 import { missingLinkKind, missingVlanFiltering } from './link-options.js';
 
-export type StepKind = 'ip' | 'tc' | 'bridge' | 'sysctl' | 'iptables' | 'ip6tables';
+/** `ip6`: `ip -6 -batch` (a command whose family its words cannot say, such as an IPv6 `ip rule` without addresses). */
+export type StepKind = 'ip' | 'ip6' | 'tc' | 'bridge' | 'sysctl' | 'iptables' | 'ip6tables';
 
 export interface Step {
   /** `host` or a namespace name. */
@@ -243,7 +244,7 @@ export class Batcher {
       for (const s of steps.slice(failedAt)) s.reject(error);
       throw error;
     }
-    const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, [failing.kind, ...failing.words], where, exitCode, stderr, stdout);
+    const error = translate(failing, stderr, where) ?? new CommandError(failing.intent, [...toolOf(failing.kind), ...failing.words], where, exitCode, stderr, stdout);
     failing.reject(error);
     skip(steps.slice(failedAt + 1), error);
     throw error;
@@ -253,10 +254,10 @@ export class Batcher {
     const where = this.describe(target);
     const kind = steps[0]!.kind;
     this.spawns++;
-    if (kind === 'ip' || kind === 'tc' || kind === 'bridge') {
+    if (kind === 'ip' || kind === 'ip6' || kind === 'tc' || kind === 'bridge') {
       // `tc -batch` and `bridge -batch` read the same format and report a failure the same way ("Command failed -:N")
       const input = steps.map((s) => s.words.join(' ')).join('\n') + '\n';
-      const result = await this.runner(target, [kind, '-batch', '-'], { intent: `${kind} batch`, where, input, reject: false });
+      const result = await this.runner(target, [...toolOf(kind), '-batch', '-'], { intent: `${kind} batch`, where, input, reject: false });
       return this.#settleIp(target, steps, result.exitCode, result.stderr, result.stdout);
     }
     if (kind === 'sysctl') {
@@ -279,6 +280,11 @@ export class Batcher {
     for (const s of steps) s.reject(s === failing ? error : new SkippedStepError(`${s.intent}: not applied, because "${failing.intent}" failed in the same iptables-restore transaction`, { cause: error }));
     throw error;
   }
+}
+
+/** The command of a batched kind: `ip6` is `ip -6`, the others their own tool. */
+function toolOf(kind: StepKind): string[] {
+  return kind === 'ip6' ? ['ip', '-6'] : [kind];
 }
 
 /** Namespaces configured at once: enough to keep two cores busy, few enough not to thrash. */

@@ -6,7 +6,7 @@
  * A little over 300 lines on purpose: the hop-by-hop walk, the trace and the counter fallback tell one story, read together.
  */
 import { canonical, contains, parseCidr } from './address.js';
-import type { Netns, RouteInfo } from './netns.js';
+import type { IpRule, Netns, RouteInfo } from './netns.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
 import { ownerOf, readLabState, type NamespaceState } from './state.js';
@@ -45,13 +45,13 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const fromAddr = options.from && /[.:]/.test(options.from) ? options.from : undefined;
   const lookup = await source.lookupRoute(target.address, fromAddr ? { from: fromAddr } : {});
   const route = lookup.route;
-  log.push(`${source.name}$ ${lookup.command.replace(/^ip /, "ip -j ")} → ${route ? describeRoute(route) : `error: ${lookup.refusal}`}`);
+  log.push(`${source.name}$ ${lookup.command.replace(/^ip /, 'ip -j ')} → ${route ? describeRoute(route) : `error: ${lookup.refusal}`}`);
   if (!route || (route.type && ['unreachable', 'blackhole', 'prohibit'].includes(route.type))) {
     // a route of a reject type fails the lookup itself; the kernel's errno says which type it was
     const type = route?.type ?? (lookup.refusedBy !== 'none' ? lookup.refusedBy : undefined);
     hops.push(
       type
-        ? `${source.name}: no route to ${target.address} (a ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}"); delete or replace that route (ns.routes() lists it)`
+        ? `${source.name}: no route to ${target.address} (${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}"); delete or replace that route (ns.routes() lists it)`
         : `${source.name}: no route to ${target.address} (${lookup.refusal ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`,
     );
     return done('NO_ROUTE', source.name);
@@ -199,6 +199,17 @@ export function describeRoute(route: RouteInfo): string {
     parts.push(`nexthops: ${hops.join(', ')}`);
   }
   return parts.join(' ') || 'unknown';
+}
+
+/** A rule as `ip rule show` prints it: `100: from 10.1.0.2 fwmark 0x5 lookup 100`. */
+export function describeRule(x: IpRule): string {
+  const parts = [`${x.priority}:`, `from ${x.src === 'all' || x.src === undefined ? 'all' : `${x.src}${x.srclen !== undefined ? `/${x.srclen}` : ''}`}`];
+  if (x.dst !== undefined) parts.push(`to ${x.dst}${x.dstlen !== undefined ? `/${x.dstlen}` : ''}`);
+  if (x.iif !== undefined) parts.push(`iif ${x.iif}`);
+  if (x.oif !== undefined) parts.push(`oif ${x.oif}`);
+  if (x.fwmark !== undefined) parts.push(`fwmark ${x.fwmark}${x.fwmask !== undefined ? `/${x.fwmask}` : ''}`);
+  parts.push(x.action && x.action !== 'lookup' ? x.action : `lookup ${x.table ?? '?'}`);
+  return parts.join(' ');
 }
 
 /** The first source NAT rule of the router (iptables MASQUERADE/SNAT or native nft) that may apply to the probe's packets. */

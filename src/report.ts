@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import type { Scope } from './scope.js';
 import { readTopology, toMermaid, toSvg, type FailedPath, type TopologyModel } from './graph.js';
 import { readLabState, type NamespaceState } from './state.js';
+import { describeRoute, describeRule } from './diagnose.js';
+
+const DEFAULT_RULES = new Set(['0 local', '32766 main', '32767 default']);
 
 export interface FailureReport {
   dump: string;
@@ -28,7 +31,12 @@ export function formatState(states: readonly NamespaceState[]): string {
       out.push(`  link  ${l.ifname.padEnd(15)} ${(l.linkinfo?.info_kind ?? l.link_type).padEnd(9)} ${l.operstate.padEnd(8)}${l.master ? ` master ${l.master}` : ''}${addrs.length ? `  ${addrs.join(' ')}` : ''}`);
     }
     for (const r of [...s.routes, ...s.routes6.filter((r) => !r.dst.startsWith('fe80') && r.dst !== 'multicast')]) {
-      out.push(`  route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`);
+      // describeRoute: a route's type (blackhole, …) and a multipath route's every path are shown too
+      out.push(`  route ${r.dst} ${describeRoute(r)}`);
+    }
+    // policy rules, but the three every namespace starts with (local, main, default)
+    for (const rule of s.ipRules.filter((x) => !DEFAULT_RULES.has(`${x.priority} ${x.table}`) || Object.keys(x).some((k) => !['priority', 'src', 'table'].includes(k)) || x.src !== 'all')) {
+      out.push(`  rule  ${describeRule(rule)}`);
     }
     for (const n of s.neighbors) out.push(`  neigh ${n.dst} dev ${n.dev}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.join(',')}`);
     // iptables from the one parser (src/parse/iptables.ts): per table, its chains but untouched built-in ACCEPT ones, and

@@ -5,6 +5,7 @@ import { checkIfname } from '../names.js';
 import type { IpRule } from '../netns.js';
 import { routeTable, wholeNumber } from '../steps/route.js';
 import { RULE_ACTIONS } from '../steps/ip-rule.js';
+import { describeRule } from '../diagnose.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToHaveRuleOptions {
@@ -55,24 +56,13 @@ export async function toHaveRule(this: MatcherContext, received: unknown, rule: 
   const pass = rules.some(matches);
   return {
     pass,
-    actual: rules.map(ruleRow),
+    actual: rules.map(describeRule),
     expected: describe(rule),
     message: () =>
       pass
-        ? `${hint(ns, 'toHaveRule', true, describe(rule))}\n\n${ns.name} has the rule ${ruleRow(rules.find(matches)!)}`
-        : `${hint(ns, 'toHaveRule', false, describe(rule))}\n\n${ns.name} has no such IPv${six ? 6 : 4} rule; its rules (ip rule show):\n${bullet(rules.map(ruleRow))}`,
+        ? `${hint(ns, 'toHaveRule', true, describe(rule))}\n\n${ns.name} has the rule ${describeRule(rules.find(matches)!)}`
+        : `${hint(ns, 'toHaveRule', false, describe(rule))}\n\n${ns.name} has no such IPv${six ? 6 : 4} rule; its rules (ip rule show):\n${bullet(rules.map(describeRule))}`,
   };
-}
-
-/** A rule as `ip rule show` prints it: `100: from 10.1.0.2 fwmark 0x5 lookup 100`. */
-function ruleRow(x: IpRule): string {
-  const parts = [`${x.priority}:`, `from ${x.src === 'all' || x.src === undefined ? 'all' : `${x.src}${x.srclen !== undefined ? `/${x.srclen}` : ''}`}`];
-  if (x.dst !== undefined) parts.push(`to ${x.dst}${x.dstlen !== undefined ? `/${x.dstlen}` : ''}`);
-  if (x.iif !== undefined) parts.push(`iif ${x.iif}`);
-  if (x.oif !== undefined) parts.push(`oif ${x.oif}`);
-  if (x.fwmark !== undefined) parts.push(`fwmark ${x.fwmark}${x.fwmask !== undefined ? `/${x.fwmask}` : ''}`);
-  parts.push(x.action && x.action !== 'lookup' ? x.action : `lookup ${x.table ?? '?'}`);
-  return parts.join(' ');
 }
 
 function prefix(text: string, input: string): string {

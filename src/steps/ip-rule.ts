@@ -45,8 +45,6 @@ export function ruleStep(verb: 'add' | 'del', options: RuleOptions): StepIn {
     family = p.family;
     words.push(key, p.text);
   }
-  // `ip -batch` takes no `-6`: an IPv6 rule without addresses says so by matching every source (`from ::/0` is "all")
-  if (family === 6 && options.from === undefined) words.unshift('from', '::/0');
   if (options.iif !== undefined) words.push('iif', checkIfname(options.iif, 'rule iif'));
   if (options.oif !== undefined) words.push('oif', checkIfname(options.oif, 'rule oif'));
   if (options.fwmask !== undefined && options.fwmark === undefined) throw new InvalidInputError('rule fwmask', options.fwmask, 'a mask needs a `fwmark` to mask');
@@ -66,5 +64,6 @@ export function ruleStep(verb: 'add' | 'del', options: RuleOptions): StepIn {
     if (options.table !== undefined) throw new InvalidInputError('rule table', options.table, `a rule with action ${action} looks nothing up: drop the table`);
     words.push(action);
   }
-  return { kind: 'ip', words: ['rule', verb, ...words], intent: `${verb === 'add' ? 'add' : 'delete'} rule ${words.join(' ')}` };
+  // iproute2 takes an `ip rule` for IPv4 unless told `-6`, even with IPv6 addresses in it: IPv6 rules run in `ip -6 -batch`
+  return { kind: family === 6 ? 'ip6' : 'ip', words: ['rule', verb, ...words], intent: `${verb === 'add' ? 'add' : 'delete'} rule ${words.join(' ')}` };
 }
