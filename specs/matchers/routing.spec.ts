@@ -46,7 +46,7 @@ describe('policy routing', () => {
     await r.addRoute('default', { via: '10.2.0.1', table: 100 });
     await r.addRule({ from: '10.2.0.2', table: 100, priority: 100 });
     await expect(r).toHaveRule({ from: '10.2.0.2', table: 100, priority: 100 });
-    await expect(r).toHaveRule({ from: '10.2.0.2/32', table: '100' });
+    await expect(r).toHaveRule({ from: '10.2.0.2/32', table: 100 });
     await expect(r).not.toHaveRule({ from: '10.2.0.2', table: 101 });
     const noRule = await failureOf(expect(r).toHaveRule({ from: '10.2.0.2', table: 101 }));
     expect(noRule).toMatch(/r has no such IPv4 rule; its rules \(ip rule show\):\n\s+0: from all lookup local\n\s+100: from 10\.2\.0\.2 lookup 100\n\s+32766: from all lookup main/);
@@ -419,16 +419,16 @@ describe('bad input: refused before anything runs, naming the input', () => {
     const matchers: [string, () => Promise<unknown>, RegExp][] = [
       ['toRouteVia mark < 0', () => expect(r).toRouteVia('10.0.0.1', { mark: -1, dev: 'lo' }), /invalid toRouteVia option mark -1: expected a number ≥ 0/],
       ['toRouteVia mark 1.5', () => expect(r).toRouteVia('10.0.0.1', { mark: 1.5, dev: 'lo' }), /invalid mark 1\.5: expected a whole number/],
-      ['toRouteVia table', () => expect(r).toRouteVia('10.0.0.1', { table: '1; reboot' }), /invalid toRouteVia table "1; reboot"/],
+      ['toRouteVia table', () => expect(r).toRouteVia('10.0.0.1', { table: '1; reboot' as never }), /invalid toRouteVia table "1; reboot"/],
       ['toRouteVia prefix without fibmatch', () => expect(r).toRouteVia('10.0.0.1', { prefix: '10.0.0.0/8' }), /add \{ fibmatch: true \}/],
       ['toRouteVia oif', () => expect(r).toRouteVia('10.0.0.1', { oif: '$(id)', dev: 'lo' }), /invalid oif "\$\(id\)"/],
       ['toRouteVia unknown option', () => expect(r).toRouteVia('10.0.0.1', { tos: 4 } as never), /unknown option; toRouteVia takes/],
-      ['toHaveRouteEntry table', () => expect(r).toHaveRouteEntry({ destination: 'default', table: '1; reboot' }), /invalid route entry table "1; reboot"/],
+      ['toHaveRouteEntry table', () => expect(r).toHaveRouteEntry({ destination: 'default', table: '1; reboot' as never }), /invalid route entry table "1; reboot"/],
       ['toHaveRouteEntry nexthop via', () => expect(r).toHaveRouteEntry({ destination: 'default', nexthops: [{ via: '$(id)' }] }), /invalid route entry nexthops\[0\]\.via "\$\(id\)"/],
       ['toHaveRouteEntry flags', () => expect(r).toHaveRouteEntry({ destination: 'default', flags: ['dead; reboot'] }), /invalid route entry flags/],
       ['toHaveRouteEntry metric', () => expect(r).toHaveRouteEntry({ destination: 'default', metric: 1.5 }), /invalid route entry metric 1\.5/],
       ['toHaveRule fwmark', () => expect(r).toHaveRule({ fwmark: 'x' as never }), /invalid toHaveRule option fwmark "x": expected a number/],
-      ['toHaveRule action', () => expect(r).toHaveRule({ action: 'drop' }), /invalid toHaveRule action "drop"/],
+      ['toHaveRule action', () => expect(r).toHaveRule({ action: 'drop' as never }), /invalid toHaveRule action "drop"/],
       ['toHaveRule from', () => expect(r).toHaveRule({ from: '1; reboot' }), /invalid toHaveRule from "1; reboot"/],
     ];
     for (const [what, call, message] of matchers) {

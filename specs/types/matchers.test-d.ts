@@ -20,6 +20,17 @@ test('matchers are typed and return Promise<void>', () => {
   expectTypeOf(expect(red).toForward()).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toHaveRouteEntry({ destination: 'default', gateway: '192.168.15.3' })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toHaveAddress('192.168.15.1/24')).toEqualTypeOf<Promise<void>>();
+  // routing (issue 15): the lookup's keys, the table's contents, policy rules
+  expectTypeOf(expect(red).toRouteVia('203.0.113.8', '10.2.0.1', { from: '10.2.0.2', mark: 1, table: 100, oif: 'b0' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toRouteVia('203.0.113.8', { fibmatch: true, prefix: 'default', table: 'main' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toRouteVia('10.9.1.1', { type: 'blackhole' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveRouteEntry({ destination: '10.4.0.0/16', nexthops: [{ via: '10.1.0.1', weight: 3, flags: ['linkdown'] }], table: 100, metric: 5 })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveRouteEntry({ destination: '10.9.0.0/16', type: 'prohibit', table: '100', nhid: 1, src: '10.0.0.1' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toHaveRule({ from: '10.2.0.2', fwmark: 1, table: 100, priority: 100, action: 'lookup' })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(red.addRoute('default', { via: '10.2.0.1', table: 100, metric: 10 })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(red.addRoute('10.4.0.0/16', { nexthops: [{ via: '10.1.0.1', weight: 3 }, { via: '10.2.0.1' }] })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(red.addRule({ fwmark: 1, table: 101 })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(red.addNexthop({ id: 10, group: [{ id: 1, weight: 3 }, { id: 2 }] })).toEqualTypeOf<Promise<void>>();
 });
 
 test('wrong options are type errors', () => {
@@ -37,4 +48,16 @@ test('wrong options are type errors', () => {
   void expect(red).toHaveArpEntry('192.168.15.2', { state: 'UP' });
   // @ts-expect-error: toHaveRouteEntry needs a destination
   void expect(red).toHaveRouteEntry({ gateway: '192.168.15.3' });
+  // @ts-expect-error: a mark is a number
+  void expect(red).toRouteVia('203.0.113.8', { mark: '1' });
+  // @ts-expect-error: `drop` is no route type
+  void expect(red).toRouteVia('203.0.113.8', { type: 'drop' });
+  // @ts-expect-error: a table is a number or main/local/default
+  void expect(red).toHaveRouteEntry({ destination: 'default', table: 'nosuch' });
+  // @ts-expect-error: a rule's action is lookup, blackhole, unreachable or prohibit
+  void expect(red).toHaveRule({ action: 'drop' });
+  // @ts-expect-error: a weight is a number
+  void red.addRoute('10.4.0.0/16', { nexthops: [{ via: '10.1.0.1', weight: '3' }] });
+  // @ts-expect-error: a table is a number or main/local/default
+  void red.addRule({ fwmark: 1, table: 'nosuch' });
 });

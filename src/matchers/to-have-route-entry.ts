@@ -7,7 +7,7 @@ import { canonical, parseAddress, parsePrefix } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { RouteInfo } from '../netns.js';
 import { describeRoute } from '../diagnose.js';
-import { routeTable, wholeNumber } from '../steps/route.js';
+import { ROUTE_TYPES, routeTable, wholeNumber, type RouteTable, type RouteType } from '../steps/route.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
 /** One path of a multipath route as toHaveRouteEntry matches it. */
@@ -26,9 +26,9 @@ export interface RouteEntry {
   gateway?: string;
   dev?: string;
   /** The table to look in (main when not given): a number, or `main`, `local`, `default`. */
-  table?: string | number;
+  table?: RouteTable | `${number}`;
   /** `unicast` (the default), `blackhole`, `unreachable`, `prohibit`, `local`, `throw`, … */
-  type?: string;
+  type?: RouteType;
   /** The route's metric (IPv4's default is 0, IPv6's 1024). */
   metric?: number;
   /** The preferred source address (`src`, shown by iproute2 as prefsrc). */
@@ -61,6 +61,7 @@ export async function toHaveRouteEntry(this: MatcherContext, received: unknown, 
   const gateway = e.gateway === undefined ? undefined : parseAddress(e.gateway, 'gateway').address;
   if (e.dev !== undefined) checkIfname(e.dev, 'dev');
   const table = e.table === undefined ? undefined : routeTable(e.table, 'route entry table');
+  if (e.type !== undefined && !(ROUTE_TYPES as readonly string[]).includes(e.type)) throw new InvalidInputError('route entry type', e.type, `expected one of ${ROUTE_TYPES.join(', ')}`);
   if (e.metric !== undefined) wholeNumber(e.metric, 'route entry metric', 0, 0xffffffff);
   if (e.nhid !== undefined) wholeNumber(e.nhid, 'route entry nhid', 1, 0xffffffff);
   const src = e.src === undefined ? undefined : parseAddress(e.src, 'route entry src').address;

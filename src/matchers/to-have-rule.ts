@@ -3,8 +3,8 @@ import { InvalidInputError } from '../errors.js';
 import { canonical, parsePrefix } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { IpRule } from '../netns.js';
-import { routeTable, wholeNumber } from '../steps/route.js';
-import { RULE_ACTIONS } from '../steps/ip-rule.js';
+import { routeTable, wholeNumber, type RouteTable } from '../steps/route.js';
+import { RULE_ACTIONS, type RuleAction } from '../steps/ip-rule.js';
 import { describeRule } from '../diagnose.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
@@ -17,12 +17,12 @@ export interface ToHaveRuleOptions {
   fwmark?: number;
   /** The mark's mask (a rule without one has 0xffffffff). */
   fwmask?: number;
-  table?: number | string;
+  table?: RouteTable;
   priority?: number;
   /** `lookup` (a table), `blackhole`, `unreachable`, `prohibit`. */
-  action?: string;
+  action?: RuleAction;
   /** 4 or 6: inferred from from/to, IPv4 otherwise. */
-  family?: number;
+  family?: 4 | 6;
 }
 
 export async function toHaveRule(this: MatcherContext, received: unknown, rule: unknown): Promise<MatcherResult> {

@@ -6,7 +6,7 @@ import { InvalidInputError } from '../errors.js';
 import { canonical, parseAddress, parsePrefix } from '../address.js';
 import { describeRoute } from '../diagnose.js';
 import { checkIfname } from '../names.js';
-import { routeTable } from '../steps/route.js';
+import { ROUTE_TYPES, routeTable, type RouteTable, type RouteType } from '../steps/route.js';
 import type { RouteInfo, RouteLookup } from '../netns.js';
 import { checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
@@ -23,7 +23,7 @@ export interface ToRouteViaOptions {
   /** …as a packet with this firewall mark (fwmark rules see it). */
   mark?: number;
   /** The table the answer came from (policy routing): a number, or `main`, `local`, `default`. */
-  table?: number | string;
+  table?: RouteTable;
   /** Check the FIB entry the lookup matched (`ip route get fibmatch`): its `prefix`, gateways (any path), device. */
   fibmatch?: boolean;
   /** With `fibmatch`: the matched entry's prefix, e.g. `10.0.0.0/8` (or `default`). */
@@ -32,7 +32,7 @@ export interface ToRouteViaOptions {
    * The route's type: `unicast`, `local`, … or what the kernel's refusal says: `blackhole` (it drops), `unreachable`,
    * `prohibit` (it refuses); `toRouteVia(dest, { type: 'blackhole' })` passes on a blackholed destination.
    */
-  type?: string;
+  type?: RouteType;
 }
 
 const REFUSED_WORDS: Record<string, (address: string) => string> = {
@@ -64,6 +64,7 @@ export async function toRouteVia(
   if (opts.dev !== undefined) checkIfname(opts.dev, 'dev');
   if (opts.src !== undefined) parseAddress(opts.src, 'src');
   const table = opts.table === undefined ? undefined : routeTable(opts.table, 'toRouteVia table');
+  if (opts.type !== undefined && !(ROUTE_TYPES as readonly string[]).includes(opts.type)) throw new InvalidInputError('toRouteVia type', opts.type, `expected one of ${ROUTE_TYPES.join(', ')}`);
   if (opts.prefix !== undefined && !opts.fibmatch) throw new InvalidInputError('toRouteVia prefix', opts.prefix, 'the matched prefix is what `ip route get fibmatch` reports: add { fibmatch: true }');
   const prefix = opts.prefix === undefined ? undefined : opts.prefix === 'default' ? 'default' : canonicalPrefix(opts.prefix);
   if (gateway === undefined && opts.dev === undefined && opts.src === undefined && table === undefined && prefix === undefined && opts.type === undefined) {

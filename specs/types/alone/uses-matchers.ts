@@ -13,4 +13,5 @@ export async function check(): Promise<void> {
   await expect(lab).toHaveReachability({ red: { blue: true } });
   await expect(red).toReach('192.168.15.2', { timeout: 500 });
   await expect(red).not.toHaveRouteEntry({ destination: 'default' });
+  await expect(red).toHaveRule({ fwmark: 1, table: 101 });
 }
