@@ -94,7 +94,7 @@ export async function toHaveRouteEntry(this: MatcherContext, received: unknown, 
     expected: describe(entry),
     message: () =>
       pass
-        ? `${hint(ns, 'toHaveRouteEntry', true, describe(entry))}\n\n${ns.name}'s ${where} has ${routeRow(routes.find(matches)!)}`
+        ? `${hint(ns, 'toHaveRouteEntry', true, describe(entry))}\n\n${ns.name}'s table${table === undefined ? '' : ` ${table}`} has ${routeRow(routes.find(matches)!)}`
         : `${hint(ns, 'toHaveRouteEntry', false, describe(entry))}\n\n${ns.name}'s ${where} has no such route; it has:\n${bullet(routes.map(routeRow)) || '  (no routes)'}`,
   };
 }
