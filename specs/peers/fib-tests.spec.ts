@@ -15,18 +15,14 @@
 // - Upstream's ns2 keeps 172.16.104.1/24 on a dummy; here ns2 has 172.16.104.1/32 on lo.
 //
 // What netspec cannot say yet (each is done below with `ns.exec('ip', [...])`, JSON read and asserted by hand):
-// 1. `ip route get fibmatch` (the FIB entry a lookup hits, not the resolved route) and `ip route get … oif DEV`:
-//    toRouteVia has neither `fibmatch` nor `oif`.
-// 2. Multipath routes: addRoute takes one `via`/`dev`; no `nexthop via A dev X nexthop via B dev Y`, no weights.
-//    toHaveRouteEntry matches a nexthop's gateway/dev but not its flags (`dead`, `linkdown`) nor how many paths a
-//    route has (so "the multipath route is gone" vs "one path left" needs raw JSON).
-// 3. The `linkdown` flag on a single-path route (RouteInfo.flags): toHaveRouteEntry has no `flags` option.
-// 4. `ip route append` / `prepend` / `replace` / `change`: no API; addRoute is `add` only (its EEXIST does come back
-//    typed, as ConflictError; a reject route's or a multipath route's EEXIST only as ip's stderr).
-// 5. Route types (`unreachable`, `blackhole`, `prohibit`): addRoute cannot make them; toHaveRouteEntry cannot match
-//    them (`type`), nor a metric (`metric`), so two routes to one prefix that differ only by metric are
-//    indistinguishable to it.
-// 6. deleteRoute takes a destination only: no `metric` (or via/dev) to pick one of several routes to the same prefix.
+// (1. fibmatch and oif: closed; toRouteVia takes `fibmatch` (with `prefix`) and `oif`. Still raw: "the lookup is
+//    refused" for a lookup pinned to a down device; toRouteVia names a refusal's type but has no "refused, any errno".)
+// (2. Multipath routes: closed; `addRoute(p, { nexthops })`, toHaveRouteEntry's `nexthops`: every path, with weights.)
+// (3. The `linkdown` flag: closed; toHaveRouteEntry's `flags`, per path in `nexthops` too.)
+// 4. `ip route append` / `prepend` / `change` / `flush`: no API (`replaceRoute` closed that part; a reject route's or
+//    a multipath route's EEXIST is a ConflictError now).
+// (5. Route types and metrics: closed; addRoute and toHaveRouteEntry take `type` and `metric`.)
+// (6. deleteRoute by metric: closed; `deleteRoute(p, { metric, table, type, via, dev })`.)
 // 7. Route metrics in the RTAX sense (`mtu`, `congctl`, …) on addRoute and in toHaveRouteEntry.
 // (8. A carrier wait: closed; toHaveLink takes `carrier` and `timeout`.)
 // 9. toReach has no packet size / DF option (`ping -s 1500 -M do`), so "a route's mtu fragments or refuses a big
@@ -98,13 +94,8 @@ async function fibSetup(lab: Lab) {
 
 /** fib_unreg_multipath_test / fib_down_multipath_test: 203.0.113.0/24 and 2001:db8:3::/64 over both cables. */
 async function addMultipath(ns1: Netns) {
-  for (const args of [
-    ['route', 'add', '203.0.113.0/24', 'nexthop', 'via', '198.51.100.2', 'dev', 'veth0', 'nexthop', 'via', '192.0.2.2', 'dev', 'veth1'],
-    ['-6', 'route', 'add', '2001:db8:3::/64', 'nexthop', 'via', '2001:db8:1::2', 'dev', 'veth0', 'nexthop', 'via', '2001:db8:2::2', 'dev', 'veth1'],
-  ]) {
-    const r = await ip(ns1, ...args);
-    expect(r.exitCode, r.stderr).toBe(0);
-  }
+  await ns1.addRoute('203.0.113.0/24', { nexthops: [{ via: '198.51.100.2', dev: 'veth0' }, { via: '192.0.2.2', dev: 'veth1' }] });
+  await ns1.addRoute('2001:db8:3::/64', { nexthops: [{ via: '2001:db8:1::2', dev: 'veth0' }, { via: '2001:db8:2::2', dev: 'veth1' }] });
 }
 
 describe('fib_unreg_test: routes through a device that is deleted', () => {
@@ -126,8 +117,8 @@ describe('fib_unreg_test: routes through a device that is deleted', () => {
   test('fib_unreg_multipath_test: IPv4 drops the whole multipath route, IPv6 keeps the path that is left', async ({ lab }) => {
     const { ns1 } = await fibSetup(lab);
     await addMultipath(ns1);
-    await expect(ns1).toHaveRouteEntry({ destination: '203.0.113.0/24', gateway: '198.51.100.2', dev: 'veth0' });
-    await expect(ns1).toHaveRouteEntry({ destination: '203.0.113.0/24', gateway: '192.0.2.2', dev: 'veth1' });
+    await expect(ns1).toHaveRouteEntry({ destination: '203.0.113.0/24', nexthops: [{ via: '198.51.100.2', dev: 'veth0' }, { via: '192.0.2.2', dev: 'veth1' }] });
+    await expect(ns1).toHaveRouteEntry({ destination: '2001:db8:3::/64', nexthops: [{ via: '2001:db8:1::2', dev: 'veth0' }, { via: '2001:db8:2::2', dev: 'veth1' }] });
     expect((await fibmatch(ns1, '203.0.113.1'))?.nexthops).toHaveLength(2);
     expect((await fibmatch(ns1, '2001:db8:3::1'))?.nexthops).toHaveLength(2);
     await expect(ns1).toReach('203.0.113.1');
@@ -140,7 +131,8 @@ describe('fib_unreg_test: routes through a device that is deleted', () => {
     // IPv6: down to the one path through veth1
     const v6 = await fibmatch(ns1, '2001:db8:3::1');
     expect(v6 && paths(v6)).toEqual(['2001:db8:2::2@veth1']);
-    await expect(ns1).toHaveRouteEntry({ destination: '2001:db8:3::/64', gateway: '2001:db8:2::2', dev: 'veth1' });
+    await expect(ns1).toHaveRouteEntry({ destination: '2001:db8:3::/64', nexthops: [{ via: '2001:db8:2::2', dev: 'veth1' }] });
+    await expect(ns1).toRouteVia('2001:db8:3::1', '2001:db8:2::2', { fibmatch: true, prefix: '2001:db8:3::/64', dev: 'veth1' });
     await expect(ns1).toReach('2001:db8:3::1');
 
     expect((await ip(ns1, 'link', 'del', 'dev', 'veth1')).exitCode).toBe(0);
@@ -171,11 +163,11 @@ describe('fib_down_test: routes through a device set administratively down', () 
     const check = async (down: string, up: string) => {
       for (const dst of ['203.0.113.1', '2001:db8:3::1']) {
         expect(await fibmatch(ns1, dst, 'oif', down), `${dst} oif ${down}`).toBeUndefined();
-        expect(await fibmatch(ns1, dst, 'oif', up), `${dst} oif ${up}`).toBeDefined();
-        const hops = (await fibmatch(ns1, dst))?.nexthops ?? [];
-        expect(hops.find((h) => h.dev === down)?.flags, `${dst} flags on ${down}`).toEqual(expect.arrayContaining(['dead', 'linkdown']));
-        expect(hops.find((h) => h.dev === up)?.flags ?? [], `${dst} flags on ${up}`).not.toContain('dead');
-        expect(hops.find((h) => h.dev === up)?.flags ?? [], `${dst} flags on ${up}`).not.toContain('linkdown');
+        await expect(ns1).toRouteVia(dst, { fibmatch: true, oif: up, dev: up });
+        const prefix = dst.includes(':') ? '2001:db8:3::/64' : '203.0.113.0/24';
+        await expect(ns1).toHaveRouteEntry({ destination: prefix, dev: down, flags: ['dead', 'linkdown'] });
+        await expect(ns1).not.toHaveRouteEntry({ destination: prefix, dev: up, flags: ['dead'] });
+        await expect(ns1).not.toHaveRouteEntry({ destination: prefix, dev: up, flags: ['linkdown'] });
       }
       // real packets take the path that is left
       await expect(ns1).toReach('203.0.113.1');
@@ -237,8 +229,9 @@ describe('fib_carrier_test: carrier lost under a route (veth: the peer end set d
 
     await carrierOff(ns1, ns2);
     for (const a of ['198.51.100.2', '2001:db8:1::2']) expect((await fibmatch(ns1, a))?.flags, a).toContain('linkdown');
-    // the route is still there (toHaveRouteEntry cannot see the flag), the packets go nowhere
-    await expect(ns1).toHaveRouteEntry({ destination: '198.51.100.0/24', dev: 'veth0' });
+    // the route is still there, flagged, and the packets go nowhere
+    await expect(ns1).toHaveRouteEntry({ destination: '198.51.100.0/24', dev: 'veth0', flags: ['linkdown'] });
+    await expect(ns1).toHaveRouteEntry({ destination: '2001:db8:1::/64', dev: 'veth0', flags: ['linkdown'] });
     await expect(ns1).not.toReach('198.51.100.2');
 
     // an address added while the carrier is down: its prefix route is linkdown from the start
@@ -289,9 +282,7 @@ describe('ipv4_rt_add: route add, append, prepend and duplicates', () => {
     // netspec translates the kernel's EEXIST into a typed error naming the route
     await expect(ns1.addRoute(PREFIX, { via: '172.16.103.2' })).rejects.toBeInstanceOf(ConflictError);
     await expect(ns1.addRoute(PREFIX, { dev: 'veth3' })).rejects.toThrow(/already has a route to 172\.16\.104\.0\/24/);
-    const reject = await ip(ns1, 'route', 'add', 'unreachable', PREFIX);
-    expect(reject.exitCode).toBe(2);
-    expect(reject.stderr).toMatch(/File exists/);
+    await expect(ns1.addRoute(PREFIX, { type: 'unreachable' })).rejects.toThrow(/already has a route to 172\.16\.104\.0\/24 in table main .*File exists/);
     // the first route is the one that stayed
     await expect(ns1).toRouteVia('172.16.104.1', '172.16.101.2');
     await expect(ns1).not.toRouteVia('172.16.104.1', '172.16.103.2');
@@ -318,7 +309,8 @@ describe('ipv4_rt_add: route add, append, prepend and duplicates', () => {
     }
 
     await ip(ns1, 'route', 'flush', PREFIX);
-    expect((await ip(ns1, 'route', 'add', 'unreachable', PREFIX)).exitCode).toBe(0);
+    await ns1.addRoute(PREFIX, { type: 'unreachable' });
+    await expect(ns1).toRouteVia('172.16.104.1', { type: 'unreachable' });
     await expect(ns1).not.toReach('172.16.104.1', { because: 'NO_ROUTE' });
     expect((await ip(ns1, 'route', 'append', PREFIX, 'via', '172.16.103.2')).exitCode).toBe(0);
     const rows = await routesTo(ns1, PREFIX);
@@ -330,13 +322,12 @@ describe('ipv4_rt_add: route add, append, prepend and duplicates', () => {
     const { ns1 } = await routeSetup(lab);
     await startWith(ns1, 'nexthop', 'via', '172.16.101.2', 'nexthop', 'via', '172.16.103.2');
     const rows = await routesTo(ns1, PREFIX);
-    expect(rows.map(paths)).toEqual([['172.16.101.2@veth1', '172.16.103.2@veth3']]);
-    expect(rows[0]!.nexthops!.map((h) => h.weight)).toEqual([1, 1]);
-    await expect(ns1).toHaveRouteEntry({ destination: PREFIX, gateway: '172.16.103.2', dev: 'veth3' });
+    expect(rows).toHaveLength(1);
+    await expect(ns1).toHaveRouteEntry({ destination: PREFIX, nexthops: [{ via: '172.16.101.2', dev: 'veth1', weight: 1 }, { via: '172.16.103.2', dev: 'veth3', weight: 1 }] });
     await expect(ns1).toReach('172.16.104.1');
-    const again = await ip(ns1, 'route', 'add', PREFIX, 'nexthop', 'via', '172.16.101.2', 'nexthop', 'via', '172.16.103.2');
-    expect(again.exitCode).toBe(2);
-    expect(again.stderr).toMatch(/File exists/);
+    const again = ns1.addRoute(PREFIX, { nexthops: [{ via: '172.16.101.2' }, { via: '172.16.103.2' }] });
+    await expect(again).rejects.toBeInstanceOf(ConflictError);
+    await expect(again).rejects.toThrow(/File exists/);
   });
 
   test('routes that differ by metric coexist; the lowest metric wins; delete by metric removes just that one', async ({ lab }) => {
@@ -350,14 +341,15 @@ describe('ipv4_rt_add: route add, append, prepend and duplicates', () => {
       ['172.16.103.3@veth3', 256],
       ['172.16.103.2@veth3', 512],
     ]);
-    expect((await ip(ns1, 'route', 'del', PREFIX, 'metric', '512')).exitCode).toBe(0);
+    await expect(ns1).toHaveRouteEntry({ destination: PREFIX, gateway: '172.16.103.2', metric: 512 });
+    await ns1.deleteRoute(PREFIX, { metric: 512 });
     expect((await routesTo(ns1, PREFIX)).map((r) => [paths(r)[0], r.metric ?? 0])).toEqual([
       ['172.16.101.2@veth1', 0],
       ['172.16.103.3@veth3', 256],
     ]);
     await expect(ns1).not.toHaveRouteEntry({ destination: PREFIX, gateway: '172.16.103.2' });
     // once metric 0 is gone, metric 256 (a gateway nobody answers for) takes over, and the packets are lost
-    expect((await ip(ns1, 'route', 'del', PREFIX, 'metric', '0')).exitCode).toBe(0);
+    await ns1.deleteRoute(PREFIX, { metric: 0 });
     await expect(ns1).toRouteVia('172.16.104.1', '172.16.103.3');
     await expect(ns1).not.toReach('172.16.104.1', { because: 'NEIGHBOR_UNREACHABLE' });
   });
@@ -367,7 +359,7 @@ describe('ipv4_rt_replace: route replace and change', () => {
   test('ipv4_rt_replace_single: single → single, → multipath, → reject, and via a one-path multipath attribute', async ({ lab }) => {
     const { ns1 } = await routeSetup(lab);
     await startWith(ns1, 'via', '172.16.101.2');
-    expect((await ip(ns1, 'route', 'replace', PREFIX, 'via', '172.16.103.2')).exitCode).toBe(0);
+    await ns1.replaceRoute(PREFIX, { via: '172.16.103.2' });
     expect((await routesTo(ns1, PREFIX)).map(paths)).toEqual([['172.16.103.2@veth3']]);
     await expect(ns1).toRouteVia('172.16.104.1', '172.16.103.2');
     await expect(ns1).toReach('172.16.104.1');
@@ -377,8 +369,9 @@ describe('ipv4_rt_replace: route replace and change', () => {
     expect((await routesTo(ns1, PREFIX)).map(paths)).toEqual([['172.16.101.3@veth1', '172.16.103.2@veth3']]);
 
     await startWith(ns1, 'nexthop', 'via', '172.16.101.2');
-    expect((await ip(ns1, 'route', 'replace', 'unreachable', PREFIX)).exitCode).toBe(0);
+    await ns1.replaceRoute(PREFIX, { type: 'unreachable' });
     expect((await routesTo(ns1, PREFIX)).map((r) => r.type)).toEqual(['unreachable']);
+    await expect(ns1).toHaveRouteEntry({ destination: PREFIX, type: 'unreachable' });
     await expect(ns1).not.toReach('172.16.104.1', { because: 'NO_ROUTE' });
 
     await startWith(ns1, 'via', '172.16.101.2');
@@ -408,7 +401,7 @@ describe('ipv4_rt_replace: route replace and change', () => {
     const original = [['172.16.101.2@veth1', '172.16.103.2@veth3']];
 
     await startWith(ns1, ...both);
-    expect((await ip(ns1, 'route', 'replace', PREFIX, 'nexthop', 'via', '172.16.101.3', 'nexthop', 'via', '172.16.103.3')).exitCode).toBe(0);
+    await ns1.replaceRoute(PREFIX, { nexthops: [{ via: '172.16.101.3' }, { via: '172.16.103.3' }] });
     expect((await routesTo(ns1, PREFIX)).map(paths)).toEqual([['172.16.101.3@veth1', '172.16.103.3@veth3']]);
 
     for (const spec of [['via', '172.16.101.3'], ['nexthop', 'via', '172.16.101.3']]) {
