@@ -14,15 +14,15 @@
 //   kci_test_polrouting really delivers marked packets locally, the vxlan of kci_test_encap_vxlan really carries
 //   traffic between two namespaces (and not across VNIs).
 //
+// Closed by issue 15 (routing) and used below: policy rules (`addRule`/`deleteRule`, toHaveRule), routes with a table and
+// a type (`addRoute('default', { type: 'local', dev: 'lo', table: 100 })`, toHaveRouteEntry's `type`), multipath routes,
+// and toRouteVia's `mark`, `iif` (with `from`), `oif`, `table`, `type` and `fibmatch` (any path of the matched entry).
+//
 // What netspec cannot say yet (each is done below with `ns.exec('ip', [...])`, JSON read and asserted by hand):
-// 1. Policy routing: no `ip rule` API (add/del, fwmark/from/iif → table), no matcher for the rule list.
-// 2. Routes in another table with a type: addRoute has no `table` nor `type` (`local`, `unreachable`, …);
-//    toHaveRouteEntry takes `table` but cannot match `type`, so a `local` default route in table 100 and a unicast
-//    one look the same to it.
-// 3. toReach has no `mark` (SO_MARK), so a packet that policy routing picks by fwmark cannot be sent (iputils'
-//    `ping -m 1` does its connect() lookup without the mark here); the fwmark rule is checked at the FIB level only.
-//    toRouteVia has no `mark`, `iif`, `oif`, `tos` (Netns.routeGet has `iif`, the matcher does not pass it on) and
-//    cannot say "the route is local" (type) nor "one of these gateways" (multipath).
+// 1. (closed, see above)
+// 2. (closed, see above)
+// 3. toReach has no `mark` (SO_MARK), so a packet that policy routing picks by fwmark cannot be sent as such (iputils'
+//    `ping -m 1` does its connect() lookup without the mark here); toRouteVia has no `tos`, nor `dev` as a lookup key.
 // 4. Address options: addAddress has no `valid_lft`/`preferred_lft`, no `proto`, no `secondary`/`noprefixroute`;
 //    toHaveAddress cannot match lifetimes, the `deprecated`/`secondary` flags or the protocol, and does not wait, so
 //    "the address expires" is a poll by hand.
@@ -54,29 +54,28 @@ async function withTestDevice(lab: Lab, name = 'rt') {
 describe('kci_test_polrouting: an fwmark rule sends marked packets to table 100', () => {
   test('with the rule, marked lookups hit the local default route of table 100; unmarked ones, and all once it is gone, have no route', async ({ lab }) => {
     const ns = await withTestDevice(lab);
-    expect((await ip(ns, 'route', 'add', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '100')).exitCode).toBe(0);
-    await expect(ns).toHaveRouteEntry({ destination: 'default', dev: 'lo', table: '100' });
-    const t100 = (await ipj<{ type?: string; dst: string }[]>(ns, 'route', 'show', 'table', '100')) ?? [];
-    expect(t100).toEqual([expect.objectContaining({ type: 'local', dst: 'default' })]);
+    await ns.addRoute('default', { type: 'local', dev: 'lo', table: 100 });
+    await expect(ns).toHaveRouteEntry({ destination: 'default', dev: 'lo', table: 100, type: 'local' });
+    await expect(ns).not.toHaveRouteEntry({ destination: 'default', table: 100, type: 'unicast' });
     // marked lookups, as upstream: at the FIB level (`ip route get … mark 1`). A marked packet cannot be sent here:
     // toReach has no mark, and iputils' `ping -m 1` looks its route up without the mark ("connect: Network is
-    // unreachable"); an iptables MARK in OUTPUT comes after that lookup.
-    const marked = async () => ((await ipj<{ type?: string }[]>(ns, 'route', 'get', '198.51.100.77', 'mark', '1')) ?? [])[0];
-    expect(await marked()).toBeUndefined(); // no rule yet
+    // unreachable"); an iptables MARK in OUTPUT reroutes only a packet that had a route before it
+    // (specs/matchers/routing.spec.ts marks real packets that way, between two gateways).
+    await expect(ns).not.toRouteVia('198.51.100.77', { mark: 1, type: 'local' }); // no rule yet
     await expect(ns).not.toReach('198.51.100.77', { because: 'NO_ROUTE' });
 
-    expect((await ip(ns, 'rule', 'add', 'fwmark', '1', 'lookup', '100')).exitCode).toBe(0);
-    const rules = (await ipj<{ fwmark?: string; table?: string }[]>(ns, 'rule', 'show')) ?? [];
-    expect(rules).toContainEqual(expect.objectContaining({ fwmark: '0x1', table: '100' }));
-    expect((await marked())?.type).toBe('local'); // delivered to the namespace itself
-    expect((await ipj<{ type?: string }[]>(ns, 'route', 'get', '198.51.100.77', 'mark', '2'))).toBeUndefined();
-    expect(await ipj(ns, 'route', 'get', '198.51.100.77')).toBeUndefined(); // unmarked: still no route
+    await ns.addRule({ fwmark: 1, table: 100 });
+    await expect(ns).toHaveRule({ fwmark: 1, table: 100 });
+    await expect(ns).toRouteVia('198.51.100.77', { mark: 1, type: 'local', dev: 'lo', table: 100 }); // delivered to the namespace itself
+    await expect(ns).not.toRouteVia('198.51.100.77', { mark: 2, type: 'local' });
+    await expect(ns).not.toRouteVia('198.51.100.77', { type: 'local' }); // unmarked: still no route
     await expect(ns).not.toReach('198.51.100.77', { because: 'NO_ROUTE' }); // unmarked packets: main table, no route
 
-    expect((await ip(ns, 'rule', 'del', 'fwmark', '1', 'lookup', '100')).exitCode).toBe(0);
-    expect((await ip(ns, 'route', 'del', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '100')).exitCode).toBe(0);
-    await expect(ns).not.toHaveRouteEntry({ destination: 'default', table: '100' });
-    expect(await marked()).toBeUndefined();
+    await ns.deleteRule({ fwmark: 1, table: 100 });
+    await expect(ns).not.toHaveRule({ fwmark: 1 });
+    await ns.deleteRoute('default', { type: 'local', dev: 'lo', table: 100 });
+    await expect(ns).not.toHaveRouteEntry({ destination: 'default', table: 100 });
+    await expect(ns).not.toRouteVia('198.51.100.77', { mark: 1, type: 'local' });
   });
 });
 
@@ -97,21 +96,22 @@ describe('kci_test_route_get: route lookups with selectors', () => {
 
     await ns.addAddress('10.23.7.11/24', 'test0');
     // as if 10.23.7.12 sent to us on test0: the kernel's answer is local delivery (Netns.routeGet has iif)
-    const input = await ns.routeGet('10.23.7.11', { from: '10.23.7.12', iif: 'test0' });
-    expect(input?.type).toBe('local');
+    await expect(ns).toRouteVia('10.23.7.11', { from: '10.23.7.12', iif: 'test0', type: 'local' });
     expect(await ns.routeGet('10.23.7.11', { from: '10.23.7.12', iif: 'nonexistent0' })).toBeUndefined();
 
-    expect((await ip(ns, 'route', 'add', '10.23.8.0/24', 'nexthop', 'via', '10.23.7.13', 'dev', 'test0', 'nexthop', 'via', '10.23.7.14', 'dev', 'test0')).exitCode).toBe(0);
+    await ns.addRoute('10.23.8.0/24', { nexthops: [{ via: '10.23.7.13', dev: 'test0' }, { via: '10.23.7.14', dev: 'test0' }] });
+    await expect(ns).toRouteVia('10.23.8.11', '10.23.7.14', { fibmatch: true, prefix: '10.23.8.0/24' }); // the entry has both
     for (const policy of [0, 1]) {
       await ns.sysctl('net.ipv4.fib_multipath_hash_policy', policy);
       const r = await ns.routeGet('10.23.8.11');
       expect(['10.23.7.13', '10.23.7.14'], `hash policy ${policy}`).toContain(r?.gateway);
       expect(r?.dev).toBe('test0');
     }
-    expect((await ip(ns, 'route', 'del', '10.23.8.0/24')).exitCode).toBe(0);
+    await ns.deleteRoute('10.23.8.0/24');
     await expect(ns).not.toRouteVia('10.23.8.11', { dev: 'test0' });
     expect((await ip(ns, 'addr', 'del', '10.23.7.11/24', 'dev', 'test0')).exitCode).toBe(0);
     expect(await ns.routeGet('10.23.7.11', { from: '10.23.7.12', iif: 'test0' })).toBeUndefined();
+    await expect(ns).not.toRouteVia('10.23.7.11', { from: '10.23.7.12', iif: 'test0', type: 'local' });
   });
 });
 
