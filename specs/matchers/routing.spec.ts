@@ -371,6 +371,18 @@ describe('duplicates and IPv6', () => {
   });
 });
 
+/** Each call throws an InvalidInputError whose message matches. */
+async function allRefused(cases: [string, () => Promise<unknown>, RegExp][]): Promise<void> {
+  for (const [what, call, message] of cases) {
+    const error = await call().then(
+      () => new Error(`${what}: accepted`),
+      (e: unknown) => e,
+    );
+    expect(error, what).toBeInstanceOf(InvalidInputError);
+    expect(String((error as Error).message), what).toMatch(message);
+  }
+}
+
 describe('bad input: refused before anything runs, naming the input', () => {
   test('routes, rules, nexthops and the matchers\' options', async ({ lab }) => {
     const r = await lab.netns('r');
@@ -408,14 +420,7 @@ describe('bad input: refused before anything runs, naming the input', () => {
       ['a hostile lookup mark', () => r.routeGet('10.0.0.1', { mark: '$(id)' as never }), /invalid mark "\$\(id\)"/],
       ['a deleteRoute table', () => r.deleteRoute('10.0.0.0/8', { table: 'x;y' as never }), /invalid table "x;y"/],
     ];
-    for (const [what, call, message] of refused) {
-      const error = await call().then(
-        () => new Error(`${what}: accepted`),
-        (e: unknown) => e,
-      );
-      expect(error, what).toBeInstanceOf(InvalidInputError);
-      expect(String((error as Error).message), what).toMatch(message);
-    }
+    await allRefused(refused);
     const matchers: [string, () => Promise<unknown>, RegExp][] = [
       ['toRouteVia mark < 0', () => expect(r).toRouteVia('10.0.0.1', { mark: -1, dev: 'lo' }), /invalid toRouteVia option mark -1: expected a number ≥ 0/],
       ['toRouteVia mark 1.5', () => expect(r).toRouteVia('10.0.0.1', { mark: 1.5, dev: 'lo' }), /invalid mark 1\.5: expected a whole number/],
@@ -431,14 +436,7 @@ describe('bad input: refused before anything runs, naming the input', () => {
       ['toHaveRule action', () => expect(r).toHaveRule({ action: 'drop' as never }), /invalid toHaveRule action "drop"/],
       ['toHaveRule from', () => expect(r).toHaveRule({ from: '1; reboot' }), /invalid toHaveRule from "1; reboot"/],
     ];
-    for (const [what, call, message] of matchers) {
-      const error = await call().then(
-        () => new Error(`${what}: passed`),
-        (e: unknown) => e,
-      );
-      expect(error, what).toBeInstanceOf(InvalidInputError);
-      expect(String((error as Error).message), what).toMatch(message);
-    }
+    await allRefused(matchers);
     // nothing ran: the tables are as they were
     expect(await r.routes({ table: 'all' })).toEqual(before);
   });

@@ -3,27 +3,13 @@ import { InvalidInputError } from '../errors.js';
 import { canonical, parsePrefix } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { IpRule } from '../netns.js';
-import { routeTable, wholeNumber, type RouteTable } from '../steps/route.js';
-import { RULE_ACTIONS, type RuleAction } from '../steps/ip-rule.js';
+import { routeTable, wholeNumber } from '../steps/route.js';
+import { RULE_ACTIONS, type RuleOptions } from '../steps/ip-rule.js';
 import { describeRule } from '../diagnose.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
-export interface ToHaveRuleOptions {
-  /** Source prefix (an address is a /32 or /128); `'all'` for a rule that matches every source. */
-  from?: string;
-  to?: string;
-  iif?: string;
-  oif?: string;
-  fwmark?: number;
-  /** The mark's mask (a rule without one has 0xffffffff). */
-  fwmask?: number;
-  table?: RouteTable;
-  priority?: number;
-  /** `lookup` (a table), `blackhole`, `unreachable`, `prohibit`. */
-  action?: RuleAction;
-  /** 4 or 6: inferred from from/to, IPv4 otherwise. */
-  family?: 4 | 6;
-}
+/** The rule's fields, as addRule takes them (`from: 'all'` too: a rule that matches every source); any subset matches. */
+export type ToHaveRuleOptions = RuleOptions;
 
 export async function toHaveRule(this: MatcherContext, received: unknown, rule: unknown): Promise<MatcherResult> {
   const ns = receivedNetns(received, 'toHaveRule');
