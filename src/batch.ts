@@ -374,6 +374,9 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
   if (/No such file or directory/.test(stderr) && w[0] === 'rule' && w[1] === 'del') {
     return new NotFoundError('rule', w.slice(2).join(' '), `${where} has no rule matching all of that (${stderr.trim()}); list them with ns.rules()`);
   }
+  if (/No such file or directory/.test(stderr) && w[0] === 'nexthop' && w[1] === 'del') {
+    return new NotFoundError('nexthop object', after('id') ?? '?', `${where} has no nexthop with that id (${stderr.trim()}); list them with ns.nexthops()`);
+  }
   if (/No such process/.test(stderr) && w[0] === 'route' && w[1] === 'del') {
     return new NotFoundError('route', w.slice(2).join(' '), `${where} has no such route (${stderr.trim()}); list them with ns.routes({ table })`);
   }

@@ -328,7 +328,8 @@ describe('multipath and nexthop objects', () => {
     // a deleted object takes its routes with it
     await r.deleteNexthop(11);
     await expect(r).not.toHaveRouteEntry({ destination: '10.6.0.0/16' });
-    await expect(r.deleteNexthop(11)).rejects.toThrow();
+    await expect(r.deleteNexthop(11)).rejects.toThrow(NotFoundError);
+    await expect(r.deleteNexthop(11)).rejects.toThrow(/no nexthop object named "11".*has no nexthop with that id/);
   });
 });
 

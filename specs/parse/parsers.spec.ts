@@ -3,7 +3,8 @@
 // multipath route in table 100 and a policy rule. specs/parse/capture.ts made them: `npx tsx specs/parse/capture.ts`.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbors, parseNsIds, parseRoutes, splitJsonArrays } from '../../src/parse/ip.js';
+import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbors, parseNexthops, parseNsIds, parseRoutes, splitJsonArrays } from '../../src/parse/ip.js';
+import { describeRule } from '../../src/diagnose.js';
 import { addressMatches, counters, dnatFor, hasOption, judge, masqueradeSource, masquerades, option, parseIptablesSave, policyOf, risenCounters } from '../../src/parse/iptables.js';
 import { dropPolicies, formatNft, nativeOnly, nftDnatFor, nftSourceNat, parseNftJson, risenNft, setElements } from '../../src/parse/nft.js';
 import { describeRoute } from '../../src/diagnose.js';
@@ -185,6 +186,28 @@ describe('ip -json', () => {
     expect(describeRoute(multipath)).toBe('nexthops: via 172.18.0.2 dev br-048ba37db75a weight 1, via 172.17.0.1 dev docker0 weight 2');
     expect(routes.find((r) => r.dst === '10.66.0.0/16')?.type).toBe('blackhole');
     expect(parseIpRules(captured('host.rules.json')).find((r) => r.table === '100')).toMatchObject({ priority: 1000, src: '10.77.0.0', srclen: 16 });
+  });
+
+  test('nexthop objects, policy rules with marks, interfaces and actions, and the table a lookup came from (iproute2 6.1)', () => {
+    // r.*.json: captured from specs/matchers/routing.spec.ts's namespace r (ip -j nexthop show, ip -j rule show,
+    // ip -j route get 203.0.113.5 from 10.2.0.2)
+    const nexthops = parseNexthops(captured('r.nexthops.json'));
+    expect(nexthops.find((n) => n.id === 10)?.group).toEqual([{ id: 1, weight: 3 }, { id: 2 }]);
+    expect(nexthops.find((n) => n.id === 11)).toHaveProperty('blackhole', null);
+    expect(nexthops.find((n) => n.id === 1)).toMatchObject({ gateway: '10.1.0.1', dev: 'a0' });
+    const rules = parseIpRules(captured('r.rules.json'));
+    expect(rules.map(describeRule)).toEqual([
+      '0: from all lookup local',
+      '40: from all oif b0 unreachable',
+      '50: from all to 10.3.0.0/16 iif a0 lookup main',
+      '99: from all fwmark 0x5 lookup 101',
+      '100: from 10.1.0.2 lookup 100',
+      '32763: from all fwmark 0x5/0xff lookup 100',
+      '32766: from all lookup main',
+      '32767: from all lookup default',
+    ]);
+    expect(parseRoutes(captured('r.route-get.json'))[0]).toMatchObject({ gateway: '10.2.0.1', table: '100' });
+    expect(parseNexthops('')).toEqual([]);
   });
 
   test('`ip -json -batch` output: one array per command, back to back, strings with brackets kept whole', () => {
