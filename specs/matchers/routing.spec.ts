@@ -69,6 +69,13 @@ describe('policy routing', () => {
     await expect(r).toReach(SERVER);
     await expect(r).not.toReach(SERVER, { from: '10.2.0.2', because: 'FORWARDING_DISABLED' });
 
+    // a `throw` route in table 100 sends the lookup on to the next rule (main): 10.2.0.2 to the server goes via g1
+    await r.addRoute(`${SERVER}/32`, { type: 'throw', table: 100 });
+    await expect(r).toHaveRouteEntry({ destination: SERVER, type: 'throw', table: 100 });
+    await expect(r).toRouteVia(SERVER, '10.1.0.1', { from: '10.2.0.2', table: 'main' });
+    await r.deleteRoute(`${SERVER}/32`, { type: 'throw', table: 100 });
+    await expect(r).toRouteVia(SERVER, '10.2.0.1', { from: '10.2.0.2', table: 100 });
+
     // deleted, the rule is gone: 10.2.0.2's packets take main (g1) too; deleting it twice is a NotFoundError
     await r.deleteRule({ from: '10.2.0.2', table: 100, priority: 100 });
     await expect(r).not.toHaveRule({ from: '10.2.0.2' });
