@@ -1,5 +1,8 @@
 export { createLab, Lab, liveLabs, type LabOptions, type VethEnd, type VethPair, type KeptLab, type KindSpec, type Link, type LinkSpec, type MacvlanSpec, type VxlanSpec } from './lab.js';
 export type { LinkAttrs, BridgePortFlags, PortVlan, MacvlanMode } from './link-options.js';
+export { ROUTE_TYPES } from './steps/route.js';
+export { RULE_ACTIONS } from './steps/ip-rule.js';
+export { MACVLAN_MODES } from './link-options.js';
 export {
   Netns,
   type NetnsScope,

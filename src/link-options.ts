@@ -117,6 +117,7 @@ export function checkPortVlan(value: unknown, input = 'vlan'): Required<PortVlan
   return { vid: checkVid(v.vid, `${input} vid`), pvid: v.pvid ?? false, untagged: v.untagged ?? false };
 }
 
+/** The macvlan modes the kernel offers (`ip link add … type macvlan mode MODE`). */
 export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
 export type MacvlanMode = (typeof MACVLAN_MODES)[number];
 

@@ -37,7 +37,7 @@ export interface RouteOptions {
   src?: string;
   /** A multipath route: its paths, each with a gateway and/or device and a weight. */
   nexthops?: RouteNexthop[];
-  /** The route uses a nexthop object (`ip nexthop add id N …`, {@link nexthopStep}) instead of via/dev/nexthops. */
+  /** The route uses a nexthop object (`ip nexthop add id N …`, see Netns.addNexthop) instead of via/dev/nexthops. */
   nhid?: number;
 }
 
