@@ -74,12 +74,19 @@ test('sysctls outside net.* cannot be written from a lab; the machine\'s values 
     const r = await inLab(lab, 'sysctl -w kernel.domainname=netspec-escaped');
     expect(r.code, r.out).not.toBe(0);
   });
-  // the kernel's other knobs under /proc too (writing the value it already has: harmless had it been allowed)
+  // the kernel's other knobs under /proc too: the machine's IRQ affinities are hidden under an empty read-only tmpfs
+  // (writing the value a knob already has: harmless had it been allowed)
   const irq = await inLab(lab, '[ ! -e /proc/irq/default_smp_affinity ] || cat /proc/irq/default_smp_affinity > /proc/irq/default_smp_affinity');
-  if (existsSync('/proc/irq/default_smp_affinity')) expect(irq.code, irq.out).not.toBe(0);
+  expect(irq.code, irq.out).toBe(0); // nothing there to write to
+  if (existsSync('/proc/irq')) {
+    const seen = await inLab(lab, "ls -A /proc/irq; grep ' /proc/irq ' /proc/self/mountinfo; : > /proc/irq/netspec-probe");
+    expect(seen.code, seen.out).not.toBe(0); // nothing can be created there
+    expect(seen.out).toMatch(/ \/proc\/irq ro,.* - tmpfs /);
+    expect(seen.out).not.toMatch(/default_smp_affinity/);
+  }
   if (root) {
     // nor can it make /proc/sys writable again, or take the read-only mount away
-    for (const attempt of ['mount -o remount,rw /proc/sys', 'mount -o remount,bind,rw /proc/sys', 'umount /proc/sys', 'umount -l /proc/sys']) {
+    for (const attempt of ['mount -o remount,rw /proc/sys', 'mount -o remount,bind,rw /proc/sys', 'umount /proc/sys', 'umount -l /proc/sys', 'umount -l /proc/irq', 'mount -o remount,rw /proc/irq']) {
       expect((await inLab(lab, attempt)).code, attempt).not.toBe(0);
     }
   }

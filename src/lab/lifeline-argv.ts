@@ -54,7 +54,9 @@ const LIFELINE_STAGE1 =
   'ro() { mount --rbind "$1" "$1" && mount -o remount,bind,ro "$1"; } && ' +
   // /proc/sys read-only but its net (bound first, carried along by rbind); the kernel's other writable knobs too
   'mount --bind /proc/sys/net /proc/sys/net && ro /proc/sys && ' +
-  'for d in sysrq-trigger irq; do [ ! -e /proc/$d ] || ro /proc/$d || exit; done && ' +
+  '{ [ ! -e /proc/sysrq-trigger ] || ro /proc/sysrq-trigger; } && ' +
+  // /proc/irq (IRQ affinities, the machine's): covered by an empty read-only tmpfs, one mount instead of two
+  '{ [ ! -d /proc/irq ] || mount -t tmpfs -o ro,mode=0555 netspec-none /proc/irq; } && ' +
   'exec "$1" --user --map-root-user --net --uts --ipc --mount --propagation private -- "$3" ${4:+"$4"} -c "$0" "$2"';
 
 /**
