@@ -44,8 +44,10 @@ const WAIT = 'while read -r _; do :; done';
 // machine's user namespace). The network namespace belongs to the lab's user namespace, so the lab configures it fully.
 // Stage 1's $0 is stage 2's script, $1 `unshare`, $2 `ip`, $3 the shell (and $4 `sh` when the shell is busybox).
 const lifelineStage2 = (prelude: string) => `mount -t sysfs sysfs /sys && ${prelude}"$0" link set lo up && echo ready && ${WAIT}`;
-const LIFELINE_STAGE1 =
-  'read -r pid _ </proc/self/stat && echo "pid $pid" && ' +
+const lifelineStage1 = (reportPid: boolean) =>
+  // the pid as the machine sees it, read before the lab's own /proc hides it (else the test process reads it from
+  // /proc/UNSHARE/task/UNSHARE/children: see pidFromChildren)
+  (reportPid ? 'read -r pid _ </proc/self/stat && echo "pid $pid" && ' : '') +
   'mount -t proc proc /proc && ' +
   'mount -t tmpfs -o mode=0755 netspec /run && mkdir /run/netns && ' +
   '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
@@ -70,20 +72,30 @@ export function lifelineTools(): { shell: string[]; unshare: string; ip: string 
   return { shell: [which('sh') ?? 'sh'], unshare: which('unshare') ?? 'unshare', ip: which('ip') ?? 'ip' };
 }
 
+let children: boolean | undefined;
+/**
+ * Does this kernel list a process's children (`/proc/PID/task/PID/children`, CONFIG_PROC_CHILDREN)? Then a staged lab's
+ * PID 1, the only child of its `unshare`, is found there, and the lifeline need not read and print it.
+ */
+export function pidFromChildren(): boolean {
+  children ??= existsSync(`/proc/${process.pid}/task/${process.pid}/children`);
+  return children;
+}
+
 /** Does this kernel have br_netfilter (bridged traffic through iptables)? */
 export function hasBridgeNetfilter(): boolean {
   return existsSync(BRIDGE_NF);
 }
 
-/** The lifeline's argv; `staged`: a root lab in a user namespace, whose PID 1 says its pid first (LIFELINE_STAGE1). */
+/** The lifeline's argv; `staged`: a root lab in a user namespace, whose PID 1 is found as unshare's child, or says its pid first (lifelineStage1). */
 export function lifelineArgv(options: { userns: boolean; root: boolean; cgroups: boolean; bridgeNetfilter: boolean }): { argv: string[]; staged: boolean } {
   const { userns, root } = options;
   const prelude = defaults(options.bridgeNetfilter);
   const { shell, unshare, ip } = lifelineTools();
-  // as root, a user-namespace lab is built in two stages (LIFELINE_STAGE1): its confinement is locked by the kernel
+  // as root, a user-namespace lab is built in two stages (lifelineStage1): its confinement is locked by the kernel
   const staged = userns && root;
   const argv = staged
-    ? ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', ...shell, '-c', LIFELINE_STAGE1, lifelineStage2(prelude), unshare, ip, ...shell]
+    ? ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', ...shell, '-c', lifelineStage1(!pidFromChildren()), lifelineStage2(prelude), unshare, ip, ...shell]
     : [
         'unshare',
         ...(userns ? ['--user', '--map-root-user'] : []),

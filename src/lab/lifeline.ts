@@ -8,12 +8,22 @@
  * every process of the lab and frees every namespace, link, route and rule in it. Nothing to sweep.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { LabGoneError, NotFoundError } from '../errors.js';
+import { LabGoneError, NetspecError, NotFoundError } from '../errors.js';
 import { checkTimeoutMs, run, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
 import { lifelineArgv } from './lifeline-argv.js';
 import { startError } from './start-error.js';
+
+/** A staged lab's PID 1: the one child of its `unshare` (lifeline-argv.ts, pidFromChildren). */
+function stagedPid(unsharePid: number): number | undefined {
+  try {
+    const pid = Number(readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface LifelineOptions {
   /** In a user namespace (else a full-privilege lab, root only). */
@@ -77,7 +87,7 @@ export class Lifeline {
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.once('error', () => undefined);
-    let labPid = child.pid!;
+    let labPid = staged ? 0 : child.pid!;
     const ready = await new Promise<boolean | Error>((resolve) => {
       let out = '';
       const timer = setTimeout(() => resolve(false), options.startTimeoutMs);
@@ -86,7 +96,8 @@ export class Lifeline {
         if (out.includes('ready\n')) {
           // a staged lab's PID 1 is the child of `unshare`, and says its pid first
           const reported = /^pid (\d+)$/m.exec(out)?.[1];
-          if (staged && reported) labPid = Number(reported);
+          // never unshare's own pid: its namespaces are the machine's
+          if (staged) labPid = reported ? Number(reported) : (stagedPid(child.pid!) ?? 0);
           clearTimeout(timer);
           resolve(true);
         }
@@ -100,6 +111,11 @@ export class Lifeline {
         resolve(false);
       });
     });
+    if (ready === true && labPid === 0) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new NetspecError(`the lab's PID 1 could not be found (no child of its unshare, pid ${child.pid}, in /proc/${child.pid}/task/${child.pid}/children); no lab was made`);
+    }
     if (ready !== true) {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
