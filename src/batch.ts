@@ -13,21 +13,11 @@
 import { CommandError, ConflictError, DuplicateNameError, InvalidInputError, NetspecError, NotFoundError, missingKernelFeature } from './errors.js';
 import { which, type RunOptions, type RunResult } from './exec.js';
 import { lifelineTools } from './lab/lifeline-argv.js';
+import { ROUTE_TYPES } from './steps/route.js';
+import type { Step, StepKind } from './steps/step.js';
 import { missingLinkKind, missingVlanFiltering } from './link-options.js';
 
-/** `ip6`: `ip -6 -batch` (a command whose family its words cannot say, such as an IPv6 `ip rule` without addresses). */
-export type StepKind = 'ip' | 'ip6' | 'tc' | 'bridge' | 'sysctl' | 'iptables' | 'ip6tables';
-
-export interface Step {
-  /** `host` or a namespace name. */
-  readonly target: string;
-  readonly kind: StepKind;
-  /** ip / tc / bridge: the words after `ip` / `tc` / `bridge`; sysctl: `key=value`; iptables: the arguments after `iptables`. */
-  readonly words: readonly string[];
-  readonly intent: string;
-  /** Run only after every step queued before it has run. */
-  readonly barrier?: boolean;
-}
+export type { Step, StepKind } from './steps/step.js';
 
 interface Queued extends Step {
   /** Settle the step's promise (settling twice is a no-op). */
@@ -144,9 +134,9 @@ export class Batcher {
         await this.#runTarget('host', segment.host);
         // namespaces with nothing but `ip` steps share processes (#runIpMany); the others run one process per run of steps
         const ipOnly = [...segment.others].filter(([, steps]) => steps.every((st) => st.kind === 'ip'));
-        const rest = ipOnly.length >= MANY ? [...segment.others].filter(([t]) => !ipOnly.some(([u]) => u === t)) : [...segment.others];
-        const tasks = rest.map(([t, steps]) => () => this.#runTarget(t, steps));
-        if (ipOnly.length >= MANY) {
+        const shared = ipOnly.length >= MANY;
+        const tasks = [...segment.others].filter(([, steps]) => !shared || !ipOnly.some(([, s]) => s === steps)).map(([t, steps]) => () => this.#runTarget(t, steps));
+        if (shared) {
           const perChunk = Math.ceil(ipOnly.length / Math.ceil(ipOnly.length / CHUNK));
           for (let i = 0; i < ipOnly.length; i += perChunk) {
             const chunk = ipOnly.slice(i, i + perChunk);
@@ -220,7 +210,7 @@ export class Batcher {
     for (const [target, steps] of targets) {
       const o = outcome.get(target);
       try {
-        if (!o) throw new CommandError('ip batch', ['ip', '-n', target, '-batch', '-'], this.describe(target), result.exitCode, result.stderr, result.stdout);
+        if (!o) throw new CommandError('ip batch', ['nsenter', `--net=/run/netns/${target}`, 'ip', '-batch', '-'], this.describe(target), result.exitCode, result.stderr, result.stdout);
         this.#settleIp(target, steps, o.code, o.stderr, '');
       } catch (error) {
         for (const st of steps) st.reject(error); // settling twice is a no-op
@@ -392,8 +382,7 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
 
 /** Which route a refused `ip route add` collided with (its destination, type, table, metric), and what to do instead. */
 function routeExists(w: readonly string[], where: string, stderr: string): ConflictError {
-  const types = ['unicast', 'local', 'broadcast', 'multicast', 'anycast', 'blackhole', 'unreachable', 'prohibit', 'throw'];
-  const typed = types.includes(w[2]!);
+  const typed = (ROUTE_TYPES as readonly string[]).includes(w[2]!);
   const dst = typed ? w[3]! : w[2]!;
   const value = (key: string) => (w.includes(key) ? w[w.indexOf(key) + 1] : undefined);
   const table = value('table') ?? 'main';

@@ -180,11 +180,6 @@ export class Lifeline {
     return this.#prefix(target);
   }
 
-  /** The whole argv that runs `argv` in `target`. */
-  argvIn(target: string, argv: readonly string[]): string[] {
-    return [...this.#prefix(target), ...argv];
-  }
-
   /**
    * Run an argv in the lab's host or one of its namespaces, `where` naming it in errors (see Lab.run). A failure after
    * the lab went away is a LabGoneError naming `label`; in a namespace that is gone, a NotFoundError.
@@ -193,7 +188,7 @@ export class Lifeline {
     this.assertAlive(context.label);
     const timeoutMs = options.timeoutMs === undefined ? context.timeoutMs : checkTimeoutMs(options.timeoutMs, 'timeoutMs');
     try {
-      return await run(this.argvIn(target, argv), { where: context.where, innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: this.signal });
+      return await run([...this.enter(target), ...argv], { where: context.where, innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: this.signal });
     } catch (error) {
       if (!this.alive) this.assertAlive(context.label);
       if (target !== 'host' && !this.hasNetns(target)) {

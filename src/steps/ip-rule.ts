@@ -3,7 +3,7 @@ import { InvalidInputError } from '../errors.js';
 import { parsePrefix, type Family } from '../address.js';
 import { checkIfname } from '../names.js';
 import { routeTable, wholeNumber, type RouteTable } from './route.js';
-import type { StepIn } from './step.js';
+import { type StepIn, checkStepOptions } from './step.js';
 
 /** What a rule does with a packet it matches: look the route up in `table` (the default), or refuse/drop it. */
 export const RULE_ACTIONS = ['lookup', 'blackhole', 'unreachable', 'prohibit'] as const;
@@ -32,9 +32,7 @@ export interface RuleOptions {
 
 /** `ip rule add|del [from P] [to P] [iif I] [oif O] [fwmark M[/MASK]] [priority N] (table T | ACTION)`, input checked. */
 export function ruleStep(verb: 'add' | 'del', options: RuleOptions): StepIn {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('rule options', options, 'expected an object such as { from: "10.0.0.0/24", table: 100 }');
-  const known = ['from', 'to', 'iif', 'oif', 'fwmark', 'fwmask', 'table', 'priority', 'action', 'family'];
-  for (const key of Object.keys(options)) if (!known.includes(key)) throw new InvalidInputError('rule option', key, `unknown option; a rule takes ${known.join(', ')}`);
+  checkStepOptions(options, 'rule', ['from', 'to', 'iif', 'oif', 'fwmark', 'fwmask', 'table', 'priority', 'action', 'family'], 'a rule', 'expected an object such as { from: "10.0.0.0/24", table: 100 }');
   if (options.family !== undefined && options.family !== 4 && options.family !== 6) throw new InvalidInputError('rule family', options.family, 'expected 4 or 6');
   let family = options.family;
   const words: string[] = [];

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../errors.js';
 import { parseAddress } from '../address.js';
 import { checkIfname } from '../names.js';
 import { wholeNumber } from './route.js';
-import type { StepIn } from './step.js';
+import { type StepIn, checkStepOptions } from './step.js';
 
 export interface NexthopOptions {
   /** The object's id (1 … 2³²−1): routes name it with `nhid`, groups with `group: [{ id }]`. */
@@ -19,9 +19,7 @@ export interface NexthopOptions {
 
 /** `ip nexthop add id N (via GW [dev DEV] [onlink] | dev DEV | blackhole | group A[,W]/B[,W])`, every input checked. */
 export function nexthopStep(options: NexthopOptions): StepIn {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('nexthop options', options, 'expected an object such as { id: 1, via: "10.1.0.1", dev: "eth0" }');
-  const known = ['id', 'via', 'dev', 'onlink', 'blackhole', 'group'];
-  for (const key of Object.keys(options)) if (!known.includes(key)) throw new InvalidInputError('nexthop option', key, `unknown option; a nexthop takes ${known.join(', ')}`);
+  checkStepOptions(options, 'nexthop', ['id', 'via', 'dev', 'onlink', 'blackhole', 'group'], 'a nexthop', 'expected an object such as { id: 1, via: "10.1.0.1", dev: "eth0" }');
   const id = wholeNumber(options.id, 'nexthop id', 1, 0xffffffff);
   const words = ['nexthop', 'add', 'id', String(id)];
   const kinds = [options.via !== undefined || options.dev !== undefined, options.blackhole === true, options.group !== undefined].filter(Boolean).length;

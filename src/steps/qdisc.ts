@@ -6,7 +6,7 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { checkIfname } from '../names.js';
-import type { StepIn } from './step.js';
+import { type StepIn, checkStepOptions } from './step.js';
 
 export interface ShapeOptions {
   /** The rate: bits per second as a number (`1_000_000`), or with tc's unit: `'1mbit'`, `'500kbit'`, `'10mbps'` (bytes). */
@@ -59,20 +59,11 @@ function time(value: unknown, input: string, positive: boolean): number {
   return us;
 }
 
-function checkOptions(options: unknown, method: string, allowed: readonly string[]): Record<string, unknown> {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidInputError(`${method} options`, options, `expected an object with some of: ${allowed.join(', ')}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) throw new InvalidInputError(`${method} option`, key, `unknown option; ${method} takes ${allowed.join(', ')}`);
-  }
-  return options as Record<string, unknown>;
-}
 
 /** `tc qdisc replace dev DEV root tbf rate R burst B latency L`: a rate limit on what DEV sends (replaces any shaping). */
 export function tbfStep(dev: string, options: ShapeOptions): StepIn {
   checkIfname(dev, 'device');
-  const o = checkOptions(options, 'shape', ['rate', 'burst', 'latency']);
+  const o = checkStepOptions(options, 'shape', ['rate', 'burst', 'latency'], 'shape');
   if (o.rate === undefined) throw new InvalidInputError('shape option rate', o.rate, 'a rate limit needs a rate, e.g. { rate: "1mbit" }');
   const rate = measure(o.rate, 'shape option rate', RATE_UNITS, 1, 'bits per second (a whole number) or a rate such as "1mbit", "500kbit", "10mbps"');
   if (rate < 8 || rate > 1e13) throw new InvalidInputError('shape option rate', o.rate, 'expected a rate from 8 bit/s (1 byte a second) to 10 tbit');
@@ -89,7 +80,7 @@ export function tbfStep(dev: string, options: ShapeOptions): StepIn {
 /** `tc qdisc replace dev DEV root netem [delay D [J]] [loss P%]`: delay and loss on what DEV sends (replaces any shaping). */
 export function netemStep(dev: string, options: NetemOptions): StepIn {
   checkIfname(dev, 'device');
-  const o = checkOptions(options, 'netem', ['delay', 'jitter', 'loss']);
+  const o = checkStepOptions(options, 'netem', ['delay', 'jitter', 'loss'], 'netem');
   if (o.jitter !== undefined && o.delay === undefined) throw new InvalidInputError('netem option jitter', o.jitter, 'a jitter varies the delay: give a delay too');
   if (o.delay === undefined && o.loss === undefined) throw new InvalidInputError('netem options', options, 'give a delay, a loss, or both, e.g. { delay: "100ms", loss: 1 }');
   const words = ['qdisc', 'replace', 'dev', dev, 'root', 'netem'];

@@ -2,7 +2,7 @@
 import { InvalidInputError } from '../errors.js';
 import { parseAddress, parseCidr, parsePrefix, type Family } from '../address.js';
 import { checkIfname } from '../names.js';
-import type { StepIn } from './step.js';
+import { type StepIn, checkStepOptions } from './step.js';
 
 /** Route types `ip route add TYPE …` takes; `blackhole`, `unreachable`, `prohibit` and `throw` need no gateway or device. */
 export const ROUTE_TYPES = ['unicast', 'local', 'broadcast', 'multicast', 'anycast', 'blackhole', 'unreachable', 'prohibit', 'throw'] as const;
@@ -76,9 +76,7 @@ function gatewayWords(via: unknown, family: Family | undefined, destination: str
 export function routeStep(destination: unknown, options: RouteOptions, intent?: string): StepIn {
   if (typeof destination !== 'string') throw new InvalidInputError('route destination', destination, 'expected a prefix such as "10.0.0.0/8" or "default"');
   let dst = routeDestination(destination);
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('route options', options, 'expected an object such as { via: "192.168.15.3" }');
-  const known = ['via', 'dev', 'metric', 'onlink', 'table', 'type', 'src', 'nexthops', 'nhid'];
-  for (const key of Object.keys(options)) if (!known.includes(key)) throw new InvalidInputError('route option', key, `unknown option; a route takes ${known.join(', ')}`);
+  checkStepOptions(options, 'route', ['via', 'dev', 'metric', 'onlink', 'table', 'type', 'src', 'nexthops', 'nhid'], 'a route', 'expected an object such as { via: "192.168.15.3" }');
   // `default` is IPv4 until a gateway or source says IPv6
   let family: Family | undefined = dst === 'default' ? undefined : dst === '::/0' ? 6 : parseCidr(dst, 'route destination').family;
   const type = options.type ?? 'unicast';
@@ -159,9 +157,7 @@ export interface RouteDeleteOptions {
 
 /** `ip route del [TYPE] DEST [table T] [metric N] [via GW] [dev DEV]` */
 export function routeDelStep(destination: string, options: RouteDeleteOptions = {}): StepIn {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInputError('route options', options, 'expected an object such as { table: 100 }');
-  const known = ['table', 'metric', 'type', 'via', 'dev'];
-  for (const key of Object.keys(options)) if (!known.includes(key)) throw new InvalidInputError('route option', key, `unknown option; deleteRoute takes ${known.join(', ')}`);
+  checkStepOptions(options, 'route', ['table', 'metric', 'type', 'via', 'dev'], 'deleteRoute', 'expected an object such as { table: 100 }');
   let dst = routeDestination(destination);
   const words: string[] = [];
   if (options.type !== undefined) {
