@@ -19,7 +19,7 @@ export interface NeighborTable {
 export function neighborTable(family: 4 | 6): NeighborTable | undefined {
   try {
     const stat = parseNeighborTableStat(readFileSync(`/proc/net/stat/${family === 4 ? 'arp_cache' : 'ndisc_cache'}`, 'utf8'));
-    const limit = Number(readFileSync(`/proc/sys/net/ipv${family}/neigh/default/gc_thresh3`, 'utf8').trim());
+    const limit = Number(readFileSync(`/proc/sys/net/ipv${family === 6 ? 6 : 4}/neigh/default/gc_thresh3`, 'utf8').trim());
     if (!stat || !Number.isInteger(limit) || limit <= 0) return undefined;
     return { family, limit, ...stat };
   } catch {
