@@ -1,5 +1,5 @@
 /** A network namespace of a lab (or the lab's host): run commands in it, configure it, read its state as JSON. */
-import { InvalidInputError } from './errors.js';
+import { CommandError, InvalidInputError, NotFoundError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';
 import { parseAddress, parseCidr } from './address.js';
 import { checkIfname } from './names.js';
@@ -298,6 +298,17 @@ export class Netns {
     const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent: `look up the route to ${address}`, reject: false });
     if (result.exitCode !== 0) {
       const refusal = result.stderr.trim().replace(/^RTNETLINK answers: /, '') || `exit ${result.exitCode}`;
+      // only the kernel's own answers to the lookup are evidence; anything else (the namespace gone, a device that is
+      // not there, ip failing) is no answer at all, never "no route"
+      if (!(refusal in REFUSALS)) {
+        if (/Cannot open network namespace|nsenter: (?:cannot|can't) open '?\/run\/netns\//.test(refusal)) {
+          throw new NotFoundError('network namespace', this.name, `it was deleted, or never created (${refusal})`);
+        }
+        if (/Cannot find device/.test(refusal)) {
+          throw new NotFoundError('interface', options.oif ?? options.iif ?? '?', `${this} has no such interface (${refusal}); list them with ns.links()`);
+        }
+        throw new CommandError(`look up the route to ${address}`, ['ip', ...args], String(this), result.exitCode, result.stderr, result.stdout);
+      }
       return { command, refusal, refusedBy: options.iif === undefined ? REFUSALS[refusal] : undefined };
     }
     return { command, route: parseRoutes(result.stdout)[0] };

@@ -449,3 +449,27 @@ describe('bad input: refused before anything runs, naming the input', () => {
     expect(await r.routes({ table: 'all' })).toEqual(before);
   });
 });
+
+// Found by trying to make these matchers lie: each passed on 0.1.x of the routing API.
+describe('routing verdicts without a false pass', () => {
+  test('a lookup that is no kernel answer (namespace gone, no such device) is an error, never "no route" for .not', async ({ lab }) => {
+    const [blue, red] = await Promise.all([lab.netns('blue'), lab.netns('red')]);
+    await lab.veth({ ns: blue, name: 'veth-blue', address: '192.168.15.2/24' }, { ns: red, name: 'veth-red', address: '192.168.15.1/24' });
+    await blue.addRoute('10.0.0.0/8', { via: '192.168.15.1' });
+    await expect(expect(blue).not.toRouteVia('10.1.1.1', '192.168.15.1', { oif: 'veth-blu' })).rejects.toThrow(NotFoundError);
+    await expect(blue).toRouteVia('10.1.1.1', '192.168.15.1', { oif: 'veth-blue' });
+    await lab.sh`ip netns del blue`;
+    await expect(expect(blue).not.toRouteVia('10.1.1.1', '192.168.15.1')).rejects.toThrow(NotFoundError);
+  });
+
+  test('"all" is the zero-length prefix: .not.toHaveRule({ from: "0.0.0.0/0" }) fails where a from-all rule exists', async ({ lab }) => {
+    const red = await lab.netns('red');
+    await expect(red).toHaveRule({ from: '0.0.0.0/0', table: 'main' });
+    await expect(red).toHaveRule({ from: '::/0', table: 'main' });
+    expect(await failureOf(expect(red).not.toHaveRule({ from: '0.0.0.0/0', table: 'main' }))).toMatch(/has the rule/);
+    expect(await failureOf(expect(red).not.toHaveRule({ to: '0.0.0.0/0', table: 'main' }))).toMatch(/has the rule/);
+    // and a family that contradicts the rule's own prefix is a mistake, not a question
+    await expect(expect(red).toHaveRule({ from: 'fd00:5::/64', family: 4 })).rejects.toThrow(InvalidInputError);
+    await expect(expect(red).not.toHaveRule({ to: '10.5.0.0/16', family: 6 })).rejects.toThrow(InvalidInputError);
+  });
+});

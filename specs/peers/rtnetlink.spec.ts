@@ -97,7 +97,8 @@ describe('kci_test_route_get: route lookups with selectors', () => {
     await ns.addAddress('10.23.7.11/24', 'test0');
     // as if 10.23.7.12 sent to us on test0: the kernel's answer is local delivery (Netns.routeGet has iif)
     await expect(ns).toRouteVia('10.23.7.11', { from: '10.23.7.12', iif: 'test0', type: 'local' });
-    expect(await ns.routeGet('10.23.7.11', { from: '10.23.7.12', iif: 'nonexistent0' })).toBeUndefined();
+    // a device that is not there is no answer from the kernel's lookup: an error naming it, never "no route"
+    await expect(ns.routeGet('10.23.7.11', { from: '10.23.7.12', iif: 'nonexistent0' })).rejects.toThrow(/no interface named "nonexistent0"/);
 
     await ns.addRoute('10.23.8.0/24', { nexthops: [{ via: '10.23.7.13', dev: 'test0' }, { via: '10.23.7.14', dev: 'test0' }] });
     await expect(ns).toRouteVia('10.23.8.11', '10.23.7.14', { fibmatch: true, prefix: '10.23.8.0/24' }); // the entry has both

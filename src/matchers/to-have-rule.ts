@@ -18,9 +18,15 @@ export async function toHaveRule(this: MatcherContext, received: unknown, rule: 
     from: 'string', to: 'string', iif: 'string', oif: 'string', fwmark: 'number', fwmask: 'number', table: 'string|number', priority: 'number', action: 'string', family: 'number',
   });
   if (r.family !== undefined && r.family !== 4 && r.family !== 6) throw new InvalidInputError('toHaveRule family', r.family, 'expected 4 or 6');
-  const from = r.from === undefined || r.from === 'all' ? r.from : prefix(r.from, 'toHaveRule from');
-  const to = r.to === undefined ? undefined : prefix(r.to, 'toHaveRule to');
-  const six = r.family === 6 || [r.from, r.to].some((p) => p?.includes(':'));
+  const prefixSix = [r.from, r.to].filter((p) => p !== undefined && p !== 'all').map((p) => p!.includes(':'));
+  if (r.family !== undefined && prefixSix.some((v) => v !== (r.family === 6))) {
+    throw new InvalidInputError('toHaveRule family', r.family, `it contradicts the rule's own prefix (${[r.from, r.to].filter((p) => p !== undefined && p !== 'all').join(', ')}): leave family out, or give prefixes of IPv${r.family}`);
+  }
+  if (prefixSix.length === 2 && prefixSix[0] !== prefixSix[1]) throw new InvalidInputError('toHaveRule to', r.to, `it is not of the family of from (${r.from}): a rule is IPv4 or IPv6`);
+  const six = r.family === 6 || prefixSix.some(Boolean);
+  // "all" is the zero-length prefix of the family: `from: 'all'` and `from: '0.0.0.0/0'` are the same rule
+  const from = r.from === undefined ? undefined : r.from === 'all' ? anyPrefix(six) : prefix(r.from, 'toHaveRule from');
+  const to = r.to === undefined ? undefined : r.to === 'all' ? anyPrefix(six) : prefix(r.to, 'toHaveRule to');
   if (r.iif !== undefined) checkIfname(r.iif, 'toHaveRule iif');
   if (r.oif !== undefined) checkIfname(r.oif, 'toHaveRule oif');
   if (r.fwmark !== undefined) wholeNumber(r.fwmark, 'toHaveRule fwmark', 0, 0xffffffff);
@@ -30,7 +36,7 @@ export async function toHaveRule(this: MatcherContext, received: unknown, rule: 
   if (r.action !== undefined && !(RULE_ACTIONS as readonly string[]).includes(r.action)) throw new InvalidInputError('toHaveRule action', r.action, `expected one of ${RULE_ACTIONS.join(', ')}`);
   const rules = await ns.rules({ family: six ? 6 : 4 });
   const matches = (x: IpRule) =>
-    (from === undefined || (from === 'all' ? x.src === 'all' : rowPrefix(x.src, x.srclen, six) === from)) &&
+    (from === undefined || rowPrefix(x.src, x.srclen, six) === from) &&
     (to === undefined || rowPrefix(x.dst, x.dstlen, six) === to) &&
     (r.iif === undefined || x.iif === r.iif) &&
     (r.oif === undefined || x.oif === r.oif) &&
@@ -56,8 +62,11 @@ function prefix(text: string, input: string): string {
   return `${canonical(p.address)}/${p.prefixLength}`;
 }
 
+/** The prefix of every address of the family, which `ip rule` prints as "all" (or, for `to`, leaves out). */
+const anyPrefix = (six: boolean) => (six ? '::/0' : '0.0.0.0/0');
+
 /** A row's `src`/`srclen` (or dst) as a canonical prefix; iproute2 leaves out the length of a host prefix. */
-function rowPrefix(address: string | undefined, length: number | undefined, six: boolean): string | undefined {
-  if (address === undefined || address === 'all') return undefined;
+function rowPrefix(address: string | undefined, length: number | undefined, six: boolean): string {
+  if (address === undefined || address === 'all') return anyPrefix(six);
   return `${canonical(address)}/${length ?? (six ? 128 : 32)}`;
 }
