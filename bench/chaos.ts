@@ -208,6 +208,12 @@ async function oneRound(n: number): Promise<Round> {
     const t = look();
     round.phase = `${phase} (${phases.at(-1) === phase ? 'in it' : `moved on to ${phases.at(-1)}`})`;
     victim = target === 'main' ? child.pid : lifelineIn(t)?.pid;
+    if (victim === undefined && !done) {
+      // between labs there is no lifeline: dispose has already ended it (and the next lab has not started one yet);
+      // the child's main process is killed instead, as in the Vitest branch
+      round.phase += ': no lifeline (the lab was disposed), main killed instead';
+      victim = child.pid;
+    }
   } else {
     // Vitest announces nothing: wait for its lab's lifeline, then a random moment over the test's life (about 0.5 s now)
     while (!done && Date.now() < deadline && !lifelineIn(look())) await sleep(5);

@@ -100,3 +100,28 @@ test('the lifeline killed from outside: the lab says so at once instead of hangi
   await lab.dispose();
   expect(await eventually(() => processesInPidNs(pidns).length === 0)).toBe(true);
 });
+
+test.each([
+  ['.not.toReach on a filtered path', true],
+  ['toReach on a filtered path', false],
+] as const)('the lifeline killed while %s decides: an error, never a verdict', async (_name, isNot) => {
+  const lab = await createLab();
+  const red = await lab.netns('red');
+  const blue = await lab.netns('blue');
+  await lab.veth({ ns: red, name: 'a0', address: '10.0.0.1/24' }, { ns: blue, name: 'b0', address: '10.0.0.2/24' });
+  // blue drops everything: only a full window of silence could back the negative verdict
+  await blue.exec('nft', ['-f', '-'], { input: 'table inet t { chain i { type filter hook input priority 0; policy drop; }; }' });
+  const probe = (isNot ? expect(red).not : expect(red)).toReach('10.0.0.2', { window: 3000, timeout: 3000 }).then(
+    () => 'passed',
+    (e: unknown) => e,
+  );
+  await new Promise((r) => setTimeout(r, 700));
+  process.kill(lab.pid, 'SIGKILL');
+  const outcome = await probe;
+  // the verdict was cut short: .not must not pass, and toReach's failure must not claim a filtered path
+  expect(outcome).not.toBe('passed');
+  expect(outcome).toBeInstanceOf(Error);
+  expect((outcome as Error).message).not.toMatch(/FILTERED|filtered by|dropped by/i);
+  expect((outcome as Error).name).toMatch(/LabGoneError|ProbeError|NotFoundError|CommandError/);
+  await lab.dispose();
+});
