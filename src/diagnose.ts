@@ -5,8 +5,8 @@
  *
  * A little over 300 lines on purpose: the hop-by-hop walk, the trace and the counter fallback tell one story, read together.
  */
-import { canonical, contains, parseCidr } from './address.js';
-import type { IpRule, Netns, RouteInfo } from './netns.js';
+import type { IpRule, Netns, RouteInfo, RouteLookup } from './netns.js';
+import { userRules } from './parse/ip.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
 import { ownerOf, readLabState, type NamespaceState } from './state.js';
@@ -54,6 +54,8 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
         ? `${source.name}: no route to ${target.address} (${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}"); delete or replace that route (ns.routes() lists it)`
         : `${source.name}: no route to ${target.address} (${lookup.refusal ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`,
     );
+    const rules = await policyRules(source, target.family);
+    if (rules.length) hops.push(`${source.name}: its policy rules choose the table the lookup uses: ${rules.map(describeRule).join('; ')} (ns.rules(${target.family === 6 ? '{ family: 6 }' : ''}) lists them, ns.routes({ table }) a table's routes)`);
     return done('NO_ROUTE', source.name);
   }
   hops.push(`${source.name}: route to ${target.address} ${describeRoute(route)}`);
@@ -157,7 +159,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
         const egress = await egressAddress(lab.get(router.name), target.address);
         masqueradedAs = egress;
         hops.push(`${router.name}: \`${masq}\` rewrites ${srcAddr} to ${egress ?? 'its outgoing address'}`);
-      } else if (srcAddr && !(targetOwner && hasRoute(targetOwner, srcAddr))) {
+      } else if (srcAddr && !(targetOwner && (await routeBack(lab.get(targetOwner.name), srcAddr, target.address)).route)) {
         hops.push(`${router.name}: no MASQUERADE covers ${srcAddr}`);
       }
     }
@@ -173,12 +175,33 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     return done('NO_REPLY', path[path.length - 1]!);
   }
   const replyTo = masqueradedAs ?? srcAddr;
-  if (replyTo && !hasRoute(targetOwner, replyTo)) {
-    hops.push(`${targetOwner.name} (${target.address}): no route back to ${replyTo}, so its reply has nowhere to go${masqueradedAs ? '' : ' (NAT would make the source an address it knows)'}`);
+  if (!replyTo) {
+    hops.push(`${targetOwner.name} (${target.address}): no reply arrived within the deadline`);
     return done('NO_REPLY', targetOwner.name);
   }
-  hops.push(`${targetOwner.name} (${target.address}): has a route back to ${replyTo ?? 'the source'}, yet no reply arrived within the deadline`);
+  // the kernel's own lookup for the reply (`ip route get SOURCE from TARGET`), so policy rules and every table count
+  const back = await routeBack(lab.get(targetOwner.name), replyTo, target.address);
+  log.push(`${targetOwner.name}$ ${back.command.replace(/^ip /, 'ip -j ')} → ${back.route ? describeRoute(back.route) : `error: ${back.refusal}`}`);
+  if (!back.route) {
+    const why = back.refusedBy && back.refusedBy !== 'none' ? `a ${back.refusedBy} route, "${back.refusal}"` : `"${back.refusal}"`;
+    hops.push(`${targetOwner.name} (${target.address}): no route back to ${replyTo} (${why}), so its reply has nowhere to go${masqueradedAs ? '' : ' (NAT would make the source an address it knows)'}`);
+    return done('NO_REPLY', targetOwner.name);
+  }
+  hops.push(`${targetOwner.name} (${target.address}): its route back to ${replyTo} is ${describeRoute(back.route)}, yet no reply arrived within the deadline`);
   return done('NO_REPLY', targetOwner.name);
+}
+
+/** The kernel's route for a reply from `from` (an address of `ns`) to `to`: a refusal is "no route back". */
+async function routeBack(ns: Netns, to: string, from: string): Promise<RouteLookup> {
+  const lookup = await ns.lookupRoute(to, { from });
+  const type = lookup.route?.type;
+  if (lookup.route && type && ['unreachable', 'blackhole', 'prohibit'].includes(type)) return { command: lookup.command, refusal: `a ${type} route`, refusedBy: type as RouteLookup['refusedBy'] };
+  return lookup;
+}
+
+/** The namespace's own policy rules (not the three every namespace starts with). */
+async function policyRules(ns: Netns, family: 4 | 6): Promise<IpRule[]> {
+  return userRules(await ns.rules({ family }));
 }
 
 /** The kernel trace's sightings of the probe's packets, as one line (the path they took). */
@@ -194,6 +217,8 @@ export function describeRoute(route: RouteInfo): string {
   if (route.gateway) parts.push(`via ${route.gateway}`);
   if (route.dev) parts.push(`dev ${route.dev}`);
   if (route.prefsrc) parts.push(`src ${route.prefsrc}`);
+  // policy routing: the table the route is in (or, from `ip route get`, the table that answered)
+  if (route.table && route.table !== 'main') parts.push(`table ${route.table}`);
   if (route.nexthops?.length) {
     const hops = route.nexthops.map((h) => [h.gateway && `via ${h.gateway}`, h.dev && `dev ${h.dev}`, h.weight !== undefined && `weight ${h.weight}`, h.flags?.length && h.flags.join(' ')].filter(Boolean).join(' '));
     parts.push(`nexthops: ${hops.join(', ')}`);
@@ -224,22 +249,6 @@ function masqueradeFor(router: NamespaceState, srcAddr: string | undefined, targ
 
 async function egressAddress(ns: Netns, destination: string): Promise<string | undefined> {
   return (await ns.routeGet(destination))?.prefsrc;
-}
-
-/** Does the namespace have any route (other than none at all) towards `address`? */
-function hasRoute(state: NamespaceState, address: string): boolean {
-  const six = address.includes(':');
-  for (const r of six ? state.routes6 : state.routes) {
-    if (r.type && ['unreachable', 'blackhole', 'prohibit'].includes(r.type)) continue;
-    if (r.dst === 'default') return true;
-    try {
-      if (contains(parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/${six ? 128 : 32}`), address)) return true;
-    } catch {
-      /* a route we do not parse */
-    }
-  }
-  // local addresses
-  return state.addresses.some((l) => l.addr_info?.some((a) => canonical(a.local) === canonical(address)));
 }
 
 /**

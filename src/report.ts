@@ -9,8 +9,7 @@ import type { Scope } from './scope.js';
 import { readTopology, toMermaid, toSvg, type FailedPath, type TopologyModel } from './graph.js';
 import { readLabState, type NamespaceState } from './state.js';
 import { describeRoute, describeRule } from './diagnose.js';
-
-const DEFAULT_RULES = new Set(['0 local', '32766 main', '32767 default']);
+import { userRules } from './parse/ip.js';
 
 export interface FailureReport {
   dump: string;
@@ -34,10 +33,9 @@ export function formatState(states: readonly NamespaceState[]): string {
       // describeRoute: a route's type (blackhole, …) and a multipath route's every path are shown too
       out.push(`  route ${r.dst} ${describeRoute(r)}`);
     }
-    // policy rules, but the three every namespace starts with (local, main, default)
-    for (const rule of s.ipRules.filter((x) => !DEFAULT_RULES.has(`${x.priority} ${x.table}`) || Object.keys(x).some((k) => !['priority', 'src', 'table'].includes(k)) || x.src !== 'all')) {
-      out.push(`  rule  ${describeRule(rule)}`);
-    }
+    // policy rules, but the ones every namespace starts with (local, main, default)
+    for (const rule of userRules(s.ipRules)) out.push(`  rule  ${describeRule(rule)}`);
+    for (const rule of userRules(s.ipRules6)) out.push(`  rule6 ${describeRule(rule)}`);
     for (const n of s.neighbors) out.push(`  neigh ${n.dst} dev ${n.dev}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.join(',')}`);
     // iptables from the one parser (src/parse/iptables.ts): per table, its chains but untouched built-in ACCEPT ones, and
     // its rules with their counters; a table with neither is left out

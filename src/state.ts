@@ -10,11 +10,15 @@ export interface NamespaceState {
   readonly name: string;
   readonly links: LinkInfo[];
   readonly addresses: AddrInfo[];
+  /** IPv4 routes of every table but `local` (`table` is set on a route outside main, as iproute2 prints it). */
   readonly routes: RouteInfo[];
+  /** IPv6 routes, the same way. */
   readonly routes6: RouteInfo[];
   readonly neighbors: NeighInfo[];
-  /** Policy routing rules (`ip -j rule show`). */
+  /** IPv4 policy routing rules (`ip -j rule show`). */
   readonly ipRules: IpRule[];
+  /** IPv6 policy routing rules (`ip -6 -j rule show`). */
+  readonly ipRules6: IpRule[];
   readonly forwarding: { ipv4: boolean; ipv6: boolean };
   /** `iptables-save -c` output ('' when iptables is not installed). */
   readonly iptables: string;
@@ -27,10 +31,19 @@ export interface NamespaceState {
   readonly commands: string[];
 }
 
-const IP_BATCH = 'link show\naddr show\nroute show\nneigh show\nrule show\n';
-const COMMANDS = ['ip -json -batch - (link, addr, route, neigh, rule)', 'ip -6 -json route show', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding', 'iptables-save -c', 'nft -j list ruleset'];
+const IP_BATCH = 'link show\naddr show\nneigh show\nrule show\n';
+// policy routing puts routes in other tables: every table is read, but `local` (the kernel's own, one per address)
+const ROUTES4 = ['ip', '-4', '-json', 'route', 'show', 'table', 'all'];
+const ROUTES6 = ['ip', '-6', '-json', 'route', 'show', 'table', 'all'];
+const RULES6 = ['ip', '-6', '-json', 'rule', 'show'];
+const COMMANDS = ['ip -json -batch - (link, addr, neigh, rule)', 'ip -4 -json route show table all', 'ip -6 -json route show table all', 'ip -6 -json rule show', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding', 'iptables-save -c', 'nft -j list ruleset'];
 
-type IpState = Pick<NamespaceState, 'links' | 'addresses' | 'routes' | 'neighbors' | 'ipRules' | 'routes6'>;
+type IpState = Pick<NamespaceState, 'links' | 'addresses' | 'routes' | 'neighbors' | 'ipRules' | 'routes6' | 'ipRules6'>;
+
+/** Routes of `ip route show table all`, without the `local` table's. */
+function routesOf(text: string): RouteInfo[] {
+  return parseRoutes(text).filter((r) => r.table !== 'local');
+}
 
 /** A state from the parsed `ip` reads and the raw output of the others (the one place rules become a NamespaceState). */
 function stateOf(name: string, ip: IpState, raw: { sysctl: string; iptables: string; nft: string }, commands: string[]): NamespaceState {
@@ -51,20 +64,22 @@ function stateOf(name: string, ip: IpState, raw: { sysctl: string; iptables: str
 
 /** Read links, addresses, routes, neighbors and policy rules (one `ip -json -batch`), forwarding sysctls, iptables and nft rules. */
 export async function readState(ns: Netns, options: { iptables?: boolean } = {}): Promise<NamespaceState> {
-  const [ipOut, sysctl, ipt, ipOut6, nft] = await Promise.all([
+  const [ipOut, sysctl, ipt, routes4, routes6, rules6, nft] = await Promise.all([
     ns.lab.run(ns.name, ['ip', '-json', '-details', '-batch', '-'], { intent: 'read state', input: IP_BATCH, reject: false }),
     ns.lab.run(ns.name, ['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'], { intent: 'read forwarding', reject: false }),
     options.iptables === false
       ? Promise.resolve(undefined)
       : ns.lab.run(ns.name, ['iptables-save', '-c'], { intent: 'read iptables rules', reject: false }).catch(() => undefined),
-    ns.lab.run(ns.name, ['ip', '-6', '-json', 'route', 'show'], { intent: 'read IPv6 routes', reject: false }),
+    ns.lab.run(ns.name, ROUTES4, { intent: 'read IPv4 routes', reject: false }),
+    ns.lab.run(ns.name, ROUTES6, { intent: 'read IPv6 routes', reject: false }),
+    ns.lab.run(ns.name, RULES6, { intent: 'read IPv6 policy rules', reject: false }),
     options.iptables === false
       ? Promise.resolve(undefined)
       : ns.lab.run(ns.name, ['nft', '-j', 'list', 'ruleset'], { intent: 'read nftables rules', reject: false }).catch(() => undefined),
   ]);
   return stateOf(
     ns.name,
-    { ...parseIpBatch(ipOut.stdout), routes6: parseRoutes(ipOut6.stdout) },
+    { ...parseIpBatch(ipOut.stdout), routes: routesOf(routes4.stdout), routes6: routesOf(routes6.stdout), ipRules6: parseIpRules(rules6.stdout) },
     { sysctl: sysctl.stdout, iptables: ipt?.exitCode === 0 ? ipt.stdout : '', nft: nft?.exitCode === 0 ? nft.stdout : '' },
     COMMANDS,
   );
@@ -79,19 +94,20 @@ export async function readLabState(lab: Scope, options: { iptables?: boolean } =
   const names = lab.namespaces().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const every = async (argv: string[]) => (await lab.inEveryNamespace(argv, { intent: `read ${argv.join(' ')}` })).outputs;
   const none = Promise.resolve(new Map<string, string>());
-  const [host, links, addrs, routes, neigh, rules, routes6, sysctl, ipt, nft] = await Promise.all([
+  const [host, links, addrs, routes, neigh, rules, routes6, rules6, sysctl, ipt, nft] = await Promise.all([
     readState(lab.host, options),
     every(['ip', '-json', '-details', 'link', 'show']),
     every(['ip', '-json', 'addr', 'show']),
-    every(['ip', '-json', 'route', 'show']),
+    every(ROUTES4),
     every(['ip', '-json', 'neigh', 'show']),
     every(['ip', '-json', 'rule', 'show']),
-    every(['ip', '-6', '-json', 'route', 'show']),
+    every(ROUTES6),
+    every(RULES6),
     every(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding']),
     options.iptables === false ? none : every(['iptables-save', '-c']),
     options.iptables === false ? none : every(['nft', '-j', 'list', 'ruleset']),
   ]);
-  const commands = ['in every namespace: ip -json (link, addr, route, neigh, rule), sysctl forwarding, iptables-save -c, nft -j list ruleset'];
+  const commands = ['in every namespace: ip -json (link, addr, route table all, neigh, rule, IPv6 rule), sysctl forwarding, iptables-save -c, nft -j list ruleset'];
   return [
     host,
     ...names.map((name) =>
@@ -100,10 +116,11 @@ export async function readLabState(lab: Scope, options: { iptables?: boolean } =
         {
           links: parseLinks(links.get(name) ?? ''),
           addresses: parseAddresses(addrs.get(name) ?? ''),
-          routes: parseRoutes(routes.get(name) ?? ''),
+          routes: routesOf(routes.get(name) ?? ''),
           neighbors: parseNeighbors(neigh.get(name) ?? ''),
           ipRules: parseIpRules(rules.get(name) ?? ''),
-          routes6: parseRoutes(routes6.get(name) ?? ''),
+          routes6: routesOf(routes6.get(name) ?? ''),
+          ipRules6: parseIpRules(rules6.get(name) ?? ''),
         },
         { sysctl: sysctl.get(name) ?? '', iptables: ipt.get(name) ?? '', nft: nft.get(name) ?? '' },
         commands,

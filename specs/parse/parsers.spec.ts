@@ -183,7 +183,7 @@ describe('ip -json', () => {
     const routes = parseRoutes(captured('host.routes.json'));
     const multipath = routes.find((r) => r.dst === '10.77.0.0/16')!;
     expect(multipath.table).toBe('100');
-    expect(describeRoute(multipath)).toBe('nexthops: via 172.18.0.2 dev br-048ba37db75a weight 1, via 172.17.0.1 dev docker0 weight 2');
+    expect(describeRoute(multipath)).toBe('table 100 nexthops: via 172.18.0.2 dev br-048ba37db75a weight 1, via 172.17.0.1 dev docker0 weight 2');
     expect(routes.find((r) => r.dst === '10.66.0.0/16')?.type).toBe('blackhole');
     expect(parseIpRules(captured('host.rules.json')).find((r) => r.table === '100')).toMatchObject({ priority: 1000, src: '10.77.0.0', srclen: 16 });
   });
@@ -211,7 +211,7 @@ describe('ip -json', () => {
   });
 
   test('`ip -json -batch` output: one array per command, back to back, strings with brackets kept whole', () => {
-    const batch = [captured('host.links.json'), captured('host.addr.json'), captured('host.routes.json'), captured('host.neigh.json'), captured('host.rules.json')].map((t) => t.trim()).join('');
+    const batch = [captured('host.links.json'), captured('host.addr.json'), captured('host.neigh.json'), captured('host.rules.json')].map((t) => t.trim()).join('');
     const parsed = parseIpBatch(batch);
     expect(parsed.links.length).toBe(parseLinks(captured('host.links.json')).length);
     expect(parsed.ipRules.length).toBe(4);

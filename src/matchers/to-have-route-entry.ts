@@ -102,7 +102,7 @@ export async function toHaveRouteEntry(this: MatcherContext, received: unknown, 
 /** A route as the failure message lists it: destination, type, paths (weights, flags), metric, nexthop object, table. */
 function routeRow(r: RouteInfo): string {
   const single = !r.nexthops?.length && r.flags?.length ? ` ${r.flags.join(' ')}` : '';
-  return `${r.dst} ${describeRoute(r)}${single}${r.metric !== undefined ? ` metric ${r.metric}` : ''}${r.nhid !== undefined ? ` nhid ${r.nhid}` : ''}${r.table ? ` table ${r.table}` : ''}`;
+  return `${r.dst} ${describeRoute(r)}${single}${r.metric !== undefined ? ` metric ${r.metric}` : ''}${r.nhid !== undefined ? ` nhid ${r.nhid}` : ''}`;
 }
 
 /** Every expected path matches a different actual path, and there are as many. */

@@ -110,7 +110,7 @@ export async function toRouteVia(
 function shown(lookup: RouteLookup, route: RouteInfo | undefined): string {
   if (!route) return lookup.refusedBy && lookup.refusedBy !== 'none' ? `${lookup.refusedBy} (${lookup.refusal})` : `no route (${lookup.refusal})`;
   const entry = route.dst !== undefined && /\/|default/.test(route.dst) ? `${route.dst} ` : '';
-  return `${entry}${describeRoute(route)}${route.table ? ` table ${route.table}` : ''}`;
+  return `${entry}${describeRoute(route)}`;
 }
 
 function canonicalPrefix(text: string): string {

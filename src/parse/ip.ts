@@ -132,6 +132,13 @@ export const parseLinks = (text: string): LinkInfo[] => rows<LinkInfo>(text);
 export const parseAddresses = (text: string): AddrInfo[] => rows<AddrInfo>(text);
 export const parseNeighbors = (text: string): NeighInfo[] => rows<NeighInfo>(text);
 export const parseIpRules = (text: string): IpRule[] => rows<IpRule>(text);
+
+const DEFAULT_RULES = new Set(['0 local', '32766 main', '32767 default']);
+
+/** Policy rules but the ones every namespace starts with (0: lookup local, 32766: lookup main, 32767: lookup default). */
+export function userRules(rules: readonly IpRule[]): IpRule[] {
+  return rules.filter((x) => !DEFAULT_RULES.has(`${x.priority} ${x.table}`) || Object.keys(x).some((k) => !['priority', 'src', 'table'].includes(k)) || x.src !== 'all');
+}
 export const parseNexthops = (text: string): NexthopInfo[] => rows<NexthopInfo>(text);
 
 /** `ip -j route show …` rows; a route of a table other than main carries `table` (iproute2 prints it then). */
@@ -139,16 +146,16 @@ export function parseRoutes(text: string): RouteInfo[] {
   return rows<RouteInfo>(text);
 }
 
-/** `ip -json -batch` of `link show`, `addr show`, `route show`, `neigh show`, `rule show`, in that order. */
-export function parseIpBatch(text: string): { links: LinkInfo[]; addresses: AddrInfo[]; routes: RouteInfo[]; neighbors: NeighInfo[]; ipRules: IpRule[] } {
+/** `ip -json -batch` of `link show`, `addr show`, `neigh show`, `rule show`, in that order (routes are read per family, every table: src/state.ts). */
+export function parseIpBatch(text: string): { links: LinkInfo[]; addresses: AddrInfo[]; neighbors: NeighInfo[]; ipRules: IpRule[] } {
   let arrays: unknown[][] = [];
   try {
     arrays = splitJsonArrays(text);
   } catch {
     /* cut short: nothing read */
   }
-  const [links, addresses, routes, neighbors, ipRules] = [0, 1, 2, 3, 4].map((i) => arrays[i] ?? []);
-  return { links: links as LinkInfo[], addresses: addresses as AddrInfo[], routes: routes as RouteInfo[], neighbors: neighbors as NeighInfo[], ipRules: ipRules as IpRule[] };
+  const [links, addresses, neighbors, ipRules] = [0, 1, 2, 3].map((i) => arrays[i] ?? []);
+  return { links: links as LinkInfo[], addresses: addresses as AddrInfo[], neighbors: neighbors as NeighInfo[], ipRules: ipRules as IpRule[] };
 }
 
 /** `ip -j netns list-id`: the name of the namespace of each nsid, where the reading namespace's /run/netns has one. */
