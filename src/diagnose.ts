@@ -64,7 +64,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   // a second probe, traced, between two counter snapshots: which rule or policy saw our packets?
   const ports = [target.port, outcome.landing?.port].filter((p): p is number => p !== undefined);
   const { before, after, trace, ran, why } = await observe(source, target, { ...options, ports }, [500, 2000]);
-  log.push(`every namespace$ ip -json -batch (link, addr, route, neigh, rule); sysctl forwarding; iptables-save -c; nft -j list ruleset`);
+  log.push(`every namespace$ ip -json (link, addr, neigh, rule; -4 and -6 route show table all; -6 rule); sysctl forwarding; iptables-save -c; nft -j list ruleset`);
   const unexplained = !ran;
   if (unexplained) hops.push(`(the explaining probe could not run: ${why}; what follows comes from the lab's rules and routes only, not from the kernel's trace)`);
   log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${trace.steps.length} verdicts${trace.unavailable.length ? ` (no trace: ${trace.unavailable.join('; ')})` : ''}`);
