@@ -44,14 +44,14 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   };
   const fromAddr = options.from && /[.:]/.test(options.from) ? options.from : undefined;
   const lookup = await source.lookupRoute(target.address, fromAddr ? { from: fromAddr } : {});
-  const route = lookup.route;
+  let route = lookup.route;
   log.push(`${source.name}$ ${lookup.command.replace(/^ip /, 'ip -j ')} → ${route ? describeRoute(route) : `error: ${lookup.refusal}`}`);
   if (!route || (route.type && ['unreachable', 'blackhole', 'prohibit'].includes(route.type))) {
     // a route of a reject type fails the lookup itself; the kernel's errno says which type it was
     const type = route?.type ?? (lookup.refusedBy !== 'none' ? lookup.refusedBy : undefined);
     hops.push(
       type
-        ? `${source.name}: no route to ${target.address} (${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}"); delete or replace that route (ns.routes() lists it)`
+        ? `${source.name}: no route to ${target.address} (${article(type)} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}"); delete or replace that route (ns.routes() lists it)`
         : `${source.name}: no route to ${target.address} (${lookup.refusal ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`,
     );
     const rules = await policyRules(source, target.family);
@@ -70,7 +70,29 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${trace.steps.length} verdicts${trace.unavailable.length ? ` (no trace: ${trace.unavailable.join('; ')})` : ''}`);
   states = after;
   const src = after.find((s) => s.name === source.name)!;
-  const srcAddr = fromAddr ?? route.prefsrc;
+  // the socket's source address comes from the first lookup, even when a mark sends the packets another way
+  const srcAddr = fromAddr ?? lookup.route!.prefsrc;
+
+  // the source's own rules may mark its packets (mangle OUTPUT, nft `meta mark set`): the kernel then routes them again,
+  // and a policy rule on that mark may send them elsewhere, or nowhere (dropped without a word to the sender)
+  const marking = markOf(source.name, trace, before, after);
+  if (marking) {
+    const again = await source.lookupRoute(target.address, { ...(fromAddr ? { from: fromAddr } : {}), mark: marking.mark });
+    const hex = `0x${marking.mark.toString(16)}`;
+    log.push(`${source.name}$ ${again.command.replace(/^ip /, 'ip -j ')} → ${again.route ? describeRoute(again.route) : `error: ${again.refusal}`}`);
+    const type = again.route?.type;
+    if (!again.route || (type && ['unreachable', 'blackhole', 'prohibit'].includes(type))) {
+      const why = type ?? (again.refusedBy && again.refusedBy !== 'none' ? `${again.refusedBy} route` : undefined);
+      hops.push(`${source.name}: its packets are marked ${hex} by ${marking.by}, and the kernel routes marked packets again: no route to ${target.address} (${why ? `${article(why)} ${why.replace(/ route$/, '')} route, ` : ''}"${again.refusal ?? type}"), so they are dropped as they leave; a policy rule on that mark (ns.rules()) picks the table`);
+      const rules = await policyRules(source, target.family);
+      if (rules.length) hops.push(`${source.name}: its policy rules: ${rules.map(describeRule).join('; ')}`);
+      return done('NO_ROUTE', source.name);
+    }
+    if (describeRoute(again.route) !== describeRoute(route)) {
+      hops.push(`${source.name}: its packets are marked ${hex} by ${marking.by}, and the kernel routes marked packets again: ${describeRoute(again.route)}`);
+      route = again.route;
+    }
+  }
 
   const nextHop = route.gateway ?? target.address;
   const dev = route.dev ?? '';
@@ -183,13 +205,39 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const back = await routeBack(lab.get(targetOwner.name), replyTo, target.address);
   log.push(`${targetOwner.name}$ ${back.command.replace(/^ip /, 'ip -j ')} → ${back.route ? describeRoute(back.route) : `error: ${back.refusal}`}`);
   if (!back.route) {
-    const why = back.refusedBy && back.refusedBy !== 'none' ? `a ${back.refusedBy} route, "${back.refusal}"` : `"${back.refusal}"`;
+    const why = back.refusedBy && back.refusedBy !== 'none' ? `${article(back.refusedBy)} ${back.refusedBy} route, "${back.refusal}"` : `"${back.refusal}"`;
     hops.push(`${targetOwner.name} (${target.address}): no route back to ${replyTo} (${why}), so its reply has nowhere to go${masqueradedAs ? '' : ' (NAT would make the source an address it knows)'}`);
     return done('NO_REPLY', targetOwner.name);
   }
   hops.push(`${targetOwner.name} (${target.address}): its route back to ${replyTo} is ${describeRoute(back.route)}, yet no reply arrived within the deadline`);
   return done('NO_REPLY', targetOwner.name);
 }
+
+/**
+ * The mark the source's own rules put on the probe's packets as they leave: the last `meta mark set VALUE` the kernel
+ * traced on an outgoing packet of the source (iptables-nft's `-j MARK --set-mark` is traced so too). Without a trace
+ * (attach mode), a mangle OUTPUT `-j MARK --set-xmark VALUE/0xffffffff` whose counter rose during the probe.
+ */
+function markOf(source: string, trace: Trace, before: readonly NamespaceState[], after: readonly NamespaceState[]): { mark: number; by: string } | undefined {
+  let found: { mark: number; by: string } | undefined;
+  for (const step of trace.steps) {
+    // outgoing packets carry only an oif; replies coming in have an iif
+    if (step.ns !== source || !step.rule || /\biif /.test(step.packet)) continue;
+    const m = /\bmeta mark set (0x[0-9a-f]+|\d+)(?: counter)?$/.exec(step.rule);
+    if (m) found = { mark: Number(m[1]), by: `${step.chain} rule \`${step.rule}\` (kernel trace)` };
+  }
+  if (found || trace.steps.length) return found;
+  const b = before.find((x) => x.name === source);
+  const a = after.find((x) => x.name === source);
+  if (!a || !b) return undefined;
+  for (const c of risenCounters(b.iptablesRules, a.iptablesRules)) {
+    const m = c.table === 'mangle' && c.chain === 'OUTPUT' ? /-j MARK --set-xmark (0x[0-9a-f]+)\/0xffffffff\b/.exec(c.rule) : null;
+    if (m) found = { mark: Number(m[1]), by: `rule \`${c.rule}\` (table mangle; its counter rose during the probe)` };
+  }
+  return found;
+}
+
+const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
 
 /** The kernel's route for a reply from `from` (an address of `ns`) to `to`: a refusal is "no route back". */
 async function routeBack(ns: Netns, to: string, from: string): Promise<RouteLookup> {

@@ -6,6 +6,7 @@ import { formatState } from '../../src/report.js';
 import { readLabState } from '../../src/state.js';
 import { failureOf } from './helpers.js';
 
+
 describe('diagnosis under policy routing', () => {
   test("the wan's main table has a way back, but a rule sends its replies to a blackhole: NO_REPLY says so", async ({ lab }) => {
     const net = await bridgeNetwork(lab, { nat: true });
@@ -24,6 +25,8 @@ describe('diagnosis under policy routing', () => {
     const state = formatState(await readLabState(lab));
     expect(state).toMatch(/rule {2}100: from 203\.0\.113\.8 lookup 100/);
     expect(state).toMatch(/route default blackhole table 100/);
+    // (the three rules every namespace starts with are not news, in the lab host either: it is read with -details)
+    expect(state).not.toMatch(/rule6? +(0: from all lookup local|32766: from all lookup main)/);
     // without the rule, the same lab reaches again: the rule was the cause
     await wan.ns.deleteRule({ from: '203.0.113.8', table: 100, priority: 100 });
     await expect(net.red).toReach('203.0.113.8');
@@ -62,4 +65,39 @@ describe('diagnosis under policy routing', () => {
     await net.red.addRule({ to: 'fd00:99::/64', action: 'prohibit', priority: 60 });
     expect(formatState(await readLabState(lab))).toMatch(/rule6 60: from all to fd00:99::\/64 prohibit/);
   });
+
+  test('packets marked by the source\'s own rules are routed again: a mark whose table has no way is NO_ROUTE, named', async ({ lab }) => {
+    const net = await bridgeNetwork(lab, { nat: true });
+    const { red } = net;
+    await red.addRule({ fwmark: 5, table: 100, priority: 100 });
+    await red.addRoute('default', { type: 'unreachable', table: 100 });
+    // the rule is there, but nothing marks yet: reached
+    await expect(red).toReach('203.0.113.8');
+    await red.iptables(['-t', 'mangle', '-A', 'OUTPUT', '-d', '203.0.113.0/24', '-j', 'MARK', '--set-mark', '5']);
+    const msg = await failureOf(expect(red).toReach('203.0.113.8', { timeout: 600 }));
+    // the unmarked route is found, but the packets leave marked and the kernel drops them: no route, not "no reply"
+    expect(msg).toMatch(/\(NO_ROUTE\)/);
+    expect(msg).toMatch(/red: its packets are marked 0x5 by ip mangle OUTPUT rule `ip daddr 203\.0\.113\.0\/24 counter meta mark set 0x5` \(kernel trace\), and the kernel routes marked packets again: no route to 203\.0\.113\.8 \(an unreachable route/);
+    expect(msg).toMatch(/red\$ ip -j route get 203\.0\.113\.8 mark 5 → error: No route to host/);
+    expect(msg).toMatch(/red: its policy rules: 100: from all fwmark 0x5 lookup 100/);
+    expect(msg).not.toMatch(/NO_REPLY|route back/);
+  });
+
+  test('a native nft mark that sends the packets to another gateway: the diagnosis follows the marked route', async ({ lab }) => {
+    const net = await bridgeNetwork(lab, { nat: true });
+    const { red } = net;
+    // table 200 sends marked packets to blue (192.168.15.2), which does not forward
+    await red.addRoute('default', { via: '192.168.15.2', table: 200 });
+    await red.addRule({ fwmark: 7, table: 200, priority: 100 });
+    await red.exec('nft', ['-f', '-'], { input: 'table inet u { chain o { type route hook output priority -100; ip daddr 203.0.113.0/24 meta mark set 0x7 counter; }; }' });
+    const msg = await failureOf(expect(red).toReach('203.0.113.8', { timeout: 600 }));
+    expect(msg).toMatch(/red: route to 203\.0\.113\.8 via 192\.168\.15\.3 dev veth-red/);
+    expect(msg).toMatch(/red: its packets are marked 0x7 by inet u o rule `ip daddr 203\.0\.113\.0\/24 meta mark set 0x00000007 counter` \(kernel trace\), and the kernel routes marked packets again: via 192\.168\.15\.2 dev veth-red src 192\.168\.15\.1 table 200/);
+    expect(msg).toMatch(/\(FORWARDING_DISABLED\)/);
+    expect(msg).toMatch(/blue \(192\.168\.15\.2\): forwarding is off/);
+    // without the marking rule, the same lab reaches: the mark was the whole story
+    await red.exec('nft', ['delete', 'table', 'inet', 'u']);
+    await expect(red).toReach('203.0.113.8');
+  });
 });
+

@@ -137,7 +137,9 @@ const DEFAULT_RULES = new Set(['0 local', '32766 main', '32767 default']);
 
 /** Policy rules but the ones every namespace starts with (0: lookup local, 32766: lookup main, 32767: lookup default). */
 export function userRules(rules: readonly IpRule[]): IpRule[] {
-  return rules.filter((x) => !DEFAULT_RULES.has(`${x.priority} ${x.table}`) || Object.keys(x).some((k) => !['priority', 'src', 'table'].includes(k)) || x.src !== 'all');
+  // (`ip -details` adds `protocol: kernel` to them)
+  const plain = (x: IpRule) => Object.entries(x).every(([k, v]) => ['priority', 'src', 'table'].includes(k) || (k === 'protocol' && v === 'kernel'));
+  return rules.filter((x) => !DEFAULT_RULES.has(`${x.priority} ${x.table}`) || !plain(x) || x.src !== 'all');
 }
 export const parseNexthops = (text: string): NexthopInfo[] => rows<NexthopInfo>(text);
 
