@@ -215,15 +215,24 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
 
 /**
  * The mark the source's own rules put on the probe's packets as they leave: the last `meta mark set VALUE` the kernel
- * traced on an outgoing packet of the source (iptables-nft's `-j MARK --set-mark` is traced so too). Without a trace
+ * traced on an outgoing packet of the source in a chain that re-routes (iptables-nft's `-j MARK --set-mark` in mangle
+ * OUTPUT is traced so too). Without a trace
  * (attach mode), a mangle OUTPUT `-j MARK --set-xmark VALUE/0xffffffff` whose counter rose during the probe.
  */
 function markOf(source: string, trace: Trace, before: readonly NamespaceState[], after: readonly NamespaceState[]): { mark: number; by: string } | undefined {
   let found: { mark: number; by: string } | undefined;
+  const chains = after.find((x) => x.name === source)?.nftRules.chains ?? [];
+  // only a chain of type route re-routes what it marks (iptables' mangle OUTPUT is one); a mark set in a filter chain,
+  // or in a regular chain whose caller is not known here, changes no route, so it is not followed
+  const reroutes = (chain: string) => {
+    const [family, table, name] = chain.split(' ');
+    if ((family === 'ip' || family === 'ip6') && table === 'mangle' && name === 'OUTPUT') return true;
+    return chains.some((c) => c.family === family && c.table === table && c.name === name && c.type === 'route');
+  };
   for (const step of trace.steps) {
     // outgoing packets carry only an oif; replies coming in have an iif
-    if (step.ns !== source || !step.rule || /\biif /.test(step.packet)) continue;
-    const m = /\bmeta mark set (0x[0-9a-f]+|\d+)(?: counter)?$/.exec(step.rule);
+    if (step.ns !== source || !step.rule || /\biif /.test(step.packet) || !reroutes(step.chain)) continue;
+    const m = /\bmeta mark set (0x[0-9a-f]+|\d+)(?=\s|$)/.exec(step.rule);
     if (m) found = { mark: Number(m[1]), by: `${step.chain} rule \`${step.rule}\` (kernel trace)` };
   }
   if (found || trace.steps.length) return found;

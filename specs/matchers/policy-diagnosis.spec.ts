@@ -73,6 +73,16 @@ describe('diagnosis under policy routing', () => {
     await red.addRoute('default', { type: 'unreachable', table: 100 });
     // the rule is there, but nothing marks yet: reached
     await expect(red).toReach('203.0.113.8');
+    // a mark set in a filter chain re-routes nothing (only route chains do): still reached, and a failure for another
+    // reason does not follow the mark
+    await red.exec('nft', ['-f', '-'], { input: 'table inet f { chain o { type filter hook output priority 0; ip daddr 203.0.113.0/24 meta mark set 0x5 counter; }; }' });
+    await expect(red).toReach('203.0.113.8');
+    await lab.host.iptables(['-I', 'FORWARD', '-j', 'DROP']);
+    const other = await failureOf(expect(red).toReach('203.0.113.8', { timeout: 600 }));
+    expect(other).toMatch(/\(FILTERED\)/);
+    expect(other).not.toMatch(/marked/);
+    await lab.host.iptables(['-D', 'FORWARD', '-j', 'DROP']);
+    await red.exec('nft', ['delete', 'table', 'inet', 'f']);
     await red.iptables(['-t', 'mangle', '-A', 'OUTPUT', '-d', '203.0.113.0/24', '-j', 'MARK', '--set-mark', '5']);
     const msg = await failureOf(expect(red).toReach('203.0.113.8', { timeout: 600 }));
     // the unmarked route is found, but the packets leave marked and the kernel drops them: no route, not "no reply"
