@@ -2,7 +2,7 @@
  * netspec's matchers as plain functions (`netspec/matchers`), for `expect.extend` in any Vitest or Jest set-up. Importing
  * this module alone also brings their types to Vitest's `expect` (the `declare module 'vitest'` block below).
  */
-import { toReach, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type ToReachOptions } from './to-reach.js';
+import { toReach, MAX_MS, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type ToReachOptions } from './to-reach.js';
 import { toHaveArpEntry, type ToHaveArpEntryOptions } from './to-have-arp-entry.js';
 import { toRouteVia, type ToRouteViaOptions } from './to-route-via.js';
 import { toHaveAddress } from './to-have-address.js';
@@ -65,7 +65,8 @@ export function deadlineMs(matcher: string, isNot: boolean, args: readonly unkno
   const option = (at: number, key: string): number | undefined => {
     const o = args[at];
     const v = o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[key] : undefined;
-    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
+    // a value the matcher will refuse (an InvalidInputError at once) decides nothing: no warning about it
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= MAX_MS ? v : undefined;
   };
   switch (matcher) {
     case 'toReach': {

@@ -36,7 +36,8 @@ export interface ToReachOptions {
 
 export const DEFAULT_REACH_TIMEOUT_MS = 3000;
 export const DEFAULT_NOT_WINDOW_MS = 400;
-const MAX_MS = 3_600_000;
+/** The longest timeout or window a matcher takes (an hour); more is an InvalidInputError. */
+export const MAX_MS = 3_600_000;
 
 function checkMs(value: number | undefined, name: string): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0 && value <= MAX_MS)) {
