@@ -31,11 +31,15 @@ export interface ToHaveLinkOptions {
   timeout?: number;
 }
 
+/** The operational states the kernel reports (RFC 2863's ifOperStatus, IF_OPER_* in linux/if.h), as `ip` prints them. */
+const OPERSTATES: readonly string[] = ['UP', 'DOWN', 'UNKNOWN', 'LOWERLAYERDOWN', 'DORMANT', 'TESTING', 'NOTPRESENT'];
+
 export async function toHaveLink(this: MatcherContext, received: unknown, name: unknown, options?: ToHaveLinkOptions): Promise<MatcherResult> {
   const ns = receivedNetns(received, 'toHaveLink');
   const ifname = checkIfname(name, 'link name');
   const opts = checkOptions<ToHaveLinkOptions>(options, 'toHaveLink', { state: 'string', master: 'string', type: 'string', kind: 'string', mtu: 'number', mac: 'string', carrier: 'boolean', timeout: 'number' });
-  if (opts.state !== undefined && !/^[A-Z_]+$/.test(opts.state)) throw new InvalidInputError('state', opts.state, 'expected an operstate in capitals, e.g. "UP" or "DOWN"');
+  // a closed set: a misspelt state ("UPP") would never match, so its `.not` would pass whatever the link's state
+  if (opts.state !== undefined && !OPERSTATES.includes(opts.state)) throw new InvalidInputError('state', opts.state, `expected an operstate as ip prints it: ${OPERSTATES.join(', ')}`);
   if (opts.master !== undefined) checkIfname(opts.master, 'master');
   if (opts.kind !== undefined && opts.type !== undefined && opts.kind !== opts.type) throw new InvalidInputError('kind', opts.kind, `it differs from type ${JSON.stringify(opts.type)}; give one of them`);
   const kindWanted = opts.kind ?? opts.type;
