@@ -1,7 +1,8 @@
 // Regressions of an adversarial pass over toHaveLink: each case passed where the kernel's state said it should fail,
 // or gave a verdict where netspec could not read what it asserts about. Real labs, real links, no mocks.
 import { describe, expect, test } from '../../src/vitest.js';
-import { InvalidInputError, type Lab, type Netns } from '../../src/index.js';
+import { InvalidInputError, NotFoundError, ProbeError, type Lab, type Netns } from '../../src/index.js';
+import { failureOf } from './helpers.js';
 
 /** red and blue on one veth (10.1.0.1/24 – 10.1.0.2/24); blue's end starts down, so red's has no carrier. */
 async function pair(lab: Lab): Promise<{ red: Netns; blue: Netns }> {
@@ -11,6 +12,8 @@ async function pair(lab: Lab): Promise<{ red: Netns; blue: Netns }> {
 }
 
 const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+/** Run `ip -batch` lines in `ns` MS milliseconds from now, in one process (so nothing reads between them). */
+const later = (ns: Netns, ms: number, ...lines: string[]) => new Promise((r) => setTimeout(r, ms)).then(() => ns.exec('ip', ['-batch', '-'], { input: lines.join('\n') + '\n' }));
 
 describe('toHaveLink: no vacuous .not', () => {
   test('a state that is no operstate is an InvalidInputError, not a .not that passes whatever the state', async ({ lab }) => {
@@ -24,5 +27,64 @@ describe('toHaveLink: no vacuous .not', () => {
     await expect(red).toHaveLink('eth0', { state: 'DOWN' });
     await expect(red).not.toHaveLink('eth0', { state: 'UP' });
     await expect(red).toHaveLink('lo', { state: 'UNKNOWN' });
+  });
+
+  test('.not with options on a link that is not there is a NotFoundError (a misspelt name passed it); without options it still passes', async ({ lab }) => {
+    const { red } = await pair(lab);
+    for (const options of [{ carrier: true }, { state: 'UP' }, { master: 'br0' }, { mtu: 1500 }, { carrier: true, timeout: 300 }]) {
+      const error = await errorOf(expect(red).not.toHaveLink('eht0', options));
+      expect(error, JSON.stringify(options)).toBeInstanceOf(NotFoundError);
+      expect(String(error)).toMatch(/no interface named "eht0" in this lab: namespace red of lab \d+ has no link eht0.*, so \.not\.toHaveLink\("eht0", .*\) has nothing to say about its .*; to assert that the link is not there, use \.not\.toHaveLink\("eht0"\)/);
+    }
+    await expect(red).not.toHaveLink('eht0');
+    await expect(red).not.toHaveLink('eht0', { timeout: 200 });
+    await expect(red).not.toHaveLink('eth0', { carrier: true });
+  });
+});
+
+describe('toHaveLink: .not over a window', () => {
+  test('a carrier that comes and goes between two reads fails .not { carrier: true } (the kernel counts carrier changes)', async ({ lab }) => {
+    const { red, blue } = await pair(lab);
+    // blue's end up and down again in one ip process: red's end has a carrier for a moment no read sees
+    let flap = later(blue, 300, 'link set eth0 up', 'link set eth0 down');
+    const msg = await failureOf(expect(red).not.toHaveLink('eth0', { carrier: true, timeout: 1500 }));
+    await flap;
+    expect(msg).toMatch(/^expect\(red\)\.not\.toHaveLink\("eth0", \{"carrier":true,"timeout":1500\}\)\n\nred has eth0 veth \S+ NO-CARRIER .*\nits carrier changed 2 times between the reads at \d+ ms and \d+ ms into the window \(carrier_changes \d+ → \d+\), and the reads saw no change: it had its carrier in between/);
+    // and the other way: a carrier lost for a moment fails .not { carrier: false }
+    await blue.up('eth0');
+    await expect(red).toHaveLink('eth0', { carrier: true });
+    flap = later(blue, 300, 'link set eth0 down', 'link set eth0 up');
+    const lost = await failureOf(expect(red).not.toHaveLink('eth0', { carrier: false, timeout: 1500 }));
+    await flap;
+    expect(lost).toMatch(/its carrier changed 2 times .* it lost its carrier in between/);
+    // a steady carrier still passes, after the whole window
+    const started = Date.now();
+    await expect(red).not.toHaveLink('eth0', { carrier: false, timeout: 600 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+  });
+
+  test('a link deleted, renamed or replaced during the window is an error, never a pass', async ({ lab }) => {
+    const red = await lab.netns('red');
+    await Promise.all([0, 1, 2].map((i) => lab.veth({ ns: red, name: `d${i}` }, { ns: red, name: `p${i}` })));
+    let change = later(red, 200, 'link del d0');
+    const deleted = await errorOf(expect(red).not.toHaveLink('d0', { mtu: 9000, timeout: 1000 }));
+    await change;
+    expect(deleted).toBeInstanceOf(NotFoundError);
+    expect(String(deleted)).toMatch(/namespace red of lab \d+ has no link d0 \d+ ms into the 1000 ms window/);
+    change = later(red, 200, 'link set d1 down', 'link set d1 name d9');
+    const renamed = await errorOf(expect(red).not.toHaveLink('d1', { state: 'DOWN', timeout: 1000 }));
+    await change;
+    expect(renamed).toBeInstanceOf(NotFoundError);
+    change = later(red, 200, 'link del d2', 'link add d2 type veth peer name p2');
+    const replaced = await errorOf(expect(red).not.toHaveLink('d2', { mtu: 9000, timeout: 1000 }));
+    await change;
+    expect(replaced).toBeInstanceOf(ProbeError);
+    expect(String(replaced)).toMatch(/d2 in namespace red of lab \d+ was replaced during the 1000 ms window of \.not\.toHaveLink\("d2", \{"mtu":9000,"timeout":1000\}\): ifindex \d+ at \d+ ms, \d+ at \d+ ms/);
+    // the namespace deleted during the window: an error too
+    change = later(lab.host, 200, 'netns del red');
+    const nsGone = await errorOf(expect(red).not.toHaveLink('d2', { mtu: 9000, timeout: 1000 }));
+    await change;
+    expect(nsGone).toBeInstanceOf(NotFoundError);
+    expect(String(nsGone)).toMatch(/no network namespace named "red"/);
   });
 });

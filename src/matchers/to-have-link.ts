@@ -5,13 +5,18 @@
  * Waiting: a positive assertion polls until the link matches, for `timeout` ms (default 1000: a link's operational
  * state follows its carrier a moment after `up`). A `.not` without `timeout` reads once. A `.not` with `timeout` watches
  * the whole window and fails as soon as the link matches: it passes only if the link did not match at any read during
- * the window, so a transient state (the carrier not there *yet*) cannot make it pass early. To wait for a link to lose
- * something, assert the new state positively: `toHaveLink(dev, { carrier: false, timeout })`.
+ * the window, so a transient state (the carrier not there *yet*) cannot make it pass early; a carrier that came and
+ * went between two reads is seen too, in the kernel's count of carrier changes. To wait for a link to lose something,
+ * assert the new state positively: `toHaveLink(dev, { carrier: false, timeout })`.
+ *
+ * A `.not` with options is a claim about a link that is there: when it is not (misspelt, deleted, renamed, or replaced
+ * during the window) that is an error, never a pass. `.not.toHaveLink(name)` asserts that it is not there.
  */
 import { checkIfname } from '../names.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, NotFoundError, ProbeError } from '../errors.js';
 import { checkMac, checkMtu } from '../link-options.js';
 import type { LinkInfo } from '../parse/ip.js';
+import type { Netns } from '../netns.js';
 import { bullet, checkOptions, describe, hint, poll, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToHaveLinkOptions {
@@ -47,7 +52,7 @@ export async function toHaveLink(this: MatcherContext, received: unknown, name: 
   if (opts.mtu !== undefined) checkMtu(opts.mtu, 'toHaveLink option mtu');
   // a multicast MAC cannot be a link's, but asking whether a link has one is no error: only the syntax is checked
   const mac = opts.mac === undefined ? undefined : checkMacSyntax(opts.mac);
-  const check = (links: LinkInfo[]): string[] => {
+  const check = (links: LinkInfo[], withCarrier = true): string[] => {
     const out: string[] = [];
     const link = links.find((l) => l.ifname === ifname);
     if (!link) return [`there is no link called ${ifname}`];
@@ -59,18 +64,24 @@ export async function toHaveLink(this: MatcherContext, received: unknown, name: 
     if (kindWanted !== undefined && kind !== kindWanted) out.push(`its kind is ${kind}, not ${kindWanted}`);
     if (opts.mtu !== undefined && link.mtu !== opts.mtu) out.push(`its MTU is ${link.mtu}, not ${opts.mtu}`);
     if (mac !== undefined && link.address?.toLowerCase() !== mac) out.push(`its MAC is ${link.address}, not ${mac}`);
-    if (opts.carrier !== undefined && carrier(link) !== opts.carrier) out.push(opts.carrier ? `it has no carrier (flags ${link.flags.join(',')})` : `it has a carrier (flags ${link.flags.join(',')})`);
+    if (withCarrier && opts.carrier !== undefined && carrier(link) !== opts.carrier) out.push(opts.carrier ? `it has no carrier (flags ${link.flags.join(',')})` : `it has a carrier (flags ${link.flags.join(',')})`);
     return out;
   };
   const matches = (l: LinkInfo[]) => check(l).length === 0;
+  const args = describe(name) + (options ? `, ${describe(options)}` : '');
+  // what the assertion says about the link (not only that it is there): under `.not`, a claim about a link that exists
+  const asked = ASKED.filter((k) => opts[k] !== undefined);
   const started = Date.now();
-  // positive: until it matches; .not with a timeout: until it matches (then the .not fails), else the whole window
-  const links = this.isNot && opts.timeout === undefined ? await ns.links() : await poll(() => ns.links(), matches, opts.timeout ?? 1000);
+  let links: LinkInfo[];
+  let flap: string | undefined;
+  if (!this.isNot) links = await poll(() => ns.links(), matches, opts.timeout ?? 1000);
+  else if (opts.timeout === undefined) links = await ns.links();
+  else ({ links, flap } = await watchNot(ns, ifname, opts.timeout, matches, (l) => check(l, false).length === 0, opts.carrier !== undefined, asked, args));
+  if (this.isNot && asked.length && !links.some((l) => l.ifname === ifname)) throw gone(ns, ifname, asked, args, opts.timeout === undefined ? '' : ` at the end of the ${opts.timeout} ms window`);
   const waited = Date.now() - started;
   const link = links.find((l) => l.ifname === ifname);
-  const problems = check(links);
+  const problems = flap ? [] : check(links);
   const pass = problems.length === 0;
-  const args = describe(name) + (options ? `, ${describe(options)}` : '');
   const row = (l: LinkInfo) =>
     `${l.ifname} ${l.linkinfo?.info_kind ?? l.link_type} ${l.operstate}${carrier(l) ? '' : ' NO-CARRIER'} mtu ${l.mtu}${l.address ? ` ${l.address}` : ''}${l.master ? ` master ${l.master}` : ''}`;
   const window = opts.timeout === undefined ? '' : this.isNot ? ` (watched for ${waited} ms of a ${opts.timeout} ms window)` : ` (after waiting ${waited} ms)`;
@@ -80,9 +91,72 @@ export async function toHaveLink(this: MatcherContext, received: unknown, name: 
     expected: { name: ifname, ...opts },
     message: () =>
       pass
-        ? `${hint(ns, 'toHaveLink', true, args)}\n\n${ns.name} has ${link ? row(link) : ifname}${opts.timeout !== undefined && this.isNot ? ` (${waited} ms into the ${opts.timeout} ms window)` : ''}`
+        ? `${hint(ns, 'toHaveLink', true, args)}\n\n${ns.name} has ${link ? row(link) : ifname}${opts.timeout !== undefined && this.isNot ? ` (${waited} ms into the ${opts.timeout} ms window)` : ''}${flap ? `\n${flap}` : ''}`
         : `${hint(ns, 'toHaveLink', false, args)}\n\n${ns.name}: ${problems.join('; ')}${window}\n\nlinks (ip -j -d link show):\n${bullet(links.map(row))}`,
   };
+}
+
+/** The options that say something about the link itself, beyond its being there. */
+const ASKED = ['state', 'master', 'kind', 'type', 'mtu', 'mac', 'carrier'] as const;
+
+const INTERVAL_MS = 50;
+
+/**
+ * `.not` with a timeout: read the links every 50 ms for the whole window, stopping at the first read where the link
+ * matches; the last read is at or after the window's end. With options (a claim about a link that is there), the link
+ * must be there at every read, and be the same link (its ifindex): one deleted, renamed or replaced in the window is an
+ * error, never a pass. Reads cannot see what happens between them, but the kernel counts every carrier change
+ * (`carrier_changes`, printed by `ip -s -s`): more changes than the two reads show means the carrier came and went
+ * unseen, and with everything else asked the same at both reads, the link matched in between (`flap` says so).
+ */
+async function watchNot(
+  ns: Netns,
+  ifname: string,
+  timeoutMs: number,
+  matches: (links: LinkInfo[]) => boolean,
+  matchesBesidesCarrier: (links: LinkInfo[]) => boolean,
+  watchCarrier: boolean,
+  asked: readonly string[],
+  args: string,
+): Promise<{ links: LinkInfo[]; flap?: string }> {
+  const started = Date.now();
+  let prev: { links: LinkInfo[]; link: LinkInfo; at: number } | undefined;
+  for (;;) {
+    const at = Date.now() - started;
+    const links = await ns.ipJson<LinkInfo[]>(['-s', '-s', '-d', 'link', 'show'], 'list links and their carrier changes');
+    const link = links.find((l) => l.ifname === ifname);
+    if (asked.length && !link) throw gone(ns, ifname, asked, args, ` ${at} ms into the ${timeoutMs} ms window`);
+    if (link && prev && link.ifindex !== prev.link.ifindex) {
+      throw new ProbeError(`${ifname} in ${ns} was replaced during the ${timeoutMs} ms window of .not.toHaveLink(${args}): ifindex ${prev.link.ifindex} at ${prev.at} ms, ${link.ifindex} at ${at} ms; what the window saw was two links, so no verdict`);
+    }
+    if (matches(links)) return { links };
+    if (watchCarrier && link && prev && matchesBesidesCarrier(links) && matchesBesidesCarrier(prev.links)) {
+      const [before, after] = [carrierChanges(ns, prev.link), carrierChanges(ns, link)];
+      const seen = carrier(prev.link) === carrier(link) ? 0 : 1;
+      if (after - before > seen) {
+        return { links, flap: `its carrier changed ${after - before} times between the reads at ${prev.at} ms and ${at} ms into the window (carrier_changes ${before} → ${after}), and the reads saw ${seen === 0 ? 'no change' : 'one'}: it ${carrier(link) ? 'lost' : 'had'} its carrier in between` };
+      }
+    }
+    if (Date.now() - started >= timeoutMs) return { links };
+    if (link) prev = { links, link, at };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(INTERVAL_MS, Math.max(0, timeoutMs - (Date.now() - started)))));
+  }
+}
+
+/** The kernel's count of the link's carrier changes (IFLA_CARRIER_CHANGES); without it, no evidence between reads. */
+function carrierChanges(ns: Netns, link: LinkInfo): number {
+  const count = (link.stats64 as { tx?: { carrier_changes?: unknown } } | undefined)?.tx?.carrier_changes;
+  if (typeof count !== 'number') throw new ProbeError(`\`ip -s -s link show\` in ${ns} printed no carrier_changes for ${link.ifname}: what its carrier did between two reads is unknown, so a .not.toHaveLink with carrier and timeout has no verdict`);
+  return count;
+}
+
+/** The error of a `.not.toHaveLink` with options whose link is not there: no verdict about a link that is not there. */
+function gone(ns: Netns, ifname: string, asked: readonly string[], args: string, when: string): NotFoundError {
+  return new NotFoundError(
+    'interface',
+    ifname,
+    `${ns} has no link ${ifname}${when}, so .not.toHaveLink(${args}) has nothing to say about its ${asked.join(', ')} (a misspelt, deleted or renamed link would pass it); to assert that the link is not there, use .not.toHaveLink(${JSON.stringify(ifname)})`,
+  );
 }
 
 /** The link has a carrier: the kernel reports LOWER_UP (NO-CARRIER when it has none). */
