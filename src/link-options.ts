@@ -81,7 +81,8 @@ export function portFlagWords(flags: unknown, input = 'bridge port flags'): stri
   const words: string[] = [];
   for (const [key, value] of Object.entries(flags)) {
     if (value === undefined) continue;
-    const word = PORT_FLAG_WORDS[key as keyof BridgePortFlags];
+    // own keys only: `constructor`, `toString`, `__proto__` are keys of every object literal's prototype
+    const word = Object.hasOwn(PORT_FLAG_WORDS, key) ? PORT_FLAG_WORDS[key as keyof BridgePortFlags] : undefined;
     if (!word) throw new InvalidInputError(`${input} key`, key, `expected one of ${Object.keys(PORT_FLAG_WORDS).join(', ')}`);
     if (typeof value !== 'boolean') throw new InvalidInputError(`${input} ${key}`, value, 'expected true or false');
     words.push(word, value ? 'on' : 'off');

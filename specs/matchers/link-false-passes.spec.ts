@@ -88,3 +88,29 @@ describe('toHaveLink: .not over a window', () => {
     expect(String(nsGone)).toMatch(/no network namespace named "red"/);
   });
 });
+
+describe('hostile option keys', () => {
+  test('keys every object has (constructor, toString, __proto__) are unknown options, InvalidInputErrors naming them; nothing is built', async ({ lab }) => {
+    const br = await lab.bridge('br0');
+    const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
+    const a = await br.attach(red, { address: '10.3.0.1/24' });
+    for (const flags of [{ constructor: true }, { toString: false }, { hasOwnProperty: true }, JSON.parse('{"__proto__": true}') as object]) {
+      const key = Object.keys(flags)[0];
+      for (const call of [() => br.setPort(a.peer, flags as never), () => br.attach(blue, { address: '10.3.0.2/24', port: flags as never }), () => br.addPort('lo', { port: flags as never })]) {
+        const error = await errorOf(call());
+        expect(error, key).toBeInstanceOf(InvalidInputError);
+        expect(String(error)).toMatch(new RegExp(`invalid (bridge port flags|port) key "${key}": expected one of hairpin, learning`));
+      }
+    }
+    expect((await blue.links()).map((l) => l.ifname)).toEqual(['lo']);
+    expect((await lab.host.links()).filter((l) => l.master === 'br0').map((l) => l.ifname)).toEqual([a.peer]);
+    for (const key of ['constructor', 'valueOf', '__proto__']) {
+      const options = JSON.parse(`{"${key}": 1}`) as never;
+      for (const [matcher, call] of [['toHaveLink', () => expect(red).toHaveLink('lo', options)], ['toReach', () => expect(red).toReach('10.3.0.1', options)]] as const) {
+        const error = await errorOf(call());
+        expect(error, `${matcher} ${key}`).toBeInstanceOf(InvalidInputError);
+        expect(String(error)).toMatch(new RegExp(`invalid ${matcher} option "${key}": unknown option; ${matcher} takes`));
+      }
+    }
+  });
+});

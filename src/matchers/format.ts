@@ -49,7 +49,7 @@ export function checkOptions<T extends object>(options: unknown, matcher: string
     throw new InvalidInputError(`${matcher} options`, options, `expected an object with some of: ${Object.keys(allowed).join(', ')}`);
   }
   for (const [key, value] of Object.entries(options)) {
-    const type = allowed[key];
+    const type = Object.hasOwn(allowed, key) ? allowed[key] : undefined; // not `constructor`, `toString`… of every object
     if (!type) throw new InvalidInputError(`${matcher} option`, key, `unknown option; ${matcher} takes ${Object.keys(allowed).join(', ')}`);
     if (value === undefined) continue;
     const ok =
