@@ -89,7 +89,7 @@ describe('toHaveLink: .not over a window', () => {
   });
 });
 
-describe('hostile option keys', () => {
+describe('hostile input', () => {
   test('keys every object has (constructor, toString, __proto__) are unknown options, InvalidInputErrors naming them; nothing is built', async ({ lab }) => {
     const br = await lab.bridge('br0');
     const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
@@ -113,4 +113,25 @@ describe('hostile option keys', () => {
       }
     }
   });
+});
+
+test('a vxlan tunnel end that is no address of a namespace (0.0.0.0, ::, IPv4-mapped, broadcast, multicast local) is refused; nothing is built', async ({ lab }) => {
+  const ua = await lab.netns('ua');
+  for (const [extra, message] of [
+    [{ remote: '0.0.0.0' }, /invalid vxlan remote "0\.0\.0\.0": the unspecified address/],
+    [{ remote: '::' }, /invalid vxlan remote "::": the unspecified address/],
+    [{ remote: '::ffff:10.0.0.2' }, /invalid vxlan remote "::ffff:10\.0\.0\.2": an IPv4-mapped IPv6 address .* write the IPv4 address 10\.0\.0\.2/],
+    [{ remote: '::ffff:224.0.0.1' }, /invalid vxlan remote "::ffff:224\.0\.0\.1": an IPv4-mapped IPv6 address/],
+    [{ remote: '255.255.255.255' }, /invalid vxlan remote "255\.255\.255\.255"/],
+    [{ local: '::ffff:10.0.0.1', remote: 'fd00::2' }, /invalid vxlan local "::ffff:10\.0\.0\.1": an IPv4-mapped/],
+    [{ local: '239.1.1.1', remote: '10.0.0.2' }, /invalid vxlan local "239\.1\.1\.1": it is a multicast address; local is a unicast address/],
+  ] as const) {
+    const error = await errorOf(lab.vxlan({ ns: ua, name: 'vx0', id: 1, ...extra }));
+    expect(error, String(message)).toBeInstanceOf(InvalidInputError);
+    expect(String(error)).toMatch(message);
+  }
+  expect((await ua.links()).map((l) => l.ifname)).toEqual(['lo']);
+  // a tunnel end that is one still works
+  await lab.vxlan({ ns: ua, name: 'vx0', id: 1, local: '10.0.0.1', remote: '10.0.0.2' });
+  await expect(ua).toHaveLink('vx0', { kind: 'vxlan' });
 });

@@ -5,7 +5,7 @@
  * in `ns`. A kind the kernel lacks is a PrerequisiteError naming its module (src/batch.ts).
  */
 import { InvalidInputError } from '../errors.js';
-import { parseAddress, parseCidr } from '../address.js';
+import { parseAddress, parseCidr, parseProbeAddress } from '../address.js';
 import { checkIfname } from '../names.js';
 import { checkLinkAttrs, checkMacvlanMode, checkUdpPort, checkVid, checkVni, type LinkAttrs, type MacvlanMode } from '../link-options.js';
 import type { Netns } from '../netns.js';
@@ -88,10 +88,11 @@ export async function createVxlan(ctx: BuildContext, spec: VxlanSpec): Promise<L
   const id = checkVni(spec.id);
   const dstport = checkUdpPort(spec.dstport ?? 4789, 'vxlan dstport');
   const dev = spec.dev === undefined ? undefined : checkIfname(spec.dev, 'vxlan dev');
-  const local = spec.local === undefined ? undefined : parseAddress(spec.local, 'vxlan local');
-  const remote = spec.remote === undefined ? undefined : parseAddress(spec.remote, 'vxlan remote');
+  const local = spec.local === undefined ? undefined : tunnelEnd(spec.local, 'vxlan local');
+  const remote = spec.remote === undefined ? undefined : tunnelEnd(spec.remote, 'vxlan remote');
   const group = spec.group === undefined ? undefined : parseAddress(spec.group, 'vxlan group');
   if (remote && group) throw new InvalidInputError('vxlan remote', remote.address, 'give remote (one peer) or group (multicast), not both');
+  if (local && isMulticast(local.address)) throw new InvalidInputError('vxlan local', local.address, 'it is a multicast address; local is a unicast address of ns to send from');
   if (remote && isMulticast(remote.address)) throw new InvalidInputError('vxlan remote', remote.address, 'it is a multicast address; pass it as group');
   if (group && !isMulticast(group.address)) throw new InvalidInputError('vxlan group', group.address, 'expected a multicast address (224.0.0.0/4 or ff00::/8); a single peer is remote');
   if (group && !dev) throw new InvalidInputError('vxlan dev', undefined, 'a multicast group needs the underlay link (dev) to join it on');
@@ -157,6 +158,16 @@ async function build(ctx: BuildContext, c: Common, kind: string, create: StepIn)
     undo: [{ step: 0, target: c.into.name, argv: linkDelArgv(c.name), intent: `undo ${c.name}` }],
   });
   return { ns: c.into, name: c.name, kind, address: c.address?.text };
+}
+
+/**
+ * A tunnel end (vxlan local, remote): one address of a namespace. Refused: the unspecified address (the kernel reads a
+ * remote 0.0.0.0 as no remote at all, so the link would not be what the call says), an IPv4-mapped IPv6 address and the
+ * limited broadcast; a multicast one is said by the caller (remote: pass it as group).
+ */
+function tunnelEnd(value: unknown, input: string): ReturnType<typeof parseAddress> {
+  const parsed = parseAddress(value, input);
+  return isMulticast(parsed.address) ? parsed : parseProbeAddress(value, input);
 }
 
 function isMulticast(address: string): boolean {
