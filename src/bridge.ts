@@ -11,7 +11,7 @@ import { addressStep } from './steps/address.js';
 import { bridgePortFlagsStep, bridgePortStep, bridgeStep, bridgeVlanDelStep, bridgeVlanStep, linkDelArgv, linkUpStep, vethStep } from './steps/link.js';
 import { checkLinkAttrs, checkPortVlan, checkVid, portFlagWords, type BridgePortFlags, type LinkAttrs, type PortVlan } from './link-options.js';
 import { routeStep } from './steps/route.js';
-import { at } from './steps/step.js';
+import { at, checkStepOptions } from './steps/step.js';
 import type { Scope } from './scope.js';
 
 export interface BridgeOptions extends LinkAttrs {
@@ -68,6 +68,7 @@ export async function createBridge(ctx: BuildContext, name: string, options: Bri
   ctx.assertAlive();
   checkIfname(name, 'bridge name');
   if (options === null || typeof options !== 'object') throw new InvalidInputError('bridge options', options, 'expected an object such as { address: "192.168.15.3/24" }');
+  checkStepOptions(options, 'bridge', ['address', 'mtu', 'mac', 'vlanFiltering'], 'lab.bridge');
   const address = options.address === undefined ? undefined : parseCidr(options.address, 'bridge address');
   const attrs = checkLinkAttrs(options, 'bridge');
   if (options.vlanFiltering !== undefined && typeof options.vlanFiltering !== 'boolean') throw new InvalidInputError('bridge vlanFiltering', options.vlanFiltering, 'expected true or false');
@@ -121,6 +122,7 @@ export class Bridge {
     if (ns.lab !== lab) throw new InvalidInputError('namespace', String(ns), `it belongs to ${ns.lab}, but ${this} is in ${lab}; attach namespaces of the same lab`);
     if (ns.isHost) throw new InvalidInputError('namespace', 'host', 'the host is already on the bridge; give the bridge an address instead (lab.bridge(name, { address }))');
     if (options === null || typeof options !== 'object') throw new InvalidInputError('attach options', options, 'expected an object such as { address: "192.168.15.1/24" }');
+    checkStepOptions(options, 'attach', ['address', 'ifname', 'peer', 'gateway', 'mtu', 'mac', 'port', 'vlan'], 'attach');
     const defaultIfname = `veth-${ns.name}`;
     if (options.ifname === undefined && defaultIfname.length > 15) {
       throw new InvalidInputError('interface name', defaultIfname, `the default name for ${ns.name} is longer than 15 characters; pass { ifname } (at most 15 characters)`);
@@ -176,6 +178,7 @@ export class Bridge {
     checkIfname(dev, 'bridge port device');
     if (dev === this.name) throw new InvalidInputError('bridge port device', dev, 'a bridge cannot be a port of itself');
     if (options === null || typeof options !== 'object') throw new InvalidInputError('port options', options, 'expected an object such as { port: { hairpin: true }, vlan: 10 }');
+    checkStepOptions(options, 'port', ['port', 'vlan'], 'addPort');
     const steps: Step[] = [at('host', bridgePortStep(dev, this.name)), ...this.#portSteps(dev, options)];
     this.#checkPortLimit(`${dev} on ${this.name}`);
     await transact(ctx, { claims: [() => (this.#ports++, { release: () => void this.#ports-- })], steps });

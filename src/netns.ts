@@ -12,6 +12,7 @@ import { nexthopDelStep, nexthopStep, type NexthopOptions } from './steps/nextho
 import { ruleStep, type RuleOptions } from './steps/ip-rule.js';
 import { masqueradeStep, policyStep } from './steps/rules.js';
 import { clearShapingSteps, netemStep, tbfStep, type NetemOptions, type ShapeOptions } from './steps/qdisc.js';
+import { checkStepOptions } from './steps/step.js';
 import { checkSysctlKey, forwardingSteps, sysctlStep } from './steps/sysctl.js';
 import { firstArray, parseIpRules, parseNexthops, parseRoutes, type AddrInfo, type IpRule, type LinkInfo, type NeighInfo, type NexthopInfo, type RouteInfo } from './parse/ip.js';
 
@@ -131,6 +132,7 @@ export class Netns {
     const c = parseCidr(cidr, 'address');
     checkIfname(dev, 'device');
     if (options === null || typeof options !== 'object') throw new InvalidInputError('address options', options, 'expected an object such as { nodad: false }');
+    checkStepOptions(options, 'address', ['nodad'], 'addAddress');
     if (options.nodad !== undefined && typeof options.nodad !== 'boolean') throw new InvalidInputError('nodad', options.nodad, 'expected true or false');
     return this.apply([addressStep(c, dev, undefined, options)]);
   }
@@ -139,6 +141,7 @@ export class Netns {
   async setLink(dev: string, options: LinkAttrs & { up?: boolean }): Promise<void> {
     checkIfname(dev, 'device');
     if (options === null || typeof options !== 'object') throw new InvalidInputError('link options', options, 'expected an object such as { mtu: 1400, mac: "02:00:00:00:00:01", up: true }');
+    checkStepOptions(options, 'link', ['mtu', 'mac', 'up'], 'setLink');
     const attrs = checkLinkAttrs(options, 'link');
     if (options.up !== undefined && typeof options.up !== 'boolean') throw new InvalidInputError('link up', options.up, 'expected true or false');
     if (attrs.mtu === undefined && attrs.mac === undefined && options.up === undefined) throw new InvalidInputError('link options', options, 'nothing to set: give mtu, mac or up');

@@ -135,3 +135,31 @@ test('a vxlan tunnel end that is no address of a namespace (0.0.0.0, ::, IPv4-ma
   await lab.vxlan({ ns: ua, name: 'vx0', id: 1, local: '10.0.0.1', remote: '10.0.0.2' });
   await expect(ua).toHaveLink('vx0', { kind: 'vxlan' });
 });
+
+test('a misspelt option of a link builder, setLink or addAddress is an InvalidInputError naming it (it was ignored: { moed: "private" } made a bridge-mode macvlan)', async ({ lab }) => {
+  const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
+  const br = await lab.bridge('br0');
+  await lab.veth({ ns: red, name: 'e0' }, { ns: lab.host, name: 'e1' });
+  const cases: [() => Promise<unknown>, RegExp][] = [
+    [() => lab.veth({ ns: red, name: 'a0', mtuu: 1400 } as never, { ns: lab.host, name: 'a1' }), /invalid first veth end option "mtuu": unknown option; a veth end takes ns, name, address, mtu, mac, up/],
+    [() => lab.bridge('br1', { vlanfiltering: true } as never), /invalid bridge option "vlanfiltering": unknown option; lab\.bridge takes address, mtu, mac, vlanFiltering/],
+    [() => br.attach(blue, { adress: '10.0.0.1/24' } as never), /invalid attach option "adress": unknown option; attach takes/],
+    [() => br.addPort('e1', { prot: { hairpin: true } } as never), /invalid port option "prot": unknown option; addPort takes port, vlan/],
+    [() => lab.macvlan({ ns: lab.host, parent: 'e1', name: 'mv0', moed: 'private' } as never), /invalid macvlan option "moed": unknown option; lab\.macvlan takes ns, name, into, address, up, mtu, mac, parent, mode/],
+    [() => lab.vxlan({ ns: red, name: 'vx0', id: 1, remtoe: '10.0.0.2' } as never), /invalid vxlan option "remtoe": unknown option; lab\.vxlan takes/],
+    [() => lab.link({ ns: red, name: 'k0', kind: 'dummy', upp: false } as never), /invalid link option "upp": unknown option; lab\.link takes/],
+    [() => red.setLink('e0', { mut: 1400, up: false } as never), /invalid link option "mut": unknown option; setLink takes mtu, mac, up/],
+    [() => red.addAddress('fd00::1/64', 'e0', { nodda: false } as never), /invalid address option "nodda": unknown option; addAddress takes nodad/],
+  ];
+  for (const [call, message] of cases) {
+    const error = await errorOf(call());
+    expect(error, String(message)).toBeInstanceOf(InvalidInputError);
+    expect(String(error)).toMatch(message);
+  }
+  // nothing was built or changed: e0 still up, no address, no new link anywhere; e1 on no bridge
+  expect((await red.links()).map((l) => l.ifname).sort()).toEqual(['e0', 'lo']);
+  expect((await blue.links()).map((l) => l.ifname)).toEqual(['lo']);
+  expect((await lab.host.links()).map((l) => `${l.ifname}${l.master ? `@${l.master}` : ''}`).sort()).toEqual(['br0', 'e1', 'lo']);
+  await expect(red).toHaveLink('e0', { mtu: 1500 });
+  expect((await red.addresses()).filter((l) => l.ifname === 'e0').flatMap((l) => l.addr_info).filter((a) => !a.local.startsWith('fe80'))).toEqual([]);
+});

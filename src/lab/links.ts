@@ -11,7 +11,7 @@ import { checkLinkAttrs, checkMacvlanMode, checkUdpPort, checkVid, checkVni, typ
 import type { Netns } from '../netns.js';
 import { addressStep } from '../steps/address.js';
 import { linkDelArgv, linkKindStep, linkUpStep, macvlanStep, vxlanStep, type KindWords } from '../steps/link.js';
-import { at, type StepIn } from '../steps/step.js';
+import { at, checkStepOptions, type StepIn } from '../steps/step.js';
 import type { Step } from '../batch.js';
 import type { BuildContext } from './context.js';
 import { transact } from './transaction.js';
@@ -76,7 +76,7 @@ const KINDS = ['dummy', 'vlan', 'bond', 'vrf'] as const;
 
 /** `lab.macvlan({ ns, parent, name, mode, into?, address? })` */
 export async function createMacvlan(ctx: BuildContext, spec: MacvlanSpec): Promise<Link> {
-  const c = common(ctx, spec, 'macvlan');
+  const c = common(ctx, spec, 'macvlan', ['parent', 'mode']);
   const parent = checkIfname(spec.parent, 'macvlan parent');
   const mode = checkMacvlanMode(spec.mode ?? 'bridge');
   return build(ctx, c, 'macvlan', macvlanStep(c.name, parent, mode, { ...c.attrs, netns: c.netnsWord }));
@@ -84,7 +84,7 @@ export async function createMacvlan(ctx: BuildContext, spec: MacvlanSpec): Promi
 
 /** `lab.vxlan({ ns, name, id, local?, remote? | group?, dstport?, dev?, into?, address? })` */
 export async function createVxlan(ctx: BuildContext, spec: VxlanSpec): Promise<Link> {
-  const c = common(ctx, spec, 'vxlan');
+  const c = common(ctx, spec, 'vxlan', ['id', 'local', 'remote', 'group', 'dstport', 'dev']);
   const id = checkVni(spec.id);
   const dstport = checkUdpPort(spec.dstport ?? 4789, 'vxlan dstport');
   const dev = spec.dev === undefined ? undefined : checkIfname(spec.dev, 'vxlan dev');
@@ -104,7 +104,7 @@ export async function createVxlan(ctx: BuildContext, spec: VxlanSpec): Promise<L
 
 /** `lab.link({ ns, name, kind, parent?, id?, table?, into?, address? })` for dummy, vlan (802.1q), bond and vrf links. */
 export async function createKindLink(ctx: BuildContext, spec: KindSpec): Promise<Link> {
-  const c = common(ctx, spec, 'link');
+  const c = common(ctx, spec, 'link', ['kind', 'parent', 'id', 'table']);
   const kind = spec.kind;
   if (!KINDS.includes(kind)) throw new InvalidInputError('link kind', kind, `expected one of ${KINDS.join(', ')} (veth: lab.veth, bridge: lab.bridge, macvlan: lab.macvlan, vxlan: lab.vxlan)`);
   const words: KindWords = { kind, ...c.attrs, netns: c.netnsWord };
@@ -134,8 +134,12 @@ interface Common {
   netnsWord?: string;
 }
 
-function common(ctx: BuildContext, spec: LinkSpec, label: string): Common {
+/** What every link spec takes; `own`: the keys of its kind. A key neither knows is an error (a misspelt `mode` was bridge). */
+const SPEC_KEYS = ['ns', 'name', 'into', 'address', 'up', 'mtu', 'mac'];
+
+function common(ctx: BuildContext, spec: LinkSpec, label: string, own: readonly string[]): Common {
   if (spec === null || typeof spec !== 'object') throw new InvalidInputError(`${label} spec`, spec, 'expected an object such as { ns, name, … }');
+  checkStepOptions(spec, label, [...SPEC_KEYS, ...own], `lab.${label}`);
   const ns = ownNetns(ctx, spec.ns, `${label} ns`);
   const into = spec.into === undefined ? ns : ownNetns(ctx, spec.into, `${label} into`);
   if (into.isHost && !ns.isHost) throw new InvalidInputError(`${label} into`, 'host', 'a link made in a namespace cannot be placed in the lab host by name; create it in the host (ns: lab.host) instead');

@@ -6,7 +6,7 @@ import { checkLinkAttrs } from '../link-options.js';
 import { Netns } from '../netns.js';
 import { addressStep } from '../steps/address.js';
 import { linkDelArgv, linkUpStep, vethStep } from '../steps/link.js';
-import { at } from '../steps/step.js';
+import { at, checkStepOptions } from '../steps/step.js';
 import type { Step } from '../batch.js';
 import type { BuildContext } from './context.js';
 import { transact } from './transaction.js';
@@ -44,6 +44,7 @@ export async function createVeth(ctx: BuildContext, a: VethEnd, b: VethEnd): Pro
   const ends = [a, b].map((end, i) => {
     const label = i === 0 ? 'first veth end' : 'second veth end';
     if (end === null || typeof end !== 'object') throw new InvalidInputError(label, end, 'expected { ns, name, address? }');
+    checkStepOptions(end, label, ['ns', 'name', 'address', 'mtu', 'mac', 'up'], 'a veth end');
     const ns = ownNetns(ctx, end.ns, `${label} ns`);
     const name = checkIfname(end.name, `${label} name`);
     const address = end.address === undefined ? undefined : parseCidr(end.address, `${label} address`);
