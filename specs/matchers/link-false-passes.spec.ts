@@ -80,6 +80,11 @@ describe('toHaveLink: .not over a window', () => {
     await change;
     expect(replaced).toBeInstanceOf(ProbeError);
     expect(String(replaced)).toMatch(/d2 in namespace red of lab \d+ was replaced during the 1000 ms window of \.not\.toHaveLink\("d2", \{"mtu":9000,"timeout":1000\}\): ifindex \d+ at \d+ ms, \d+ at \d+ ms/);
+    // replaced by one that matches: that read is evidence, so the .not fails (a verdict, not an error)
+    change = later(red, 200, 'link del d2', 'link add d2 mtu 1400 type veth peer name p2');
+    const matched = await failureOf(expect(red).not.toHaveLink('d2', { mtu: 1400, timeout: 1000 }));
+    await change;
+    expect(matched).toMatch(/red has d2 veth .* mtu 1400 /);
     // the namespace deleted during the window: an error too
     change = later(lab.host, 200, 'netns del red');
     const nsGone = await errorOf(expect(red).not.toHaveLink('d2', { mtu: 9000, timeout: 1000 }));
