@@ -20,7 +20,11 @@ import type { Netns } from '../netns.js';
 import { bullet, checkOptions, describe, hint, poll, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToHaveLinkOptions {
-  /** Operational state: `UP`, `DOWN`, `UNKNOWN`, `LOWERLAYERDOWN`… (`UP` also accepts a link whose flags say UP and LOWER_UP). */
+  /**
+   * Operational state: `UP`, `DOWN`, `UNKNOWN`, `LOWERLAYERDOWN`… `UP` needs the carrier (LOWER_UP), and also accepts
+   * an UNKNOWN link whose flags say UP and LOWER_UP. The kernel updates the operstate up to a second after the carrier:
+   * an operstate that disagrees with the carrier matches nothing, and a `.not` reads again until it has settled.
+   */
   state?: string;
   master?: string;
   /** `veth`, `bridge`, `macvlan`, `vxlan`, … (the link's kind). */
@@ -57,9 +61,12 @@ export async function toHaveLink(this: MatcherContext, received: unknown, name: 
     const link = links.find((l) => l.ifname === ifname);
     if (!link) return [`there is no link called ${ifname}`];
     const kind = link.linkinfo?.info_kind ?? link.link_type;
-    const up = link.operstate === 'UP' || (link.operstate === 'UNKNOWN' && link.flags.includes('UP') && link.flags.includes('LOWER_UP'));
-    const state = opts.state === 'UP' && up ? 'UP' : link.operstate;
-    if (opts.state !== undefined && state !== opts.state) out.push(`its state is ${link.operstate} (flags ${link.flags.join(',')}), not ${opts.state}`);
+    // UP is an operational link: with its carrier (an operstate UP without LOWER_UP is one the kernel has not updated yet)
+    const up = carrier(link) && (link.operstate === 'UP' || (link.operstate === 'UNKNOWN' && link.flags.includes('UP')));
+    const stateOk = opts.state === 'UP' ? up : !settling(link) && link.operstate === opts.state;
+    if (opts.state !== undefined && !stateOk) {
+      out.push(`its state is ${link.operstate} (flags ${link.flags.join(',')})${settling(link) ? ', which the kernel has not caught up with its carrier yet' : ''}, not ${opts.state}`);
+    }
     if (opts.master !== undefined && link.master !== opts.master) out.push(link.master ? `its master is ${link.master}, not ${opts.master}` : `it has no master (not enslaved to ${opts.master})`);
     if (kindWanted !== undefined && kind !== kindWanted) out.push(`its kind is ${kind}, not ${kindWanted}`);
     if (opts.mtu !== undefined && link.mtu !== opts.mtu) out.push(`its MTU is ${link.mtu}, not ${opts.mtu}`);
@@ -77,6 +84,7 @@ export async function toHaveLink(this: MatcherContext, received: unknown, name: 
   if (!this.isNot) links = await poll(() => ns.links(), matches, opts.timeout ?? 1000);
   else if (opts.timeout === undefined) links = await ns.links();
   else ({ links, flap } = await watchNot(ns, ifname, opts.timeout, matches, (l) => check(l, false).length === 0, opts.carrier !== undefined, asked, args));
+  if (this.isNot && opts.state !== undefined && opts.state !== 'UP') links = await settled(ns, ifname, links, args);
   if (this.isNot && asked.length && !links.some((l) => l.ifname === ifname)) throw gone(ns, ifname, asked, args, opts.timeout === undefined ? '' : ` at the end of the ${opts.timeout} ms window`);
   const waited = Date.now() - started;
   const link = links.find((l) => l.ifname === ifname);
@@ -94,6 +102,37 @@ export async function toHaveLink(this: MatcherContext, received: unknown, name: 
         ? `${hint(ns, 'toHaveLink', true, args)}\n\n${ns.name} has ${link ? row(link) : ifname}${opts.timeout !== undefined && this.isNot ? ` (${waited} ms into the ${opts.timeout} ms window)` : ''}${flap ? `\n${flap}` : ''}`
         : `${hint(ns, 'toHaveLink', false, args)}\n\n${ns.name}: ${problems.join('; ')}${window}\n\nlinks (ip -j -d link show):\n${bullet(links.map(row))}`,
   };
+}
+
+/**
+ * The kernel sets a link's carrier flag (LOWER_UP) at once but its operstate later (linkwatch, up to a second): an
+ * operstate UP without LOWER_UP, or DOWN/LOWERLAYERDOWN with UP and LOWER_UP, is a state the kernel is still changing.
+ */
+function settling(link: LinkInfo): boolean {
+  if (link.operstate === 'UP') return !carrier(link);
+  return (link.operstate === 'DOWN' || link.operstate === 'LOWERLAYERDOWN') && carrier(link) && link.flags.includes('UP');
+}
+
+/** How long a `.not` with a state waits for the kernel to settle the link's operstate (linkwatch runs once a second). */
+const SETTLE_MS = 2500;
+
+/**
+ * A `.not` about a state other than UP may not decide on an operstate the kernel is still changing (a veth whose peer
+ * just went down reads UP for most of a second: `.not.toHaveLink(dev, { state: 'DOWN' })` passed on it): read again
+ * until it has settled; one that does not is a ProbeError.
+ */
+async function settled(ns: Netns, ifname: string, links: LinkInfo[], args: string): Promise<LinkInfo[]> {
+  const changing = (l: LinkInfo[]) => {
+    const link = l.find((x) => x.ifname === ifname);
+    return link !== undefined && settling(link);
+  };
+  if (!changing(links)) return links;
+  const after = await poll(() => ns.links(), (l) => !changing(l), SETTLE_MS);
+  if (changing(after)) {
+    const link = after.find((x) => x.ifname === ifname)!;
+    throw new ProbeError(`the operstate of ${ifname} in ${ns} did not settle within ${SETTLE_MS} ms (${link.operstate}, flags ${link.flags.join(',')}), so .not.toHaveLink(${args}) has no verdict`);
+  }
+  return after;
 }
 
 /** The options that say something about the link itself, beyond its being there. */
