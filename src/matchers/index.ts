@@ -6,7 +6,7 @@ import { toReach, MAX_MS, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type 
 import { toHaveArpEntry, type ToHaveArpEntryOptions } from './to-have-arp-entry.js';
 import { toRouteVia, type ToRouteViaOptions } from './to-route-via.js';
 import { toHaveAddress } from './to-have-address.js';
-import { toHaveLink, type ToHaveLinkOptions } from './to-have-link.js';
+import { SETTLE_MS, toHaveLink, type ToHaveLinkOptions } from './to-have-link.js';
 import { toForward } from './to-forward.js';
 import { toHaveRouteEntry, type RouteEntry } from './to-have-route-entry.js';
 import { toHaveRule, type ToHaveRuleOptions } from './to-have-rule.js';
@@ -78,8 +78,13 @@ export function deadlineMs(matcher: string, isNot: boolean, args: readonly unkno
       return isNot ? undefined : (option(1, 'timeout') ?? 1000);
     case 'toHaveReachability':
       return option(1, 'timeout') ?? 1000;
-    case 'toHaveLink':
-      return isNot ? option(1, 'timeout') : (option(1, 'timeout') ?? 1000);
+    case 'toHaveLink': {
+      const wait = isNot ? option(1, 'timeout') : (option(1, 'timeout') ?? 1000);
+      // a .not about a state other than UP may wait for the kernel to settle the operstate (src/matchers/to-have-link.ts)
+      const state = (args[1] as { state?: unknown } | undefined)?.state;
+      const settle = isNot && typeof state === 'string' && state !== 'UP' ? SETTLE_MS : 0;
+      return wait === undefined && settle === 0 ? undefined : (wait ?? 0) + settle;
+    }
     default:
       return undefined;
   }

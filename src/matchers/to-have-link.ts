@@ -114,7 +114,7 @@ function settling(link: LinkInfo): boolean {
 }
 
 /** How long a `.not` with a state waits for the kernel to settle the link's operstate (linkwatch runs once a second). */
-const SETTLE_MS = 2500;
+export const SETTLE_MS = 2500;
 
 /**
  * A `.not` about a state other than UP may not decide on an operstate the kernel is still changing (a veth whose peer
