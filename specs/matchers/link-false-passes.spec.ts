@@ -202,3 +202,17 @@ test('a misspelt option of a link builder, setLink or addAddress is an InvalidIn
   await expect(red).toHaveLink('e0', { mtu: 1500 });
   expect((await red.addresses()).filter((l) => l.ifname === 'e0').flatMap((l) => l.addr_info).filter((a) => !a.local.startsWith('fe80'))).toEqual([]);
 });
+
+test('shape: a rate up to the 10 tbit it takes applies without a burst given (the default burst was out of range above ~3.4 tbit)', async ({ lab }) => {
+  const red = await lab.netns('red');
+  await lab.veth({ ns: red, name: 'e0' }, { ns: lab.host, name: 'e1' });
+  for (const rate of ['4tbit', '10tbit', 1e13, '1250gbps']) {
+    await red.shape('e0', { rate });
+    const qdisc = JSON.parse((await red.exec('tc', ['-j', 'qdisc', 'show', 'dev', 'e0', 'root'])).stdout) as { kind: string }[];
+    expect(qdisc[0]?.kind, String(rate)).toBe('tbf');
+  }
+  // a burst given out of range is still refused, naming it
+  const error = await errorOf(red.shape('e0', { rate: '1mbit', burst: 2 ** 32 }));
+  expect(error).toBeInstanceOf(InvalidInputError);
+  expect(String(error)).toMatch(/invalid shape option burst 4294967296/);
+});

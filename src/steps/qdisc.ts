@@ -67,7 +67,8 @@ export function tbfStep(dev: string, options: ShapeOptions): StepIn {
   if (o.rate === undefined) throw new InvalidInputError('shape option rate', o.rate, 'a rate limit needs a rate, e.g. { rate: "1mbit" }');
   const rate = measure(o.rate, 'shape option rate', RATE_UNITS, 1, 'bits per second (a whole number) or a rate such as "1mbit", "500kbit", "10mbps"');
   if (rate < 8 || rate > 1e13) throw new InvalidInputError('shape option rate', o.rate, 'expected a rate from 8 bit/s (1 byte a second) to 10 tbit');
-  const burst = o.burst === undefined ? Math.max(4096, Math.ceil(rate / 8 / 100)) : measure(o.burst, 'shape option burst', SIZE_UNITS, 1, 'a number of bytes or a size such as "32kb", "4k", "32kbit"');
+  // the default (10 ms at the rate) is capped at tbf's largest burst, so a fast rate needs no burst of its own
+  const burst = o.burst === undefined ? Math.min(2 ** 32 - 1, Math.max(4096, Math.ceil(rate / 8 / 100))) : measure(o.burst, 'shape option burst', SIZE_UNITS, 1, 'a number of bytes or a size such as "32kb", "4k", "32kbit"');
   if (burst < 1 || burst > 2 ** 32 - 1) throw new InvalidInputError('shape option burst', o.burst, 'expected from 1 byte to 4 GiB (at least one packet, ~1514 bytes, or nothing that size passes)');
   const latency = o.latency === undefined ? 400_000 : time(o.latency, 'shape option latency', true);
   return {
