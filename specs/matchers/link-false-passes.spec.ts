@@ -82,6 +82,22 @@ describe('toHaveLink: .not over a window', () => {
     await flap;
     expect(lost).toMatch(/^expect\(red\)\.not\.toHaveLink\("eth0", \{"carrier":false,"timeout":1500\}\)\n\nred has eth0 veth /);
     if (!lost.split('\n')[2]!.includes('NO-CARRIER')) expect(lost).toMatch(/its carrier changed 2 times .* it lost its carrier in between/);
+    // the link itself taken down and up between two reads (admin down at neither read): still seen
+    flap = later(red, 300, 'link set eth0 down', 'link set eth0 up');
+    const self = await failureOf(expect(red).not.toHaveLink('eth0', { carrier: false, timeout: 1500 }));
+    await flap;
+    expect(self).toMatch(/^expect\(red\)\.not\.toHaveLink\("eth0", \{"carrier":false,"timeout":1500\}\)\n\nred has eth0 veth /);
+    // counted while the link was down at the reads (up and down again between them): whether it showed LOWER_UP is
+    // not known from the reads, so no verdict either way (a ProbeError), unless a read caught it up
+    await red.down('eth0');
+    flap = later(red, 300, 'link set eth0 up', 'link set eth0 down');
+    const ambiguous = await errorOf(expect(red).not.toHaveLink('eth0', { carrier: true, timeout: 1500 }));
+    await flap;
+    await red.up('eth0');
+    if (!/has eth0 veth \S+ mtu/.test(String(ambiguous))) {
+      expect(ambiguous).toBeInstanceOf(ProbeError);
+      expect(String(ambiguous)).toMatch(/the carrier of eth0 in namespace red of lab \d+ changed 2 times between the reads .* but the link was down at one of them/);
+    }
     // a steady carrier still passes, after the whole window
     const started = Date.now();
     await expect(red).not.toHaveLink('eth0', { carrier: false, timeout: 600 });
