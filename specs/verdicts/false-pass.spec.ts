@@ -97,6 +97,10 @@ describe('no false pass', () => {
       await expect(expect(red).not.toReach('192.168.15.2', { window: bad })).rejects.toThrow(InvalidInputError);
       await expect(expect(red).toReach('192.168.15.2', { timeout: bad })).rejects.toThrow(InvalidInputError);
     }
+    // every matcher that waits takes at most an hour (a longer wait would also escape the fixture's time-budget warning)
+    await expect(expect(red).toHaveLink('veth-red', { timeout: 2 ** 40 })).rejects.toThrow(/toHaveLink option timeout.*at most an hour/);
+    await expect(expect(red).not.toHaveLink('veth-red', { timeout: 3_600_001 })).rejects.toThrow(InvalidInputError);
+    await expect(expect(red).toHaveArpEntry('192.168.15.2', { timeout: 2 ** 40 })).rejects.toThrow(InvalidInputError);
   });
 
   test('8. a published port: REFUSED with nothing published, reached through DNAT when published, and no responder outlives its probe', async ({ lab }) => {

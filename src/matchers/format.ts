@@ -42,6 +42,9 @@ export function receivedNetns(received: unknown, matcher: string): Netns {
   return received;
 }
 
+/** The longest timeout or window a matcher takes (an hour); more is an InvalidInputError. */
+export const MAX_MS = 3_600_000;
+
 /** Throws on an option the matcher does not know or a value of the wrong type. */
 export function checkOptions<T extends object>(options: unknown, matcher: string, allowed: Record<string, 'string' | 'number' | 'boolean' | 'string|boolean' | 'string|string[]' | 'string|number' | 'array'>): T {
   if (options === undefined) return {} as T;
@@ -64,6 +67,7 @@ export function checkOptions<T extends object>(options: unknown, matcher: string
           : typeof value === type;
     if (!ok) throw new InvalidInputError(`${matcher} option ${key}`, value, `expected a ${type}`);
     if (type === 'number' && (!Number.isFinite(value) || (value as number) < 0)) throw new InvalidInputError(`${matcher} option ${key}`, value, 'expected a number ≥ 0');
+    if ((key === 'timeout' || key === 'window') && (value as number) > MAX_MS) throw new InvalidInputError(`${matcher} option ${key}`, value, 'expected a number of milliseconds of at most an hour (3600000)');
   }
   return options as T;
 }

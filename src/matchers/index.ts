@@ -2,7 +2,8 @@
  * netspec's matchers as plain functions (`netspec/matchers`), for `expect.extend` in any Vitest or Jest set-up. Importing
  * this module alone also brings their types to Vitest's `expect` (the `declare module 'vitest'` block below).
  */
-import { toReach, MAX_MS, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type ToReachOptions } from './to-reach.js';
+import { toReach, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type ToReachOptions } from './to-reach.js';
+import { MAX_MS } from './format.js';
 import { toHaveArpEntry, type ToHaveArpEntryOptions } from './to-have-arp-entry.js';
 import { toRouteVia, type ToRouteViaOptions } from './to-route-via.js';
 import { toHaveAddress } from './to-have-address.js';

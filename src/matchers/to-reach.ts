@@ -8,7 +8,7 @@ import { canonical, parseProbeAddress } from '../address.js';
 import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose.js';
 import { probe, resolveTarget, type ProbeOutcome, type Protocol } from '../probe.js';
 import type { Netns } from '../netns.js';
-import { bullet, checkOptions, commands, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';
+import { bullet, checkOptions, MAX_MS, commands, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToReachOptions {
   /** `icmp` (default without a port), `tcp` (default with a port) or `udp`. */
@@ -36,8 +36,6 @@ export interface ToReachOptions {
 
 export const DEFAULT_REACH_TIMEOUT_MS = 3000;
 export const DEFAULT_NOT_WINDOW_MS = 400;
-/** The longest timeout or window a matcher takes (an hour); more is an InvalidInputError. */
-export const MAX_MS = 3_600_000;
 
 function checkMs(value: number | undefined, name: string): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0 && value <= MAX_MS)) {
