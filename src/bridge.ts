@@ -1,6 +1,6 @@
 /** A Linux bridge in the lab's host: the "virtual switch" that namespaces are cabled to. */
 import type { Step } from './batch.js';
-import { InvalidInputError } from './errors.js';
+import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
 import { contains, parseAddress, parseCidr, type Cidr } from './address.js';
 import type { BuildContext } from './lab/context.js';
 import type { Claim } from './lab/inventory.js';
@@ -179,6 +179,11 @@ export class Bridge {
     if (dev === this.name) throw new InvalidInputError('bridge port device', dev, 'a bridge cannot be a port of itself');
     if (options === null || typeof options !== 'object') throw new InvalidInputError('port options', options, 'expected an object such as { port: { hairpin: true }, vlan: 10 }');
     checkStepOptions(options, 'port', ['port', 'vlan'], 'addPort');
+    // the kernel would move a port of another bridge here without a word (and that bridge would lose it): refused
+    const master = await this.#masterOf(dev, 'make it a port of');
+    if (master !== undefined && master !== this.name) {
+      throw new ConflictError('bridge port device', dev, `it is a port of ${master} already; take it out first (ip link set ${dev} nomaster) or use that bridge`);
+    }
     const steps: Step[] = [at('host', bridgePortStep(dev, this.name)), ...this.#portSteps(dev, options)];
     this.#checkPortLimit(`${dev} on ${this.name}`);
     await transact(ctx, { claims: [() => (this.#ports++, { release: () => void this.#ports-- })], steps });
@@ -190,6 +195,7 @@ export class Bridge {
     checkIfname(dev, 'bridge port device');
     const words = portFlagWords(flags);
     if (!words.length) throw new InvalidInputError('bridge port flags', flags, 'nothing to set: give at least one flag, e.g. { isolated: true }');
+    await this.#portOfMine(dev);
     await Promise.all(this.#ctx.queue([at('host', bridgePortFlagsStep(dev, words))]));
   }
 
@@ -202,6 +208,7 @@ export class Bridge {
     checkIfname(dev, 'bridge port device');
     this.#needsVlanFiltering(vlan);
     const v = checkPortVlan(vlan);
+    await this.#portOfMine(dev);
     await Promise.all(this.#ctx.queue([at('host', bridgeVlanStep(dev, v))]));
   }
 
@@ -210,7 +217,27 @@ export class Bridge {
     this.#ctx.assertAlive();
     checkIfname(dev, 'bridge port device');
     this.#needsVlanFiltering(vid);
-    await Promise.all(this.#ctx.queue([at('host', bridgeVlanDelStep(dev, checkVid(vid)))]));
+    const v = checkVid(vid);
+    await this.#portOfMine(dev);
+    await Promise.all(this.#ctx.queue([at('host', bridgeVlanDelStep(dev, v))]));
+  }
+
+  /** The bridge `dev` (a link of the lab host) is a port of, if any; a NotFoundError when there is no such link. */
+  async #masterOf(dev: string, verb: string): Promise<string | undefined> {
+    const link = (await this.#ctx.host.links()).find((l) => l.ifname === dev);
+    if (!link) throw new NotFoundError('interface', dev, `the lab host has no link ${dev} to ${verb} ${this.name}; bridge ports are links of the lab host (lab.host.links() lists them)`);
+    return link.master;
+  }
+
+  /**
+   * Port flags and VLANs are set on the device, whichever bridge it is a port of (`bridge link set dev …`): a device that
+   * is not a port of this bridge would change another bridge's port, or fail later with the kernel's words. Refused.
+   */
+  async #portOfMine(dev: string): Promise<void> {
+    const master = await this.#masterOf(dev, 'change as a port of');
+    if (master !== this.name) {
+      throw new InvalidInputError('bridge port device', dev, master ? `it is a port of ${master}, not of ${this.name}: use that bridge's handle` : `it is not a port of ${this.name} (it has no master): add it first with ${this.name}.addPort(${JSON.stringify(dev)})`);
+    }
   }
 
   #needsVlanFiltering(vlan: unknown): void {

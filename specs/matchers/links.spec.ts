@@ -3,7 +3,7 @@
 // bridge port flags (isolated, hairpin, learning) and an existing link added to a bridge. Real labs; every positive
 // case has its negative, and bad input is an InvalidInputError naming the input.
 import { describe, expect, test } from '../../src/vitest.js';
-import { InvalidInputError, NotFoundError, type Lab, type LinkInfo, type Netns } from '../../src/index.js';
+import { ConflictError, InvalidInputError, NotFoundError, type Lab, type LinkInfo, type Netns } from '../../src/index.js';
 import { buildTopology, validateTopology } from '../../fixtures/index.js';
 import { failureOf } from './helpers.js';
 
@@ -244,5 +244,28 @@ describe('bridge ports', () => {
     const self = await br.addPort('br0').catch((e: unknown) => e);
     expect(String(self)).toMatch(/invalid bridge port device "br0": a bridge cannot be a port of itself/);
     expect(String(await br.addPort('$(id)').catch((e: unknown) => e))).toMatch(/invalid bridge port device "\$\(id\)"/);
+  });
+
+  test("a port of another bridge: addPort does not steal it, setPort does not change it, and a link that is no port is refused", async ({ lab }) => {
+    const [br0, br1] = await Promise.all([lab.bridge('br0'), lab.bridge('br1')]);
+    const red = await lab.netns('red');
+    const r = await br1.attach(red, { address: '10.5.0.1/24' });
+    // the kernel would move it from br1 to br0 without a word
+    const stolen = await br0.addPort(r.peer).catch((e: unknown) => e);
+    expect(stolen).toBeInstanceOf(ConflictError);
+    expect(String(stolen)).toMatch(new RegExp(`invalid bridge port device "${r.peer}": it is a port of br1 already; take it out first`));
+    await expect(lab.host).toHaveLink(r.peer, { master: 'br1' });
+    // flags are the device's, whichever bridge: br0.setPort would have changed br1's port
+    const other = await br0.setPort(r.peer, { hairpin: true }).catch((e: unknown) => e);
+    expect(other).toBeInstanceOf(InvalidInputError);
+    expect(String(other)).toMatch(/it is a port of br1, not of br0: use that bridge's handle/);
+    const { stdout } = await lab.host.exec('bridge', ['-j', '-d', 'link', 'show', 'dev', r.peer]);
+    expect((JSON.parse(stdout) as { hairpin: boolean }[])[0]!.hairpin).toBe(false);
+    await br1.setPort(r.peer, { hairpin: true });
+    expect((JSON.parse((await lab.host.exec('bridge', ['-j', '-d', 'link', 'show', 'dev', r.peer])).stdout) as { hairpin: boolean }[])[0]!.hairpin).toBe(true);
+    // a link of the host that is nobody's port, and one that is not there
+    await lab.veth({ ns: lab.host, name: 'free0' }, { ns: red, name: 'free1' });
+    expect(String(await br0.setPort('free0', { hairpin: true }).catch((e: unknown) => e))).toMatch(/it is not a port of br0 \(it has no master\): add it first with br0\.addPort\("free0"\)/);
+    expect(await br0.setPort('nope0', { hairpin: true }).catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
   });
 });
