@@ -5,6 +5,7 @@
  *
  * A little over 300 lines on purpose: the hop-by-hop walk, the trace and the counter fallback tell one story, read together.
  */
+import { canonical, contains, parseCidr } from './address.js';
 import type { IpRule, Netns, RouteInfo, RouteLookup } from './netns.js';
 import { userRules } from './parse/ip.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
@@ -176,9 +177,20 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
         return done('FILTERED', router.name);
       }
       hops.push(`${router.name} (${route.gateway}): forwards; FORWARD policy ${policy}${nftDrop.length ? `; nft ${nftDrop.join(', ')}` : ''}`);
-      const masq = masqueradeFor(router, srcAddr, target);
+      // the router's own lookup for the forwarded packet (`ip route get TARGET from SOURCE iif IN`): policy rules by
+      // source or interface count, and its outgoing interface is the one MASQUERADE takes the address of
+      const routerNs = lab.get(router.name);
+      const inDev = linkWith(router, route.gateway);
+      const onward = srcAddr && inDev ? await forwardLookup(routerNs, target.address, srcAddr, inDev) : undefined;
+      if (onward) log.push(`${router.name}$ ${onward.command.replace(/^ip /, 'ip -j ')} → ${onward.route ? describeRoute(onward.route) : `error: ${onward.refusal}`}`);
+      if (onward && !onward.route && onward.refusal && onward.refusal in KERNEL_NO_ROUTE) {
+        hops.push(`${router.name}: no route on to ${target.address} for packets from ${srcAddr} coming in on ${inDev} ("${onward.refusal}"); add one to its routes (or to the table its policy rules pick)`);
+        return done('NO_ROUTE', router.name);
+      }
+      const outDev = onward?.route?.dev ?? onward?.route?.nexthops?.[0]?.dev;
+      const masq = masqueradeFor(router, srcAddr, target, outDev);
       if (masq) {
-        const egress = await egressAddress(lab.get(router.name), target.address);
+        const egress = outDev ? (addressOn(router, outDev, onward?.route?.gateway ?? target.address, target.family) ?? (await egressAddress(routerNs, target.address))) : await egressAddress(routerNs, target.address);
         masqueradedAs = egress;
         hops.push(`${router.name}: \`${masq}\` rewrites ${srcAddr} to ${egress ?? 'its outgoing address'}`);
       } else if (srcAddr && !(targetOwner && (await routeBack(lab.get(targetOwner.name), srcAddr, target.address)).route)) {
@@ -246,6 +258,43 @@ function markOf(source: string, trace: Trace, before: readonly NamespaceState[],
   return found;
 }
 
+/** The kernel's words for "no route" (an input lookup's errno is not told apart further: see RouteLookup.refusedBy). */
+const KERNEL_NO_ROUTE: Record<string, true> = { 'Network is unreachable': true, 'No route to host': true, 'Invalid argument': true, 'Permission denied': true };
+
+/**
+ * The router's lookup for a packet it forwards. Anything but a route or the kernel's "no route" (the reverse-path
+ * filter's "Invalid cross-device link", ip failing) is no answer: the diagnosis then goes on without it, as before.
+ */
+async function forwardLookup(router: Netns, destination: string, from: string, iif: string): Promise<RouteLookup | undefined> {
+  try {
+    return await router.lookupRoute(destination, { from, iif });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The router's link that has `address` (the gateway its neighbors send to: where their packets come in). */
+function linkWith(state: NamespaceState, address: string): string | undefined {
+  const want = canonical(address);
+  return state.addresses.find((l) => l.addr_info?.some((a) => canonical(a.local) === want))?.ifname;
+}
+
+/**
+ * The address MASQUERADE gives a packet leaving on `dev` (the kernel's inet_select_addr): a global address of that
+ * link, one on the next hop's subnet first.
+ */
+function addressOn(state: NamespaceState, dev: string, nextHop: string, family: 4 | 6): string | undefined {
+  const addrs = (state.addresses.find((l) => l.ifname === dev)?.addr_info ?? []).filter((a) => a.scope === 'global' && (family === 6 ? a.local.includes(':') : !a.local.includes(':')));
+  const onLink = addrs.find((a) => {
+    try {
+      return contains(parseCidr(`${a.local}/${a.prefixlen}`), nextHop);
+    } catch {
+      return false;
+    }
+  });
+  return (onLink ?? addrs[0])?.local;
+}
+
 const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
 
 /** The kernel's route for a reply from `from` (an address of `ns`) to `to`: a refusal is "no route back". */
@@ -295,9 +344,9 @@ export function describeRule(x: IpRule): string {
 }
 
 /** The first source NAT rule of the router (iptables MASQUERADE/SNAT or native nft) that may apply to the probe's packets. */
-function masqueradeFor(router: NamespaceState, srcAddr: string | undefined, target: ProbeTarget): string | undefined {
+function masqueradeFor(router: NamespaceState, srcAddr: string | undefined, target: ProbeTarget, oif?: string): string | undefined {
   if (!srcAddr) return undefined;
-  const packet = { protocol: target.protocol, destination: target.address, port: target.port, source: srcAddr, local: false };
+  const packet = { protocol: target.protocol, destination: target.address, port: target.port, source: srcAddr, local: false, ...(oif ? { oif } : {}) };
   const ipt = masquerades(router.iptablesRules).find((r) => judge(r, packet) !== 'no');
   if (ipt) return `iptables -t nat ${ipt.text}`;
   const nft = nftSourceNat(router.nftRules, packet)[0];

@@ -109,5 +109,29 @@ describe('diagnosis under policy routing', () => {
     await red.exec('nft', ['delete', 'table', 'inet', 'u']);
     await expect(red).toReach('203.0.113.8');
   });
-});
 
+  test("a router whose policy sends forwarded packets out another uplink: MASQUERADE's address is that uplink's", async ({ lab }) => {
+    const net = await bridgeNetwork(lab, { nat: true });
+    const wan = net.wan!;
+    // a second uplink, 192.0.2.0/24, to which the wan has no way back (its end is a /32)
+    await lab.veth({ ns: lab.host, name: 'up2', address: '192.0.2.1/24' }, { ns: wan.ns, name: 'eth1', address: '192.0.2.2/32' });
+    await lab.host.addRoute('default', { via: '192.0.2.2', dev: 'up2', table: 100 });
+    await lab.host.addRule({ iif: 'v-net-0', table: 100, priority: 100 });
+    const msg = await failureOf(expect(net.red).toReach('203.0.113.8', { timeout: 600 }));
+    expect(msg).toMatch(/\(NO_REPLY\)/);
+    expect(msg).toMatch(/host\$ ip -j route get 203\.0\.113\.8 from 192\.168\.15\.1 iif v-net-0 → via 192\.0\.2\.2 dev up2 table 100/);
+    expect(msg).toMatch(/host: `iptables -t nat -A POSTROUTING -s 192\.168\.15\.0\/24 -j MASQUERADE` rewrites 192\.168\.15\.1 to 192\.0\.2\.1/);
+    expect(msg).toMatch(/wan \(203\.0\.113\.8\): no route back to 192\.0\.2\.1/);
+    // (the main table's uplink, which the old reading named, is not blamed)
+    expect(msg).not.toMatch(/198\.51\.100\.2/);
+    // the same rule to a table whose way is unreachable: the router has no route on, and says so
+    await lab.host.deleteRule({ iif: 'v-net-0', table: 100, priority: 100 });
+    await lab.host.addRoute('default', { type: 'unreachable', table: 101 });
+    await lab.host.addRule({ iif: 'v-net-0', table: 101, priority: 100 });
+    const none = await failureOf(expect(net.red).toReach('203.0.113.8', { timeout: 600 }));
+    expect(none).toMatch(/\(NO_ROUTE\)/);
+    expect(none).toMatch(/host: no route on to 203\.0\.113\.8 for packets from 192\.168\.15\.1 coming in on v-net-0 \("No route to host"\)/);
+    await lab.host.deleteRule({ iif: 'v-net-0', table: 101, priority: 100 });
+    await expect(net.red).toReach('203.0.113.8');
+  });
+});

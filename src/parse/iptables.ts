@@ -218,6 +218,8 @@ export interface PacketFacts {
   local: boolean;
   /** The interface the packet comes in on, where known (the rules' namespace's route back to the source). */
   iif?: string;
+  /** The interface the packet goes out on, where known (the kernel's route for it). */
+  oif?: string;
 }
 
 /** An interface name against a rule's (`br-+` in iptables, `br-*` in nft: a prefix). */
@@ -227,8 +229,8 @@ export function interfaceMatches(pattern: string, ifname: string): boolean {
 
 /**
  * Does `rule` match `packet`, as far as netspec can tell? `yes`/`no` from the matches it judges (`-p`, `-s`, `-d`,
- * `-i` when the packet's interface is known, `--dport(s)`, `addrtype --dst-type LOCAL`); `maybe` when the rule also has
- * a match it cannot judge before the packet is sent (`-o`, conntrack state, marks …).
+ * `-i`/`-o` when the packet's interfaces are known, `--dport(s)`, `addrtype --dst-type LOCAL`); `maybe` when the rule also
+ * has a match it cannot judge before the packet is sent (conntrack state, marks …).
  */
 export function judge(rule: IptablesRule, packet: PacketFacts): 'yes' | 'no' | 'maybe' {
   let unknown = false;
@@ -249,6 +251,10 @@ export function judge(rule: IptablesRule, packet: PacketFacts): 'yes' | 'no' | '
       case '-i':
         if (packet.iif === undefined) unknown = true;
         else if (interfaceMatches(o.values[0] ?? '', packet.iif) === o.negated) return 'no';
+        break;
+      case '-o':
+        if (packet.oif === undefined) unknown = true;
+        else if (interfaceMatches(o.values[0] ?? '', packet.oif) === o.negated) return 'no';
         break;
       case '--dport':
       case '--dports':
