@@ -33,13 +33,21 @@ export async function toHaveReachability(
     // targets as the matrix labels them: namespace names, or addresses in canonical form (so 'FD00:0::2' is fd00::2)
     const label = (to: string) => (known.has(to) ? to : parseProbeAddress(to, 'reachability target').address);
     const spec: Record<string, Record<string, boolean>> = {};
+    // a target written two ways ('FD00::9', 'fd00::9') is one pair: two verdicts for it would leave only the later one checked
+    const spelt: Record<string, Record<string, string>> = {};
     for (const [from, row] of Object.entries(given)) {
       if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new InvalidInputError('reachability row', row, 'expected { target: true | false, … }');
       spec[from] = {};
+      spelt[from] = {};
       for (const [to, v] of Object.entries(row)) {
         if (typeof v !== 'boolean') throw new InvalidInputError(`reachability ${from} → ${to}`, v, 'expected true or false');
         if (to === from) throw new InvalidInputError(`reachability ${from} → ${to}`, to, 'a namespace is not probed against itself; name another target');
-        spec[from][label(to)] = v;
+        const key = label(to);
+        if (spec[from][key] !== undefined && spec[from][key] !== v) {
+          throw new InvalidInputError(`reachability ${from} → ${to}`, v, `${JSON.stringify(spelt[from][key])} and ${JSON.stringify(to)} are the same target (${key}), expected ${spec[from][key]} and ${v}; give it once`);
+        }
+        spec[from][key] = v;
+        spelt[from][key] = to;
       }
     }
     const targetNames = [...new Set(Object.values(spec).flatMap((row) => Object.keys(row)))];

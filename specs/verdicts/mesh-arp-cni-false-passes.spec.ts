@@ -1,0 +1,65 @@
+// False passes found by an adversarial pass over toHaveReachability, toHaveArpEntry and the CNI fixture: each case is
+// an assertion the kernel's state says must fail (or that has no verdict), checked with real namespaces and packets.
+import { describe, expect, test } from '../../src/vitest.js';
+import { InvalidInputError, NotFoundError } from '../../src/index.js';
+import { bridgeNetwork, cniNetwork, CniError } from '../../fixtures/index.js';
+import { tutorial } from '../matchers/helpers.js';
+
+describe('toHaveReachability', () => {
+  test('two spellings of one target with contradicting verdicts are an InvalidInputError, not the later one alone', async ({ lab }) => {
+    await bridgeNetwork(lab, { names: ['red', 'blue'] });
+    // fd00::9 is nobody's: 'FD00::9': true is false; before, the later key 'fd00::9': false replaced it and the matcher passed
+    const both = expect(lab).toHaveReachability({ red: { 'FD00::9': true, 'fd00::9': false } }, { timeout: 200 });
+    await expect(both).rejects.toThrow(InvalidInputError);
+    await expect(both).rejects.toThrow(/"FD00::9" and "fd00::9"/);
+    // the same verdict twice is no contradiction
+    await expect(lab).toHaveReachability({ red: { 'FD00::9': false, 'fd00:0::9': false, blue: true } }, { timeout: 200 });
+  });
+});
+
+describe('toHaveArpEntry', () => {
+  test('a device that is not there is a NotFoundError, for .not as for the positive form (a misspelt dev passed .not)', async ({ lab }) => {
+    const net = await tutorial(lab);
+    const { red, blue } = net;
+    await expect(red).toReach(blue);
+    await expect(red).toHaveArpEntry('192.168.15.2', { dev: 'veth-red' });
+    await expect(red).not.toHaveArpEntry('192.168.15.2', { dev: 'lo' }); // a device that is there: a verdict
+    await expect(expect(red).not.toHaveArpEntry('192.168.15.2', { dev: 'veth-rde' })).rejects.toThrow(NotFoundError);
+    await expect(expect(red).toHaveArpEntry('192.168.15.2', { dev: 'veth-rde', timeout: 100 })).rejects.toThrow(NotFoundError);
+  });
+
+  test('an IPv4-mapped IPv6 spelling is refused, not compared with IPv4 entries it never equals (.not passed)', async ({ lab }) => {
+    const { red, blue } = await tutorial(lab);
+    await expect(red).toReach(blue);
+    await expect(red).toHaveArpEntry('192.168.15.2');
+    await expect(expect(red).not.toHaveArpEntry('::ffff:192.168.15.2')).rejects.toThrow(InvalidInputError);
+    await expect(expect(red).toHaveArpEntry('::FFFF:c0a8:f02', { timeout: 100 })).rejects.toThrow(/write the IPv4 address 192\.168\.15\.2/);
+  });
+});
+
+describe('cniNetwork', () => {
+  test('a host-local dataDir that climbs out of /run with ".." is refused before any plugin runs', async ({ lab }) => {
+    const conf = (dataDir: string) => ({ cniVersion: '1.0.0', name: 'esc', plugins: [{ type: 'bridge', bridge: 'cni-esc', ipam: { type: 'host-local', dataDir, ranges: [[{ subnet: '10.93.0.0/24' }]] } }] });
+    await expect(cniNetwork(lab, conf('/run/../tmp/netspec-escape'))).rejects.toThrow(InvalidInputError);
+    await expect(cniNetwork(lab, conf('/run/./x/../../var/lib/cni'))).rejects.toThrow(InvalidInputError);
+    await expect(cniNetwork(lab, conf('/run/netspec-cni/mine'))).resolves.toBeDefined();
+  });
+
+  test('an ADD that fails at the second plugin leaves no interface and no lease behind', async ({ lab }) => {
+    const net = await cniNetwork(lab, {
+      cniVersion: '1.0.0',
+      name: 'half',
+      plugins: [
+        { type: 'bridge', bridge: 'cni-half', ipam: { type: 'host-local', ranges: [[{ subnet: '10.94.0.0/24' }]] } },
+        { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.no_such_setting': '1' } },
+      ],
+    });
+    const c1 = await lab.netns('c1');
+    const error = await net.add(c1).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(CniError);
+    expect((error as CniError).plugin).toBe('tuning');
+    await expect(c1).not.toHaveLink('eth0');
+    const leases = await lab.host.exec('ls', ['/run/netspec-cni/networks/half'], { reject: false });
+    expect(leases.stdout).not.toMatch(/10\.94\.0\./);
+  });
+});
