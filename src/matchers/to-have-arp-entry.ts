@@ -1,6 +1,6 @@
 /** `expect(ns).toHaveArpEntry(ip, { mac?, dev?, state? })`: the neighbor table has the address, resolved. */
-import { InvalidInputError } from '../errors.js';
-import { canonical, parseAddress } from '../address.js';
+import { InvalidInputError, NotFoundError } from '../errors.js';
+import { canonical, parseAddress, parseProbeAddress, toBigInt } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { NeighInfo } from '../netns.js';
 import { bullet, checkOptions, describe, hint, poll, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
@@ -24,7 +24,10 @@ const ALL = new Set<string>([...RESOLVED, 'INCOMPLETE', 'FAILED', 'NONE']);
 export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip: unknown, options?: ToHaveArpEntryOptions): Promise<MatcherResult> {
   const ns = receivedNetns(received, 'toHaveArpEntry');
   const opts = checkOptions<ToHaveArpEntryOptions>(options, 'toHaveArpEntry', { mac: 'string', lladdr: 'string', dev: 'string', state: 'string|string[]', timeout: 'number' });
-  const { address } = parseAddress(ip, 'neighbor address');
+  const { address, family } = parseAddress(ip, 'neighbor address');
+  // an IPv4-mapped spelling (::ffff:192.168.15.2) is no neighbor's address: it never equals the kernel's IPv4 entry, so
+  // a .not would pass whatever the ARP table holds; parseProbeAddress refuses it, naming the IPv4 address to write
+  if (family === 6 && toBigInt(address, 6) >> 32n === 0xffffn) parseProbeAddress(ip, 'neighbor address');
   const macText = opts.mac ?? opts.lladdr;
   if (macText !== undefined && !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(macText)) throw new InvalidInputError('mac', macText, 'expected a MAC address such as "02:42:ac:11:00:02"');
   const mac = macText?.toLowerCase();
@@ -39,6 +42,10 @@ export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip
   const read = () => ns.neighbors();
   const table = this.isNot ? await read() : await poll(read, (t) => t.some(matches), opts.timeout ?? 1000);
   const pass = table.some(matches);
+  // no entry on a device that is not there is no verdict: a misspelt or deleted `dev` would pass every .not
+  if (!pass && opts.dev !== undefined && !(await ns.links()).some((l) => l.ifname === opts.dev)) {
+    throw new NotFoundError('interface', opts.dev, `${ns} has no link ${opts.dev}, so toHaveArpEntry(${describe(ip)}, { dev: ${JSON.stringify(opts.dev)} }) has no entry to look for (a misspelt, deleted or renamed link would pass .not); list them with ns.links()`);
+  }
   const same = table.filter((n) => canonical(n.dst) === canonical(address));
   const args = describe(ip) + (options ? `, ${describe(options)}` : '');
   const show = (rows: NeighInfo[]) => (rows.length ? bullet(rows.map((n) => `${n.dst} dev ${n.dev} lladdr ${n.lladdr ?? '-'} ${n.state.join(',')}`)) : '  (empty)');
