@@ -1,7 +1,7 @@
 // False passes found by an adversarial pass over toHaveReachability, toHaveArpEntry and the CNI fixture: each case is
 // an assertion the kernel's state says must fail (or that has no verdict), checked with real namespaces and packets.
 import { describe, expect, test } from '../../src/vitest.js';
-import { InvalidInputError, NotFoundError } from '../../src/index.js';
+import { InvalidInputError, NotFoundError, ProbeError } from '../../src/index.js';
 import { bridgeNetwork, cniNetwork, CniError } from '../../fixtures/index.js';
 import { tutorial } from '../matchers/helpers.js';
 
@@ -14,6 +14,18 @@ describe('toHaveReachability', () => {
     await expect(both).rejects.toThrow(/"FD00::9" and "fd00::9"/);
     // the same verdict twice is no contradiction
     await expect(lab).toHaveReachability({ red: { 'FD00::9': false, 'fd00:0::9': false, blue: true } }, { timeout: 200 });
+  });
+
+  test('a target namespace with no address gets no packet: "not reached" there is a ProbeError, for .not as well', async ({ lab }) => {
+    const { red, blue } = await bridgeNetwork(lab, { names: ['red', 'blue'] }).then((n) => n.ns);
+    await red.exec('ip', ['addr', 'add', '10.77.0.1/32', 'dev', 'lo']); // an address red has that nothing routes to
+    await blue.exec('ip', ['addr', 'flush', 'dev', 'veth-blue', 'scope', 'global']); // e.g. a set-up that forgot it
+    // before, the isolation claim passed without a packet sent
+    await expect(expect(lab).toHaveReachability({ red: { blue: false } }, { timeout: 200 })).rejects.toThrow(ProbeError);
+    await expect(expect(lab).not.toHaveReachability({ red: { blue: true } }, { timeout: 200 })).rejects.toThrow(/no global address to probe/);
+    // a claim of reachability fails as before, and a .not that rests on a probed pair still passes
+    await expect(expect(lab).toHaveReachability({ red: { blue: true } }, { timeout: 200 })).rejects.toThrow(/blue has no address to probe/);
+    await expect(lab).not.toHaveReachability({ red: { blue: true }, blue: { '10.77.0.1': true } }, { timeout: 200 });
   });
 });
 

@@ -2,7 +2,7 @@
  * `expect(lab).toHaveReachability(expected)`: a whole mesh at once. `expected` is `'all'` (every ordered pair of the
  * lab's namespaces reaches) or `{ red: { blue: true, '203.0.113.8': false }, … }`.
  */
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, ProbeError } from '../errors.js';
 import { parseProbeAddress } from '../address.js';
 import { Lab } from '../lab.js';
 import { ExistingNamespaces } from '../attach.js';
@@ -62,6 +62,13 @@ export async function toHaveReachability(
   if (checked.length === 0) throw new InvalidInputError('expected reachability', expected, 'no pair of the matrix matches it: nothing would be checked');
   const wrong = checked.filter((p) => wanted(p) !== p.reached);
   const pass = wrong.length === 0;
+  // a target namespace with no global address gets no packet: "not reached" is then no evidence about its path (an
+  // isolation check would pass because an address is missing), so a verdict that rests on such a pair is a ProbeError
+  const unsent = (p: PairResult) => p.address === '(no address)';
+  const resting = this.isNot && pass ? [] : this.isNot ? (wrong.every(unsent) ? wrong : []) : checked.filter((p) => unsent(p) && wanted(p) === false);
+  if (resting.length) {
+    throw new ProbeError(`no packet was sent for ${resting.map((p) => `${p.from} → ${p.to}`).join(', ')}: ${[...new Set(resting.map((p) => p.to))].join(', ')} has no global address to probe, so "not reached" there is no evidence about the path, and no verdict; give the namespace an address, or name an address as the target`);
+  }
   const line = (p: PairResult) =>
     `${p.from} → ${p.to} (${p.address}): ${p.reached ? 'REACHED' : p.disposition}, expected ${wanted(p) ? 'REACHED' : 'not reached'}${p.why ? `; ${p.why}` : ''}${p.hops && p.hops.length > 1 ? `\n${bullet(p.hops.map((h, i) => `${i + 1}. ${h}`), '      ')}` : ''}`;
   return {
