@@ -40,6 +40,14 @@ describe('toHaveArpEntry', () => {
     await expect(expect(red).toHaveArpEntry('192.168.15.2', { dev: 'veth-rde', timeout: 100 })).rejects.toThrow(NotFoundError);
   });
 
+  test('an empty list of states is an InvalidInputError (it matched no entry, so .not passed on a resolved one)', async ({ lab }) => {
+    const { red, blue } = await tutorial(lab);
+    await expect(red).toReach(blue);
+    await expect(red).toHaveArpEntry('192.168.15.2');
+    await expect(expect(red).not.toHaveArpEntry('192.168.15.2', { state: [] })).rejects.toThrow(InvalidInputError);
+    await expect(red).not.toHaveArpEntry('192.168.15.2', { state: ['FAILED'] }); // a list that is not empty: a verdict
+  });
+
   test('an IPv4-mapped IPv6 spelling is refused, not compared with IPv4 entries it never equals (.not passed)', async ({ lab }) => {
     const { red, blue } = await tutorial(lab);
     await expect(red).toReach(blue);

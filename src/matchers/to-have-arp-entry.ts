@@ -33,6 +33,8 @@ export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip
   const mac = macText?.toLowerCase();
   if (opts.dev !== undefined) checkIfname(opts.dev, 'dev');
   const states = opts.state === undefined ? RESOLVED : Array.isArray(opts.state) ? opts.state : [opts.state];
+  // an empty list matches no entry, so every .not would pass whatever the table holds
+  if (states.length === 0) throw new InvalidInputError('state', opts.state, `expected one NUD state or a non-empty list of them (${[...ALL].join(', ')}); leave it out for any resolved state`);
   for (const s of states) if (!ALL.has(s)) throw new InvalidInputError('state', s, `expected one of ${[...ALL].join(', ')}`);
   const matches = (n: NeighInfo) =>
     canonical(n.dst) === canonical(address) &&
