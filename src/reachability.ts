@@ -2,7 +2,7 @@
  * Reachability of whole meshes: one `fping` per source namespace probes every target at once, and all sources run in
  * parallel. The addresses of every namespace come from one `ip -all netns exec ip -j addr` in the lab host.
  */
-import { InvalidInputError, PrerequisiteError, ProbeError } from './errors.js';
+import { InvalidInputError, NotFoundError, PrerequisiteError, ProbeError } from './errors.js';
 import { addressFacing, canonical, contains, parseCidr, parseProbeAddress } from './address.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
 import { diagnose } from './diagnose.js';
@@ -27,7 +27,7 @@ export interface PairResult {
 
 interface Pending {
   src: Netns;
-  w: { label: string; address?: string };
+  w: { label: string; address?: string; ns?: string };
   reached: boolean;
   disposition?: Disposition;
   why?: string;
@@ -139,6 +139,8 @@ export async function reachability(lab: Scope, sources?: Netns[], options: Reach
   for (const n of nodes) if (!(n instanceof Netns) || n.lab !== lab) throw new InvalidInputError('reachability source', String(n), `expected namespaces of ${lab}`);
   const timeout = options.timeout ?? 1000;
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > 3_600_000) throw new InvalidInputError('timeout', timeout, 'expected a number of ms > 0');
+  // each namespace's identity before the first read: a pair not reached is checked against it at the end
+  const identities = new Map([...nodes, ...(options.targets ?? []).filter((t): t is Netns => t instanceof Netns)].map((n) => [n.name, n.identity ?? lab.identityOf?.(n.name)]));
   const addrs = await labAddresses(lab);
   const targets = (options.targets ?? nodes).map((t) => {
     if (t instanceof Netns) {
@@ -197,6 +199,13 @@ export async function reachability(lab: Scope, sources?: Netns[], options: Reach
     p.why = d.hops[d.hops.length - 1];
     p.hops = d.hops;
   });
+  // "not reached" about a namespace that was deleted (or made again under its name) while the mesh probed is about a
+  // namespace that is gone: a reply on its way died with it. No verdict for those pairs.
+  for (const name of new Set(pending.filter((p) => !p.reached).flatMap((p) => [p.src.name, ...(p.w.ns ? [p.w.ns] : [])]))) {
+    if (lab.identityOf?.(name) !== identities.get(name)) {
+      throw new NotFoundError('network namespace', name, `it was deleted or made again while the mesh probed it, so "not reached" for its pairs would be about a namespace that is gone; no verdict`);
+    }
+  }
   const results = pending.map(({ src, w, reached, disposition, why, hops }): PairResult => {
     const d: Disposition = reached ? 'REACHED' : w.address ? (disposition ?? 'NO_REPLY') : 'NO_ROUTE';
     return { from: src.name, to: w.label, address: w.address ?? '(no address)', reached, disposition: d, ...(hops ? { hops } : {}), ...(why ? { why } : w.address ? {} : { why: `${w.label} has no address to probe` }) };

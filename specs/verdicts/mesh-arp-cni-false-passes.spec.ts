@@ -4,6 +4,7 @@ import { describe, expect, test } from '../../src/vitest.js';
 import { InvalidInputError, NotFoundError, ProbeError } from '../../src/index.js';
 import { bridgeNetwork, cniNetwork, CniError } from '../../fixtures/index.js';
 import { tutorial } from '../matchers/helpers.js';
+import { slowEcho } from './helpers.js';
 
 describe('toHaveReachability', () => {
   test('two spellings of one target with contradicting verdicts are an InvalidInputError, not the later one alone', async ({ lab }) => {
@@ -26,6 +27,20 @@ describe('toHaveReachability', () => {
     // a claim of reachability fails as before, and a .not that rests on a probed pair still passes
     await expect(expect(lab).toHaveReachability({ red: { blue: true } }, { timeout: 200 })).rejects.toThrow(/blue has no address to probe/);
     await expect(lab).not.toHaveReachability({ red: { blue: true }, blue: { '10.77.0.1': true } }, { timeout: 200 });
+  });
+
+  test('a target namespace deleted while the mesh waits for its late reply is no "not reached" verdict', async ({ lab }) => {
+    const { red, blue } = await tutorial(lab);
+    await expect(red).toReach(blue); // neighbors resolved: what follows is about the echo reply alone
+    const echo = await slowEcho(lab, blue, 800); // blue answers 0.8 s late (inside the 1.5 s timeout: reached)
+    await expect(lab).toHaveReachability({ red: { blue: true } }, { timeout: 1500 });
+    // blue shuts down 300 ms in, before its reply leaves: before, the mesh said "not reached" and the claim passed
+    const gone = new Promise((r) => setTimeout(r, 300)).then(() => (echo.stop(), lab.sh`ip netns del blue`));
+    const error = await expect(lab).toHaveReachability({ red: { blue: false } }, { timeout: 1500 }).then(() => undefined, (e: unknown) => e);
+    await gone;
+    // deleted before the matcher read the lab (a loaded machine): an error too, never a pass
+    expect(error instanceof NotFoundError || error instanceof ProbeError, String(error)).toBe(true);
+    await expect(expect(lab).toHaveReachability({ red: { blue: false } })).rejects.toThrow(/no network namespace named "blue"/);
   });
 });
 

@@ -2,8 +2,8 @@
  * `expect(lab).toHaveReachability(expected)`: a whole mesh at once. `expected` is `'all'` (every ordered pair of the
  * lab's namespaces reaches) or `{ red: { blue: true, '203.0.113.8': false }, … }`.
  */
-import { InvalidInputError, ProbeError } from '../errors.js';
-import { parseProbeAddress } from '../address.js';
+import { InvalidInputError, NotFoundError, ProbeError } from '../errors.js';
+import { ipFamily, parseProbeAddress } from '../address.js';
 import { Lab } from '../lab.js';
 import { ExistingNamespaces } from '../attach.js';
 import { ReachabilityMatrix, reachability, type PairResult } from '../reachability.js';
@@ -31,7 +31,12 @@ export async function toHaveReachability(
     const sources = Object.keys(given).map((n) => lab.get(n));
     const known = new Set(lab.namespaces().concat('host'));
     // targets as the matrix labels them: namespace names, or addresses in canonical form (so 'FD00:0::2' is fd00::2)
-    const label = (to: string) => (known.has(to) ? to : parseProbeAddress(to, 'reachability target').address);
+    const label = (to: string) => {
+      if (known.has(to)) return to;
+      // neither a namespace of the lab nor an address: a misspelt or deleted namespace, not a malformed address
+      if (!ipFamily(to) && /^[A-Za-z_][\w.-]*$/.test(to)) throw new NotFoundError('network namespace', to, `a reachability target is a namespace of the lab or an address (namespaces now: ${[...known].join(', ')})`);
+      return parseProbeAddress(to, 'reachability target').address;
+    };
     const spec: Record<string, Record<string, boolean>> = {};
     // a target written two ways ('FD00::9', 'fd00::9') is one pair: two verdicts for it would leave only the later one checked
     const spelt: Record<string, Record<string, string>> = {};
