@@ -27,7 +27,7 @@ export interface PairResult {
 
 interface Pending {
   src: Netns;
-  w: { label: string; address?: string; ns?: string };
+  w: { label: string; address?: string; ns?: string; shared?: boolean };
   reached: boolean;
   disposition?: Disposition;
   why?: string;
@@ -155,9 +155,15 @@ export async function reachability(lab: Scope, sources?: Netns[], options: Reach
   const atOnce = Math.max(2, Math.min(MESH_SOURCES_AT_ONCE, Math.floor(400 / Math.max(1, nodes.length))));
   const plans = nodes.map((src) => {
     const mine = addrs.get(src.name) ?? [];
+    // a target's address that the source has too is answered by the source itself: never the target's address here
+    const own = new Set(mine.map((m) => canonical(m.address)));
     const wanted = targets
       .filter((t) => t.ns !== src.name)
-      .map((t) => ({ ...t, address: t.address ?? addressFacing(mine, addrs.get(t.ns!) ?? []) }));
+      .map((t) => {
+        const theirs = addrs.get(t.ns!) ?? [];
+        const others = theirs.filter((a) => !own.has(canonical(a.address)));
+        return { ...t, address: t.address ?? addressFacing(mine, others), shared: theirs.length > 0 && others.length === 0 };
+      });
     return { src, mine, wanted };
   });
   checkNeighborRoom(plans);
@@ -208,7 +214,7 @@ export async function reachability(lab: Scope, sources?: Netns[], options: Reach
   }
   const results = pending.map(({ src, w, reached, disposition, why, hops }): PairResult => {
     const d: Disposition = reached ? 'REACHED' : w.address ? (disposition ?? 'NO_REPLY') : 'NO_ROUTE';
-    return { from: src.name, to: w.label, address: w.address ?? '(no address)', reached, disposition: d, ...(hops ? { hops } : {}), ...(why ? { why } : w.address ? {} : { why: `${w.label} has no address to probe` }) };
+    return { from: src.name, to: w.label, address: w.address ?? '(no address)', reached, disposition: d, ...(hops ? { hops } : {}), ...(why ? { why } : w.address ? {} : { why: w.shared ? `every address of ${w.label} is also one of ${src.name}'s own (a probe would be answered by ${src.name} itself)` : `${w.label} has no address to probe` }) };
   });
   return new ReachabilityMatrix(results, targets.map((t) => t.label));
 }

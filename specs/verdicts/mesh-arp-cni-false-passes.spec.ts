@@ -23,7 +23,7 @@ describe('toHaveReachability', () => {
     await blue.exec('ip', ['addr', 'flush', 'dev', 'veth-blue', 'scope', 'global']); // e.g. a set-up that forgot it
     // before, the isolation claim passed without a packet sent
     await expect(expect(lab).toHaveReachability({ red: { blue: false } }, { timeout: 200 })).rejects.toThrow(ProbeError);
-    await expect(expect(lab).not.toHaveReachability({ red: { blue: true } }, { timeout: 200 })).rejects.toThrow(/no global address to probe/);
+    await expect(expect(lab).not.toHaveReachability({ red: { blue: true } }, { timeout: 200 })).rejects.toThrow(/no global address of its own to probe/);
     // a claim of reachability fails as before, and a .not that rests on a probed pair still passes
     await expect(expect(lab).toHaveReachability({ red: { blue: true } }, { timeout: 200 })).rejects.toThrow(/blue has no address to probe/);
     await expect(lab).not.toHaveReachability({ red: { blue: true }, blue: { '10.77.0.1': true } }, { timeout: 200 });
@@ -41,6 +41,25 @@ describe('toHaveReachability', () => {
     // deleted before the matcher read the lab (a loaded machine): an error too, never a pass
     expect(error instanceof NotFoundError || error instanceof ProbeError, String(error)).toBe(true);
     await expect(expect(lab).toHaveReachability({ red: { blue: false } })).rejects.toThrow(/no network namespace named "blue"/);
+  });
+
+  test('a target whose address the source has too is answered by the source itself: no pass for toReach or the mesh', async ({ lab }) => {
+    const { red, blue } = await tutorial(lab);
+    // blue cut off (its link down), with red's address 192.168.15.1 as its only one: before, both claims passed
+    await blue.exec('ip', ['-batch', '-'], { input: 'addr flush dev veth-blue scope global\nlink set veth-blue down\naddr add 192.168.15.1/24 dev veth-blue\n' });
+    await expect(expect(red).toReach(blue)).rejects.toThrow(ProbeError);
+    await expect(expect(red).toReach(blue)).rejects.toThrow(/answered by red itself/);
+    await expect(expect(lab).toHaveReachability({ red: { blue: true } }, { timeout: 200 })).rejects.toThrow(/also one of red's own/);
+    await expect(expect(lab).toHaveReachability({ red: { blue: false } }, { timeout: 200 })).rejects.toThrow(ProbeError);
+    // the same on red's lo: 10.77.0.1 is blue's only address and one of red's
+    await blue.exec('ip', ['addr', 'replace', '10.77.0.1/32', 'dev', 'veth-blue']);
+    await blue.exec('ip', ['addr', 'del', '192.168.15.1/24', 'dev', 'veth-blue']);
+    await red.exec('ip', ['addr', 'add', '10.77.0.1/32', 'dev', 'lo']);
+    await expect(expect(red).toReach(blue)).rejects.toThrow(ProbeError);
+    // an address of blue's own next to the shared one is the one probed
+    await blue.exec('ip', ['-batch', '-'], { input: 'link set veth-blue up\naddr add 192.168.15.2/24 dev veth-blue\n' });
+    await expect(red).toReach(blue);
+    await expect(lab).toHaveReachability({ red: { blue: true } });
   });
 });
 

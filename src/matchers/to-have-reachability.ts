@@ -72,7 +72,7 @@ export async function toHaveReachability(
   const unsent = (p: PairResult) => p.address === '(no address)';
   const resting = this.isNot && pass ? [] : this.isNot ? (wrong.every(unsent) ? wrong : []) : checked.filter((p) => unsent(p) && wanted(p) === false);
   if (resting.length) {
-    throw new ProbeError(`no packet was sent for ${resting.map((p) => `${p.from} → ${p.to}`).join(', ')}: ${[...new Set(resting.map((p) => p.to))].join(', ')} has no global address to probe, so "not reached" there is no evidence about the path, and no verdict; give the namespace an address, or name an address as the target`);
+    throw new ProbeError(`no packet was sent for ${resting.map((p) => `${p.from} → ${p.to}`).join(', ')}: ${[...new Set(resting.map((p) => p.to))].join(', ')} has no global address of its own to probe, so "not reached" there is no evidence about the path, and no verdict; give the namespace an address, or name an address as the target`);
   }
   const line = (p: PairResult) =>
     `${p.from} → ${p.to} (${p.address}): ${p.reached ? 'REACHED' : p.disposition}, expected ${wanted(p) ? 'REACHED' : 'not reached'}${p.why ? `; ${p.why}` : ''}${p.hops && p.hops.length > 1 ? `\n${bullet(p.hops.map((h, i) => `${i + 1}. ${h}`), '      ')}` : ''}`;
