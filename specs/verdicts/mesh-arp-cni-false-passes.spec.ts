@@ -1,7 +1,7 @@
 // False passes found by an adversarial pass over toHaveReachability, toHaveArpEntry and the CNI fixture: each case is
 // an assertion the kernel's state says must fail (or that has no verdict), checked with real namespaces and packets.
 import { describe, expect, test } from '../../src/vitest.js';
-import { InvalidInputError, NotFoundError, ProbeError } from '../../src/index.js';
+import { createLab, InvalidInputError, NotFoundError, ProbeError } from '../../src/index.js';
 import { bridgeNetwork, cniNetwork, CniError } from '../../fixtures/index.js';
 import { tutorial } from '../matchers/helpers.js';
 import { slowEcho } from './helpers.js';
@@ -97,6 +97,24 @@ describe('cniNetwork', () => {
     await expect(cniNetwork(lab, conf('/run/../tmp/netspec-escape'))).rejects.toThrow(InvalidInputError);
     await expect(cniNetwork(lab, conf('/run/./x/../../var/lib/cni'))).rejects.toThrow(InvalidInputError);
     await expect(cniNetwork(lab, conf('/run/netspec-cni/mine'))).resolves.toBeDefined();
+  });
+
+  test("a namespace of another lab is refused: ADD attached this lab's namespace of the same name instead", async ({ lab }) => {
+    const other = await createLab();
+    try {
+      const c1 = await lab.netns('c1');
+      const elsewhere = await other.netns('c1');
+      const net = await cniNetwork(lab, { cniVersion: '1.0.0', name: 'two', plugins: [{ type: 'bridge', bridge: 'cni-two', ipam: { type: 'host-local', ranges: [[{ subnet: '10.95.0.0/24' }]] } }] });
+      await expect(net.add(elsewhere)).rejects.toThrow(InvalidInputError);
+      await expect(c1).not.toHaveLink('eth0');
+      await expect(elsewhere).not.toHaveLink('eth0');
+      await net.add(c1); // CHECK and DEL of the namesake in the other lab are no CHECK and DEL of c1
+      await expect(net.check(elsewhere)).rejects.toThrow(InvalidInputError);
+      await expect(net.del(elsewhere)).rejects.toThrow(InvalidInputError);
+      await expect(c1).toHaveLink('eth0');
+    } finally {
+      await other.dispose();
+    }
   });
 
   test('an ADD that fails at the second plugin leaves no interface and no lease behind', async ({ lab }) => {
