@@ -122,7 +122,7 @@ async function checkFrom(source: Netns, from: unknown, family: Family): Promise<
 }
 
 /** A handle whose namespace was deleted and made again under its name is not the namespace it was made for. */
-function checkSame(ns: Netns): void {
+export function checkSame(ns: Netns): void {
   const now = ns.lab.identityOf?.(ns.name);
   if (now === undefined) return; // gone altogether: the probe's own command says so (checkRan)
   if (ns.identity === undefined) ns.identity = now;

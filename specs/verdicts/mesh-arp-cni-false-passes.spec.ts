@@ -74,6 +74,15 @@ describe('toHaveArpEntry', () => {
     await expect(expect(red).toHaveArpEntry('192.168.15.2', { dev: 'veth-rde', timeout: 100 })).rejects.toThrow(NotFoundError);
   });
 
+  test('a handle whose namespace was deleted and made again is no verdict (.not passed on the new, empty table)', async ({ lab }) => {
+    const { red, blue } = await tutorial(lab);
+    await expect(red).toReach(blue);
+    await expect(red).toHaveArpEntry('192.168.15.2');
+    await lab.sh`ip netns del red; ip netns add red`;
+    await expect(expect(red).not.toHaveArpEntry('192.168.15.2')).rejects.toThrow(ProbeError);
+    await expect(lab.get('red')).not.toHaveArpEntry('192.168.15.2'); // a handle of the namespace there now: a verdict
+  });
+
   test('an empty list of states is an InvalidInputError (it matched no entry, so .not passed on a resolved one)', async ({ lab }) => {
     const { red, blue } = await tutorial(lab);
     await expect(red).toReach(blue);

@@ -2,6 +2,7 @@
 import { InvalidInputError, NotFoundError } from '../errors.js';
 import { canonical, parseAddress, parseProbeAddress, toBigInt } from '../address.js';
 import { checkIfname } from '../names.js';
+import { checkSame } from '../probe.js';
 import type { NeighInfo } from '../netns.js';
 import { bullet, checkOptions, describe, hint, poll, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
@@ -44,6 +45,8 @@ export async function toHaveArpEntry(this: MatcherContext, received: unknown, ip
   const read = () => ns.neighbors();
   const table = this.isNot ? await read() : await poll(read, (t) => t.some(matches), opts.timeout ?? 1000);
   const pass = table.some(matches);
+  // the table of a namespace made again under the handle's name is not the table the handle was made for
+  checkSame(ns);
   // no entry on a device that is not there is no verdict: a misspelt or deleted `dev` would pass every .not
   if (!pass && opts.dev !== undefined && !(await ns.links()).some((l) => l.ifname === opts.dev)) {
     throw new NotFoundError('interface', opts.dev, `${ns} has no link ${opts.dev}, so toHaveArpEntry(${describe(ip)}, { dev: ${JSON.stringify(opts.dev)} }) has no entry to look for (a misspelt, deleted or renamed link would pass .not); list them with ns.links()`);
