@@ -54,6 +54,12 @@ describe('a wrong file builds nothing, and the error names the file and the line
     { name: 'a missing script', text: 'namespaces: [red]\nscripts:\n  - nothere.sh\n', line: 3, match: /no such file/ },
     { name: 'a key twice', text: 'namespaces: [red]\nnamespaces: [blue]\n', line: 2, match: /not valid YAML or JSON/ },
     { name: 'not a mapping', text: '- red\n- blue\n', line: 1, match: /expected a mapping/ },
+    // YAML that reads as other values than written: a name key that is a number or null, a tag dropped or obeyed
+    { name: 'a bridge key YAML reads as a number', text: 'namespaces: ["16"]\nbridges:\n  0x10: { attach: { "16": 10.0.0.1/24 } }\n', line: 3, match: /key "0x10": YAML reads it as 16.*quote it/ },
+    { name: 'an attachment key YAML reads as null', text: 'namespaces: [red]\nbridges:\n  br0:\n    attach:\n      null: 10.0.0.1/24\n', line: 5, match: /key "null": YAML reads it as null/ },
+    { name: 'an unknown tag', text: 'namespaces:\n  - !foo red\n', line: 2, match: /tag "!foo": .*remove the tag/ },
+    { name: 'a !!js/function tag', text: 'namespaces: [red]\nwan: !!js/function "function () {}"\n', line: 2, match: /tag "!!js\/function"/ },
+    { name: 'a !!binary tag', text: 'namespaces: [red]\nmasquerade: [!!binary MTAuMC4wLjAvOA==]\n', line: 2, match: /tag "!!binary"/ },
   ];
   test.for(cases)('$name', async (c, { lab }) => {
     const dir = files({ 'lab.yaml': c.text });
@@ -66,6 +72,13 @@ describe('a wrong file builds nothing, and the error names the file and the line
     expect(e.message.startsWith(`${path}:${c.line}: `), e.message).toBe(true);
     expect(e.line).toBe(c.line);
     expect(lab.namespaces()).toEqual([]);
+  });
+
+  test('aliases that expand without bound (a "billion laughs") are a TopologyFileError, not the yaml library\'s ReferenceError', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdef'.split('').map((l, i) => `${l}: &${l} [${Array(10).fill(`*${'abcdef'[i]}`).join(', ')}]`)];
+    const dir = files({ 'lab.yaml': `${levels.join('\n')}\nnamespaces: *f\n` });
+    expect(() => loadTopologyFile(join(dir, 'lab.yaml'))).toThrow(TopologyFileError);
+    expect(() => loadTopologyFile(join(dir, 'lab.yaml'))).toThrow(/cannot be read: Excessive alias count.*write the values out/);
   });
 
   test('a file that is not there, or a directory', () => {
