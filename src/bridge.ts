@@ -70,7 +70,7 @@ export async function createBridge(ctx: BuildContext, name: string, options: Bri
   if (options === null || typeof options !== 'object') throw new InvalidInputError('bridge options', options, 'expected an object such as { address: "192.168.15.3/24" }');
   checkStepOptions(options, 'bridge', ['address', 'mtu', 'mac', 'vlanFiltering'], 'lab.bridge');
   const address = options.address === undefined ? undefined : parseCidr(options.address, 'bridge address');
-  const attrs = checkLinkAttrs(options, 'bridge');
+  const attrs = checkLinkAttrs(options, 'bridge', address);
   if (options.vlanFiltering !== undefined && typeof options.vlanFiltering !== 'boolean') throw new InvalidInputError('bridge vlanFiltering', options.vlanFiltering, 'expected true or false');
   const handle = new Bridge(ctx, name, address, options.vlanFiltering ?? false);
   const steps: Step[] = [at('host', bridgeStep(name, { ...attrs, vlanFiltering: options.vlanFiltering })), at('host', linkUpStep(name))];
@@ -142,7 +142,7 @@ export class Bridge {
     if (gateway && address && !contains(address, gateway)) {
       throw new InvalidInputError('gateway', gateway, `it is not inside ${address.text}, the subnet of ${ifname}; a gateway must be on the link`);
     }
-    const attrs = checkLinkAttrs(options, 'attach');
+    const attrs = checkLinkAttrs(options, 'attach', address);
     const portSteps = this.#portSteps(peer, options);
     this.#checkPortLimit(`${ns.name} on ${this.name}`);
     const steps: Step[] = [

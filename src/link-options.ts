@@ -36,10 +36,20 @@ export function checkMac(value: unknown, input = 'mac'): string {
   return mac;
 }
 
-/** `mtu`/`mac` of an options object, checked; `label` prefixes the input names (`bridge` → `bridge mtu`). */
-export function checkLinkAttrs(options: LinkAttrs, label: string): LinkAttrs {
+/** IPv6 needs links of at least 1280 bytes (RFC 8200; the kernel's IPV6_MIN_MTU). */
+export const IPV6_MIN_MTU = 1280;
+
+/**
+ * `mtu`/`mac` of an options object, checked; `label` prefixes the input names (`bridge` → `bridge mtu`). With the
+ * `address` the link gets: an IPv6 one on an MTU below 1280 is refused here, where the kernel would take the link and
+ * then refuse the address with a bare EINVAL, after the link was made.
+ */
+export function checkLinkAttrs(options: LinkAttrs, label: string, address?: { family: 4 | 6; text: string }): LinkAttrs {
   const out: LinkAttrs = {};
   if (options.mtu !== undefined) out.mtu = checkMtu(options.mtu, `${label} mtu`);
+  if (out.mtu !== undefined && out.mtu < IPV6_MIN_MTU && address?.family === 6) {
+    throw new InvalidInputError(`${label} mtu`, out.mtu, `the link's IPv6 address ${address.text} needs an MTU of at least ${IPV6_MIN_MTU} (IPv6's minimum link MTU; the kernel refuses the address below it); raise the MTU or give an IPv4 address`);
+  }
   if (options.mac !== undefined) out.mac = checkMac(options.mac, `${label} mac`);
   return out;
 }

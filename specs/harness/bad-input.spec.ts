@@ -34,6 +34,27 @@ describe('interface names', () => {
   });
 });
 
+test('an IPv6 address on a link with an MTU below 1280 is an InvalidInputError naming the MTU, and nothing is built', async ({ lab }) => {
+  const red = await lab.netns('red');
+  const links = await hostLinks(lab);
+  const cases: [string, () => Promise<unknown>][] = [
+    ['first veth end mtu', () => lab.veth({ ns: lab.host, name: 'v0', mtu: 1279, address: 'fd00::1/64' }, { ns: red, name: 'v1' })],
+    ['bridge mtu', () => lab.bridge('br6', { mtu: 1000, address: 'fd00:1::1/64' })],
+    ['macvlan mtu', () => lab.macvlan({ ns: lab.host, name: 'mv0', parent: 'v0', mtu: 1000, address: 'fd00:2::1/64' })],
+  ];
+  for (const [input, build] of cases) {
+    const error = await build().catch((e: unknown) => e);
+    expect(error, input).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).input).toBe(input);
+    expect((error as Error).message).toMatch(/needs an MTU of at least 1280/);
+  }
+  expect(await hostLinks(lab)).toEqual(links);
+  expect((await red.links()).map((l) => l.ifname)).toEqual(['lo']);
+  // IPv4 on the same MTU, and IPv6 at 1280, are fine
+  await lab.veth({ ns: lab.host, name: 'v0', mtu: 1000, address: '10.0.0.1/24' }, { ns: red, name: 'v1', mtu: 1280, address: 'fd00::2/64' });
+  await expect(red).toHaveLink('v1', { state: 'UP' });
+});
+
 test('a malformed CIDR names the input and the fix', async ({ lab }) => {
   const red = await lab.netns('red');
   for (const [cidr, why] of [

@@ -146,7 +146,7 @@ function common(ctx: BuildContext, spec: LinkSpec, label: string, own: readonly 
   const name = checkIfname(spec.name, `${label} name`);
   const address = spec.address === undefined ? undefined : parseCidr(spec.address, `${label} address`);
   if (spec.up !== undefined && typeof spec.up !== 'boolean') throw new InvalidInputError(`${label} up`, spec.up, 'expected true or false');
-  return { ns, into, name, attrs: checkLinkAttrs(spec, label), address, up: spec.up ?? true, netnsWord: into === ns ? undefined : into.name };
+  return { ns, into, name, attrs: checkLinkAttrs(spec, label, address), address, up: spec.up ?? true, netnsWord: into === ns ? undefined : into.name };
 }
 
 async function build(ctx: BuildContext, c: Common, kind: string, create: StepIn): Promise<Link> {

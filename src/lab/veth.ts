@@ -49,7 +49,7 @@ export async function createVeth(ctx: BuildContext, a: VethEnd, b: VethEnd): Pro
     const name = checkIfname(end.name, `${label} name`);
     const address = end.address === undefined ? undefined : parseCidr(end.address, `${label} address`);
     if (end.up !== undefined && typeof end.up !== 'boolean') throw new InvalidInputError(`${label} up`, end.up, 'expected true or false');
-    return { ns, name, address, up: end.up ?? true, ...checkLinkAttrs(end, label) };
+    return { ns, name, address, up: end.up ?? true, ...checkLinkAttrs(end, label, address) };
   });
   const [x, y] = ends as [(typeof ends)[0], (typeof ends)[0]];
   if (x.ns === y.ns && x.name === y.name) throw new DuplicateNameError('veth end name', y.name, 'both ends have the same name in the same namespace');
