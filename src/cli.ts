@@ -2,6 +2,7 @@
 /** The `netspec` command: doctor, shell, graph, lessons. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { doctor, formatChecks } from './doctor.js';
+import { InvalidInputError } from './errors.js';
 import { runInteractive } from './exec.js';
 import { readTopology, toMermaid, toSvg } from './graph.js';
 import { createLab, keptDir, keptLabs } from './lab.js';
@@ -22,10 +23,11 @@ const USAGE = `usage: netspec <command>
 
 topologies: ${TOPOLOGY_NAMES.join(', ')} (a file: containerlab-like, see netspec/fixtures loadTopologyFile)`;
 
-/** The value of `--flag VALUE` in `args`, and the arguments that are neither the flag nor its value. */
+/** The value of `--flag VALUE` in `args` (before a `--`), and the arguments that are neither the flag nor its value. */
 function option(args: string[], flag: string): { value?: string; rest: string[] } {
+  const end = args.indexOf('--');
   const i = args.indexOf(flag);
-  if (i < 0) return { rest: args };
+  if (i < 0 || (end >= 0 && i > end)) return { rest: args };
   const value = args[i + 1];
   if (value === undefined || value.startsWith('--')) throw new Error(`${flag} needs a value`);
   return { value, rest: [...args.slice(0, i), ...args.slice(i + 2)] };
@@ -34,7 +36,15 @@ function option(args: string[], flag: string): { value?: string; rest: string[] 
 /** Build the named topology (or file), then the user's script, in `lab`; returns what was built, for the user. */
 async function setUp(lab: Awaited<ReturnType<typeof createLab>>, args: string[]): Promise<string> {
   const { value: script, rest } = option(args, '--script');
-  const name = rest.find((a) => !a.startsWith('--'));
+  // anything else is a mistake the user would not see: a misspelt option, or a second topology that would be ignored
+  // (after `--`, a file whose name starts with "--")
+  const end = rest.indexOf('--');
+  const options = end < 0 ? rest : rest.slice(0, end);
+  const unknown = options.find((a) => a.startsWith('--'));
+  if (unknown !== undefined) throw new InvalidInputError('option', unknown, 'unknown; shell takes --script S, graph --script S and --out F (`netspec --help`); a file whose name starts with "--" goes after `--`');
+  const names = end < 0 ? rest : [...options, ...rest.slice(end + 1)];
+  if (names.length > 1) throw new InvalidInputError('topology', names.join(' '), 'give one topology (a name or a file); quote a path with spaces');
+  const name = names[0];
   let what = await buildNamed(lab, name ?? (script ? 'empty' : 'tutorial'));
   if (script) {
     await lab.script(script);

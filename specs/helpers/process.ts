@@ -9,10 +9,10 @@ export const repoRoot = new URL('../..', import.meta.url).pathname;
  * a child run may leave something behind holding its output (a kept lab's keeper), and the specs check for that
  * themselves.
  */
-export async function runProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; input?: string; replaceEnv?: boolean } = {}): Promise<{ code: number | null; out: string }> {
+export async function runProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; input?: string; replaceEnv?: boolean; cwd?: string } = {}): Promise<{ code: number | null; out: string }> {
   const env = options.replaceEnv ? options.env : { NO_COLOR: '1', FORCE_COLOR: '0', ...options.env };
   const p = execa(argv[0]!, argv.slice(1), {
-    cwd: repoRoot,
+    cwd: options.cwd ?? repoRoot,
     env,
     extendEnv: !options.replaceEnv,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),

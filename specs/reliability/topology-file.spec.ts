@@ -100,3 +100,19 @@ test('the CLI draws a topology file after its own --script', async () => {
   expect(bad.code).toBe(1);
   expect(bad.out).toMatch(/--script needs a value/);
 });
+
+test('the CLI refuses a misspelt option and a second topology instead of ignoring them; a file named --x goes after --', async () => {
+  const dir = files({ 'a.yaml': 'namespaces: [a]\n', 'b.yaml': 'namespaces: [b]\n', '--odd.yaml': 'namespaces: [odd]\n' });
+  const cli = (...args: string[]) => runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', '--out', join(dir, 'g.svg'), ...args]);
+  const misspelt = await cli(join(dir, 'a.yaml'), '--scirpt', join(dir, 'b.yaml'));
+  expect(misspelt.code, misspelt.out).toBe(1);
+  expect(misspelt.out).toMatch(/invalid option "--scirpt": unknown; shell takes --script S/);
+  const two = await cli(join(dir, 'a.yaml'), join(dir, 'b.yaml'));
+  expect(two.code, two.out).toBe(1);
+  expect(two.out).toMatch(/invalid topology ".*a\.yaml .*b\.yaml": give one topology/);
+  expect(`${misspelt.out}${two.out}`).not.toMatch(/wrote/);
+  // in the file's folder (tsx by its path there), so that the name given starts with "--"
+  const odd = await runProcess([process.execPath, '--import', `${repoRoot}node_modules/tsx/dist/loader.mjs`, `${repoRoot}src/cli.ts`, 'graph', '--out', 'g.svg', '--', '--odd.yaml'], { cwd: dir });
+  expect(odd.code, odd.out).toBe(0);
+  expect(odd.out).toMatch(/odd\["odd"\]/);
+});
