@@ -52,6 +52,7 @@ describe('a wrong file builds nothing, and the error names the file and the line
     { name: 'a namespace listed twice', text: 'namespaces:\n  - red\n  - blue\n  - red\n', line: 4, match: /listed twice/ },
     { name: 'a route via an unknown namespace', text: 'namespaces: [red]\nroutes:\n  green: [{ destination: default, via: 10.0.0.1 }]\n', line: 3, match: /green/ },
     { name: 'a missing script', text: 'namespaces: [red]\nscripts:\n  - nothere.sh\n', line: 3, match: /no such file/ },
+    { name: 'a script that is a directory', text: 'namespaces: [red]\nscripts:\n  - .\n', line: 3, match: /topology script "\.": .* is not a regular file \(a directory\?\)/ },
     { name: 'a key twice', text: 'namespaces: [red]\nnamespaces: [blue]\n', line: 2, match: /not valid YAML or JSON/ },
     { name: 'not a mapping', text: '- red\n- blue\n', line: 1, match: /expected a mapping/ },
     // YAML that reads as other values than written: a name key that is a number or null, a tag dropped or obeyed
