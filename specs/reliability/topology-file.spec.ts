@@ -55,6 +55,10 @@ describe('a wrong file builds nothing, and the error names the file and the line
     { name: 'a script that is a directory', text: 'namespaces: [red]\nscripts:\n  - .\n', line: 3, match: /topology script "\.": .* is not a regular file \(a directory\?\)/ },
     { name: 'a key twice', text: 'namespaces: [red]\nnamespaces: [blue]\n', line: 2, match: /not valid YAML or JSON/ },
     { name: 'not a mapping', text: '- red\n- blue\n', line: 1, match: /expected a mapping/ },
+    // the line of the part that is wrong, not the first line holding the same text
+    { name: 'a gateway written earlier where it is right', text: 'namespaces: [a, b]\nbridges:\n  br0:\n    address: 10.0.0.1/24\n    attach: { a: 10.0.0.2/24 }\nroutes:\n  a: [{ destination: 10.1.0.0/16, via: 10.0.0.1 }]\n  b: [{ destination: 10.1.0.0/16, via: 10.0.0.1 }]\n', line: 8, match: /gateway \(via\) of route 1 of b "10.0.0.1"/ },
+    { name: 'an MTU written earlier where it is right', text: 'namespaces: [a, b]\nveths:\n  - a: { ns: a, name: e0, mtu: 1000, address: 10.0.0.1/24 }\n    b: { ns: b, name: e0 }\n  - a: { ns: a, name: e1, mtu: 1000, address: fd00::1/64 }\n    b: { ns: b, name: e1 }\n', line: 5, match: /end a of veth 2 mtu 1000/ },
+    { name: 'too many namespaces on a bridge, at the bridge', text: `namespaces: [${Array.from({ length: 1024 }, (_, i) => `n${i}`).join(', ')}]\nbridges:\n  br0:\n    attach: { ${Array.from({ length: 1024 }, (_, i) => `n${i}: 10.${i >> 8}.${i & 255}.1/8`).join(', ')} }\n`, line: 3, match: /attach of bridge br0 "1024 namespaces"/ },
     // YAML that reads as other values than written: a name key that is a number or null, a tag dropped or obeyed
     { name: 'a bridge key YAML reads as a number', text: 'namespaces: ["16"]\nbridges:\n  0x10: { attach: { "16": 10.0.0.1/24 } }\n', line: 3, match: /key "0x10": YAML reads it as 16.*quote it/ },
     { name: 'an attachment key YAML reads as null', text: 'namespaces: [red]\nbridges:\n  br0:\n    attach:\n      null: 10.0.0.1/24\n', line: 5, match: /key "null": YAML reads it as null/ },
