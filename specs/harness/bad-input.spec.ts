@@ -55,6 +55,16 @@ test('an IPv6 address on a link with an MTU below 1280 is an InvalidInputError n
   await expect(red).toHaveLink('v1', { state: 'UP' });
 });
 
+test('a gateway that is its subnet\'s broadcast address: the error says so, not only "no link in the subnet"', async ({ lab }) => {
+  const red = await lab.netns('red');
+  const bridge = await lab.bridge('br0', { address: '10.0.0.1/24' });
+  await bridge.attach(red, { address: '10.0.0.2/24' });
+  const error = await red.addRoute('10.1.0.0/16', { via: '10.0.0.255' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(InvalidInputError);
+  expect((error as Error).message).toMatch(/invalid gateway \(via\) "10.0.0.255": .*or the gateway is a broadcast or local address there/);
+  await expect(red).not.toHaveRouteEntry({ destination: '10.1.0.0/16' });
+});
+
 test('a malformed CIDR names the input and the fix', async ({ lab }) => {
   const red = await lab.netns('red');
   for (const [cidr, why] of [
