@@ -338,7 +338,7 @@ function translate(step: Step, stderr: string, where: string): Error | undefined
     return new InvalidInputError('mtu', Number(after('mtu')), `${where} refused to create ${after('name')} with it (${said}): an MTU outside the device's bounds (veth and bridge: 68…65535; a macvlan at most its parent's)`);
   }
   if (/Nexthop has invalid gateway|Network is unreachable/.test(stderr) && (w[0] === 'route' || w[0] === 'nexthop') && w.includes('via')) {
-    return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, or the gateway is a broadcast or local address there, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first (or pass { onlink: true }), and the address of a router on it`);
+    return new InvalidInputError('gateway (via)', after('via'), `${where} has no link in the gateway's subnet, or the gateway is a broadcast address there, so it cannot be a next hop (${stderr.trim()}); give a link an address in that subnet first (or pass { onlink: true }), and the address of a router on it`);
   }
   // a kernel with extended acks says "Address already assigned" for an IPv4 address, where older ones say "File exists"
   if (/Address already assigned/.test(stderr) && w[0] === 'addr') return new ConflictError('address', w[2], `it is already on ${after('dev')} in ${where}`);
