@@ -32,6 +32,8 @@ export const topologyCases: TopologyCase[] = [
   { name: 'a veth end without ns', spec: { ...good, veths: [{ a: { name: 'x0' }, b: { ns: 'blue', name: 'x1' } }] }, error: 'InvalidInputError', message: /invalid namespace of end a of veth 1 undefined/ },
   { name: 'routes as an array', spec: { ...good, routes: [] }, error: 'InvalidInputError', message: /invalid topology routes \[\]: expected an object/ },
   { name: 'a null route', spec: { ...good, routes: { red: [null] } }, error: 'InvalidInputError', message: /invalid route 1 of red null/ },
+  { name: 'bridges as a Map (its entries would be ignored)', spec: { ...good, bridges: new Map([['br1', { address: '10.0.0.1/24' }]]) }, error: 'InvalidInputError', message: /invalid topology bridges .*expected an object such as/ },
+  { name: 'routes as a Map', spec: { ...good, routes: new Map([['red', [{ destination: 'default', via: '192.168.15.3' }]]]) }, error: 'InvalidInputError', message: /invalid topology routes .*expected an object such as/ },
   { name: 'forwarding: "yes"', spec: { ...good, forwarding: 'yes' }, error: 'InvalidInputError', message: /invalid topology forwarding "yes": expected true or false/ },
   { name: 'masquerade: "10.0.0.0/8"', spec: { ...good, masquerade: '10.0.0.0/8' }, error: 'InvalidInputError', message: /invalid topology masquerade "10.0.0.0\/8": expected an array/ },
   { name: 'wan: "yes"', spec: { ...good, wan: 'yes' }, error: 'InvalidInputError', message: /invalid topology wan "yes"/ },
