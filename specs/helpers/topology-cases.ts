@@ -80,6 +80,7 @@ export const topologyCases: TopologyCase[] = [
   { name: 'a route to a connected prefix', spec: { ...good, routes: { red: [{ destination: '192.168.15.0/24', dev: 'veth-red' }] } }, error: 'ConflictError', message: /red has a route to 192.168.15.0\/24 already/ },
   { name: 'routes to 0.0.0.0/0 and to default', spec: { ...good, routes: { red: [{ destination: '0.0.0.0/0', via: '192.168.15.3' }, { destination: 'default', via: '192.168.15.3' }] } }, error: 'ConflictError', message: /red has a route to default already \(route 1 goes there too; 0.0.0.0\/0 and default are one destination\)/ },
   { name: 'a bridge in the wan\'s uplink prefix', spec: { ...good, bridges: { ...good.bridges, br1: { address: '198.51.100.1/24' } }, wan: true }, error: 'ConflictError', message: /invalid address of br1 "198.51.100.1\/24": it overlaps the wan's uplink 198.51.100.0\/24/ },
+  { name: 'a namespace with an address the wan answers for', spec: { ...good, veths: [{ a: { ns: 'red', name: 'x0', address: '203.0.113.8/24' }, b: { ns: 'blue', name: 'x1' } }], wan: true }, error: 'ConflictError', message: /invalid address of x0 in red "203.0.113.8\/24": 203.0.113.8 is the wan's/ },
   { name: 'a host default route beside the wan\'s', spec: { ...good, wan: true, routes: { host: [{ destination: 'default', via: '192.168.15.1' }] } }, error: 'ConflictError', message: /the wan gives the lab host its default route/ },
 ];
 
