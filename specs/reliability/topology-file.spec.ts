@@ -63,6 +63,7 @@ describe('a wrong file builds nothing, and the error names the file and the line
     { name: 'a bridge key YAML reads as a number', text: 'namespaces: ["16"]\nbridges:\n  0x10: { attach: { "16": 10.0.0.1/24 } }\n', line: 3, match: /key "0x10": YAML reads it as 16.*quote it/ },
     { name: 'an attachment key YAML reads as null', text: 'namespaces: [red]\nbridges:\n  br0:\n    attach:\n      null: 10.0.0.1/24\n', line: 5, match: /key "null": YAML reads it as null/ },
     { name: 'a key given as a number and as a string', text: 'namespaces: [red]\nbridges:\n  1: { address: 10.0.0.1/24 }\n  "1": { address: 10.0.1.1/24 }\n', line: 4, match: /key "1": it is given twice/ },
+    { name: 'a name YAML reads as a number', text: 'namespaces:\n  - red\n  - 0755\n', line: 3, match: /invalid topology namespace 755: .*YAML reads 0755 as 755: quote it \("0755"\)/ },
     { name: 'an unknown tag', text: 'namespaces:\n  - !foo red\n', line: 2, match: /tag "!foo": .*remove the tag/ },
     { name: 'a !!js/function tag', text: 'namespaces: [red]\nwan: !!js/function "function () {}"\n', line: 2, match: /tag "!!js\/function"/ },
     { name: 'a !!binary tag', text: 'namespaces: [red]\nmasquerade: [!!binary MTAuMC4wLjAvOA==]\n', line: 2, match: /tag "!!binary"/ },
