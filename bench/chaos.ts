@@ -209,10 +209,14 @@ async function oneRound(n: number): Promise<Round> {
     round.phase = `${phase} (${phases.at(-1) === phase ? 'in it' : `moved on to ${phases.at(-1)}`})`;
     victim = target === 'main' ? child.pid : lifelineIn(t)?.pid;
     if (victim === undefined && !done) {
-      // between labs there is no lifeline: dispose has already ended it (and the next lab has not started one yet);
-      // the child's main process is killed instead, as in the Vitest branch
-      round.phase += ': no lifeline (the lab was disposed), main killed instead';
-      victim = child.pid;
+      // no lifeline at this moment: the lab has not started one yet (the first milliseconds of build), or dispose has
+      // ended it and the next lab has not started its own: the next lifeline to appear is killed, within 5 s
+      const until = Date.now() + 5000;
+      while (victim === undefined && !done && Date.now() < until) {
+        await sleep(2);
+        victim = lifelineIn(look())?.pid;
+      }
+      if (victim !== undefined) round.phase += ': the next lifeline, at its start';
     }
   } else {
     // Vitest announces nothing: wait for its lab's lifeline, then a random moment over the test's life (about 0.5 s now)
