@@ -8,6 +8,7 @@
 import { canonical, contains, parseCidr } from './address.js';
 import type { IpRule, Netns, RouteInfo, RouteLookup } from './netns.js';
 import { userRules } from './parse/ip.js';
+import { CommandError } from './errors.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
 import { ownerOf, readLabState, type NamespaceState } from './state.js';
@@ -47,7 +48,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const lookup = await source.lookupRoute(target.address, fromAddr ? { from: fromAddr } : {});
   let route = lookup.route;
   log.push(`${source.name}$ ${lookup.command.replace(/^ip /, 'ip -j ')} → ${route ? describeRoute(route) : `error: ${lookup.refusal}`}`);
-  if (!route || (route.type && ['unreachable', 'blackhole', 'prohibit'].includes(route.type))) {
+  if (!route || isReject(route.type)) {
     // a route of a reject type fails the lookup itself; the kernel's errno says which type it was
     const type = route?.type ?? (lookup.refusedBy !== 'none' ? lookup.refusedBy : undefined);
     hops.push(
@@ -82,10 +83,10 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     const hex = `0x${marking.mark.toString(16)}`;
     log.push(`${source.name}$ ${again.command.replace(/^ip /, 'ip -j ')} → ${again.route ? describeRoute(again.route) : `error: ${again.refusal}`}`);
     const type = again.route?.type;
-    if (!again.route || (type && ['unreachable', 'blackhole', 'prohibit'].includes(type))) {
+    if (!again.route || isReject(type)) {
       const why = type ?? (again.refusedBy && again.refusedBy !== 'none' ? `${again.refusedBy} route` : undefined);
       hops.push(`${source.name}: its packets are marked ${hex} by ${marking.by}, and the kernel routes marked packets again: no route to ${target.address} (${why ? `${article(why)} ${why.replace(/ route$/, '')} route, ` : ''}"${again.refusal ?? type}"), so they are dropped as they leave; a policy rule on that mark (ns.rules()) picks the table`);
-      const rules = await policyRules(source, target.family);
+      const rules = userRules(target.family === 6 ? src.ipRules6 : src.ipRules);
       if (rules.length) hops.push(`${source.name}: its policy rules: ${rules.map(describeRule).join('; ')}`);
       return done('NO_ROUTE', source.name);
     }
@@ -183,7 +184,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
       const inDev = linkWith(router, route.gateway);
       const onward = srcAddr && inDev ? await forwardLookup(routerNs, target.address, srcAddr, inDev) : undefined;
       if (onward) log.push(`${router.name}$ ${onward.command.replace(/^ip /, 'ip -j ')} → ${onward.route ? describeRoute(onward.route) : `error: ${onward.refusal}`}`);
-      if (onward && !onward.route && onward.refusal && onward.refusal in KERNEL_NO_ROUTE) {
+      if (onward && !onward.route) {
         hops.push(`${router.name}: no route on to ${target.address} for packets from ${srcAddr} coming in on ${inDev} ("${onward.refusal}"); add one to its routes (or to the table its policy rules pick)`);
         return done('NO_ROUTE', router.name);
       }
@@ -258,9 +259,6 @@ function markOf(source: string, trace: Trace, before: readonly NamespaceState[],
   return found;
 }
 
-/** The kernel's words for "no route" (an input lookup's errno is not told apart further: see RouteLookup.refusedBy). */
-const KERNEL_NO_ROUTE: Record<string, true> = { 'Network is unreachable': true, 'No route to host': true, 'Invalid argument': true, 'Permission denied': true };
-
 /**
  * The router's lookup for a packet it forwards. Anything but a route or the kernel's "no route" (the reverse-path
  * filter's "Invalid cross-device link", ip failing) is no answer: the diagnosis then goes on without it, as before.
@@ -268,7 +266,9 @@ const KERNEL_NO_ROUTE: Record<string, true> = { 'Network is unreachable': true, 
 async function forwardLookup(router: Netns, destination: string, from: string, iif: string): Promise<RouteLookup | undefined> {
   try {
     return await router.lookupRoute(destination, { from, iif });
-  } catch {
+  } catch (error) {
+    // the namespace gone, the lab gone: an error, as anywhere else
+    if (!(error instanceof CommandError)) throw error;
     return undefined;
   }
 }
@@ -295,13 +295,16 @@ function addressOn(state: NamespaceState, dev: string, nextHop: string, family: 
   return (onLink ?? addrs[0])?.local;
 }
 
+/** A route of a type that fails the lookup itself: the kernel drops or refuses what it would carry. */
+const isReject = (type: string | undefined): type is 'unreachable' | 'blackhole' | 'prohibit' => type === 'unreachable' || type === 'blackhole' || type === 'prohibit';
+
 const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
 
 /** The kernel's route for a reply from `from` (an address of `ns`) to `to`: a refusal is "no route back". */
 async function routeBack(ns: Netns, to: string, from: string): Promise<RouteLookup> {
   const lookup = await ns.lookupRoute(to, { from });
   const type = lookup.route?.type;
-  if (lookup.route && type && ['unreachable', 'blackhole', 'prohibit'].includes(type)) return { command: lookup.command, refusal: `a ${type} route`, refusedBy: type as RouteLookup['refusedBy'] };
+  if (lookup.route && isReject(type)) return { command: lookup.command, refusal: `a ${type} route`, refusedBy: type as RouteLookup['refusedBy'] };
   return lookup;
 }
 

@@ -335,19 +335,31 @@ export class Netns {
   }
 
   /** The namespace's IPv4/IPv6 addresses outside loopback and link-local, e.g. for `toReach(ns)`. */
-  async globalAddresses(family?: 4 | 6): Promise<{ address: string; prefixLength: number; dev: string; family: 4 | 6 }[]> {
-    const out: { address: string; prefixLength: number; dev: string; family: 4 | 6 }[] = [];
-    for (const link of await this.addresses()) {
-      if (link.ifname === 'lo') continue;
-      for (const a of link.addr_info ?? []) {
-        if (a.scope !== 'global') continue;
-        const f = a.family === 'inet' ? 4 : 6;
-        if (family && f !== family) continue;
-        out.push({ address: a.local, prefixLength: a.prefixlen, dev: link.ifname, family: f });
-      }
-    }
-    return out;
+  async globalAddresses(family?: 4 | 6): Promise<GlobalAddress[]> {
+    return globalAddressesOf(await this.addresses(), family);
   }
+}
+
+export interface GlobalAddress {
+  address: string;
+  prefixLength: number;
+  dev: string;
+  family: 4 | 6;
+}
+
+/** The global addresses of `ip -j addr show` rows, outside loopback (what Netns.globalAddresses reads). */
+export function globalAddressesOf(links: readonly AddrInfo[], family?: 4 | 6): GlobalAddress[] {
+  const out: GlobalAddress[] = [];
+  for (const link of links) {
+    if (link.ifname === 'lo') continue;
+    for (const a of link.addr_info ?? []) {
+      if (a.scope !== 'global') continue;
+      const f = a.family === 'inet' ? 4 : 6;
+      if (family && f !== family) continue;
+      out.push({ address: a.local, prefixLength: a.prefixlen, dev: link.ifname, family: f });
+    }
+  }
+  return out;
 }
 
 /** @deprecated The old name of {@link NetnsScope}. */

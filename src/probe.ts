@@ -16,7 +16,7 @@
 import { InvalidInputError, ProbeError } from './errors.js';
 import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
-import { Netns } from './netns.js';
+import { Netns, globalAddressesOf } from './netns.js';
 import { addressOwner } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
 import { type From, checkRan, land, peerAddress, firstLine, startWitness, type ProbeTarget, type Landing, type Protocol } from './landing.js';
@@ -88,13 +88,15 @@ function checkPort(port: unknown): asserts port is number | undefined {
 
 /** The address of `target` on a subnet the source also has, else its first global address. */
 async function addressOn(source: Netns, target: Netns, family?: Family): Promise<string> {
-  const [mine, theirs, links] = await Promise.all([source.globalAddresses(family), target.globalAddresses(family), source === target ? [] : source.addresses()]);
+  // one read of the source's addresses: its global ones (to face the target) and all of them (its own, never probed)
+  const [links, theirs] = await Promise.all([source.addresses(), target.globalAddresses(family)]);
+  const mine = globalAddressesOf(links, family);
   if (theirs.length === 0) {
     throw new InvalidInputError('target', String(target), `${target.name} has no global address${family ? ` (IPv${family})` : ''} to probe; give it one, or pass an address`);
   }
   // an address the source has too (on any link, lo included) is delivered inside the source: its own reply would read
   // as the target's, whatever the target's state (a duplicate address, a link down)
-  const own = new Set(links.flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local))));
+  const own = new Set(source === target ? [] : links.flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local))));
   const others = theirs.filter((t) => !own.has(canonical(t.address)));
   if (others.length === 0) {
     throw new ProbeError(`every address of ${target.name} (${theirs.map((t) => t.address).join(', ')}) is also one of ${source.name}'s own: a probe to it is answered by ${source.name} itself, never by ${target.name}; no verdict. Give ${target.name} an address of its own`);
