@@ -15,6 +15,7 @@ export {
   type RouteType,
   type RouteGetOptions,
   type RouteLookup,
+  type GlobalAddress,
   type NexthopOptions,
   type NexthopInfo,
   type RuleOptions,

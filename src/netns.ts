@@ -340,6 +340,7 @@ export class Netns {
   }
 }
 
+/** A global address of a namespace (Netns.globalAddresses): the address, its prefix length, its link and family. */
 export interface GlobalAddress {
   address: string;
   prefixLength: number;
