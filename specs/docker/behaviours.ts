@@ -10,7 +10,31 @@ import { layoutOf } from '../../fixtures/index.js';
 export interface Behaviour {
   id: number;
   title: string;
+  /**
+   * It publishes a port. Only these depend on the userland proxy (docker-proxy, or hairpin NAT and route_localnet in
+   * its place), so only these run with both settings; the others run with the default (the proxy on). `withPublishWatch`
+   * keeps the flag honest: a behaviour that publishes without it fails.
+   */
+  publishes?: true;
   run(engine: Engine): Promise<void>;
+}
+
+/**
+ * The engine as a behaviour sees it, noting whether it published a port: a behaviour that does must say
+ * `publishes: true`, or it would be checked with one proxy setting only.
+ */
+export function withPublishWatch(engine: Engine, behaviour: Behaviour): Engine {
+  const watched: Engine = Object.create(engine) as Engine;
+  watched.run = (name, options) => {
+    if (options?.publish?.length && !behaviour.publishes) throw new Error(`behaviour ${behaviour.id} publishes a port: mark it \`publishes: true\` so that it runs with and without the userland proxy`);
+    return engine.run(name, options);
+  };
+  return watched;
+}
+
+/** The engine settings a behaviour is checked with: both proxy settings where it publishes a port, the default otherwise. */
+export function proxySettings(behaviour: Behaviour): boolean[] {
+  return behaviour.publishes ? [true, false] : [true];
 }
 
 const INTERNET = '203.0.113.8';
@@ -85,6 +109,7 @@ export const behaviours: Behaviour[] = [
   {
     id: 6,
     title: 'a published port (-p 8080:80) on the host\'s address reaches the container, which sees the real client',
+    publishes: true,
     async run(e) {
       const net = await e.createNetwork('web');
       const c1 = await e.run('c1', { network: net.name, publish: ['8080:80'] });
@@ -112,6 +137,7 @@ export const behaviours: Behaviour[] = [
   {
     id: 8,
     title: 'DOCKER-USER rules run first, and Docker never flushes them',
+    publishes: true,
     async run(e) {
       const net = await e.createNetwork('app');
       const [c1, c2] = [await e.run('c1', { network: net.name }), await e.run('c2', { network: net.name })];
@@ -128,6 +154,7 @@ export const behaviours: Behaviour[] = [
   {
     id: 9,
     title: 'a published port reached from another network\'s container through the host\'s address (hairpin)',
+    publishes: true,
     // moby TestPortMappedHairpin (integration/networking/bridge_test.go): with the default daemon (docker-proxy on) a
     // client on clientnet reaches servernet's published port at the host's address, on every version that has the test
     async run(e) {
@@ -150,6 +177,7 @@ export const behaviours: Behaviour[] = [
   {
     id: 10,
     title: 'the host reaches a published port on 127.0.0.1 and on its own address; -p 127.0.0.1:… is closed to the outside',
+    publishes: true,
     async run(e) {
       const net = await e.createNetwork('web');
       const c1 = await e.run('c1', { network: net.name, publish: ['8080:80', '127.0.0.1:8081:80'] });

@@ -1,35 +1,35 @@
 // Docker's bridge behaviours on netspec's emulation (fixtures/docker.ts), and its rules against the reference engine's.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from '../../src/vitest.js';
-import { behaviours, ruleScenarios } from './behaviours.js';
+import { behaviours, proxySettings, ruleScenarios, withPublishWatch } from './behaviours.js';
 import { emulationEngine } from './engines.js';
 import { DOCKER_VERSIONS } from '../../fixtures/index.js';
 
-describe.each(DOCKER_VERSIONS.flatMap((v) => [[v, true], [v, false]] as const))('the %s layout, userland proxy %s', (version, userlandProxy) => {
-describe.each(behaviours.map((b) => [b.id, b] as const))('behaviour %i on the emulation', (_id, behaviour) => {
-  test(behaviour.title, async () => {
+// Every behaviour on every layout; the ones that publish a port with and without the userland proxy (the only ones the
+// proxy setting changes anything for: docker-proxy, or hairpin NAT and route_localnet in its place), the others with
+// the default. The tests of a file run concurrently (vitest.config.ts), each in an engine of its own.
+const cases = (versions: readonly (typeof DOCKER_VERSIONS)[number][], skip: number[] = []) =>
+  versions.flatMap((version) => behaviours.filter((b) => !skip.includes(b.id)).flatMap((b) => proxySettings(b).map((userlandProxy) => [version, userlandProxy, b.id, b.title, b] as const)));
+
+describe('behaviours on the emulation', () => {
+  test.for(cases(DOCKER_VERSIONS))('the %s layout, userland proxy %s: behaviour %i, %s', async ([version, userlandProxy, , , behaviour]) => {
     const engine = await emulationEngine({ version, userlandProxy });
     try {
-      await behaviour.run(engine);
+      await behaviour.run(withPublishWatch(engine, behaviour));
     } finally {
       await engine.dispose();
     }
   });
-});
-});
 
-// Docker 29 with --firewall-backend=nftables: the behaviours that do not name iptables chains (7: the iptables FORWARD
-// policy; 8: DOCKER-USER, which this backend lacks; 15: IPv6, not emulated with it)
-describe.each([true, false])('the 29 layout, nftables backend, userland proxy %s', (userlandProxy) => {
-  describe.each(behaviours.filter((b) => ![7, 8, 15].includes(b.id)).map((b) => [b.id, b] as const))('behaviour %i on the emulation', (_id, behaviour) => {
-    test(behaviour.title, async () => {
-      const engine = await emulationEngine({ version: '29', userlandProxy, firewallBackend: 'nftables' });
-      try {
-        await behaviour.run(engine);
-      } finally {
-        await engine.dispose();
-      }
-    });
+  // Docker 29 with --firewall-backend=nftables: the behaviours that do not name iptables chains (7: the iptables FORWARD
+  // policy; 8: DOCKER-USER, which this backend lacks; 15: IPv6, not emulated with it)
+  test.for(cases(['29'], [7, 8, 15]))('the %s layout, nftables backend, userland proxy %s: behaviour %i, %s', async ([version, userlandProxy, , , behaviour]) => {
+    const engine = await emulationEngine({ version, userlandProxy, firewallBackend: 'nftables' });
+    try {
+      await behaviour.run(withPublishWatch(engine, behaviour));
+    } finally {
+      await engine.dispose();
+    }
   });
 });
 

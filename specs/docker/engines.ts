@@ -125,14 +125,28 @@ function hostPid(lab: Lab, nsPid: number): number {
     try {
       const ns = /^NSpid:\s+(.+)$/m.exec(readFileSync(`/proc/${d}/status`, 'utf8'))?.[1]?.trim().split(/\s+/).map(Number);
       if (!ns || ns.length < 2 || ns[0] !== Number(d) || ns[1] !== nsPid) continue;
-      // in the lab's PID namespace, or in one nested inside it (a container's own)
+      // in the lab's PID namespace, or in one nested inside it (a container's own); a nested one may be another lab's
+      // (labs run at once, and their containers' PIDs repeat), so it must descend from this lab's PID 1
       const own = readlinkSafe(`/proc/${d}/ns/pid`);
-      if (own === labPidns || ns.length > 2) return Number(d);
+      if (own === labPidns || (ns.length > 2 && descendsFrom(Number(d), lab.pid))) return Number(d);
     } catch {
       /* gone */
     }
   }
   throw new Error(`no process ${nsPid} in ${lab}`);
+}
+
+/** Is `pid` a descendant of `ancestor` (its parent chain, as /proc tells it, reaches it)? */
+function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+    if (p === ancestor) return true;
+    try {
+      p = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 function readlinkSafe(p: string): string {

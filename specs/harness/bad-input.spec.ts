@@ -7,32 +7,8 @@ async function hostLinks(lab: Lab): Promise<string[]> {
   return (await lab.host.links()).map((l) => l.ifname).sort();
 }
 
-describe('interface names', () => {
-  const bad: [string, RegExp][] = [
-    ['veth-red-to-the-bridge', /at most 15/],
-    ['a/b', /contains "\/"/],
-    ['has space', /contains " "/],
-    ['x;rm -rf /', /contains ";"/],
-    ['$(reboot)', /contains "\$"/],
-    ['-dev', /must not start with "-"/],
-    ['', /non-empty/],
-  ];
-  test.for(bad)('%j is refused before anything is built', async ([name, why], { lab }) => {
-    const red = await lab.netns('red');
-    const links = await hostLinks(lab);
-    const bridge = await lab.bridge('br0');
-    const error = await bridge.attach(red, { ifname: name }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InvalidInputError);
-    expect((error as InvalidInputError).input).toBe('interface name');
-    expect((error as Error).message).toContain(JSON.stringify(name));
-    expect((error as Error).message).toMatch(why);
-    expect(await hostLinks(lab)).toEqual([...links, 'br0'].sort());
-    expect((await red.links()).map((l) => l.ifname)).toEqual(['lo']);
-    // the lab is still usable
-    await bridge.attach(red, { address: '10.0.0.1/24' });
-    await expect(red).toHaveLink('veth-red', { state: 'UP' });
-  });
-});
+// interface names (too long, '/', ' ', ';', '$', a leading '-', empty) are refused with the rule they break, nothing
+// half-built and the lab still usable: specs/reliability/bad-input-table.spec.ts, the bridge.attach(ifname …) rows
 
 test('an IPv6 address on a link with an MTU below 1280 is an InvalidInputError naming the MTU, and nothing is built', async ({ lab }) => {
   const red = await lab.netns('red');

@@ -14,13 +14,30 @@ interface Scope {
   disposed: Netns;
 }
 
-type Case = [name: string, call: (w: Scope) => Promise<unknown>, type: new (...a: never[]) => Error, message: RegExp];
+type Case = [name: string, call: (w: Scope) => Promise<unknown>, type: new (...a: never[]) => Error, message: RegExp, input?: string];
 
 const NAMES = ['veth-red-to-the-bridge', '', 'a/b', 'has space', 'ünïcode', ';rm -rf /', '$(reboot)', '-dev', '.hidden'];
+/** Why each name is refused, as the error says it (for the interface-name case, which names the exact rule broken). */
+const WHY: Record<string, string> = {
+  'veth-red-to-the-bridge': 'at most 15',
+  '': 'non-empty',
+  'a/b': 'contains "/"',
+  'has space': 'contains " "',
+  ';rm -rf /': 'contains ";"',
+  '$(reboot)': 'contains "$"',
+  '-dev': 'must not start with "-"',
+};
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 const cases: Case[] = [
   ...['x'.repeat(65), ...NAMES.slice(1)].map((n): Case => [`lab.netns(${JSON.stringify(n)})`, (w) => w.lab.netns(n), InvalidInputError, /invalid namespace name/]),
-  ...NAMES.map((n): Case => [`bridge.attach(ifname ${JSON.stringify(n)})`, (w) => w.bridge.attach(w.blue, { ifname: n }), InvalidInputError, /invalid interface name/]),
+  ...NAMES.map((n): Case => [
+    `bridge.attach(ifname ${JSON.stringify(n)})`,
+    (w) => w.bridge.attach(w.blue, { ifname: n }),
+    InvalidInputError,
+    new RegExp(`invalid interface name ${escapeRe(JSON.stringify(n))}${WHY[n] ? `.*${escapeRe(WHY[n])}` : ''}`, 's'),
+    'interface name',
+  ]),
   ...NAMES.map((n): Case => [`lab.bridge(${JSON.stringify(n)})`, (w) => w.lab.bridge(n), InvalidInputError, /invalid bridge name/]),
   ...NAMES.map((n): Case => [`lab.veth(name ${JSON.stringify(n)})`, (w) => w.lab.veth({ ns: w.red, name: 'ok0' }, { ns: w.blue, name: n }), InvalidInputError, /invalid second veth end name/]),
   ['lab.get("/etc")', async (w) => w.lab.get('/etc'), InvalidInputError, /invalid namespace name "\/etc"/],
@@ -83,7 +100,7 @@ describe('bad input at every entry point', () => {
   });
   afterAll(() => other.dispose());
 
-  test.concurrent.for(cases)('%s', async ([, call, type, message], { lab }) => {
+  test.concurrent.for(cases)('%s', async ([, call, type, message, input], { lab }) => {
     const [red, blue] = await Promise.all([lab.netns('red'), lab.netns('blue')]);
     const bridge = await lab.bridge('v-net-0', { address: '192.168.15.3/24' });
     await bridge.attach(red, { address: '192.168.15.1/24' });
@@ -100,6 +117,7 @@ describe('bad input at every entry point', () => {
       expect(error).toBeInstanceOf(NetspecError);
       expect((error as Error).message).toMatch(message);
       if (error instanceof InvalidInputError) expect(error.fix.length).toBeGreaterThan(10);
+      if (input !== undefined) expect((error as InvalidInputError).input).toBe(input);
       expect(await labSnapshot(lab), 'nothing half-built').toEqual(before);
       // still usable
       await bridge.attach(blue, { address: '192.168.15.2/24' });

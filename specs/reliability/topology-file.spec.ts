@@ -2,11 +2,14 @@
 // file and the line of the wrong value; scripts run after the build; the CLI's shell and graph take a file and --script.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from '../../src/vitest.js';
+import { describe, expect, test, vi } from '../../src/vitest.js';
 import { InvalidInputError } from '../../src/index.js';
 import { buildTopologyFile, loadTopologyFile, TopologyFileError } from '../../fixtures/index.js';
 import { repoRoot, runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
+
+// some tests start the CLI (node + tsx, a few seconds of CPU each): give them room beside other files on 2 cores
+vi.setConfig({ testTimeout: 90_000 });
 
 const TUTORIAL = `# the tutorial's network
 namespaces: [red, blue]
