@@ -204,7 +204,7 @@ export async function explainDnat(source: Netns, target: ProbeTarget, protocol: 
     const owner = ownerIn(await labAddresses(source.lab), target.address);
     const rule = owner ? await dnatRule(source.lab.get(owner), target, protocol, target.port!, async () => (await source.routeGet(target.address))?.prefsrc) : undefined;
     if (rule && canonical(rule.address) === landed.address && (rule.port ?? target.port) === landed.port) {
-      return `${owner}: DNAT ${target.address}:${target.port} → ${landed.address}:${landed.port} (rule \`${rule.rule}\`; ${observed})`;
+      return `${owner}: DNAT ${target.address}:${target.port} → ${landed.address}:${landed.port} (rule \`${rule.rule}\`)`;
     }
   } catch {
     /* an explanation only: the observation stands without it */

@@ -47,6 +47,8 @@ export interface ProbeOutcome {
   landing?: Landing;
   /** TCP: the far end accepted the connection and closed it without sending a byte. */
   hungUp?: boolean;
+  /** TCP/UDP: the far end sent at least a byte. */
+  spoke?: boolean;
   /** TCP/UDP: an answer that did not come from the end meant (a proxy, a SYN proxy), and why: evidence, not a pass. */
   completedBy?: string;
   /** `ns$ command → exit code` lines, for the failure message. */
@@ -421,9 +423,11 @@ async function portTries(
  * Without a watch (attach mode) the landing place is unknown: a TCP connection closed without a word is no verdict.
  */
 async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Delivery | undefined, last: ProbeOutcome, watched: boolean): Promise<{ reached: boolean; why: string }> {
-  const hungUp = protocol === 'tcp' && last.hungUp === true;
+  // TCP: the far end answered with at least a byte (a handshake alone is no answer: a proxy completes it too)
+  const spoke = protocol === 'udp' || last.spoke === true;
+  const silent = `the far end accepted the TCP connection and sent nothing (${last.hungUp ? 'it hung up at once' : 'it kept the connection open, silent'})`;
   if (!watched) {
-    if (hungUp) throw new ProbeError(`a TCP handshake completed and the far end closed the connection without a word, and where the probe's packets landed is not observed here (attach mode adds no tables): it could be the server meant or a proxy in front of nothing; no verdict`);
+    if (!spoke) throw new ProbeError(`${silent}, and where the probe's packets landed is not observed here (attach mode adds no tables): it could be the server meant or a proxy in front of nothing; no verdict. A server started with serve() answers with netspec's marker`);
     return { reached: true, why: `answered without netspec's marker; where the probe's packets landed is not observed (attach mode adds no tables)` };
   }
   if (!d) {
@@ -433,10 +437,11 @@ async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Deli
   if (!(await listens(lab, d.ns, protocol, d.port!))) {
     return { reached: false, why: `the probe's packets landed in ${at}, where nothing listens on ${protocol} port ${d.port}, yet the ${protocol === 'tcp' ? 'handshake was completed' : 'reply came'} by something else on the way` };
   }
-  if (hungUp) {
-    return { reached: false, why: `the TCP handshake was completed by the listener in ${at}, which closed the connection without a word (a proxy with nothing behind it?)` };
+  if (!spoke && last.hungUp) return { reached: false, why: `the listener in ${at} completed the TCP handshake and hung up without a word (a proxy with nothing behind it?)` };
+  if (!spoke) {
+    throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}: the server meant staying silent and a proxy waiting on a dead backend look the same; no verdict. Let the server answer (serve() answers with netspec's marker)`);
   }
-  return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at}, where the spec's own server listens and answered` };
+  return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at}, where the spec's own server listens, and it answered` };
 }
 
 async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[], sport?: number): Promise<ProbeOutcome> {
@@ -471,6 +476,7 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   // TCP: a completed connect (judged by the caller: whose answer was it?); UDP: only a reply counts
   const reached = protocol === 'tcp' ? r.exitCode === 0 && !refused : Boolean(reply);
   // the far end closed before socat's half-close timeout, having sent nothing
-  const hungUp = protocol === 'tcp' && reached && !r.stdout.trim() && r.durationMs < halfMs;
-  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log, hungUp };
+  const spoke = r.stdout.length > 0;
+  const hungUp = protocol === 'tcp' && reached && !spoke && r.durationMs < halfMs;
+  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log, hungUp, spoke };
 }
