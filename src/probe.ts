@@ -441,7 +441,7 @@ async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Deli
   if (!spoke) {
     throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}: the server meant staying silent and a proxy waiting on a dead backend look the same; no verdict. Let the server answer (serve() answers with netspec's marker)`);
   }
-  return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at}, where the spec's own server listens, and it answered` };
+  return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at} from ${d.source} (netspec's landing watch), where the spec's own server listens, and it answered` };
 }
 
 async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[], sport?: number): Promise<ProbeOutcome> {
