@@ -170,11 +170,10 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
     nonce,
     read,
     async stop() {
+      // not waited for: the verdict is already read, the table only accepts, and a lab that ends takes it along
       const argv = ['nft', 'delete', 'table', 'inet', table];
-      await Promise.all([
-        lab.run('host', argv, { intent: 'remove the landing watch', reject: false }).catch(() => undefined),
-        lab.inEveryNamespace(argv, { intent: 'remove the landing watch' }).catch(() => undefined),
-      ]);
+      void lab.run('host', argv, { intent: 'remove the landing watch', reject: false }).catch(() => undefined);
+      void lab.inEveryNamespace(argv, { intent: 'remove the landing watch' }).catch(() => undefined);
     },
   };
 }
