@@ -17,10 +17,9 @@ import { InvalidInputError, ProbeError } from './errors.js';
 import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
 import { Netns, globalAddressesOf } from './netns.js';
-import { addressOwner } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
-import { type From, checkRan, land, peerAddress, firstLine, startWitness, type ProbeTarget, type Landing, type Protocol } from './landing.js';
-export { serve, startWitness, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
+import { type From, type Delivery, type LandingWatch, type Server, checkRan, explainDnat, listens, peerAddress, firstLine, startResponder, watchLanding, type ProbeTarget, type Landing, type Protocol } from './landing.js';
+export { serve, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 
 export interface ProbeOutcome {
   reached: boolean;
@@ -44,8 +43,14 @@ export interface ProbeOutcome {
   sent: number;
   /** Evidence: how long the probe was watching for an answer after its first packet, in ms (at least). */
   watchedMs: number;
-  /** TCP/UDP: where the packets landed and what answered. */
+  /** TCP/UDP: where the packets landed (observed) and what answered there. */
   landing?: Landing;
+  /** TCP: the far end accepted the connection and closed it without sending a byte. */
+  hungUp?: boolean;
+  /** TCP/UDP: the far end sent at least a byte. */
+  spoke?: boolean;
+  /** TCP/UDP: an answer that did not come from the end meant (a proxy, a SYN proxy), and why: evidence, not a pass. */
+  completedBy?: string;
   /** `ns$ command → exit code` lines, for the failure message. */
   log: string[];
 }
@@ -186,22 +191,22 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
 async function probeWith(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {
   if (target.protocol !== 'icmp') return portProbe(source, target, from, durationMs, until, options);
   if (!options.seenAs) return icmpProbe(source, target, from, durationMs, until);
-  // ICMP with seenAs: the target's namespace records the source of every echo request to the target (a witness)
-  const owner = await ownerNs(source, target);
-  if (!owner) throw new InvalidInputError('seenAs', target.address, 'for ICMP, the target must be an address of a namespace in this lab (its namespace records the source it sees)');
-  const witness = await startWitness(owner, target.address, { protocol: 'icmp' });
-  let outcome: ProbeOutcome | undefined;
+  // ICMP with seenAs: netspec's landing watch in every namespace records the source of the probe's own echo requests
+  // (a payload nonce, `ping -p`) where they are delivered: never any other echo request to the target
+  const watch = await watchLanding(source.lab, target);
+  if (!('read' in watch)) throw new InvalidInputError('seenAs', target.address, `${(watch as { unavailable: string }).unavailable}; prove the source with a TCP/UDP probe to a server started with serve() instead`);
   try {
-    outcome = await icmpProbe(source, target, from, durationMs, until);
+    const outcome = await icmpProbe(source, target, from, durationMs, until, watch.nonce);
+    const delivered = await watch.read();
+    const seen = [...new Set(delivered.map((d) => d.source))];
+    outcome.seenSources = seen;
+    outcome.seenAs = seen[0];
+    const where = [...new Set(delivered.map((d) => `${d.ns} (as ${d.address})`))];
+    outcome.log.push(`every namespace$ netspec's landing watch: the probe's own echo requests (payload ${watch.nonce}) were delivered to ${where.join(', ') || 'no namespace'}${seen.length ? `, from ${seen.join(', ')}` : ''}`);
+    return outcome;
   } finally {
-    const seen = await witness.finish(outcome !== undefined);
-    if (outcome) {
-      outcome.seenSources = seen;
-      outcome.seenAs = seen[0];
-      outcome.log.push(`${owner.name}$ nft witness: echo requests to ${target.address} came from ${seen.join(', ') || 'nobody'}`);
-    }
+    await watch.stop();
   }
-  return outcome!;
 }
 
 /**
@@ -214,13 +219,7 @@ async function refusedByRoute(source: Netns, target: { address: string }, from: 
   return lookup.refusedBy === 'blackhole' || lookup.refusedBy === 'prohibit';
 }
 
-async function ownerNs(source: Netns, target: ProbeTarget): Promise<Netns | undefined> {
-  if (target.ns) return target.ns;
-  const name = await addressOwner(source.lab, target.address);
-  return name === undefined ? undefined : source.lab.get(name);
-}
-
-async function icmpProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window'): Promise<ProbeOutcome> {
+async function icmpProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', nonce?: string): Promise<ProbeOutcome> {
   const started = performance.now();
   const log: string[] = [];
   // `.not`: ping runs a little past its window, enough for its last request of the window (the verdict needs the first
@@ -229,6 +228,8 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
   for (let attempt = 1; ; attempt++) {
     const argv = ['timeout', '--preserve-status', '-s', 'INT', '-k', '2', (budget / 1000).toFixed(3), 'ping', '-n', '-c', '1', '-w', String(Math.ceil(budget / 1000) + 1), '-i', String(INTERVAL_MS / 1000)];
     if (from.address ?? from.dev) argv.push('-I', (from.address ?? from.dev)!);
+    // the probe's own echo requests carry a nonce that netspec's landing watch recognises
+    if (nonce) argv.push('-p', nonce);
     argv.push(target.address);
     const r = await source.lab.run(source.name, argv, { intent: `ping ${target.address}`, reject: false, timeoutMs: budget + 10_000 });
     checkRan(source, r, `the ICMP probe (ping ${target.address})`);
@@ -282,73 +283,130 @@ function replyTtl(stdout: string, address: string): number | undefined {
 }
 
 async function portProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {
-  const protocol = target.protocol as 'tcp' | 'udp';
-  const port = target.port!;
+  const lab = source.lab;
   const log: string[] = [];
-  const respond = options.responder !== false && source.lab.refusesResponders() === undefined;
-  const landing = await land(source, target, protocol, port, respond, options.seenAs === true, from, durationMs, log);
-  // seenAs where netspec's responder does not answer (the spec's own server): the landing namespace's nftables
-  // witness records the source, as for ICMP. An answer that reports its peer itself (a server started with serve(),
-  // which prints it) is the end server's own view and comes first: behind a user-space proxy (docker-proxy) the landing
-  // namespace sees the client, the server the proxy. Where netspec may add no table (attach mode) the answer alone can
-  // say; where nothing recorded the source, the matcher says so (no verdict)
-  const info = landing.info;
-  let witness: Awaited<ReturnType<typeof startWitness>> | undefined;
-  const noTables = source.lab.refusesTables();
-  if (options.seenAs && info?.ns && info.answered !== 'responder' && noTables) log.push(`${info.ns}: no nft witness (${noTables}): only an answer that reports its peer can say the source`);
-  if (options.seenAs && info?.ns && info.answered !== 'responder' && !noTables) {
-    witness = await startWitness(source.lab.get(info.ns), info.address, { protocol, port: info.port }).catch((error: unknown) => {
-      landing.stop();
-      throw error;
-    });
-  }
-  let outcome: ProbeOutcome | undefined;
+  const respond = options.responder !== false && lab.refusesResponders() === undefined;
+  // where the probe's packets land is observed (the kernel's own delivery of the probe's own packets), never read
+  // from the rules: a watch of netspec's own in every namespace records them at input, after every NAT
+  const started = await watchLanding(lab, target);
+  const watch = 'read' in started ? started : undefined;
+  if (!watch) log.push(`(${(started as { unavailable: string }).unavailable})`);
+  let responder: Server | undefined;
   try {
-    outcome = await portTries(source, target, from, durationMs, until, landing.info, log);
-    return outcome;
+    return await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r));
   } finally {
-    landing.stop();
-    if (witness) {
-      const seen = await witness.finish(outcome !== undefined);
-      if (outcome) {
-        outcome.log.push(`${info!.ns}$ nft witness: ${protocol} packets to ${info!.address}:${info!.port} came from ${seen.join(', ') || 'nobody'}`);
-        if (outcome.seenAs === undefined) {
-          outcome.seenSources = seen;
-          outcome.seenAs = seen[0];
-        } else if (!seen.includes(outcome.seenAs)) {
-          // the end server's own view is the verdict's evidence; the witness's is in the log beside it
-          outcome.seenSources = [outcome.seenAs];
-          outcome.log.push(`the answer reports its peer as ${outcome.seenAs}: the server behind ${info!.address}:${info!.port} (a proxy) sees that address`);
-        } else {
-          outcome.seenSources = seen;
-        }
-      }
-    }
+    responder?.stop();
+    await watch?.stop();
   }
 }
 
-/** The TCP/UDP probe's tries, until an answer, no route, or the deadline. */
-async function portTries(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', landing: Landing | undefined, log: string[]): Promise<ProbeOutcome> {
+/**
+ * The TCP/UDP probe's tries, until an answer from the end the user meant, no route, or the deadline. The first try
+ * also finds where the packets land: when it is refused or unanswered, the watch says which namespace received it
+ * (address and port after every NAT), and netspec's responder starts there if nothing listens; the window starts
+ * again once it listens.
+ */
+async function portTries(
+  source: Netns,
+  target: ProbeTarget,
+  from: From,
+  durationMs: number,
+  until: 'success' | 'window',
+  respond: boolean,
+  watch: LandingWatch | undefined,
+  log: string[],
+  started: (server: Server) => void,
+): Promise<ProbeOutcome> {
+  const lab = source.lab;
   const protocol = target.protocol as 'tcp' | 'udp';
   const port = target.port!;
-  // the window starts now that whatever answers is listening
-  const started = performance.now();
-  const deadline = started + durationMs;
+  let begun = performance.now();
+  let deadline = begun + durationMs;
   // each try waits at least this long for an answer, so a slow machine cannot turn "late" into "never"
   const minTry = until === 'window' ? Math.min(durationMs, 1000) : 100;
   let refused = false;
   let sent = 0;
   let firstSent: number | undefined;
+  let tries = 0;
+  let landing: Landing | undefined;
+  // once the landing place is known and settled (a responder there, the user's server, or nothing to start), the
+  // watch is read again only to judge an answer
+  let settled = false;
+  const deliveriesOf = async (sport: number | undefined): Promise<Delivery[]> => {
+    if (!watch || sport === undefined) return [];
+    const all = (await watch.read()).filter((d) => d.sport === sport);
+    const where = [...new Set(all.map((d) => `${d.ns} ${d.address}:${d.port}`))];
+    if (where.length > 1) throw new ProbeError(`the probe's packets from source port ${sport} were delivered in more than one place (${where.join('; ')}): no single landing place; no verdict`);
+    return all;
+  };
+  const landed = async (d: Delivery, answered: Landing['answered']): Promise<Landing> => {
+    const info: Landing = { ns: d.ns, address: d.address, port: d.port!, answered, observed: true, seenBy: d.source };
+    if (d.address !== target.address || d.port !== port) {
+      info.dnat = await explainDnat(source, target, protocol, { ns: d.ns, address: d.address, port: d.port! });
+      log.push(info.dnat);
+    }
+    return info;
+  };
   for (;;) {
     // `.not` waits a little past its window for an answer, as the ICMP probe does: a late answer still counts
     const wait = Math.max(minTry, deadline - performance.now()) + (until === 'window' ? graceMs(durationMs) : 0);
     const t = performance.now();
-    const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log);
+    const sport = watch?.ports[tries++ % watch.ports.length];
+    const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log, sport);
     sent++;
     firstSent ??= t;
-    last.elapsedMs = performance.now() - started;
+    if (last.reached) {
+      const marker = last.seenAs !== undefined;
+      const [d] = marker && until === 'success' ? [] : await deliveriesOf(sport);
+      if (d) landing = landing?.ns === d.ns && landing.address === d.address && landing.port === d.port ? { ...landing, seenBy: d.source } : await landed(d, marker ? 'server' : 'nothing');
+      if (marker) {
+        // netspec's responder or the user's serve() answered with the source it saw: the end itself spoke
+        if (landing && landing.answered === 'nothing') landing.answered = 'server';
+      } else {
+        // an answer without netspec's marker counts only if the probe's own packets were seen to land where a server
+        // listens, and (TCP) that server did more than complete a handshake and hang up
+        const verdict = await foreignAnswer(lab, protocol, d, last, watch !== undefined);
+        if (verdict.reached) {
+          if (landing) landing.answered = 'server';
+          last.seenAs = d?.source;
+          log.push(verdict.why);
+        } else {
+          last.reached = false;
+          last.completedBy = verdict.why;
+          if (landing) landing.why = verdict.why;
+          log.push(`not the end meant: ${verdict.why}`);
+        }
+      }
+    } else if (!last.noRoute && watch && !settled) {
+      const [d] = await deliveriesOf(sport);
+      if (d) {
+        landing = await landed(d, 'nothing');
+        settled = true;
+        if (await listens(lab, d.ns, protocol, d.port!)) {
+          landing.answered = 'server';
+          log.push(`${d.ns}$ ss: something listens on ${protocol} port ${d.port} (the spec's own server): no responder`);
+        } else if (!respond) {
+          landing.why = `nothing listens on ${protocol} port ${d.port} in ${d.ns}, and no responder was to be started`;
+        } else if (d.ns === 'host') {
+          landing.why = `nothing listens on ${protocol} port ${d.port} in the lab host (netspec starts responders in namespaces, never in the host, which stands for the machine; run a server there with serve(lab.host, …) to test one)`;
+          log.push(`host: ${landing.why}`);
+        } else {
+          started(await startResponder(lab, d.ns, protocol, d.address, d.port!, durationMs + 30_000));
+          landing.answered = 'responder';
+          log.push(`${d.ns}$ socat ${protocol} responder on ${d.address}:${d.port} (where the probe's packets were seen to land) → listening (stopped when the probe ends)`);
+          // the window starts now that whatever answers is listening
+          begun = performance.now();
+          deadline = begun + durationMs;
+          sent = 0;
+          firstSent = undefined;
+          refused = false;
+          continue;
+        }
+      }
+    }
+    last.elapsedMs = performance.now() - begun;
     last.sent = sent;
-    last.watchedMs = performance.now() - firstSent;
+    last.watchedMs = performance.now() - (firstSent ?? begun);
     last.landing = landing;
     // a refusal seen once counts, even if a later ICMP error was rate-limited away
     refused ||= last.refused;
@@ -358,10 +416,41 @@ async function portTries(source: Netns, target: ProbeTarget, from: From, duratio
   }
 }
 
-async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[]): Promise<ProbeOutcome> {
+/**
+ * An answer that carries no netspec marker (the user's own server, or something in between): "reached" only when the
+ * probe's own packets were seen delivered to a namespace where something listens on that port, and over TCP the far
+ * end did more than accept and hang up (a userland proxy with nothing behind it, a SYN proxy, does just that).
+ * Without a watch (attach mode) the landing place is unknown: a TCP connection closed without a word is no verdict.
+ */
+async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Delivery | undefined, last: ProbeOutcome, watched: boolean): Promise<{ reached: boolean; why: string }> {
+  // TCP: the far end answered with at least a byte (a handshake alone is no answer: a proxy completes it too)
+  const spoke = protocol === 'udp' || last.spoke === true;
+  const silent = `the far end accepted the TCP connection and sent nothing (${last.hungUp ? 'it hung up at once' : 'it kept the connection open, silent'})`;
+  if (!watched) {
+    if (!spoke) throw new ProbeError(`${silent}, and where the probe's packets landed is not observed here (attach mode adds no tables): it could be the server meant or a proxy in front of nothing; no verdict. A server started with serve() answers with netspec's marker`);
+    return { reached: true, why: `answered without netspec's marker; where the probe's packets landed is not observed (attach mode adds no tables)` };
+  }
+  if (!d) {
+    return { reached: false, why: `the ${protocol === 'tcp' ? 'TCP handshake was completed' : 'UDP reply came'} but the probe's own packets were delivered to no namespace of the lab (a SYN proxy on the way, or something outside the lab, answered for the target)` };
+  }
+  const at = `${d.ns} on ${d.address}:${d.port}`;
+  if (!(await listens(lab, d.ns, protocol, d.port!))) {
+    return { reached: false, why: `the probe's packets landed in ${at}, where nothing listens on ${protocol} port ${d.port}, yet the ${protocol === 'tcp' ? 'handshake was completed' : 'reply came'} by something else on the way` };
+  }
+  if (!spoke && last.hungUp) return { reached: false, why: `the listener in ${at} completed the TCP handshake and hung up without a word (a proxy with nothing behind it?)` };
+  if (!spoke) {
+    throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}: the server meant staying silent and a proxy waiting on a dead backend look the same; no verdict. Let the server answer (serve() answers with netspec's marker)`);
+  }
+  return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at} from ${d.source} (netspec's landing watch), where the spec's own server listens, and it answered` };
+}
+
+async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[], sport?: number): Promise<ProbeOutcome> {
   const six = address.includes(':');
   const host = six ? `[${address}]` : address;
   const secs = (timeoutMs / 1000).toFixed(2);
+  // TCP: how long socat waits for the far end after sending (its half-close timeout): never under a second, so a far
+  // end that hangs up at once (hungUp) is told from one that stays silent
+  const halfMs = protocol === 'tcp' ? Math.max(timeoutMs, 1000) : timeoutMs;
   // every part of this address is netspec's own: a canonical address, an integer port, a checked interface name
   let spec = `${protocol.toUpperCase()}${six ? '6' : '4'}:${host}:${port}`;
   if (protocol === 'tcp') spec += `,connect-timeout=${secs}`;
@@ -369,8 +458,10 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   else spec += ',null-eof';
   if (from.address) spec += `,bind=${from.address.includes(':') ? `[${from.address}]` : from.address}`;
   if (from.dev) spec += `,so-bindtodevice=${from.dev}`;
-  const argv = ['socat', '-T', secs, '-t', secs, '-', spec];
-  const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: timeoutMs + 10_000 });
+  // the probe's own source port, which netspec's landing watch recognises
+  if (sport !== undefined) spec += `,sourceport=${sport},reuseaddr`;
+  const argv = ['socat', '-T', secs, '-t', (halfMs / 1000).toFixed(2), '-', spec];
+  const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: halfMs + 10_000 });
   checkRan(source, r, `the ${protocol.toUpperCase()} probe (socat to ${address}:${port})`);
   // the responder prints socat's SOCAT_PEERADDR: IPv6 in brackets and written out in full ([fd00:0000:…:0001])
   const reply = r.stdout.trim().split('\n')[0]?.trim();
@@ -382,7 +473,10 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   if (r.exitCode !== 0 && !refused && !noRoute && !timedOut) {
     throw new ProbeError(`the ${protocol.toUpperCase()} probe from ${source} to ${address}:${port} failed: socat exited ${r.exitCode}${firstLine(r.stderr)}; no verdict`);
   }
-  // TCP: a completed connect is reached; UDP: only a reply counts
+  // TCP: a completed connect (judged by the caller: whose answer was it?); UDP: only a reply counts
   const reached = protocol === 'tcp' ? r.exitCode === 0 && !refused : Boolean(reply);
-  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log };
+  // the far end closed before socat's half-close timeout, having sent nothing
+  const spoke = r.stdout.length > 0;
+  const hungUp = protocol === 'tcp' && reached && !spoke && r.durationMs < halfMs;
+  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log, hungUp, spoke };
 }

@@ -91,6 +91,42 @@ export function setElements(text: string): string[] {
   return elems.map((e) => canonical(typeof e === 'string' ? e : String((e as { elem?: { val?: unknown } }).elem?.val ?? e)));
 }
 
+/**
+ * The elements of every set of one table (`nft -j list table …`), each a list of its concatenated values (addresses
+ * canonical, ports as numbers): what netspec's landing watch recorded (src/landing.ts). Output that is not nft's JSON
+ * of one table, or an element of another shape, is an error naming the command and the byte offset: a watch read
+ * wrong would place a probe's landing wrong.
+ */
+export function tableSetElements(text: string, command: string): Map<string, (string | number)[][]> {
+  let doc: { nftables?: { set?: { name?: unknown; elem?: unknown[] } }[] };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch (error) {
+    const offset = /position (\d+)/.exec((error as Error).message)?.[1] ?? '0';
+    throw new Error(`\`${command}\` printed output that is not nft's JSON (at byte ${offset}): ${JSON.stringify(text.slice(0, 120))}`);
+  }
+  if (!Array.isArray(doc?.nftables)) throw new Error(`\`${command}\` printed JSON without an "nftables" list: ${JSON.stringify(text.slice(0, 120))}`);
+  const out = new Map<string, (string | number)[][]>();
+  for (const item of doc.nftables) {
+    if (!item.set) continue;
+    const name = String(item.set.name);
+    const elems: (string | number)[][] = [];
+    for (const e of item.set.elem ?? []) {
+      const value = (e as { elem?: { val?: unknown } }).elem?.val ?? e;
+      const parts = (value as { concat?: unknown[] }).concat ?? [value];
+      elems.push(
+        parts.map((v) => {
+          if (typeof v === 'number') return v;
+          if (typeof v === 'string') return canonical(v);
+          throw new Error(`\`${command}\` printed a set element netspec cannot read: ${JSON.stringify(e)}`);
+        }),
+      );
+    }
+    out.set(name, elems);
+  }
+  return out;
+}
+
 const IPTABLES_TABLE_NAMES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);
 
 /**
