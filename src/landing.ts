@@ -176,8 +176,8 @@ export async function dnatRule(ns: Netns, target: { address: string; family: Fam
     ns.lab.run(ns.name, [save, '-t', 'nat'], { intent: 'read the nat rules', reject: false }),
     ns.lab.run(ns.name, ['nft', '-j', 'list', 'ruleset'], { intent: 'read the nftables rules', reject: false }).catch(() => undefined),
   ]);
-  const iptables = ipt.exitCode === 0 ? parseIptablesSave(ipt.stdout) : undefined;
-  const native = nft?.exitCode === 0 ? nativeOnly(parseNftJson(nft.stdout)) : undefined;
+  const iptables = ipt.exitCode === 0 ? parseIptablesSave(ipt.stdout, `${ns.name}$ ${save} -t nat`) : undefined;
+  const native = nft?.exitCode === 0 ? nativeOnly(parseNftJson(nft.stdout, `${ns.name}$ nft -j list ruleset`)) : undefined;
   // a rule that names the incoming interface (Docker's `! -i docker0`, its `-i docker0 -j RETURN`) is judged on the
   // interface this namespace would send an answer to the source out of: the one the packet comes in on
   const namesInterface = iptables?.rules.some((r) => r.table === 'nat' && option(r, '-i')) || native?.rules.some((r) => r.expr.some((e) => JSON.stringify(e).includes('"iifname"')));

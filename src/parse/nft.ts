@@ -8,6 +8,7 @@
  */
 import { canonical, contains, parseCidr } from '../address.js';
 import { interfaceMatches, type PacketFacts } from './iptables.js';
+import { unreadable } from './ip.js';
 
 export interface NftTable {
   readonly family: string;
@@ -48,14 +49,24 @@ export interface NftRuleset {
 
 export const EMPTY_NFT: NftRuleset = { tables: [], chains: [], rules: [] };
 
-/** Parse `nft -j list ruleset` (or `list table …`). Empty or unreadable output is an empty ruleset. */
-export function parseNftJson(text: string): NftRuleset {
-  let items: Record<string, Record<string, unknown>>[] = [];
+/** `nft -j …` output as JSON: empty output is no items; unreadable output is a ProbeError naming the command and the byte offset. */
+function nftItems<T>(text: string, command: string): T[] {
+  if (!text.trim()) return [];
+  let parsed: unknown;
   try {
-    items = (JSON.parse(text.trim() || '{"nftables":[]}') as { nftables?: typeof items }).nftables ?? [];
-  } catch {
-    return EMPTY_NFT;
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const at = /position (\d+)/.exec((error as Error).message);
+    throw unreadable(command, text, at ? Number(at[1]) : 0, (error as Error).message);
   }
+  const items = (parsed as { nftables?: unknown } | null)?.nftables;
+  if (!Array.isArray(items)) throw unreadable(command, text, 0, 'no `nftables` array in it');
+  return items as T[];
+}
+
+/** Parse `nft -j list ruleset` (or `list table …`). Empty output is an empty ruleset; unreadable output a ProbeError. */
+export function parseNftJson(text: string, command = 'nft -j list ruleset'): NftRuleset {
+  const items = nftItems<Record<string, Record<string, unknown>>>(text, command);
   const tables: NftTable[] = [];
   const chains: NftChain[] = [];
   const rules: NftRule[] = [];
@@ -80,13 +91,8 @@ export function parseNftJson(text: string): NftRuleset {
 }
 
 /** The elements of a set (`nft -j list set …`), as strings: addresses canonical. */
-export function setElements(text: string): string[] {
-  let items: { set?: { elem?: unknown[] } }[] = [];
-  try {
-    items = (JSON.parse(text.trim() || '{"nftables":[]}') as { nftables?: typeof items }).nftables ?? [];
-  } catch {
-    return [];
-  }
+export function setElements(text: string, command = 'nft -j list set'): string[] {
+  const items = nftItems<{ set?: { elem?: unknown[] } }>(text, command);
   const elems = items.find((x) => x.set)?.set?.elem ?? [];
   return elems.map((e) => canonical(typeof e === 'string' ? e : String((e as { elem?: { val?: unknown } }).elem?.val ?? e)));
 }
