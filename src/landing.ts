@@ -118,8 +118,8 @@ export async function land(
   from: From,
   durationMs: number,
   log: string[],
-): Promise<{ info?: Landing; stop(): void }> {
-  const none = { stop: () => undefined };
+): Promise<{ info?: Landing; stop(): Promise<void> }> {
+  const none = { stop: async () => undefined };
   if (!respond && !locate) return none;
   const lab = source.lab;
   const addresses = await labAddresses(lab);
@@ -137,7 +137,7 @@ export async function land(
     dnat = `${owner}: DNAT ${target.address}:${port} → ${address}:${toPort} (rule \`${rule.rule}\`)`;
     log.push(dnat);
     owner = ownerIn(addresses, address);
-    if (!owner) return { info: { address, port: toPort, dnat, answered: 'nothing', why: `no namespace in the lab has ${address}` }, stop: () => undefined };
+    if (!owner) return { info: { address, port: toPort, dnat, answered: 'nothing', why: `no namespace in the lab has ${address}` }, stop: none.stop };
   }
   const info: Landing = { ns: owner, address, port: toPort, dnat, answered: 'nothing' };
   const ss = await lab.run(owner, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun', `sport = :${toPort}`], { intent: 'look for a listener', reject: false });
@@ -145,16 +145,16 @@ export async function land(
   if (ss.stdout.trim()) {
     info.answered = 'server';
     log.push(`${owner}$ ss: something listens on ${protocol} port ${toPort} (the spec's own server): no responder`);
-    return { info, stop: () => undefined };
+    return { info, stop: none.stop };
   }
   if (!respond) {
     info.why = `nothing listens on ${protocol} port ${toPort} in ${owner}, and no responder was to be started`;
-    return { info, stop: () => undefined };
+    return { info, stop: none.stop };
   }
   if (owner === 'host') {
     info.why = `nothing listens on ${protocol} port ${toPort} in the lab host (netspec starts responders in namespaces, never in the host, which stands for the machine; run a server there with serve(lab.host, …) to test one)`;
     log.push(`host: ${info.why}`);
-    return { info, stop: () => undefined };
+    return { info, stop: none.stop };
   }
   // bound to the landing address, so UDP replies leave from the address the client's packets were sent to
   const server = await startServer(lab.enter(owner), { port: toPort, protocol, address, lifetimeMs: durationMs + 30_000 }).catch((error: unknown) => {
@@ -210,9 +210,15 @@ export interface ServeOptions {
 }
 
 export interface Server {
-  /** End the server now (it also ends after its lifetime, and with the lab). */
-  stop(): void;
+  /**
+   * End the server now (it also ends after its lifetime, and with the lab). Resolves once it has exited, so nothing sent
+   * after it can reach it; a server still there after 5 s is a ProbeError.
+   */
+  stop(): Promise<void>;
 }
+
+/** How long a stopped responder or server may take to exit before that is an error. */
+const STOP_MS = 5_000;
 
 function checkServe(options: unknown): { port: number; protocol: 'tcp' | 'udp'; address?: string; lifetimeMs: number } {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('serve options', options, 'expected { port, protocol?, address?, lifetimeMs? }');
@@ -236,6 +242,7 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
   const child: ChildProcess = spawnLongLived([...enter, ...whileStdinOpen(['timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`])], { stdio: ['pipe', 'ignore', 'pipe'] });
   child.unref();
   child.stdin?.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let err = '';
   const ok = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 10_000);
@@ -252,11 +259,22 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
     });
   });
   for (const s of [child.stdin, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
-  const stop = () => {
-    child.stdin?.end();
-  };
+  let stopping: Promise<void> | undefined;
+  // its stdin closes, the shell around it ends socat and waits for it; the server is gone when that shell has exited
+  const stop = () =>
+    (stopping ??= (async () => {
+      child.stdin?.end();
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      let timer: NodeJS.Timeout | undefined;
+      const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_MS)))]);
+      clearTimeout(timer);
+      if (!gone) {
+        child.kill('SIGKILL');
+        throw new ProbeError(`the ${protocol} server on port ${port} did not exit within ${STOP_MS} ms of being stopped; a probe after it could reach it, so there is no verdict`);
+      }
+    })());
   if (!ok) {
-    stop();
+    await stop().catch(() => undefined);
     throw new NetspecError(`the ${protocol} server on port ${port} did not start: ${err.trim().split('\n').slice(-2).join(' ') || 'no answer within 10 s'}`);
   }
   return { stop };

@@ -13,7 +13,7 @@
  *
  * Where the packets land (DNAT, responders, the spec's own servers, seenAs witnesses) is src/landing.ts.
  */
-import { InvalidInputError, ProbeError } from './errors.js';
+import { InvalidInputError, ProbeError, formatValue } from './errors.js';
 import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
 import { Netns, globalAddressesOf } from './netns.js';
@@ -65,9 +65,19 @@ export async function resolveTarget(
     address = await addressOn(source, target, options.family);
   } else if (typeof target === 'string') {
     address = parseProbeAddress(target, 'target address').address;
-  } else if (target !== null && typeof target === 'object' && 'address' in target) {
+  } else if (target !== null && typeof target === 'object' && !Array.isArray(target) && 'address' in target) {
+    // a key the target does not know would mean something netspec did not do (`protocol: 'udp'` probed as TCP)
+    for (const key of Object.keys(target)) {
+      if (key !== 'address' && key !== 'port') {
+        const where = key === 'protocol' || key === 'from' || key === 'seenAs' ? `; it is an option of toReach: toReach({ address, port }, { ${key} })` : '';
+        throw new InvalidInputError('target key', key, `unknown key of a target object; a target takes address, port${where}`);
+      }
+    }
     const t = target as { address: unknown; port?: unknown };
     address = parseProbeAddress(t.address, 'target address').address;
+    if (t.port !== undefined && port !== undefined && t.port !== port) {
+      throw new InvalidInputError('port', port, `the target object says port ${formatValue(t.port)} and the options port ${port}: give the port once`);
+    }
     if (t.port !== undefined) port = t.port as number;
   } else {
     throw new InvalidInputError('target', target, 'expected an IP address ("192.168.15.2"), a namespace handle, or { address, port }');
@@ -297,8 +307,8 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const noTables = source.lab.refusesTables();
   if (options.seenAs && info?.ns && info.answered !== 'responder' && noTables) log.push(`${info.ns}: no nft witness (${noTables}): only an answer that reports its peer can say the source`);
   if (options.seenAs && info?.ns && info.answered !== 'responder' && !noTables) {
-    witness = await startWitness(source.lab.get(info.ns), info.address, { protocol, port: info.port }).catch((error: unknown) => {
-      landing.stop();
+    witness = await startWitness(source.lab.get(info.ns), info.address, { protocol, port: info.port }).catch(async (error: unknown) => {
+      await landing.stop().catch(() => undefined);
       throw error;
     });
   }
@@ -307,7 +317,8 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
     outcome = await portTries(source, target, from, durationMs, until, landing.info, log);
     return outcome;
   } finally {
-    landing.stop();
+    // waited for: a probe right after this one (`responder: false`) must never reach this responder
+    await landing.stop();
     if (witness) {
       const seen = await witness.finish(outcome !== undefined);
       if (outcome) {

@@ -208,3 +208,78 @@ export function globalAddresses(links: readonly AddrInfo[]): { address: string; 
     .sort((a, b) => Number(a.lo) - Number(b.lo))
     .map(({ address, prefixLength }) => ({ address, prefixLength }));
 }
+
+/** The dsfield names of iproute2's rt_dsfield, which `ip rule` prints instead of the number (`tos AF11`). */
+const DSFIELD_NAMES: Readonly<Record<string, number>> = {
+  default: 0, AF11: 0x28, AF12: 0x30, AF13: 0x38, AF21: 0x48, AF22: 0x50, AF23: 0x58, AF31: 0x68, AF32: 0x70, AF33: 0x78, AF41: 0x88, AF42: 0x90, AF43: 0x98,
+  CS0: 0, CS1: 0x20, CS2: 0x40, CS3: 0x60, CS4: 0x80, CS5: 0xa0, CS6: 0xc0, CS7: 0xe0, EF: 0xb8,
+};
+
+/** IP protocol numbers by the names `ip rule` prints (from /etc/protocols; `ipproto-N` for one without a name). */
+export const IP_PROTOCOLS: Readonly<Record<string, number>> = {
+  icmp: 1, igmp: 2, ipencap: 4, tcp: 6, udp: 17, ipv6: 41, gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, icmpv6: 58, ospf: 89, sctp: 132, udplite: 136,
+};
+
+/**
+ * A policy rule's selectors beyond prefixes and interfaces, as numbers and ranges (`ip -j rule` prints them in several
+ * spellings): negation, dsfield, IP protocol, port and uid ranges (`lo-hi`, or one number), mark and mask (a mask left
+ * out is all ones). `unreadable` lists the ones printed in a spelling netspec cannot turn into a number.
+ */
+export interface RuleSelectors {
+  not: boolean;
+  tos?: number;
+  ipproto?: number;
+  sport?: string;
+  dport?: string;
+  uidrange?: string;
+  fwmark?: number;
+  fwmask?: number;
+  unreadable: string[];
+}
+
+const range = (lo: unknown, hi: unknown) => (lo === hi || hi === undefined ? String(lo) : `${String(lo)}-${String(hi)}`);
+
+export function ruleSelectors(x: IpRule): RuleSelectors {
+  const out: RuleSelectors = { not: Object.hasOwn(x, 'not'), unreadable: [] };
+  if (x.tos !== undefined) {
+    const t = String(x.tos);
+    const n = /^(0x[0-9a-f]+|\d+)$/i.test(t) ? Number(t) : DSFIELD_NAMES[t];
+    if (n === undefined) out.unreadable.push(`tos ${t}`);
+    else out.tos = n;
+  }
+  if (x.ipproto !== undefined) {
+    const p = String(x.ipproto);
+    const n = /^\d+$/.test(p) ? Number(p) : /^ipproto-(\d+)$/.exec(p)?.[1] ?? IP_PROTOCOLS[p];
+    if (n === undefined) out.unreadable.push(`ipproto ${p}`);
+    else out.ipproto = Number(n);
+  }
+  if (x.sport !== undefined || x.sport_start !== undefined) out.sport = x.sport !== undefined ? String(x.sport) : range(x.sport_start, x.sport_end);
+  if (x.dport !== undefined || x.dport_start !== undefined) out.dport = x.dport !== undefined ? String(x.dport) : range(x.dport_start, x.dport_end);
+  if (x.uid_start !== undefined) out.uidrange = range(x.uid_start, x.uid_end);
+  if (x.fwmark !== undefined) {
+    out.fwmark = Number(x.fwmark);
+    out.fwmask = x.fwmask === undefined ? 0xffffffff : Number(x.fwmask);
+  }
+  return out;
+}
+
+/** Keys of an `ip -j rule` row that ruleSelectors and the prefix, interface, table and action fields cover. */
+const RULE_KEYS = new Set([
+  'priority', 'src', 'srclen', 'dst', 'dstlen', 'iif', 'oif', 'table', 'action', 'not', 'tos', 'ipproto', 'sport', 'sport_start', 'sport_end',
+  'dport', 'dport_start', 'dport_end', 'uid_start', 'uid_end', 'fwmark', 'fwmask', 'goto', 'nop',
+  // who installed the rule, and whether its interface exists now: neither changes what it selects
+  'protocol', 'iif_detached', 'oif_detached',
+]);
+
+/** What a rule selects or does beyond the fields above (`tun_id 5`, `l3mdev`, `suppress_prefixlen 0`, `realms` …), as `ip rule` words. */
+export function ruleExtras(x: IpRule): string[] {
+  const word: Record<string, string> = { suppress_prefixlen: 'suppress_prefixlength', flow_to: 'realms', flow_from: 'realms from' };
+  return Object.entries(x)
+    .filter(([k]) => !RULE_KEYS.has(k))
+    .map(([k, v]) => (v === null || v === true ? (word[k] ?? k) : `${word[k] ?? k} ${String(v)}`));
+}
+
+/** A rule's action: `lookup` (a table), `goto`, `nop`, or one that refuses (`blackhole`, `unreachable`, `prohibit`). */
+export function ruleAction(x: IpRule): string {
+  return x.action ?? (x.goto !== undefined ? 'goto' : Object.hasOwn(x, 'nop') ? 'nop' : 'lookup');
+}
