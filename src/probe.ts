@@ -16,9 +16,10 @@
 import { InvalidInputError, ProbeError, formatValue } from './errors.js';
 import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
-import { Netns, globalAddressesOf } from './netns.js';
+import { Netns, globalAddressesOf, type AddrInfo } from './netns.js';
 import { addressOwner } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
+import { parseUdpCounters, type UdpCounters } from './parse/proc.js';
 import { type From, checkRan, land, peerAddress, firstLine, startWitness, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 export { serve, startWitness, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 
@@ -115,10 +116,9 @@ async function addressOn(source: Netns, target: Netns, family?: Family): Promise
 }
 
 /** `from`: one of the source namespace's own addresses or interfaces; anything else is refused, never probed. */
-async function checkFrom(source: Netns, from: unknown, family: Family): Promise<From> {
+async function checkFrom(source: Netns, from: unknown, family: Family, links: AddrInfo[]): Promise<From> {
   if (from === undefined) return {};
   if (typeof from !== 'string') throw new InvalidInputError('from', from, 'expected one of the namespace\'s addresses ("192.168.15.1") or interfaces ("veth-red")');
-  const links = await source.addresses();
   if (/^[0-9a-fA-F.:]+$/.test(from) && /[.:]/.test(from)) {
     const { address, family: f } = parseAddress(from, 'from');
     const mine = links.flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local)));
@@ -131,6 +131,25 @@ async function checkFrom(source: Netns, from: unknown, family: Family): Promise<
     throw new InvalidInputError('from', from, `${source.name} has no interface called ${JSON.stringify(dev)} (its interfaces: ${links.map((l) => l.ifname).join(', ')})`);
   }
   return { dev };
+}
+
+/**
+ * A target the source holds itself (on any link, lo included; loopback addresses too) is delivered inside the source:
+ * its own answer would read as "reached", whatever the network does. Refused, in every spelling (the target is
+ * canonical already: upper case, zeros, compression; IPv4-mapped addresses are refused when parsed).
+ */
+function checkNotOwn(source: Netns, target: ProbeTarget, links: readonly AddrInfo[]): void {
+  if (target.ns === source) return; // a namespace probing itself by handle is asked for on purpose (addressOn)
+  const own = links.flatMap((l) => (l.addr_info ?? []).map((a) => ({ address: canonical(a.local), dev: l.ifname })));
+  const held = own.find((a) => a.address === target.address);
+  const loopback = target.family === 4 ? target.address.startsWith('127.') : target.address === '::1';
+  if (held || loopback) {
+    throw new InvalidInputError(
+      'target',
+      target.address,
+      `${source.name} holds ${target.address} itself (${held ? `on ${held.dev}` : 'a loopback address'}): a probe to it never leaves ${source.name} and is answered by ${source.name}'s own kernel, so it proves nothing about the network; probe an address of another namespace`,
+    );
+  }
 }
 
 /** A handle whose namespace was deleted and made again under its name is not the namespace it was made for. */
@@ -178,7 +197,9 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   }
   checkSame(source);
   if (target.ns) checkSame(target.ns);
-  const from = await checkFrom(source, options.from, target.family);
+  const links = await source.addresses();
+  checkNotOwn(source, target, links);
+  const from = await checkFrom(source, options.from, target.family, links);
   const until = options.until ?? 'success';
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
@@ -312,9 +333,29 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
       throw error;
     });
   }
+  // UDP to a server of the spec's own: silence is not refusal. The landing namespace's kernel counts the datagrams it
+  // delivers to UDP sockets; if that count rose while no answer came, a server received the probe and stayed silent
+  // (or its answer was lost on the way back), and "not reached" would be false
+  const silent = protocol === 'udp' && info?.ns && info.answered === 'server' ? info.ns : undefined;
+  const before = silent ? await udpCounters(source, silent, target.family) : undefined;
   let outcome: ProbeOutcome | undefined;
   try {
     outcome = await portTries(source, target, from, durationMs, until, landing.info, log);
+    if (silent && !outcome.reached) {
+      const after = await udpCounters(source, silent, target.family);
+      if (before && after) {
+        const received = after.inDatagrams - before.inDatagrams;
+        const sent = after.outDatagrams - before.outDatagrams;
+        log.push(`${silent}$ cat /proc/net/snmp${target.family === 6 ? '6' : ''}: UDP datagrams delivered to sockets ${before.inDatagrams} → ${after.inDatagrams}, sent ${before.outDatagrams} → ${after.outDatagrams}`);
+        if (received > 0) {
+          throw new ProbeError(
+            `${source.name}'s UDP probe to ${target.address}:${port} got no answer, but it was received: ${silent} has a server listening on UDP port ${info!.port} (ss), and its kernel delivered ${received} datagram${received === 1 ? '' : 's'} to UDP sockets during the probe (Udp InDatagrams ${before.inDatagrams} → ${after.inDatagrams}); ${
+              sent > 0 ? `it sent ${sent} (OutDatagrams), so an answer was lost on the way back` : 'it sent nothing back: the server received the datagram and stayed silent'
+            }. Silence is not "not reached"; no verdict. Probe a server that answers, or stop the server to test that the port is closed`,
+          );
+        }
+      } else log.push(`${silent}: no UDP counters could be read (/proc/net/snmp): whether a server received the probe is unknown`);
+    }
     return outcome;
   } finally {
     // waited for: a probe right after this one (`responder: false`) must never reach this responder
@@ -336,6 +377,13 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
       }
     }
   }
+}
+
+/** The UDP counters of namespace `name` (/proc/net/snmp, snmp6): undefined where they cannot be read (attach mode). */
+async function udpCounters(source: Netns, name: string, family: Family): Promise<UdpCounters | undefined> {
+  const file = family === 6 ? '/proc/net/snmp6' : '/proc/net/snmp';
+  const r = await source.lab.run(name, ['cat', '--', file], { intent: 'read the UDP counters', reject: false }).catch(() => undefined);
+  return r?.exitCode === 0 ? parseUdpCounters(r.stdout, family) : undefined;
 }
 
 /** The TCP/UDP probe's tries, until an answer, no route, or the deadline. */
