@@ -342,7 +342,12 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   try {
     outcome = await portTries(source, target, from, durationMs, until, landing.info, log);
     if (silent && !outcome.reached) {
-      const after = await udpCounters(source, silent, target.family);
+      let after = await udpCounters(source, silent, target.family);
+      if (before && after && after.inDatagrams > before.inDatagrams && after.outDatagrams === before.outDatagrams) {
+        // received: give the server a moment to answer before calling it silent (the answer itself still did not come)
+        await new Promise((r) => setTimeout(r, 300));
+        after = (await udpCounters(source, silent, target.family)) ?? after;
+      }
       if (before && after) {
         const received = after.inDatagrams - before.inDatagrams;
         const sent = after.outDatagrams - before.outDatagrams;

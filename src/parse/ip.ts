@@ -110,6 +110,59 @@ export function escapeRawControlBytes(text: string): string {
   return last === 0 ? text : out + text.slice(last);
 }
 
+/**
+ * Where JSON.parse failed in `text`: the position V8 names, else (`Unexpected token 'l', "…" is not valid JSON` names
+ * none) the first offset whose prefix is no longer the start of any JSON text, found by a small syntax scan.
+ */
+export function jsonErrorOffset(text: string, error: unknown): number {
+  const named = /position (\d+)/.exec(error instanceof Error ? error.message : '');
+  if (named) return Number(named[1]);
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const value = (): boolean => {
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) return (i++, true);
+      for (;;) {
+        if (c === '{') {
+          ws();
+          if (text[i] !== '"' || !string()) return false;
+          ws();
+          if (text[i] !== ':') return false;
+          i++;
+        }
+        if (!value()) return false;
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === close) return (i++, true);
+        else return false;
+      }
+    }
+    if (c === '"') return string();
+    const m = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i));
+    if (!m) return false;
+    i += m[0].length;
+    return true;
+  };
+  const string = (): boolean => {
+    for (i++; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) return (i++, true);
+      if (c < 0x20) return false;
+      if (c === 0x5c) i++;
+    }
+    return false;
+  };
+  value();
+  return Math.min(i, text.length);
+}
+
 /** Output netspec could not read: a ProbeError naming the command and the byte offset (never "nothing there"). */
 export function unreadable(command: string, text: string, charOffset: number, why: string): ProbeError {
   const byte = Buffer.byteLength(text.slice(0, charOffset), 'utf8');
@@ -146,8 +199,7 @@ export function splitJsonArrays(text: string, command = 'ip -json'): unknown[][]
         try {
           out.push(JSON.parse(slice) as unknown[]);
         } catch (error) {
-          const at = /position (\d+)/.exec((error as Error).message);
-          throw unreadable(command, text, start + Number(at?.[1] ?? 0), (error as Error).message);
+          throw unreadable(command, text, start + jsonErrorOffset(slice, error), (error as Error).message);
         }
         start = -1;
       }

@@ -8,7 +8,7 @@
  */
 import { canonical, contains, parseCidr } from '../address.js';
 import { interfaceMatches, type PacketFacts } from './iptables.js';
-import { unreadable } from './ip.js';
+import { jsonErrorOffset, unreadable } from './ip.js';
 
 export interface NftTable {
   readonly family: string;
@@ -56,8 +56,7 @@ function nftItems<T>(text: string, command: string): T[] {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    const at = /position (\d+)/.exec((error as Error).message);
-    throw unreadable(command, text, at ? Number(at[1]) : 0, (error as Error).message);
+    throw unreadable(command, text, jsonErrorOffset(text, error), (error as Error).message);
   }
   const items = (parsed as { nftables?: unknown } | null)?.nftables;
   if (!Array.isArray(items)) throw unreadable(command, text, 0, 'no `nftables` array in it');
