@@ -343,9 +343,10 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
     outcome = await portTries(source, target, from, durationMs, until, landing.info, log);
     if (silent && !outcome.reached) {
       let after = await udpCounters(source, silent, target.family);
-      if (before && after && after.inDatagrams > before.inDatagrams && after.outDatagrams === before.outDatagrams) {
-        // received: give the server a moment to answer before calling it silent (the answer itself still did not come)
-        await new Promise((r) => setTimeout(r, 300));
+      // received: give the server a second to answer before calling it silent (the answer itself still did not come:
+      // this only tells "silent" from "answer lost", both errors)
+      for (let i = 0; i < 5 && before && after && after.inDatagrams > before.inDatagrams && after.outDatagrams === before.outDatagrams; i++) {
+        await new Promise((r) => setTimeout(r, 200));
         after = (await udpCounters(source, silent, target.family)) ?? after;
       }
       if (before && after) {

@@ -313,7 +313,7 @@ describe('class 6: silence is not refusal', () => {
   test('a UDP answer lost on the way back is an error too; a port that is closed or filtered before the socket still passes .not', async ({ lab }) => {
     const { red, blue } = await pair(lab);
     // blue answers on 5301, but red drops the answers
-    void blue.exec('timeout', ['30', 'socat', 'UDP4-RECVFROM:5301,fork', 'SYSTEM:echo hi'], { reject: false }).catch(() => undefined);
+    void blue.exec('timeout', ['30', 'socat', 'UDP4-RECVFROM:5301,fork', 'EXEC:cat'], { reject: false }).catch(() => undefined);
     await silentUdp(blue, 5302);
     for (let i = 0; !(await blue.exec('ss', ['-H', '-lun', 'sport = :5301'])).stdout.trim(); i++) {
       if (i > 200) throw new Error('the server never listened');
