@@ -285,13 +285,25 @@ describe('class 5: input that means something else is refused', () => {
     }
   });
 
-  test('serve().stop() resolves once the server has exited: nothing listens after it', async ({ lab }) => {
+  test('serve().stop() resolves once the server has exited: nothing listens after it, even when it is slow to go', async ({ lab }) => {
     const { blue } = await pair(lab);
+    const listening = async (protocol: 'tcp' | 'udp') => (await blue.exec('ss', ['-H', '-p', protocol === 'tcp' ? '-ltn' : '-lun', 'sport = :7100'])).stdout.trim();
     for (const protocol of ['tcp', 'udp'] as const) {
       const server = await serve(lab.enter('blue'), { port: 7100, protocol });
-      expect((await blue.exec('ss', ['-H', protocol === 'tcp' ? '-ltn' : '-lun', 'sport = :7100'])).stdout.trim()).not.toBe('');
+      const line = await listening(protocol);
+      const pid = /pid=(\d+)/.exec(line)?.[1];
+      expect(pid, line).toBeDefined();
+      // the `timeout` that runs the server is frozen (SIGSTOP) and thawed 700 ms later: until then it cannot pass the
+      // stop on, and the server keeps listening, so stop() must wait for it
+      const parent = (await blue.exec('cat', [`/proc/${pid!}/stat`])).stdout.replace(/^.*\) /, '').split(' ')[1]!;
+      expect((await blue.exec('cat', [`/proc/${parent}/comm`])).stdout.trim()).toBe('timeout');
+      await blue.exec('kill', ['-STOP', parent]);
+      const thaw = new Promise((r) => setTimeout(r, 700)).then(() => blue.exec('kill', ['-CONT', parent]));
+      const started = performance.now();
       await server.stop();
-      expect((await blue.exec('ss', ['-H', protocol === 'tcp' ? '-ltn' : '-lun', 'sport = :7100'])).stdout.trim()).toBe('');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(600);
+      await thaw;
+      expect(await listening(protocol)).toBe('');
     }
   });
 });
