@@ -135,11 +135,15 @@ async function checkFrom(source: Netns, from: unknown, family: Family, links: Ad
 
 /**
  * A target the source holds itself (on any link, lo included; loopback addresses too) is delivered inside the source:
- * its own answer would read as "reached", whatever the network does. Refused, in every spelling (the target is
- * canonical already: upper case, zeros, compression; IPv4-mapped addresses are refused when parsed).
+ * its own kernel answers a ping, and a responder netspec started there would answer a TCP/UDP probe, so "reached" would
+ * prove nothing about the network. Refused, in every spelling (the target is canonical already: upper case, zeros,
+ * compression; IPv4-mapped addresses are refused when parsed). The one exception is a TCP/UDP probe with
+ * `responder: false` and `seenAs`: a server elsewhere reached through a proxy or a DNAT in the source's own OUTPUT
+ * (Docker's published ports from the host), whose answer reports the source it saw.
  */
-function checkNotOwn(source: Netns, target: ProbeTarget, links: readonly AddrInfo[]): void {
+function checkNotOwn(source: Netns, target: ProbeTarget, links: readonly AddrInfo[], options: ProbeOptions): void {
   if (target.ns === source) return; // a namespace probing itself by handle is asked for on purpose (addressOn)
+  if (target.protocol !== 'icmp' && options.responder === false && options.seenAs) return;
   const own = links.flatMap((l) => (l.addr_info ?? []).map((a) => ({ address: canonical(a.local), dev: l.ifname })));
   const held = own.find((a) => a.address === target.address);
   const loopback = target.family === 4 ? target.address.startsWith('127.') : target.address === '::1';
@@ -147,7 +151,9 @@ function checkNotOwn(source: Netns, target: ProbeTarget, links: readonly AddrInf
     throw new InvalidInputError(
       'target',
       target.address,
-      `${source.name} holds ${target.address} itself (${held ? `on ${held.dev}` : 'a loopback address'}): a probe to it never leaves ${source.name} and is answered by ${source.name}'s own kernel, so it proves nothing about the network; probe an address of another namespace`,
+      `${source.name} holds ${target.address} itself (${held ? `on ${held.dev}` : 'a loopback address'}): a probe to it never leaves ${source.name} and is answered by ${source.name}'s own kernel${target.protocol === 'icmp' ? '' : ' or a responder there'}, so it proves nothing about the network; probe an address of another namespace${
+        target.protocol === 'icmp' ? '' : ' (or, for a port a proxy or DNAT forwards elsewhere, say { responder: false, seenAs } so the answer proves which end it came from)'
+      }`,
     );
   }
 }
@@ -198,7 +204,7 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   checkSame(source);
   if (target.ns) checkSame(target.ns);
   const links = await source.addresses();
-  checkNotOwn(source, target, links);
+  checkNotOwn(source, target, links, options);
   const from = await checkFrom(source, options.from, target.family, links);
   const until = options.until ?? 'success';
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe

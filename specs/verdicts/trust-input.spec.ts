@@ -347,6 +347,12 @@ describe('class 6: silence is not refusal', () => {
       await expect(expect(red).not.toReach(target), target).rejects.toThrow(InvalidInputError);
     }
     await expect(expect(red).toReach({ address: 'FD00::1', port: 80 })).rejects.toThrow(/red holds fd00::1 itself/);
+    await expect(expect(red).not.toReach({ address: '127.0.0.1', port: 80 }, { protocol: 'udp' })).rejects.toThrow(InvalidInputError);
+    await expect(expect(red).toReach({ address: '192.168.15.1', port: 80 }, { responder: false })).rejects.toThrow(/responder: false, seenAs/);
+    // a port something forwards elsewhere may be probed on the source's own address when the answer proves its end
+    const server = await serve(lab.enter('red'), { port: 7200 });
+    await expect(red).toReach({ address: '127.0.0.1', port: 7200 }, { responder: false, seenAs: '127.0.0.1' });
+    await server.stop();
     // the neighbour's address is still probed
     await expect(red).toReach('192.168.15.2');
     await expect(red).toReach('FD00:0::2');
