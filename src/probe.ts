@@ -20,6 +20,7 @@ import { Netns, globalAddressesOf, type AddrInfo } from './netns.js';
 import { addressOwner } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
 import { parseUdpCounters, type UdpCounters } from './parse/proc.js';
+import { parseAddresses } from './parse/ip.js';
 import { type From, checkRan, land, peerAddress, firstLine, startWitness, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 export { serve, startWitness, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 
@@ -203,7 +204,11 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   }
   checkSame(source);
   if (target.ns) checkSame(target.ns);
-  const links = await source.addresses();
+  // the source's addresses, read as a probe command: a namespace that is gone or not a namespace is a ProbeError
+  const read = await source.lab.run(source.name, ['ip', '-j', 'addr', 'show'], { intent: 'list addresses', reject: false });
+  checkRan(source, read, `reading ${source.name}'s addresses before the probe`);
+  if (read.exitCode !== 0) throw new ProbeError(`could not read ${source}'s addresses before the probe: \`ip -j addr show\` exited ${read.exitCode}${firstLine(read.stderr)}; no verdict`);
+  const links = parseAddresses(read.stdout, `${source.name}$ ip -j addr show`);
   checkNotOwn(source, target, links, options);
   const from = await checkFrom(source, options.from, target.family, links);
   const until = options.until ?? 'success';
