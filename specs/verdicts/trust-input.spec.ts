@@ -353,6 +353,11 @@ describe('class 6: silence is not refusal', () => {
     const server = await serve(lab.enter('red'), { port: 7200 });
     await expect(red).toReach({ address: '127.0.0.1', port: 7200 }, { responder: false, seenAs: '127.0.0.1' });
     await server.stop();
+    // toHaveReachability's address targets too
+    for (const spelling of ['192.168.15.1', 'FD00:0::1', '127.0.0.1']) {
+      await expect(expect(lab).toHaveReachability({ red: { [spelling]: true } })).rejects.toThrow(/red holds .* itself/);
+      await expect(expect(lab).not.toHaveReachability({ red: { [spelling]: false } })).rejects.toThrow(InvalidInputError);
+    }
     // the neighbour's address is still probed
     await expect(red).toReach('192.168.15.2');
     await expect(red).toReach('FD00:0::2');
