@@ -134,6 +134,13 @@ async function checkFrom(source: Netns, from: unknown, family: Family, links: Ad
   return { dev };
 }
 
+async function readAddresses(source: Netns): Promise<AddrInfo[]> {
+  const read = await source.lab.run(source.name, ['ip', '-j', 'addr', 'show'], { intent: 'list addresses', reject: false });
+  checkRan(source, read, `reading ${source.name}'s addresses for the probe`);
+  if (read.exitCode !== 0) throw new ProbeError(`could not read ${source}'s addresses for the probe: \`ip -j addr show\` exited ${read.exitCode}${firstLine(read.stderr)}; no verdict`);
+  return parseAddresses(read.stdout, `${source.name}$ ip -j addr show`);
+}
+
 /**
  * A target the source holds itself (on any link, lo included; loopback addresses too) is delivered inside the source:
  * its own kernel answers a ping, and a responder netspec started there would answer a TCP/UDP probe, so "reached" would
@@ -204,18 +211,28 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   }
   checkSame(source);
   if (target.ns) checkSame(target.ns);
-  // the source's addresses, read as a probe command: a namespace that is gone or not a namespace is a ProbeError
-  const read = await source.lab.run(source.name, ['ip', '-j', 'addr', 'show'], { intent: 'list addresses', reject: false });
-  checkRan(source, read, `reading ${source.name}'s addresses before the probe`);
-  if (read.exitCode !== 0) throw new ProbeError(`could not read ${source}'s addresses before the probe: \`ip -j addr show\` exited ${read.exitCode}${firstLine(read.stderr)}; no verdict`);
-  const links = parseAddresses(read.stdout, `${source.name}$ ip -j addr show`);
-  checkNotOwn(source, target, links, options);
-  const from = await checkFrom(source, options.from, target.family, links);
+  // the source's addresses, read as a probe command (a namespace that is gone or not a namespace is a ProbeError): a
+  // target it holds itself is refused. Read before the probe when `from` needs them, else beside it (the probe's
+  // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
+  const reading = readAddresses(source);
   const until = options.until ?? 'success';
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
-  const table = neighborTable(target.family);
-  const outcome = await probeWith(source, target, from, durationMs, until, options);
+  let table: ReturnType<typeof neighborTable>;
+  let outcome: ProbeOutcome;
+  if (options.from !== undefined) {
+    const links = await reading;
+    checkNotOwn(source, target, links, options);
+    const from = await checkFrom(source, options.from, target.family, links);
+    table = neighborTable(target.family);
+    outcome = await probeWith(source, target, from, durationMs, until, options);
+  } else {
+    table = neighborTable(target.family);
+    const [own, probed] = await Promise.allSettled([reading.then((l) => checkNotOwn(source, target, l, options)), probeWith(source, target, {}, durationMs, until, options)]);
+    if (own.status === 'rejected') throw own.reason;
+    if (probed.status === 'rejected') throw probed.reason;
+    outcome = probed.value;
+  }
   const after = table && !outcome.reached ? neighborTable(target.family) : undefined;
   if (table && after && after.tableFulls > table.tableFulls) {
     throw new ProbeError(
