@@ -283,7 +283,7 @@ if (want('landing')) {
     const s = stat(xs);
     rows.push({ case: 'landing', subject, stat: s, baseline: 'one socat connect to serve()', ratio: s.median / stat(raw).median });
   }
-  server.stop();
+  await server.stop();
   await lab.dispose();
 }
 

@@ -1,8 +1,8 @@
 /**
  * Where a probe's packets land, and what answers there (ARCHITECTURE.md, "A verdict"): the first DNAT a packet meets
  * (iptables and native nftables, through the one parser of each), the landing namespace, the short-lived responders
- * netspec starts there (never in the lab host), the spec's own servers (`serve`), and the nftables witnesses that
- * record the source address a packet arrives with (`seenAs`). probe.ts sends the packets; this file decides where they
+ * netspec starts there (never in the lab host), the spec's own servers (`serve`), and the landing watch that
+ * records where the probe's own packets are delivered and the source address they arrive with (`seenAs`). probe.ts sends the packets; this file decides where they
  * land and proves who saw them.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -97,8 +97,22 @@ export interface LandingWatch {
   readonly nonce: string;
   /** Every delivery of the probe's own packets so far, from every namespace. */
   read(): Promise<Delivery[]>;
+  /**
+   * UDP only (empty otherwise): the probe's own datagrams seen again after every input filter (`received`), and the
+   * datagrams any namespace sent back to the probe's source ports (`answers`): per flow, so other UDP traffic in the
+   * lab never counts. An answer's `address`/`port` are its own source, `sport` the probe port it goes to, `source`
+   * the address it is sent to.
+   */
+  udpFate(): Promise<{ received: Delivery[]; answers: Delivery[] }>;
   stop(): Promise<void>;
 }
+
+/**
+ * The priority of the landing watch's second look at a UDP datagram on input: after every filter at a standard
+ * priority (raw -300 … security 50, srcnat 100, conntrack helpers 300), so a datagram seen there was passed on to the
+ * socket layer (a filter chain of the user's at a priority above this would go unnoticed).
+ */
+const RECEIVED_PRIORITY = 1000;
 
 let watches = 0;
 const WATCH_PORTS = 64;
@@ -119,6 +133,8 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
   const [ip, addr] = six ? ['ip6', 'ipv6_addr'] : ['ip', 'ipv4_addr'];
   let rule: string;
   let set: string;
+  // UDP: a second look after every input filter, and the answers sent back to the probe's ports (silence is not refusal)
+  let udp = '';
   if (target.protocol === 'icmp') {
     set = `set echoes { type ${addr} . ${addr}; flags dynamic; size 4096; }`;
     // iputils fills the payload with the pattern from byte 8 of the ICMP message and writes its 16-byte timestamp over
@@ -130,16 +146,26 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
     // TCP: the SYN only (not an answer, whatever its ports); UDP: every datagram from the probe's ports
     const syn = target.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
     rule = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto ${target.protocol}${syn} th sport ${base}-${base + WATCH_PORTS - 1} add @flows { ${ip} daddr . th dport . th sport . ${ip} saddr }`;
+    if (target.protocol === 'udp') {
+      const nf = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto udp`;
+      udp =
+        ` set received { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; };` +
+        ` set answers { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; };` +
+        ` chain received { type filter hook input priority ${RECEIVED_PRIORITY}; policy accept; ${nf} th sport ${base}-${base + WATCH_PORTS - 1} add @received { ${ip} daddr . th dport . th sport . ${ip} saddr }; };` +
+        ` chain answers { type filter hook output priority -300; policy accept; ${nf} th dport ${base}-${base + WATCH_PORTS - 1} add @answers { ${ip} saddr . th sport . th dport . ${ip} daddr }; };`;
+    }
   }
   // before every filter (a packet a filter drops at input still landed there), after prerouting's DNAT
-  const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; }; }`;
+  const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp} }`;
   const names = ['host', ...lab.namespaces()];
   await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the landing watch', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the landing watch' })]);
-  const read = async (): Promise<Delivery[]> => {
+  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[] }> => {
     const argv = ['nft', '-j', 'list', 'table', 'inet', table];
     const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the landing watch', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the landing watch' })]);
     const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
     const out: Delivery[] = [];
+    const received: Delivery[] = [];
+    const answers: Delivery[] = [];
     const missing: string[] = [];
     for (const ns of names) {
       const text = outputs.get(ns)?.trim();
@@ -156,6 +182,8 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       }
       for (const [d, p, sp, src] of sets.get('flows') ?? []) out.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
       for (const [d, src] of sets.get('echoes') ?? []) out.push({ ns, address: String(d), source: String(src) });
+      for (const [d, p, sp, src] of sets.get('received') ?? []) received.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
+      for (const [a, p, sp, to] of sets.get('answers') ?? []) answers.push({ ns, address: String(a), port: Number(p), sport: Number(sp), source: String(to) });
     }
     if (missing.length) {
       lab.assertAlive();
@@ -163,12 +191,16 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       const gone = missing.filter((n) => now.has(n));
       if (gone.length) throw new ProbeError(`netspec's landing watch could not be read in ${gone.join(', ')} (its table is missing there: nft could not add it, or something deleted it), so where the probe's packets landed is unknown; no verdict`);
     }
-    return out;
+    return { deliveries: out, received, answers };
   };
   return {
     ports,
     nonce,
-    read,
+    read: async () => (await readAll()).deliveries,
+    udpFate: async () => {
+      const { received, answers } = await readAll();
+      return { received, answers };
+    },
     async stop() {
       // not waited for: the verdict is already read, the table only accepts, and a lab that ends takes it along
       const argv = ['nft', 'delete', 'table', 'inet', table];
@@ -222,8 +254,8 @@ export async function dnatRule(ns: Netns, target: { address: string; family: Fam
     ns.lab.run(ns.name, [save, '-t', 'nat'], { intent: 'read the nat rules', reject: false }),
     ns.lab.run(ns.name, ['nft', '-j', 'list', 'ruleset'], { intent: 'read the nftables rules', reject: false }).catch(() => undefined),
   ]);
-  const iptables = ipt.exitCode === 0 ? parseIptablesSave(ipt.stdout) : undefined;
-  const native = nft?.exitCode === 0 ? nativeOnly(parseNftJson(nft.stdout)) : undefined;
+  const iptables = ipt.exitCode === 0 ? parseIptablesSave(ipt.stdout, `${ns.name}$ ${save} -t nat`) : undefined;
+  const native = nft?.exitCode === 0 ? nativeOnly(parseNftJson(nft.stdout, `${ns.name}$ nft -j list ruleset`)) : undefined;
   // a rule that names the incoming interface (Docker's `! -i docker0`, its `-i docker0 -j RETURN`) is judged on the
   // interface this namespace would send an answer to the source out of: the one the packet comes in on
   const namesInterface = iptables?.rules.some((r) => r.table === 'nat' && option(r, '-i')) || native?.rules.some((r) => r.expr.some((e) => JSON.stringify(e).includes('"iifname"')));
@@ -256,9 +288,15 @@ export interface ServeOptions {
 }
 
 export interface Server {
-  /** End the server now (it also ends after its lifetime, and with the lab). */
-  stop(): void;
+  /**
+   * End the server now (it also ends after its lifetime, and with the lab). Resolves once it has exited, so nothing sent
+   * after it can reach it; a server still there after 5 s is a ProbeError.
+   */
+  stop(): Promise<void>;
 }
+
+/** How long a stopped responder or server may take to exit before that is an error. */
+const STOP_MS = 5_000;
 
 function checkServe(options: unknown): { port: number; protocol: 'tcp' | 'udp'; address?: string; lifetimeMs: number } {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('serve options', options, 'expected { port, protocol?, address?, lifetimeMs? }');
@@ -282,6 +320,7 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
   const child: ChildProcess = spawnLongLived([...enter, ...whileStdinOpen(['timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`])], { stdio: ['pipe', 'ignore', 'pipe'] });
   child.unref();
   child.stdin?.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let err = '';
   const ok = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 10_000);
@@ -298,11 +337,22 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
     });
   });
   for (const s of [child.stdin, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
-  const stop = () => {
-    child.stdin?.end();
-  };
+  let stopping: Promise<void> | undefined;
+  // its stdin closes, the shell around it ends socat and waits for it; the server is gone when that shell has exited
+  const stop = () =>
+    (stopping ??= (async () => {
+      child.stdin?.end();
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      let timer: NodeJS.Timeout | undefined;
+      const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_MS)))]);
+      clearTimeout(timer);
+      if (!gone) {
+        child.kill('SIGKILL');
+        throw new ProbeError(`the ${protocol} server on port ${port} did not exit within ${STOP_MS} ms of being stopped; a probe after it could reach it, so there is no verdict`);
+      }
+    })());
   if (!ok) {
-    stop();
+    await stop().catch(() => undefined);
     throw new NetspecError(`the ${protocol} server on port ${port} did not start: ${err.trim().split('\n').slice(-2).join(' ') || 'no answer within 10 s'}`);
   }
   return { stop };

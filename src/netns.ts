@@ -114,7 +114,7 @@ export class Netns {
   /** `ip -j ARGS` in this namespace, parsed. */
   async ipJson<T = unknown>(args: readonly string[], intent = `read ${args[0]}`): Promise<T> {
     const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent });
-    return firstArray(result.stdout) as T;
+    return firstArray(result.stdout, `${this.name}$ ip -j ${args.join(' ')}`) as T;
   }
 
   // --- configuration (batched: calls made in the same tick share processes) ---
@@ -263,18 +263,18 @@ export class Netns {
   async routes(options: { family?: 4 | 6; table?: string | number } = {}): Promise<RouteInfo[]> {
     const args = [options.family === 6 ? '-6' : '-4', 'route', 'show'];
     if (options.table !== undefined) args.push('table', options.table === 'all' ? 'all' : routeTable(options.table));
-    return parseRoutes((await this.lab.run(this.name, ['ip', '-j', ...args], { intent: 'list routes' })).stdout);
+    return parseRoutes((await this.lab.run(this.name, ['ip', '-j', ...args], { intent: 'list routes' })).stdout, `${this.name}$ ip -j ${args.join(' ')}`);
   }
 
   /** `ip -j nexthop show`: the nexthop objects (the kernel removes one whose device goes down or loses its carrier). */
   async nexthops(): Promise<NexthopInfo[]> {
-    return parseNexthops((await this.lab.run(this.name, ['ip', '-j', 'nexthop', 'show'], { intent: 'list nexthops' })).stdout);
+    return parseNexthops((await this.lab.run(this.name, ['ip', '-j', 'nexthop', 'show'], { intent: 'list nexthops' })).stdout, `${this.name}$ ip -j nexthop show`);
   }
 
   /** `ip -j rule show` (IPv4; `{ family: 6 }` for IPv6): the policy rules, lowest priority first. */
   async rules(options: { family?: 4 | 6 } = {}): Promise<IpRule[]> {
     const args = ['-j', options.family === 6 ? '-6' : '-4', 'rule', 'show'];
-    return parseIpRules((await this.lab.run(this.name, ['ip', ...args], { intent: 'list policy rules' })).stdout);
+    return parseIpRules((await this.lab.run(this.name, ['ip', ...args], { intent: 'list policy rules' })).stdout, `${this.name}$ ip ${args.join(' ')}`);
   }
 
   /** `ip -j route get DEST [from SRC] [iif I] [oif O] [mark M]`: the route, or undefined when the kernel has none. */
@@ -314,7 +314,7 @@ export class Netns {
       }
       return { command, refusal, refusedBy: options.iif === undefined ? REFUSALS[refusal] : undefined };
     }
-    return { command, route: parseRoutes(result.stdout)[0] };
+    return { command, route: parseRoutes(result.stdout, `${this.name}$ ip -j ${args.join(' ')}`)[0] };
   }
 
   /** `ip -j neigh show` */

@@ -13,11 +13,14 @@
  *
  * Where the packets land (DNAT, responders, the spec's own servers, seenAs witnesses) is src/landing.ts.
  */
-import { InvalidInputError, ProbeError } from './errors.js';
+import { InvalidInputError, ProbeError, formatValue } from './errors.js';
 import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
-import { Netns, globalAddressesOf } from './netns.js';
+import { Netns, globalAddressesOf, type AddrInfo } from './netns.js';
+import { labAddresses, ownerIn } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
+import { parseUdpCounters, type UdpCounters } from './parse/proc.js';
+import { parseAddresses } from './parse/ip.js';
 import { type From, type Delivery, type LandingWatch, type Server, checkRan, explainDnat, listens, peerAddress, firstLine, startResponder, watchLanding, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 export { serve, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 
@@ -70,9 +73,19 @@ export async function resolveTarget(
     address = await addressOn(source, target, options.family);
   } else if (typeof target === 'string') {
     address = parseProbeAddress(target, 'target address').address;
-  } else if (target !== null && typeof target === 'object' && 'address' in target) {
+  } else if (target !== null && typeof target === 'object' && !Array.isArray(target) && 'address' in target) {
+    // a key the target does not know would mean something netspec did not do (`protocol: 'udp'` probed as TCP)
+    for (const key of Object.keys(target)) {
+      if (key !== 'address' && key !== 'port') {
+        const where = key === 'protocol' || key === 'from' || key === 'seenAs' ? `; it is an option of toReach: toReach({ address, port }, { ${key} })` : '';
+        throw new InvalidInputError('target key', key, `unknown key of a target object; a target takes address, port${where}`);
+      }
+    }
     const t = target as { address: unknown; port?: unknown };
     address = parseProbeAddress(t.address, 'target address').address;
+    if (t.port !== undefined && port !== undefined && t.port !== port) {
+      throw new InvalidInputError('port', port, `the target object says port ${formatValue(t.port)} and the options port ${port}: give the port once`);
+    }
     if (t.port !== undefined) port = t.port as number;
   } else {
     throw new InvalidInputError('target', target, 'expected an IP address ("192.168.15.2"), a namespace handle, or { address, port }');
@@ -110,10 +123,9 @@ async function addressOn(source: Netns, target: Netns, family?: Family): Promise
 }
 
 /** `from`: one of the source namespace's own addresses or interfaces; anything else is refused, never probed. */
-async function checkFrom(source: Netns, from: unknown, family: Family): Promise<From> {
+async function checkFrom(source: Netns, from: unknown, family: Family, links: AddrInfo[]): Promise<From> {
   if (from === undefined) return {};
   if (typeof from !== 'string') throw new InvalidInputError('from', from, 'expected one of the namespace\'s addresses ("192.168.15.1") or interfaces ("veth-red")');
-  const links = await source.addresses();
   if (/^[0-9a-fA-F.:]+$/.test(from) && /[.:]/.test(from)) {
     const { address, family: f } = parseAddress(from, 'from');
     const mine = links.flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local)));
@@ -126,6 +138,38 @@ async function checkFrom(source: Netns, from: unknown, family: Family): Promise<
     throw new InvalidInputError('from', from, `${source.name} has no interface called ${JSON.stringify(dev)} (its interfaces: ${links.map((l) => l.ifname).join(', ')})`);
   }
   return { dev };
+}
+
+async function readAddresses(source: Netns): Promise<AddrInfo[]> {
+  const read = await source.lab.run(source.name, ['ip', '-j', 'addr', 'show'], { intent: 'list addresses', reject: false });
+  checkRan(source, read, `reading ${source.name}'s addresses for the probe`);
+  if (read.exitCode !== 0) throw new ProbeError(`could not read ${source}'s addresses for the probe: \`ip -j addr show\` exited ${read.exitCode}${firstLine(read.stderr)}; no verdict`);
+  return parseAddresses(read.stdout, `${source.name}$ ip -j addr show`);
+}
+
+/**
+ * A target the source holds itself (on any link, lo included; loopback addresses too) is delivered inside the source:
+ * its own kernel answers a ping, and a responder netspec started there would answer a TCP/UDP probe, so "reached" would
+ * prove nothing about the network. Refused, in every spelling (the target is canonical already: upper case, zeros,
+ * compression; IPv4-mapped addresses are refused when parsed). The one exception is a TCP/UDP probe with
+ * `responder: false` and `seenAs`: a server elsewhere reached through a proxy or a DNAT in the source's own OUTPUT
+ * (Docker's published ports from the host), whose answer reports the source it saw.
+ */
+function checkNotOwn(source: Netns, target: ProbeTarget, links: readonly AddrInfo[], options: ProbeOptions): void {
+  if (target.ns === source) return; // a namespace probing itself by handle is asked for on purpose (addressOn)
+  if (target.protocol !== 'icmp' && options.responder === false && options.seenAs) return;
+  const own = links.flatMap((l) => (l.addr_info ?? []).map((a) => ({ address: canonical(a.local), dev: l.ifname })));
+  const held = own.find((a) => a.address === target.address);
+  const loopback = target.family === 4 ? target.address.startsWith('127.') : target.address === '::1';
+  if (held || loopback) {
+    throw new InvalidInputError(
+      'target',
+      target.address,
+      `${source.name} holds ${target.address} itself (${held ? `on ${held.dev}` : 'a loopback address'}): a probe to it never leaves ${source.name} and is answered by ${source.name}'s own kernel${target.protocol === 'icmp' ? '' : ' or a responder there'}, so it proves nothing about the network; probe an address of another namespace${
+        target.protocol === 'icmp' ? '' : ' (or, for a port a proxy or DNAT forwards elsewhere, say { responder: false, seenAs } so the answer proves which end it came from)'
+      }`,
+    );
+  }
 }
 
 /** A handle whose namespace was deleted and made again under its name is not the namespace it was made for. */
@@ -173,12 +217,28 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   }
   checkSame(source);
   if (target.ns) checkSame(target.ns);
-  const from = await checkFrom(source, options.from, target.family);
+  // the source's addresses, read as a probe command (a namespace that is gone or not a namespace is a ProbeError): a
+  // target it holds itself is refused. Read before the probe when `from` needs them, else beside it (the probe's
+  // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
+  const reading = readAddresses(source);
   const until = options.until ?? 'success';
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
-  const table = neighborTable(target.family);
-  const outcome = await probeWith(source, target, from, durationMs, until, options);
+  let table: ReturnType<typeof neighborTable>;
+  let outcome: ProbeOutcome;
+  if (options.from !== undefined) {
+    const links = await reading;
+    checkNotOwn(source, target, links, options);
+    const from = await checkFrom(source, options.from, target.family, links);
+    table = neighborTable(target.family);
+    outcome = await probeWith(source, target, from, durationMs, until, options);
+  } else {
+    table = neighborTable(target.family);
+    const [own, probed] = await Promise.allSettled([reading.then((l) => checkNotOwn(source, target, l, options)), probeWith(source, target, {}, durationMs, until, options)]);
+    if (own.status === 'rejected') throw own.reason;
+    if (probed.status === 'rejected') throw probed.reason;
+    outcome = probed.value;
+  }
   const after = table && !outcome.reached ? neighborTable(target.family) : undefined;
   if (table && after && after.tableFulls > table.tableFulls) {
     throw new ProbeError(
@@ -291,13 +351,102 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const started = await watchLanding(lab, target);
   const watch = 'read' in started ? started : undefined;
   if (!watch) log.push(`(${(started as { unavailable: string }).unavailable})`);
+  // UDP without a watch (attach mode): the namespace-wide counters of the target's owner are the only evidence of a
+  // server that received the probe and stayed silent, read before the tries
+  const counted = !watch && target.protocol === 'udp' ? await unwatchedServer(source, target, log) : undefined;
   let responder: Server | undefined;
   try {
-    return await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r));
+    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r));
+    // UDP: silence is not refusal (a server that received the probe and stayed silent, or whose answer was lost)
+    if (target.protocol === 'udp' && !outcome.reached && !outcome.refused && !outcome.noRoute) {
+      if (watch) await checkSilence(source, target, outcome, watch, log);
+      else if (counted) await checkSilenceByCounters(source, target, counted, log);
+    }
+    return outcome;
   } finally {
-    responder?.stop();
+    // waited for: a probe right after this one (`responder: false`) must never reach this responder
+    await (responder as Server | undefined)?.stop();
     await watch?.stop();
   }
+}
+
+const silenceAdvice = 'Silence is not "not reached"; no verdict. Probe a server that answers, or stop the server to test that the port is closed';
+
+/**
+ * A UDP probe that got no answer from a server of the spec's own where it landed: netspec's landing watch saw the
+ * probe's own datagrams pass every input filter there (so the kernel handed them to the listening socket), and whether
+ * that namespace sent anything back to the probe's ports. Per flow: other UDP traffic in the lab never counts.
+ */
+async function checkSilence(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, watch: LandingWatch, log: string[]): Promise<void> {
+  const l = outcome.landing;
+  if (!l?.observed || l.answered !== 'server' || !l.ns) return;
+  const here = (d: Delivery) => d.ns === l.ns && d.port === l.port && watch.ports.includes(d.sport!);
+  let fate = await watch.udpFate();
+  const received = fate.received.filter((d) => d.ns === l.ns && d.address === l.address && here(d));
+  if (received.length === 0) {
+    log.push(`${l.ns}$ netspec's landing watch: none of the probe's datagrams to ${l.address}:${l.port} passed the input filters there (dropped before the socket)`);
+    return;
+  }
+  // received: give the server a second to answer before calling it silent (the answer itself still did not come:
+  // this only tells "silent" from "answer lost", both errors)
+  for (let i = 0; i < 5 && !fate.answers.some(here); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    fate = await watch.udpFate();
+  }
+  const answers = fate.answers.filter(here);
+  log.push(`${l.ns}$ netspec's landing watch: ${received.length} of the probe's datagrams passed every input filter to ${l.address}:${l.port}; ${answers.length} answer${answers.length === 1 ? '' : 's'} sent back to the probe's ports`);
+  throw new ProbeError(
+    `${source.name}'s UDP probe to ${target.address}:${target.port} got no answer, but it was received: ${l.ns} has a server listening on UDP port ${l.port} (ss), and netspec's landing watch saw ${received.length} of the probe's own datagram${received.length === 1 ? '' : 's'} pass every input filter there to ${l.address}:${l.port}; ${
+      answers.length > 0 ? `${l.ns} sent ${answers.length} back to the probe's source port${answers.length === 1 ? '' : 's'}, so an answer was lost on the way back` : 'nothing was sent back to the probe: the server received the datagram and stayed silent'
+    }. ${silenceAdvice}`,
+  );
+}
+
+/**
+ * Attach mode (no landing watch): the namespace that holds the target address, if a UDP server listens there on the
+ * port, and its UDP counters before the probe (namespace-wide: the best evidence there is without a table of netspec's).
+ */
+async function unwatchedServer(source: Netns, target: ProbeTarget, log: string[]): Promise<{ ns: string; before: UdpCounters } | undefined> {
+  try {
+    const ns = target.ns?.name ?? ownerIn(await labAddresses(source.lab), target.address);
+    if (!ns || !(await listens(source.lab, ns, 'udp', target.port!))) return undefined;
+    const before = await udpCounters(source, ns, target.family);
+    if (!before) log.push(`${ns}: no UDP counters could be read (/proc/net/snmp): whether a server received the probe is unknown`);
+    return before ? { ns, before } : undefined;
+  } catch {
+    return undefined; // evidence for an error only: without it, the verdict stands as the probe found it
+  }
+}
+
+async function checkSilenceByCounters(source: Netns, target: ProbeTarget, counted: { ns: string; before: UdpCounters }, log: string[]): Promise<void> {
+  const { ns: silent, before } = counted;
+  let after = await udpCounters(source, silent, target.family);
+  // received: give the server a second to answer before calling it silent (see checkSilence)
+  for (let i = 0; i < 5 && after && after.inDatagrams > before.inDatagrams && after.outDatagrams === before.outDatagrams; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = (await udpCounters(source, silent, target.family)) ?? after;
+  }
+  if (!after) {
+    log.push(`${silent}: no UDP counters could be read (/proc/net/snmp): whether a server received the probe is unknown`);
+    return;
+  }
+  const received = after.inDatagrams - before.inDatagrams;
+  const sent = after.outDatagrams - before.outDatagrams;
+  log.push(`${silent}$ cat /proc/net/snmp${target.family === 6 ? '6' : ''}: UDP datagrams delivered to sockets ${before.inDatagrams} → ${after.inDatagrams}, sent ${before.outDatagrams} → ${after.outDatagrams} (namespace-wide: where the probe landed is not observed here)`);
+  if (received > 0) {
+    throw new ProbeError(
+      `${source.name}'s UDP probe to ${target.address}:${target.port} got no answer, but it was received: ${silent} has a server listening on UDP port ${target.port} (ss), and its kernel delivered ${received} datagram${received === 1 ? '' : 's'} to UDP sockets during the probe (Udp InDatagrams ${before.inDatagrams} → ${after.inDatagrams}); ${
+        sent > 0 ? `it sent ${sent} (OutDatagrams), so an answer was lost on the way back` : 'it sent nothing back: the server received the datagram and stayed silent'
+      }. ${silenceAdvice}`,
+    );
+  }
+}
+
+/** The UDP counters of namespace `name` (/proc/net/snmp, snmp6): undefined where they cannot be read. */
+async function udpCounters(source: Netns, name: string, family: Family): Promise<UdpCounters | undefined> {
+  const file = family === 6 ? '/proc/net/snmp6' : '/proc/net/snmp';
+  const r = await source.lab.run(name, ['cat', '--', file], { intent: 'read the UDP counters', reject: false }).catch(() => undefined);
+  return r?.exitCode === 0 ? parseUdpCounters(r.stdout, family) : undefined;
 }
 
 /**

@@ -130,7 +130,7 @@ test('a userland proxy in front of a port where nothing listens is no pass; with
   try {
     await expect(a).toReach(target, { responder: false });
   } finally {
-    server.stop();
+    await server.stop();
   }
 });
 
