@@ -9,7 +9,7 @@
 import { accessSync, chmodSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '../../src/vitest.js';
-import type { Lab } from '../../src/index.js';
+import { InvalidInputError, type Lab } from '../../src/index.js';
 import { LAB_ID_BASE } from '../../src/lab/lifeline-argv.js';
 
 const root = process.getuid?.() === 0;
@@ -104,4 +104,20 @@ test.runIf(root)('as root, the lab\'s root is the machine\'s uid LAB_ID_BASE, wi
   // the machine sees the lab's PID 1 as that uid, not as its root
   const status = readFileSync(`/proc/${lab.pid}/status`, 'utf8');
   expect(status).toMatch(new RegExp(`^Uid:\\s+${LAB_ID_BASE}\\s+${LAB_ID_BASE}\\s+${LAB_ID_BASE}\\s+${LAB_ID_BASE}$`, 'm'));
+});
+
+test.runIf(root)('lab.script of a script the lab cannot read (a 0700 folder, a 0600 file) is an InvalidInputError saying why, before it runs', async ({ lab }) => {
+  const dir = mkdtempSync(join(process.cwd(), '.netspec-ids-'));
+  try {
+    chmodSync(dir, 0o700); // as mkdtemp makes it
+    writeFileSync(join(dir, 'ok.sh'), 'echo ran\n', { mode: 0o644 });
+    await expect(lab.script(join(dir, 'ok.sh'))).rejects.toThrow(InvalidInputError);
+    await expect(lab.script(join(dir, 'ok.sh'))).rejects.toThrow(/the lab cannot read it: the folder .*\.netspec-ids-\w+ \(mode 700\) lets others not enter it.*ordinary user to the machine \(uid 1996488704\)/s);
+    chmodSync(dir, 0o755);
+    expect((await lab.script(join(dir, 'ok.sh'))).stdout).toBe('ran\n');
+    chmodSync(join(dir, 'ok.sh'), 0o600);
+    await expect(lab.script(join(dir, 'ok.sh'))).rejects.toThrow(/the script \(mode 600\) is not readable by others/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,7 +2,7 @@
  * What the lab's lifeline runs (ARCHITECTURE.md, "A lab"): the `unshare` argv and the script its PID 1 runs, with no
  * input from the caller.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { which } from '../exec.js';
 
 export const BRIDGE_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
@@ -16,6 +16,29 @@ export const BRIDGE_NF = '/proc/sys/net/bridge/bridge-nf-call-iptables';
  */
 export const LAB_ID_BASE = 0x77000000;
 export const LAB_ID_COUNT = 65536;
+
+let rangeMapped: boolean | undefined;
+/**
+ * Are LAB_ID_BASE… ids of this process's user namespace (the machine's, or a container's that maps them)? Else a root
+ * lab maps its root to this root, as before (this root is then a container's, not the machine's).
+ */
+export function labIdRangeMapped(): boolean {
+  if (rangeMapped !== undefined) return rangeMapped;
+  try {
+    const covered = (file: string) =>
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .some((line) => {
+          const [inner, , count] = line.trim().split(/\s+/).map(Number) as [number, number, number];
+          return inner <= LAB_ID_BASE && LAB_ID_BASE + LAB_ID_COUNT <= inner + count;
+        });
+    rangeMapped = covered('/proc/self/uid_map') && covered('/proc/self/gid_map');
+  } catch {
+    rangeMapped = false;
+  }
+  return rangeMapped;
+}
 
 /** The bounds of a lab (LabOptions: runSizeMb, tmpSizeMb, maxProcesses), resolved. */
 export interface LabBounds {
@@ -94,18 +117,18 @@ const WAIT = 'while read -r _; do :; done';
 // COUNT`, here two constant scripts of stage 1 that write /proc/PID/{u,g}id_map as the machine's root, as a rootless
 // engine's setuid helpers would) and becomes that root (--setuid=0 --setgid=0). setgroups stays allowed (a privileged
 // writer's maps), so `nsenter --user` turns a command into the lab's root too (Lifeline's prefix).
-const lifelineStage2 = (prelude: string) => `mkdir /run/netns && ${SYSFS_RO}${prelude}"$0" link set lo up && echo ready && ${WAIT}`;
+const lifelineStage2 = (prelude: string) => `{ [ -d /run/netns ] || mkdir /run/netns; } && ${SYSFS_RO}${prelude}"$0" link set lo up && echo ready && ${WAIT}`;
 const IDMAP = '/run/.netspec-idmap';
 const idmapHelpers =
   `mkdir -m 0700 ${IDMAP} && ` +
   `for m in uid gid; do printf '#!/bin/sh\necho "$2 $3 $4" > /proc/$1/%s_map\n' $m > ${IDMAP}/new\${m}map && chmod 0700 ${IDMAP}/new\${m}map || exit; done && `;
-const lifelineStage1 = (reportPid: boolean, bounds: LabBounds) =>
+const lifelineStage1 = (reportPid: boolean, bounds: LabBounds, mapped: boolean) =>
   // the pid as the machine sees it, read before the lab's own /proc hides it (else the test process reads it from
   // /proc/UNSHARE/task/UNSHARE/children: see pidFromChildren)
   (reportPid ? 'read -r pid _ </proc/self/stat && echo "pid $pid" && ' : '') +
   'mount -t proc proc /proc && ' +
   // the lab's /run belongs to the lab's root (stage 2 makes /run/netns); its /tmp is its own (privateTmp); both bounded
-  `mount -t tmpfs -o mode=0755,size=${bounds.runSizeMb}m,uid=${LAB_ID_BASE},gid=${LAB_ID_BASE} netspec /run && ` +
+  `mount -t tmpfs -o mode=0755,size=${bounds.runSizeMb}m${mapped ? `,uid=${LAB_ID_BASE},gid=${LAB_ID_BASE}` : ''} netspec /run && ` +
   '{ [ -L /var/run ] || mount --bind /run /var/run; } && ' +
   privateTmp(bounds, false) +
   // a read-only recursive bind of $1 onto itself: a bind, then a read-only remount of it (util-linux's `-o rbind,ro`
@@ -116,11 +139,14 @@ const lifelineStage1 = (reportPid: boolean, bounds: LabBounds) =>
   '{ [ ! -e /proc/sysrq-trigger ] || ro /proc/sysrq-trigger; } && ' +
   // /proc/irq (IRQ affinities, the machine's): covered by an empty read-only tmpfs, one mount instead of two
   '{ [ ! -d /proc/irq ] || mount -t tmpfs -o ro,mode=0555 netspec-none /proc/irq; } && ' +
-  idmapHelpers +
+  (mapped ? idmapHelpers : '') +
   // RLIMIT_NPROC, set before the user namespace is made: it binds the lab's root (a uid of the lab's own namespace,
   // counted per namespace), never the machine's root here (exempt), and not the namespace's creator (root: unlimited)
   nproc(bounds.maxProcesses) +
-  `PATH=${IDMAP}:$PATH exec "$1" --user --map-users=${LAB_ID_BASE},0,${LAB_ID_COUNT} --map-groups=${LAB_ID_BASE},0,${LAB_ID_COUNT} --setuid=0 --setgid=0 ` +
+  (mapped
+    ? `PATH=${IDMAP}:$PATH exec "$1" --user --map-users=${LAB_ID_BASE},0,${LAB_ID_COUNT} --map-groups=${LAB_ID_BASE},0,${LAB_ID_COUNT} --setuid=0 --setgid=0 `
+    : // this root is not the machine's (a container's, whose user namespace has no LAB_ID_BASE…): root mapped to root
+      'exec "$1" --user --map-root-user ') +
   '--net --uts --ipc --mount --propagation private -- "$3" ${4:+"$4"} -c "export PATH=\"\${PATH#' + IDMAP + ':}\" && $0" "$2"';
 
 /**
@@ -150,15 +176,16 @@ export function hasBridgeNetfilter(): boolean {
 }
 
 /** The lifeline's argv; `staged`: a root lab in a user namespace, whose PID 1 is found as unshare's child, or says its pid first (lifelineStage1). */
-export function lifelineArgv(options: { userns: boolean; root: boolean; cgroups: boolean; bridgeNetfilter: boolean; bounds: LabBounds }): { argv: string[]; staged: boolean } {
+export function lifelineArgv(options: { userns: boolean; root: boolean; cgroups: boolean; bridgeNetfilter: boolean; bounds: LabBounds }): { argv: string[]; staged: boolean; mapped: boolean } {
   const { userns, root } = options;
   const prelude = defaults(options.bridgeNetfilter);
   const { shell, unshare, ip } = lifelineTools();
   // as root, a user-namespace lab is built in two stages (lifelineStage1): its confinement is locked by the kernel
   const staged = userns && root;
+  const mapped = staged && labIdRangeMapped();
   const argv = staged
     ? // stage 2's unshare is util-linux's, by path (busybox's has no --map-users)
-      ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', ...shell, '-c', lifelineStage1(!pidFromChildren(), options.bounds), lifelineStage2(prelude), which('unshare') ?? unshare, ip, ...shell]
+      ['unshare', '--kill-child', '--pid', '--mount', '--fork', '--propagation', 'private', '--', ...shell, '-c', lifelineStage1(!pidFromChildren(), options.bounds, mapped), lifelineStage2(prelude), which('unshare') ?? unshare, ip, ...shell]
     : [
         'unshare',
         ...(userns ? ['--user', '--map-root-user'] : []),
@@ -178,5 +205,5 @@ export function lifelineArgv(options: { userns: boolean; root: boolean; cgroups:
         lifelineScript(options.cgroups, prelude, options.bounds, userns),
         ip,
       ];
-  return { argv, staged };
+  return { argv, staged, mapped };
 }

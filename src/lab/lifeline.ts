@@ -53,7 +53,8 @@ export class Lifeline {
     readonly userns: boolean,
     readonly exited: Promise<void>,
     readonly bounds: LabBounds,
-    staged: boolean,
+    /** The lab's ids are mapped to LAB_ID_BASE… (a root lab on a machine whose user namespace has them). */
+    mapped: boolean,
   ) {
     setMaxListeners(Infinity, this.#stop.signal); // one listener per command in flight
     const base = [
@@ -61,10 +62,10 @@ export class Lifeline {
       // root, a uid of the lab's own user namespace; inherited from here through nsenter)
       ...(userns ? ['prlimit', `--nproc=${bounds.maxProcesses}`, '--'] : []),
       'nsenter',
-      // a root lab (staged): nsenter becomes the lab's root, the machine's LAB_ID_BASE (setgroups allowed: the maps were
+      // a root lab with mapped ids: nsenter becomes the lab's root, the machine's LAB_ID_BASE (setgroups allowed: the maps were
       // written by the machine's root); a non-root user's lab: our uid is already root there (--map-root-user), and
       // setgroups is denied
-      ...(userns ? [`--user=/proc/${pid}/ns/user`, ...(staged ? [] : ['--preserve-credentials'])] : []),
+      ...(userns ? [`--user=/proc/${pid}/ns/user`, ...(mapped ? [] : ['--preserve-credentials'])] : []),
       `--mount=/proc/${pid}/ns/mnt`,
       `--pid=/proc/${pid}/ns/pid_for_children`,
       `--uts=/proc/${pid}/ns/uts`,
@@ -87,7 +88,7 @@ export class Lifeline {
    */
   static async start(options: LifelineOptions, onExit: () => void): Promise<Lifeline> {
     const { userns, root } = options;
-    const { argv, staged } = lifelineArgv(options);
+    const { argv, staged, mapped } = lifelineArgv(options);
     const child = spawnLongLived(argv);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -129,7 +130,7 @@ export class Lifeline {
       await exited;
       throw startError(ready, stderr, userns, root, options.startTimeoutMs);
     }
-    const lifeline = new Lifeline(child, labPid, userns, exited, options.bounds, staged);
+    const lifeline = new Lifeline(child, labPid, userns, exited, options.bounds, mapped);
     child.once('exit', (code, signal) => {
       onExit();
       // a staged lab's PID 1 (lab.pid) runs under `unshare --fork`, which passes on how it ended by raising the same
