@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import { expect, test } from '../../src/vitest.js';
 import { createLab, InvalidInputError, LabLimitError, type Lab } from '../../src/index.js';
 import { DEFAULT_BOUNDS } from '../../src/lab/options.js';
+import { labIdRangeMapped } from '../../src/lab/lifeline-argv.js';
+import { boundChecks, formatChecks } from '../../src/doctor.js';
 
 const root = process.getuid?.() === 0;
 
@@ -93,4 +95,14 @@ test.runIf(root)('a full-privilege lab is bounded in its /run too (its /tmp is t
   const { error } = await failure(lab.run('host', ['dd', 'if=/dev/zero', `of=/run/${name}`, 'bs=1M', 'count=64'], { intent: 'fill /run' }));
   expect(error).toBeInstanceOf(LabLimitError);
   expect(existsSync(`/run/${name}`)).toBe(false);
+});
+
+test('netspec doctor shows which bounds this machine enforces, and what a lab\'s root is to the machine', () => {
+  const checks = boundChecks(root);
+  expect(checks.map((c) => c.check)).toEqual(['lab ids', 'bound /run, /tmp', 'bound processes', 'bound memory, pids cgroup']);
+  const text = formatChecks(checks);
+  expect(text).toMatch(/bound \/run, \/tmp\s+a lab's own tmpfs: \/run 64 MiB, \/tmp and \/dev\/shm 256 MiB each by default \(runSizeMb, tmpSizeMb\)/);
+  expect(text).toMatch(/^(ok|warn)\s+bound processes\s+(RLIMIT_NPROC of the lab's root, 4096 per lab by default \(maxProcesses\)|not enforced: .*)$/m);
+  expect(text).toMatch(/^warn\s+bound memory, pids cgroup\s+not enforced: netspec makes no cgroups yet/m);
+  if (root && labIdRangeMapped()) expect(text).toMatch(/^ok\s+lab ids\s+a lab's root is the machine's uid 1996488704/m);
 });

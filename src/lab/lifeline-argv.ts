@@ -80,14 +80,14 @@ const lifelineScript = (cgroups: boolean, prelude: string, bounds: LabBounds, us
 /**
  * The lab's own /tmp, /dev/shm and /var/tmp, of a bounded size (so a filler fills the lab's, never the machine's).
  * A root lab's /tmp is an overlay: the machine's /tmp seen through it (files a test wrote there, readable by others, a
- * lab script reads as before), every write kept in the lab's own bounded tmpfs; the tmpfs is unmounted once the
- * overlay holds it, so the lab never sees its layers. In a non-root user's lab (mounted in its user namespace) the
+ * lab script reads as before), every write kept in the lab's own bounded tmpfs, whose layers stay under
+ * /run/.netspec-tmp (0700, the machine's root's: a root lab's root cannot enter it; unmounting it would cost the lab
+ * start an RCU grace period). In a non-root user's lab (mounted in its user namespace) the
  * overlay keeps its marks in user.* xattrs (userxattr). A kernel without overlayfs gives an empty private /tmp instead.
  */
 const privateTmp = (bounds: LabBounds, userxattr: boolean) =>
   `mkdir -p ${TMP_LAYERS} && mount -t tmpfs -o mode=0700,size=${bounds.tmpSizeMb}m netspec-tmp ${TMP_LAYERS} && mkdir -m 1777 ${TMP_LAYERS}/u && mkdir ${TMP_LAYERS}/w && ` +
   `{ mount -t overlay -o ${userxattr ? 'userxattr,' : ''}lowerdir=/tmp,upperdir=${TMP_LAYERS}/u,workdir=${TMP_LAYERS}/w netspec-tmp /tmp 2>/dev/null || mount --bind ${TMP_LAYERS}/u /tmp; } && ` +
-  `umount -l ${TMP_LAYERS} && rmdir ${TMP_LAYERS} && ` +
   `{ [ ! -d /dev/shm ] || [ -L /dev/shm ] || mount -t tmpfs -o mode=1777,size=${bounds.tmpSizeMb}m netspec-shm /dev/shm; } && ` +
   '{ [ ! -d /var/tmp ] || [ -L /var/tmp ] || mount --bind /tmp /var/tmp; } && ';
 const TMP_LAYERS = '/run/.netspec-tmp';
@@ -117,7 +117,7 @@ const WAIT = 'while read -r _; do :; done';
 // COUNT`, here two constant scripts of stage 1 that write /proc/PID/{u,g}id_map as the machine's root, as a rootless
 // engine's setuid helpers would) and becomes that root (--setuid=0 --setgid=0). setgroups stays allowed (a privileged
 // writer's maps), so `nsenter --user` turns a command into the lab's root too (Lifeline's prefix).
-const lifelineStage2 = (prelude: string) => `{ [ -d /run/netns ] || mkdir /run/netns; } && ${SYSFS_RO}${prelude}"$0" link set lo up && echo ready && ${WAIT}`;
+const lifelineStage2 = (prelude: string) => `PATH="\${PATH#${IDMAP}:}" && { [ -d /run/netns ] || mkdir /run/netns; } && ${SYSFS_RO}${prelude}"$0" link set lo up && echo ready && ${WAIT}`;
 const IDMAP = '/run/.netspec-idmap';
 const idmapHelpers =
   `mkdir -m 0700 ${IDMAP} && ` +
@@ -147,7 +147,7 @@ const lifelineStage1 = (reportPid: boolean, bounds: LabBounds, mapped: boolean) 
     ? `PATH=${IDMAP}:$PATH exec "$1" --user --map-users=${LAB_ID_BASE},0,${LAB_ID_COUNT} --map-groups=${LAB_ID_BASE},0,${LAB_ID_COUNT} --setuid=0 --setgid=0 `
     : // this root is not the machine's (a container's, whose user namespace has no LAB_ID_BASE…): root mapped to root
       'exec "$1" --user --map-root-user ') +
-  '--net --uts --ipc --mount --propagation private -- "$3" ${4:+"$4"} -c "export PATH=\"\${PATH#' + IDMAP + ':}\" && $0" "$2"';
+  '--net --uts --ipc --mount --propagation private -- "$3" ${4:+"$4"} -c "$0" "$2"';
 
 /**
  * The shell that runs the lifeline and the `unshare` and `ip` it runs: busybox's shell with its own applets (their

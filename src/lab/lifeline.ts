@@ -10,7 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { CommandError, LabGoneError, LabLimitError, NetspecError, NotFoundError } from '../errors.js';
+import { CommandError, LabGoneError, LabLimitError, NetspecError, NotFoundError, PrerequisiteError } from '../errors.js';
 import { checkTimeoutMs, run, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
 import { lifelineArgv, type LabBounds } from './lifeline-argv.js';
 import { startError } from './start-error.js';
@@ -203,7 +203,7 @@ export class Lifeline {
       if (target !== 'host' && !this.hasNetns(target)) {
         throw new NotFoundError('network namespace', target, `it was deleted, or never created (namespaces now: ${this.listNetns().join(', ') || 'none'})`);
       }
-      throw this.limitError(error, context.label) ?? error;
+      throw this.limitError(error, context.label) ?? this.privilegedOnly(error) ?? error;
     } finally {
       this.checkExited();
     }
@@ -234,6 +234,25 @@ export class Lifeline {
         `${error.intent} in ${error.where} filled ${label}'s own ${where}: "No space left on device". The machine's disks are not touched; remove the files, or raise the bound with createLab({ ${bound}: N })\n${error.message}`,
         { cause: error },
       );
+    }
+    return undefined;
+  }
+
+  /**
+   * A kernel feature a user-namespace lab does not get (README, "What needs privileged: true"): nft payload rewriting
+   * (`tcp dport set 80`) and the `net.ipv6.route.*` sysctls. A PrerequisiteError naming `privileged: true`.
+   */
+  privilegedOnly(error: unknown): PrerequisiteError | undefined {
+    if (!this.userns || !(error instanceof CommandError)) return undefined;
+    const said = error.stderr;
+    const fix = (what: string) =>
+      `${what}; a full-privilege lab has it: createLab({ privileged: true }) (root only; the lab's root is then the machine's, so for code you trust), or test.scoped({ labOptions: { privileged: true } })\n${error.message}`;
+    if (/Could not process rule: Operation not permitted/.test(said) && /\sset\s/.test(said)) {
+      return new PrerequisiteError('nft payload rewriting (`… set …` on a packet header, e.g. `tcp dport set 80`) in a user-namespace lab', fix('the kernel allows it only to the machine\'s root'), { cause: error });
+    }
+    const key = /cannot stat \/proc\/sys\/net\/ipv6\/route\/(\S+?):? No such file/.exec(said)?.[1];
+    if (key !== undefined) {
+      return new PrerequisiteError(`the sysctl net.ipv6.route.${key} in a user-namespace lab`, fix('the kernel shows net.ipv6.route.* only in network namespaces of the machine\'s own user namespace'), { cause: error });
     }
     return undefined;
   }
