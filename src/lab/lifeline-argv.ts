@@ -107,7 +107,7 @@ const WAIT = 'while read -r _; do :; done';
 // Stage 1 runs as the machine's root, as PID 1 of the lab's new PID namespace, in a mount namespace of the machine's
 // user namespace: it reports its pid (as the machine sees it), mounts the lab's /proc and /run, makes /proc/sys (but
 // /proc/sys/net) and the other kernel knobs under /proc read-only, then becomes stage 2 (same process) in a new user
-// namespace (root mapped to root) with new network, UTS, IPC and mount namespaces. Copying the mounts into a mount
+// namespace (its ids mapped to LAB_ID_BASE…, see lifelineStage2) with new network, UTS, IPC and mount namespaces. Copying the mounts into a mount
 // namespace of a less privileged user namespace locks them (the kernel's MNT_LOCKED): the lab cannot unmount /proc to
 // reach the machine's, remount /proc/sys writable, nor mount a proc of its own (its PID namespace belongs to the
 // machine's user namespace). The network namespace belongs to the lab's user namespace, so the lab configures it fully.

@@ -7,8 +7,9 @@ import type { LifelineOptions } from './lifeline.js';
 
 export interface LabOptions {
   /**
-   * Build the lab inside a user namespace: the default, as root too. As root, the lab's root is mapped to root (files
-   * keep working), but the lab cannot leave its namespaces (no entering the machine's network through /proc/1/ns/net),
+   * Build the lab inside a user namespace: the default, as root too. As root, the lab's ids are mapped to the machine's
+   * 0x77000000… (an unprivileged range: the machine's files and sysfs knobs see an ordinary user, and `uidrange` rules
+   * have 65536 ids), and the lab cannot leave its namespaces (no entering the machine's network through /proc/1/ns/net),
    * cannot write sysctls outside `net.*` (`vm.swappiness`, `kernel.*`: /proc/sys is read-only in the lab, its own
    * `net` excepted) and cannot remount /proc or /run. As a non-root user this is the only way, and it needs
    * unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1` on Debian/Ubuntu kernels).
