@@ -35,6 +35,7 @@ vi.mock('execa', async (importOriginal) => {
 // lab's /tmp keeps its writes to itself, and its root is an ordinary user to the machine)
 const CANARY_DIR = labDir('netspec-pwned-');
 const PWNED = `${CANARY_DIR}/pwned-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+afterAll(() => rmSync(CANARY_DIR, { recursive: true, force: true }));
 const canaries = () => readdirSync(CANARY_DIR).filter((f) => `${CANARY_DIR}/${f}`.startsWith(PWNED)).map((f) => `${CANARY_DIR}/${f}`);
 const HOSTILE = [
     `;touch ${PWNED}`,
