@@ -70,6 +70,22 @@ export class LabGoneError extends NetspecError {
 }
 
 /**
+ * A command in a lab hit one of the lab's bounds (createLab's `maxProcesses`, `runSizeMb`, `tmpSizeMb`): an error of
+ * the test that hit it; the lab is still there (until disposed), and the machine and other labs go on. `bound` names
+ * the option that raises it; `cause` is the command's own CommandError.
+ */
+export class LabLimitError extends NetspecError {
+  override name = 'LabLimitError';
+  constructor(
+    readonly bound: 'maxProcesses' | 'runSizeMb' | 'tmpSizeMb',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
  * netspec's own probe machinery could not produce a verdict backed by evidence (the source namespace vanished, nsenter
  * failed, a responder did not start, the probe was starved of CPU): an error, never "reached" or "not reached".
  */

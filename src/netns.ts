@@ -1,5 +1,5 @@
 /** A network namespace of a lab (or the lab's host): run commands in it, configure it, read its state as JSON. */
-import { CommandError, InvalidInputError, NotFoundError } from './errors.js';
+import { CommandError, InvalidInputError, NotFoundError, PrerequisiteError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';
 import { parseAddress, parseCidr } from './address.js';
 import { checkIfname } from './names.js';
@@ -201,7 +201,15 @@ export class Netns {
 
   /** `sysctl -w KEY=VALUE` in this namespace (only `net.*` keys: the rest are not per-namespace). */
   async sysctl(key: string, value: string | number): Promise<void> {
-    return this.apply([sysctlStep(key, value)]);
+    const step = sysctlStep(key, value);
+    // the kernel shows net.ipv6.route.* only in network namespaces of the machine's own user namespace
+    if (/^net\.ipv6\.route\./.test(key) && (this.lab as { userns?: unknown }).userns === true) {
+      throw new PrerequisiteError(
+        `the sysctl ${key} in a user-namespace lab`,
+        "the kernel shows net.ipv6.route.* only in network namespaces of the machine's own user namespace; a full-privilege lab has it: createLab({ privileged: true }) (root only; the lab's root is then the machine's, so for code you trust), or test.scoped({ labOptions: { privileged: true } })",
+      );
+    }
+    return this.apply([step]);
   }
 
   /** IP forwarding (`net.ipv4.ip_forward`, and `net.ipv6.conf.all.forwarding` with `{ ipv6: true }`). */

@@ -1,5 +1,5 @@
 // Issue 7: missing prerequisites say exactly what is missing and how to get it; `netspec doctor` shows the same.
-import { readdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createLab, PrerequisiteError, type Lab } from '../../src/index.js';
@@ -18,6 +18,7 @@ afterEach(() => {
 /** A PATH that has every program of this machine but `missing`. */
 function pathWithout(...missing: string[]): string {
   const dir = tempDir('netspec-path-');
+  chmodSync(dir, 0o755); // a lab's root (an ordinary user to the machine) runs the lifeline's shell from here
   const seen = new Set<string>();
   for (const bin of (savedPath ?? '').split(':').concat('/usr/sbin', '/sbin')) {
     let names: string[] = [];
