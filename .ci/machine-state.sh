@@ -10,3 +10,5 @@ echo '## ip6tables-save'; ip6tables-save 2>&1 | grep -v '^#' | sed -E 's/\[[0-9]
 echo '## nft list ruleset'; nft list ruleset 2>&1
 echo '## forwarding'; sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding
 echo '## /run/netns'; ls -la /run/netns 2>&1 | sed 1d | awk '{print $NF}'
+# what attach mode could write on the machine (a legacy iptables run in an attached namespace creates the lock)
+echo '## /run/xtables.lock'; if [ -e /run/xtables.lock ]; then echo present; else echo absent; fi

@@ -266,6 +266,27 @@ if (want('trace')) {
   rows.push({ case: 'trace', subject: '(baseline) the same diagnosis, rule counters only', stat: stat(counters) });
 }
 
+// the landing watch (issue 22): what observing where a TCP probe lands costs on the success and failure paths
+if (want('landing')) {
+  const lab: Lab = await createLab();
+  const net = await tutorialNetwork(lab);
+  const { red, blue } = net;
+  const { serve } = await import('../src/index.js');
+  const server = await serve(lab.enter(blue.name), { port: 7000 });
+  const cases: [string, () => Promise<unknown>][] = [
+    ['toReach TCP, a responder started where the probe lands', async () => must(await toReach.call({ isNot: false }, red, { address: '192.168.15.2', port: 80 }))],
+    ["toReach TCP, the spec's own serve() server answers", async () => must(await toReach.call({ isNot: false }, red, { address: '192.168.15.2', port: 7000 }))],
+    ['.not.toReach TCP, a closed port (responder: false)', async () => must(await toReach.call({ isNot: true }, red, { address: '192.168.15.2', port: 81 }, { responder: false }), true)],
+  ];
+  for (const [subject, fn] of cases) {
+    const [xs, raw] = await sideBySide(runs(12), fn, () => red.exec('socat', ['-T', '1', '-', 'TCP4:192.168.15.2:7000'], { input: 'x\n', reject: false }));
+    const s = stat(xs);
+    rows.push({ case: 'landing', subject, stat: s, baseline: 'one socat connect to serve()', ratio: s.median / stat(raw).median });
+  }
+  await server.stop();
+  await lab.dispose();
+}
+
 // 8. the suite's own wall time: `npm run specs` (the tutorial specs) is run here; `npm test` takes minutes, so it is
 // run only with --only=suite, and otherwise read from the last CI run's Vitest JSON report (.ci-out/results.json)
 if (want('suite')) {

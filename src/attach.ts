@@ -18,7 +18,7 @@ import { Netns } from './netns.js';
 import type { EveryResult, Scope } from './scope.js';
 import { eachNamespace } from './scope.js';
 import type { Step } from './batch.js';
-import { checkReadOnly, probeDestinations } from './readonly.js';
+import { probeDestinations, readOnlyArgv } from './readonly.js';
 
 export type ExistingTarget = { name: string } | { path: string } | { pid: number };
 
@@ -174,7 +174,8 @@ export class ExistingNamespaces implements Scope {
   async run(target: string, argv: readonly string[], options: RunOptions): Promise<RunResult> {
     this.assertAlive();
     // read-only by construction: an allow-list of argv shapes that only read, and netspec's probes
-    if (!this.allowsChanges) checkReadOnly(argv, options.input);
+    // (each program by its absolute path from a fixed list of folders: readOnlyArgv)
+    if (!this.allowsChanges) argv = readOnlyArgv(argv, options.input);
     // a probe only along a route that stays inside the attached namespaces
     if (!this.#options.allowAnyTarget) for (const address of probeDestinations(argv)) await this.checkRoute(target, address);
     return run([...this.enter(target), ...argv], { timeoutMs: 30_000, where: `attached namespace ${target}`, innerTool: argv[0], displayArgv: argv, ...options });

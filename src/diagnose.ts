@@ -7,7 +7,7 @@
  */
 import { canonical, contains, parseCidr } from './address.js';
 import type { IpRule, Netns, RouteInfo, RouteLookup } from './netns.js';
-import { userRules } from './parse/ip.js';
+import { ruleAction, ruleExtras, ruleSelectors, userRules } from './parse/ip.js';
 import { CommandError } from './errors.js';
 import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
@@ -335,14 +335,27 @@ export function describeRoute(route: RouteInfo): string {
   return parts.join(' ') || 'unknown';
 }
 
-/** A rule as `ip rule show` prints it: `100: from 10.1.0.2 fwmark 0x5 lookup 100`. */
+/**
+ * A rule as `ip rule show` prints it, every selector included: `100: not from 10.1.0.2 tos 0x10 fwmark 0x5/0xff
+ * ipproto 6 dport 53 lookup 100`. Selectors netspec does not model are printed as iproute2 words, never dropped.
+ */
 export function describeRule(x: IpRule): string {
-  const parts = [`${x.priority}:`, `from ${x.src === 'all' || x.src === undefined ? 'all' : `${x.src}${x.srclen !== undefined ? `/${x.srclen}` : ''}`}`];
+  const s = ruleSelectors(x);
+  const parts = [`${x.priority}:`];
+  if (s.not) parts.push('not');
+  parts.push(`from ${x.src === 'all' || x.src === undefined ? 'all' : `${x.src}${x.srclen !== undefined ? `/${x.srclen}` : ''}`}`);
   if (x.dst !== undefined) parts.push(`to ${x.dst}${x.dstlen !== undefined ? `/${x.dstlen}` : ''}`);
+  if (x.tos !== undefined) parts.push(`tos ${s.tos === undefined ? String(x.tos) : `0x${s.tos.toString(16).padStart(2, '0')}`}`);
+  if (s.fwmark !== undefined) parts.push(`fwmark 0x${s.fwmark.toString(16)}${s.fwmask !== 0xffffffff ? `/0x${s.fwmask!.toString(16)}` : ''}`);
   if (x.iif !== undefined) parts.push(`iif ${x.iif}`);
   if (x.oif !== undefined) parts.push(`oif ${x.oif}`);
-  if (x.fwmark !== undefined) parts.push(`fwmark ${x.fwmark}${x.fwmask !== undefined ? `/${x.fwmask}` : ''}`);
-  parts.push(x.action && x.action !== 'lookup' ? x.action : `lookup ${x.table ?? '?'}`);
+  if (s.uidrange !== undefined) parts.push(`uidrange ${s.uidrange}`);
+  if (x.ipproto !== undefined) parts.push(`ipproto ${String(x.ipproto)}`);
+  if (s.sport !== undefined) parts.push(`sport ${s.sport}`);
+  if (s.dport !== undefined) parts.push(`dport ${s.dport}`);
+  const action = ruleAction(x);
+  parts.push(action === 'lookup' ? `lookup ${x.table ?? '?'}` : action === 'goto' ? `goto ${String(x.goto)}` : action);
+  parts.push(...ruleExtras(x));
   return parts.join(' ');
 }
 

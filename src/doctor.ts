@@ -4,6 +4,8 @@ import { release } from 'node:os';
 import { KERNEL_MODULES } from './errors.js';
 import { installHint, which } from './exec.js';
 import { createLab } from './lab.js';
+import { LAB_ID_BASE, LAB_ID_COUNT, labIdRangeMapped } from './lab/lifeline-argv.js';
+import { DEFAULT_BOUNDS } from './lab/options.js';
 
 export interface Check {
   check: string;
@@ -88,6 +90,43 @@ function readProc(path: string): string | undefined {
   }
 }
 
+/** Which of a lab's bounds (LabOptions: runSizeMb, tmpSizeMb, maxProcesses) this machine enforces, and its id mapping. */
+export function boundChecks(root: boolean): Check[] {
+  const mapped = root && labIdRangeMapped();
+  const prlimit = Boolean(which('prlimit'));
+  const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const controllers = v2 ? (readProc('/sys/fs/cgroup/cgroup.controllers') ?? '') : '';
+  return [
+    {
+      check: 'lab ids',
+      ok: !root || mapped,
+      required: false,
+      detail: root
+        ? mapped
+          ? `a lab's root is the machine's uid ${LAB_ID_BASE} (${LAB_ID_COUNT} ids from there): an ordinary user to the machine's permission checks`
+          : `a lab's root is this root: this user namespace has no ids ${LAB_ID_BASE}… to map it to (a container's?)`
+        : `a lab's root is this user (uid ${process.getuid?.()}), with one id`,
+    },
+    { check: 'bound /run, /tmp', ok: true, required: false, detail: `a lab's own tmpfs: /run ${DEFAULT_BOUNDS.runSizeMb} MiB, /tmp and /dev/shm ${DEFAULT_BOUNDS.tmpSizeMb} MiB each by default (runSizeMb, tmpSizeMb)` },
+    {
+      check: 'bound processes',
+      ok: prlimit && (!root || mapped),
+      required: false,
+      detail: !prlimit
+        ? `not enforced: no prlimit (${installHint('prlimit')})`
+        : root && !mapped
+          ? "not enforced: a lab's root is this root, which RLIMIT_NPROC exempts"
+          : `RLIMIT_NPROC of the lab's root, ${DEFAULT_BOUNDS.maxProcesses} per lab by default (maxProcesses)`,
+    },
+    {
+      check: 'bound memory, pids cgroup',
+      ok: false,
+      required: false,
+      detail: `not enforced: netspec makes no cgroups yet (this machine: ${v2 ? `cgroup v2, controllers ${controllers || 'none'}` : 'cgroup v1'}); a lab's memory is bounded only through its tmpfs sizes`,
+    },
+  ];
+}
+
 export async function doctor(): Promise<Check[]> {
   const checks: Check[] = [];
   const root = process.getuid?.() === 0;
@@ -112,6 +151,7 @@ export async function doctor(): Promise<Check[]> {
     required: false,
     detail: existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables') ? 'bridged traffic can be filtered (the tutorial\'s FORWARD DROP case)' : 'not loaded: specs of bridged-traffic filtering cannot show FILTERED (`modprobe br_netfilter` as root)',
   });
+  checks.push(...boundChecks(root));
   try {
     const features = await kernelFeatures();
     for (const f of KERNEL_FEATURES) {

@@ -6,7 +6,8 @@
 export class NetspecError extends Error {
   override name = 'NetspecError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // a name, alias or comment read from the kernel may hold ESC and other control bytes: never raw in a message
+    super(escapeControlInText(message), options);
   }
 }
 
@@ -66,6 +67,22 @@ export class PrerequisiteError extends NetspecError {
 /** The lab was disposed, or its lifeline process died; its handles can no longer be used. */
 export class LabGoneError extends NetspecError {
   override name = 'LabGoneError';
+}
+
+/**
+ * A command in a lab hit one of the lab's bounds (createLab's `maxProcesses`, `runSizeMb`, `tmpSizeMb`): an error of
+ * the test that hit it; the lab is still there (until disposed), and the machine and other labs go on. `bound` names
+ * the option that raises it; `cause` is the command's own CommandError.
+ */
+export class LabLimitError extends NetspecError {
+  override name = 'LabLimitError';
+  constructor(
+    readonly bound: 'maxProcesses' | 'runSizeMb' | 'tmpSizeMb',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /**
@@ -180,3 +197,20 @@ export function missingKernelFeature(kind: string, what: string, kernelSaid: str
     cause === undefined ? undefined : { cause },
   );
 }
+
+/**
+ * Control characters (C0, DEL, C1: ESC among them) written `\xHH`, so a link name, alias or rule comment that holds
+ * one can never drive a terminal, or corrupt a report or a JUnit file; every other character is kept.
+ */
+export function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, hex);
+}
+
+/** escapeControl for a whole message or report: its own line breaks and tabs kept, every other control character escaped. */
+export function escapeControlInText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, hex);
+}
+
+const hex = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;

@@ -191,7 +191,10 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     command: r.escapedCommand,
   };
   const inner = options.innerTool;
-  if (inner && out.exitCode !== 0 && /failed to execute .*: No such file or directory/.test(out.stderr)) {
+  // a lab's root is an ordinary user to the machine: where a folder on PATH is closed to it (/root/…), a program found
+  // nowhere is "Permission denied", not "No such file"; it is missing all the same when the machine has none either
+  const failed = inner && out.exitCode !== 0 ? /failed to execute .*: (No such file or directory|Permission denied)/.exec(out.stderr) : null;
+  if (inner && failed && (failed[1] !== 'Permission denied' || (!inner.includes('/') && which(inner) === undefined))) {
     throw new PrerequisiteError(`the \`${inner}\` command`, installHint(inner));
   }
   // a capped output is never returned as if complete, even with { reject: false }

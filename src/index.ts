@@ -37,6 +37,7 @@ export {
   NotFoundError,
   PrerequisiteError,
   LabGoneError,
+  LabLimitError,
   CommandError,
   ProbeError,
 } from './errors.js';

@@ -16,6 +16,7 @@ import { Lifeline } from './lab/lifeline.js';
 import { createNetns, getNetns } from './lab/namespace.js';
 import { checkLabOptions, type LabOptions } from './lab/options.js';
 import { scriptArgv } from './lab/script.js';
+import { labIdRangeMapped } from './lab/lifeline-argv.js';
 import { createVeth, type VethEnd, type VethPair } from './lab/veth.js';
 import { createKindLink, createMacvlan, createVxlan, type KindSpec, type Link, type MacvlanSpec, type VxlanSpec } from './lab/links.js';
 import { Netns } from './netns.js';
@@ -196,7 +197,8 @@ export class Lab implements AsyncDisposable, Scope {
    * when the script exits: what it left running (a server started with `&`) lives on in the lab and dies with it.
    */
   async script(path: string, args: readonly string[] = []): Promise<RunResult> {
-    return this.run('host', scriptArgv(path, args), { intent: `run script ${path}` });
+    // a root lab's root is an ordinary user to the machine: a script it cannot read is an InvalidInputError up front
+    return this.run('host', scriptArgv(path, args, this.userns && process.getuid?.() === 0 && labIdRangeMapped()), { intent: `run script ${path}` });
   }
 
   /** Every ordered pair of `nodes` (default: all the lab's namespaces), probed at once: one fping per source. */

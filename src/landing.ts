@@ -1,8 +1,8 @@
 /**
  * Where a probe's packets land, and what answers there (ARCHITECTURE.md, "A verdict"): the first DNAT a packet meets
  * (iptables and native nftables, through the one parser of each), the landing namespace, the short-lived responders
- * netspec starts there (never in the lab host), the spec's own servers (`serve`), and the nftables witnesses that
- * record the source address a packet arrives with (`seenAs`). probe.ts sends the packets; this file decides where they
+ * netspec starts there (never in the lab host), the spec's own servers (`serve`), and the landing watch that
+ * records where the probe's own packets are delivered and the source address they arrive with (`seenAs`). probe.ts sends the packets; this file decides where they
  * land and proves who saw them.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -13,7 +13,9 @@ import { canonical, ipFamily, parseProbeAddress, type Family } from './address.j
 import { Netns } from './netns.js';
 import { labAddresses, ownerIn } from './state.js';
 import { dnatFor, option, parseIptablesSave } from './parse/iptables.js';
-import { nativeOnly, nftDnatFor, parseNftJson, setElements } from './parse/nft.js';
+import { nativeOnly, nftDnatFor, parseNftJson, tableSetElements } from './parse/nft.js';
+import type { Scope } from './scope.js';
+import { randomBytes, randomInt } from 'node:crypto';
 
 export type Protocol = 'icmp' | 'tcp' | 'udp';
 
@@ -36,6 +38,10 @@ export interface Landing {
   dnat?: string;
   /** Who answered: the user's own server, netspec's responder, or nothing (with why). */
   answered: 'server' | 'responder' | 'nothing';
+  /** The landing place was observed (netspec's landing watch saw the probe's own packets delivered there). */
+  observed?: boolean;
+  /** The source address the packets arrived with there (after every SNAT on the way). */
+  seenBy?: string;
   why?: string;
 }
 
@@ -65,104 +71,176 @@ export function checkRan(source: Netns, r: RunResult, what: string): void {
   );
 }
 
-let witnesses = 0;
+/** Where one of the probe's own packets was delivered, as the kernel of the receiving namespace saw it (its input hook). */
+export interface Delivery {
+  /** The namespace whose input hook saw it (`host` for the lab host). */
+  ns: string;
+  /** Destination address and port as delivered: after every NAT on the way. */
+  address: string;
+  port?: number;
+  /** The probe's own source port (TCP/UDP): which try it was. */
+  sport?: number;
+  /** The source address as delivered (after every SNAT/MASQUERADE on the way). */
+  source: string;
+}
 
 /**
- * A witness in `ns`: a temporary nftables table of netspec's own with a dynamic set that records the source address of
- * every packet to `address` (ICMP echo requests, or TCP/UDP to a port) as the namespace receives it, after every NAT
- * on the way. Every word of the rules is netspec's own (canonical addresses, integers).
+ * A landing watch: a table of netspec's own in every namespace of the lab (and its host) whose input hook records the
+ * probe's own packets as they are delivered, after every NAT: TCP SYNs / UDP datagrams from the probe's source ports
+ * (a range of 64 chosen for this probe, never the target's port), ICMP echo requests carrying the probe's payload
+ * nonce (`ping -p`). Where a packet lands is read from it, never from the rules (ARCHITECTURE.md, "A verdict").
  */
-export async function startWitness(ns: Netns, address: string, match: { protocol: 'icmp' } | { protocol: 'tcp' | 'udp'; port: number }): Promise<{ finish(read?: boolean): Promise<string[]> }> {
-  const refused = ns.lab.refusesTables();
-  if (refused) throw new InvalidInputError('seenAs', address, `${refused}, so it cannot add the nftables witness that records the source; prove the source with a TCP/UDP probe to a responder instead`);
-  const six = address.includes(':');
-  const ip = six ? 'ip6' : 'ip';
-  const table = `netspec_witness_${process.pid}_${++witnesses}`;
-  const l4 = match.protocol === 'icmp' ? (six ? 'icmpv6 type echo-request' : 'icmp type echo-request') : `${match.protocol} dport ${match.port}`;
-  const rules = [
-    `table inet ${table} {`,
-    `  set seen { type ${six ? 'ipv6_addr' : 'ipv4_addr'}; flags dynamic; size 65536; }`,
-    `  chain input { type filter hook input priority -300; policy accept; ${ip} daddr ${canonical(address)} ${l4} add @seen { ${ip} saddr }; }`,
-    `}`,
-    '',
-  ].join('\n');
-  const r = await ns.lab.run(ns.name, ['nft', '-f', '-'], { intent: 'add the witness table', input: rules, reject: false });
-  checkRan(ns, r, 'adding the nftables witness');
-  if (r.exitCode !== 0) throw new ProbeError(`could not add the nftables witness in ${ns}: ${r.stderr.trim()}; no verdict about the source`);
-  return {
-    async finish(read = true) {
-      let seen: string[] = [];
-      if (read) {
-        const l = await ns.lab.run(ns.name, ['nft', '-j', 'list', 'set', 'inet', table, 'seen'], { intent: 'read the witness', reject: false });
-        checkRan(ns, l, 'reading the nftables witness');
-        seen = setElements(l.stdout);
+export interface LandingWatch {
+  /** The source ports the probe's TCP/UDP tries use, one a try, in turn. */
+  readonly ports: number[];
+  /** ICMP: the 8-byte payload pattern (16 hex digits) for `ping -p`. */
+  readonly nonce: string;
+  /** Every delivery of the probe's own packets so far, from every namespace. */
+  read(): Promise<Delivery[]>;
+  /**
+   * UDP only (empty otherwise): the probe's own datagrams seen again after every input filter (`received`), and the
+   * datagrams any namespace sent back to the probe's source ports (`answers`): per flow, so other UDP traffic in the
+   * lab never counts. An answer's `address`/`port` are its own source, `sport` the probe port it goes to, `source`
+   * the address it is sent to.
+   */
+  udpFate(): Promise<{ received: Delivery[]; answers: Delivery[] }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The priority of the landing watch's second look at a UDP datagram on input: after every filter at a standard
+ * priority (raw -300 … security 50, srcnat 100, conntrack helpers 300), so a datagram seen there was passed on to the
+ * socket layer (a filter chain of the user's at a priority above this would go unnoticed).
+ */
+const RECEIVED_PRIORITY = 1000;
+
+let watches = 0;
+const WATCH_PORTS = 64;
+
+/**
+ * Start a landing watch, or say why there can be none (attach mode adds no tables: its landing is not observed).
+ * Every word of the table is netspec's own: a generated name, integers, a hex nonce, fixed keywords.
+ */
+export async function watchLanding(lab: Scope, target: { family: Family; protocol: Protocol; port?: number }): Promise<LandingWatch | { unavailable: string }> {
+  const refused = lab.refusesTables();
+  if (refused) return { unavailable: `${refused}, so the landing place of the probe's packets is not observed` };
+  let base = randomInt(20000, 30000 - WATCH_PORTS);
+  if (target.port !== undefined && target.port >= base && target.port < base + WATCH_PORTS) base = target.port + 1;
+  const ports = Array.from({ length: WATCH_PORTS }, (_, i) => base + i);
+  const nonce = randomBytes(8).toString('hex');
+  const table = `netspec_land_${process.pid}_${++watches}`;
+  const six = target.family === 6;
+  const [ip, addr] = six ? ['ip6', 'ipv6_addr'] : ['ip', 'ipv4_addr'];
+  let rule: string;
+  let set: string;
+  // UDP: a second look after every input filter, and the answers sent back to the probe's ports (silence is not refusal)
+  let udp = '';
+  if (target.protocol === 'icmp') {
+    set = `set echoes { type ${addr} . ${addr}; flags dynamic; size 4096; }`;
+    // iputils fills the payload with the pattern from byte 8 of the ICMP message and writes its 16-byte timestamp over
+    // bytes 8-23: the nonce is whole at bytes 24-31
+    const type = six ? 'icmpv6 type echo-request' : 'icmp type echo-request';
+    rule = `meta nfproto ${six ? 'ipv6' : 'ipv4'} ${type} @th,192,64 0x${nonce} add @echoes { ${ip} daddr . ${ip} saddr }`;
+  } else {
+    set = `set flows { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; }`;
+    // TCP: the SYN only (not an answer, whatever its ports); UDP: every datagram from the probe's ports
+    const syn = target.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
+    rule = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto ${target.protocol}${syn} th sport ${base}-${base + WATCH_PORTS - 1} add @flows { ${ip} daddr . th dport . th sport . ${ip} saddr }`;
+    if (target.protocol === 'udp') {
+      const nf = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto udp`;
+      udp =
+        ` set received { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; };` +
+        ` set answers { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; };` +
+        ` chain received { type filter hook input priority ${RECEIVED_PRIORITY}; policy accept; ${nf} th sport ${base}-${base + WATCH_PORTS - 1} add @received { ${ip} daddr . th dport . th sport . ${ip} saddr }; };` +
+        ` chain answers { type filter hook output priority -300; policy accept; ${nf} th dport ${base}-${base + WATCH_PORTS - 1} add @answers { ${ip} saddr . th sport . th dport . ${ip} daddr }; };`;
+    }
+  }
+  // before every filter (a packet a filter drops at input still landed there), after prerouting's DNAT
+  const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp} }`;
+  const names = ['host', ...lab.namespaces()];
+  await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the landing watch', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the landing watch' })]);
+  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[] }> => {
+    const argv = ['nft', '-j', 'list', 'table', 'inet', table];
+    const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the landing watch', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the landing watch' })]);
+    const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
+    const out: Delivery[] = [];
+    const received: Delivery[] = [];
+    const answers: Delivery[] = [];
+    const missing: string[] = [];
+    for (const ns of names) {
+      const text = outputs.get(ns)?.trim();
+      // a namespace made during the probe has no watch; one that was there must answer
+      if (!text) {
+        missing.push(ns);
+        continue;
       }
-      await ns.lab.run(ns.name, ['nft', 'delete', 'table', 'inet', table], { intent: 'remove the witness table', reject: false }).catch(() => undefined);
-      return seen;
+      let sets: Map<string, (string | number)[][]>;
+      try {
+        sets = tableSetElements(text, `${ns}$ ${argv.join(' ')}`);
+      } catch (error) {
+        throw new ProbeError(`${(error as Error).message}; no verdict about where the probe landed`);
+      }
+      for (const [d, p, sp, src] of sets.get('flows') ?? []) out.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
+      for (const [d, src] of sets.get('echoes') ?? []) out.push({ ns, address: String(d), source: String(src) });
+      for (const [d, p, sp, src] of sets.get('received') ?? []) received.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
+      for (const [a, p, sp, to] of sets.get('answers') ?? []) answers.push({ ns, address: String(a), port: Number(p), sport: Number(sp), source: String(to) });
+    }
+    if (missing.length) {
+      lab.assertAlive();
+      const now = new Set(['host', ...lab.namespaces()]);
+      const gone = missing.filter((n) => now.has(n));
+      if (gone.length) throw new ProbeError(`netspec's landing watch could not be read in ${gone.join(', ')} (its table is missing there: nft could not add it, or something deleted it), so where the probe's packets landed is unknown; no verdict`);
+    }
+    return { deliveries: out, received, answers };
+  };
+  return {
+    ports,
+    nonce,
+    read: async () => (await readAll()).deliveries,
+    udpFate: async () => {
+      const { received, answers } = await readAll();
+      return { received, answers };
+    },
+    async stop() {
+      // not waited for: the verdict is already read, the table only accepts, and a lab that ends takes it along
+      const argv = ['nft', 'delete', 'table', 'inet', table];
+      void lab.run('host', argv, { intent: 'remove the landing watch', reject: false }).catch(() => undefined);
+      void lab.inEveryNamespace(argv, { intent: 'remove the landing watch' }).catch(() => undefined);
     },
   };
 }
 
-/**
- * Where a packet to `address:port` lands: the owner of the address, or where a DNAT rule of the owner sends it
- * (`iptables -t nat … --dport P -j DNAT --to-destination B[:Q]`). Starts a responder there when nothing listens,
- * unless that is the lab host (it stands for the machine: a port on it answers only if the spec runs a server there).
- */
-export async function land(
-  source: Netns,
-  target: ProbeTarget,
-  protocol: 'tcp' | 'udp',
-  port: number,
-  respond: boolean,
-  locate: boolean,
-  from: From,
-  durationMs: number,
-  log: string[],
-): Promise<{ info?: Landing; stop(): void }> {
-  const none = { stop: () => undefined };
-  if (!respond && !locate) return none;
-  const lab = source.lab;
-  const addresses = await labAddresses(lab);
-  let owner = target.ns?.name ?? ownerIn(addresses, target.address);
-  if (!owner) return none; // not in the lab: nothing to start (and nothing of ours will answer)
-  let address = target.address;
-  let toPort = port;
-  let dnat: string | undefined;
-  // the probe's source address, asked of the kernel only when a rule names an interface
-  const sourceAddress = async () => from.address ?? (await source.routeGet(target.address))?.prefsrc;
-  const rule = await dnatRule(lab.get(owner), target, protocol, port, sourceAddress);
-  if (rule) {
-    address = rule.address;
-    toPort = rule.port ?? port;
-    dnat = `${owner}: DNAT ${target.address}:${port} → ${address}:${toPort} (rule \`${rule.rule}\`)`;
-    log.push(dnat);
-    owner = ownerIn(addresses, address);
-    if (!owner) return { info: { address, port: toPort, dnat, answered: 'nothing', why: `no namespace in the lab has ${address}` }, stop: () => undefined };
-  }
-  const info: Landing = { ns: owner, address, port: toPort, dnat, answered: 'nothing' };
-  const ss = await lab.run(owner, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun', `sport = :${toPort}`], { intent: 'look for a listener', reject: false });
-  checkRan(lab.get(owner), ss, 'looking for a listener (ss)');
-  if (ss.stdout.trim()) {
-    info.answered = 'server';
-    log.push(`${owner}$ ss: something listens on ${protocol} port ${toPort} (the spec's own server): no responder`);
-    return { info, stop: () => undefined };
-  }
-  if (!respond) {
-    info.why = `nothing listens on ${protocol} port ${toPort} in ${owner}, and no responder was to be started`;
-    return { info, stop: () => undefined };
-  }
-  if (owner === 'host') {
-    info.why = `nothing listens on ${protocol} port ${toPort} in the lab host (netspec starts responders in namespaces, never in the host, which stands for the machine; run a server there with serve(lab.host, …) to test one)`;
-    log.push(`host: ${info.why}`);
-    return { info, stop: () => undefined };
-  }
+/** Is something listening on `protocol` port `port` in `ns` (the user's own server)? */
+export async function listens(lab: Scope, ns: string, protocol: 'tcp' | 'udp', port: number): Promise<boolean> {
+  const ss = await lab.run(ns, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun', `sport = :${port}`], { intent: 'look for a listener', reject: false });
+  checkRan(lab.get(ns), ss, 'looking for a listener (ss)');
+  return ss.stdout.trim() !== '';
+}
+
+/** Start netspec's responder where the probe's packets were seen to land (never in the lab host: it stands for the machine). */
+export async function startResponder(lab: Scope, ns: string, protocol: 'tcp' | 'udp', address: string, port: number, lifetimeMs: number): Promise<Server> {
   // bound to the landing address, so UDP replies leave from the address the client's packets were sent to
-  const server = await startServer(lab.enter(owner), { port: toPort, protocol, address, lifetimeMs: durationMs + 30_000 }).catch((error: unknown) => {
-    throw new ProbeError(`the ${protocol} responder in ${lab.get(owner!)} on ${address}:${toPort} did not start (${(error as Error).message}); no verdict`, { cause: error });
+  return startServer(lab.enter(ns), { port, protocol, address, lifetimeMs }).catch((error: unknown) => {
+    throw new ProbeError(`the ${protocol} responder in ${lab.get(ns)} on ${address}:${port} did not start (${(error as Error).message}); no verdict`, { cause: error });
   });
-  info.answered = 'responder';
-  log.push(`${owner}$ socat ${protocol} responder on ${address}:${toPort} → listening (stopped when the probe ends)`);
-  return { info, stop: () => server.stop() };
+}
+
+/**
+ * For explaining only, never deciding: the DNAT rule netspec's reading of the rules finds for the target in its
+ * owner's namespace, if it sends the packet where it was seen to land.
+ */
+export async function explainDnat(source: Netns, target: ProbeTarget, protocol: 'tcp' | 'udp', landed: { ns: string; address: string; port: number }): Promise<string> {
+  const observed = `observed: the kernel delivered the probe's packets to ${landed.ns} as ${landed.address}:${landed.port}`;
+  try {
+    const owner = ownerIn(await labAddresses(source.lab), target.address);
+    const rule = owner ? await dnatRule(source.lab.get(owner), target, protocol, target.port!, async () => (await source.routeGet(target.address))?.prefsrc) : undefined;
+    if (rule && canonical(rule.address) === landed.address && (rule.port ?? target.port) === landed.port) {
+      return `${owner}: DNAT ${target.address}:${target.port} → ${landed.address}:${landed.port} (rule \`${rule.rule}\`)`;
+    }
+  } catch {
+    /* an explanation only: the observation stands without it */
+  }
+  return `DNAT ${target.address}:${target.port} → ${landed.address}:${landed.port} (${observed}; no rule netspec read explains it)`;
 }
 
 /**
@@ -176,8 +254,8 @@ export async function dnatRule(ns: Netns, target: { address: string; family: Fam
     ns.lab.run(ns.name, [save, '-t', 'nat'], { intent: 'read the nat rules', reject: false }),
     ns.lab.run(ns.name, ['nft', '-j', 'list', 'ruleset'], { intent: 'read the nftables rules', reject: false }).catch(() => undefined),
   ]);
-  const iptables = ipt.exitCode === 0 ? parseIptablesSave(ipt.stdout) : undefined;
-  const native = nft?.exitCode === 0 ? nativeOnly(parseNftJson(nft.stdout)) : undefined;
+  const iptables = ipt.exitCode === 0 ? parseIptablesSave(ipt.stdout, `${ns.name}$ ${save} -t nat`) : undefined;
+  const native = nft?.exitCode === 0 ? nativeOnly(parseNftJson(nft.stdout, `${ns.name}$ nft -j list ruleset`)) : undefined;
   // a rule that names the incoming interface (Docker's `! -i docker0`, its `-i docker0 -j RETURN`) is judged on the
   // interface this namespace would send an answer to the source out of: the one the packet comes in on
   const namesInterface = iptables?.rules.some((r) => r.table === 'nat' && option(r, '-i')) || native?.rules.some((r) => r.expr.some((e) => JSON.stringify(e).includes('"iifname"')));
@@ -210,9 +288,15 @@ export interface ServeOptions {
 }
 
 export interface Server {
-  /** End the server now (it also ends after its lifetime, and with the lab). */
-  stop(): void;
+  /**
+   * End the server now (it also ends after its lifetime, and with the lab). Resolves once it has exited, so nothing sent
+   * after it can reach it; a server still there after 5 s is a ProbeError.
+   */
+  stop(): Promise<void>;
 }
+
+/** How long a stopped responder or server may take to exit before that is an error. */
+const STOP_MS = 5_000;
 
 function checkServe(options: unknown): { port: number; protocol: 'tcp' | 'udp'; address?: string; lifetimeMs: number } {
   if (options === null || typeof options !== 'object') throw new InvalidInputError('serve options', options, 'expected { port, protocol?, address?, lifetimeMs? }');
@@ -236,6 +320,7 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
   const child: ChildProcess = spawnLongLived([...enter, ...whileStdinOpen(['timeout', lifetime, 'socat', '-d', '-d', listen, `EXEC:${RESPONDER}`])], { stdio: ['pipe', 'ignore', 'pipe'] });
   child.unref();
   child.stdin?.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let err = '';
   const ok = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 10_000);
@@ -252,11 +337,22 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
     });
   });
   for (const s of [child.stdin, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
-  const stop = () => {
-    child.stdin?.end();
-  };
+  let stopping: Promise<void> | undefined;
+  // its stdin closes, the shell around it ends socat and waits for it; the server is gone when that shell has exited
+  const stop = () =>
+    (stopping ??= (async () => {
+      child.stdin?.end();
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      let timer: NodeJS.Timeout | undefined;
+      const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_MS)))]);
+      clearTimeout(timer);
+      if (!gone) {
+        child.kill('SIGKILL');
+        throw new ProbeError(`the ${protocol} server on port ${port} did not exit within ${STOP_MS} ms of being stopped; a probe after it could reach it, so there is no verdict`);
+      }
+    })());
   if (!ok) {
-    stop();
+    await stop().catch(() => undefined);
     throw new NetspecError(`the ${protocol} server on port ${port} did not start: ${err.trim().split('\n').slice(-2).join(' ') || 'no answer within 10 s'}`);
   }
   return { stop };

@@ -1,5 +1,5 @@
 /** A network namespace of a lab (or the lab's host): run commands in it, configure it, read its state as JSON. */
-import { CommandError, InvalidInputError, NotFoundError } from './errors.js';
+import { CommandError, InvalidInputError, NotFoundError, PrerequisiteError } from './errors.js';
 import type { RunOptions, RunResult } from './exec.js';
 import { parseAddress, parseCidr } from './address.js';
 import { checkIfname } from './names.js';
@@ -114,7 +114,7 @@ export class Netns {
   /** `ip -j ARGS` in this namespace, parsed. */
   async ipJson<T = unknown>(args: readonly string[], intent = `read ${args[0]}`): Promise<T> {
     const result = await this.lab.run(this.name, ['ip', '-j', ...args], { intent });
-    return firstArray(result.stdout) as T;
+    return firstArray(result.stdout, `${this.name}$ ip -j ${args.join(' ')}`) as T;
   }
 
   // --- configuration (batched: calls made in the same tick share processes) ---
@@ -201,7 +201,15 @@ export class Netns {
 
   /** `sysctl -w KEY=VALUE` in this namespace (only `net.*` keys: the rest are not per-namespace). */
   async sysctl(key: string, value: string | number): Promise<void> {
-    return this.apply([sysctlStep(key, value)]);
+    const step = sysctlStep(key, value);
+    // the kernel shows net.ipv6.route.* only in network namespaces of the machine's own user namespace
+    if (/^net\.ipv6\.route\./.test(key) && (this.lab as { userns?: unknown }).userns === true) {
+      throw new PrerequisiteError(
+        `the sysctl ${key} in a user-namespace lab`,
+        "the kernel shows net.ipv6.route.* only in network namespaces of the machine's own user namespace; a full-privilege lab has it: createLab({ privileged: true }) (root only; the lab's root is then the machine's, so for code you trust), or test.scoped({ labOptions: { privileged: true } })",
+      );
+    }
+    return this.apply([step]);
   }
 
   /** IP forwarding (`net.ipv4.ip_forward`, and `net.ipv6.conf.all.forwarding` with `{ ipv6: true }`). */
@@ -263,18 +271,18 @@ export class Netns {
   async routes(options: { family?: 4 | 6; table?: string | number } = {}): Promise<RouteInfo[]> {
     const args = [options.family === 6 ? '-6' : '-4', 'route', 'show'];
     if (options.table !== undefined) args.push('table', options.table === 'all' ? 'all' : routeTable(options.table));
-    return parseRoutes((await this.lab.run(this.name, ['ip', '-j', ...args], { intent: 'list routes' })).stdout);
+    return parseRoutes((await this.lab.run(this.name, ['ip', '-j', ...args], { intent: 'list routes' })).stdout, `${this.name}$ ip -j ${args.join(' ')}`);
   }
 
   /** `ip -j nexthop show`: the nexthop objects (the kernel removes one whose device goes down or loses its carrier). */
   async nexthops(): Promise<NexthopInfo[]> {
-    return parseNexthops((await this.lab.run(this.name, ['ip', '-j', 'nexthop', 'show'], { intent: 'list nexthops' })).stdout);
+    return parseNexthops((await this.lab.run(this.name, ['ip', '-j', 'nexthop', 'show'], { intent: 'list nexthops' })).stdout, `${this.name}$ ip -j nexthop show`);
   }
 
   /** `ip -j rule show` (IPv4; `{ family: 6 }` for IPv6): the policy rules, lowest priority first. */
   async rules(options: { family?: 4 | 6 } = {}): Promise<IpRule[]> {
     const args = ['-j', options.family === 6 ? '-6' : '-4', 'rule', 'show'];
-    return parseIpRules((await this.lab.run(this.name, ['ip', ...args], { intent: 'list policy rules' })).stdout);
+    return parseIpRules((await this.lab.run(this.name, ['ip', ...args], { intent: 'list policy rules' })).stdout, `${this.name}$ ip ${args.join(' ')}`);
   }
 
   /** `ip -j route get DEST [from SRC] [iif I] [oif O] [mark M]`: the route, or undefined when the kernel has none. */
@@ -314,7 +322,7 @@ export class Netns {
       }
       return { command, refusal, refusedBy: options.iif === undefined ? REFUSALS[refusal] : undefined };
     }
-    return { command, route: parseRoutes(result.stdout)[0] };
+    return { command, route: parseRoutes(result.stdout, `${this.name}$ ip -j ${args.join(' ')}`)[0] };
   }
 
   /** `ip -j neigh show` */

@@ -13,14 +13,16 @@
  *
  * Where the packets land (DNAT, responders, the spec's own servers, seenAs witnesses) is src/landing.ts.
  */
-import { InvalidInputError, ProbeError } from './errors.js';
+import { InvalidInputError, ProbeError, formatValue } from './errors.js';
 import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
-import { Netns, globalAddressesOf } from './netns.js';
-import { addressOwner } from './state.js';
+import { Netns, globalAddressesOf, type AddrInfo } from './netns.js';
+import { labAddresses, ownerIn } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
-import { type From, checkRan, land, peerAddress, firstLine, startWitness, type ProbeTarget, type Landing, type Protocol } from './landing.js';
-export { serve, startWitness, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
+import { parseUdpCounters, type UdpCounters } from './parse/proc.js';
+import { parseAddresses } from './parse/ip.js';
+import { type From, type Delivery, type LandingWatch, type Server, checkRan, explainDnat, listens, peerAddress, firstLine, startResponder, watchLanding, type ProbeTarget, type Landing, type Protocol } from './landing.js';
+export { serve, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 
 export interface ProbeOutcome {
   reached: boolean;
@@ -44,8 +46,14 @@ export interface ProbeOutcome {
   sent: number;
   /** Evidence: how long the probe was watching for an answer after its first packet, in ms (at least). */
   watchedMs: number;
-  /** TCP/UDP: where the packets landed and what answered. */
+  /** TCP/UDP: where the packets landed (observed) and what answered there. */
   landing?: Landing;
+  /** TCP: the far end accepted the connection and closed it without sending a byte. */
+  hungUp?: boolean;
+  /** TCP/UDP: the far end sent at least a byte. */
+  spoke?: boolean;
+  /** TCP/UDP: an answer that did not come from the end meant (a proxy, a SYN proxy), and why: evidence, not a pass. */
+  completedBy?: string;
   /** `ns$ command → exit code` lines, for the failure message. */
   log: string[];
 }
@@ -65,9 +73,19 @@ export async function resolveTarget(
     address = await addressOn(source, target, options.family);
   } else if (typeof target === 'string') {
     address = parseProbeAddress(target, 'target address').address;
-  } else if (target !== null && typeof target === 'object' && 'address' in target) {
+  } else if (target !== null && typeof target === 'object' && !Array.isArray(target) && 'address' in target) {
+    // a key the target does not know would mean something netspec did not do (`protocol: 'udp'` probed as TCP)
+    for (const key of Object.keys(target)) {
+      if (key !== 'address' && key !== 'port') {
+        const where = key === 'protocol' || key === 'from' || key === 'seenAs' ? `; it is an option of toReach: toReach({ address, port }, { ${key} })` : '';
+        throw new InvalidInputError('target key', key, `unknown key of a target object; a target takes address, port${where}`);
+      }
+    }
     const t = target as { address: unknown; port?: unknown };
     address = parseProbeAddress(t.address, 'target address').address;
+    if (t.port !== undefined && port !== undefined && t.port !== port) {
+      throw new InvalidInputError('port', port, `the target object says port ${formatValue(t.port)} and the options port ${port}: give the port once`);
+    }
     if (t.port !== undefined) port = t.port as number;
   } else {
     throw new InvalidInputError('target', target, 'expected an IP address ("192.168.15.2"), a namespace handle, or { address, port }');
@@ -105,10 +123,9 @@ async function addressOn(source: Netns, target: Netns, family?: Family): Promise
 }
 
 /** `from`: one of the source namespace's own addresses or interfaces; anything else is refused, never probed. */
-async function checkFrom(source: Netns, from: unknown, family: Family): Promise<From> {
+async function checkFrom(source: Netns, from: unknown, family: Family, links: AddrInfo[]): Promise<From> {
   if (from === undefined) return {};
   if (typeof from !== 'string') throw new InvalidInputError('from', from, 'expected one of the namespace\'s addresses ("192.168.15.1") or interfaces ("veth-red")');
-  const links = await source.addresses();
   if (/^[0-9a-fA-F.:]+$/.test(from) && /[.:]/.test(from)) {
     const { address, family: f } = parseAddress(from, 'from');
     const mine = links.flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local)));
@@ -121,6 +138,38 @@ async function checkFrom(source: Netns, from: unknown, family: Family): Promise<
     throw new InvalidInputError('from', from, `${source.name} has no interface called ${JSON.stringify(dev)} (its interfaces: ${links.map((l) => l.ifname).join(', ')})`);
   }
   return { dev };
+}
+
+async function readAddresses(source: Netns): Promise<AddrInfo[]> {
+  const read = await source.lab.run(source.name, ['ip', '-j', 'addr', 'show'], { intent: 'list addresses', reject: false });
+  checkRan(source, read, `reading ${source.name}'s addresses for the probe`);
+  if (read.exitCode !== 0) throw new ProbeError(`could not read ${source}'s addresses for the probe: \`ip -j addr show\` exited ${read.exitCode}${firstLine(read.stderr)}; no verdict`);
+  return parseAddresses(read.stdout, `${source.name}$ ip -j addr show`);
+}
+
+/**
+ * A target the source holds itself (on any link, lo included; loopback addresses too) is delivered inside the source:
+ * its own kernel answers a ping, and a responder netspec started there would answer a TCP/UDP probe, so "reached" would
+ * prove nothing about the network. Refused, in every spelling (the target is canonical already: upper case, zeros,
+ * compression; IPv4-mapped addresses are refused when parsed). The one exception is a TCP/UDP probe with
+ * `responder: false` and `seenAs`: a server elsewhere reached through a proxy or a DNAT in the source's own OUTPUT
+ * (Docker's published ports from the host), whose answer reports the source it saw.
+ */
+function checkNotOwn(source: Netns, target: ProbeTarget, links: readonly AddrInfo[], options: ProbeOptions): void {
+  if (target.ns === source) return; // a namespace probing itself by handle is asked for on purpose (addressOn)
+  if (target.protocol !== 'icmp' && options.responder === false && options.seenAs) return;
+  const own = links.flatMap((l) => (l.addr_info ?? []).map((a) => ({ address: canonical(a.local), dev: l.ifname })));
+  const held = own.find((a) => a.address === target.address);
+  const loopback = target.family === 4 ? target.address.startsWith('127.') : target.address === '::1';
+  if (held || loopback) {
+    throw new InvalidInputError(
+      'target',
+      target.address,
+      `${source.name} holds ${target.address} itself (${held ? `on ${held.dev}` : 'a loopback address'}): a probe to it never leaves ${source.name} and is answered by ${source.name}'s own kernel${target.protocol === 'icmp' ? '' : ' or a responder there'}, so it proves nothing about the network; probe an address of another namespace${
+        target.protocol === 'icmp' ? '' : ' (or, for a port a proxy or DNAT forwards elsewhere, say { responder: false, seenAs } so the answer proves which end it came from)'
+      }`,
+    );
+  }
 }
 
 /** A handle whose namespace was deleted and made again under its name is not the namespace it was made for. */
@@ -168,12 +217,28 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   }
   checkSame(source);
   if (target.ns) checkSame(target.ns);
-  const from = await checkFrom(source, options.from, target.family);
+  // the source's addresses, read as a probe command (a namespace that is gone or not a namespace is a ProbeError): a
+  // target it holds itself is refused. Read before the probe when `from` needs them, else beside it (the probe's
+  // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
+  const reading = readAddresses(source);
   const until = options.until ?? 'success';
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
-  const table = neighborTable(target.family);
-  const outcome = await probeWith(source, target, from, durationMs, until, options);
+  let table: ReturnType<typeof neighborTable>;
+  let outcome: ProbeOutcome;
+  if (options.from !== undefined) {
+    const links = await reading;
+    checkNotOwn(source, target, links, options);
+    const from = await checkFrom(source, options.from, target.family, links);
+    table = neighborTable(target.family);
+    outcome = await probeWith(source, target, from, durationMs, until, options);
+  } else {
+    table = neighborTable(target.family);
+    const [own, probed] = await Promise.allSettled([reading.then((l) => checkNotOwn(source, target, l, options)), probeWith(source, target, {}, durationMs, until, options)]);
+    if (own.status === 'rejected') throw own.reason;
+    if (probed.status === 'rejected') throw probed.reason;
+    outcome = probed.value;
+  }
   const after = table && !outcome.reached ? neighborTable(target.family) : undefined;
   if (table && after && after.tableFulls > table.tableFulls) {
     throw new ProbeError(
@@ -186,22 +251,22 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
 async function probeWith(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {
   if (target.protocol !== 'icmp') return portProbe(source, target, from, durationMs, until, options);
   if (!options.seenAs) return icmpProbe(source, target, from, durationMs, until);
-  // ICMP with seenAs: the target's namespace records the source of every echo request to the target (a witness)
-  const owner = await ownerNs(source, target);
-  if (!owner) throw new InvalidInputError('seenAs', target.address, 'for ICMP, the target must be an address of a namespace in this lab (its namespace records the source it sees)');
-  const witness = await startWitness(owner, target.address, { protocol: 'icmp' });
-  let outcome: ProbeOutcome | undefined;
+  // ICMP with seenAs: netspec's landing watch in every namespace records the source of the probe's own echo requests
+  // (a payload nonce, `ping -p`) where they are delivered: never any other echo request to the target
+  const watch = await watchLanding(source.lab, target);
+  if (!('read' in watch)) throw new InvalidInputError('seenAs', target.address, `${(watch as { unavailable: string }).unavailable}; prove the source with a TCP/UDP probe to a server started with serve() instead`);
   try {
-    outcome = await icmpProbe(source, target, from, durationMs, until);
+    const outcome = await icmpProbe(source, target, from, durationMs, until, watch.nonce);
+    const delivered = await watch.read();
+    const seen = [...new Set(delivered.map((d) => d.source))];
+    outcome.seenSources = seen;
+    outcome.seenAs = seen[0];
+    const where = [...new Set(delivered.map((d) => `${d.ns} (as ${d.address})`))];
+    outcome.log.push(`every namespace$ netspec's landing watch: the probe's own echo requests (payload ${watch.nonce}) were delivered to ${where.join(', ') || 'no namespace'}${seen.length ? `, from ${seen.join(', ')}` : ''}`);
+    return outcome;
   } finally {
-    const seen = await witness.finish(outcome !== undefined);
-    if (outcome) {
-      outcome.seenSources = seen;
-      outcome.seenAs = seen[0];
-      outcome.log.push(`${owner.name}$ nft witness: echo requests to ${target.address} came from ${seen.join(', ') || 'nobody'}`);
-    }
+    await watch.stop();
   }
-  return outcome!;
 }
 
 /**
@@ -214,13 +279,7 @@ async function refusedByRoute(source: Netns, target: { address: string }, from: 
   return lookup.refusedBy === 'blackhole' || lookup.refusedBy === 'prohibit';
 }
 
-async function ownerNs(source: Netns, target: ProbeTarget): Promise<Netns | undefined> {
-  if (target.ns) return target.ns;
-  const name = await addressOwner(source.lab, target.address);
-  return name === undefined ? undefined : source.lab.get(name);
-}
-
-async function icmpProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window'): Promise<ProbeOutcome> {
+async function icmpProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', nonce?: string): Promise<ProbeOutcome> {
   const started = performance.now();
   const log: string[] = [];
   // `.not`: ping runs a little past its window, enough for its last request of the window (the verdict needs the first
@@ -229,6 +288,8 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
   for (let attempt = 1; ; attempt++) {
     const argv = ['timeout', '--preserve-status', '-s', 'INT', '-k', '2', (budget / 1000).toFixed(3), 'ping', '-n', '-c', '1', '-w', String(Math.ceil(budget / 1000) + 1), '-i', String(INTERVAL_MS / 1000)];
     if (from.address ?? from.dev) argv.push('-I', (from.address ?? from.dev)!);
+    // the probe's own echo requests carry a nonce that netspec's landing watch recognises
+    if (nonce) argv.push('-p', nonce);
     argv.push(target.address);
     const r = await source.lab.run(source.name, argv, { intent: `ping ${target.address}`, reject: false, timeoutMs: budget + 10_000 });
     checkRan(source, r, `the ICMP probe (ping ${target.address})`);
@@ -282,73 +343,219 @@ function replyTtl(stdout: string, address: string): number | undefined {
 }
 
 async function portProbe(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {
-  const protocol = target.protocol as 'tcp' | 'udp';
-  const port = target.port!;
+  const lab = source.lab;
   const log: string[] = [];
-  const respond = options.responder !== false && source.lab.refusesResponders() === undefined;
-  const landing = await land(source, target, protocol, port, respond, options.seenAs === true, from, durationMs, log);
-  // seenAs where netspec's responder does not answer (the spec's own server): the landing namespace's nftables
-  // witness records the source, as for ICMP. An answer that reports its peer itself (a server started with serve(),
-  // which prints it) is the end server's own view and comes first: behind a user-space proxy (docker-proxy) the landing
-  // namespace sees the client, the server the proxy. Where netspec may add no table (attach mode) the answer alone can
-  // say; where nothing recorded the source, the matcher says so (no verdict)
-  const info = landing.info;
-  let witness: Awaited<ReturnType<typeof startWitness>> | undefined;
-  const noTables = source.lab.refusesTables();
-  if (options.seenAs && info?.ns && info.answered !== 'responder' && noTables) log.push(`${info.ns}: no nft witness (${noTables}): only an answer that reports its peer can say the source`);
-  if (options.seenAs && info?.ns && info.answered !== 'responder' && !noTables) {
-    witness = await startWitness(source.lab.get(info.ns), info.address, { protocol, port: info.port }).catch((error: unknown) => {
-      landing.stop();
-      throw error;
-    });
-  }
-  let outcome: ProbeOutcome | undefined;
+  const respond = options.responder !== false && lab.refusesResponders() === undefined;
+  // where the probe's packets land is observed (the kernel's own delivery of the probe's own packets), never read
+  // from the rules: a watch of netspec's own in every namespace records them at input, after every NAT
+  const started = await watchLanding(lab, target);
+  const watch = 'read' in started ? started : undefined;
+  if (!watch) log.push(`(${(started as { unavailable: string }).unavailable})`);
+  // UDP without a watch (attach mode): the namespace-wide counters of the target's owner are the only evidence of a
+  // server that received the probe and stayed silent, read before the tries
+  const counted = !watch && target.protocol === 'udp' ? await unwatchedServer(source, target, log) : undefined;
+  let responder: Server | undefined;
   try {
-    outcome = await portTries(source, target, from, durationMs, until, landing.info, log);
+    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r));
+    // UDP: silence is not refusal (a server that received the probe and stayed silent, or whose answer was lost)
+    if (target.protocol === 'udp' && !outcome.reached && !outcome.refused && !outcome.noRoute) {
+      if (watch) await checkSilence(source, target, outcome, watch, log);
+      else if (counted) await checkSilenceByCounters(source, target, counted, log);
+    }
     return outcome;
   } finally {
-    landing.stop();
-    if (witness) {
-      const seen = await witness.finish(outcome !== undefined);
-      if (outcome) {
-        outcome.log.push(`${info!.ns}$ nft witness: ${protocol} packets to ${info!.address}:${info!.port} came from ${seen.join(', ') || 'nobody'}`);
-        if (outcome.seenAs === undefined) {
-          outcome.seenSources = seen;
-          outcome.seenAs = seen[0];
-        } else if (!seen.includes(outcome.seenAs)) {
-          // the end server's own view is the verdict's evidence; the witness's is in the log beside it
-          outcome.seenSources = [outcome.seenAs];
-          outcome.log.push(`the answer reports its peer as ${outcome.seenAs}: the server behind ${info!.address}:${info!.port} (a proxy) sees that address`);
-        } else {
-          outcome.seenSources = seen;
-        }
-      }
-    }
+    // waited for: a probe right after this one (`responder: false`) must never reach this responder
+    await (responder as Server | undefined)?.stop();
+    await watch?.stop();
   }
 }
 
-/** The TCP/UDP probe's tries, until an answer, no route, or the deadline. */
-async function portTries(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', landing: Landing | undefined, log: string[]): Promise<ProbeOutcome> {
+const silenceAdvice = 'Silence is not "not reached"; no verdict. Probe a server that answers, or stop the server to test that the port is closed';
+
+/**
+ * A UDP probe that got no answer from a server of the spec's own where it landed: netspec's landing watch saw the
+ * probe's own datagrams pass every input filter there (so the kernel handed them to the listening socket), and whether
+ * that namespace sent anything back to the probe's ports. Per flow: other UDP traffic in the lab never counts.
+ */
+async function checkSilence(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, watch: LandingWatch, log: string[]): Promise<void> {
+  const l = outcome.landing;
+  if (!l?.observed || l.answered !== 'server' || !l.ns) return;
+  const here = (d: Delivery) => d.ns === l.ns && d.port === l.port && watch.ports.includes(d.sport!);
+  let fate = await watch.udpFate();
+  const received = fate.received.filter((d) => d.ns === l.ns && d.address === l.address && here(d));
+  if (received.length === 0) {
+    log.push(`${l.ns}$ netspec's landing watch: none of the probe's datagrams to ${l.address}:${l.port} passed the input filters there (dropped before the socket)`);
+    return;
+  }
+  // received: give the server a second to answer before calling it silent (the answer itself still did not come:
+  // this only tells "silent" from "answer lost", both errors)
+  for (let i = 0; i < 5 && !fate.answers.some(here); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    fate = await watch.udpFate();
+  }
+  const answers = fate.answers.filter(here);
+  log.push(`${l.ns}$ netspec's landing watch: ${received.length} of the probe's datagrams passed every input filter to ${l.address}:${l.port}; ${answers.length} answer${answers.length === 1 ? '' : 's'} sent back to the probe's ports`);
+  throw new ProbeError(
+    `${source.name}'s UDP probe to ${target.address}:${target.port} got no answer, but it was received: ${l.ns} has a server listening on UDP port ${l.port} (ss), and netspec's landing watch saw ${received.length} of the probe's own datagram${received.length === 1 ? '' : 's'} pass every input filter there to ${l.address}:${l.port}; ${
+      answers.length > 0 ? `${l.ns} sent ${answers.length} back to the probe's source port${answers.length === 1 ? '' : 's'}, so an answer was lost on the way back` : 'nothing was sent back to the probe: the server received the datagram and stayed silent'
+    }. ${silenceAdvice}`,
+  );
+}
+
+/**
+ * Attach mode (no landing watch): the namespace that holds the target address, if a UDP server listens there on the
+ * port, and its UDP counters before the probe (namespace-wide: the best evidence there is without a table of netspec's).
+ */
+async function unwatchedServer(source: Netns, target: ProbeTarget, log: string[]): Promise<{ ns: string; before: UdpCounters } | undefined> {
+  try {
+    const ns = target.ns?.name ?? ownerIn(await labAddresses(source.lab), target.address);
+    if (!ns || !(await listens(source.lab, ns, 'udp', target.port!))) return undefined;
+    const before = await udpCounters(source, ns, target.family);
+    if (!before) log.push(`${ns}: no UDP counters could be read (/proc/net/snmp): whether a server received the probe is unknown`);
+    return before ? { ns, before } : undefined;
+  } catch {
+    return undefined; // evidence for an error only: without it, the verdict stands as the probe found it
+  }
+}
+
+async function checkSilenceByCounters(source: Netns, target: ProbeTarget, counted: { ns: string; before: UdpCounters }, log: string[]): Promise<void> {
+  const { ns: silent, before } = counted;
+  let after = await udpCounters(source, silent, target.family);
+  // received: give the server a second to answer before calling it silent (see checkSilence)
+  for (let i = 0; i < 5 && after && after.inDatagrams > before.inDatagrams && after.outDatagrams === before.outDatagrams; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = (await udpCounters(source, silent, target.family)) ?? after;
+  }
+  if (!after) {
+    log.push(`${silent}: no UDP counters could be read (/proc/net/snmp): whether a server received the probe is unknown`);
+    return;
+  }
+  const received = after.inDatagrams - before.inDatagrams;
+  const sent = after.outDatagrams - before.outDatagrams;
+  log.push(`${silent}$ cat /proc/net/snmp${target.family === 6 ? '6' : ''}: UDP datagrams delivered to sockets ${before.inDatagrams} → ${after.inDatagrams}, sent ${before.outDatagrams} → ${after.outDatagrams} (namespace-wide: where the probe landed is not observed here)`);
+  if (received > 0) {
+    throw new ProbeError(
+      `${source.name}'s UDP probe to ${target.address}:${target.port} got no answer, but it was received: ${silent} has a server listening on UDP port ${target.port} (ss), and its kernel delivered ${received} datagram${received === 1 ? '' : 's'} to UDP sockets during the probe (Udp InDatagrams ${before.inDatagrams} → ${after.inDatagrams}); ${
+        sent > 0 ? `it sent ${sent} (OutDatagrams), so an answer was lost on the way back` : 'it sent nothing back: the server received the datagram and stayed silent'
+      }. ${silenceAdvice}`,
+    );
+  }
+}
+
+/** The UDP counters of namespace `name` (/proc/net/snmp, snmp6): undefined where they cannot be read. */
+async function udpCounters(source: Netns, name: string, family: Family): Promise<UdpCounters | undefined> {
+  const file = family === 6 ? '/proc/net/snmp6' : '/proc/net/snmp';
+  const r = await source.lab.run(name, ['cat', '--', file], { intent: 'read the UDP counters', reject: false }).catch(() => undefined);
+  return r?.exitCode === 0 ? parseUdpCounters(r.stdout, family) : undefined;
+}
+
+/**
+ * The TCP/UDP probe's tries, until an answer from the end the user meant, no route, or the deadline. The first try
+ * also finds where the packets land: when it is refused or unanswered, the watch says which namespace received it
+ * (address and port after every NAT), and netspec's responder starts there if nothing listens; the window starts
+ * again once it listens.
+ */
+async function portTries(
+  source: Netns,
+  target: ProbeTarget,
+  from: From,
+  durationMs: number,
+  until: 'success' | 'window',
+  respond: boolean,
+  watch: LandingWatch | undefined,
+  log: string[],
+  started: (server: Server) => void,
+): Promise<ProbeOutcome> {
+  const lab = source.lab;
   const protocol = target.protocol as 'tcp' | 'udp';
   const port = target.port!;
-  // the window starts now that whatever answers is listening
-  const started = performance.now();
-  const deadline = started + durationMs;
+  let begun = performance.now();
+  let deadline = begun + durationMs;
   // each try waits at least this long for an answer, so a slow machine cannot turn "late" into "never"
   const minTry = until === 'window' ? Math.min(durationMs, 1000) : 100;
   let refused = false;
   let sent = 0;
   let firstSent: number | undefined;
+  let tries = 0;
+  let landing: Landing | undefined;
+  // once the landing place is known and settled (a responder there, the user's server, or nothing to start), the
+  // watch is read again only to judge an answer
+  let settled = false;
+  const deliveriesOf = async (sport: number | undefined): Promise<Delivery[]> => {
+    if (!watch || sport === undefined) return [];
+    const all = (await watch.read()).filter((d) => d.sport === sport);
+    const where = [...new Set(all.map((d) => `${d.ns} ${d.address}:${d.port}`))];
+    if (where.length > 1) throw new ProbeError(`the probe's packets from source port ${sport} were delivered in more than one place (${where.join('; ')}): no single landing place; no verdict`);
+    return all;
+  };
+  const landed = async (d: Delivery, answered: Landing['answered']): Promise<Landing> => {
+    const info: Landing = { ns: d.ns, address: d.address, port: d.port!, answered, observed: true, seenBy: d.source };
+    if (d.address !== target.address || d.port !== port) {
+      info.dnat = await explainDnat(source, target, protocol, { ns: d.ns, address: d.address, port: d.port! });
+      log.push(info.dnat);
+    }
+    return info;
+  };
   for (;;) {
     // `.not` waits a little past its window for an answer, as the ICMP probe does: a late answer still counts
     const wait = Math.max(minTry, deadline - performance.now()) + (until === 'window' ? graceMs(durationMs) : 0);
     const t = performance.now();
-    const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log);
+    const sport = watch?.ports[tries++ % watch.ports.length];
+    const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log, sport);
     sent++;
     firstSent ??= t;
-    last.elapsedMs = performance.now() - started;
+    if (last.reached) {
+      const marker = last.seenAs !== undefined;
+      const [d] = marker && until === 'success' ? [] : await deliveriesOf(sport);
+      if (d) landing = landing?.ns === d.ns && landing.address === d.address && landing.port === d.port ? { ...landing, seenBy: d.source } : await landed(d, marker ? 'server' : 'nothing');
+      if (marker) {
+        // netspec's responder or the user's serve() answered with the source it saw: the end itself spoke
+        if (landing && landing.answered === 'nothing') landing.answered = 'server';
+      } else {
+        // an answer without netspec's marker counts only if the probe's own packets were seen to land where a server
+        // listens, and (TCP) that server did more than complete a handshake and hang up
+        const verdict = await foreignAnswer(lab, protocol, d, last, watch !== undefined);
+        if (verdict.reached) {
+          if (landing) landing.answered = 'server';
+          last.seenAs = d?.source;
+          log.push(verdict.why);
+        } else {
+          last.reached = false;
+          last.completedBy = verdict.why;
+          if (landing) landing.why = verdict.why;
+          log.push(`not the end meant: ${verdict.why}`);
+        }
+      }
+    } else if (!last.noRoute && watch && !settled) {
+      const [d] = await deliveriesOf(sport);
+      if (d) {
+        landing = await landed(d, 'nothing');
+        settled = true;
+        if (await listens(lab, d.ns, protocol, d.port!)) {
+          landing.answered = 'server';
+          log.push(`${d.ns}$ ss: something listens on ${protocol} port ${d.port} (the spec's own server): no responder`);
+        } else if (!respond) {
+          landing.why = `nothing listens on ${protocol} port ${d.port} in ${d.ns}, and no responder was to be started`;
+        } else if (d.ns === 'host') {
+          landing.why = `nothing listens on ${protocol} port ${d.port} in the lab host (netspec starts responders in namespaces, never in the host, which stands for the machine; run a server there with serve(lab.host, …) to test one)`;
+          log.push(`host: ${landing.why}`);
+        } else {
+          started(await startResponder(lab, d.ns, protocol, d.address, d.port!, durationMs + 30_000));
+          landing.answered = 'responder';
+          log.push(`${d.ns}$ socat ${protocol} responder on ${d.address}:${d.port} (where the probe's packets were seen to land) → listening (stopped when the probe ends)`);
+          // the window starts now that whatever answers is listening
+          begun = performance.now();
+          deadline = begun + durationMs;
+          sent = 0;
+          firstSent = undefined;
+          refused = false;
+          continue;
+        }
+      }
+    }
+    last.elapsedMs = performance.now() - begun;
     last.sent = sent;
-    last.watchedMs = performance.now() - firstSent;
+    last.watchedMs = performance.now() - (firstSent ?? begun);
     last.landing = landing;
     // a refusal seen once counts, even if a later ICMP error was rate-limited away
     refused ||= last.refused;
@@ -358,10 +565,41 @@ async function portTries(source: Netns, target: ProbeTarget, from: From, duratio
   }
 }
 
-async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[]): Promise<ProbeOutcome> {
+/**
+ * An answer that carries no netspec marker (the user's own server, or something in between): "reached" only when the
+ * probe's own packets were seen delivered to a namespace where something listens on that port, and over TCP the far
+ * end did more than accept and hang up (a userland proxy with nothing behind it, a SYN proxy, does just that).
+ * Without a watch (attach mode) the landing place is unknown: a TCP connection closed without a word is no verdict.
+ */
+async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Delivery | undefined, last: ProbeOutcome, watched: boolean): Promise<{ reached: boolean; why: string }> {
+  // TCP: the far end answered with at least a byte (a handshake alone is no answer: a proxy completes it too)
+  const spoke = protocol === 'udp' || last.spoke === true;
+  const silent = `the far end accepted the TCP connection and sent nothing (${last.hungUp ? 'it hung up at once' : 'it kept the connection open, silent'})`;
+  if (!watched) {
+    if (!spoke) throw new ProbeError(`${silent}, and where the probe's packets landed is not observed here (attach mode adds no tables): it could be the server meant or a proxy in front of nothing; no verdict. A server started with serve() answers with netspec's marker`);
+    return { reached: true, why: `answered without netspec's marker; where the probe's packets landed is not observed (attach mode adds no tables)` };
+  }
+  if (!d) {
+    return { reached: false, why: `the ${protocol === 'tcp' ? 'TCP handshake was completed' : 'UDP reply came'} but the probe's own packets were delivered to no namespace of the lab (a SYN proxy on the way, or something outside the lab, answered for the target)` };
+  }
+  const at = `${d.ns} on ${d.address}:${d.port}`;
+  if (!(await listens(lab, d.ns, protocol, d.port!))) {
+    return { reached: false, why: `the probe's packets landed in ${at}, where nothing listens on ${protocol} port ${d.port}, yet the ${protocol === 'tcp' ? 'handshake was completed' : 'reply came'} by something else on the way` };
+  }
+  if (!spoke && last.hungUp) return { reached: false, why: `the listener in ${at} completed the TCP handshake and hung up without a word (a proxy with nothing behind it?)` };
+  if (!spoke) {
+    throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}: the server meant staying silent and a proxy waiting on a dead backend look the same; no verdict. Let the server answer (serve() answers with netspec's marker)`);
+  }
+  return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at} from ${d.source} (netspec's landing watch), where the spec's own server listens, and it answered` };
+}
+
+async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[], sport?: number): Promise<ProbeOutcome> {
   const six = address.includes(':');
   const host = six ? `[${address}]` : address;
   const secs = (timeoutMs / 1000).toFixed(2);
+  // TCP: how long socat waits for the far end after sending (its half-close timeout): never under a second, so a far
+  // end that hangs up at once (hungUp) is told from one that stays silent
+  const halfMs = protocol === 'tcp' ? Math.max(timeoutMs, 1000) : timeoutMs;
   // every part of this address is netspec's own: a canonical address, an integer port, a checked interface name
   let spec = `${protocol.toUpperCase()}${six ? '6' : '4'}:${host}:${port}`;
   if (protocol === 'tcp') spec += `,connect-timeout=${secs}`;
@@ -369,8 +607,10 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   else spec += ',null-eof';
   if (from.address) spec += `,bind=${from.address.includes(':') ? `[${from.address}]` : from.address}`;
   if (from.dev) spec += `,so-bindtodevice=${from.dev}`;
-  const argv = ['socat', '-T', secs, '-t', secs, '-', spec];
-  const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: timeoutMs + 10_000 });
+  // the probe's own source port, which netspec's landing watch recognises
+  if (sport !== undefined) spec += `,sourceport=${sport},reuseaddr`;
+  const argv = ['socat', '-T', secs, '-t', (halfMs / 1000).toFixed(2), '-', spec];
+  const r = await source.lab.run(source.name, argv, { intent: `${protocol} probe to ${address}:${port}`, input: 'netspec\n', reject: false, timeoutMs: halfMs + 10_000 });
   checkRan(source, r, `the ${protocol.toUpperCase()} probe (socat to ${address}:${port})`);
   // the responder prints socat's SOCAT_PEERADDR: IPv6 in brackets and written out in full ([fd00:0000:…:0001])
   const reply = r.stdout.trim().split('\n')[0]?.trim();
@@ -382,7 +622,10 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   if (r.exitCode !== 0 && !refused && !noRoute && !timedOut) {
     throw new ProbeError(`the ${protocol.toUpperCase()} probe from ${source} to ${address}:${port} failed: socat exited ${r.exitCode}${firstLine(r.stderr)}; no verdict`);
   }
-  // TCP: a completed connect is reached; UDP: only a reply counts
+  // TCP: a completed connect (judged by the caller: whose answer was it?); UDP: only a reply counts
   const reached = protocol === 'tcp' ? r.exitCode === 0 && !refused : Boolean(reply);
-  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log };
+  // the far end closed before socat's half-close timeout, having sent nothing
+  const spoke = r.stdout.length > 0;
+  const hungUp = protocol === 'tcp' && reached && !spoke && r.durationMs < halfMs;
+  return { reached, refused, noRoute, seenAs: seen || undefined, elapsedMs: 0, sent: 1, watchedMs: 0, log, hungUp, spoke };
 }

@@ -3,8 +3,31 @@
  * (not a deny-list of ones that write), and netspec's own probes, whose destinations are returned for the route guard.
  * Anything else is refused with an InvalidInputError before a process starts.
  */
+import { accessSync, constants, realpathSync } from 'node:fs';
 import { InvalidInputError } from './errors.js';
 import { parseAddress } from './address.js';
+
+/** The only folders attach mode runs programs from (never $PATH: a folder on it could hold any program called `ip`). */
+export const READ_ONLY_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'] as const;
+
+const resolved = new Map<string, string | undefined>();
+/** The absolute path of `name` in READ_ONLY_DIRS (the first executable one), or undefined. */
+function programPath(name: string): string | undefined {
+  if (!resolved.has(name)) {
+    let found: string | undefined;
+    for (const dir of READ_ONLY_DIRS) {
+      try {
+        accessSync(`${dir}/${name}`, constants.X_OK);
+        found = `${dir}/${name}`;
+        break;
+      } catch {
+        /* next folder */
+      }
+    }
+    resolved.set(name, found);
+  }
+  return resolved.get(name);
+}
 
 const READ_ONLY_HELP =
   'attach mode is read-only: in an attached namespace netspec runs only commands that read (ip [-j] OBJECT show/list/get, ip -batch - of those, iptables-save, iptables -S/-L, nft list …, sysctl -n KEY, ss, bridge … show, brctl show) and its own probes (ping, fping, socat to an address); attach with { allowChanges: true } to run anything else';
@@ -231,12 +254,52 @@ function tool(argv: readonly string[]): string {
   return (argv[0] ?? '').replace(/^.*\//, '');
 }
 
+/**
+ * The program argv[0] names, as an absolute path from READ_ONLY_DIRS: a bare name is looked up there, a path must be
+ * that very file (`/any/dir/ip` is not `ip`). Legacy iptables (iptables-legacy*, or an iptables that is
+ * xtables-legacy-multi) is refused: even listing registers its tables, with conntrack hooks, in the namespace, and
+ * creates /run/xtables.lock on the machine (attach mode enters only the network namespace).
+ */
+function program(argv: readonly string[]): string {
+  const given = argv[0] ?? '';
+  const name = tool(argv);
+  if (/legacy/.test(name)) refuse(argv, `legacy iptables (${name}) registers tables in the namespace it lists, and writes /run/xtables.lock on the machine`);
+  const path = programPath(name);
+  if (path === undefined) refuse(argv, `\`${name}\` is not in ${READ_ONLY_DIRS.join(', ')}`);
+  if (given.includes('/') && given !== path) refuse(argv, `${given} is not ${path}: attach mode runs programs only from ${READ_ONLY_DIRS.join(', ')}`);
+  if (/^ip6?tables/.test(name)) {
+    let real = path;
+    try {
+      real = realpathSync(path);
+    } catch {
+      /* as named */
+    }
+    if (/legacy/.test(real)) refuse(argv, `${path} is legacy iptables (${real}): it registers tables in the namespace it lists, and writes /run/xtables.lock on the machine`);
+  }
+  return path;
+}
+
+/**
+ * `argv` checked (checkReadOnly) with each program it runs (argv[0], and the one after `timeout`) replaced by its
+ * absolute path from READ_ONLY_DIRS: what attach mode runs.
+ */
+export function readOnlyArgv(argv: readonly string[], input: string | undefined): string[] {
+  checkReadOnly(argv, input);
+  const out = [program(argv), ...argv.slice(1)];
+  if (tool(argv) === 'timeout') {
+    const i = unwrapTimeout(argv);
+    out[i] = program(argv.slice(i));
+  }
+  return out;
+}
+
 /** Throws unless `argv` (with `input` on stdin) only reads, or is one of netspec's probes. */
 export function checkReadOnly(argv: readonly string[], input: string | undefined): void {
+  program(argv);
   const name = tool(argv);
   if (name === 'timeout') return checkReadOnly(argv.slice(unwrapTimeout(argv)), input);
-  if (/^ip6?tables(-nft|-legacy)?-save$/.test(name)) return checkIptablesSave(argv);
-  if (/^ip6?tables(-nft|-legacy)?$/.test(name)) return checkIptables(argv);
+  if (/^ip6?tables(-nft)?-save$/.test(name)) return checkIptablesSave(argv);
+  if (/^ip6?tables(-nft)?$/.test(name)) return checkIptables(argv);
   const reader = READERS[name];
   if (reader) return reader(argv, input);
   const probe = PROBES[name];

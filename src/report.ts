@@ -10,6 +10,7 @@ import { readTopology, toMermaid, toSvg, type FailedPath, type TopologyModel } f
 import { readLabState, type NamespaceState } from './state.js';
 import { describeRoute, describeRule } from './diagnose.js';
 import { userRules } from './parse/ip.js';
+import { escapeControl, escapeControlInText } from './errors.js';
 
 export interface FailureReport {
   dump: string;
@@ -48,7 +49,8 @@ export function formatState(states: readonly NamespaceState[]): string {
     }
     for (const l of (s.nft ?? '').split('\n').filter(Boolean)) out.push(`  nft   ${l.replace(/^\t+/, (t) => '  '.repeat(t.length))}`);
   }
-  return out.join('\n');
+  // names, aliases and rule comments are the kernel's: a control byte in one is escaped, never a raw ESC or line break
+  return out.map(escapeControl).join('\n');
 }
 
 function slug(text: string): string {
@@ -82,14 +84,14 @@ export async function writeFailureReport(world: Scope, context: FailureContext):
   const all = context.states ?? (await readLabState(world));
   const model = await readTopology(world, all);
   const dump = formatState(all);
-  const mermaid = toMermaid(model, failed);
-  const svg = toSvg(model, failed);
+  const mermaid = escapeControlInText(toMermaid(model, failed));
+  const svg = escapeControlInText(toSvg(model, failed));
   const dir = outputDir();
   mkdirSync(dir, { recursive: true });
   const base = join(dir, `${slug(context.test)}-${process.pid}-${world.id}${failed ? '' : '-state'}`);
   const files = { dump: `${base}.txt`, mermaid: `${base}.mmd`, svg: `${base}.svg` };
   const head = failed ? `${failed.source} → ${failed.target}: ${failed.disposition}, stopped at ${failed.stoppedAt}\n\n` : '';
-  const why = context.diagnosis?.length ? `${context.diagnosis.join('\n\n')}\n\n` : '';
+  const why = context.diagnosis?.length ? `${escapeControlInText(context.diagnosis.join('\n\n'))}\n\n` : '';
   writeFileSync(files.dump, `${head}${why}${dump}\n`);
   writeFileSync(files.mermaid, `${mermaid}\n`);
   writeFileSync(files.svg, svg);

@@ -41,21 +41,21 @@ const COMMANDS = ['ip -json -batch - (link, addr, neigh, rule)', 'ip -4 -json ro
 type IpState = Pick<NamespaceState, 'links' | 'addresses' | 'routes' | 'neighbors' | 'ipRules' | 'routes6' | 'ipRules6'>;
 
 /** Routes of `ip route show table all`, without the `local` table's. */
-function routesOf(text: string): RouteInfo[] {
-  return parseRoutes(text).filter((r) => r.table !== 'local');
+function routesOf(text: string, command?: string): RouteInfo[] {
+  return parseRoutes(text, command).filter((r) => r.table !== 'local');
 }
 
 /** A state from the parsed `ip` reads and the raw output of the others (the one place rules become a NamespaceState). */
 function stateOf(name: string, ip: IpState, raw: { sysctl: string; iptables: string; nft: string }, commands: string[]): NamespaceState {
   const [fw4, fw6] = raw.sysctl.trim().split('\n');
   const iptables = raw.iptables.includes('*') ? raw.iptables : '';
-  const nftRules = raw.nft ? nativeOnly(parseNftJson(raw.nft)) : EMPTY_NFT;
+  const nftRules = raw.nft ? nativeOnly(parseNftJson(raw.nft, `${name}$ nft -j list ruleset`)) : EMPTY_NFT;
   return {
     name,
     ...ip,
     forwarding: { ipv4: fw4 === '1', ipv6: fw6 === '1' },
     iptables,
-    iptablesRules: iptables ? parseIptablesSave(iptables) : EMPTY_IPTABLES,
+    iptablesRules: iptables ? parseIptablesSave(iptables, `${name}$ iptables-save -c`) : EMPTY_IPTABLES,
     nftRules,
     nft: formatNft(nftRules),
     commands,
@@ -79,7 +79,7 @@ export async function readState(ns: Netns, options: { iptables?: boolean } = {})
   ]);
   return stateOf(
     ns.name,
-    { ...parseIpBatch(ipOut.stdout), routes: routesOf(routes4.stdout), routes6: routesOf(routes6.stdout), ipRules6: parseIpRules(rules6.stdout) },
+    { ...parseIpBatch(ipOut.stdout, `${ns.name}$ ${COMMANDS[0]}`), routes: routesOf(routes4.stdout, `${ns.name}$ ${COMMANDS[1]}`), routes6: routesOf(routes6.stdout, `${ns.name}$ ${COMMANDS[2]}`), ipRules6: parseIpRules(rules6.stdout, `${ns.name}$ ${COMMANDS[3]}`) },
     { sysctl: sysctl.stdout, iptables: ipt?.exitCode === 0 ? ipt.stdout : '', nft: nft?.exitCode === 0 ? nft.stdout : '' },
     COMMANDS,
   );
@@ -114,13 +114,13 @@ export async function readLabState(lab: Scope, options: { iptables?: boolean } =
       stateOf(
         name,
         {
-          links: parseLinks(links.get(name) ?? ''),
-          addresses: parseAddresses(addrs.get(name) ?? ''),
-          routes: routesOf(routes.get(name) ?? ''),
-          neighbors: parseNeighbors(neigh.get(name) ?? ''),
-          ipRules: parseIpRules(rules.get(name) ?? ''),
-          routes6: routesOf(routes6.get(name) ?? ''),
-          ipRules6: parseIpRules(rules6.get(name) ?? ''),
+          links: parseLinks(links.get(name) ?? '', `${name}$ ip -json -details link show`),
+          addresses: parseAddresses(addrs.get(name) ?? '', `${name}$ ip -json addr show`),
+          routes: routesOf(routes.get(name) ?? '', `${name}$ ${ROUTES4.join(' ')}`),
+          neighbors: parseNeighbors(neigh.get(name) ?? '', `${name}$ ip -json neigh show`),
+          ipRules: parseIpRules(rules.get(name) ?? '', `${name}$ ip -json rule show`),
+          routes6: routesOf(routes6.get(name) ?? '', `${name}$ ${ROUTES6.join(' ')}`),
+          ipRules6: parseIpRules(rules6.get(name) ?? '', `${name}$ ${RULES6.join(' ')}`),
         },
         { sysctl: sysctl.get(name) ?? '', iptables: ipt.get(name) ?? '', nft: nft.get(name) ?? '' },
         commands,
@@ -140,7 +140,7 @@ export async function labAddresses(lab: Scope): Promise<Map<string, { address: s
   const [all, host] = await Promise.all([lab.inEveryNamespace(['ip', '-j', 'addr', 'show'], { intent: 'read addresses' }), lab.host.addresses()]);
   const out = new Map<string, { address: string; prefixLength: number }[]>();
   out.set('host', globalAddresses(host));
-  for (const [name, text] of all.outputs) out.set(name, globalAddresses(parseAddresses(text)));
+  for (const [name, text] of all.outputs) out.set(name, globalAddresses(parseAddresses(text, `${name}$ ip -j addr show`)));
   return out;
 }
 

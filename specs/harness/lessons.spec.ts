@@ -20,6 +20,8 @@ const newLab = () => createLab();
 const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 const katas = lessons.filter((l) => l.kind === 'kata');
 const scratch = mkdtempSync(join(tmpdir(), 'netspec-lessons-spec-'));
+// the lab's root is an ordinary user to the machine: the learner's scripts must be readable by others, as in a checkout
+chmodSync(scratch, 0o755);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('the course has the tutorial, at least four Docker/firewall lessons and at least three katas, numbered in order', () => {

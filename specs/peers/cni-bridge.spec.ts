@@ -160,10 +160,14 @@ describe('bridge Operations: ADD / CHECK / DEL of a container', () => {
     expect(a1.result.interfaces?.[2]?.mac).toBe('02:00:00:00:00:00');
     await expect(c1).toHaveLink('eth0', { mac: '02:00:00:00:00:00' });
 
-    const fromArgs = await cniNetwork(lab, { ...bridgeConf(), name: 'withArgs', plugins: [{ ...bridgeConf().plugins[0]!, args: { cni: { mac: '02:00:00:00:07:89' } } }] });
+    // a network of its own keeps its own leases: its range starts elsewhere in the subnet, so c2 does not get c1's
+    // address (with the same one, "c2 reaches c1" was c2 answering itself: refused since issue 22)
+    const argsPlugin = { ...bridgeConf().plugins[0]!, ipam: { type: 'host-local', ranges: [[{ subnet: '10.1.2.0/24', rangeStart: '10.1.2.100' }]] }, args: { cni: { mac: '02:00:00:00:07:89' } } };
+    const fromArgs = await cniNetwork(lab, { ...bridgeConf(), name: 'withArgs', plugins: [argsPlugin] });
     const c2 = await lab.netns('c2');
-    await fromArgs.add(c2);
+    const a2 = await fromArgs.add(c2);
     await expect(c2).toHaveLink('eth0', { mac: '02:00:00:00:07:89' });
+    expect(a2.address).not.toBe(a1.address);
     await expect(c2).toReach(a1.address!);
     // without either, the MAC is random: not the one asked for elsewhere
     const plain = await cniNetwork(lab, { ...bridgeConf(), name: 'plain' });

@@ -16,8 +16,9 @@ test('a failed lab command: intent, where, the command inside the lab, stderr, a
   const e = error as CommandError;
   expect(e.exitCode).toBe(1);
   expect(e.argv).toEqual(['ip', 'link', 'show', 'dev', 'nope0']);
-  expect(e.commandLine).toMatch(/^nsenter .*'--net=[^']*\/run\/netns\/red' .*-- ip link show dev nope0$/);
-  expect(e.message).toMatch(/^read nope0 failed in lab \d+ namespace red: `ip link show dev nope0` exited with code 1\n {2}Device "nope0" does not exist\.\n {2}command line: nsenter .* -- ip link show dev nope0$/);
+  // a user-namespace lab's commands run under prlimit (its process bound, issue 23)
+  expect(e.commandLine).toMatch(/^(?:prlimit '--nproc=\d+' -- )?nsenter .*'--net=[^']*\/run\/netns\/red' .*-- ip link show dev nope0$/);
+  expect(e.message).toMatch(/^read nope0 failed in lab \d+ namespace red: `ip link show dev nope0` exited with code 1\n {2}Device "nope0" does not exist\.\n {2}command line: (?:prlimit '--nproc=\d+' -- )?nsenter .* -- ip link show dev nope0$/);
 });
 
 test('results: exit code, signal, stdout as printed (final newline kept), stdin, LC_ALL=C', async ({ lab }) => {
@@ -28,7 +29,7 @@ test('results: exit code, signal, stdout as printed (final newline kept), stdin,
   expect((await host.exec('cat', [], { input: 'from stdin\n' })).stdout).toBe('from stdin\n');
   expect((await host.exec('sh', ['-c', 'echo $LC_ALL'])).stdout).toBe('C\n');
   const r = await host.exec('true');
-  expect(r.command).toMatch(/^nsenter .* -- true$/);
+  expect(r.command).toMatch(/^(?:prlimit '--nproc=\d+' -- )?nsenter .* -- true$/);
   expect(r.durationMs).toBeGreaterThan(0);
 });
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '../../src/vitest.js';
 import { InvalidInputError } from '../../src/index.js';
-import { tempDir } from '../helpers/temp.js';
+import { labDir } from '../helpers/temp.js';
 
 /** A watchdog: a call that hangs fails the test in `ms` instead of at the test timeout. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -27,7 +27,7 @@ async function inDir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 }
 
 test("lab.script('-c', ['touch …']) runs the file named -c, not `bash -c 'touch …'`", async ({ lab }) => {
-  const dir = tempDir('netspec-exec-script-');
+  const dir = labDir('netspec-exec-script-');
   const pwned = join(dir, 'pwned');
   writeFileSync(join(dir, '-c'), 'echo "the file -c ran with: $1"\n');
   const r = await inDir(dir, () => within(lab.script('-c', [`touch ${pwned}`]), 10_000, 'lab.script'));
@@ -36,7 +36,7 @@ test("lab.script('-c', ['touch …']) runs the file named -c, not `bash -c 'touc
 });
 
 test('other option-like names are the script too: --version, -', async ({ lab }) => {
-  const dir = tempDir('netspec-exec-script-');
+  const dir = labDir('netspec-exec-script-');
   writeFileSync(join(dir, '--version'), 'echo file --version\n');
   writeFileSync(join(dir, '-'), 'echo file -\n');
   await inDir(dir, async () => {
@@ -46,7 +46,7 @@ test('other option-like names are the script too: --version, -', async ({ lab })
 });
 
 test('a path that is not a regular file, or missing, or bad arguments: InvalidInputError, and nothing runs', async ({ lab }) => {
-  const dir = tempDir('netspec-exec-script-');
+  const dir = labDir('netspec-exec-script-');
   mkdirSync(join(dir, 'a-directory'));
   const marker = join(dir, 'ran');
   await expect(lab.script(join(dir, 'a-directory'))).rejects.toThrow(InvalidInputError);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect, test, vi } from '../../src/vitest.js';
 import { createLab } from '../../src/index.js';
 import { eventually, pidAlive, processesMatching } from '../helpers/machine.js';
-import { tempDir } from '../helpers/temp.js';
+import { labDir } from '../helpers/temp.js';
 import { within } from '../helpers/watchdog.js';
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -36,7 +36,7 @@ test("lab.sh`ip netns exec blue sh -c 'sleep 300 &'` returns, and the sleep runs
 test('lab.script of a set-up script that starts a server in the background returns with all its output', async () => {
   const lab = await createLab();
   const m = marker();
-  const script = join(tempDir('netspec-exec-settle-'), 'setup.sh');
+  const script = join(labDir('netspec-exec-settle-'), 'setup.sh');
   // 200 000 bytes on stdout (more than a pipe holds), a line on stderr, then a server that keeps the pipes open
   writeFileSync(script, `set -e\nip netns add red\nhead -c 200000 /dev/zero | tr '\\0' x\necho done >&2\nip netns exec red sh -c 'sleep ${m} & :'\nsleep ${m} &\n`);
   try {
@@ -65,7 +65,7 @@ test('exec of a command that leaves a background process writing to the pipes re
 
 test('a failing script that left a server running still rejects with its exit code and stderr', async ({ lab }) => {
   const m = marker();
-  const script = join(tempDir('netspec-exec-settle-'), 'fails.sh');
+  const script = join(labDir('netspec-exec-settle-'), 'fails.sh');
   writeFileSync(script, `sleep ${m} &\necho "no such thing" >&2\nexit 3\n`);
   const error = await within(
     lab.script(script).catch((e: unknown) => e),

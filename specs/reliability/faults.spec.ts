@@ -6,7 +6,7 @@ import { describe, expect, test, vi } from '../../src/vitest.js';
 import { createLab, LabGoneError, CommandError } from '../../src/index.js';
 import { eventually, machineState, nsId, pidAlive, processesInPidNs, startChild } from '../helpers/machine.js';
 import { childVitest } from '../helpers/process.js';
-import { tempDir } from '../helpers/temp.js';
+import { labDir } from '../helpers/temp.js';
 
 // these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
 vi.setConfig({ testTimeout: 90_000 });
@@ -21,7 +21,7 @@ async function expectLabGone(report: string, before: Awaited<ReturnType<typeof m
 }
 
 function tmp(name: string): string {
-  return join(tempDir('netspec-faults-'), name);
+  return join(labDir('netspec-faults-'), name);
 }
 
 describe.each(['SIGKILL', 'SIGTERM', 'SIGINT'] as const)('%s', (signal) => {

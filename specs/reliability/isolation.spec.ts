@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { describe, expect, test } from '../../src/vitest.js';
 import { createLab, InvalidInputError, type Lab } from '../../src/index.js';
 import { run } from '../../src/exec.js';
+import { LAB_ID_BASE, LAB_ID_COUNT } from '../../src/lab/lifeline-argv.js';
 
 const root = process.getuid?.() === 0;
 const machineNs = (kind: string) => readlinkSync(`/proc/self/ns/${kind}`);
@@ -157,13 +158,13 @@ describe.runIf(root)('a full-privilege lab, only when asked for', () => {
     expect(ipc).not.toBe(machineNs('ipc'));
   });
 
-  test('the default lab, as root, is in a user namespace of its own, root mapped to root', async ({ lab }) => {
+  test('the default lab, as root, is in a user namespace of its own, its root mapped to an unprivileged id range', async ({ lab }) => {
     expect(lab.userns).toBe(true);
     const r = await inLab(lab, 'readlink /proc/self/ns/user; id -u; cat /proc/self/uid_map');
     const [user, uid, map] = r.out.split('\n');
     expect(user).not.toBe(machineNs('user'));
     expect(uid).toBe('0');
-    expect(map!.trim().split(/\s+/)).toEqual(['0', '0', '1']);
+    expect(map!.trim().split(/\s+/)).toEqual(['0', String(LAB_ID_BASE), String(LAB_ID_COUNT)]);
   });
 });
 

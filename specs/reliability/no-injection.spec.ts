@@ -9,7 +9,7 @@ import { createLab, NetspecError, parseAddress, parseCidr, parsePrefix, serve, t
 import { toHaveAddress, toHaveArpEntry, toHaveLink, toHaveRouteEntry, toReach, toRouteVia } from '../../src/matchers/index.js';
 import { dockerHost, parsePublish, validateTopology } from '../../fixtures/index.js';
 import { machineState, type MachineState } from '../helpers/machine.js';
-import { tempDir } from '../helpers/temp.js';
+import { labDir } from '../helpers/temp.js';
 
 const spawned = vi.hoisted(() => [] as { file: string; args: string[]; shell: unknown }[]);
 vi.mock('node:child_process', async (importOriginal) => {
@@ -31,9 +31,12 @@ vi.mock('execa', async (importOriginal) => {
 });
 
 // the canary: every hostile string that could run a command (in the syntax of bash, socat, ip -batch, iptables-restore,
-// or as an option of bash) would create a file named like this, in the machine's /tmp (labs share it)
-const PWNED = `/tmp/netspec-pwned-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
-const canaries = () => readdirSync('/tmp').filter((f) => `/tmp/${f}`.startsWith(PWNED)).map((f) => `/tmp/${f}`);
+// or as an option of bash) would create a file named like this, in a folder of the machine every lab may write to (a
+// lab's /tmp keeps its writes to itself, and its root is an ordinary user to the machine)
+const CANARY_DIR = labDir('netspec-pwned-');
+const PWNED = `${CANARY_DIR}/pwned-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+afterAll(() => rmSync(CANARY_DIR, { recursive: true, force: true }));
+const canaries = () => readdirSync(CANARY_DIR).filter((f) => `${CANARY_DIR}/${f}`.startsWith(PWNED)).map((f) => `${CANARY_DIR}/${f}`);
 const HOSTILE = [
     `;touch ${PWNED}`,
     `$(touch ${PWNED})`,
@@ -88,8 +91,15 @@ let observed = 0;
 
 /** `whole`: the input is data that must arrive as one whole argument (a script's argument), never spliced into one. */
 function checkSpawns(input: string, whole = false): void {
-  for (const { file, args, shell } of spawned.splice(0)) {
+  for (const spawn of spawned.splice(0)) {
     observed++;
+    const { shell } = spawn;
+    let { file, args } = spawn;
+    // a user-namespace lab's commands start under prlimit (the lab's process bound), with a fixed argv in front
+    if (file === 'prlimit') {
+      expect(args.slice(0, 2)).toEqual([expect.stringMatching(/^--nproc=\d+$/), '--']);
+      [file, ...args] = args.slice(2) as [string, ...string[]];
+    }
     expect(shell, `${file} started with a shell`).toBeFalsy();
     if (file === 'unshare') {
       expect(args.slice(-3, -1)).toEqual(['sh', '-c']);
@@ -132,7 +142,7 @@ describe('arbitrary strings into every name and address parameter', () => {
     // a Docker host for the Docker fixtures' names, networks and published ports
     const docker = await dockerHost(dockerLab);
     // scripts named like options of bash (`-c`, `--rcfile`), in a folder of their own: lab.script runs them as scripts
-    const scripts = tempDir('netspec-no-injection-');
+    const scripts = labDir('netspec-no-injection-');
     for (const name of ['-c', '--rcfile', 'ok.sh']) writeFileSync(join(scripts, name), 'exit 0\n');
     const home = process.cwd();
     const inScripts = async (call: () => Promise<unknown>) => {

@@ -1,5 +1,5 @@
 // Issue 7: missing prerequisites say exactly what is missing and how to get it; `netspec doctor` shows the same.
-import { readdirSync, symlinkSync } from 'node:fs';
+import { chmodSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { createLab, PrerequisiteError, type Lab } from '../../src/index.js';
@@ -18,6 +18,7 @@ afterEach(() => {
 /** A PATH that has every program of this machine but `missing`. */
 function pathWithout(...missing: string[]): string {
   const dir = tempDir('netspec-path-');
+  chmodSync(dir, 0o755); // a lab's root (an ordinary user to the machine) runs the lifeline's shell from here
   const seen = new Set<string>();
   for (const bin of (savedPath ?? '').split(':').concat('/usr/sbin', '/sbin')) {
     let names: string[] = [];
@@ -45,9 +46,11 @@ describe('a missing tool is named, with the Debian package that provides it', ()
 
   for (const [tool, pkg, use] of [
     ['fping', 'fping', (lab: Lab) => lab.netns('red').then((red) => lab.reachability([red], { targets: ['127.0.0.1'] }))],
-    ['ping', 'iputils-ping', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, '127.0.0.1'))],
+    // an address red does not hold (its own, 127.0.0.1 included, is refused before any probe: issue 22); red has no
+    // route to it, and the missing tool is found before anything is sent
+    ['ping', 'iputils-ping', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, '192.0.2.1'))],
     ['iptables-restore', 'iptables', (lab: Lab) => lab.host.masquerade('192.168.15.0/24')],
-    ['socat', 'socat', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, { address: '127.0.0.1', port: 80 }, { responder: false }))],
+    ['socat', 'socat', (lab: Lab) => lab.netns('red').then((red) => toReach.call({ isNot: false }, red, { address: '192.0.2.1', port: 80 }, { responder: false }))],
   ] as const) {
     test(`${tool}: the first use says ${pkg}`, async () => {
       process.env.PATH = pathWithout(tool);

@@ -6,7 +6,7 @@ import { describe, expect, test, vi } from '../../src/vitest.js';
 import { InvalidInputError } from '../../src/index.js';
 import { buildTopologyFile, loadTopologyFile, TopologyFileError } from '../../fixtures/index.js';
 import { repoRoot, runProcess } from '../helpers/process.js';
-import { tempDir } from '../helpers/temp.js';
+import { labDir, tempDir } from '../helpers/temp.js';
 
 // some tests start the CLI (node + tsx, a few seconds of CPU each): give them room beside other files on 2 cores
 vi.setConfig({ testTimeout: 90_000 });
@@ -27,7 +27,7 @@ scripts: [firewall.sh]
 `;
 
 function files(entries: Record<string, string>): string {
-  const dir = tempDir('netspec-topology-file-');
+  const dir = labDir('netspec-topology-file-'); // the lab reads its scripts
   for (const [name, text] of Object.entries(entries)) writeFileSync(join(dir, name), text);
   return dir;
 }

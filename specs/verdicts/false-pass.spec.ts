@@ -129,7 +129,7 @@ describe('explanations that are true', () => {
     await expect(red).toReach('203.0.113.8', { seenAs: net.wan!.hostAddress });
     const wrong = await failureOf(expect(red).toReach('203.0.113.8', { seenAs: '192.168.15.1', timeout: 500 }));
     expect(wrong).toMatch(/saw the source as 198\.51\.100\.2, not 192\.168\.15\.1/);
-    expect(wrong).toMatch(/nft witness: echo requests to 203\.0\.113\.8 came from 198\.51\.100\.2/);
+    expect(wrong).toMatch(/landing watch: the probe's own echo requests \(payload [0-9a-f]{16}\) were delivered to wan \(as 203\.0\.113\.8\), from 198\.51\.100\.2/);
     // and UDP, asked for, is dropped by that rule
     await expect(red).not.toReach({ address: '203.0.113.8', port: 53 }, { protocol: 'udp', because: 'FILTERED' });
   });
@@ -263,7 +263,7 @@ describe('found by an adversarial review of this round', () => {
     for (const seenAs of ['::ffff:192.168.15.1', 'fd00::1', '0.0.0.0']) {
       await expect(expect(red).not.toReach('192.168.15.2', { seenAs })).rejects.toThrow(InvalidInputError);
     }
-    // the spec's own servers answer (they print no source): the landing namespace's nft witness records it instead
+    // the spec's own servers answer (they print no source): netspec's landing watch records the probe's own packets instead
     void blue.exec('timeout', ['20', 'socat', 'TCP-LISTEN:7000,fork,reuseaddr', 'SYSTEM:echo hi'], { reject: false }).catch(() => undefined);
     void blue.exec('timeout', ['20', 'socat', 'UDP-RECVFROM:7001,fork', 'SYSTEM:echo hi'], { reject: false }).catch(() => undefined);
     for (let i = 0; !(await blue.exec('ss', ['-H', '-ltun', 'sport = :7000 or sport = :7001'])).stdout.trim().includes('7001'); i++) {
@@ -277,7 +277,7 @@ describe('found by an adversarial review of this round', () => {
       // (as 192.168.15.1, or as the host's .3: the tutorial's MASQUERADE also covers bridged traffic here)
       const seen = /but the target saw the source as (192\.168\.15\.[13]), not 192\.168\.15\.9/.exec(msg)?.[1];
       expect(seen, msg).toBeDefined();
-      expect(msg).toMatch(new RegExp(`blue\\$ nft witness: ${protocol} packets to 192\\.168\\.15\\.2:${port} came from ${seen!.replace(/\./g, '\\.')}`));
+      expect(msg).toMatch(new RegExp(`blue\\$ ss: the probe's packets landed in blue on 192\\.168\\.15\\.2:${port} from ${seen!.replace(/\./g, '\\.')} \\(netspec's landing watch\\)`));
       await expect(red).toReach(target, { protocol, seenAs: seen!, responder: false });
     }
   });
@@ -311,5 +311,5 @@ test('seenAs: a spec\'s own server that prints an address is no evidence of the 
   await expect.poll(async () => (await net.blue.exec('ss', ['-Hltn', 'sport = :9000'])).stdout.trim()).not.toBe('');
   const msg = await failureOf(expect(net.red).toReach({ address: '192.168.15.2', port: 9000 }, { responder: false, seenAs: '10.9.9.9' }));
   expect(msg).toMatch(/but the target saw the source as \S+, not 10\.9\.9\.9/);
-  expect(msg).toMatch(/blue\$ nft witness: tcp packets to 192\.168\.15\.2:9000 came from/);
+  expect(msg).toMatch(/blue\$ ss: the probe's packets landed in blue on 192\.168\.15\.2:9000 from \S+ \(netspec's landing watch\)/);
 });

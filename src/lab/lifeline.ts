@@ -10,9 +10,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { LabGoneError, NetspecError, NotFoundError } from '../errors.js';
+import { CommandError, LabGoneError, LabLimitError, NetspecError, NotFoundError, PrerequisiteError } from '../errors.js';
 import { checkTimeoutMs, run, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
-import { lifelineArgv } from './lifeline-argv.js';
+import { lifelineArgv, type LabBounds } from './lifeline-argv.js';
 import { startError } from './start-error.js';
 
 /** A staged lab's PID 1: the one child of its `unshare` (lifeline-argv.ts, pidFromChildren). */
@@ -34,6 +34,7 @@ export interface LifelineOptions {
   /** `bridge-nf-call-*` in the lab host. */
   bridgeNetfilter: boolean;
   startTimeoutMs: number;
+  bounds: LabBounds;
 }
 
 /** A running lifeline: its process, its state (alive, being disposed, disposed, dead), how to enter it. */
@@ -51,12 +52,20 @@ export class Lifeline {
     readonly pid: number,
     readonly userns: boolean,
     readonly exited: Promise<void>,
+    readonly bounds: LabBounds,
+    /** The lab's ids are mapped to LAB_ID_BASE… (a root lab on a machine whose user namespace has them). */
+    mapped: boolean,
   ) {
     setMaxListeners(Infinity, this.#stop.signal); // one listener per command in flight
     const base = [
+      // every command of a user-namespace lab counts against the lab's process bound (RLIMIT_NPROC binds the lab's
+      // root, a uid of the lab's own user namespace; inherited from here through nsenter)
+      ...(userns ? ['prlimit', `--nproc=${bounds.maxProcesses}`, '--'] : []),
       'nsenter',
-      // our uid is root inside the lab's user namespace (--map-root-user), and setgroups is denied there
-      ...(userns ? [`--user=/proc/${pid}/ns/user`, '--preserve-credentials'] : []),
+      // a root lab with mapped ids: nsenter becomes the lab's root, the machine's LAB_ID_BASE (setgroups allowed: the maps were
+      // written by the machine's root); a non-root user's lab: our uid is already root there (--map-root-user), and
+      // setgroups is denied
+      ...(userns ? [`--user=/proc/${pid}/ns/user`, ...(mapped ? [] : ['--preserve-credentials'])] : []),
       `--mount=/proc/${pid}/ns/mnt`,
       `--pid=/proc/${pid}/ns/pid_for_children`,
       `--uts=/proc/${pid}/ns/uts`,
@@ -79,7 +88,7 @@ export class Lifeline {
    */
   static async start(options: LifelineOptions, onExit: () => void): Promise<Lifeline> {
     const { userns, root } = options;
-    const { argv, staged } = lifelineArgv(options);
+    const { argv, staged, mapped } = lifelineArgv(options);
     const child = spawnLongLived(argv);
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
@@ -121,7 +130,7 @@ export class Lifeline {
       await exited;
       throw startError(ready, stderr, userns, root, options.startTimeoutMs);
     }
-    const lifeline = new Lifeline(child, labPid, userns, exited);
+    const lifeline = new Lifeline(child, labPid, userns, exited, options.bounds, mapped);
     child.once('exit', (code, signal) => {
       onExit();
       // a staged lab's PID 1 (lab.pid) runs under `unshare --fork`, which passes on how it ended by raising the same
@@ -194,10 +203,58 @@ export class Lifeline {
       if (target !== 'host' && !this.hasNetns(target)) {
         throw new NotFoundError('network namespace', target, `it was deleted, or never created (namespaces now: ${this.listNetns().join(', ') || 'none'})`);
       }
-      throw error;
+      throw this.limitError(error, context.label) ?? this.privilegedOnly(error) ?? error;
     } finally {
       this.checkExited();
     }
+  }
+
+  /**
+   * A command's failure that is the lab hitting one of its bounds (what the kernel said: a fork refused, a tmpfs full)
+   * as a LabLimitError naming the option; undefined for any other failure.
+   */
+  limitError(error: unknown, label: string): LabLimitError | undefined {
+    if (!(error instanceof CommandError)) return undefined;
+    const said = `${error.stderr}\n${error.stdout}`;
+    if (this.userns && /\bfork: (?:retry: )?Resource temporarily unavailable|\b(?:can't|Cannot|cannot) fork|failed to execute .*: Resource temporarily unavailable/.test(said)) {
+      return new LabLimitError(
+        'maxProcesses',
+        `${error.intent} in ${error.where} hit ${label}'s bound of ${this.bounds.maxProcesses} processes (a fork was refused: "Resource temporarily unavailable"); the lab's processes live on until it is disposed. Raise it with createLab({ maxProcesses: N }) (or test.scoped({ labOptions: { maxProcesses: N } })) if the test needs more\n${error.message}`,
+        { cause: error },
+      );
+    }
+    const run = /(?:^|[\s'"`:])\/(?:var\/)?run(?:\/|\b)/m.test(said);
+    // a full-privilege lab shares the machine's /tmp: its "No space left" is the lab's only when it names /run
+    if (/No space left on device/.test(said) && (this.userns || run)) {
+      const tmp = this.userns && /(?:^|[\s'"`:])\/(?:tmp|var\/tmp|dev\/shm)(?:\/|\b)/m.test(said) && !run;
+      const bound = tmp ? 'tmpSizeMb' : 'runSizeMb';
+      const where = tmp ? `/tmp (or /dev/shm), ${this.bounds.tmpSizeMb} MiB` : `/run, ${this.bounds.runSizeMb} MiB${this.userns ? ` (or /tmp, ${this.bounds.tmpSizeMb} MiB)` : ''}`;
+      return new LabLimitError(
+        bound,
+        `${error.intent} in ${error.where} filled ${label}'s own ${where}: "No space left on device". The machine's disks are not touched; remove the files, or raise the bound with createLab({ ${bound}: N })\n${error.message}`,
+        { cause: error },
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * A kernel feature a user-namespace lab does not get (README, "What needs privileged: true"): nft payload rewriting
+   * (`tcp dport set 80`) and the `net.ipv6.route.*` sysctls. A PrerequisiteError naming `privileged: true`.
+   */
+  privilegedOnly(error: unknown): PrerequisiteError | undefined {
+    if (!this.userns || !(error instanceof CommandError)) return undefined;
+    const said = error.stderr;
+    const fix = (what: string) =>
+      `${what}; a full-privilege lab has it: createLab({ privileged: true }) (root only; the lab's root is then the machine's, so for code you trust), or test.scoped({ labOptions: { privileged: true } })\n${error.message}`;
+    if (/Could not process rule: Operation not permitted/.test(said) && /\sset\s/.test(said)) {
+      return new PrerequisiteError('nft payload rewriting (`… set …` on a packet header, e.g. `tcp dport set 80`) in a user-namespace lab', fix('the kernel allows it only to the machine\'s root'), { cause: error });
+    }
+    const key = /cannot stat \/proc\/sys\/net\/ipv6\/route\/(\S+?):? No such file/.exec(said)?.[1];
+    if (key !== undefined) {
+      return new PrerequisiteError(`the sysctl net.ipv6.route.${key} in a user-namespace lab`, fix('the kernel shows net.ipv6.route.* only in network namespaces of the machine\'s own user namespace'), { cause: error });
+    }
+    return undefined;
   }
 
   hasNetns(name: string): boolean {

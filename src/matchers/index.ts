@@ -3,7 +3,8 @@
  * this module alone also brings their types to Vitest's `expect` (the `declare module 'vitest'` block below).
  */
 import { toReach, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type ToReachOptions } from './to-reach.js';
-import { MAX_MS } from './format.js';
+import { MAX_MS, type MatcherContext, type MatcherResult } from './format.js';
+import { escapeControlInText } from '../errors.js';
 import { toHaveArpEntry, type ToHaveArpEntryOptions } from './to-have-arp-entry.js';
 import { toRouteVia, type ToRouteViaOptions } from './to-route-via.js';
 import { toHaveAddress } from './to-have-address.js';
@@ -26,7 +27,29 @@ export type { MatcherResult, MatcherContext, Evidence } from './format.js';
 export type { FailedPath } from '../graph.js';
 export type { NamespaceState } from '../state.js';
 
-export const matchers = { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability };
+/**
+ * A matcher whose message has every control character but its own line breaks escaped: link names, aliases and rule
+ * comments come from the kernel, and a raw ESC in them must never reach a terminal, a report or a JUnit file.
+ */
+function escaped<A extends unknown[]>(matcher: (this: MatcherContext, received: unknown, ...args: A) => Promise<MatcherResult>) {
+  return async function (this: MatcherContext, received: unknown, ...args: A): Promise<MatcherResult> {
+    const result = await matcher.call(this, received, ...args);
+    const message = result.message;
+    return { ...result, message: () => escapeControlInText(message()) };
+  };
+}
+
+export const matchers = {
+  toReach: escaped(toReach),
+  toHaveArpEntry: escaped(toHaveArpEntry),
+  toRouteVia: escaped(toRouteVia),
+  toHaveAddress: escaped(toHaveAddress),
+  toHaveLink: escaped(toHaveLink),
+  toForward: escaped(toForward),
+  toHaveRouteEntry: escaped(toHaveRouteEntry),
+  toHaveRule: escaped(toHaveRule),
+  toHaveReachability: escaped(toHaveReachability),
+};
 
 // Every netspec matcher is async: un-awaited, it would check nothing, so the type is Promise<void> and
 // `no-floating-promises` (or tsc with a spec that uses the value) catches a missing `await`.

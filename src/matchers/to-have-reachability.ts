@@ -3,7 +3,7 @@
  * lab's namespaces reaches) or `{ red: { blue: true, '203.0.113.8': false }, … }`.
  */
 import { InvalidInputError, NotFoundError, ProbeError } from '../errors.js';
-import { ipFamily, parseProbeAddress } from '../address.js';
+import { canonical, ipFamily, parseProbeAddress } from '../address.js';
 import { Lab } from '../lab.js';
 import { ExistingNamespaces } from '../attach.js';
 import { ReachabilityMatrix, reachability, type PairResult } from '../reachability.js';
@@ -58,6 +58,14 @@ export async function toHaveReachability(
     const targetNames = [...new Set(Object.values(spec).flatMap((row) => Object.keys(row)))];
     if (targetNames.length === 0) throw new InvalidInputError('expected reachability', expected, 'no pair to check: give at least one { from: { to: true | false } }');
     const targets = targetNames.map((t) => (known.has(t) ? lab.get(t) : t));
+    // an address target the source holds itself (loopback included) is answered inside the source: refused (issue 22)
+    for (const [from, row] of Object.entries(spec)) {
+      const addresses = Object.keys(row).filter((t) => !known.has(t));
+      if (addresses.length === 0) continue;
+      const own = new Set((await lab.get(from).addresses()).flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local))));
+      const held = addresses.find((a) => own.has(a) || (a.includes(':') ? a === '::1' : a.startsWith('127.')));
+      if (held) throw new InvalidInputError(`reachability ${from} → ${spelt[from]![held]}`, spelt[from]![held], `${from} holds ${held} itself: a probe to it never leaves ${from}, so it proves nothing about the network; name an address of another namespace`);
+    }
     matrix = await reachability(lab, sources, { targets, timeout: opts.timeout });
     wanted = (p) => spec[p.from]?.[p.to];
   } else {

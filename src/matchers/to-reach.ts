@@ -126,7 +126,16 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     };
   }
   if (this.isNot && opts.because === undefined) {
-    return { pass, message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})`, actual: 'not reached', expected: 'REACHED' };
+    return { pass, message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})${foreignLine(outcome)}${landingLine(outcome)}`, actual: 'not reached', expected: 'REACHED' };
+  }
+  if (!this.isNot && outcome.completedBy) {
+    // an answer came, but not from the end meant: evidence to report, never a pass
+    return {
+      pass,
+      actual: 'not reached',
+      expected: 'REACHED',
+      message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})${foreignLine(outcome)}${landingLine(outcome)}\n\ncommands:\n${commands(outcome.log)}`,
+    };
   }
   const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder });
   if (this.isNot) {
@@ -185,5 +194,10 @@ function landingLine(o: ProbeOutcome): string {
   const l = o.landing;
   if (!l) return '';
   const who = l.answered === 'server' ? "the spec's own server" : l.answered === 'responder' ? "netspec's responder" : 'nothing';
-  return `\n${l.dnat ? `${l.dnat}; ` : ''}answered by ${who}${l.ns ? ` in ${l.ns}` : ''} on ${l.address}:${l.port}`;
+  return `\n${l.dnat ? `${l.dnat}; ` : ''}answered by ${who}${l.ns ? ` in ${l.ns}` : ''} on ${l.address}:${l.port}${l.observed ? " (where netspec's landing watch saw the probe's own packets delivered)" : ''}`;
+}
+
+/** An answer that did not come from the end meant (a proxy that hung up, a SYN proxy): said, as evidence. */
+function foreignLine(o: ProbeOutcome): string {
+  return o.completedBy ? `\nan answer came, but not from the end meant: ${o.completedBy}` : '';
 }

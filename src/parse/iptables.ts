@@ -6,6 +6,7 @@
  * Over 300 lines on purpose: one format, one file: the line grammar, the option model (negation, counters) and the DNAT walk from PREROUTING are the same grammar.
  */
 import { contains, parseCidr } from '../address.js';
+import { unreadable } from './ip.js';
 
 /** One option of a rule as iptables-save prints it: `! -s 10.0.0.0/8` is `{ name: '-s', values: ['10.0.0.0/8'], negated: true }`. */
 export interface IptablesOption {
@@ -96,26 +97,60 @@ function parseRule(table: string, text: string, packets?: number, bytes?: number
   return { table, chain, text, packets, bytes, options: options.filter((o) => o.name !== '-A'), target: jump?.values[0], ...(jump?.name === '-g' ? { goto: true } : {}) };
 }
 
-/** Parse `iptables-save` or `iptables-save -c` output (IPv4 or IPv6). Lines it does not know are skipped. */
-export function parseIptablesSave(text: string): IptablesRuleset {
+/**
+ * The lines of iptables-save output, as iptables prints them: a quoted word (a comment, a log prefix) runs on to its
+ * closing quote, across line breaks (`--comment "a\nb"` prints a raw line break inside the quotes), so a comment's
+ * second line is never read as a rule of its own. Each with the character offset it starts at.
+ */
+function logicalLines(text: string, command: string): { line: string; at: number }[] {
+  const out: { line: string; at: number }[] = [];
+  let start = 0;
+  let quoted = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted >= 0) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = -1;
+    } else if (c === '"') quoted = i;
+    else if (c === '\n') {
+      out.push({ line: text.slice(start, i), at: start });
+      start = i + 1;
+    }
+  }
+  if (quoted >= 0) throw unreadable(command, text, quoted, 'a quoted word that never ends');
+  if (start < text.length) out.push({ line: text.slice(start), at: start });
+  return out;
+}
+
+/**
+ * Parse `iptables-save` or `iptables-save -c` output (IPv4 or IPv6). A line that is none of iptables-save's (a
+ * comment, `*table`, `:chain policy`, a rule, `COMMIT`) is a ProbeError naming `command` and the byte offset: never
+ * skipped, never read as something else.
+ */
+export function parseIptablesSave(text: string, command = 'iptables-save'): IptablesRuleset {
   const tables: string[] = [];
   const chains: IptablesChain[] = [];
   const rules: IptablesRule[] = [];
   let table = '';
-  for (const line of text.split('\n')) {
+  for (const { line, at } of logicalLines(text, command)) {
+    if (line.trim() === '' || line.startsWith('#') || line === 'COMMIT') continue;
     if (line.startsWith('*')) {
       table = line.slice(1).trim();
       tables.push(table);
       continue;
     }
-    const chain = /^:(\S+) (\S+)(?: \[(\d+):(\d+)\])?/.exec(line);
+    const chain = /^:(\S+) (\S+)(?: \[(\d+):(\d+)\])?\s*$/.exec(line);
     if (chain) {
       const [, name, policy, packets, bytes] = chain;
       chains.push({ table, name: name!, policy: policy === '-' ? undefined : policy, packets: packets === undefined ? undefined : Number(packets), bytes: bytes === undefined ? undefined : Number(bytes) });
       continue;
     }
-    const rule = /^(?:\[(\d+):(\d+)\] )?(-A \S+.*)$/.exec(line);
-    if (rule) rules.push(parseRule(table, rule[3]!.trimEnd(), rule[1] === undefined ? undefined : Number(rule[1]), rule[2] === undefined ? undefined : Number(rule[2])));
+    const rule = /^(?:\[(\d+):(\d+)\] )?(-A \S+[^]*)$/.exec(line);
+    if (rule && table) {
+      rules.push(parseRule(table, rule[3]!.trimEnd(), rule[1] === undefined ? undefined : Number(rule[1]), rule[2] === undefined ? undefined : Number(rule[2])));
+      continue;
+    }
+    throw unreadable(command, text, at, rule ? 'a rule before any `*table` line' : 'a line that is not a table, a chain, a rule or COMMIT');
   }
   return { tables, chains, rules };
 }

@@ -8,6 +8,7 @@
  */
 import { canonical, contains, parseCidr } from '../address.js';
 import { interfaceMatches, type PacketFacts } from './iptables.js';
+import { jsonErrorOffset, unreadable } from './ip.js';
 
 export interface NftTable {
   readonly family: string;
@@ -48,14 +49,23 @@ export interface NftRuleset {
 
 export const EMPTY_NFT: NftRuleset = { tables: [], chains: [], rules: [] };
 
-/** Parse `nft -j list ruleset` (or `list table …`). Empty or unreadable output is an empty ruleset. */
-export function parseNftJson(text: string): NftRuleset {
-  let items: Record<string, Record<string, unknown>>[] = [];
+/** `nft -j …` output as JSON: empty output is no items; unreadable output is a ProbeError naming the command and the byte offset. */
+function nftItems<T>(text: string, command: string): T[] {
+  if (!text.trim()) return [];
+  let parsed: unknown;
   try {
-    items = (JSON.parse(text.trim() || '{"nftables":[]}') as { nftables?: typeof items }).nftables ?? [];
-  } catch {
-    return EMPTY_NFT;
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw unreadable(command, text, jsonErrorOffset(text, error), (error as Error).message);
   }
+  const items = (parsed as { nftables?: unknown } | null)?.nftables;
+  if (!Array.isArray(items)) throw unreadable(command, text, 0, 'no `nftables` array in it');
+  return items as T[];
+}
+
+/** Parse `nft -j list ruleset` (or `list table …`). Empty output is an empty ruleset; unreadable output a ProbeError. */
+export function parseNftJson(text: string, command = 'nft -j list ruleset'): NftRuleset {
+  const items = nftItems<Record<string, Record<string, unknown>>>(text, command);
   const tables: NftTable[] = [];
   const chains: NftChain[] = [];
   const rules: NftRule[] = [];
@@ -80,15 +90,40 @@ export function parseNftJson(text: string): NftRuleset {
 }
 
 /** The elements of a set (`nft -j list set …`), as strings: addresses canonical. */
-export function setElements(text: string): string[] {
-  let items: { set?: { elem?: unknown[] } }[] = [];
-  try {
-    items = (JSON.parse(text.trim() || '{"nftables":[]}') as { nftables?: typeof items }).nftables ?? [];
-  } catch {
-    return [];
-  }
+export function setElements(text: string, command = 'nft -j list set'): string[] {
+  const items = nftItems<{ set?: { elem?: unknown[] } }>(text, command);
   const elems = items.find((x) => x.set)?.set?.elem ?? [];
   return elems.map((e) => canonical(typeof e === 'string' ? e : String((e as { elem?: { val?: unknown } }).elem?.val ?? e)));
+}
+
+/**
+ * The elements of every set of one table (`nft -j list table …`), each a list of its concatenated values (addresses
+ * canonical, ports as numbers): what netspec's landing watch recorded (src/landing.ts). Output that is not nft's JSON
+ * of one table, or an element of another shape, is an error naming the command and the byte offset: a watch read
+ * wrong would place a probe's landing wrong.
+ */
+export function tableSetElements(text: string, command: string): Map<string, (string | number)[][]> {
+  if (!text.trim()) throw unreadable(command, text, 0, 'no output');
+  const items = nftItems<{ set?: { name?: unknown; elem?: unknown[] } }>(text, command);
+  const out = new Map<string, (string | number)[][]>();
+  for (const item of items) {
+    if (!item.set) continue;
+    const name = String(item.set.name);
+    const elems: (string | number)[][] = [];
+    for (const e of item.set.elem ?? []) {
+      const value = (e as { elem?: { val?: unknown } }).elem?.val ?? e;
+      const parts = (value as { concat?: unknown[] }).concat ?? [value];
+      elems.push(
+        parts.map((v) => {
+          if (typeof v === 'number') return v;
+          if (typeof v === 'string') return canonical(v);
+          throw unreadable(command, text, 0, `a set element netspec cannot read: ${JSON.stringify(e)}`);
+        }),
+      );
+    }
+    out.set(name, elems);
+  }
+  return out;
 }
 
 const IPTABLES_TABLE_NAMES = new Set(['filter', 'nat', 'mangle', 'raw', 'security']);

@@ -22,3 +22,29 @@ export function parseNeighborTableStat(text: string): NeighborTableStat | undefi
   if (cells.some((c) => c.length !== names.length || c.some((n) => !Number.isFinite(n)))) return undefined;
   return { entries: cells[0]![entries]!, tableFulls: cells.reduce((sum, c) => sum + c[fulls]!, 0) };
 }
+
+/** A namespace's UDP counters: datagrams its kernel delivered to UDP sockets, and datagrams UDP sockets sent. */
+export interface UdpCounters {
+  inDatagrams: number;
+  outDatagrams: number;
+}
+
+/**
+ * `/proc/net/snmp` (IPv4: a `Udp:` line of names, then one of values) or `/proc/net/snmp6` (IPv6: `Udp6InDatagrams N`
+ * lines). Undefined when the counters are not there.
+ */
+export function parseUdpCounters(text: string, family: 4 | 6): UdpCounters | undefined {
+  if (family === 6) {
+    const get = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)\\s*$`, 'm').exec(text)?.[1] ?? NaN);
+    const inDatagrams = get('Udp6InDatagrams');
+    const outDatagrams = get('Udp6OutDatagrams');
+    return Number.isFinite(inDatagrams) && Number.isFinite(outDatagrams) ? { inDatagrams, outDatagrams } : undefined;
+  }
+  const [names, values] = text.split('\n').filter((l) => l.startsWith('Udp: '));
+  if (!names || !values) return undefined;
+  const n = names.trim().split(/\s+/);
+  const v = values.trim().split(/\s+/).map(Number);
+  const inDatagrams = v[n.indexOf('InDatagrams')];
+  const outDatagrams = v[n.indexOf('OutDatagrams')];
+  return inDatagrams !== undefined && outDatagrams !== undefined && Number.isFinite(inDatagrams) && Number.isFinite(outDatagrams) ? { inDatagrams, outDatagrams } : undefined;
+}

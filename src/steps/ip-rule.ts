@@ -2,6 +2,7 @@
 import { InvalidInputError } from '../errors.js';
 import { parsePrefix, type Family } from '../address.js';
 import { checkIfname } from '../names.js';
+import { IP_PROTOCOLS } from '../parse/ip.js';
 import { routeTable, wholeNumber, type RouteTable } from './route.js';
 import { type StepIn, checkStepOptions } from './step.js';
 
@@ -28,11 +29,49 @@ export interface RuleOptions {
   action?: RuleAction;
   /** 4 or 6: inferred from `from`/`to` when they are given; IPv4 otherwise. */
   family?: Family;
+  /** The rule matches every packet its selectors do NOT match (`ip rule add not …`). */
+  not?: boolean;
+  /** The dsfield (TOS byte) packets must carry, 0–255 (`tos`/`dsfield`; iproute2 prints `tos 0x10`, or a name such as AF11). */
+  tos?: number;
+  /** The IP protocol: a name (`tcp`, `udp`, `icmp`, `ipv6-icmp`, …) or a number 0–255. */
+  ipproto?: string | number;
+  /** Source port, or an inclusive range `"1000-2000"`. */
+  sport?: number | string;
+  /** Destination port, or an inclusive range `"1000-2000"`. */
+  dport?: number | string;
+  /** The uid of the socket's owner, or an inclusive range `"1000-1999"` (in a user namespace, only uids it maps). */
+  uidrange?: number | string;
+}
+
+/** The selector fields of a rule beyond from/to/iif/oif/fwmark, in the order `ip rule` prints them. */
+export const RULE_OPTION_KEYS = ['from', 'to', 'iif', 'oif', 'fwmark', 'fwmask', 'table', 'priority', 'action', 'family', 'not', 'tos', 'ipproto', 'sport', 'dport', 'uidrange'] as const;
+
+/** `tos`: a whole number 0–255. */
+export function checkTos(value: unknown, input: string): number {
+  return wholeNumber(value as number, input, 0, 255);
+}
+
+/** `ipproto`: a protocol number 0–255, from a name iproute2 knows or a number. */
+export function checkIpproto(value: unknown, input: string): number {
+  if (typeof value === 'number') return wholeNumber(value, input, 0, 255);
+  if (typeof value === 'string' && Object.hasOwn(IP_PROTOCOLS, value)) return IP_PROTOCOLS[value]!;
+  throw new InvalidInputError(input, value, `expected a protocol number 0–255 or one of ${Object.keys(IP_PROTOCOLS).join(', ')}`);
+}
+
+/** A port or uid, or an inclusive range of them (`"1000-2000"`), as `lo-hi` (`N` for one). */
+export function checkRange(value: unknown, input: string, max: number): string {
+  if (typeof value === 'number') return String(wholeNumber(value, input, 0, max));
+  const m = typeof value === 'string' ? /^(\d+)(?:-(\d+))?$/.exec(value) : null;
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m?.[2] === undefined ? lo : Number(m[2]);
+  if (!m || lo > max || hi > max || hi < lo) throw new InvalidInputError(input, value, `expected a whole number from 0 to ${max}, or a range "LOW-HIGH" of them`);
+  return lo === hi ? String(lo) : `${lo}-${hi}`;
 }
 
 /** `ip rule add|del [from P] [to P] [iif I] [oif O] [fwmark M[/MASK]] [priority N] (table T | ACTION)`, input checked. */
 export function ruleStep(verb: 'add' | 'del', options: RuleOptions): StepIn {
-  checkStepOptions(options, 'rule', ['from', 'to', 'iif', 'oif', 'fwmark', 'fwmask', 'table', 'priority', 'action', 'family'], 'a rule', 'expected an object such as { from: "10.0.0.0/24", table: 100 }');
+  checkStepOptions(options, 'rule', RULE_OPTION_KEYS, 'a rule', 'expected an object such as { from: "10.0.0.0/24", table: 100 }');
+  if (options.not !== undefined && typeof options.not !== 'boolean') throw new InvalidInputError('rule not', options.not, 'expected true or false');
   if (options.family !== undefined && options.family !== 4 && options.family !== 6) throw new InvalidInputError('rule family', options.family, 'expected 4 or 6');
   let family = options.family;
   const words: string[] = [];
@@ -51,6 +90,15 @@ export function ruleStep(verb: 'add' | 'del', options: RuleOptions): StepIn {
     const mask = options.fwmask === undefined ? undefined : wholeNumber(options.fwmask, 'rule fwmask', 0, 0xffffffff);
     words.push('fwmark', `0x${mark.toString(16)}${mask === undefined ? '' : `/0x${mask.toString(16)}`}`);
   }
+  if (options.tos !== undefined) words.push('tos', `0x${checkTos(options.tos, 'rule tos').toString(16)}`);
+  if (options.uidrange !== undefined) {
+    const r = checkRange(options.uidrange, 'rule uidrange', 0xffffffff);
+    words.push('uidrange', r.includes('-') ? r : `${r}-${r}`);
+  }
+  if (options.ipproto !== undefined) words.push('ipproto', String(checkIpproto(options.ipproto, 'rule ipproto')));
+  if (options.sport !== undefined) words.push('sport', checkRange(options.sport, 'rule sport', 65535));
+  if (options.dport !== undefined) words.push('dport', checkRange(options.dport, 'rule dport', 65535));
+  if (options.not) words.unshift('not');
   if (options.priority !== undefined) words.push('priority', String(wholeNumber(options.priority, 'rule priority', 0, 0xffffffff)));
   const action = options.action ?? 'lookup';
   if (!(RULE_ACTIONS as readonly string[]).includes(action)) throw new InvalidInputError('rule action', options.action, `expected one of ${RULE_ACTIONS.join(', ')}`);
