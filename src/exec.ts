@@ -215,6 +215,11 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
  * and exits with it. Without --pid it execs the command, which then leads the group itself.
  */
 function waitsForItsCommand(argv: readonly string[]): boolean {
+  // a lab's commands start with `prlimit --nproc=N --` (its process bound), which sets the limit and execs nsenter
+  if (argv[0] === 'prlimit' || argv[0]?.endsWith('/prlimit')) {
+    const end = argv.indexOf('--');
+    return end !== -1 && waitsForItsCommand(argv.slice(end + 1));
+  }
   if (argv[0] !== 'nsenter' && !argv[0]?.endsWith('/nsenter')) return false;
   const end = argv.indexOf('--');
   return argv.slice(1, end === -1 ? undefined : end).some((a) => a === '-p' || a === '--pid' || a.startsWith('--pid=') || /^-[a-zA-Z]*p/.test(a));
