@@ -8,6 +8,9 @@ import { buildLab, type BuiltLab } from './build.js';
 import { PORTS, describeClaim, seenAsAddress, targetAddress, type Claim, type LabModel, type ReachClaim } from './model.js';
 import { Listeners, observe, type Observation } from './truth.js';
 
+/** A positive toReach's deadline (netspec's default is 3000 ms; a lab's probes here answer within milliseconds). */
+export const POSITIVE_TIMEOUT_MS = 2000;
+
 export type Verdict = 'agree' | 'false-pass' | 'false-fail' | 'refusal';
 
 export interface ClaimResult {
@@ -50,7 +53,7 @@ async function netspecVerdict(b: BuiltLab, c: ReachClaim): Promise<{ pass?: bool
   const address = targetAddress(c);
   const target = c.proto === 'icmp' ? address : { address, port: c.port };
   const seen = seenAsAddress(c);
-  const options = { ...(c.proto === 'udp' ? { protocol: 'udp' as const } : {}), ...(seen ? { seenAs: seen } : {}) };
+  const options = { ...(c.proto === 'udp' ? { protocol: 'udp' as const } : {}), ...(seen ? { seenAs: seen } : {}), ...(c.not ? {} : { timeout: POSITIVE_TIMEOUT_MS }) };
   try {
     const r = await toReach.call({ isNot: c.not }, ns, target, Object.keys(options).length ? options : undefined);
     // r.pass is "reached (and seen as)"; the claim passes when that matches its polarity

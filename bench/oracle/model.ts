@@ -168,13 +168,13 @@ export function labModel(): fc.Arbitrary<LabModel> {
             minLength: servers,
             maxLength: servers,
           }),
-          masquerade: fc.constantFrom<Backend>('iptables', 'nft'),
+          masquerade: fc.option(fc.constantFrom<Backend>('iptables', 'nft'), { nil: undefined, freq: 2 }),
           drops: fc.array(drop, { maxLength: 2 }),
           dnats: fc.array(dnat, { maxLength: 2 }),
-          duplicateOf: server,
+          duplicateOf: fc.option(server, { nil: undefined, freq: 4 }),
           claims: fc.array(claim, { minLength: 1, maxLength: 2 }),
         },
-        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'drops', 'dnats', 'claims'] },
+        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'claims'] },
       );
     });
 }

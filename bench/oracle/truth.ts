@@ -76,16 +76,15 @@ export async function observe(from: Netns, listeners: Listeners, address: string
   let reached = false;
   let output = '';
   if (proto === 'icmp') {
-    const r = await from.exec('ping', ['-n', '-c', '3', '-i', '0.2', '-W', '1', '-p', n, address], { reject: false, timeoutMs: 10_000, intent: 'oracle ping' });
-    output = `ping -c 3 -p ${n} ${address}: ${(/(\d+) received/.exec(r.stdout)?.[0] ?? r.stdout.trim().split('\n').at(-1)) || r.stderr.trim()}`;
+    const r = await from.exec('ping', ['-n', '-c', '2', '-i', '0.2', '-W', '1', '-p', n, address], { reject: false, timeoutMs: 10_000, intent: 'oracle ping' });
+    output = `ping -c 2 -p ${n} ${address}: ${(/(\d+) received/.exec(r.stdout)?.[0] ?? r.stdout.trim().split('\n').at(-1)) || r.stderr.trim()}`;
     reached = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0) > 0;
   } else {
-    for (let attempt = 0; attempt < 2 && !reached; attempt++) {
-      const dest = proto === 'tcp' ? `TCP:${address}:${port},connect-timeout=2` : `UDP:${address}:${port}`;
-      const r = await from.exec('socat', ['-T', proto === 'tcp' ? '2' : '1', '-', dest], { input: `${n}\n`, reject: false, timeoutMs: 10_000, intent: 'oracle socat' });
+    for (let attempt = 0; attempt < (proto === 'udp' ? 2 : 1) && !reached; attempt++) {
+      const dest = proto === 'tcp' ? `TCP:${address}:${port},connect-timeout=1.5` : `UDP:${address}:${port}`;
+      const r = await from.exec('socat', ['-T', proto === 'tcp' ? '1.5' : '0.7', '-', dest], { input: `${n}\n`, reject: false, timeoutMs: 10_000, intent: 'oracle socat' });
       reached = r.stdout.includes(` ${n}`) && r.stdout.startsWith('ORACLE ');
       output = `socat - ${dest} (nonce ${n}): ${r.stdout.trim() || r.stderr.trim().split('\n').at(-1) || `exit ${r.exitCode}`}`;
-      if (proto === 'tcp' && /refused/i.test(r.stderr)) break;
     }
   }
   await new Promise((r) => setTimeout(r, 100)); // the listeners write their lines

@@ -1,0 +1,224 @@
+/**
+ * `npm run oracle [-- --cases N] [--seed S] [--concurrency K] [--shrink-seconds T] [--no-shrink] [--no-regressions]`
+ *
+ * A differential oracle for netspec's verdicts (issue 22). fast-check generates labs (bench/oracle/model.ts: clients,
+ * a router, servers, bridges, forwarding, MASQUERADE, FORWARD drops and DNATs in iptables-nft and native nft, source-side
+ * DNAT, duplicate addresses) and claims about them; each lab is built through netspec's public API
+ * (bench/oracle/build.ts), each claim observed by the oracle (bench/oracle/truth.ts: plain listeners everywhere, plain
+ * senders with a nonce, the kernel's own `ip route get`; no code of src/probe.ts, src/landing.ts or src/parse/) and then
+ * asked of netspec (its matchers as plain functions). Every disagreement is classified: false pass (netspec passed a
+ * claim the oracle says is false), false fail, or refusal (netspec threw a typed error: counted, not a disagreement).
+ *
+ * The cases of bench/oracle/regressions.json (minimal labs found before) run first. A disagreement is shrunk with
+ * fast-check to a minimal lab, printed with its seed and path, and added there. Exit code 1 on any false pass or false
+ * fail (regressions included), 2 when the oracle itself failed.
+ */
+import fc from 'fast-check';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { runCase, type CaseResult, type ClaimResult, type Verdict } from './oracle/case.js';
+import { labModel, type LabModel } from './oracle/model.js';
+
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const num = (name: string, dflt: number): number => {
+  const v = opt(name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`oracle: ${name} takes a whole number, got ${JSON.stringify(v)}`);
+    process.exit(2);
+  }
+  return n;
+};
+const cases = num('--cases', 200);
+const seed = num('--seed', Date.now() % 1_000_000_007);
+const concurrency = Math.max(1, num('--concurrency', 3));
+const shrinkSeconds = num('--shrink-seconds', 240);
+const shrink = !argv.includes('--no-shrink');
+const replay = !argv.includes('--no-regressions');
+const verbose = argv.includes('--verbose');
+
+const REGRESSIONS = new URL('./oracle/regressions.json', import.meta.url).pathname;
+
+interface Regression {
+  /** How it was found: the run's seed and the case's fast-check path (replayable with --seed while the generator is unchanged). */
+  seed: number;
+  path: string;
+  class: Verdict;
+  claim: string;
+  /** netspec's verdict (its message) and the oracle's observation, when found. */
+  netspec: string;
+  oracle: string;
+  model: LabModel;
+}
+
+const regressions: Regression[] = existsSync(REGRESSIONS) ? (JSON.parse(readFileSync(REGRESSIONS, 'utf8')) as Regression[]) : [];
+
+interface Tally {
+  cases: number;
+  claims: number;
+  agree: number;
+  'false-pass': ClaimResult[];
+  'false-fail': ClaimResult[];
+  refusals: Map<string, number>;
+  errors: string[];
+  ms: number[];
+}
+const newTally = (): Tally => ({ cases: 0, claims: 0, agree: 0, 'false-pass': [], 'false-fail': [], refusals: new Map(), errors: [], ms: [] });
+
+function count(t: Tally, r: CaseResult): void {
+  t.cases++;
+  t.ms.push(r.ms);
+  if (r.error) t.errors.push(r.error.split('\n')[0]!);
+  for (const c of r.claims) {
+    t.claims++;
+    if (c.verdict === 'agree') t.agree++;
+    else if (c.verdict === 'refusal') {
+      // explained by its message, with the lab-specific parts (addresses, counts) left in: they say which claim
+      const key = c.detail.replace(/\d+ ms/g, 'N ms').slice(0, 200);
+      t.refusals.set(key, (t.refusals.get(key) ?? 0) + 1);
+    } else t[c.verdict].push(c);
+  }
+}
+
+function printDisagreement(label: string, r: CaseResult, c: ClaimResult): void {
+  console.log(`\n  ✗ ${c.verdict.toUpperCase()} ${label}: ${c.text}`);
+  console.log(`    oracle: claim is ${c.truth ? 'TRUE' : 'FALSE'} — ${c.oracle}`);
+  console.log(`    netspec: ${c.netspec ? 'passed' : 'failed'} — ${c.detail}`);
+  console.log(`    lab:\n${r.script.map((l) => `      ${l.replace(/\n/g, '\n      ')}`).join('\n')}`);
+}
+
+async function pool<T, R>(items: readonly T[], k: number, f: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(k, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await f(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}
+
+const fmt = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const started = performance.now();
+
+// ── 1. the regressions found before, replayed first ──
+const regTally = newTally();
+if (replay && regressions.length) {
+  console.log(`oracle: replaying ${regressions.length} regression case(s) from bench/oracle/regressions.json`);
+  await pool(regressions, concurrency, async (reg, i) => {
+    const r = await runCase(reg.model);
+    count(regTally, r);
+    const bad = r.claims.filter((c) => c.verdict === 'false-pass' || c.verdict === 'false-fail');
+    console.log(`  regression ${i + 1} (${reg.class}: ${reg.claim}): ${bad.length ? `still ${bad.map((c) => c.verdict).join(', ')}` : r.error ? `oracle error: ${r.error.split('\n')[0]}` : 'agrees now'} (${fmt(r.ms)})`);
+    if (verbose) for (const c of bad) printDisagreement(`regression ${i + 1}`, r, c);
+  });
+}
+
+// ── 2. generated cases ──
+const arb = labModel();
+const models: LabModel[] = [];
+fc.check(
+  fc.property(arb, (m) => {
+    models.push(m);
+    return true;
+  }),
+  { seed, numRuns: cases },
+);
+console.log(`oracle: ${cases} generated case(s), seed ${seed}, ${concurrency} lab(s) at once`);
+const tally = newTally();
+const failing: { i: number; r: CaseResult }[] = [];
+let done = 0;
+await pool(models, concurrency, async (m, i) => {
+  const r = await runCase(m);
+  count(tally, r);
+  done++;
+  const bad = r.claims.filter((c) => c.verdict === 'false-pass' || c.verdict === 'false-fail');
+  if (bad.length) failing.push({ i, r });
+  const mark = r.error ? 'E' : bad.length ? '✗' : r.claims.some((c) => c.verdict === 'refusal') ? 'r' : '.';
+  if (verbose || bad.length || r.error) {
+    console.log(`  case ${i} [${done}/${cases}] ${fmt(r.ms)} ${mark} ${r.claims.map((c) => `${c.verdict}`).join(', ')}${r.error ? ` — ${r.error.split('\n')[0]}` : ''}`);
+    for (const c of bad) printDisagreement(`case ${i} (seed ${seed}, path ${i})`, r, c);
+  } else process.stdout.write(mark);
+});
+process.stdout.write('\n');
+
+// ── 3. shrink each disagreement to a minimal lab, keep it as a regression case ──
+const found: Regression[] = [];
+if (shrink && failing.length) {
+  const deadline = performance.now() + shrinkSeconds * 1000;
+  for (const { i, r } of failing.sort((a, b) => a.i - b.i)) {
+    if (performance.now() > deadline) {
+      console.log(`\noracle: shrink budget (${shrinkSeconds} s) spent; case ${i} kept unshrunk`);
+    }
+    const cls = r.claims.find((c) => c.verdict === 'false-pass' || c.verdict === 'false-fail')!.verdict;
+    let last: { r: CaseResult; c: ClaimResult } | undefined;
+    let steps = 0;
+    const out = await fc.check(
+      fc.asyncProperty(arb, async (m) => {
+        if (performance.now() > deadline && last) return true; // out of time: keep the smallest found so far
+        steps++;
+        const rr = await runCase(m);
+        const c = rr.claims.find((x) => x.verdict === cls);
+        if (c) last = { r: rr, c };
+        return !c;
+      }),
+      { seed, path: String(i), numRuns: 1 },
+    );
+    if (!out.failed || !last) {
+      console.log(`\noracle: case ${i}'s ${cls} did not happen again on replay (flaky?); kept unshrunk`);
+      const c = r.claims.find((x) => x.verdict === cls)!;
+      found.push({ seed, path: String(i), class: cls, claim: c.text, netspec: c.detail, oracle: c.oracle, model: models[i]! });
+      continue;
+    }
+    const minimal = out.counterexample![0] as LabModel;
+    console.log(`\noracle: case ${i} shrunk in ${steps} run(s) to (seed ${seed}, path ${out.counterexamplePath}):`);
+    const rr = await runCase(minimal);
+    const c = rr.claims.find((x) => x.verdict === cls) ?? last.c;
+    printDisagreement('minimal', rr.claims.length ? rr : last.r, c);
+    console.log(`    model: ${JSON.stringify(minimal)}`);
+    found.push({ seed, path: out.counterexamplePath ?? String(i), class: cls, claim: c.text, netspec: c.detail, oracle: c.oracle, model: minimal });
+  }
+} else if (failing.length) {
+  for (const { i, r } of failing) {
+    const c = r.claims.find((x) => x.verdict === 'false-pass' || x.verdict === 'false-fail')!;
+    found.push({ seed, path: String(i), class: c.verdict, claim: c.text, netspec: c.detail, oracle: c.oracle, model: models[i]! });
+  }
+}
+if (found.length) {
+  const key = (g: Regression) => JSON.stringify(g.model);
+  const known = new Set(regressions.map(key));
+  const added = found.filter((g) => !known.has(key(g)));
+  if (added.length) {
+    writeFileSync(REGRESSIONS, JSON.stringify([...regressions, ...added], null, 2) + '\n');
+    console.log(`\noracle: ${added.length} new regression case(s) written to bench/oracle/regressions.json`);
+  }
+}
+
+// ── 4. the report ──
+function report(name: string, t: Tally): void {
+  if (!t.cases) return;
+  const sorted = [...t.ms].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  const sum = t.ms.reduce((a, b) => a + b, 0);
+  console.log(`\n${name}: ${t.cases} cases, ${t.claims} claims — ${t.agree} agree, ${t['false-pass'].length} false passes, ${t['false-fail'].length} false fails, ${[...t.refusals.values()].reduce((a, b) => a + b, 0)} refusals, ${t.errors.length} oracle errors`);
+  console.log(`  time per case: median ${fmt(median)}, mean ${fmt(sum / t.cases)}, max ${fmt(sorted.at(-1) ?? 0)}`);
+  for (const cls of ['false-pass', 'false-fail'] as const) {
+    const byText = new Map<string, number>();
+    for (const c of t[cls]) byText.set(c.text, (byText.get(c.text) ?? 0) + 1);
+    for (const [text, n] of byText) console.log(`  ${cls}: ${text}${n > 1 ? ` ×${n}` : ''}`);
+  }
+  for (const [msg, n] of t.refusals) console.log(`  refusal ×${n}: ${msg}`);
+  for (const e of t.errors) console.log(`  oracle error: ${e}`);
+}
+report('regressions', regTally);
+report(`generated (seed ${seed})`, tally);
+console.log(`\noracle: total ${fmt(performance.now() - started)}`);
+const disagreements = regTally['false-pass'].length + regTally['false-fail'].length + tally['false-pass'].length + tally['false-fail'].length;
+process.exit(tally.errors.length + regTally.errors.length ? 2 : disagreements ? 1 : 0);
