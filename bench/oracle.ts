@@ -39,7 +39,9 @@ const concurrency = Math.max(1, num('--concurrency', 3));
 const shrinkSeconds = num('--shrink-seconds', 240);
 const shrink = !argv.includes('--no-shrink');
 const replay = !argv.includes('--no-regressions');
-const verbose = argv.includes('--verbose');
+const verbose = argv.includes('--verbose') || opt('--case') !== undefined;
+/** Run only this generated case (its fast-check path at --seed), verbosely. */
+const only = opt('--case') === undefined ? undefined : num('--case', 0);
 
 const REGRESSIONS = new URL('./oracle/regressions.json', import.meta.url).pathname;
 
@@ -132,10 +134,12 @@ fc.check(
   { seed, numRuns: cases },
 );
 console.log(`oracle: ${cases} generated case(s), seed ${seed}, ${concurrency} lab(s) at once`);
+if (only !== undefined) models.splice(0, models.length, ...models.filter((_, i) => i === only));
 const tally = newTally();
 const failing: { i: number; r: CaseResult }[] = [];
 let done = 0;
 await pool(models, concurrency, async (m, i) => {
+  if (only !== undefined) i = only;
   const r = await runCase(m);
   count(tally, r);
   done++;
@@ -145,13 +149,14 @@ await pool(models, concurrency, async (m, i) => {
   if (verbose || bad.length || r.error) {
     console.log(`  case ${i} [${done}/${cases}] ${fmt(r.ms)} ${mark} ${r.claims.map((c) => `${c.verdict}`).join(', ')}${r.error ? ` — ${r.error.split('\n')[0]}` : ''}`);
     for (const c of bad) printDisagreement(`case ${i} (seed ${seed}, path ${i})`, r, c);
+    if (only !== undefined) for (const c of r.claims.filter((c) => !bad.includes(c))) console.log(`  ${c.verdict} ${c.text}\n    oracle: ${c.oracle}\n    netspec: ${c.detail}`);
   } else process.stdout.write(mark);
 });
 process.stdout.write('\n');
 
 // ── 3. shrink each disagreement to a minimal lab, keep it as a regression case ──
 const found: Regression[] = [];
-if (shrink && failing.length) {
+if (shrink && failing.length && only === undefined) {
   const deadline = performance.now() + shrinkSeconds * 1000;
   for (const { i, r } of failing.sort((a, b) => a.i - b.i)) {
     if (performance.now() > deadline) {
@@ -185,7 +190,7 @@ if (shrink && failing.length) {
     console.log(`    model: ${JSON.stringify(minimal)}`);
     found.push({ seed, path: out.counterexamplePath ?? String(i), class: cls, claim: c.text, netspec: c.detail, oracle: c.oracle, model: minimal });
   }
-} else if (failing.length) {
+} else if (failing.length && only === undefined) {
   for (const { i, r } of failing) {
     const c = r.claims.find((x) => x.verdict === 'false-pass' || x.verdict === 'false-fail')!;
     found.push({ seed, path: String(i), class: c.verdict, claim: c.text, netspec: c.detail, oracle: c.oracle, model: models[i]! });

@@ -4,7 +4,10 @@
  * Returns the handles and a script that says, as commands, what was built (printed for a failing case).
  */
 import { createLab, type Lab, type Netns } from '../../src/index.js';
-import { R_A, R_B, VIP, clientAddr, serverAddr, type Backend, type Dnat, type Drop, type LabModel } from './model.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { R_A, R_B, VIP, clientAddr, gwAddress, serverAddr, type Backend, type Dnat, type Drop, type LabModel, type Service } from './model.js';
 
 export interface BuiltLab {
   lab: Lab;
@@ -14,6 +17,8 @@ export interface BuiltLab {
   stray?: Netns;
   all: Netns[];
   script: string[];
+  /** Where the lab's silent services write what they received (one file per service: `service-N.log`). */
+  serviceDir: string;
 }
 
 interface Rules {
@@ -155,9 +160,43 @@ export async function buildLab(m: LabModel): Promise<BuiltLab> {
     if (m.masquerade) masqRule(m.masquerade, rRules);
     await load(router, rRules, script);
     for (const [i, c] of clients.entries()) await load(c, perClient[i]!, script);
-    return { lab, clients, servers, router, stray, all: handles, script };
+
+    for (const p of m.policies) {
+      const c = clients[p.client]!;
+      const cmds: string[][] = [
+        ['ip', 'route', 'add', 'default', 'via', gwAddress(p.via), 'table', String(p.table)],
+        ['ip', 'rule', 'add', ...(p.not ? ['not'] : []), ...(p.byFrom ? ['from', clientAddr(p.client)] : ['fwmark', String(p.mark)]), 'table', String(p.table)],
+      ];
+      if (p.markPort !== undefined) cmds.push(['iptables', '-t', 'mangle', '-A', 'OUTPUT', '-p', 'tcp', '--dport', String(p.markPort), '-j', 'MARK', '--set-mark', String(p.mark)]);
+      for (const [cmd, ...args] of cmds) {
+        script.push(`${c.name}$ ${cmd} ${args.join(' ')}`);
+        await c.exec(cmd!, args);
+      }
+    }
+
+    const serviceDir = mkdtempSync(join(tmpdir(), 'netspec-oracle-svc-'));
+    await Promise.all(m.services.map((v, k) => startService(v, k, v.where === 'router' ? router : servers[v.where.server]!, serviceDir, script)));
+    return { lab, clients, servers, router, stray, all: handles, script, serviceDir };
   } catch (e) {
     await lab.dispose();
     throw e;
+  }
+}
+
+/** Start one of the lab's own servers (socat, argv) and wait until `ss` shows it listening. */
+async function startService(v: Service, k: number, ns: Netns, dir: string, script: string[]): Promise<void> {
+  const log = join(dir, `service-${k}.log`);
+  let args: string[];
+  if (v.kind === 'echo') args = [v.proto === 'tcp' ? `TCP-LISTEN:${v.port},fork,reuseaddr` : `UDP-RECVFROM:${v.port},fork`, 'EXEC:cat'];
+  else if (v.kind === 'silent') args = ['-u', v.proto === 'tcp' ? `TCP-LISTEN:${v.port},fork,reuseaddr` : `UDP-RECV:${v.port}`, `OPEN:${log},creat,append`];
+  else args = [`TCP-LISTEN:${v.port},fork,reuseaddr`, `TCP:${serverAddr(v.upstream!.server)}:${v.upstream!.port},connect-timeout=1`];
+  script.push(`${ns.name}$ socat ${args.join(' ')} &   # a ${v.kind} ${v.proto} server`);
+  void ns.exec('socat', args, { reject: false, timeoutMs: 600_000, intent: `service ${k}` }).catch(() => undefined);
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const r = await ns.exec('ss', [v.proto === 'tcp' ? '-Hltn' : '-Hlun', 'sport', '=', `:${v.port}`], { reject: false });
+    if (r.stdout.trim()) return;
+    if (Date.now() > deadline) throw new Error(`oracle: service ${k} (socat ${args.join(' ')}) did not start in ${ns.name}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

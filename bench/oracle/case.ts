@@ -3,10 +3,12 @@
  * listeners, then ask netspec the same claims through its matchers called as plain functions, and classify each.
  */
 import { NetspecError } from '../../src/index.js';
-import { toReach } from '../../src/matchers/index.js';
+import { toHaveRule, toReach, toRouteVia } from '../../src/matchers/index.js';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { buildLab, type BuiltLab } from './build.js';
-import { PORTS, describeClaim, seenAsAddress, targetAddress, type Claim, type LabModel, type ReachClaim } from './model.js';
-import { Listeners, observe, type Observation } from './truth.js';
+import { PORTS, clientAddr, describeClaim, gwAddress, routeDest, seenAsAddress, serviceAddress, targetAddress, type Claim, type LabModel, type ReachClaim } from './model.js';
+import { Listeners, kernelRoute, kernelRule, observe, observeService, type Observation } from './truth.js';
 
 /** A positive toReach's deadline (netspec's default is 3000 ms; a lab's probes here answer within milliseconds). */
 export const POSITIVE_TIMEOUT_MS = 2000;
@@ -34,13 +36,13 @@ export interface CaseResult {
   error?: string;
 }
 
-function oracleText(o: Observation, c: ReachClaim): string {
+function oracleText(o: Observation, c: Claim): string {
   const landed = o.arrivals.map((a) => `${a.ns} (${a.local ?? ''}${a.port ? `:${a.port}` : ''} from ${a.peer})`).join(', ');
-  return `${o.output}; arrived at: ${landed || 'nowhere'}${c.seenAs ? `; seenAs ${seenAsAddress(c)}` : ''}`;
+  return `${o.output}; arrived at: ${landed || 'nowhere'}${seenAsAddress(c) ? `; seenAs ${seenAsAddress(c)}` : ''}`;
 }
 
-function claimTruth(o: Observation, c: ReachClaim): boolean {
-  if (c.not) return !o.reached;
+function claimTruth(o: Observation, c: Claim): boolean {
+  if ('not' in c && c.not) return !o.reached;
   if (!o.reached) return false;
   const seen = seenAsAddress(c);
   if (seen === undefined) return true;
@@ -48,20 +50,59 @@ function claimTruth(o: Observation, c: ReachClaim): boolean {
   return o.arrivals.length > 0 && o.arrivals.every((a) => a.peer === seen);
 }
 
-async function netspecVerdict(b: BuiltLab, c: ReachClaim): Promise<{ pass?: boolean; detail: string; refused?: boolean }> {
-  const ns = b.clients[c.from]!;
-  const address = targetAddress(c);
-  const target = c.proto === 'icmp' ? address : { address, port: c.port };
-  const seen = seenAsAddress(c);
-  const options = { ...(c.proto === 'udp' ? { protocol: 'udp' as const } : {}), ...(seen ? { seenAs: seen } : {}), ...(c.not ? {} : { timeout: POSITIVE_TIMEOUT_MS }) };
+async function netspecVerdict(b: BuiltLab, m: LabModel, c: Claim): Promise<{ pass?: boolean; detail: string; refused?: boolean }> {
   try {
-    const r = await toReach.call({ isNot: c.not }, ns, target, Object.keys(options).length ? options : undefined);
-    // r.pass is "reached (and seen as)"; the claim passes when that matches its polarity
+    let r;
+    if (c.kind === 'reach' || c.kind === 'service') {
+      const ns = b.clients[c.from]!;
+      let target: string | { address: string; port: number };
+      let options: Record<string, unknown> = {};
+      if (c.kind === 'reach') {
+        const address = targetAddress(c);
+        target = c.proto === 'icmp' ? address : { address, port: c.port };
+        const seen = seenAsAddress(c);
+        options = { ...(c.proto === 'udp' ? { protocol: 'udp' } : {}), ...(seen ? { seenAs: seen } : {}) };
+      } else {
+        const v = m.services[c.service]!;
+        target = { address: serviceAddress(v), port: v.port };
+        options = { ...(v.proto === 'udp' ? { protocol: 'udp' } : {}), responder: false };
+      }
+      if (!c.not) options.timeout = POSITIVE_TIMEOUT_MS;
+      r = await toReach.call({ isNot: c.not }, ns, target, Object.keys(options).length ? options : undefined);
+    } else if (c.kind === 'route') {
+      r = await toRouteVia.call({ isNot: c.not }, b.clients[c.client]!, routeDest(c), gwAddress(c.gw), ...(c.mark !== undefined ? [{ mark: c.mark }] : []));
+    } else {
+      const rule = { ...(c.byFrom ? { from: clientAddr(c.client) } : { fwmark: c.mark }), table: c.table };
+      r = await toHaveRule.call({ isNot: c.not }, b.clients[c.client]!, rule);
+    }
+    // r.pass is "the positive form holds"; the claim passes when that matches its polarity
     const pass = c.not ? !r.pass : r.pass;
     return { pass, detail: r.message().split('\n').filter(Boolean).slice(1, 4).join(' | ') };
   } catch (e) {
     if (e instanceof NetspecError) return { refused: true, detail: `${e.name}: ${e.message.split('\n')[0]}` };
     throw e;
+  }
+}
+
+/** The oracle's observation of one claim (listeners running). */
+async function observeClaim(b: BuiltLab, m: LabModel, c: Claim, listeners: Listeners): Promise<Observation> {
+  switch (c.kind) {
+    case 'reach':
+      return observe(b.clients[c.from]!, listeners, targetAddress(c), c.proto, c.port);
+    case 'service': {
+      const v = m.services[c.service]!;
+      const silent = m.services.flatMap((s, k) => (s.kind === 'silent' ? [join(b.serviceDir, `service-${k}.log`)] : []));
+      return observeService(b.clients[c.from]!, serviceAddress(v), v.proto, v.port, silent);
+    }
+    case 'route': {
+      const k = await kernelRoute(b.clients[c.client]!, routeDest(c), c.mark);
+      const holds = !k.refused && k.via === gwAddress(c.gw);
+      return { reached: holds, arrivals: [], output: `ip route get ${routeDest(c)}${c.mark !== undefined ? ` mark ${c.mark}` : ''}: ${k.text}` };
+    }
+    case 'rule': {
+      const k = await kernelRule(b.clients[c.client]!, c.byFrom ? `from ${clientAddr(c.client)}` : `fwmark 0x${c.mark.toString(16)}`, c.table);
+      return { reached: k.has, arrivals: [], output: `ip rule show: ${k.text}` };
+    }
   }
 }
 
@@ -79,7 +120,7 @@ export async function runCase(m: LabModel): Promise<CaseResult> {
     try {
       const ports = [...new Set([...PORTS, ...m.dnats.map((d) => d.toPort)])];
       await listeners.start(b.all, ports);
-      for (const c of m.claims) observed.push(await observe(b.clients[c.from]!, listeners, targetAddress(c), c.proto, c.port));
+      for (const c of m.claims) observed.push(await observeClaim(b, m, c, listeners));
     } finally {
       await listeners.stop();
     }
@@ -87,15 +128,16 @@ export async function runCase(m: LabModel): Promise<CaseResult> {
     for (const [i, c] of m.claims.entries()) {
       const o = observed[i]!;
       const truth = claimTruth(o, c);
-      const v = await netspecVerdict(b, c);
+      const v = await netspecVerdict(b, m, c);
       const verdict: Verdict = v.refused ? 'refusal' : v.pass === truth ? 'agree' : v.pass ? 'false-pass' : 'false-fail';
-      claims.push({ claim: c, text: describeClaim(c), truth, netspec: v.pass, verdict, oracle: oracleText(o, c), detail: v.detail });
+      claims.push({ claim: c, text: describeClaim(c, m), truth, netspec: v.pass, verdict, oracle: oracleText(o, c), detail: v.detail });
     }
     return { claims, script: b.script, ms: performance.now() - t0 };
   } catch (e) {
     return { claims: [], script: b.script, ms: performance.now() - t0, error: (e as Error).stack ?? String(e) };
   } finally {
     listeners.cleanup();
+    rmSync(b.serviceDir, { recursive: true, force: true });
     await b.lab.dispose();
   }
 }

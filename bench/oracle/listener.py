@@ -3,7 +3,9 @@
 # connection: protocol, local address and port after every NAT, the peer as this namespace saw it, the payload), and
 # answers TCP/UDP with "ORACLE <namespace> <payload>". It runs until the stop file appears (or 60 s pass).
 # argv: NAMESPACE LOG READY STOP PORT...
-import json, os, select, socket, sys, time
+import json, os, select, socket, struct, sys, time
+
+IP_PKTINFO = getattr(socket, 'IP_PKTINFO', 8)
 
 name, log_path, ready_path, stop_path = sys.argv[1:5]
 ports = [int(p) for p in sys.argv[5:]]
@@ -20,6 +22,7 @@ for p in ports:
     t.bind(('0.0.0.0', p)); t.listen(64); t.setblocking(False)
     listeners[t] = p
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)  # answer from the address the datagram was sent to
     u.bind(('0.0.0.0', p))
     udps[u] = p
 raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
@@ -50,10 +53,18 @@ while time.time() < deadline and not os.path.exists(stop_path):
                 pass
             s.close()
         elif s in udps:
-            data, peer = s.recvfrom(256)
+            data, anc, _flags, peer = s.recvmsg(256, socket.CMSG_SPACE(12))
+            local = None
+            for level, kind, cdata in anc:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                    local = cdata[8:12]
             nonce = data.decode('ascii', 'replace').strip()
-            record(proto='udp', port=udps[s], peer=peer[0], nonce=nonce)
-            s.sendto(('ORACLE %s %s\n' % (name, nonce)).encode(), peer)
+            record(proto='udp', port=udps[s], peer=peer[0], local=socket.inet_ntoa(local) if local else None, nonce=nonce)
+            reply = ('ORACLE %s %s\n' % (name, nonce)).encode()
+            if local:
+                s.sendmsg([reply], [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack('I4s4s', 0, local, b'\0' * 4))], 0, peer)
+            else:
+                s.sendto(reply, peer)
         elif s is raw:
             pkt = raw.recv(65535)
             ihl = (pkt[0] & 0x0f) * 4

@@ -18,6 +18,11 @@ export const clientAddr = (i: number) => `10.0.1.${11 + i}`;
 export const serverAddr = (i: number) => `10.0.2.${11 + i}`;
 export const R_A = '10.0.1.1';
 export const R_B = '10.0.2.1';
+/** A second gateway on LAN A that no namespace owns (a policy table's route through it leads nowhere). */
+export const ALT_GW = '10.0.1.99';
+/** Ports of the lab's own services (never an oracle listener's); 9002 is never served. */
+export const SERVICE_PORTS = [9000, 9001] as const;
+export const DEAD_PORT = 9002;
 
 /** A filter rule that drops forwarded packets on r. */
 export interface Drop {
@@ -67,7 +72,56 @@ export interface ReachClaim {
   seenAs?: { kind: 'client' } | { kind: 'router' };
 }
 
-export type Claim = ReachClaim;
+/** Policy routing in a client: `ip rule add [not] fwmark M | from ADDR table T`, `ip route add default via GW table T`. */
+export interface Policy {
+  client: number;
+  mark: number;
+  table: number;
+  via: 'router' | 'alt';
+  /** Select by the client's own source address instead of the mark. */
+  byFrom: boolean;
+  not: boolean;
+  /** Mark the client's TCP packets to this port in mangle OUTPUT (iptables) so the rule applies to real packets. */
+  markPort?: number;
+}
+
+/** A server of the lab's own (its TCP/UDP probes use `responder: false`). */
+export interface Service {
+  where: { server: number } | 'router';
+  kind: 'echo' | 'silent' | 'proxy';
+  proto: 'tcp' | 'udp';
+  port: number;
+  /** proxy: where it connects (a service port, or DEAD_PORT where nothing listens). */
+  upstream?: { server: number; port: number };
+}
+
+export interface ServiceClaim {
+  kind: 'service';
+  from: number;
+  service: number;
+  not: boolean;
+}
+
+export interface RouteClaim {
+  kind: 'route';
+  client: number;
+  dest: { kind: 'vip' } | { kind: 'server'; i: number };
+  gw: 'router' | 'alt';
+  mark?: number;
+  not: boolean;
+}
+
+export interface RuleClaim {
+  kind: 'rule';
+  client: number;
+  /** `{ fwmark }` or `{ from: the client's address }`, with `table`. */
+  byFrom: boolean;
+  mark: number;
+  table: number;
+  not: boolean;
+}
+
+export type Claim = ReachClaim | ServiceClaim | RouteClaim | RuleClaim;
 
 export interface LabModel {
   clients: number;
@@ -80,6 +134,8 @@ export interface LabModel {
   dnats: Dnat[];
   /** A stray namespace z holding a duplicate of this server's address (on a link of its own, reachable by nobody). */
   duplicateOf?: number;
+  policies: Policy[];
+  services: Service[];
   claims: Claim[];
 }
 
@@ -159,6 +215,43 @@ export function labModel(): fc.Arbitrary<LabModel> {
           if (out.not || out.seenAs === undefined) delete out.seenAs;
           return out;
         });
+      const mark = fc.constantFrom(1, 2);
+      const table = fc.constantFrom(100, 200);
+      const policy: fc.Arbitrary<Policy> = fc.record(
+        { client, mark, table, via: fc.constantFrom<'router' | 'alt'>('router', 'alt'), byFrom: fc.boolean(), not: fc.boolean(), markPort: port },
+        { requiredKeys: ['client', 'mark', 'table', 'via', 'byFrom', 'not'] },
+      );
+      const service: fc.Arbitrary<Service> = fc
+        .record({
+          where: fc.oneof(server.map((i) => ({ server: i })), fc.constant<'router'>('router')),
+          kind: fc.constantFrom<Service['kind']>('echo', 'silent', 'proxy'),
+          proto: fc.constantFrom<'tcp' | 'udp'>('tcp', 'udp'),
+          port: fc.constantFrom(...SERVICE_PORTS),
+          upstream: fc.record({ server, port: fc.constantFrom(...SERVICE_PORTS, DEAD_PORT) }),
+        })
+        .map((v) => {
+          const out: Service = { ...v };
+          if (out.kind === 'proxy') {
+            out.proto = 'tcp';
+            // a proxy to itself would connect to itself forever
+            if (out.where !== 'router' && out.where.server === out.upstream!.server && out.port === out.upstream!.port) out.upstream = { ...out.upstream!, port: DEAD_PORT };
+          } else delete out.upstream;
+          return out;
+        });
+      const routeClaim: fc.Arbitrary<RouteClaim> = fc.record(
+        {
+          kind: fc.constant('route' as const),
+          client,
+          dest: fc.oneof(fc.constant({ kind: 'vip' as const }), server.map((i) => ({ kind: 'server' as const, i }))),
+          gw: fc.constantFrom<'router' | 'alt'>('router', 'alt'),
+          mark,
+          not: fc.boolean(),
+        },
+        { requiredKeys: ['kind', 'client', 'dest', 'gw', 'not'] },
+      );
+      const ruleClaim: fc.Arbitrary<RuleClaim> = fc.record({ kind: fc.constant('rule' as const), client, byFrom: fc.boolean(), mark, table, not: fc.boolean() });
+      const serviceClaim = (n: number): fc.Arbitrary<ServiceClaim> =>
+        fc.record({ kind: fc.constant('service' as const), from: client, service: fc.integer({ min: 0, max: Math.max(0, n - 1) }), not: fc.boolean() });
       return fc.record(
         {
           clients: fc.constant(clients),
@@ -172,15 +265,29 @@ export function labModel(): fc.Arbitrary<LabModel> {
           drops: fc.array(drop, { maxLength: 2 }),
           dnats: fc.array(dnat, { maxLength: 2 }),
           duplicateOf: fc.option(server, { nil: undefined, freq: 4 }),
-          claims: fc.array(claim, { minLength: 1, maxLength: 2 }),
+          policies: fc.uniqueArray(policy, { maxLength: 2, selector: (p) => `${p.client}` }),
+          services: fc.uniqueArray(service, { maxLength: 2, selector: (v) => `${JSON.stringify(v.where)}/${v.proto}/${v.port}` }),
         },
-        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'claims'] },
-      );
+        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'policies', 'services'] },
+      ).chain((lab) => {
+        const kinds: fc.Arbitrary<Claim>[] = [claim, claim, claim, routeClaim, ruleClaim];
+        if (lab.services.length) kinds.push(serviceClaim(lab.services.length), serviceClaim(lab.services.length));
+        return fc.array(fc.oneof(...kinds), { minLength: 1, maxLength: 2 }).map((claims) => ({ ...lab, claims: claims.map((c) => fixClaim(c, lab.services)) }));
+      });
     });
 }
 
+/** A silent UDP server never answers: only `.not` is asked of it (a positive claim has no answer to wait for). */
+function fixClaim(c: Claim, services: readonly Service[]): Claim {
+  if (c.kind === 'service') {
+    const v = services[c.service]!;
+    if (v.kind === 'silent' && v.proto === 'udp') return { ...c, not: true };
+  }
+  return c;
+}
+
 /** Where a claim's target is (an address), and the source it may have to be seen as. */
-export function targetAddress(c: ReachClaim): string {
+export function targetAddress(c: Pick<ReachClaim, 'target'>): string {
   switch (c.target.kind) {
     case 'server':
       return serverAddr(c.target.i);
@@ -193,14 +300,31 @@ export function targetAddress(c: ReachClaim): string {
   }
 }
 
-export function seenAsAddress(c: ReachClaim): string | undefined {
-  if (!c.seenAs) return undefined;
+export function seenAsAddress(c: Claim): string | undefined {
+  if (c.kind !== 'reach' || !c.seenAs) return undefined;
   return c.seenAs.kind === 'client' ? clientAddr(c.from) : R_B;
 }
 
-export function describeClaim(c: Claim): string {
-  const t = targetAddress(c);
-  const target = c.proto === 'icmp' ? `'${t}'` : `{ address: '${t}', port: ${c.port}${c.proto === 'udp' ? '' : ''} }`;
-  const opts = [c.proto === 'udp' ? `protocol: 'udp'` : '', c.seenAs ? `seenAs: '${seenAsAddress(c)}'` : ''].filter(Boolean).join(', ');
-  return `expect(c${c.from + 1})${c.not ? '.not' : ''}.toReach(${target}${opts ? `, { ${opts} }` : ''})`;
+export const serviceAddress = (v: Service): string => (v.where === 'router' ? R_A : serverAddr(v.where.server));
+export const gwAddress = (g: 'router' | 'alt'): string => (g === 'router' ? R_A : ALT_GW);
+export const routeDest = (c: RouteClaim): string => (c.dest.kind === 'vip' ? VIP : serverAddr(c.dest.i));
+
+export function describeClaim(c: Claim, m: LabModel): string {
+  const not = 'not' in c && c.not ? '.not' : '';
+  switch (c.kind) {
+    case 'reach': {
+      const t = targetAddress(c);
+      const target = c.proto === 'icmp' ? `'${t}'` : `{ address: '${t}', port: ${c.port} }`;
+      const opts = [c.proto === 'udp' ? `protocol: 'udp'` : '', c.seenAs ? `seenAs: '${seenAsAddress(c)}'` : ''].filter(Boolean).join(', ');
+      return `expect(c${c.from + 1})${not}.toReach(${target}${opts ? `, { ${opts} }` : ''})`;
+    }
+    case 'service': {
+      const v = m.services[c.service]!;
+      return `expect(c${c.from + 1})${not}.toReach({ address: '${serviceAddress(v)}', port: ${v.port} }, { ${v.proto === 'udp' ? `protocol: 'udp', ` : ''}responder: false }) — a ${v.kind} ${v.proto} server${v.upstream ? ` to ${serverAddr(v.upstream.server)}:${v.upstream.port}` : ''}`;
+    }
+    case 'route':
+      return `expect(c${c.client + 1})${not}.toRouteVia('${routeDest(c)}', '${gwAddress(c.gw)}'${c.mark !== undefined ? `, { mark: ${c.mark} }` : ''})`;
+    case 'rule':
+      return `expect(c${c.client + 1})${not}.toHaveRule({ ${c.byFrom ? `from: '${clientAddr(c.client)}'` : `fwmark: ${c.mark}`}, table: ${c.table} })`;
+  }
 }

@@ -98,3 +98,32 @@ export async function kernelRoute(ns: Netns, dest: string, mark?: number): Promi
   const text = (r.stdout || r.stderr).trim();
   return { text, via: / via (\S+)/.exec(text)?.[1], dev: / dev (\S+)/.exec(text)?.[1], refused: r.exitCode !== 0 };
 }
+
+/** A probe of the lab's own service: reached when the answer carries the nonce back (echo, or a proxy to an echo), or
+ *  when a silent service wrote the nonce to its log (it arrived at the end the user meant and was read there). */
+export async function observeService(from: Netns, address: string, proto: 'tcp' | 'udp', port: number, silentLogs: readonly string[]): Promise<Observation> {
+  const n = nonce();
+  let reached = false;
+  let output = '';
+  for (let attempt = 0; attempt < (proto === 'udp' ? 2 : 1) && !reached; attempt++) {
+    const dest = proto === 'tcp' ? `TCP:${address}:${port},connect-timeout=1.5` : `UDP:${address}:${port}`;
+    const r = await from.exec('socat', ['-T', proto === 'tcp' ? '1.5' : '0.7', '-', dest], { input: `${n}\n`, reject: false, timeoutMs: 10_000, intent: 'oracle socat' });
+    reached = r.stdout.includes(n);
+    output = `socat - ${dest} (nonce ${n}): ${r.stdout.trim() || r.stderr.trim().split('\n').at(-1) || `exit ${r.exitCode}, nothing back`}`;
+    await new Promise((r) => setTimeout(r, 100));
+    const logged = silentLogs.filter((f) => existsSync(f) && readFileSync(f, 'utf8').includes(n));
+    if (logged.length) {
+      reached = true;
+      output += `; the silent server received it (${logged.map((f) => f.split('/').at(-1)).join(', ')})`;
+    }
+  }
+  return { reached, arrivals: [], output };
+}
+
+/** `ip rule show` as text: is there a rule, not negated, with this selector and table? */
+export async function kernelRule(ns: Netns, selector: string, table: number): Promise<{ has: boolean; text: string }> {
+  const r = await ns.exec('ip', ['rule', 'show'], { intent: 'oracle ip rule show' });
+  const lines = r.stdout.split('\n').filter(Boolean);
+  const has = lines.some((l) => !/^\d+:\s+not\s/.test(l) && l.includes(` ${selector} `) && new RegExp(`lookup ${table}\\s*$`).test(l));
+  return { has, text: lines.join(' | ') };
+}
