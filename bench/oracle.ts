@@ -35,7 +35,7 @@ const num = (name: string, dflt: number): number => {
 };
 const cases = num('--cases', 200);
 const seed = num('--seed', Date.now() % 1_000_000_007);
-const concurrency = Math.max(1, num('--concurrency', 3));
+const concurrency = Math.max(1, num('--concurrency', 4));
 const shrinkSeconds = num('--shrink-seconds', 240);
 const shrink = !argv.includes('--no-shrink');
 const replay = !argv.includes('--no-regressions');
@@ -68,12 +68,14 @@ interface Tally {
   refusals: Map<string, number>;
   errors: string[];
   ms: number[];
+  phases: { build: number; oracle: number; netspec: number };
 }
-const newTally = (): Tally => ({ cases: 0, claims: 0, agree: 0, 'false-pass': [], 'false-fail': [], refusals: new Map(), errors: [], ms: [] });
+const newTally = (): Tally => ({ cases: 0, claims: 0, agree: 0, 'false-pass': [], 'false-fail': [], refusals: new Map(), errors: [], ms: [], phases: { build: 0, oracle: 0, netspec: 0 } });
 
 function count(t: Tally, r: CaseResult): void {
   t.cases++;
   t.ms.push(r.ms);
+  if (r.phases) for (const k of ['build', 'oracle', 'netspec'] as const) t.phases[k] += r.phases[k];
   if (r.error) t.errors.push(r.error.split('\n')[0]!);
   for (const c of r.claims) {
     t.claims++;
@@ -213,7 +215,7 @@ function report(name: string, t: Tally): void {
   const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
   const sum = t.ms.reduce((a, b) => a + b, 0);
   console.log(`\n${name}: ${t.cases} cases, ${t.claims} claims — ${t.agree} agree, ${t['false-pass'].length} false passes, ${t['false-fail'].length} false fails, ${[...t.refusals.values()].reduce((a, b) => a + b, 0)} refusals, ${t.errors.length} oracle errors`);
-  console.log(`  time per case: median ${fmt(median)}, mean ${fmt(sum / t.cases)}, max ${fmt(sorted.at(-1) ?? 0)}`);
+  console.log(`  time per case: median ${fmt(median)}, mean ${fmt(sum / t.cases)}, max ${fmt(sorted.at(-1) ?? 0)}; mean build ${fmt(t.phases.build / t.cases)}, oracle ${fmt(t.phases.oracle / t.cases)}, netspec ${fmt(t.phases.netspec / t.cases)}`);
   for (const cls of ['false-pass', 'false-fail'] as const) {
     const byText = new Map<string, number>();
     for (const c of t[cls]) byText.set(c.text, (byText.get(c.text) ?? 0) + 1);

@@ -174,6 +174,10 @@ export async function buildLab(m: LabModel): Promise<BuiltLab> {
       }
     }
 
+    if (m.noise !== undefined) {
+      script.push(`r$ ping -i 0.2 ${serverAddr(m.noise)} &   # other traffic to s${m.noise + 1}, all the time`);
+      void router.exec('ping', ['-q', '-i', '0.2', '-w', '600', serverAddr(m.noise)], { reject: false, timeoutMs: 610_000, intent: 'noise' }).catch(() => undefined);
+    }
     const serviceDir = mkdtempSync(join(tmpdir(), 'netspec-oracle-svc-'));
     await Promise.all(m.services.map((v, k) => startService(v, k, v.where === 'router' ? router : servers[v.where.server]!, serviceDir, script)));
     return { lab, clients, servers, router, stray, all: handles, script, serviceDir };

@@ -3,11 +3,11 @@
  * listeners, then ask netspec the same claims through its matchers called as plain functions, and classify each.
  */
 import { NetspecError } from '../../src/index.js';
-import { toHaveRule, toReach, toRouteVia } from '../../src/matchers/index.js';
+import { toHaveReachability, toHaveRule, toReach, toRouteVia } from '../../src/matchers/index.js';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { buildLab, type BuiltLab } from './build.js';
-import { PORTS, clientAddr, describeClaim, gwAddress, routeDest, seenAsAddress, serviceAddress, targetAddress, type Claim, type LabModel, type ReachClaim } from './model.js';
+import { PORTS, R_A, clientAddr, serverAddr, describeClaim, gwAddress, routeDest, seenAsAddress, serviceAddress, targetAddress, type Claim, type LabModel, type ReachClaim } from './model.js';
 import { Listeners, kernelRoute, kernelRule, observe, observeService, type Observation } from './truth.js';
 
 /** A positive toReach's deadline (netspec's default is 3000 ms; a lab's probes here answer within milliseconds). */
@@ -32,6 +32,8 @@ export interface CaseResult {
   claims: ClaimResult[];
   script: string[];
   ms: number;
+  /** Where the time went: building the lab, the oracle's observations, netspec's verdicts (ms). */
+  phases?: { build: number; oracle: number; netspec: number };
   /** The oracle itself failed (listeners, the lab): not a verdict about netspec. */
   error?: string;
 }
@@ -42,6 +44,7 @@ function oracleText(o: Observation, c: Claim): string {
 }
 
 function claimTruth(o: Observation, c: Claim): boolean {
+  if (c.kind === 'mesh') return c.flip === undefined;
   if ('not' in c && c.not) return !o.reached;
   if (!o.reached) return false;
   const seen = seenAsAddress(c);
@@ -50,9 +53,24 @@ function claimTruth(o: Observation, c: Claim): boolean {
   return o.arrivals.length > 0 && o.arrivals.every((a) => a.peer === seen);
 }
 
-async function netspecVerdict(b: BuiltLab, m: LabModel, c: Claim): Promise<{ pass?: boolean; detail: string; refused?: boolean }> {
+/** The mesh expectation: the oracle's matrix, with pair `flip` (counted over every pair, modulo their number) flipped. */
+function meshExpectation(o: Observation, flip: number | undefined): Record<string, Record<string, boolean>> {
+  const out = JSON.parse(JSON.stringify(o.matrix)) as Record<string, Record<string, boolean>>;
+  if (flip !== undefined) {
+    const pairs = Object.entries(out).flatMap(([from, row]) => Object.keys(row).map((to) => [from, to] as const));
+    const [from, to] = pairs[flip % pairs.length]!;
+    out[from]![to] = !out[from]![to];
+  }
+  return out;
+}
+
+async function netspecVerdict(b: BuiltLab, m: LabModel, c: Claim, o: Observation): Promise<{ pass?: boolean; detail: string; refused?: boolean }> {
   try {
     let r;
+    if (c.kind === 'mesh') {
+      r = await toHaveReachability.call({ isNot: false }, b.lab, meshExpectation(o, c.flip));
+      return { pass: r.pass, detail: r.message().split('\n').filter(Boolean).slice(0, 4).join(' | ') };
+    }
     if (c.kind === 'reach' || c.kind === 'service') {
       const ns = b.clients[c.from]!;
       let target: string | { address: string; port: number };
@@ -87,6 +105,24 @@ async function netspecVerdict(b: BuiltLab, m: LabModel, c: Claim): Promise<{ pas
 /** The oracle's observation of one claim (listeners running). */
 async function observeClaim(b: BuiltLab, m: LabModel, c: Claim, listeners: Listeners): Promise<Observation> {
   switch (c.kind) {
+    case 'mesh': {
+      const targets = [...Array.from({ length: m.servers }, (_, i) => serverAddr(i)), R_A];
+      const matrix: Record<string, Record<string, boolean>> = {};
+      const lines: string[] = [];
+      await Promise.all(
+        b.clients.map(async (ns) => {
+          matrix[ns.name] = {};
+          await Promise.all(
+            targets.map(async (t) => {
+              const o = await observe(ns, listeners, t, 'icmp', 0);
+              matrix[ns.name]![t] = o.reached;
+              lines.push(`${ns.name}→${t} ${o.reached ? 'yes' : 'no'}`);
+            }),
+          );
+        }),
+      );
+      return { reached: true, arrivals: [], output: `ping matrix: ${lines.sort().join(', ')}`, matrix };
+    }
     case 'reach':
       return observe(b.clients[c.from]!, listeners, targetAddress(c), c.proto, c.port);
     case 'service': {
@@ -114,7 +150,9 @@ export async function runCase(m: LabModel): Promise<CaseResult> {
   } catch (e) {
     return { claims: [], script: [], ms: performance.now() - t0, error: `build: ${(e as Error).message}` };
   }
+  const tBuilt = performance.now();
   const listeners = new Listeners();
+  let tObserved = tBuilt;
   try {
     const observed: Observation[] = [];
     try {
@@ -123,16 +161,18 @@ export async function runCase(m: LabModel): Promise<CaseResult> {
       for (const c of m.claims) observed.push(await observeClaim(b, m, c, listeners));
     } finally {
       await listeners.stop();
+      tObserved = performance.now();
     }
     const claims: ClaimResult[] = [];
     for (const [i, c] of m.claims.entries()) {
       const o = observed[i]!;
       const truth = claimTruth(o, c);
-      const v = await netspecVerdict(b, m, c);
+      const v = await netspecVerdict(b, m, c, o);
       const verdict: Verdict = v.refused ? 'refusal' : v.pass === truth ? 'agree' : v.pass ? 'false-pass' : 'false-fail';
       claims.push({ claim: c, text: describeClaim(c, m), truth, netspec: v.pass, verdict, oracle: oracleText(o, c), detail: v.detail });
     }
-    return { claims, script: b.script, ms: performance.now() - t0 };
+    const t1 = performance.now();
+    return { claims, script: b.script, ms: t1 - t0, phases: { build: tBuilt - t0, oracle: tObserved - tBuilt, netspec: t1 - tObserved } };
   } catch (e) {
     return { claims: [], script: b.script, ms: performance.now() - t0, error: (e as Error).stack ?? String(e) };
   } finally {

@@ -121,7 +121,14 @@ export interface RuleClaim {
   not: boolean;
 }
 
-export type Claim = ReachClaim | ServiceClaim | RouteClaim | RuleClaim;
+/** `expect(lab).toHaveReachability({ cN: { ADDR: bool } })` over every client and every server address and R_A, with
+ *  the oracle's own matrix as the expectation, one pair flipped when `flip` is given (the claim is then false). */
+export interface MeshClaim {
+  kind: 'mesh';
+  flip?: number;
+}
+
+export type Claim = ReachClaim | ServiceClaim | RouteClaim | RuleClaim | MeshClaim;
 
 export interface LabModel {
   clients: number;
@@ -136,6 +143,8 @@ export interface LabModel {
   duplicateOf?: number;
   policies: Policy[];
   services: Service[];
+  /** r pings this server all the time (other traffic to a target, from an address a seenAs claim may name). */
+  noise?: number;
   claims: Claim[];
 }
 
@@ -265,12 +274,14 @@ export function labModel(): fc.Arbitrary<LabModel> {
           drops: fc.array(drop, { maxLength: 2 }),
           dnats: fc.array(dnat, { maxLength: 2 }),
           duplicateOf: fc.option(server, { nil: undefined, freq: 4 }),
+          noise: fc.option(server, { nil: undefined, freq: 4 }),
           policies: fc.uniqueArray(policy, { maxLength: 2, selector: (p) => `${p.client}` }),
           services: fc.uniqueArray(service, { maxLength: 2, selector: (v) => `${JSON.stringify(v.where)}/${v.proto}/${v.port}` }),
         },
-        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'policies', 'services'] },
+        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'noise', 'policies', 'services'] },
       ).chain((lab) => {
-        const kinds: fc.Arbitrary<Claim>[] = [claim, claim, claim, routeClaim, ruleClaim];
+        const mesh: fc.Arbitrary<MeshClaim> = fc.record({ kind: fc.constant('mesh' as const), flip: fc.nat(20) }, { requiredKeys: ['kind'] });
+        const kinds: fc.Arbitrary<Claim>[] = [claim, claim, claim, routeClaim, ruleClaim, mesh];
         if (lab.services.length) kinds.push(serviceClaim(lab.services.length), serviceClaim(lab.services.length));
         return fc.array(fc.oneof(...kinds), { minLength: 1, maxLength: 2 }).map((claims) => ({ ...lab, claims: claims.map((c) => fixClaim(c, lab.services)) }));
       });
@@ -312,6 +323,8 @@ export const routeDest = (c: RouteClaim): string => (c.dest.kind === 'vip' ? VIP
 export function describeClaim(c: Claim, m: LabModel): string {
   const not = 'not' in c && c.not ? '.not' : '';
   switch (c.kind) {
+    case 'mesh':
+      return `expect(lab).toHaveReachability(the oracle's ICMP matrix of every client to every server address and ${R_A}${c.flip !== undefined ? `, pair ${c.flip} flipped` : ''})`;
     case 'reach': {
       const t = targetAddress(c);
       const target = c.proto === 'icmp' ? `'${t}'` : `{ address: '${t}', port: ${c.port} }`;

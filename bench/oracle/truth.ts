@@ -31,6 +31,8 @@ export interface Observation {
   arrivals: Arrival[];
   /** What the sender printed (for the report). */
   output: string;
+  /** Mesh claims: source → address → reached. */
+  matrix?: Record<string, Record<string, boolean>>;
 }
 
 export class Listeners {
