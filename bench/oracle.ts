@@ -37,7 +37,8 @@ const cases = num('--cases', 200);
 const seed = num('--seed', Date.now() % 1_000_000_007);
 const concurrency = Math.max(1, num('--concurrency', 4));
 const shrinkSeconds = num('--shrink-seconds', 240);
-const shrink = !argv.includes('--no-shrink');
+/** Shrinking replays a case many times: on by default, off in CI (CI=true) unless --shrink. */
+const shrink = argv.includes('--shrink') || (!argv.includes('--no-shrink') && !process.env.CI);
 const replay = !argv.includes('--no-regressions');
 const verbose = argv.includes('--verbose') || opt('--case') !== undefined;
 /** Run only this generated case (its fast-check path at --seed), verbosely. */
@@ -159,11 +160,22 @@ process.stdout.write('\n');
 // ── 3. shrink each disagreement to a minimal lab, keep it as a regression case ──
 const found: Regression[] = [];
 if (shrink && failing.length && only === undefined) {
-  const deadline = performance.now() + shrinkSeconds * 1000;
-  for (const { i, r } of failing.sort((a, b) => a.i - b.i)) {
-    if (performance.now() > deadline) {
-      console.log(`\noracle: shrink budget (${shrinkSeconds} s) spent; case ${i} kept unshrunk`);
-    }
+  // one case per kind of disagreement is shrunk (the others are most likely the same bug), each within its share of
+  // the budget; the rest are kept as they are
+  const signature = (m: LabModel, c: ClaimResult) => {
+    const x = c.claim;
+    const detail = x.kind === 'service' ? m.services[x.service]!.kind : x.kind === 'reach' ? `${x.proto}${x.seenAs ? ' seenAs' : ''}${m.duplicateOf !== undefined ? ' dup' : ''}` : '';
+    return `${c.verdict} ${x.kind} ${detail}`;
+  };
+  const groups = new Map<string, { i: number; r: CaseResult }>();
+  for (const f of failing.sort((a, b) => a.i - b.i)) {
+    const c = f.r.claims.find((x) => x.verdict === 'false-pass' || x.verdict === 'false-fail')!;
+    const key = signature(models[f.i]!, c);
+    if (!groups.has(key)) groups.set(key, f);
+  }
+  const share = (shrinkSeconds * 1000) / groups.size;
+  for (const [key, { i, r }] of groups) {
+    const deadline = performance.now() + share;
     const cls = r.claims.find((c) => c.verdict === 'false-pass' || c.verdict === 'false-fail')!.verdict;
     let last: { r: CaseResult; c: ClaimResult } | undefined;
     let steps = 0;
@@ -172,7 +184,7 @@ if (shrink && failing.length && only === undefined) {
         if (performance.now() > deadline && last) return true; // out of time: keep the smallest found so far
         steps++;
         const rr = await runCase(m);
-        const c = rr.claims.find((x) => x.verdict === cls);
+        const c = rr.claims.find((x) => x.verdict === cls && signature(m, x) === key);
         if (c) last = { r: rr, c };
         return !c;
       }),
@@ -185,12 +197,10 @@ if (shrink && failing.length && only === undefined) {
       continue;
     }
     const minimal = out.counterexample![0] as LabModel;
-    console.log(`\noracle: case ${i} shrunk in ${steps} run(s) to (seed ${seed}, path ${out.counterexamplePath}):`);
-    const rr = await runCase(minimal);
-    const c = rr.claims.find((x) => x.verdict === cls) ?? last.c;
-    printDisagreement('minimal', rr.claims.length ? rr : last.r, c);
+    console.log(`\noracle: case ${i} (${key}) shrunk in ${steps} run(s) to (seed ${seed}, path ${out.counterexamplePath}):`);
+    printDisagreement('minimal', last.r, last.c);
     console.log(`    model: ${JSON.stringify(minimal)}`);
-    found.push({ seed, path: out.counterexamplePath ?? String(i), class: cls, claim: c.text, netspec: c.detail, oracle: c.oracle, model: minimal });
+    found.push({ seed, path: out.counterexamplePath ?? String(i), class: cls, claim: last.c.text, netspec: last.c.detail, oracle: last.c.oracle, model: minimal });
   }
 } else if (failing.length && only === undefined) {
   for (const { i, r } of failing) {

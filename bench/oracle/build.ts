@@ -103,10 +103,23 @@ function nftText(r: Rules): string {
     .join('\n');
 }
 
+/** iptables rules (argv as `iptables` takes them) as one iptables-restore input: one process, not one per rule. */
+function restoreText(rules: readonly string[][]): string {
+  const tables = new Map<string, string[]>();
+  for (const a of rules) {
+    const t = a[0] === '-t' ? a[1]! : 'filter';
+    const rest = a[0] === '-t' ? a.slice(2) : a;
+    const lines = tables.get(t) ?? [];
+    lines.push(rest[0] === '-N' ? `:${rest[1]} - [0:0]` : rest.join(' '));
+    tables.set(t, lines);
+  }
+  return [...tables].map(([t, lines]) => `*${t}\n${lines.join('\n')}\nCOMMIT\n`).join('');
+}
+
 async function load(ns: Netns, r: Rules, script: string[]): Promise<void> {
-  for (const a of r.iptables) {
-    script.push(`${ns.name}$ iptables ${a.join(' ')}`);
-    await ns.exec('iptables', a);
+  if (r.iptables.length) {
+    for (const a of r.iptables) script.push(`${ns.name}$ iptables ${a.join(' ')}`);
+    await ns.exec('iptables-restore', ['--noflush'], { input: restoreText(r.iptables) });
   }
   if (r.nft.length) {
     const text = nftText(r);
@@ -115,8 +128,9 @@ async function load(ns: Netns, r: Rules, script: string[]): Promise<void> {
   }
 }
 
-export async function buildLab(m: LabModel): Promise<BuiltLab> {
-  const lab = await createLab();
+/** Build `m` in a new lab, or in `given` (an empty lab the caller owns, as a spec's fixture: it is not disposed here). */
+export async function buildLab(m: LabModel, given?: Lab): Promise<BuiltLab> {
+  const lab = given ?? (await createLab());
   const script: string[] = [];
   try {
     const names = [...Array.from({ length: m.clients }, (_, i) => `c${i + 1}`), 'r', ...Array.from({ length: m.servers }, (_, i) => `s${i + 1}`)];
@@ -158,21 +172,19 @@ export async function buildLab(m: LabModel): Promise<BuiltLab> {
       dnatRule(d, k, d.where === 'router' ? rRules : perClient[d.where.client]!, dest, src);
     });
     if (m.masquerade) masqRule(m.masquerade, rRules);
-    await load(router, rRules, script);
-    for (const [i, c] of clients.entries()) await load(c, perClient[i]!, script);
-
     for (const p of m.policies) {
       const c = clients[p.client]!;
       const cmds: string[][] = [
         ['ip', 'route', 'add', 'default', 'via', gwAddress(p.via), 'table', String(p.table)],
         ['ip', 'rule', 'add', ...(p.not ? ['not'] : []), ...(p.byFrom ? ['from', clientAddr(p.client)] : ['fwmark', String(p.mark)]), 'table', String(p.table)],
       ];
-      if (p.markPort !== undefined) cmds.push(['iptables', '-t', 'mangle', '-A', 'OUTPUT', '-p', 'tcp', '--dport', String(p.markPort), '-j', 'MARK', '--set-mark', String(p.mark)]);
       for (const [cmd, ...args] of cmds) {
         script.push(`${c.name}$ ${cmd} ${args.join(' ')}`);
         await c.exec(cmd!, args);
       }
+      if (p.markPort !== undefined) perClient[p.client]!.iptables.push(['-t', 'mangle', '-A', 'OUTPUT', '-p', 'tcp', '--dport', String(p.markPort), '-j', 'MARK', '--set-mark', String(p.mark)]);
     }
+    await Promise.all([load(router, rRules, script), ...clients.map((c, i) => load(c, perClient[i]!, script))]);
 
     if (m.noise !== undefined) {
       script.push(`r$ ping -i 0.2 ${serverAddr(m.noise)} &   # other traffic to s${m.noise + 1}, all the time`);
@@ -182,7 +194,7 @@ export async function buildLab(m: LabModel): Promise<BuiltLab> {
     await Promise.all(m.services.map((v, k) => startService(v, k, v.where === 'router' ? router : servers[v.where.server]!, serviceDir, script)));
     return { lab, clients, servers, router, stray, all: handles, script, serviceDir };
   } catch (e) {
-    await lab.dispose();
+    if (!given) await lab.dispose();
     throw e;
   }
 }

@@ -2,7 +2,7 @@
  * One oracle case: build the lab, observe every claim with the oracle (listeners everywhere, plain senders), stop the
  * listeners, then ask netspec the same claims through its matchers called as plain functions, and classify each.
  */
-import { NetspecError } from '../../src/index.js';
+import { NetspecError, type Lab } from '../../src/index.js';
 import { toHaveReachability, toHaveRule, toReach, toRouteVia } from '../../src/matchers/index.js';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
@@ -142,11 +142,18 @@ async function observeClaim(b: BuiltLab, m: LabModel, c: Claim, listeners: Liste
   }
 }
 
-export async function runCase(m: LabModel): Promise<CaseResult> {
+export interface CaseOptions {
+  /** Build in this lab (the caller owns and disposes it) instead of a new one. */
+  lab?: Lab;
+  /** false: only the oracle's observations (each claim's truth), netspec is not asked (verdict 'agree', netspec undefined). */
+  askNetspec?: boolean;
+}
+
+export async function runCase(m: LabModel, options: CaseOptions = {}): Promise<CaseResult> {
   const t0 = performance.now();
   let b: BuiltLab;
   try {
-    b = await buildLab(m);
+    b = await buildLab(m, options.lab);
   } catch (e) {
     return { claims: [], script: [], ms: performance.now() - t0, error: `build: ${(e as Error).message}` };
   }
@@ -167,7 +174,7 @@ export async function runCase(m: LabModel): Promise<CaseResult> {
     for (const [i, c] of m.claims.entries()) {
       const o = observed[i]!;
       const truth = claimTruth(o, c);
-      const v = await netspecVerdict(b, m, c, o);
+      const v = options.askNetspec === false ? { pass: truth, detail: '(netspec not asked)' } : await netspecVerdict(b, m, c, o);
       const verdict: Verdict = v.refused ? 'refusal' : v.pass === truth ? 'agree' : v.pass ? 'false-pass' : 'false-fail';
       claims.push({ claim: c, text: describeClaim(c, m), truth, netspec: v.pass, verdict, oracle: oracleText(o, c), detail: v.detail });
     }
@@ -178,6 +185,6 @@ export async function runCase(m: LabModel): Promise<CaseResult> {
   } finally {
     listeners.cleanup();
     rmSync(b.serviceDir, { recursive: true, force: true });
-    await b.lab.dispose();
+    if (!options.lab) await b.lab.dispose();
   }
 }
