@@ -113,6 +113,22 @@ async function pool<T, R>(items: readonly T[], k: number, f: (item: T, i: number
 const fmt = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const started = performance.now();
 
+// ── --minimize: the greedy pass over every stored regression (each replaced by its smallest form), then exit ──
+if (argv.includes('--minimize')) {
+  await pool(regressions, concurrency, async (reg, i) => {
+    const r = await runCase(reg.model);
+    const c = r.claims.find((x) => x.verdict === reg.class);
+    if (!c) return console.log(`  regression ${i + 1} (${reg.claim}): agrees now, left as it is`);
+    const key = signature(reg.model, c);
+    const g = await greedy(reg.model, reg.class, key);
+    if (g.last) regressions[i] = { ...reg, model: g.model, claim: g.last.c.text, netspec: g.last.c.detail, oracle: g.last.c.oracle };
+    console.log(`  regression ${i + 1} (${key}): ${g.runs} run(s)`);
+    if (g.last) printDisagreement(`regression ${i + 1}, minimal`, g.last.r, g.last.c);
+  });
+  writeFileSync(REGRESSIONS, JSON.stringify(regressions, null, 2) + '\n');
+  process.exit(0);
+}
+
 // ── 1. the regressions found before, replayed first ──
 const regTally = newTally();
 if (replay && regressions.length) {
@@ -162,11 +178,6 @@ const found: Regression[] = [];
 if (shrink && failing.length && only === undefined) {
   // one case per kind of disagreement is shrunk (the others are most likely the same bug), each within its share of
   // the budget; the rest are kept as they are
-  const signature = (m: LabModel, c: ClaimResult) => {
-    const x = c.claim;
-    const detail = x.kind === 'service' ? m.services[x.service]!.kind : x.kind === 'reach' ? `${x.proto}${x.seenAs ? ' seenAs' : ''}${m.duplicateOf !== undefined ? ' dup' : ''}` : '';
-    return `${c.verdict} ${x.kind} ${detail}`;
-  };
   const groups = new Map<string, { i: number; r: CaseResult }>();
   for (const f of failing.sort((a, b) => a.i - b.i)) {
     const c = f.r.claims.find((x) => x.verdict === 'false-pass' || x.verdict === 'false-fail')!;
@@ -196,8 +207,13 @@ if (shrink && failing.length && only === undefined) {
       found.push({ seed, path: String(i), class: cls, claim: c.text, netspec: c.detail, oracle: c.oracle, model: models[i]! });
       continue;
     }
-    const minimal = out.counterexample![0] as LabModel;
-    console.log(`\noracle: case ${i} (${key}) shrunk in ${steps} run(s) to (seed ${seed}, path ${out.counterexamplePath}):`);
+    let minimal = out.counterexample![0] as LabModel;
+    // then a greedy pass fast-check's shrinker does not make through the model's chained arbitraries
+    const g = await greedy(minimal, cls, key);
+    minimal = g.model;
+    if (g.last) last = g.last;
+    steps += g.runs;
+    console.log(`\noracle: case ${i} (${key}) shrunk in ${steps} run(s) to (seed ${seed}, path ${out.counterexamplePath}, then the greedy pass):`);
     printDisagreement('minimal', last.r, last.c);
     console.log(`    model: ${JSON.stringify(minimal)}`);
     found.push({ seed, path: out.counterexamplePath ?? String(i), class: cls, claim: last.c.text, netspec: last.c.detail, oracle: last.c.oracle, model: minimal });
@@ -216,6 +232,60 @@ if (found.length) {
     writeFileSync(REGRESSIONS, JSON.stringify([...regressions, ...added], null, 2) + '\n');
     console.log(`\noracle: ${added.length} new regression case(s) written to bench/oracle/regressions.json`);
   }
+}
+
+/** The kind of a disagreement: one of each kind is shrunk (the others are most likely the same bug). */
+function signature(m: LabModel, c: ClaimResult): string {
+  const x = c.claim;
+  const detail = x.kind === 'service' ? m.services[x.service]!.kind : x.kind === 'reach' ? `${x.proto}${x.seenAs ? ' seenAs' : ''}${m.duplicateOf !== undefined ? ' dup' : ''}` : '';
+  return `${c.verdict} ${x.kind} ${detail}`;
+}
+
+/** The greedy pass: drop, one at a time, each part of the lab the disagreement does not need (one run each). */
+async function greedy(model: LabModel, cls: Verdict, key: string): Promise<{ model: LabModel; last?: { r: CaseResult; c: ClaimResult }; runs: number }> {
+  let minimal = model;
+  let last: { r: CaseResult; c: ClaimResult } | undefined;
+  let runs = 0;
+  for (const smaller of simpler(minimal)) {
+    const candidate = smaller(minimal);
+    if (!candidate) continue;
+    runs++;
+    const rr = await runCase(candidate);
+    const c = rr.claims.find((x) => x.verdict === cls && signature(candidate, x) === key);
+    if (c) {
+      minimal = candidate;
+      last = { r: rr, c };
+    }
+  }
+  return { model: minimal, last, runs };
+}
+
+/** Ways to make a lab simpler, each returning the smaller model or undefined when it does not apply. */
+function simpler(m: LabModel): ((m: LabModel) => LabModel | undefined)[] {
+  const out: ((m: LabModel) => LabModel | undefined)[] = [];
+  for (let k = m.claims.length - 1; k >= 0; k--) out.push((x) => (x.claims.length > 1 && k < x.claims.length ? { ...x, claims: x.claims.filter((_, j) => j !== k) } : undefined));
+  out.push((x) => (x.noise !== undefined ? { ...x, noise: undefined } : undefined));
+  out.push((x) => (x.duplicateOf !== undefined ? { ...x, duplicateOf: undefined } : undefined));
+  out.push((x) => (x.masquerade !== undefined ? { ...x, masquerade: undefined } : undefined));
+  for (const part of ['drops', 'dnats', 'policies'] as const) {
+    for (let k = m[part].length - 1; k >= 0; k--) out.push((x) => (k < x[part].length ? { ...x, [part]: (x[part] as unknown[]).filter((_, j) => j !== k) } : undefined));
+  }
+  for (let k = m.services.length - 1; k >= 0; k--) {
+    out.push((x) => {
+      if (k >= x.services.length || x.claims.some((c) => c.kind === 'service' && c.service === k)) return undefined;
+      const claims = x.claims.map((c) => (c.kind === 'service' && c.service > k ? { ...c, service: c.service - 1 } : c));
+      return { ...x, services: x.services.filter((_, j) => j !== k), claims };
+    });
+  }
+  // the last server, when nothing names it
+  out.push((x) => {
+    const last = x.servers - 1;
+    if (last === 0) return undefined;
+    const named = JSON.stringify({ ...x, servers: 0, serverRoutes: [] }).match(/"(server|i|duplicateOf|noise)":(\d+)/g) ?? [];
+    if (named.some((n) => Number(n.split(':')[1]) === last)) return undefined;
+    return { ...x, servers: last, serverRoutes: x.serverRoutes.slice(0, last) };
+  });
+  return out;
 }
 
 // ── 4. the report ──
