@@ -283,6 +283,18 @@ export function labModel(): fc.Arbitrary<LabModel> {
         const mesh: fc.Arbitrary<MeshClaim> = fc.record({ kind: fc.constant('mesh' as const), flip: fc.nat(20) }, { requiredKeys: ['kind'] });
         const kinds: fc.Arbitrary<Claim>[] = [claim, claim, claim, routeClaim, ruleClaim, mesh];
         if (lab.services.length) kinds.push(serviceClaim(lab.services.length), serviceClaim(lab.services.length));
+        // a claim aimed at a DNAT's own address, protocol and port (a random claim rarely hits one)
+        if (lab.dnats.length) {
+          const dnatClaim = fc
+            .record({ d: fc.integer({ min: 0, max: lab.dnats.length - 1 }), from: client, not: fc.boolean(), seenAs: fc.option(fc.constantFrom({ kind: 'client' as const }, { kind: 'router' as const }), { nil: undefined, freq: 3 }) })
+            .map(({ d, from, not, seenAs }): Claim => {
+              const x = lab.dnats[d]!;
+              const c: ReachClaim = { kind: 'reach', from, target: x.to === 'vip' ? { kind: 'vip' } : { kind: 'router', side: 'A' }, proto: x.proto, port: x.port, not };
+              if (!not && seenAs) c.seenAs = seenAs;
+              return c;
+            });
+          kinds.push(dnatClaim, dnatClaim, dnatClaim);
+        }
         return fc.array(fc.oneof(...kinds), { minLength: 1, maxLength: 2 }).map((claims) => ({ ...lab, claims: claims.map((c) => fixClaim(c, lab.services)) }));
       });
     });
