@@ -125,7 +125,8 @@ export async function observeService(from: Netns, address: string, proto: 'tcp' 
 /** `ip rule show` as text: is there a rule, not negated, with this selector and table? */
 export async function kernelRule(ns: Netns, selector: string, table: number): Promise<{ has: boolean; text: string }> {
   const r = await ns.exec('ip', ['rule', 'show'], { intent: 'oracle ip rule show' });
-  const lines = r.stdout.split('\n').filter(Boolean);
-  const has = lines.some((l) => !/^\d+:\s+not\s/.test(l) && l.includes(` ${selector} `) && new RegExp(`lookup ${table}\\s*$`).test(l));
+  // ip prints "PRIO:<TAB>from …": whitespace normalised before matching
+  const lines = r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/\s+/g, ' ').trim());
+  const has = lines.some((l) => !/^\d+: not /.test(l) && ` ${l} `.includes(` ${selector} `) && l.endsWith(` lookup ${table}`));
   return { has, text: lines.join(' | ') };
 }

@@ -98,13 +98,19 @@ test.concurrent('policy routing: ip route get with a mark and ip rule show, `not
   expect(await truths(lab, m)).toEqual([true, false, true, false]);
 });
 
-test.concurrent('a `not from` rule is not a rule for that source', async ({ lab }) => {
+test.concurrent('a `not from` rule is not a rule for that source; a `from` rule is', async ({ lab }) => {
   const m = base({
-    policies: [{ client: 0, mark: 1, table: 100, via: 'router', byFrom: true, not: true }],
+    clients: 2,
+    policies: [
+      { client: 0, mark: 1, table: 100, via: 'router', byFrom: true, not: true },
+      { client: 1, mark: 1, table: 200, via: 'router', byFrom: true, not: false },
+    ],
     claims: [
       { kind: 'rule', client: 0, byFrom: true, mark: 1, table: 100, not: false },
       { kind: 'rule', client: 0, byFrom: true, mark: 1, table: 100, not: true },
+      { kind: 'rule', client: 1, byFrom: true, mark: 1, table: 200, not: false },
+      { kind: 'rule', client: 1, byFrom: true, mark: 1, table: 100, not: false },
     ],
   });
-  expect(await truths(lab, m)).toEqual([false, true]);
+  expect(await truths(lab, m)).toEqual([false, true, true, false]);
 });
