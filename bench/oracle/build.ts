@@ -4,8 +4,7 @@
  * Returns the handles and a script that says, as commands, what was built (printed for a failing case).
  */
 import { createLab, type Lab, type Netns } from '../../src/index.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { sharedDir } from './dirs.js';
 import { join } from 'node:path';
 import { R_A, R_B, VIP, clientAddr, gwAddress, serverAddr, type Backend, type Dnat, type Drop, type LabModel, type Service } from './model.js';
 
@@ -190,7 +189,7 @@ export async function buildLab(m: LabModel, given?: Lab): Promise<BuiltLab> {
       script.push(`r$ ping -i 0.2 ${serverAddr(m.noise)} &   # other traffic to s${m.noise + 1}, all the time`);
       void router.exec('ping', ['-q', '-i', '0.2', '-w', '600', serverAddr(m.noise)], { reject: false, timeoutMs: 610_000, intent: 'noise' }).catch(() => undefined);
     }
-    const serviceDir = mkdtempSync(join(tmpdir(), 'netspec-oracle-svc-'));
+    const serviceDir = sharedDir('svc-');
     await Promise.all(m.services.map((v, k) => startService(v, k, v.where === 'router' ? router : servers[v.where.server]!, serviceDir, script)));
     return { lab, clients, servers, router, stray, all: handles, script, serviceDir };
   } catch (e) {

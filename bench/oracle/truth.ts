@@ -6,8 +6,8 @@
  * Route lookups are the kernel's own `ip route get`, read as text.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { sharedDir } from './dirs.js';
 import { join } from 'node:path';
 import type { Netns } from '../../src/index.js';
 
@@ -36,7 +36,7 @@ export interface Observation {
 }
 
 export class Listeners {
-  readonly dir = mkdtempSync(join(tmpdir(), 'netspec-oracle-'));
+  readonly dir = sharedDir('listen-');
   #running: Promise<unknown>[] = [];
 
   async start(namespaces: readonly Netns[], ports: readonly number[]): Promise<void> {
