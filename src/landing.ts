@@ -88,7 +88,8 @@ export interface Delivery {
  * A landing watch: a table of netspec's own in every namespace of the lab (and its host) whose input hook records the
  * probe's own packets as they are delivered, after every NAT: TCP SYNs / UDP datagrams from the probe's source ports
  * (a range of 64 chosen for this probe, never the target's port), ICMP echo requests carrying the probe's payload
- * nonce (`ping -p`). Where a packet lands is read from it, never from the rules (ARCHITECTURE.md, "A verdict").
+ * nonce (`ping -p`). Where a packet lands is read from it, never from the rules (ARCHITECTURE.md, "A verdict"). For TCP
+ * its output hook also records the connections each namespace opens itself meanwhile (`onward`: a proxy's).
  */
 export interface LandingWatch {
   /** The source ports the probe's TCP/UDP tries use, one a try, in turn. */
