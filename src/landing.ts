@@ -88,7 +88,8 @@ export interface Delivery {
  * A landing watch: a table of netspec's own in every namespace of the lab (and its host) whose input hook records the
  * probe's own packets as they are delivered, after every NAT: TCP SYNs / UDP datagrams from the probe's source ports
  * (a range of 64 chosen for this probe, never the target's port), ICMP echo requests carrying the probe's payload
- * nonce (`ping -p`). Where a packet lands is read from it, never from the rules (ARCHITECTURE.md, "A verdict").
+ * nonce (`ping -p`). Where a packet lands is read from it, never from the rules (ARCHITECTURE.md, "A verdict"). For TCP
+ * its output hook also records the connections each namespace opens itself meanwhile (`onward`: a proxy's).
  */
 export interface LandingWatch {
   /** The source ports the probe's TCP/UDP tries use, one a try, in turn. */
@@ -104,6 +105,12 @@ export interface LandingWatch {
    * the address it is sent to.
    */
   udpFate(): Promise<{ received: Delivery[]; answers: Delivery[] }>;
+  /**
+   * TCP only (empty otherwise): the new TCP connections namespace `ns` tried to open while the watch ran (a SYN without
+   * ACK leaving its output hook, never one of the probe's own): a listener there proxying onward. `address`/`port` are
+   * where each went.
+   */
+  onward(ns: string): Promise<{ address: string; port: number }[]>;
   stop(): Promise<void>;
 }
 
@@ -135,6 +142,8 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
   let set: string;
   // UDP: a second look after every input filter, and the answers sent back to the probe's ports (silence is not refusal)
   let udp = '';
+  // TCP: the connections the namespaces open themselves during the probe (a proxy connecting onward)
+  let extra = '';
   if (target.protocol === 'icmp') {
     set = `set echoes { type ${addr} . ${addr}; flags dynamic; size 4096; }`;
     // iputils fills the payload with the pattern from byte 8 of the ICMP message and writes its 16-byte timestamp over
@@ -146,6 +155,14 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
     // TCP: the SYN only (not an answer, whatever its ports); UDP: every datagram from the probe's ports
     const syn = target.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
     rule = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto ${target.protocol}${syn} th sport ${base}-${base + WATCH_PORTS - 1} add @flows { ${ip} daddr . th dport . th sport . ${ip} saddr }`;
+    if (target.protocol === 'tcp') {
+      // a listener that connects onward (a proxy) opens a connection of its own: its SYN leaves its namespace's output
+      // hook, in either family, whatever the probe's family; the probe's own SYNs (its source ports) are not counted
+      const onward = (fam: 'ipv4' | 'ipv6', a: string, t: string) =>
+        ` set onward${fam.slice(-1)} { type ${t} . inet_service; flags dynamic; size 4096; };` +
+        ` chain onward${fam.slice(-1)} { type filter hook output priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${base}-${base + WATCH_PORTS - 1} add @onward${fam.slice(-1)} { ${a} daddr . tcp dport }; };`;
+      extra = onward('ipv4', 'ip', 'ipv4_addr') + onward('ipv6', 'ip6', 'ipv6_addr');
+    }
     if (target.protocol === 'udp') {
       const nf = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto udp`;
       udp =
@@ -156,16 +173,17 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
     }
   }
   // before every filter (a packet a filter drops at input still landed there), after prerouting's DNAT
-  const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp} }`;
+  const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp}${extra} }`;
   const names = ['host', ...lab.namespaces()];
   await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the landing watch', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the landing watch' })]);
-  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[] }> => {
+  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[]; onward: Delivery[] }> => {
     const argv = ['nft', '-j', 'list', 'table', 'inet', table];
     const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the landing watch', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the landing watch' })]);
     const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
     const out: Delivery[] = [];
     const received: Delivery[] = [];
     const answers: Delivery[] = [];
+    const onward: Delivery[] = [];
     const missing: string[] = [];
     for (const ns of names) {
       const text = outputs.get(ns)?.trim();
@@ -184,6 +202,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       for (const [d, src] of sets.get('echoes') ?? []) out.push({ ns, address: String(d), source: String(src) });
       for (const [d, p, sp, src] of sets.get('received') ?? []) received.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
       for (const [a, p, sp, to] of sets.get('answers') ?? []) answers.push({ ns, address: String(a), port: Number(p), sport: Number(sp), source: String(to) });
+      for (const [d, p] of [...(sets.get('onward4') ?? []), ...(sets.get('onward6') ?? [])]) onward.push({ ns, address: String(d), port: Number(p), source: '' });
     }
     if (missing.length) {
       lab.assertAlive();
@@ -191,7 +210,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       const gone = missing.filter((n) => now.has(n));
       if (gone.length) throw new ProbeError(`netspec's landing watch could not be read in ${gone.join(', ')} (its table is missing there: nft could not add it, or something deleted it), so where the probe's packets landed is unknown; no verdict`);
     }
-    return { deliveries: out, received, answers };
+    return { deliveries: out, received, answers, onward };
   };
   return {
     ports,
@@ -201,6 +220,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       const { received, answers } = await readAll();
       return { received, answers };
     },
+    onward: async (ns: string) => (await readAll()).onward.filter((o) => o.ns === ns).map(({ address, port }) => ({ address, port: port! })),
     async stop() {
       // not waited for: the verdict is already read, the table only accepts, and a lab that ends takes it along
       const argv = ['nft', 'delete', 'table', 'inet', table];

@@ -514,7 +514,7 @@ async function portTries(
       } else {
         // an answer without netspec's marker counts only if the probe's own packets were seen to land where a server
         // listens, and (TCP) that server did more than complete a handshake and hang up
-        const verdict = await foreignAnswer(lab, protocol, d, last, watch !== undefined);
+        const verdict = await foreignAnswer(lab, protocol, d, last, watch);
         if (verdict.reached) {
           if (landing) landing.answered = 'server';
           last.seenAs = d?.source;
@@ -568,14 +568,16 @@ async function portTries(
 /**
  * An answer that carries no netspec marker (the user's own server, or something in between): "reached" only when the
  * probe's own packets were seen delivered to a namespace where something listens on that port, and over TCP the far
- * end did more than accept and hang up (a userland proxy with nothing behind it, a SYN proxy, does just that).
- * Without a watch (attach mode) the landing place is unknown: a TCP connection closed without a word is no verdict.
+ * end answered with a byte, or, silent, opened no connection onward while the probe ran (netspec's landing watch sees
+ * the new connections the landing namespace opens): the probe's connection ended at that listener's own socket. A
+ * silent listener that connected onward is a proxy (a userland proxy with nothing behind it, a SYN proxy): evidence,
+ * not a pass. Without a watch (attach mode) the landing place is unknown: a TCP connection closed without a word is no verdict.
  */
-async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Delivery | undefined, last: ProbeOutcome, watched: boolean): Promise<{ reached: boolean; why: string }> {
+async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Delivery | undefined, last: ProbeOutcome, watch: LandingWatch | undefined): Promise<{ reached: boolean; why: string }> {
   // TCP: the far end answered with at least a byte (a handshake alone is no answer: a proxy completes it too)
   const spoke = protocol === 'udp' || last.spoke === true;
   const silent = `the far end accepted the TCP connection and sent nothing (${last.hungUp ? 'it hung up at once' : 'it kept the connection open, silent'})`;
-  if (!watched) {
+  if (!watch) {
     if (!spoke) throw new ProbeError(`${silent}, and where the probe's packets landed is not observed here (attach mode adds no tables): it could be the server meant or a proxy in front of nothing; no verdict. A server started with serve() answers with netspec's marker`);
     return { reached: true, why: `answered without netspec's marker; where the probe's packets landed is not observed (attach mode adds no tables)` };
   }
@@ -586,9 +588,19 @@ async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Deli
   if (!(await listens(lab, d.ns, protocol, d.port!))) {
     return { reached: false, why: `the probe's packets landed in ${at}, where nothing listens on ${protocol} port ${d.port}, yet the ${protocol === 'tcp' ? 'handshake was completed' : 'reply came'} by something else on the way` };
   }
-  if (!spoke && last.hungUp) return { reached: false, why: `the listener in ${at} completed the TCP handshake and hung up without a word (a proxy with nothing behind it?)` };
   if (!spoke) {
-    throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}: the server meant staying silent and a proxy waiting on a dead backend look the same; no verdict. Let the server answer (serve() answers with netspec's marker)`);
+    // silent: the listener's own socket, or a proxy? a proxy opens a connection of its own onward
+    const onward = await watch.onward(d.ns);
+    const where = onward.map((o) => (o.address.includes(':') ? `[${o.address}]:${o.port}` : `${o.address}:${o.port}`)).join(', ');
+    if (!onward.length) {
+      return {
+        reached: true,
+        why: `${d.ns}$ ss: the probe's packets landed in ${at} from ${d.source} (netspec's landing watch), and the listener in ${d.ns} accepted the probe's connection (its own socket: no onward connection) and ${last.hungUp ? 'closed without answering' : 'kept it open without answering'}`,
+      };
+    }
+    const proxy = `the listener in ${at} completed the TCP handshake and opened a connection onward to ${where} while the probe ran (netspec's landing watch): a proxy`;
+    if (last.hungUp) return { reached: false, why: `${proxy}, and it hung up without a word (a proxy with nothing behind it?)` };
+    throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}, and ${proxy} whose end has not answered (yet); no verdict. Let the server behind it answer (serve() answers with netspec's marker)`);
   }
   return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at} from ${d.source} (netspec's landing watch), where the spec's own server listens, and it answered` };
 }
