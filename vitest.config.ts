@@ -8,7 +8,7 @@ const src = (path: string) => new URL(path, import.meta.url).pathname;
 //  - "labs" (group 0): every file, several files at once, and the tests of a file concurrently (`sequence.concurrent`);
 //    a file whose tests share state (vi mocks, beforeAll labs, tallies) says `describe.sequential` itself.
 //  - "serial" (group 1): work that loads the whole machine on purpose or measures time, alone, so it neither starves
-//    the rest nor is disturbed by it: the soundness harness saturates every core; shaping and exec deadlines compare
+//    the rest nor is disturbed by it: the soundness harness's saturated half saturates every core; shaping and exec deadlines compare
 //    wall times with bounds.
 // NETSPEC_WORKERS / NETSPEC_CONCURRENCY override the figures (measured on 2 cores: README, "The suite's speed").
 const SERIAL = ['specs/verdicts/soundness.spec.ts', 'specs/harness/shaping.spec.ts', 'specs/reliability/exec-timeout.spec.ts'];
@@ -21,6 +21,7 @@ const SEQUENTIAL = [
   'specs/reliability/prerequisites.spec.ts',
   'specs/reliability/exec-script.spec.ts',
   'specs/reliability/isolation-sh.spec.ts', // sets NETSPEC_LIFELINE_SHELL for its whole worker
+  'specs/verdicts/soundness-slow.spec.ts', // its figures are the tally of the test before
 ];
 const workers = Number(process.env.NETSPEC_WORKERS ?? 3);
 const concurrency = Number(process.env.NETSPEC_CONCURRENCY ?? 4);

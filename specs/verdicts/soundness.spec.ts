@@ -11,7 +11,7 @@ import { describe, expect, test } from '../../src/vitest.js';
 import { createLab, ProbeError, type Lab, type Netns } from '../../src/index.js';
 import { probe, resolveTarget } from '../../src/probe.js';
 import { bridgeNetwork } from '../../fixtures/index.js';
-import { saturate, slowEcho } from './helpers.js';
+import { saturate } from './helpers.js';
 
 const TRIES = Number(process.env.NETSPEC_SOUNDNESS_TRIES ?? 8);
 
@@ -84,7 +84,8 @@ async function tryMesh(condition: string, lab: Lab, red: Netns, blue: Netns, tri
     }
   }
 }
-
+// This half saturates every core on purpose: it runs alone, after every other file (vitest.config.ts, SERIAL); the
+// slow-answers half is specs/verdicts/soundness-slow.spec.ts.
 describe('soundness: "not reached" is never said of a reachable target', () => {
   test('the CPU saturated, three labs probing at once', async () => {
     const labs = await Promise.all([createLab(), createLab(), createLab()]);
@@ -104,27 +105,13 @@ describe('soundness: "not reached" is never said of a reachable target', () => {
     for (const [name, t] of tallies) if (name.startsWith('saturated')) expect({ name, falsePasses: t.falsePasses }).toEqual({ name, falsePasses: 0 });
   }, 600_000);
 
-  test('slow answers: ICMP 150–500 ms late, a UDP server as slow', async ({ lab }) => {
-    const { red, blue } = await dualStack(lab);
-    // one persistent user-space process answers ICMP echo requests and UDP datagrams to 5353, each 150-500 ms late
-    const echo = await slowEcho(lab, blue, 150, 500, 5353);
-    try {
-      // "not reached within 1 s" of targets that answer within about 0.5 s
-      for (const c of CASES.filter((x) => x.protocol !== 'tcp')) await tryCase('slow', red, { ...c, responder: c.protocol === 'udp' ? false : undefined }, TRIES, 1000);
-      await tryMesh('slow', lab, red, blue, TRIES, 1000);
-    } finally {
-      echo.stop();
-    }
-    for (const [name, t] of tallies) if (name.startsWith('slow')) expect({ name, falsePasses: t.falsePasses }).toEqual({ name, falsePasses: 0 });
-  }, 600_000);
-
   test('figures', () => {
     const rows = [...tallies].map(([name, t]) => `${name.padEnd(24)} tries ${String(t.tries).padStart(4)}  false passes ${t.falsePasses}  false fails ${t.falseFails}  no verdict (starved) ${t.noVerdict}`);
     const total = [...tallies.values()].reduce((a, t) => ({ tries: a.tries + t.tries, falsePasses: a.falsePasses + t.falsePasses, falseFails: a.falseFails + t.falseFails, noVerdict: a.noVerdict + t.noVerdict }), { tries: 0, falsePasses: 0, falseFails: 0, noVerdict: 0 });
     const summary = `soundness: ${total.tries} "not reached" questions about reachable targets: ${total.falsePasses} false passes, ${total.falseFails} false fails, ${total.noVerdict} without a verdict (starved, reported as errors)`;
     console.log(`${rows.join('\n')}\n${summary}`);
     mkdirSync('.netspec', { recursive: true });
-    writeFileSync('.netspec/soundness.json', JSON.stringify({ tries: TRIES, total, cases: Object.fromEntries(tallies) }, null, 2));
+    writeFileSync('.netspec/soundness-saturated.json', JSON.stringify({ tries: TRIES, total, cases: Object.fromEntries(tallies) }, null, 2));
     expect(total.falsePasses).toBe(0);
     expect(total.tries).toBeGreaterThan(0);
   });
