@@ -87,7 +87,12 @@ const lifelineScript = (cgroups: boolean, prelude: string, bounds: LabBounds, us
  */
 const privateTmp = (bounds: LabBounds, userxattr: boolean) =>
   `mkdir -p ${TMP_LAYERS} && mount -t tmpfs -o mode=0700,size=${bounds.tmpSizeMb}m netspec-tmp ${TMP_LAYERS} && mkdir -m 1777 ${TMP_LAYERS}/u && mkdir ${TMP_LAYERS}/w && ` +
+  // the working directory, when it is under /tmp (a checkout in /tmp/…), stays the machine's own: what the lab writes
+  // there (a script's output, a server's log) is what the test reads; it is bound back over the overlay from a view of
+  // the machine's /tmp taken first. $PWD is this shell's own working directory (the test process's), no caller input.
+  `mkdir ${TMP_LAYERS}/m && mount --bind /tmp ${TMP_LAYERS}/m && ` +
   `{ mount -t overlay -o ${userxattr ? 'userxattr,' : ''}lowerdir=/tmp,upperdir=${TMP_LAYERS}/u,workdir=${TMP_LAYERS}/w netspec-tmp /tmp 2>/dev/null || mount --bind ${TMP_LAYERS}/u /tmp; } && ` +
+  `{ case "$PWD" in /tmp/?*) [ ! -d "$PWD" ] || mount --rbind "${TMP_LAYERS}/m\${PWD#/tmp}" "$PWD";; esac; } && ` +
   `{ [ ! -d /dev/shm ] || [ -L /dev/shm ] || mount -t tmpfs -o mode=1777,size=${bounds.tmpSizeMb}m netspec-shm /dev/shm; } && ` +
   '{ [ ! -d /var/tmp ] || [ -L /var/tmp ] || mount --bind /tmp /var/tmp; } && ';
 const TMP_LAYERS = '/run/.netspec-tmp';
