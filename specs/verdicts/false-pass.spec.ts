@@ -207,9 +207,11 @@ test('12. meshes count late replies and keep every pair\'s reason', async ({ lab
   expect(m.get('red', 'stray')).toMatchObject({ reached: false, disposition: 'NEIGHBOR_UNREACHABLE' });
   const msg = await failureOf(expect(lab).toHaveReachability({ red: { '203.0.113.8': true } }, { timeout: 500 }));
   // the matcher lists every differing pair with its disposition and the whole diagnosis, hop by hop. (Its disposition
-  // is not pinned here: on a loaded machine the explaining probe's packet has been seen entering the lab host and then
-  // neither traced nor counted in FORWARD, so the diagnosis said NO_REPLY; see the closing note of this round.)
-  expect(msg).toMatch(/red → 203\.0\.113\.8 \(203\.0\.113\.8\): (FILTERED|NO_REPLY), expected REACHED; [^\n]+\n\s+1\. red: route to 203\.0\.113\.8 via 192\.168\.15\.3/);
+  // is not pinned here, the mesh's is, above: on a loaded machine the explaining probe's packet has been seen entering
+  // the lab host and then neither traced nor counted in FORWARD, so the diagnosis said NO_REPLY; and with the suite's
+  // files running beside each other the CPU is saturated, veth delivery waits for ksoftirqd, and red's ARP for its
+  // gateway has been FAILED when the diagnosis read it, so it said NEIGHBOR_UNREACHABLE, which the kernel showed then.)
+  expect(msg).toMatch(/red → 203\.0\.113\.8 \(203\.0\.113\.8\): (FILTERED|NO_REPLY|NEIGHBOR_UNREACHABLE), expected REACHED; [^\n]+\n\s+1\. red: route to 203\.0\.113\.8 via 192\.168\.15\.3/);
 }, 90_000);
 
 test('14. a lab sets bridge-nf-call-* and ip_forward itself, so a spec gives the same verdict on every machine', async () => {
