@@ -4,6 +4,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/netspec-consumer.XXXXXX)
+# open to the labs (mktemp makes it 0700): a lab's root is an ordinary user on the machine, and the example's specs
+# hand files of the project (examples/firewall/gateway.rules) to iptables-restore in a lab, as a user's project would
+chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 cd "$here"
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n1)
