@@ -23,6 +23,7 @@ const SEQUENTIAL = [
   'specs/reliability/exec-script.spec.ts',
   'specs/reliability/isolation-sh.spec.ts', // sets NETSPEC_LIFELINE_SHELL for its whole worker
   'specs/verdicts/soundness-slow.spec.ts', // its figures are the tally of the test before
+  'specs/reliability/spawner.spec.ts', // kills its worker's spawner (src/spawner.ts), which every file of that worker uses
 ];
 const workers = Number(process.env.NETSPEC_WORKERS ?? 2);
 const concurrency = Number(process.env.NETSPEC_CONCURRENCY ?? 3);

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createLab, type Lab } from '../src/index.js';
 import { run, which } from '../src/exec.js';
+import { spawnerPid } from '../src/spawner.js';
 import { bridgeNetwork, tutorialNetwork } from '../fixtures/index.js';
 import { toReach, toRouteVia } from '../src/matchers/index.js';
 import { DEFAULT_NOT_WINDOW_MS } from '../src/matchers/to-reach.js';
@@ -53,6 +54,23 @@ function sh(argv: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${code}: ${err.slice(-500)}`))));
   });
+}
+
+/** Run `fn` with every command through execa (NETSPEC_SPAWNER=node), as before the spawner. */
+async function viaNode<T>(fn: () => Promise<T>): Promise<T> {
+  process.env.NETSPEC_SPAWNER = 'node';
+  try {
+    return await fn();
+  } finally {
+    delete process.env.NETSPEC_SPAWNER;
+  }
+}
+
+/** CPU of a process and its reaped children (utime + stime + cutime + cstime), in ms. */
+function cpuTicksOf(statFile: string): number {
+  const text = readFileSync(statFile, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * (1000 / 100);
 }
 
 const privateNs = ['unshare', '--net', '--mount', '--pid', '--fork', '--mount-proc', '--propagation', 'private'];
@@ -237,11 +255,50 @@ if (want('execa')) {
     });
   globalThis.gc?.();
   const rssBefore = process.memoryUsage().rss;
-  const [viaExeca, viaSpawn] = await sideBySide(runs(200), () => run(['true'], { intent: 'bench', timeoutMs: 10_000 }), bare);
+  const [viaExeca, viaSpawn] = await sideBySide(runs(200), () => viaNode(() => run(['true'], { intent: 'bench', timeoutMs: 10_000 })), bare);
   const growth = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
   const s = stat(viaExeca);
   rows.push({ case: 'execa', subject: 'run([true]): execa, per process', stat: s, baseline: 'child_process.spawn', ratio: s.median / stat(viaSpawn).median, note: `+${(s.median - stat(viaSpawn).median).toFixed(2)} ms per process; RSS +${growth.toFixed(1)} MB over both` });
   rows.push({ case: 'execa', subject: '(baseline) bare child_process.spawn, per process', stat: stat(viaSpawn) });
+}
+
+// 6b. the spawner (src/spawner.ts): a command in a lab namespace started by the small spawner process against the
+// same command through execa (a fork of this process), with this process holding a Vitest worker's memory (~250 MB,
+// what a worker of the suite holds after a few files); wall time and CPU per command (this process, its children and
+// the spawner's)
+if (want('spawner')) {
+  const lab: Lab = await createLab();
+  const red = await lab.netns('red');
+  const ballast = Array.from({ length: 250 }, () => Buffer.alloc(2 ** 20, 1));
+  const spawnerCpu = () => {
+    const pid = spawnerPid();
+    return pid ? cpuTicksOf(`/proc/${pid}/stat`) : 0;
+  };
+  const perCommand = async (fn: () => Promise<unknown>, n: number) => {
+    const t = performance.now();
+    const c = cpuTicksOf('/proc/self/stat') + spawnerCpu();
+    for (let i = 0; i < n; i++) await fn();
+    return { wall: (performance.now() - t) / n, cpu: (cpuTicksOf('/proc/self/stat') + spawnerCpu() - c) / n };
+  };
+  const cmd = () => red.exec('ip', ['-j', 'link']);
+  const [viaSpawner, viaExeca] = await sideBySide(runs(100), cmd, () => viaNode(cmd));
+  const cpuSpawner = await perCommand(cmd, runs(100));
+  const cpuExeca = await perCommand(() => viaNode(cmd), runs(100));
+  const s = stat(viaSpawner);
+  const ratio = s.median / stat(viaExeca).median;
+  rows.push({
+    case: 'spawner',
+    subject: 'ip -j link in a lab namespace, through the spawner (Node holding 250 MB)',
+    stat: s,
+    baseline: 'the same through execa (a fork of Node)',
+    ratio,
+    target: '≤ 0.5× execa',
+    met: ratio <= 0.5,
+    note: `CPU per command: ${cpuSpawner.cpu.toFixed(1)} ms vs ${cpuExeca.cpu.toFixed(1)} ms through execa`,
+  });
+  rows.push({ case: 'spawner', subject: '(baseline) the same through execa', stat: stat(viaExeca) });
+  ballast.length = 0;
+  await lab.dispose();
 }
 
 // 7. the failure path: a failing toReach (FILTERED by a FORWARD DROP), explained with the kernel trace against the same

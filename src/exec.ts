@@ -12,6 +12,7 @@ import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { CommandError, InvalidInputError, PrerequisiteError } from './errors.js';
 import toolPackages from './tool-packages.json' with { type: 'json' };
+import { spawner, type SpawnedEvents } from './spawner.js';
 
 /** Which Debian package provides each tool we run (src/tool-packages.json, which .ci/ensure-deps.mjs reads too). */
 export const TOOL_PACKAGES: Readonly<Record<string, string>> = toolPackages.tools;
@@ -135,6 +136,9 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
   let group: ProcessGroup | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (graceMs: number) => (stopping ??= group?.stop(graceMs));
+  // a short command through the spawner (src/spawner.ts: no fork of this big process); execa where it cannot run
+  const via = spawner();
+  if (via) return runViaSpawner(via, argv, options, where, display, wrapped);
   // set before execa's own timer (same delay: it fires first), so that the command is signalled before execa wakes
   // the wrapper, which would otherwise let a stopped command go on
   const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop(KILL_GRACE_MS), options.timeoutMs);
@@ -180,16 +184,42 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     if (r.code === 'ENOENT' || cause?.code === 'ENOENT') throw new PrerequisiteError(`the \`${file}\` command`, installHint(file), { cause });
     throw new CommandError(options.intent, display, where, undefined, String(cause?.message ?? r.shortMessage), '', { cause, commandLine: r.escapedCommand });
   }
-  const out: RunResult = {
-    argv,
-    exitCode: r.exitCode ?? -1,
+  return finish(argv, options, display, where, {
+    exitCode: r.exitCode,
     stdout,
     stderr,
     signal: r.signal ?? undefined,
     timedOut,
     durationMs: r.durationMs,
     command: r.escapedCommand,
+    isMaxBuffer: r.isMaxBuffer,
+  });
+}
+
+interface Outcome {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+  signal: string | undefined;
+  timedOut: boolean;
+  durationMs: number;
+  command: string;
+  isMaxBuffer: boolean;
+}
+
+/** The result of a command that ran (either path), or the CommandError / PrerequisiteError it is. */
+function finish(argv: readonly string[], options: RunOptions, display: readonly string[], where: string, r: Outcome): RunResult {
+  const out: RunResult = {
+    argv,
+    exitCode: r.exitCode ?? -1,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    signal: r.signal,
+    timedOut: r.timedOut,
+    durationMs: r.durationMs,
+    command: r.command,
   };
+  const timedOut = r.timedOut;
   const inner = options.innerTool;
   // a lab's root is an ordinary user to the machine: where a folder on PATH is closed to it (/root/…), a program found
   // nowhere is "Permission denied", not "No such file"; it is missing all the same when the machine has none either
@@ -204,10 +234,102 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
       timedOut,
       timeoutMs: options.timeoutMs,
       maxBuffer: r.isMaxBuffer ? MAX_OUTPUT_BYTES : undefined,
-      commandLine: r.escapedCommand,
+      commandLine: r.command,
     });
   }
   return out;
+}
+
+/**
+ * The command line as text, for errors only (never run), written as execa writes its `escapedCommand` (so both paths
+ * print the same): control characters and separators as \n, \t, \uXXXX; an argument quoted '…' unless it is only
+ * word characters, dots, slashes and dashes.
+ */
+function commandLine(argv: readonly string[]): string {
+  const common: Record<string, string> = { ' ': ' ', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+  const escape = (c: string) => common[c] ?? (c.codePointAt(0)! <= 0xffff ? `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}` : `\\U${c.codePointAt(0)!.toString(16)}`);
+  return argv
+    .map((a) => a.replaceAll(/\p{Separator}|\p{Other}/gu, escape))
+    .map((a) => (/^[\w./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`))
+    .join(' ');
+}
+
+/**
+ * run() through the spawner: the same deadline, abort, output-cap and process-group rules as the execa path (the
+ * spawner only starts the command and relays its pipes; stopping it is done here, by pid).
+ */
+async function runViaSpawner(
+  via: NonNullable<ReturnType<typeof spawner>>,
+  argv: readonly string[],
+  options: RunOptions,
+  where: string,
+  display: readonly string[],
+  wrapped: boolean,
+): Promise<RunResult> {
+  const started = performance.now();
+  const chunks: Record<1 | 2, Buffer[]> = { 1: [], 2: [] };
+  const sizes: Record<1 | 2, number> = { 1: 0, 2: 0 };
+  let group: ProcessGroup | undefined;
+  let pendingStop: number | undefined;
+  let stopping: Promise<void> | undefined;
+  let isMaxBuffer = false;
+  let exit: { code?: number; signal?: string } = {};
+  const stop = (graceMs: number) => {
+    if (group) stopping ??= group.stop(graceMs);
+    else pendingStop = Math.min(pendingStop ?? graceMs, graceMs);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => stop(0);
+  const settled = await new Promise<{ error?: { code: string; message: string } }>((resolve) => {
+    via.start(
+      { argv, cwd: options.cwd ?? process.cwd(), env: { ...process.env, LC_ALL: 'C', ...options.env }, input: options.input === undefined ? undefined : Buffer.from(options.input) },
+      {
+        onPid(pid) {
+          group = new ProcessGroup(pid, wrapped);
+          if (pendingStop !== undefined) stop(pendingStop);
+        },
+        onOutput(fd, chunk) {
+          if (isMaxBuffer) return;
+          const room = MAX_OUTPUT_BYTES - sizes[fd];
+          chunks[fd].push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+          sizes[fd] += chunk.length;
+          if (sizes[fd] > MAX_OUTPUT_BYTES) {
+            isMaxBuffer = true;
+            stop(KILL_GRACE_MS);
+          }
+        },
+        onExit(code, signal) {
+          exit = { code, signal };
+        },
+        onDone: () => resolve({}),
+        onError: (code, message) => resolve({ error: { code, message } }),
+      },
+    );
+    if (options.timeoutMs !== undefined) timer = setTimeout(() => stop(KILL_GRACE_MS), options.timeoutMs);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  if (timer) clearTimeout(timer);
+  options.signal?.removeEventListener('abort', onAbort);
+  await stopping;
+  const stdout = Buffer.concat(chunks[1]).toString('utf8');
+  const stderr = Buffer.concat(chunks[2]).toString('utf8');
+  if (options.signal?.aborted) throw aborted(options, display, where, stdout, stderr);
+  const timedOut = !isMaxBuffer && (stopping !== undefined || pendingStop !== undefined) && !options.signal?.aborted;
+  if (settled.error) {
+    const cause = Object.assign(new Error(settled.error.message), { code: settled.error.code });
+    if (settled.error.code === 'ENOENT') throw new PrerequisiteError(`the \`${argv[0]}\` command`, installHint(argv[0]!), { cause });
+    throw new CommandError(options.intent, display, where, undefined, settled.error.message, '', { cause, commandLine: commandLine(argv) });
+  }
+  return finish(argv, options, display, where, {
+    exitCode: exit.code,
+    stdout,
+    stderr,
+    signal: exit.signal,
+    timedOut,
+    durationMs: performance.now() - started,
+    command: commandLine(argv),
+    isMaxBuffer,
+  });
 }
 
 /**

@@ -1,0 +1,260 @@
+/**
+ * The spawner: a small long-lived process (one per Node process) that starts netspec's short commands for it.
+ *
+ * Why: Node starts a child with fork(), which copies the page tables of the whole Node process, on its main thread. A
+ * Vitest worker holds 150–300 MB, so each of the thousands of commands a suite runs cost it 10–40 ms of CPU and
+ * stalled its event loop for as long (every concurrent test's timers and probe windows with it). Forking from a process
+ * of a few MB costs about a millisecond. `npm run bench` measures both paths side by side (case `spawner`).
+ *
+ * What it is: Debian's python3 running the program below (a constant; nothing from input is ever code). It reads
+ * requests as JSON lines on stdin (an argv array, cwd, the whole environment, the bytes for stdin), starts each with
+ * `subprocess.Popen` (argv, never a shell; `start_new_session`, so each command leads a session and process group of its
+ * own, as `detached` does in Node), and answers with JSON lines on stdout: the pid, output chunks, then the exit and
+ * "done" once its pipes are drained (the rule of settleOnExit in exec.ts: after the exit, read on until the pipes are
+ * quiet for 50 ms, at most 1 s). Deadlines, output caps and process-group kills stay in exec.ts: it has the pid.
+ * The spawner exits when its stdin closes (this process ended); the commands it started are not its children to
+ * kill, exactly as with Node's own spawn.
+ *
+ * `NETSPEC_SPAWNER=node` turns it off (every command through execa, as before); it is off by itself where no python3
+ * runs, and a spawner that died is replaced for the next command.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const PROGRAM = String.raw`
+import base64, json, os, selectors, signal, subprocess, sys, time
+IDLE, MAX = 0.05, 1.0
+sel = selectors.DefaultSelector()
+out = sys.stdout.buffer
+procs = {}
+def send(o):
+    out.write(json.dumps(o, separators=(",", ":")).encode() + b"\n")
+class Job:
+    def __init__(s, rid, req):
+        s.id = rid
+        s.exit = None
+        s.exited_at = None
+        s.last = 0.0
+        s.pipes = {}
+        inp = req.get("input")
+        s.p = subprocess.Popen(req["argv"], cwd=req.get("cwd"), env=req["env"], start_new_session=True,
+                               stdin=subprocess.DEVNULL if inp is None else subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        send({"id": rid, "pid": s.p.pid})
+        for fd, f in ((1, s.p.stdout), (2, s.p.stderr)):
+            os.set_blocking(f.fileno(), False)
+            s.pipes[f.fileno()] = fd
+            sel.register(f.fileno(), selectors.EVENT_READ, (s, "out"))
+        s.inp = b"" if inp is None else base64.b64decode(inp)
+        if inp is not None:
+            os.set_blocking(s.p.stdin.fileno(), False)
+            if s.inp:
+                sel.register(s.p.stdin.fileno(), selectors.EVENT_WRITE, (s, "in"))
+            else:
+                s.p.stdin.close()
+        s.pidfd = os.pidfd_open(s.p.pid)
+        sel.register(s.pidfd, selectors.EVENT_READ, (s, "exit"))
+    def close_pipe(s, fd):
+        sel.unregister(fd)
+        os.close(fd)
+        del s.pipes[fd]
+    def finish_if_drained(s, now):
+        if s.exit is None:
+            return
+        if s.pipes and now - s.last < IDLE and now - s.exited_at < MAX:
+            return
+        for fd in list(s.pipes):
+            s.close_pipe(fd)
+        send({"id": s.id, "done": True})
+        del procs[s.id]
+def handle(line):
+    req = json.loads(line)
+    rid = req["id"]
+    try:
+        procs[rid] = Job(rid, req)
+    except OSError as e:
+        send({"id": rid, "error": e.strerror or str(e), "errno": e.errno, "code": errno_name(e.errno)})
+def errno_name(n):
+    import errno
+    return errno.errorcode.get(n, "E" + str(n))
+os.set_blocking(0, False)
+sel.register(0, selectors.EVENT_READ, (None, "req"))
+buf = b""
+while True:
+    waiting = [j for j in procs.values() if j.exit is not None]
+    timeout = min((IDLE / 2 for _ in waiting), default=None)
+    for key, _ in sel.select(timeout):
+        job, what = key.data
+        if what == "req":
+            try:
+                data = os.read(0, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not data:
+                sys.exit(0)
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line:
+                    handle(line)
+        elif what == "in":
+            fd = key.fd
+            try:
+                n = os.write(fd, job.inp[:1 << 16])
+                job.inp = job.inp[n:]
+            except BlockingIOError:
+                continue
+            except OSError:
+                job.inp = b""
+            if not job.inp:
+                sel.unregister(fd)
+                job.p.stdin.close()
+        elif what == "out":
+            fd = key.fd
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if data:
+                job.last = time.monotonic()
+                send({"id": job.id, "fd": job.pipes[fd], "d": base64.b64encode(data).decode()})
+            else:
+                job.close_pipe(fd)
+        elif what == "exit":
+            sel.unregister(job.pidfd)
+            os.close(job.pidfd)
+            rc = job.p.wait()
+            job.exit = rc
+            job.exited_at = job.last = time.monotonic()
+            if job.p.stdin and not job.p.stdin.closed:
+                try:
+                    sel.unregister(job.p.stdin.fileno())
+                except (KeyError, ValueError):
+                    pass
+                job.p.stdin.close()
+            send({"id": job.id, "exit": rc if rc >= 0 else None, "signal": signal.Signals(-rc).name if rc < 0 else None})
+    now = time.monotonic()
+    for job in list(procs.values()):
+        job.finish_if_drained(now)
+    out.flush()
+`;
+
+/** What the spawner says about one command. */
+export interface SpawnedEvents {
+  /** The command started: its pid (the leader of its own session and process group). */
+  onPid(pid: number): void;
+  onOutput(fd: 1 | 2, chunk: Buffer): void;
+  /** It exited (code, or the signal that ended it). */
+  onExit(code: number | undefined, signal: string | undefined): void;
+  /** Its pipes are drained and closed: the call may settle. */
+  onDone(): void;
+  /** It could not start (errno code such as ENOENT), or the spawner went away. */
+  onError(code: string, message: string): void;
+}
+
+interface Request {
+  argv: readonly string[];
+  cwd?: string;
+  env: NodeJS.ProcessEnv;
+  input?: Buffer;
+}
+
+class Spawner {
+  readonly #child: ChildProcess;
+  readonly #jobs = new Map<number, SpawnedEvents>();
+  #next = 1;
+  #buffer = '';
+  dead = false;
+
+  constructor(python: string) {
+    this.#child = spawn(python, ['-I', '-S', '-c', PROGRAM], { stdio: ['pipe', 'pipe', 'inherit'], env: { LC_ALL: 'C', PATH: '/usr/bin:/bin' } });
+    // it must never keep this process alive by itself
+    this.#child.unref();
+    for (const s of [this.#child.stdin, this.#child.stdout]) (s as unknown as { unref?: () => void }).unref?.();
+    this.#child.stdin!.on('error', () => this.#die('its input pipe failed'));
+    this.#child.once('error', (e) => this.#die(e.message));
+    this.#child.once('exit', (code, signal) => this.#die(`it exited (${signal ?? `code ${code}`})`));
+    this.#child.stdout!.setEncoding('utf8').on('data', (d: string) => this.#read(d));
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  start(request: Request, events: SpawnedEvents): void {
+    const id = this.#next++;
+    this.#jobs.set(id, events);
+    if (this.#jobs.size === 1) this.#ref(true);
+    const line = JSON.stringify({
+      id,
+      argv: request.argv,
+      cwd: request.cwd,
+      env: Object.fromEntries(Object.entries(request.env).filter((e): e is [string, string] => typeof e[1] === 'string')),
+      input: request.input === undefined ? undefined : request.input.toString('base64'),
+    });
+    this.#child.stdin!.write(`${line}\n`);
+  }
+
+  /** While commands are in flight the spawner's pipes keep the event loop alive (as a child's pipes would). */
+  #ref(on: boolean): void {
+    const out = this.#child.stdout as unknown as { ref?: () => void; unref?: () => void };
+    if (on) out.ref?.();
+    else out.unref?.();
+  }
+
+  #read(data: string): void {
+    this.#buffer += data;
+    let nl: number;
+    while ((nl = this.#buffer.indexOf('\n')) !== -1) {
+      const line = this.#buffer.slice(0, nl);
+      this.#buffer = this.#buffer.slice(nl + 1);
+      if (!line) continue;
+      const m = JSON.parse(line) as { id: number; pid?: number; fd?: 1 | 2; d?: string; exit?: number | null; signal?: string | null; done?: boolean; error?: string; code?: string };
+      const job = this.#jobs.get(m.id);
+      if (!job) continue;
+      if (m.pid !== undefined) job.onPid(m.pid);
+      else if (m.fd !== undefined) job.onOutput(m.fd, Buffer.from(m.d ?? '', 'base64'));
+      else if (m.done) {
+        this.#jobs.delete(m.id);
+        if (this.#jobs.size === 0) this.#ref(false);
+        job.onDone();
+      } else if (m.error !== undefined) {
+        this.#jobs.delete(m.id);
+        if (this.#jobs.size === 0) this.#ref(false);
+        job.onError(m.code ?? 'EUNKNOWN', m.error);
+      } else if ('exit' in m) job.onExit(m.exit ?? undefined, m.signal ?? undefined);
+    }
+  }
+
+  #die(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (current === this) current = undefined;
+    const jobs = [...this.#jobs.values()];
+    this.#jobs.clear();
+    for (const job of jobs) job.onError('ESPAWNER', `netspec's spawner went away: ${reason}`);
+  }
+}
+
+let current: Spawner | undefined;
+let python: string | null | undefined;
+
+/** Debian's python3 (never a pyenv or virtualenv shim on PATH: a shell script that would cost more than it saves). */
+function findPython(): string | null {
+  for (const candidate of ['/usr/bin/python3', '/usr/local/bin/python3', '/bin/python3']) if (existsSync(candidate)) return candidate;
+  return null;
+}
+
+/** The spawner of this process, started on first use; undefined where it cannot run (no python3, or turned off). */
+export function spawner(): { start(request: Request, events: SpawnedEvents): void } | undefined {
+  if (process.env.NETSPEC_SPAWNER === 'node') return undefined;
+  if (python === undefined) python = findPython();
+  if (python === null) return undefined;
+  if (!current || current.dead) current = new Spawner(python);
+  return current;
+}
+
+/** @internal The spawner's pid while one runs (specs end it to check what a command in flight then gets). */
+export function spawnerPid(): number | undefined {
+  return current && !current.dead ? current.pid : undefined;
+}
