@@ -22,7 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const PROGRAM = String.raw`
-import base64, json, os, selectors, signal, subprocess, sys, time
+import base64, errno, json, os, selectors, signal, subprocess, sys, time
 IDLE, MAX = 0.05, 1.0
 sel = selectors.DefaultSelector()
 out = sys.stdout.buffer
@@ -30,34 +30,80 @@ procs = {}
 def send(o):
     out.write(json.dumps(o, separators=(",", ":")).encode() + b"\n")
 class Job:
+    # every descriptor is closed through its file object (never os.close on a number a file object still owns: the
+    # number is reused by the next command's pipe, which the object's later close would then cut)
     def __init__(s, rid, req):
         s.id = rid
         s.exit = None
         s.exited_at = None
         s.last = 0.0
         s.pipes = {}
+        s.pidfd = None
         inp = req.get("input")
         s.p = subprocess.Popen(req["argv"], cwd=req.get("cwd"), env=req["env"], start_new_session=True,
                                stdin=subprocess.DEVNULL if inp is None else subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         send({"id": rid, "pid": s.p.pid})
-        for fd, f in ((1, s.p.stdout), (2, s.p.stderr)):
+        for n, f in ((1, s.p.stdout), (2, s.p.stderr)):
             os.set_blocking(f.fileno(), False)
-            s.pipes[f.fileno()] = fd
-            sel.register(f.fileno(), selectors.EVENT_READ, (s, "out"))
+            s.pipes[f.fileno()] = (n, f)
+            sel.register(f, selectors.EVENT_READ, (s, "out"))
         s.inp = b"" if inp is None else base64.b64decode(inp)
         if inp is not None:
             os.set_blocking(s.p.stdin.fileno(), False)
             if s.inp:
-                sel.register(s.p.stdin.fileno(), selectors.EVENT_WRITE, (s, "in"))
+                sel.register(s.p.stdin, selectors.EVENT_WRITE, (s, "in"))
             else:
                 s.p.stdin.close()
         s.pidfd = os.pidfd_open(s.p.pid)
         sel.register(s.pidfd, selectors.EVENT_READ, (s, "exit"))
     def close_pipe(s, fd):
-        sel.unregister(fd)
-        os.close(fd)
-        del s.pipes[fd]
+        n, f = s.pipes.pop(fd)
+        sel.unregister(f)
+        f.close()
+    def close_stdin(s):
+        f = s.p.stdin
+        if f is not None and not f.closed:
+            try:
+                sel.unregister(f)
+            except (KeyError, ValueError):
+                pass
+            try:
+                f.close()
+            except OSError:
+                pass
+    def on_in(s):
+        try:
+            n = os.write(s.p.stdin.fileno(), s.inp[:1 << 16])
+            s.inp = s.inp[n:]
+        except BlockingIOError:
+            return
+        except OSError:
+            s.inp = b""
+        if not s.inp:
+            s.close_stdin()
+    def on_out(s, fd):
+        n, f = s.pipes[fd]
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            s.last = time.monotonic()
+            send({"id": s.id, "fd": n, "d": base64.b64encode(data).decode()})
+        else:
+            s.close_pipe(fd)
+    def on_exit(s):
+        sel.unregister(s.pidfd)
+        os.close(s.pidfd)
+        s.pidfd = None
+        rc = s.p.wait()
+        s.exit = rc
+        s.exited_at = s.last = time.monotonic()
+        s.close_stdin()
+        send({"id": s.id, "exit": rc if rc >= 0 else None, "signal": signal.Signals(-rc).name if rc < 0 else None})
     def finish_if_drained(s, now):
         if s.exit is None:
             return
@@ -73,16 +119,12 @@ def handle(line):
     try:
         procs[rid] = Job(rid, req)
     except OSError as e:
-        send({"id": rid, "error": e.strerror or str(e), "errno": e.errno, "code": errno_name(e.errno)})
-def errno_name(n):
-    import errno
-    return errno.errorcode.get(n, "E" + str(n))
+        send({"id": rid, "error": e.strerror or str(e), "code": errno.errorcode.get(e.errno, "EIO")})
 os.set_blocking(0, False)
 sel.register(0, selectors.EVENT_READ, (None, "req"))
 buf = b""
 while True:
-    waiting = [j for j in procs.values() if j.exit is not None]
-    timeout = min((IDLE / 2 for _ in waiting), default=None)
+    timeout = IDLE / 2 if any(j.exit is not None for j in procs.values()) else None
     for key, _ in sel.select(timeout):
         job, what = key.data
         if what == "req":
@@ -97,42 +139,15 @@ while True:
                 line, buf = buf.split(b"\n", 1)
                 if line:
                     handle(line)
+        elif job.id not in procs:
+            continue
         elif what == "in":
-            fd = key.fd
-            try:
-                n = os.write(fd, job.inp[:1 << 16])
-                job.inp = job.inp[n:]
-            except BlockingIOError:
-                continue
-            except OSError:
-                job.inp = b""
-            if not job.inp:
-                sel.unregister(fd)
-                job.p.stdin.close()
+            job.on_in()
         elif what == "out":
-            fd = key.fd
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                continue
-            if data:
-                job.last = time.monotonic()
-                send({"id": job.id, "fd": job.pipes[fd], "d": base64.b64encode(data).decode()})
-            else:
-                job.close_pipe(fd)
+            if key.fd in job.pipes:
+                job.on_out(key.fd)
         elif what == "exit":
-            sel.unregister(job.pidfd)
-            os.close(job.pidfd)
-            rc = job.p.wait()
-            job.exit = rc
-            job.exited_at = job.last = time.monotonic()
-            if job.p.stdin and not job.p.stdin.closed:
-                try:
-                    sel.unregister(job.p.stdin.fileno())
-                except (KeyError, ValueError):
-                    pass
-                job.p.stdin.close()
-            send({"id": job.id, "exit": rc if rc >= 0 else None, "signal": signal.Signals(-rc).name if rc < 0 else None})
+            job.on_exit()
     now = time.monotonic()
     for job in list(procs.values()):
         job.finish_if_drained(now)

@@ -59,6 +59,22 @@ test('200 commands at once: each gets its own output and exit code', async () =>
   });
 });
 
+test('3,000 commands, 64 in flight, with stdin: each gets exactly its own output (descriptor numbers are reused all the time)', async () => {
+  let next = 0;
+  const wrong: string[] = [];
+  const worker = async () => {
+    while (next < 3_000) {
+      const i = next++;
+      const input = i % 3 === 0 ? `in${i}` : undefined;
+      const r = await run(input === undefined ? ['sh', '-c', `printf 'o${i}'; printf 'e${i}' >&2`] : ['sh', '-c', `cat; printf 'o${i}'; printf 'e${i}' >&2`], { intent: `n${i}`, input });
+      const want = `${input ?? ''}o${i}`;
+      if (r.stdout !== want || r.stderr !== `e${i}`) wrong.push(`${i}: ${JSON.stringify(r.stdout)} ${JSON.stringify(r.stderr)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+  expect(wrong).toEqual([]);
+});
+
 test('each command leads a session of its own (as Node\'s detached spawn), so a deadline stops its whole group', async () => {
   const r = await run(['sh', '-c', 'ps -o pid=,pgid=,sid= -p $$'], { intent: 'ids' });
   const [pid, pgid, sid] = r.stdout.trim().split(/\s+/).map(Number);
