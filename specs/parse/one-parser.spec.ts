@@ -11,8 +11,11 @@ function files(dir: URL, prefix = ''): string[] {
   );
 }
 
-/** Where a JSON.parse is not a kernel tool's output: lab/keep.ts reads its own kept-lab files, cli.ts package.json. */
-const JSON_ELSEWHERE = new Set(['lab/keep.ts', 'cli.ts']);
+/**
+ * Where a JSON.parse is not a kernel tool's output: lab/keep.ts reads its own kept-lab files, cli.ts package.json,
+ * spawner.ts the messages of netspec's own spawner.
+ */
+const JSON_ELSEWHERE = new Set(['lab/keep.ts', 'cli.ts', 'spawner.ts']);
 
 /** Signs of reading a format by hand: iptables-save's lines, nft's text, the batch splitter. */
 const HAND_PARSING: [RegExp, string][] = [

@@ -29,6 +29,22 @@ vi.mock('execa', async (importOriginal) => {
   };
   return { ...real, execa };
 });
+// …and the spawner (src/spawner.ts), which starts netspec's short commands from a small process of its own: every argv
+// it is handed is recorded as if spawned here
+vi.mock('../../src/spawner.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/spawner.js')>();
+  const spawner: typeof real.spawner = () => {
+    const via = real.spawner();
+    return via && {
+      start(request, events) {
+        const [file = '', ...args] = request.argv;
+        spawned.push({ file, args, shell: undefined });
+        via.start(request, events);
+      },
+    };
+  };
+  return { ...real, spawner };
+});
 
 // the canary: every hostile string that could run a command (in the syntax of bash, socat, ip -batch, iptables-restore,
 // or as an option of bash) would create a file named like this, in a folder of the machine every lab may write to (a
@@ -101,6 +117,12 @@ function checkSpawns(input: string, whole = false): void {
       [file, ...args] = args.slice(2) as [string, ...string[]];
     }
     expect(shell, `${file} started with a shell`).toBeFalsy();
+    if (/(^|\/)python3$/.test(file) && args[0] === '-I') {
+      // the spawner itself: a fixed program, no input in it
+      expect(args.slice(0, 3)).toEqual(['-I', '-S', '-c']);
+      expect(args.at(-1)).not.toContain(input || '\0');
+      continue;
+    }
     if (file === 'unshare') {
       expect(args.slice(-3, -1)).toEqual(['sh', '-c']);
       expect(args.at(-1)).not.toContain(input || '\0'); // the lifeline's script is fixed
