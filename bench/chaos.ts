@@ -150,9 +150,12 @@ function watch(child: ChildProcess, round: Round): () => Proc[] {
   };
 }
 
-/** The lifeline: an `unshare` started directly by a node process (the test process: the worker, or the node child). */
+/**
+ * The lifeline: an `unshare` started directly by a node process (the test process: the worker, or the node child), or
+ * by that process's spawner (src/spawner.ts, a python3 child of it).
+ */
 function lifelineIn(t: Proc[]): Proc | undefined {
-  return t.find((p) => p.comm === 'unshare' && t.some((q) => q.pid === p.ppid && q.comm.startsWith('node')));
+  return t.find((p) => p.comm === 'unshare' && t.some((q) => q.pid === p.ppid && (q.comm.startsWith('node') || q.comm.startsWith('python3'))));
 }
 
 function workerIn(t: Proc[], main: number): Proc | undefined {

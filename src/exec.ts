@@ -12,7 +12,7 @@ import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { CommandError, InvalidInputError, PrerequisiteError } from './errors.js';
 import toolPackages from './tool-packages.json' with { type: 'json' };
-import { spawner, type SpawnedEvents } from './spawner.js';
+import { SpawnedChild, spawner, type SpawnedEvents } from './spawner.js';
 
 /** Which Debian package provides each tool we run (src/tool-packages.json, which .ci/ensure-deps.mjs reads too). */
 export const TOOL_PACKAGES: Readonly<Record<string, string>> = toolPackages.tools;
@@ -475,10 +475,19 @@ export function whileStdinOpen(argv: readonly string[]): string[] {
  * Start a long-lived process with raw pipes (`child_process.spawn`, no execa): the lab's lifeline, a keeper, responders,
  * trace monitors. Each is tied to us through its stdin pipe: when this process ends, the pipe closes and so do they.
  */
-export function spawnLongLived(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+export function spawnLongLived(argv: readonly string[], options: SpawnOptions = {}, how: { ownPipes?: boolean } = {}): ChildProcess {
   const [file, ...args] = argv;
   if (!file) throw new TypeError('spawnLongLived: empty argv');
-  return spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...options });
+  const env = options.env ?? { ...process.env, LC_ALL: 'C' };
+  // through the spawner where it can do what was asked (pipes or nothing on the three standard streams): no fork of
+  // this process. `ownPipes`: pipes this process holds itself, to hand on (the lifeline's stdin, to a keeper: keep.ts)
+  const stdio = options.stdio ?? ['pipe', 'pipe', 'pipe'];
+  const via = how.ownPipes ? undefined : spawner();
+  const { stdio: _s, env: _e, cwd, detached, ...rest } = options;
+  if (via && Array.isArray(stdio) && stdio.length === 3 && stdio.every((m) => m === 'pipe' || m === 'ignore') && Object.keys(rest).length === 0) {
+    return new SpawnedChild(via, { argv, env, cwd: typeof cwd === 'string' ? cwd : process.cwd(), stdio: stdio as ('pipe' | 'ignore')[], session: detached === true }) as unknown as ChildProcess;
+  }
+  return spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env, ...options });
 }
 
 /**

@@ -19,11 +19,16 @@
  * runs, and a spawner that died is replaced for the next command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
+import { Readable, Writable } from 'node:stream';
 
 const PROGRAM = String.raw`
 import base64, errno, json, os, selectors, signal, subprocess, sys, time
 IDLE, MAX = 0.05, 1.0
+# Ctrl-C reaches the whole process group: the test process decides what ends, and this spawner ends with it (its stdin
+# closes). A handler, not SIG_IGN: the commands it starts get the default disposition back at exec.
+signal.signal(signal.SIGINT, lambda *_: None)
 sel = selectors.DefaultSelector()
 out = sys.stdout.buffer
 procs = {}
@@ -39,21 +44,28 @@ class Job:
         s.last = 0.0
         s.pipes = {}
         s.pidfd = None
+        # a long-lived process ("long"): its stdin stays open for writes until asked to end, and it is done when it has
+        # exited and its pipes have closed by themselves (no drain deadline)
+        s.long = bool(req.get("long"))
         inp = req.get("input")
-        s.p = subprocess.Popen(req["argv"], cwd=req.get("cwd"), env=req["env"], start_new_session=True,
-                               stdin=subprocess.DEVNULL if inp is None else subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        io = req.get("stdio") or ["pipe" if inp is not None else "ignore", "pipe", "pipe"]
+        mode = lambda m: subprocess.PIPE if m == "pipe" else subprocess.DEVNULL
+        s.p = subprocess.Popen(req["argv"], cwd=req.get("cwd"), env=req["env"], start_new_session=req.get("session", True),
+                               stdin=mode(io[0]), stdout=mode(io[1]), stderr=mode(io[2]))
         send({"id": rid, "pid": s.p.pid})
         for n, f in ((1, s.p.stdout), (2, s.p.stderr)):
+            if f is None:
+                continue
             os.set_blocking(f.fileno(), False)
             s.pipes[f.fileno()] = (n, f)
             sel.register(f, selectors.EVENT_READ, (s, "out"))
         s.inp = b"" if inp is None else base64.b64decode(inp)
-        if inp is not None:
+        s.ending = not s.long
+        if s.p.stdin is not None:
             os.set_blocking(s.p.stdin.fileno(), False)
             if s.inp:
                 sel.register(s.p.stdin, selectors.EVENT_WRITE, (s, "in"))
-            else:
+            elif s.ending:
                 s.p.stdin.close()
         s.pidfd = os.pidfd_open(s.p.pid)
         sel.register(s.pidfd, selectors.EVENT_READ, (s, "exit"))
@@ -80,7 +92,22 @@ class Job:
             return
         except OSError:
             s.inp = b""
+            s.ending = True
         if not s.inp:
+            if s.ending:
+                s.close_stdin()
+            else:
+                sel.unregister(s.p.stdin)
+    def write(s, data, end):
+        f = s.p.stdin
+        if f is None or f.closed:
+            return
+        pending = bool(s.inp)
+        s.inp += data
+        s.ending = s.ending or end
+        if s.inp and not pending:
+            sel.register(f, selectors.EVENT_WRITE, (s, "in"))
+        elif not s.inp and s.ending:
             s.close_stdin()
     def on_out(s, fd):
         n, f = s.pipes[fd]
@@ -107,7 +134,7 @@ class Job:
     def finish_if_drained(s, now):
         if s.exit is None:
             return
-        if s.pipes and now - s.last < IDLE and now - s.exited_at < MAX:
+        if s.pipes and (s.long or (now - s.last < IDLE and now - s.exited_at < MAX)):
             return
         for fd in list(s.pipes):
             s.close_pipe(fd)
@@ -116,6 +143,11 @@ class Job:
 def handle(line):
     req = json.loads(line)
     rid = req["id"]
+    if "write" in req or "end" in req:
+        job = procs.get(rid)
+        if job is not None:
+            job.write(base64.b64decode(req.get("write") or ""), bool(req.get("end")))
+        return
     try:
         procs[rid] = Job(rid, req)
     except OSError as e:
@@ -124,7 +156,7 @@ os.set_blocking(0, False)
 sel.register(0, selectors.EVENT_READ, (None, "req"))
 buf = b""
 while True:
-    timeout = IDLE / 2 if any(j.exit is not None for j in procs.values()) else None
+    timeout = IDLE / 2 if any(j.exit is not None and not j.long for j in procs.values()) else None
     for key, _ in sel.select(timeout):
         job, what = key.data
         if what == "req":
@@ -172,11 +204,18 @@ interface Request {
   cwd?: string;
   env: NodeJS.ProcessEnv;
   input?: Buffer;
+  /** A long-lived process: stdin stays open for write()s until end; no drain deadline after its exit. */
+  long?: boolean;
+  stdio?: readonly ('pipe' | 'ignore')[];
+  /** A session (and process group) of its own; default true. */
+  session?: boolean;
 }
 
-class Spawner {
+export class Spawner {
   readonly #child: ChildProcess;
   readonly #jobs = new Map<number, SpawnedEvents>();
+  /** Jobs that keep this process alive (all but the unref()ed long-lived ones). */
+  readonly #holding = new Set<number>();
   #next = 1;
   #buffer = '';
   dead = false;
@@ -196,24 +235,36 @@ class Spawner {
     return this.#child.pid;
   }
 
-  start(request: Request, events: SpawnedEvents): void {
+  start(request: Request, events: SpawnedEvents): number {
     const id = this.#next++;
     this.#jobs.set(id, events);
-    if (this.#jobs.size === 1) this.#ref(true);
+    this.hold(id, true);
     const line = JSON.stringify({
       id,
       argv: request.argv,
       cwd: request.cwd,
       env: Object.fromEntries(Object.entries(request.env).filter((e): e is [string, string] => typeof e[1] === 'string')),
       input: request.input === undefined ? undefined : request.input.toString('base64'),
+      long: request.long,
+      stdio: request.stdio,
+      session: request.session,
     });
     this.#child.stdin!.write(`${line}\n`);
+    return id;
   }
 
-  /** While commands are in flight the spawner's pipes keep the event loop alive (as a child's pipes would). */
-  #ref(on: boolean): void {
+  /** Bytes for a long-lived job's stdin, and/or its end. */
+  write(id: number, data: Buffer | undefined, end: boolean): void {
+    if (this.dead || !this.#jobs.has(id)) return;
+    this.#child.stdin!.write(`${JSON.stringify({ id, write: data?.toString('base64') ?? '', end })}\n`);
+  }
+
+  /** While a held job runs, the spawner's pipes keep the event loop alive (as a child's own pipes would). */
+  hold(id: number, on: boolean): void {
+    if (on && this.#jobs.has(id)) this.#holding.add(id);
+    else this.#holding.delete(id);
     const out = this.#child.stdout as unknown as { ref?: () => void; unref?: () => void };
-    if (on) out.ref?.();
+    if (this.#holding.size > 0) out.ref?.();
     else out.unref?.();
   }
 
@@ -231,11 +282,11 @@ class Spawner {
       else if (m.fd !== undefined) job.onOutput(m.fd, Buffer.from(m.d ?? '', 'base64'));
       else if (m.done) {
         this.#jobs.delete(m.id);
-        if (this.#jobs.size === 0) this.#ref(false);
+        this.hold(m.id, false);
         job.onDone();
       } else if (m.error !== undefined) {
         this.#jobs.delete(m.id);
-        if (this.#jobs.size === 0) this.#ref(false);
+        this.hold(m.id, false);
         job.onError(m.code ?? 'EUNKNOWN', m.error);
       } else if ('exit' in m) job.onExit(m.exit ?? undefined, m.signal ?? undefined);
     }
@@ -247,6 +298,7 @@ class Spawner {
     if (current === this) current = undefined;
     const jobs = [...this.#jobs.values()];
     this.#jobs.clear();
+    this.#holding.clear();
     for (const job of jobs) job.onError('ESPAWNER', `netspec's spawner went away: ${reason}`);
   }
 }
@@ -261,7 +313,7 @@ function findPython(): string | null {
 }
 
 /** The spawner of this process, started on first use; undefined where it cannot run (no python3, or turned off). */
-export function spawner(): { start(request: Request, events: SpawnedEvents): void } | undefined {
+export function spawner(): Spawner | undefined {
   if (process.env.NETSPEC_SPAWNER === 'node') return undefined;
   if (python === undefined) python = findPython();
   if (python === null) return undefined;
@@ -272,4 +324,104 @@ export function spawner(): { start(request: Request, events: SpawnedEvents): voi
 /** @internal The spawner's pid while one runs (specs end it to check what a command in flight then gets). */
 export function spawnerPid(): number | undefined {
   return current && !current.dead ? current.pid : undefined;
+}
+
+/**
+ * A long-lived process started by the spawner, as much of a `ChildProcess` as netspec's long-lived users need (the
+ * lifeline, responders, trace monitors): pid, stdin/stdout/stderr streams, exitCode/signalCode, kill(), ref/unref and
+ * the 'spawn', 'exit', 'close' and 'error' events. kill() signals the pid directly. If the spawner goes away, the
+ * process loses its pipes (a lifeline or responder then ends by itself, as when this Node process dies): it is killed
+ * and reported as killed by SIGKILL.
+ */
+export class SpawnedChild extends EventEmitter {
+  pid: number | undefined;
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  killed = false;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  readonly #via: Spawner;
+  readonly #id: number;
+  #held = true;
+
+  constructor(via: Spawner, request: Request & { stdio: readonly ('pipe' | 'ignore')[] }) {
+    super();
+    this.#via = via;
+    const [i, o, e] = request.stdio;
+    const readable = () => new Readable({ read() {} });
+    this.stdout = o === 'pipe' ? readable() : null;
+    this.stderr = e === 'pipe' ? readable() : null;
+    let id = 0;
+    this.stdin =
+      i === 'pipe'
+        ? new Writable({
+            write: (chunk: Buffer, _enc, done) => {
+              via.write(id, chunk, false);
+              done();
+            },
+            final: (done) => {
+              via.write(id, undefined, true);
+              done();
+            },
+          })
+        : null;
+    const ended = (s: Readable | null) => (s && !s.readableEnded ? new Promise<void>((r) => s.once('end', () => r())) : Promise.resolve());
+    id = via.start({ ...request, long: true }, {
+      onPid: (pid) => {
+        this.pid = pid;
+        this.emit('spawn');
+      },
+      onOutput: (fd, chunk) => (fd === 1 ? this.stdout : this.stderr)?.push(chunk),
+      onExit: (code, signal) => {
+        this.exitCode = code ?? null;
+        this.signalCode = (signal as NodeJS.Signals | undefined) ?? null;
+        this.emit('exit', this.exitCode, this.signalCode);
+      },
+      onDone: () => {
+        this.stdout?.push(null);
+        this.stderr?.push(null);
+        // 'close' after the streams' 'end', as Node's own
+        void Promise.all([ended(this.stdout), ended(this.stderr)]).then(() => this.emit('close', this.exitCode, this.signalCode));
+        this.stdout?.resume();
+        this.stderr?.resume();
+      },
+      onError: (code, message) => {
+        if (this.pid !== undefined && this.exitCode === null && this.signalCode === null) {
+          // the spawner went away: the process lost its pipes; end it, and say so
+          this.kill('SIGKILL');
+          this.signalCode = 'SIGKILL';
+          this.stdout?.push(null);
+          this.stderr?.push(null);
+          this.emit('exit', null, 'SIGKILL');
+          this.emit('close', null, 'SIGKILL');
+          return;
+        }
+        this.emit('error', Object.assign(new Error(`${message}: ${request.argv[0]}`), { code, errno: code, syscall: 'spawn', path: request.argv[0] }));
+        this.emit('close', -2, null);
+      },
+    });
+    this.#id = id;
+  }
+
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    if (this.pid === undefined || this.exitCode !== null || this.signalCode !== null) return false;
+    try {
+      process.kill(this.pid, signal);
+      this.killed = true;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  ref(): void {
+    this.#held = true;
+    this.#via.hold(this.#id, true);
+  }
+
+  unref(): void {
+    this.#held = false;
+    this.#via.hold(this.#id, false);
+  }
 }

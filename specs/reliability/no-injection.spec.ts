@@ -33,15 +33,19 @@ vi.mock('execa', async (importOriginal) => {
 // it is handed is recorded as if spawned here
 vi.mock('../../src/spawner.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/spawner.js')>();
+  const watched = new WeakSet<object>();
   const spawner: typeof real.spawner = () => {
     const via = real.spawner();
-    return via && {
-      start(request, events) {
+    if (via && !watched.has(via)) {
+      watched.add(via);
+      const start = via.start.bind(via);
+      via.start = (request, events) => {
         const [file = '', ...args] = request.argv;
         spawned.push({ file, args, shell: undefined });
-        via.start(request, events);
-      },
-    };
+        return start(request, events);
+      };
+    }
+    return via;
   };
   return { ...real, spawner };
 });

@@ -5,9 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { execa } from 'execa';
 import { expect, test, vi } from '../../src/vitest.js';
 import { CommandError } from '../../src/index.js';
-import { run } from '../../src/exec.js';
+import { run, spawnLongLived } from '../../src/exec.js';
 import { spawnerPid } from '../../src/spawner.js';
 import { within } from '../helpers/watchdog.js';
+import { pidAlive } from '../helpers/machine.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -113,4 +114,42 @@ test('NETSPEC_SPAWNER=node runs every command through execa, and a process that 
   expect(JSON.parse(on.stdout)).toEqual({ out: 'hi\n', spawner: true });
   // it exited (execa resolved) well before its 30 s timeout: the spawner's pipes do not hold the event loop
   expect(on.timedOut).toBe(false);
+});
+
+test('a long-lived process through the spawner: stdin written and ended, stdout streamed, exit then close; kill by pid', async () => {
+  const child = spawnLongLived(['sh', '-c', 'while read -r x; do echo "got $x"; done; echo bye; exit 7'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  expect(child.constructor.name).toBe('SpawnedChild');
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const events: string[] = [];
+  child.once('exit', (code) => events.push(`exit ${code}`));
+  const closed = new Promise<void>((r) => child.once('close', () => (events.push('close'), r())));
+  child.stdin!.write('one\n');
+  await new Promise((r) => setTimeout(r, 200));
+  expect(out).toBe('got one\n');
+  child.stdin!.write('two\n');
+  child.stdin!.end();
+  await within(closed, 10_000, 'close');
+  expect(out).toBe('got one\ngot two\nbye\n');
+  expect(events).toEqual(['exit 7', 'close']);
+  expect(child.exitCode).toBe(7);
+  const sleeper = spawnLongLived(['sleep', '30'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  await new Promise((r) => sleeper.once('spawn', r));
+  const gone = new Promise<unknown>((r) => sleeper.once('exit', (_c, sig) => r(sig)));
+  expect(sleeper.kill('SIGTERM')).toBe(true);
+  expect(await within(gone, 10_000, 'exit')).toBe('SIGTERM');
+});
+
+test('a long-lived process whose spawner dies is ended and reported killed; one that cannot start is an error event', async () => {
+  const child = spawnLongLived(['sleep', '30'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  await new Promise((r) => child.once('spawn', r));
+  const pid = child.pid!;
+  const exited = new Promise<unknown>((r) => child.once('exit', (_c, sig) => r(sig)));
+  process.kill(spawnerPid()!, 'SIGKILL');
+  expect(await within(exited, 10_000, 'exit')).toBe('SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  expect(pidAlive(pid)).toBe(false);
+  const missing = spawnLongLived(['netspec-no-such-tool'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const error = await within(new Promise<Error>((r) => missing.once('error', r)), 10_000, 'error');
+  expect((error as NodeJS.ErrnoException).code).toBe('ENOENT');
 });

@@ -89,7 +89,8 @@ export class Lifeline {
   static async start(options: LifelineOptions, onExit: () => void): Promise<Lifeline> {
     const { userns, root } = options;
     const { argv, staged, mapped } = lifelineArgv(options);
-    const child = spawnLongLived(argv);
+    // its stdin pipe is this process's own: a kept lab hands it to a keeper (keep.ts)
+    const child = spawnLongLived(argv, {}, { ownPipes: true });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 4096) stderr += d;
