@@ -190,6 +190,8 @@ export interface ProbeOptions {
   responder?: boolean;
   /** Record the source address the target saw. */
   seenAs?: boolean;
+  /** TCP/UDP: read where the packets landed even when a marked answer came at once (toLandOn). */
+  landing?: boolean;
 }
 
 /** How long `.not` keeps listening past its window: an answer to a probe sent inside the window still counts. */
@@ -356,7 +358,7 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const counted = !watch && target.protocol === 'udp' ? await unwatchedServer(source, target, log) : undefined;
   let responder: Server | undefined;
   try {
-    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r));
+    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r), options.landing === true);
     // UDP: silence is not refusal (a server that received the probe and stayed silent, or whose answer was lost)
     if (target.protocol === 'udp' && !outcome.reached && !outcome.refused && !outcome.noRoute) {
       if (watch) await checkSilence(source, target, outcome, watch, log);
@@ -465,6 +467,7 @@ async function portTries(
   watch: LandingWatch | undefined,
   log: string[],
   started: (server: Server) => void,
+  alwaysLand = false,
 ): Promise<ProbeOutcome> {
   const lab = source.lab;
   const protocol = target.protocol as 'tcp' | 'udp';
@@ -506,7 +509,7 @@ async function portTries(
     firstSent ??= t;
     if (last.reached) {
       const marker = last.seenAs !== undefined;
-      const [d] = marker && until === 'success' ? [] : await deliveriesOf(sport);
+      const [d] = marker && until === 'success' && !alwaysLand ? [] : await deliveriesOf(sport);
       if (d) landing = landing?.ns === d.ns && landing.address === d.address && landing.port === d.port ? { ...landing, seenBy: d.source } : await landed(d, marker ? 'server' : 'nothing');
       if (marker) {
         // netspec's responder or the user's serve() answered with the source it saw: the end itself spoke
