@@ -39,11 +39,28 @@ export interface PacketFilter {
   icmpType?: IcmpType;
   /** ICMP / ICMPv6 code (0-255), e.g. 4 with `destination-unreachable`: fragmentation needed (PMTU). */
   icmpCode?: number;
+  /**
+   * Conntrack state(s) (`new`, `established`, `related`, `invalid`, `untracked`): the counter's chains then run just
+   * after conntrack (priority -150: before DNAT and every filter), not before it.
+   */
+  ct?: CtState | readonly CtState[];
+  /** Source MAC address of the frame (`ether saddr`). */
+  srcMac?: string;
+  /** Destination MAC address of the frame (`ether daddr`): e.g. an unknown unicast MAC, to see flooding. */
+  dstMac?: string;
 }
 
-/** A netfilter hook of the `inet` family. */
-export type CountHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
-const HOOKS: readonly CountHook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
+/** A conntrack state, in nft's words. */
+export type CtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked';
+const CT_STATES: readonly CtState[] = ['new', 'established', 'related', 'invalid', 'untracked'];
+
+/**
+ * A netfilter hook of the `inet` family, or `ingress`: the device's own ingress (a `netdev` table bound to `iif`),
+ * which sees every frame the device receives, frames for other MACs included (a flooded frame: the IP layer drops those
+ * before prerouting).
+ */
+export type CountHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting' | 'ingress';
+const HOOKS: readonly CountHook[] = ['prerouting', 'input', 'forward', 'output', 'postrouting', 'ingress'];
 
 export interface CounterOptions {
   /**
@@ -61,6 +78,8 @@ export interface CounterValue {
 
 /** The priority of a counter's chains: before raw (-300), conntrack (-200), DNAT (-100) and every filter. */
 const PRIORITY = -400;
+/** With a `ct` state: after conntrack (-200) has set it, still before DNAT (-100) and every filter. */
+const CT_PRIORITY = -150;
 
 let counters = 0;
 
@@ -72,22 +91,29 @@ export class PacketCounter {
     readonly ns: Netns,
     /** The filter, as given. */
     readonly filter: Readonly<PacketFilter>,
-    /** The hooks it counts at. */
+    /** The hooks it counts at (none for a counter of the user's own: `ns.nftCounter`). */
     readonly hooks: readonly CountHook[],
     /** The match in nft's words (`meta l4proto tcp th dport 80`, or empty for every packet). */
     readonly match: string,
-    /** The table of netspec's own that holds it. */
+    /** The table that holds it: netspec's own, or the user's (`ns.nftCounter`). */
     readonly table: string,
+    /** The table's family. */
+    readonly family: NftFamily = 'inet',
+    /** The counter's name in its table. */
+    readonly name = 'c',
+    /** A named counter of the user's own ruleset, which netspec only reads. */
+    readonly own = false,
   ) {}
 
-  /** `counter in red: tcp dport 80 at prerouting+output` */
+  /** `counter in red: tcp dport 80 at prerouting+output`, or `nft counter inet filter related in r1` */
   toString(): string {
-    return `counter in ${this.ns.name}: ${this.match || 'every packet'} at ${this.hooks.join('+')}`;
+    if (this.own) return `nft counter ${this.family} ${this.table} ${this.name} in ${this.ns.name}`;
+    return `counter in ${this.ns.name}: ${this.match || 'every packet'} at ${this.hooks.join('+')}${this.family === 'netdev' ? ` of ${this.filter.iif}` : ''}`;
   }
 
   /** The argv that reads it. */
   get readArgv(): string[] {
-    return ['nft', '-j', 'list', 'counter', 'inet', this.table, 'c'];
+    return ['nft', '-j', 'list', 'counter', this.family, this.table, this.name];
   }
 
   /** Packets and bytes counted so far. */
@@ -95,21 +121,44 @@ export class PacketCounter {
     const argv = this.readArgv;
     const r = await this.ns.lab.run(this.ns.name, argv, { intent: `read ${this}`, reject: false });
     if (r.exitCode !== 0) throw new ProbeError(`could not read ${this}: \`${argv.join(' ')}\` exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0] ?? ''} (was it removed, or the namespace deleted?); no count`);
-    return counterValue(r.stdout, 'c', `${this.ns.name}$ ${argv.join(' ')}`);
+    return counterValue(r.stdout, this.name, `${this.ns.name}$ ${argv.join(' ')}`);
   }
 
   /** Set it back to zero (`nft reset counter`). */
   async reset(): Promise<void> {
-    await this.ns.lab.run(this.ns.name, ['nft', 'reset', 'counter', 'inet', this.table, 'c'], { intent: `reset ${this}` });
+    await this.ns.lab.run(this.ns.name, ['nft', 'reset', 'counter', this.family, this.table, this.name], { intent: `reset ${this}` });
   }
 
-  /** Take its table away. */
+  /** Take its table away (netspec's own counters only: a counter of the user's ruleset is theirs). */
   async remove(): Promise<void> {
-    await this.ns.lab.run(this.ns.name, ['nft', 'delete', 'table', 'inet', this.table], { intent: `remove ${this}` });
+    if (this.own) throw new InvalidInputError('counter', String(this), "it is a counter of the namespace's own ruleset, not netspec's: delete it with nft if you mean to");
+    await this.ns.lab.run(this.ns.name, ['nft', 'delete', 'table', this.family, this.table], { intent: `remove ${this}` });
   }
 }
 
-const FILTER_KEYS = ['family', 'protocol', 'src', 'dst', 'sport', 'dport', 'iif', 'oif', 'icmpType', 'icmpCode'] as const;
+/** An nftables family. */
+export type NftFamily = 'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev';
+const NFT_FAMILIES: readonly NftFamily[] = ['inet', 'ip', 'ip6', 'arp', 'bridge', 'netdev'];
+/** An nft identifier (a table or counter name): a letter, then letters, digits, `_`, `.`, `/`, `-`. */
+const NFT_NAME = /^[A-Za-z][A-Za-z0-9_./-]{0,63}$/;
+
+/**
+ * A named counter of the namespace's own ruleset (`counter NAME { }` in its table), read as netspec reads its own:
+ * `expect(await r1.nftCounter('filter', 'related')).toCount({ exactly: 1, bytes: 576 })`. It must exist.
+ */
+export async function ownCounter(ns: Netns, table: string, name: string, options: { family?: NftFamily } = {}): Promise<PacketCounter> {
+  if (typeof table !== 'string' || !NFT_NAME.test(table)) throw new InvalidInputError('nft table name', table, 'expected an nft identifier (a letter, then letters, digits, _ . / -)');
+  if (typeof name !== 'string' || !NFT_NAME.test(name)) throw new InvalidInputError('nft counter name', name, 'expected an nft identifier (a letter, then letters, digits, _ . / -)');
+  if (options === null || typeof options !== 'object') throw new InvalidInputError('nftCounter options', options, 'expected { family }');
+  for (const key of Object.keys(options)) if (key !== 'family') throw new InvalidInputError('nftCounter option', key, 'unknown option; nftCounter takes family');
+  const family = options.family ?? 'inet';
+  if (!NFT_FAMILIES.includes(family)) throw new InvalidInputError('nft family', family, `expected one of ${NFT_FAMILIES.join(', ')}`);
+  const counter = new PacketCounter(ns, {}, [], '', table, family, name, true);
+  await counter.read(); // there now, or a ProbeError naming the command
+  return counter;
+}
+
+const FILTER_KEYS = ['family', 'protocol', 'src', 'dst', 'sport', 'dport', 'iif', 'oif', 'icmpType', 'icmpCode', 'ct', 'srcMac', 'dstMac'] as const;
 
 function port(value: unknown, key: string): number | undefined {
   if (value === undefined) return undefined;
@@ -118,7 +167,7 @@ function port(value: unknown, key: string): number | undefined {
 }
 
 /** A filter checked and written in nft's words, with its family (if it has one) and the hooks it counts at. */
-export function counterMatch(filter: unknown, options: unknown = {}): { match: string; hooks: CountHook[]; family?: Family } {
+export function counterMatch(filter: unknown, options: unknown = {}): { match: string; hooks: CountHook[]; family?: Family; priority: number; device?: string } {
   if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
     throw new InvalidInputError('counter filter', filter, `expected an object with some of: ${FILTER_KEYS.join(', ')} (e.g. { protocol: 'tcp', dport: 80 })`);
   }
@@ -173,10 +222,27 @@ export function counterMatch(filter: unknown, options: unknown = {}): { match: s
   if (f.icmpCode !== undefined && (typeof f.icmpCode !== 'number' || !Number.isInteger(f.icmpCode) || f.icmpCode < 0 || f.icmpCode > 255)) {
     throw new InvalidInputError('counter filter icmpCode', f.icmpCode, 'expected a whole number from 0 to 255');
   }
+  let ct: CtState[] | undefined;
+  if (f.ct !== undefined) {
+    const list = typeof f.ct === 'string' ? [f.ct] : Array.isArray(f.ct) ? [...(f.ct as CtState[])] : undefined;
+    if (!list || !list.length || list.some((c) => !CT_STATES.includes(c))) throw new InvalidInputError('counter filter ct', f.ct, `expected one of ${CT_STATES.join(', ')}, or a list of them`);
+    ct = [...new Set(list)];
+  }
+  const mac = (value: unknown, key: string): string | undefined => {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(value)) throw new InvalidInputError(`counter filter ${key}`, value, 'expected a MAC address such as "de:ad:be:ef:13:37"');
+    return value.toLowerCase();
+  };
+  const srcMac = mac(f.srcMac, 'srcMac');
+  const dstMac = mac(f.dstMac, 'dstMac');
   const iif = f.iif === undefined ? undefined : checkIfname(f.iif, 'counter filter iif');
   const oif = f.oif === undefined ? undefined : checkIfname(f.oif, 'counter filter oif');
-  // the match, in nft's words
-  if (family !== undefined) words.push(`meta nfproto ${family === 6 ? 'ipv6' : 'ipv4'}`);
+  const given = (options as CounterOptions).hook;
+  const ingress = given === 'ingress' || (Array.isArray(given) && given.includes('ingress'));
+  // the match, in nft's words (a netdev table has no nfproto: the frame's ethertype says the family)
+  if (family !== undefined) words.push(ingress ? `meta protocol ${family === 6 ? 'ip6' : 'ip'}` : `meta nfproto ${family === 6 ? 'ipv6' : 'ipv4'}`);
+  if (srcMac) words.push(`ether saddr ${srcMac}`);
+  if (dstMac) words.push(`ether daddr ${dstMac}`);
   const ip = family === 6 ? 'ip6' : 'ip';
   if (src) words.push(`${ip} saddr ${src}`);
   if (dst) words.push(`${ip} daddr ${dst}`);
@@ -186,10 +252,10 @@ export function counterMatch(filter: unknown, options: unknown = {}): { match: s
   if (dport !== undefined) words.push(`th dport ${dport}`);
   if (f.icmpType !== undefined) words.push(`${icmp} type ${f.icmpType}`);
   if (f.icmpCode !== undefined) words.push(`${icmp} code ${f.icmpCode}`);
-  if (iif) words.push(`iifname "${iif}"`);
+  if (ct) words.push(`ct state ${ct.length === 1 ? ct[0] : `{ ${ct.join(', ')} }`}`);
+  if (iif && !ingress) words.push(`iifname "${iif}"`);
   if (oif) words.push(`oifname "${oif}"`);
   // the hooks
-  const given = (options as CounterOptions).hook;
   let hooks: CountHook[];
   if (given === undefined) hooks = iif && oif ? ['forward'] : iif ? ['prerouting'] : oif ? ['postrouting'] : ['prerouting', 'output'];
   else {
@@ -198,22 +264,30 @@ export function counterMatch(filter: unknown, options: unknown = {}): { match: s
     if (new Set(list).size !== list.length) throw new InvalidInputError('counter option hook', given, 'a hook is named twice: a packet would be counted twice');
     hooks = list;
   }
+  if (ingress) {
+    if (hooks.length > 1) throw new InvalidInputError('counter option hook', given, 'ingress is a hook of its own (a netdev table on one device): count there alone, and at the other hooks with another counter');
+    if (!iif) throw new InvalidInputError('counter option hook', 'ingress', 'the ingress hook is bound to one device: give the filter an iif');
+    if (oif) throw new InvalidInputError('counter filter oif', oif, 'a frame at a device\'s ingress has no output interface');
+    if (ct) throw new InvalidInputError('counter filter ct', f.ct, 'conntrack has not seen a frame at the device\'s ingress yet: count ct states at an inet hook');
+    return { match: words.join(' '), hooks, family, priority: -500, device: iif };
+  }
   for (const h of hooks) {
     if (iif && h !== 'prerouting' && h !== 'input' && h !== 'forward') throw new InvalidInputError('counter filter iif', iif, `the ${h} hook has no input interface (a packet there was sent by the namespace itself); count at prerouting, input or forward`);
     if (oif && h !== 'forward' && h !== 'output' && h !== 'postrouting') throw new InvalidInputError('counter filter oif', oif, `the ${h} hook has no output interface yet (routing decides it after); count at forward, output or postrouting`);
   }
-  return { match: words.join(' '), hooks, family };
+  return { match: words.join(' '), hooks, family, priority: ct ? CT_PRIORITY : PRIORITY };
 }
 
 /** Add a counter to `ns`: a table of netspec's own, one named counter, one base chain per hook. */
 export async function createCounter(ns: Netns, filter: PacketFilter, options: CounterOptions = {}): Promise<PacketCounter> {
-  const { match, hooks } = counterMatch(filter, options);
+  const { match, hooks, priority, device } = counterMatch(filter, options);
   const refused = ns.lab.refusesTables();
   if (refused) throw new InvalidInputError('counter', String(ns), `${refused}: netspec cannot add its counter table there; count in a lab`);
   const table = `netspec_count_${process.pid}_${++counters}`;
-  const chains = hooks.map((h) => `chain ${h} { type filter hook ${h} priority ${PRIORITY}; policy accept; ${match ? `${match} ` : ''}counter name "c"; }`).join('; ');
-  const ruleset = `table inet ${table} { counter c { }; ${chains}; }`;
-  const counter = new PacketCounter(ns, { ...filter }, hooks, match, table);
+  const family: NftFamily = device ? 'netdev' : 'inet';
+  const chains = hooks.map((h) => `chain ${h} { type filter hook ${h}${device ? ` device "${device}"` : ''} priority ${priority}; policy accept; ${match ? `${match} ` : ''}counter name "c"; }`).join('; ');
+  const ruleset = `table ${family} ${table} { counter c { }; ${chains}; }`;
+  const counter = new PacketCounter(ns, { ...filter }, hooks, match, table, family);
   await ns.lab.run(ns.name, ['nft', ruleset], { intent: `add ${counter}` });
   return counter;
 }

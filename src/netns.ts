@@ -14,7 +14,7 @@ import { masqueradeStep, policyStep } from './steps/rules.js';
 import { clearShapingSteps, netemStep, tbfStep, type NetemOptions, type ShapeOptions } from './steps/qdisc.js';
 import { checkStepOptions } from './steps/step.js';
 import { checkSysctlKey, forwardingSteps, sysctlStep } from './steps/sysctl.js';
-import { createCounter, type CounterOptions, type PacketCounter, type PacketFilter } from './counter.js';
+import { createCounter, ownCounter, type CounterOptions, type NftFamily, type PacketCounter, type PacketFilter } from './counter.js';
 import { firstArray, parseIpRules, parseNexthops, parseRoutes, type AddrInfo, type IpRule, type LinkInfo, type NeighInfo, type NexthopInfo, type RouteInfo } from './parse/ip.js';
 
 export type { RouteOptions, RouteDeleteOptions, RouteNexthop, RouteTable, RouteType } from './steps/route.js';
@@ -257,6 +257,14 @@ export class Netns {
    */
   async counter(filter: PacketFilter = {}, options: CounterOptions = {}): Promise<PacketCounter> {
     return createCounter(this, filter, options);
+  }
+
+  /**
+   * A named counter of this namespace's own nftables ruleset (`counter NAME { }` in table TABLE, family `inet` unless
+   * given), for `expect(counter).toCount(…)`: where a spec's own firewall counts, the spec checks that counter.
+   */
+  async nftCounter(table: string, name: string, options: { family?: NftFamily } = {}): Promise<PacketCounter> {
+    return ownCounter(this, table, name, options);
   }
 
   /** Run `iptables ARGS` here (argv, not batched). */

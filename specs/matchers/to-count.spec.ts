@@ -88,9 +88,14 @@ describe('toCount: packets seen at a point', () => {
       [{ iif: 'veth-blue' }, { hook: 'output' }, /the output hook has no input interface/],
       [{ oif: 'veth-blue' }, { hook: 'prerouting' }, /the prerouting hook has no output interface yet/],
       [{ iif: 'a"; drop' }, {}, /invalid counter filter iif/],
-      [{}, { hook: 'ingress' }, /expected one of prerouting, input, forward, output, postrouting/],
+      [{}, { hook: 'egress' }, /expected one of prerouting, input, forward, output, postrouting, ingress/],
       [{}, { hook: ['input', 'input'] }, /a hook is named twice/],
       [{}, { hooks: 'input' }, /invalid counter option "hooks": unknown option/],
+      [{ ct: 'bogus' }, {}, /expected one of new, established, related, invalid, untracked/],
+      [{ dstMac: 'de:ad:be:ef:13' }, {}, /expected a MAC address such as/],
+      [{ dstMac: 'de:ad:be:ef:13:37' }, { hook: 'ingress' }, /the ingress hook is bound to one device: give the filter an iif/],
+      [{ iif: 'veth-blue', ct: 'new' }, { hook: 'ingress' }, /conntrack has not seen a frame at the device's ingress yet/],
+      [{ iif: 'veth-blue' }, { hook: ['ingress', 'prerouting'] }, /ingress is a hook of its own/],
     ] as const) {
       const error = await blue.counter(filter as never, options as never).catch((e: unknown) => e);
       expect(error, JSON.stringify(filter)).toBeInstanceOf(InvalidInputError);
@@ -105,9 +110,37 @@ describe('toCount: packets seen at a point', () => {
     await expect(expect(c).toCount({ atLeast: 3, atMost: 2 })).rejects.toThrow(/no count passes/);
     await expect(expect(c).toCount({ exactly: -1 })).rejects.toThrow(/expected a number ≥ 0/);
     await expect(expect(c).toCount({ exactly: 1.5 })).rejects.toThrow(/expected a whole number of packets/);
-    await expect(expect(c).toCount({ exacly: 1 } as never)).rejects.toThrow(/unknown option; toCount takes atLeast, exactly, atMost, timeout/);
+    await expect(expect(c).toCount({ exacly: 1 } as never)).rejects.toThrow(/unknown option; toCount takes atLeast, exactly, atMost, bytes, timeout/);
+    await expect(expect(c).toCount({ atLeast: 1, bytes: 84 })).rejects.toThrow(/bytes goes with exactly/);
+    await expect(blue.nftCounter('t; flush ruleset', 'x')).rejects.toThrow(/invalid nft table name/);
+    await expect(blue.nftCounter('filter', 'nosuch')).rejects.toThrow(/could not read nft counter inet filter nosuch in blue/);
     await expect(expect(c).not.toCount({ exactly: 3 })).rejects.toThrow(/`\.not\.toCount` would pass on any other count/);
     await expect(expect(blue).toCount({ exactly: 0 })).rejects.toThrow(/expected a counter: const c = await red\.counter/);
+  });
+});
+
+describe('counters of the namespace\'s own ruleset, conntrack states, a device\'s ingress', () => {
+  test('nftCounter reads a named counter of the spec\'s own table; ct and MAC filters and the ingress hook count what they say', async ({ lab }) => {
+    const { red, blue } = await pair(lab);
+    await blue.exec('nft', ['-f', '-'], { input: 'table inet t { counter hits { }; chain input { type filter hook input priority 0; policy accept; icmp type echo-request counter name "hits"; }; }' });
+    const hits = await blue.nftCounter('t', 'hits');
+    const fresh = await blue.counter({ protocol: 'icmp', icmpType: 'echo-request', ct: 'new' });
+    const tracked = await blue.counter({ protocol: 'icmp', icmpType: 'echo-request', ct: ['established', 'related'] });
+    const redMac = (await red.links()).find((l) => l.ifname === 'veth-red')!.address!;
+    const fromRed = await blue.counter({ iif: 'veth-blue', srcMac: redMac, protocol: 'icmp' }, { hook: 'ingress' });
+    const unknown = await blue.counter({ iif: 'veth-blue', dstMac: 'de:ad:be:ef:13:37' }, { hook: 'ingress' });
+    await red.exec('ping', ['-n', '-c', '2', '-i', '0.2', '10.0.0.2']);
+    await expect(hits).toCount({ exactly: 2, bytes: 168 });
+    await expect(expect(hits).toCount({ exactly: 2, bytes: 100 })).rejects.toThrow(/nft counter inet t hits in blue counted 2 packets \(168 bytes\), expected exactly 2 \(100 bytes\)/);
+    await expect(fresh).toCount({ exactly: 1 }); // one ping: one new flow, its second request established
+    await expect(tracked).toCount({ exactly: 1 });
+    await expect(fromRed).toCount({ exactly: 2 });
+    // a frame for a MAC nobody has reaches blue's device (a neighbour entry on red sends it there) but not its IP layer
+    await red.exec('ip', ['neigh', 'replace', '10.0.0.100', 'lladdr', 'de:ad:be:ef:13:37', 'dev', 'veth-red', 'nud', 'permanent']);
+    await red.exec('ping', ['-n', '-c', '1', '-W', '1', '10.0.0.100'], { reject: false });
+    await expect(unknown).toCount({ exactly: 1 });
+    expect(String(unknown)).toMatch(/at ingress of veth-blue$/);
+    await expect(hits.remove()).rejects.toThrow(/it is a counter of the namespace's own ruleset, not netspec's/);
   });
 });
 

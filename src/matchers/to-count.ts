@@ -15,6 +15,8 @@ export interface ToCountOptions {
   exactly?: number;
   /** At most this many packets. */
   atMost?: number;
+  /** With `exactly`: the bytes those packets must add up to (as nft counts them: whole IP packets). */
+  bytes?: number;
   /** How long a lower bound not met yet is waited for, in ms (default 1000). */
   timeout?: number;
 }
@@ -26,8 +28,9 @@ export async function toCount(this: MatcherContext, received: unknown, bounds: u
     throw new InvalidInputError('value given to expect() for toCount', describe(received), 'expected a counter: const c = await red.counter({ protocol: "tcp", dport: 80 }); await expect(c).toCount({ exactly: 1 })');
   }
   if (bounds === undefined) throw new InvalidInputError('toCount bounds', bounds, 'expected { atLeast }, { exactly } or { atMost } (or atLeast with atMost)');
-  const b = checkOptions<ToCountOptions>(bounds, 'toCount', { atLeast: 'number', exactly: 'number', atMost: 'number', timeout: 'number' });
-  for (const key of ['atLeast', 'exactly', 'atMost'] as const) {
+  const b = checkOptions<ToCountOptions>(bounds, 'toCount', { atLeast: 'number', exactly: 'number', atMost: 'number', bytes: 'number', timeout: 'number' });
+  if (b.bytes !== undefined && b.exactly === undefined) throw new InvalidInputError('toCount bytes', b.bytes, 'bytes goes with exactly: { exactly: 1, bytes: 576 }');
+  for (const key of ['atLeast', 'exactly', 'atMost', 'bytes'] as const) {
     const v = b[key];
     if (v !== undefined && !Number.isSafeInteger(v)) throw new InvalidInputError(`toCount ${key}`, v, 'expected a whole number of packets ≥ 0');
   }
@@ -42,10 +45,10 @@ export async function toCount(this: MatcherContext, received: unknown, bounds: u
   const timeout = b.timeout ?? DEFAULT_COUNT_TIMEOUT_MS;
   const started = performance.now();
   // a counter only grows: over the upper bound is final, under the lower bound may change while packets arrive
-  const value: CounterValue = await poll(() => received.read(), (v) => v.packets >= low || v.packets > high, timeout);
+  const value: CounterValue = await poll(() => received.read(), (v) => v.packets >= low, timeout);
   const waited = Math.round(performance.now() - started);
-  const pass = value.packets >= low && value.packets <= high;
-  const want = b.exactly !== undefined ? `exactly ${b.exactly}` : [b.atLeast !== undefined ? `at least ${b.atLeast}` : '', b.atMost !== undefined ? `at most ${b.atMost}` : ''].filter(Boolean).join(' and ');
+  const pass = value.packets >= low && value.packets <= high && (b.bytes === undefined || value.bytes === b.bytes);
+  const want = b.exactly !== undefined ? `exactly ${b.exactly}${b.bytes !== undefined ? ` (${b.bytes} bytes)` : ''}` : [b.atLeast !== undefined ? `at least ${b.atLeast}` : '', b.atMost !== undefined ? `at most ${b.atMost}` : ''].filter(Boolean).join(' and ');
   const seen = `${value.packets} packet${value.packets === 1 ? '' : 's'} (${value.bytes} bytes)`;
   const head = `expect(${received}).toCount(${describe(bounds)})`;
   return {
