@@ -169,7 +169,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       expected: 'REACHED',
       message: () =>
         `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label}: ${size} with DF set does not fit the path MTU ${p.mtu} (${
-          p.from ? `ICMP "fragmentation needed" from ${p.from}` : `${ns.name}'s own kernel refused to send it: its route's MTU, or a path MTU it learnt from an earlier ICMP`
+          p.from ? `${t.family === 6 ? 'ICMPv6 "packet too big"' : 'ICMP "fragmentation needed"'} from ${p.from}` : `${ns.name}'s own kernel refused to send it: its route's MTU, or a path MTU it learnt from an earlier ICMP`
         }); at most ${p.mtu} bytes pass with DF set, and without it (dontFragment: false) routers may fragment it (${evidence})\n\ncommands:\n${commands(outcome.log)}`,
     };
   }
