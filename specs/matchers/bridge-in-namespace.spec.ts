@@ -3,7 +3,11 @@
 // namespace's, and bridged traffic goes through iptables there as in the lab host (bridge-nf-call-*).
 import { existsSync } from 'node:fs';
 import { describe, expect, test } from '../../src/vitest.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InvalidInputError, NotFoundError, type Lab, type Netns } from '../../src/index.js';
+import { buildTopology, buildTopologyFile, validateTopology } from '../../fixtures/index.js';
+import { tempDir } from '../helpers/temp.js';
 
 const brNetfilter = existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables');
 
@@ -89,5 +93,30 @@ describe('a router with a bridge', () => {
     await r.forwarding();
     await expect(red).toReach('198.51.100.1');
     await expect(lab.host).toReach('10.1.0.3');
+  });
+});
+
+describe('the topology says it: bridges: { br0: { in: sw } }', () => {
+  test('buildTopology and a topology file build a switch namespace; red reaches blue through it, and bad `in` is refused', async ({ lab }) => {
+    const t = await buildTopology(lab, {
+      namespaces: ['sw', 'red', 'blue'],
+      bridges: { br0: { in: 'sw', attach: { red: '10.0.0.1/24', blue: { address: '10.0.0.2/24', peer: 'swp2' } } } },
+    });
+    await expect(t.ns.red).toReach(t.ns.blue);
+    await expect(t.ns.sw).toHaveLink('swp2', { master: 'br0' });
+    await expect(lab.host).not.toHaveLink('br0');
+    expect(t.bridges.br0!.ns).toBe(t.ns.sw);
+    expect(() => validateTopology({ namespaces: ['sw'], bridges: { br0: { in: 'nope' } } })).toThrow(/invalid namespace of bridge br0 \(in\) "nope": no such namespace in the topology/);
+    expect(() => validateTopology({ namespaces: ['sw'], bridges: { br0: { in: 'sw', attach: { sw: '10.0.0.1/24' } } } })).toThrow(/br0 is in sw already/);
+    expect(() => validateTopology({ namespaces: ['sw', 'a'], bridges: { br0: { in: 'sw', attach: { a: { peer: 'p0' } } } }, veths: [{ a: { ns: 'sw', name: 'p0' }, b: { ns: 'a', name: 'x0' } }] })).toThrow(/namespace sw would have two interfaces called "p0"/);
+  });
+
+  test('a topology file with `in`', async ({ lab }) => {
+    const dir = tempDir('netspec-topo-');
+    const file = join(dir, 'switch.yaml');
+    writeFileSync(file, 'namespaces: [sw, red, blue]\nbridges:\n  br0:\n    in: sw\n    attach: { red: 10.0.0.1/24, blue: 10.0.0.2/24 }\n');
+    const t = await buildTopologyFile(lab, file);
+    await expect(t.ns.red).toReach('10.0.0.2');
+    await expect(t.ns.sw).toHaveLink('br0', { kind: 'bridge' });
   });
 });
