@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, test } from '../../src/vitest.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidInputError, NotFoundError, type Lab, type Netns } from '../../src/index.js';
+import { createLab, InvalidInputError, NotFoundError, type Lab, type Netns } from '../../src/index.js';
 import { buildTopology, buildTopologyFile, validateTopology } from '../../fixtures/index.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -45,6 +45,15 @@ describe('a namespace that is itself a switch', () => {
     await sw.policy('FORWARD', 'DROP');
     await expect(red).not.toReach(blue, { window: 600 });
     await sw.policy('FORWARD', 'ACCEPT');
+    await expect(red).toReach(blue);
+  });
+
+  test.runIf(brNetfilter)('with bridgeNetfilter: false, a switch namespace bypasses its iptables as the lab host does: FORWARD DROP in sw stops nothing', async () => {
+    await using lab = await createLab({ bridgeNetfilter: false });
+    const { sw, red, blue } = await switched(lab);
+    expect((await lab.host.readSysctl('net.bridge.bridge-nf-call-iptables')).trim()).toBe('0');
+    expect((await sw.readSysctl('net.bridge.bridge-nf-call-iptables')).trim()).toBe('0');
+    await sw.policy('FORWARD', 'DROP');
     await expect(red).toReach(blue);
   });
 
