@@ -318,7 +318,9 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
     const noRoute = received === 0 && (/Network is unreachable|No route to host/.test(r.stderr) || (await refusedByRoute(source, target, from, r.stderr)));
     const icmpError = /^From \S+ icmp_seq=\d+ .*$/m.exec(r.stdout)?.[0];
     const ttl = received > 0 ? replyTtl(r.stdout, target.address) : undefined;
-    const pmtu = received === 0 ? pathMtu(out) : undefined;
+    // with DF set by the caller, the path MTU is an answer; without it (the kernel's default, -M want) the kernel learns
+    // the MTU from that error and fragments the next request itself: the ICMP error is retried as any other
+    const pmtu = received === 0 && from.dontFragment === true ? pathMtu(out) : undefined;
     log.push(`${source.name}$ ping ${target.address}${from.address ?? from.dev ? ` -I ${from.address ?? from.dev}` : ''} (every ${INTERVAL_MS} ms, ${Math.round(budget)} ms) → ${sent} sent, ${received} received${ttl !== undefined ? ` (reply ttl=${ttl})` : ''}${icmpError ? `; ${icmpError}` : noRoute ? `; ${firstLine(r.stderr).slice(2)}` : ''}`);
     if (!stats && !noRoute) throw new ProbeError(`the ICMP probe in ${source} gave no result: \`ping\` exited ${r.exitCode}${firstLine(out)}; no verdict`);
     const watchedMs = Math.max(0, sent - 1) * INTERVAL_MS;

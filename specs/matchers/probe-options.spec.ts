@@ -83,6 +83,12 @@ describe('size and dontFragment: the path MTU', () => {
     expect(String(error)).toMatch(/a 1500-byte packet with DF set does not fit the path MTU 1400 \(ICMP "fragmentation needed" from 10\.1\.0\.1\)/);
   });
 
+  test('a fresh path without dontFragment: the kernel\'s default learns the MTU from the router and fragments; reached, not a PMTU failure', async ({ lab }) => {
+    const { red } = await narrowPath(lab);
+    await expect(red).toReach('10.2.0.2', { size: 1401 });
+    await expect(red).toReach('10.2.0.2', { size: 3000 });
+  });
+
   test('size and dontFragment are ICMP only, size counts the headers (64 at least)', async ({ lab }) => {
     const { red } = await pair(lab);
     await expect(expect(red).toReach({ address: '10.0.0.2', port: 80 }, { size: 1000 })).rejects.toThrow(/size is set on ICMP echo requests \(ping -s \/ -M\); this is a TCP probe/);

@@ -159,7 +159,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})${foreignLine(outcome)}${landingLine(outcome)}\n\ncommands:\n${commands(outcome.log)}`,
     };
   }
-  if (!this.isNot && outcome.pmtu) {
+  if (!this.isNot && outcome.pmtu && packet.dontFragment === true) {
     // the network (or the source's kernel) said why: the packet does not fit the path with DF set
     const p = outcome.pmtu;
     const size = packet.size !== undefined ? `a ${packet.size}-byte packet` : 'the packet';
