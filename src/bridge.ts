@@ -1,4 +1,7 @@
-/** A Linux bridge in the lab's host: the "virtual switch" that namespaces are cabled to. */
+/**
+ * A Linux bridge: the "virtual switch" that namespaces are cabled to, in the lab's host (the default) or in any
+ * namespace of the lab (`{ in: ns }`: a namespace that is itself a switch, or a router with a bridge).
+ */
 import type { Step } from './batch.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
 import { contains, parseAddress, parseCidr, type Cidr } from './address.js';
@@ -15,8 +18,13 @@ import { at, checkStepOptions } from './steps/step.js';
 import type { Scope } from './scope.js';
 
 export interface BridgeOptions extends LinkAttrs {
-  /** The host's address on the bridge, e.g. `192.168.15.3/24`: the namespaces' gateway. */
+  /** The address on the bridge of the namespace it is in, e.g. `192.168.15.3/24`: the attached namespaces' gateway. */
   address?: string;
+  /**
+   * The namespace the bridge is made in (default the lab host): a namespace that is itself a switch, or a router with
+   * a bridge. Its ports are links of that namespace; `bridge-nf-call-*` there is set as in the lab host.
+   */
+  in?: Netns;
   /**
    * A VLAN-aware bridge (`vlan_filtering 1`): ports carry the VLANs given with `attach(ns, { vlan })`, `addPort` or
    * `bridge.vlan()`; a port starts in VLAN 1 (pvid, untagged), as the kernel does. A kernel without
@@ -68,19 +76,43 @@ export async function createBridge(ctx: BuildContext, name: string, options: Bri
   ctx.assertAlive();
   checkIfname(name, 'bridge name');
   if (options === null || typeof options !== 'object') throw new InvalidInputError('bridge options', options, 'expected an object such as { address: "192.168.15.3/24" }');
-  checkStepOptions(options, 'bridge', ['address', 'mtu', 'mac', 'vlanFiltering'], 'lab.bridge');
+  checkStepOptions(options, 'bridge', ['address', 'mtu', 'mac', 'vlanFiltering', 'in'], 'lab.bridge');
+  const where = options.in ?? ctx.host;
+  if (!(where instanceof Netns)) throw new InvalidInputError('bridge in', where, 'expected a namespace handle from lab.netns() or lab.get() (or lab.host, the default)');
+  if (where.lab !== ctx.world) throw new InvalidInputError('bridge in', String(where), `it belongs to ${where.lab}; make the bridge in a namespace of ${ctx.world}`);
   const address = options.address === undefined ? undefined : parseCidr(options.address, 'bridge address');
   const attrs = checkLinkAttrs(options, 'bridge', address);
   if (options.vlanFiltering !== undefined && typeof options.vlanFiltering !== 'boolean') throw new InvalidInputError('bridge vlanFiltering', options.vlanFiltering, 'expected true or false');
-  const handle = new Bridge(ctx, name, address, options.vlanFiltering ?? false);
-  const steps: Step[] = [at('host', bridgeStep(name, { ...attrs, vlanFiltering: options.vlanFiltering })), at('host', linkUpStep(name))];
-  if (address) steps.push(at('host', addressStep(address, name)));
+  const handle = new Bridge(ctx, name, address, options.vlanFiltering ?? false, where);
+  const t = where.name;
+  const steps: Step[] = [at(t, bridgeStep(name, { ...attrs, vlanFiltering: options.vlanFiltering })), at(t, linkUpStep(name))];
+  if (address) steps.push(at(t, addressStep(address, name)));
   await transact(ctx, {
-    claims: [() => ctx.inventory.claimLink(ctx.host, name, 'bridge name'), () => register(handle)],
+    claims: [() => ctx.inventory.claimLink(where, name, 'bridge name'), () => register(handle)],
     steps,
-    undo: [{ step: 0, target: 'host', argv: linkDelArgv(name), intent: `undo ${name}` }],
+    undo: [{ step: 0, target: t, argv: linkDelArgv(name), intent: `undo ${name}` }],
   });
+  if (!where.isHost) await sameBridgeNetfilter(ctx, where);
   return handle;
+}
+
+const BRIDGE_NF_KEYS = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables', 'net.bridge.bridge-nf-call-arptables'];
+
+/**
+ * Whether bridged traffic goes through iptables is per namespace (br_netfilter): a namespace with a bridge gets the
+ * lab host's setting (LabOptions.bridgeNetfilter), so a verdict does not depend on the machine's state. Where the
+ * kernel has no br_netfilter there is nothing to set.
+ */
+async function sameBridgeNetfilter(ctx: BuildContext, ns: Netns): Promise<void> {
+  for (const key of BRIDGE_NF_KEYS) {
+    const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+    const host = await ctx.run('host', ['cat', '--', file], { intent: `read ${key} in the lab host`, reject: false });
+    if (host.exitCode !== 0) continue;
+    const value = host.stdout.trim() === '1' ? '1' : '0';
+    const here = await ctx.run(ns.name, ['cat', '--', file], { intent: `read ${key} in ${ns.name}`, reject: false });
+    if (here.exitCode !== 0 || here.stdout.trim() === value) continue;
+    await ctx.run(ns.name, ['sysctl', '-q', '-w', `${key}=${value}`], { intent: `set ${key} in ${ns.name} as in the lab host` });
+  }
 }
 
 export class Bridge {
@@ -91,17 +123,22 @@ export class Bridge {
   /** The lab this bridge is in. */
   readonly lab: Scope;
 
+  /** The namespace the bridge is in (the lab host unless made with `{ in: ns }`). */
+  readonly ns: Netns;
+
   /** @internal use lab.bridge() */
   constructor(
     ctx: BuildContext,
     readonly name: string,
-    /** The host's address on the bridge, if any. */
+    /** The address on the bridge of the namespace it is in, if any. */
     readonly cidr?: Cidr,
     /** The bridge filters by VLAN (`lab.bridge(name, { vlanFiltering: true })`). */
     readonly vlanFiltering = false,
+    ns?: Netns,
   ) {
     this.#ctx = ctx;
     this.lab = ctx.world;
+    this.ns = ns ?? ctx.host;
   }
 
   /** The host's address on the bridge (no prefix), if it has one. */
@@ -110,7 +147,7 @@ export class Bridge {
   }
 
   toString(): string {
-    return `bridge ${this.name} of ${this.lab}`;
+    return this.ns.isHost ? `bridge ${this.name} of ${this.lab}` : `bridge ${this.name} in ${this.ns.name} of ${this.lab}`;
   }
 
   /** Cable `ns` to the bridge: a veth pair with one end in `ns` and the other enslaved to the bridge, both up. */
@@ -120,7 +157,9 @@ export class Bridge {
     ctx.assertAlive();
     if (!(ns instanceof Netns)) throw new InvalidInputError('namespace', ns, 'expected a namespace handle from lab.netns() or lab.get()');
     if (ns.lab !== lab) throw new InvalidInputError('namespace', String(ns), `it belongs to ${ns.lab}, but ${this} is in ${lab}; attach namespaces of the same lab`);
-    if (ns.isHost) throw new InvalidInputError('namespace', 'host', 'the host is already on the bridge; give the bridge an address instead (lab.bridge(name, { address }))');
+    if (ns === this.ns || ns.name === this.ns.name) {
+      throw new InvalidInputError('namespace', ns.name, `${ns.isHost ? 'the host' : ns.name} is already on the bridge (it is in ${ns.isHost ? 'the host' : ns.name}); give the bridge an address instead (lab.bridge(name, { address${ns.isHost ? '' : ', in'} }))`);
+    }
     if (options === null || typeof options !== 'object') throw new InvalidInputError('attach options', options, 'expected an object such as { address: "192.168.15.1/24" }');
     checkStepOptions(options, 'attach', ['address', 'ifname', 'peer', 'gateway', 'mtu', 'mac', 'port', 'vlan'], 'attach');
     const defaultIfname = `veth-${ns.name}`;
@@ -128,7 +167,7 @@ export class Bridge {
       throw new InvalidInputError('interface name', defaultIfname, `the default name for ${ns.name} is longer than 15 characters; pass { ifname } (at most 15 characters)`);
     }
     const ifname = checkIfname(options.ifname ?? defaultIfname, 'interface name');
-    const peer = options.peer === undefined ? ctx.inventory.freeHostName([`${ifname}-brdg`, `${ifname}-br`, `${ifname.slice(0, 11)}-br`]) : checkIfname(options.peer, 'bridge-side name');
+    const peer = options.peer === undefined ? ctx.inventory.freeName(this.ns.name, [`${ifname}-brdg`, `${ifname}-br`, `${ifname.slice(0, 11)}-br`]) : checkIfname(options.peer, 'bridge-side name');
     const address = options.address === undefined ? undefined : parseCidr(options.address, 'address');
     let gateway: string | undefined;
     if (options.gateway === true) {
@@ -145,9 +184,13 @@ export class Bridge {
     const attrs = checkLinkAttrs(options, 'attach', address);
     const portSteps = this.#portSteps(peer, options);
     this.#checkPortLimit(`${ns.name} on ${this.name}`);
+    const w = this.ns.name;
+    // made in the lab host, as lab.veth makes every pair, each end placed at creation: the bridge side in the bridge's
+    // namespace, the other in `ns` (so host steps, which run first, make it before either namespace's steps use it)
+    const place = (n: Netns) => (n.isHost ? undefined : n.name);
     const steps: Step[] = [
-      at('host', vethStep({ name: peer, mtu: attrs.mtu }, { name: ifname, netns: ns.name, ...attrs }, `create veth ${peer} <-> ${ifname} (${ns.name})`)),
-      at('host', bridgePortStep(peer, this.name)),
+      at('host', vethStep({ name: peer, netns: place(this.ns), mtu: attrs.mtu }, { name: ifname, netns: place(ns), ...attrs }, `create veth ${peer}${this.ns.isHost ? '' : ` (${w})`} <-> ${ifname} (${ns.name})`)),
+      at(w, bridgePortStep(peer, this.name)),
       ...portSteps,
     ];
     if (address) steps.push(at(ns.name, addressStep(address, ifname)));
@@ -156,12 +199,12 @@ export class Bridge {
     await transact(ctx, {
       claims: [
         () => ctx.inventory.claimLink(ns, ifname),
-        () => ctx.inventory.claimLink(ctx.host, peer, 'bridge-side name'),
+        () => ctx.inventory.claimLink(this.ns, peer, 'bridge-side name'),
         () => (this.#ports++, { release: () => void this.#ports-- }),
       ],
       steps,
       // when creating the pair failed (say the name was taken by a script), the link of that name is not ours to delete
-      undo: [{ step: 0, target: 'host', argv: linkDelArgv(peer), intent: `undo ${peer}` }],
+      undo: [{ step: 0, target: w, argv: linkDelArgv(peer), intent: `undo ${peer}` }],
     });
     const attachment: Attachment = { ns, ifname, peer, address: address?.text };
     this.attachments.push(attachment);
@@ -184,7 +227,7 @@ export class Bridge {
     if (master !== undefined && master !== this.name) {
       throw new ConflictError('bridge port device', dev, `it is a port of ${master} already; take it out first (ip link set ${dev} nomaster) or use that bridge`);
     }
-    const steps: Step[] = [at('host', bridgePortStep(dev, this.name)), ...this.#portSteps(dev, options)];
+    const steps: Step[] = [at(this.ns.name, bridgePortStep(dev, this.name)), ...this.#portSteps(dev, options)];
     this.#checkPortLimit(`${dev} on ${this.name}`);
     await transact(ctx, { claims: [() => (this.#ports++, { release: () => void this.#ports-- })], steps });
   }
@@ -196,7 +239,7 @@ export class Bridge {
     const words = portFlagWords(flags);
     if (!words.length) throw new InvalidInputError('bridge port flags', flags, 'nothing to set: give at least one flag, e.g. { isolated: true }');
     await this.#portOfMine(dev);
-    await Promise.all(this.#ctx.queue([at('host', bridgePortFlagsStep(dev, words))]));
+    await Promise.all(this.#ctx.queue([at(this.ns.name, bridgePortFlagsStep(dev, words))]));
   }
 
   /**
@@ -209,7 +252,7 @@ export class Bridge {
     this.#needsVlanFiltering(vlan);
     const v = checkPortVlan(vlan);
     await this.#portOfMine(dev);
-    await Promise.all(this.#ctx.queue([at('host', bridgeVlanStep(dev, v))]));
+    await Promise.all(this.#ctx.queue([at(this.ns.name, bridgeVlanStep(dev, v))]));
   }
 
   /** Take a port of this VLAN-filtering bridge out of a VLAN (`bridge vlan del dev DEV vid N`). */
@@ -219,13 +262,14 @@ export class Bridge {
     this.#needsVlanFiltering(vid);
     const v = checkVid(vid);
     await this.#portOfMine(dev);
-    await Promise.all(this.#ctx.queue([at('host', bridgeVlanDelStep(dev, v))]));
+    await Promise.all(this.#ctx.queue([at(this.ns.name, bridgeVlanDelStep(dev, v))]));
   }
 
   /** The bridge `dev` (a link of the lab host) is a port of, if any; a NotFoundError when there is no such link. */
   async #masterOf(dev: string, verb: string): Promise<string | undefined> {
-    const link = (await this.#ctx.host.links()).find((l) => l.ifname === dev);
-    if (!link) throw new NotFoundError('interface', dev, `the lab host has no link ${dev} to ${verb} ${this.name}; bridge ports are links of the lab host (lab.host.links() lists them)`);
+    const link = (await this.ns.links()).find((l) => l.ifname === dev);
+    const where = this.ns.isHost ? 'the lab host' : this.ns.name;
+    if (!link) throw new NotFoundError('interface', dev, `${where} has no link ${dev} to ${verb} ${this.name}; bridge ports are links of ${where} (${this.ns.isHost ? 'lab.host' : this.ns.name}.links() lists them)`);
     return link.master;
   }
 
@@ -255,7 +299,7 @@ export class Bridge {
     const steps: Step[] = [];
     if (options.port !== undefined) {
       const words = portFlagWords(options.port, 'port');
-      if (words.length) steps.push(at('host', bridgePortFlagsStep(dev, words)));
+      if (words.length) steps.push(at(this.ns.name, bridgePortFlagsStep(dev, words)));
     }
     if (options.vlan !== undefined) {
       this.#needsVlanFiltering(options.vlan);
@@ -263,8 +307,8 @@ export class Bridge {
       if (!list.length) throw new InvalidInputError('vlan', options.vlan, 'expected at least one VLAN');
       const vlans = list.map((v) => checkPortVlan(v));
       if (vlans.filter((v) => v.pvid).length > 1) throw new InvalidInputError('vlan', options.vlan, 'a port has one pvid: mark at most one VLAN { pvid: true }');
-      if (list.some((v) => typeof v === 'number') && !vlans.some((v) => v.vid === 1)) steps.push(at('host', bridgeVlanDelStep(dev, 1)));
-      for (const v of vlans) steps.push(at('host', bridgeVlanStep(dev, v)));
+      if (list.some((v) => typeof v === 'number') && !vlans.some((v) => v.vid === 1)) steps.push(at(this.ns.name, bridgeVlanDelStep(dev, 1)));
+      for (const v of vlans) steps.push(at(this.ns.name, bridgeVlanStep(dev, v)));
     }
     return steps;
   }

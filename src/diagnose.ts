@@ -9,7 +9,7 @@ import { canonical, contains, parseCidr } from './address.js';
 import type { IpRule, Netns, RouteInfo, RouteLookup } from './netns.js';
 import { ruleAction, ruleExtras, ruleSelectors, userRules } from './parse/ip.js';
 import { CommandError } from './errors.js';
-import { probe, type ProbeOutcome, type ProbeTarget } from './probe.js';
+import { probe, type PacketOptions, type ProbeOutcome, type ProbeTarget } from './probe.js';
 import { accepts, drops, rewrites, sightings, traceDuring, type Trace, type TraceStep } from './trace.js';
 import { ownerOf, readLabState, type NamespaceState } from './state.js';
 import { hasOption, judge, masquerades, policyOf, risenCounters } from './parse/iptables.js';
@@ -34,7 +34,7 @@ export interface Diagnosis {
 
 const UNRESOLVED = new Set(['INCOMPLETE', 'FAILED']);
 
-export async function diagnose(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, options: { from?: string; responder?: boolean }): Promise<Diagnosis> {
+export async function diagnose(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, options: { from?: string; responder?: boolean; packet?: PacketOptions }): Promise<Diagnosis> {
   const lab = source.lab;
   const hops: string[] = [];
   const log = [...outcome.log];
@@ -377,7 +377,7 @@ async function egressAddress(ns: Netns, destination: string): Promise<string | u
  * What let a probe through (for a failing `.not`): every iptables rule and chain policy whose counter rose while the
  * probe ran again, per namespace, with the NAT rules among them.
  */
-export async function explainReach(source: Netns, target: ProbeTarget, options: { from?: string; responder?: boolean }): Promise<string[]> {
+export async function explainReach(source: Netns, target: ProbeTarget, options: { from?: string; responder?: boolean; packet?: PacketOptions }): Promise<string[]> {
   const { before, after, trace } = await observe(source, target, { ...options, ports: target.port ? [target.port] : [] }, [1000]);
   const lines: string[] = [];
   const seen = new Set<string>();
@@ -410,7 +410,7 @@ export async function explainReach(source: Netns, target: ProbeTarget, options: 
 async function observe(
   source: Netns,
   target: ProbeTarget,
-  options: { from?: string; responder?: boolean; ports: number[] },
+  options: { from?: string; responder?: boolean; packet?: PacketOptions; ports: number[] },
   durations: readonly number[],
 ): Promise<{ before: NamespaceState[]; after: NamespaceState[]; trace: Trace; ran: boolean; why?: string }> {
   const lab = source.lab;
@@ -418,7 +418,7 @@ async function observe(
   let last: { trace: Trace; error?: unknown; result?: ProbeOutcome } | undefined;
   for (const durationMs of durations) {
     last = await traceDuring(lab, { protocol: target.protocol, family: target.family, ports: options.ports }, () =>
-      probe(source, target, { durationMs, until: 'success', from: options.from, responder: options.responder }),
+      probe(source, target, { durationMs, until: 'success', from: options.from, responder: options.responder, packet: options.packet }),
     );
     if (last.result && last.result.sent > 0) break;
   }

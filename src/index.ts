@@ -59,6 +59,7 @@ export {
 } from './attach.js';
 export type { Scope, World, EveryResult } from './scope.js';
 export type { HostNames } from './lab/inventory.js';
+export { PacketCounter, ICMP_TYPES, ICMPV6_TYPES, type PacketFilter, type CounterOptions, type CounterValue, type CountHook, type IcmpType, type CtState, type NftFamily } from './counter.js';
 export { serve, type ServeOptions, type Protocol, type Server } from './probe.js';
 export type { IpRule } from './parse/ip.js';
 export type { IptablesRuleset, IptablesRule, IptablesChain, IptablesOption } from './parse/iptables.js';

@@ -172,18 +172,22 @@ export class Lab implements AsyncDisposable, Scope {
     return createKindLink(this.#ctx, spec);
   }
 
-  /** A Linux bridge in the lab's host (the tutorial's `v-net-0`), up, with an optional gateway address. */
+  /**
+   * A Linux bridge, up, with an optional address: in the lab's host (the tutorial's `v-net-0`), or in any namespace of
+   * the lab with `{ in: ns }` (a namespace that is itself a switch, or a router with a bridge).
+   */
   bridge(name: string, options: BridgeOptions = {}): Promise<Bridge> {
+    const key = bridgeKey(name, options?.in);
     return createBridge(this.#ctx, name, options, (bridge) => {
-      this.#bridges.set(name, bridge);
-      return { release: () => void this.#bridges.delete(name) };
+      this.#bridges.set(key, bridge);
+      return { release: () => void this.#bridges.delete(key) };
     });
   }
 
-  /** The handle of a bridge made with lab.bridge() (available as soon as lab.bridge() is called). */
-  getBridge(name: string): Bridge {
-    const b = this.#bridges.get(name);
-    if (!b) throw new NotFoundError('bridge', name, `create it with lab.bridge(); bridges now: ${[...this.#bridges.keys()].join(', ') || 'none'}`);
+  /** The handle of a bridge made with lab.bridge() (available as soon as lab.bridge() is called); `ns` where it is in. */
+  getBridge(name: string, ns?: Netns): Bridge {
+    const b = this.#bridges.get(bridgeKey(name, ns));
+    if (!b) throw new NotFoundError('bridge', ns && !ns.isHost ? `${name} in ${ns.name}` : name, `create it with lab.bridge(); bridges now: ${[...this.#bridges.keys()].join(', ') || 'none'}`);
     return b;
   }
 
@@ -224,6 +228,11 @@ export class Lab implements AsyncDisposable, Scope {
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
   }
+}
+
+/** A bridge's key in its lab: its name in the host, `NS/NAME` in a namespace. */
+function bridgeKey(name: string, ns: unknown): string {
+  return ns instanceof Netns && !ns.isHost ? `${ns.name}/${name}` : name;
 }
 
 /** The host interface names `lab` handed out (for planning a build against it: buildTopology). */

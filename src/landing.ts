@@ -45,9 +45,18 @@ export interface Landing {
   why?: string;
 }
 
+/** How the probe's packets are sent: its source (address or device) and, when asked for, the packet's own fields. */
 export interface From {
   address?: string;
   dev?: string;
+  /** IPv4 TOS / IPv6 traffic class byte (ping -Q, socat tos). */
+  tos?: number;
+  /** TCP/UDP: the one source port every try uses (the landing watch watches that port alone). */
+  sourcePort?: number;
+  /** ICMP: the size of each echo request's IP packet, in bytes (ping -s, less the headers). */
+  size?: number;
+  /** ICMP: set (true, ping -M do) or clear (false, ping -M dont) the don't-fragment bit; unset: the kernel's default. */
+  dontFragment?: boolean;
 }
 
 /** A probe command that did not run (nsenter could not enter, the namespace is gone, a tool is missing) is an error. */
@@ -128,12 +137,15 @@ const WATCH_PORTS = 64;
  * Start a landing watch, or say why there can be none (attach mode adds no tables: its landing is not observed).
  * Every word of the table is netspec's own: a generated name, integers, a hex nonce, fixed keywords.
  */
-export async function watchLanding(lab: Scope, target: { family: Family; protocol: Protocol; port?: number }): Promise<LandingWatch | { unavailable: string }> {
+export async function watchLanding(lab: Scope, target: { family: Family; protocol: Protocol; port?: number }, sourcePort?: number): Promise<LandingWatch | { unavailable: string }> {
   const refused = lab.refusesTables();
   if (refused) return { unavailable: `${refused}, so the landing place of the probe's packets is not observed` };
-  let base = randomInt(20000, 30000 - WATCH_PORTS);
-  if (target.port !== undefined && target.port >= base && target.port < base + WATCH_PORTS) base = target.port + 1;
-  const ports = Array.from({ length: WATCH_PORTS }, (_, i) => base + i);
+  // a source port the caller fixed (toReach's sourcePort) is the watch's only port
+  const count = sourcePort === undefined ? WATCH_PORTS : 1;
+  let base = sourcePort ?? randomInt(20000, 30000 - WATCH_PORTS);
+  if (sourcePort === undefined && target.port !== undefined && target.port >= base && target.port < base + WATCH_PORTS) base = target.port + 1;
+  const ports = Array.from({ length: count }, (_, i) => base + i);
+  const range = count === 1 ? String(base) : `${base}-${base + count - 1}`;
   const nonce = randomBytes(8).toString('hex');
   const table = `netspec_land_${process.pid}_${++watches}`;
   const six = target.family === 6;
@@ -154,13 +166,13 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
     set = `set flows { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; }`;
     // TCP: the SYN only (not an answer, whatever its ports); UDP: every datagram from the probe's ports
     const syn = target.protocol === 'tcp' ? ' tcp flags & (syn | ack) == syn' : '';
-    rule = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto ${target.protocol}${syn} th sport ${base}-${base + WATCH_PORTS - 1} add @flows { ${ip} daddr . th dport . th sport . ${ip} saddr }`;
+    rule = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto ${target.protocol}${syn} th sport ${range} add @flows { ${ip} daddr . th dport . th sport . ${ip} saddr }`;
     if (target.protocol === 'tcp') {
       // a listener that connects onward (a proxy) opens a connection of its own: its SYN leaves its namespace's output
       // hook, in either family, whatever the probe's family; the probe's own SYNs (its source ports) are not counted
       const onward = (fam: 'ipv4' | 'ipv6', a: string, t: string) =>
         ` set onward${fam.slice(-1)} { type ${t} . inet_service; flags dynamic; size 4096; };` +
-        ` chain onward${fam.slice(-1)} { type filter hook output priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${base}-${base + WATCH_PORTS - 1} add @onward${fam.slice(-1)} { ${a} daddr . tcp dport }; };`;
+        ` chain onward${fam.slice(-1)} { type filter hook output priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${range} add @onward${fam.slice(-1)} { ${a} daddr . tcp dport }; };`;
       extra = onward('ipv4', 'ip', 'ipv4_addr') + onward('ipv6', 'ip6', 'ipv6_addr');
     }
     if (target.protocol === 'udp') {
@@ -168,8 +180,8 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       udp =
         ` set received { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; };` +
         ` set answers { type ${addr} . inet_service . inet_service . ${addr}; flags dynamic; size 4096; };` +
-        ` chain received { type filter hook input priority ${RECEIVED_PRIORITY}; policy accept; ${nf} th sport ${base}-${base + WATCH_PORTS - 1} add @received { ${ip} daddr . th dport . th sport . ${ip} saddr }; };` +
-        ` chain answers { type filter hook output priority -300; policy accept; ${nf} th dport ${base}-${base + WATCH_PORTS - 1} add @answers { ${ip} saddr . th sport . th dport . ${ip} daddr }; };`;
+        ` chain received { type filter hook input priority ${RECEIVED_PRIORITY}; policy accept; ${nf} th sport ${range} add @received { ${ip} daddr . th dport . th sport . ${ip} saddr }; };` +
+        ` chain answers { type filter hook output priority -300; policy accept; ${nf} th dport ${range} add @answers { ${ip} saddr . th sport . th dport . ${ip} daddr }; };`;
     }
   }
   // before every filter (a packet a filter drops at input still landed there), after prerouting's DNAT
@@ -301,7 +313,10 @@ const RESPONDER = `awk {print("${PEER_MARK}"ENVIRON["SOCAT_PEERADDR"]);exit}`;
 export interface ServeOptions {
   port: number;
   protocol?: 'tcp' | 'udp';
-  /** Bind to this address (so UDP answers leave from it); default all. */
+  /**
+   * Bind to this address (so UDP answers leave from it); default all, IPv4 and IPv6 alike (one dual-stack socket,
+   * `ipv6only=0`: an IPv4 peer is reported as its IPv4 address).
+   */
   address?: string;
   /** It ends by itself after this long, in ms (default 60 000). */
   lifetimeMs?: number;
@@ -330,10 +345,12 @@ function checkServe(options: unknown): { port: number; protocol: 'tcp' | 'udp'; 
   return { port: o.port, protocol, address, lifetimeMs };
 }
 
-async function startServer(enter: readonly string[], options: ServeOptions): Promise<Server> {
+async function startServer(enter: readonly string[], options: ServeOptions, ipv4Only = false): Promise<Server> {
   const { port, protocol, address, lifetimeMs } = checkServe(options);
-  const six = address?.includes(':') ?? false;
-  const bind = address ? `,bind=${six ? `[${address}]` : address}` : '';
+  // no address: every address of both families, on one dual-stack socket (an IPv4 peer is ::ffff:a.b.c.d to it);
+  // IPv4 alone on a kernel without IPv6
+  const six = address?.includes(':') ?? !ipv4Only;
+  const bind = address ? `,bind=${six ? `[${address}]` : address}` : six ? ',ipv6only=0' : '';
   const listen = protocol === 'tcp' ? `TCP${six ? '6' : '4'}-LISTEN:${port}${bind},reuseaddr,fork` : `UDP${six ? '6' : '4'}-RECVFROM:${port}${bind},fork,shut-null`;
   const lifetime = String(Math.ceil(lifetimeMs / 1000));
   // it runs until stopped (its stdin closes) or its lifetime is up; every argument is a list item, none spliced
@@ -373,6 +390,7 @@ async function startServer(enter: readonly string[], options: ServeOptions): Pro
     })());
   if (!ok) {
     await stop().catch(() => undefined);
+    if (!address && six && /Address family not supported/.test(err)) return startServer(enter, options, true);
     throw new NetspecError(`the ${protocol} server on port ${port} did not start: ${err.trim().split('\n').slice(-2).join(' ') || 'no answer within 10 s'}`);
   }
   return { stop };
@@ -395,7 +413,16 @@ export async function serve(enter: readonly string[], options: ServeOptions): Pr
 export function peerAddress(text: string | undefined): string | undefined {
   if (!text?.startsWith(PEER_MARK)) return undefined;
   const bare = text.slice(PEER_MARK.length).replace(/^\[(.*)\]$/, '$1');
-  return bare && ipFamily(bare) ? canonical(bare) : undefined;
+  if (!bare || !ipFamily(bare)) return undefined;
+  // an IPv4 peer of a dual-stack socket (serve() without an address) is an IPv4-mapped IPv6 address: the IPv4 one
+  const mapped = /^(?:0{0,4}:){5}ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(bare.replace(/^::/, '0:0:0:0:0:')) ?? /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(bare);
+  if (mapped) {
+    const [hi, lo] = [parseInt(mapped[1]!, 16), parseInt(mapped[2]!, 16)];
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
+  if (dotted) return dotted[1];
+  return canonical(bare);
 }
 
 export function firstLine(text: string): string {

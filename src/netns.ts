@@ -14,6 +14,7 @@ import { masqueradeStep, policyStep } from './steps/rules.js';
 import { clearShapingSteps, netemStep, tbfStep, type NetemOptions, type ShapeOptions } from './steps/qdisc.js';
 import { checkStepOptions } from './steps/step.js';
 import { checkSysctlKey, forwardingSteps, sysctlStep } from './steps/sysctl.js';
+import { createCounter, ownCounter, type CounterOptions, type NftFamily, type PacketCounter, type PacketFilter } from './counter.js';
 import { firstArray, parseIpRules, parseNexthops, parseRoutes, type AddrInfo, type IpRule, type LinkInfo, type NeighInfo, type NexthopInfo, type RouteInfo } from './parse/ip.js';
 
 export type { RouteOptions, RouteDeleteOptions, RouteNexthop, RouteTable, RouteType } from './steps/route.js';
@@ -247,6 +248,23 @@ export class Netns {
   /** Take the shaping (shape, netem) off DEV: back to its default qdisc. Clearing a device that has none is no error. */
   async clearShaping(dev: string): Promise<void> {
     return this.apply(clearShapingSteps(dev));
+  }
+
+  /**
+   * Count packets at a point of this namespace (nft named counter in a table of netspec's own): those matching
+   * `filter` (protocol, src/dst, ports, iif/oif, ICMP type) at `options.hook` (default prerouting and output: every
+   * packet that arrives here or is sent from here, once). Assert with `await expect(counter).toCount({ exactly: 1 })`.
+   */
+  async counter(filter: PacketFilter = {}, options: CounterOptions = {}): Promise<PacketCounter> {
+    return createCounter(this, filter, options);
+  }
+
+  /**
+   * A named counter of this namespace's own nftables ruleset (`counter NAME { }` in table TABLE, family `inet` unless
+   * given), for `expect(counter).toCount(…)`: where a spec's own firewall counts, the spec checks that counter.
+   */
+  async nftCounter(table: string, name: string, options: { family?: NftFamily } = {}): Promise<PacketCounter> {
+    return ownCounter(this, table, name, options);
   }
 
   /** Run `iptables ARGS` here (argv, not batched). */

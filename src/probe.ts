@@ -54,6 +54,11 @@ export interface ProbeOutcome {
   spoke?: boolean;
   /** TCP/UDP: an answer that did not come from the end meant (a proxy, a SYN proxy), and why: evidence, not a pass. */
   completedBy?: string;
+  /**
+   * ICMP: the path MTU the network (ICMP "fragmentation needed" / "packet too big", from `from`) or the source's own
+   * kernel (its route's MTU, or one learnt earlier: no `from`) gave as the reason a packet with DF set could not pass.
+   */
+  pmtu?: { mtu: number; from?: string };
   /** `ns$ command → exit code` lines, for the failure message. */
   log: string[];
 }
@@ -190,6 +195,18 @@ export interface ProbeOptions {
   responder?: boolean;
   /** Record the source address the target saw. */
   seenAs?: boolean;
+  /** TCP/UDP: read where the packets landed even when a marked answer came at once (toLandOn). */
+  landing?: boolean;
+  /** The packet's own fields (checked by the caller): TOS, a fixed source port, ICMP size and DF. */
+  packet?: PacketOptions;
+}
+
+/** What a probe's packets carry, when asked for (toReach's tos, sourcePort, size, dontFragment). */
+export interface PacketOptions {
+  tos?: number;
+  sourcePort?: number;
+  size?: number;
+  dontFragment?: boolean;
 }
 
 /** How long `.not` keeps listening past its window: an answer to a probe sent inside the window still counts. */
@@ -231,10 +248,10 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
     checkNotOwn(source, target, links, options);
     const from = await checkFrom(source, options.from, target.family, links);
     table = neighborTable(target.family);
-    outcome = await probeWith(source, target, from, durationMs, until, options);
+    outcome = await probeWith(source, target, { ...from, ...options.packet }, durationMs, until, options);
   } else {
     table = neighborTable(target.family);
-    const [own, probed] = await Promise.allSettled([reading.then((l) => checkNotOwn(source, target, l, options)), probeWith(source, target, {}, durationMs, until, options)]);
+    const [own, probed] = await Promise.allSettled([reading.then((l) => checkNotOwn(source, target, l, options)), probeWith(source, target, { ...options.packet }, durationMs, until, options)]);
     if (own.status === 'rejected') throw own.reason;
     if (probed.status === 'rejected') throw probed.reason;
     outcome = probed.value;
@@ -288,6 +305,7 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
   for (let attempt = 1; ; attempt++) {
     const argv = ['timeout', '--preserve-status', '-s', 'INT', '-k', '2', (budget / 1000).toFixed(3), 'ping', '-n', '-c', '1', '-w', String(Math.ceil(budget / 1000) + 1), '-i', String(INTERVAL_MS / 1000)];
     if (from.address ?? from.dev) argv.push('-I', (from.address ?? from.dev)!);
+    argv.push(...packetArgs(from, target.family));
     // the probe's own echo requests carry a nonce that netspec's landing watch recognises
     if (nonce) argv.push('-p', nonce);
     argv.push(target.address);
@@ -300,11 +318,15 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
     const noRoute = received === 0 && (/Network is unreachable|No route to host/.test(r.stderr) || (await refusedByRoute(source, target, from, r.stderr)));
     const icmpError = /^From \S+ icmp_seq=\d+ .*$/m.exec(r.stdout)?.[0];
     const ttl = received > 0 ? replyTtl(r.stdout, target.address) : undefined;
+    // with DF set by the caller, the path MTU is an answer; without it (the kernel's default, -M want) the kernel learns
+    // the MTU from that error and fragments the next request itself: the ICMP error is retried as any other
+    const pmtu = received === 0 && from.dontFragment === true ? pathMtu(out) : undefined;
     log.push(`${source.name}$ ping ${target.address}${from.address ?? from.dev ? ` -I ${from.address ?? from.dev}` : ''} (every ${INTERVAL_MS} ms, ${Math.round(budget)} ms) → ${sent} sent, ${received} received${ttl !== undefined ? ` (reply ttl=${ttl})` : ''}${icmpError ? `; ${icmpError}` : noRoute ? `; ${firstLine(r.stderr).slice(2)}` : ''}`);
     if (!stats && !noRoute) throw new ProbeError(`the ICMP probe in ${source} gave no result: \`ping\` exited ${r.exitCode}${firstLine(out)}; no verdict`);
     const watchedMs = Math.max(0, sent - 1) * INTERVAL_MS;
-    const outcome: ProbeOutcome = { reached: received > 0, refused: false, noRoute, icmpError, ttl, elapsedMs: performance.now() - started, sent, watchedMs, log };
-    if (outcome.reached || noRoute) return outcome;
+    const outcome: ProbeOutcome = { reached: received > 0, refused: false, noRoute, icmpError, ttl, pmtu, elapsedMs: performance.now() - started, sent, watchedMs, log };
+    // a packet too big for the path, DF set: the network (or the source's kernel) said so, and only configuration changes it
+    if (outcome.reached || noRoute || pmtu) return outcome;
     if (sent === 0) throw new ProbeError(`the ICMP probe in ${source} sent nothing in ${Math.round(budget)} ms${firstLine(out)}; no verdict`);
     if (icmpError) {
       // the network answered with an error (ping stops at it): evidence of "not reached" in itself; a positive
@@ -328,6 +350,30 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
   }
 }
 
+/** ping's words for the packet's own fields: `-Q tos`, `-s payload` (size less the IP and ICMP headers), `-M do|dont`. */
+function packetArgs(p: From, family: Family): string[] {
+  const argv: string[] = [];
+  if (p.tos !== undefined) argv.push('-Q', String(p.tos));
+  if (p.size !== undefined) argv.push('-s', String(p.size - icmpHeaders(family)));
+  if (p.dontFragment !== undefined) argv.push('-M', p.dontFragment ? 'do' : 'dont');
+  return argv;
+}
+
+/** The IP and ICMP headers of an echo request: 20 + 8 (IPv4), 40 + 8 (IPv6). */
+export const icmpHeaders = (family: Family): number => (family === 6 ? 48 : 28);
+
+/**
+ * The path MTU ping reports as the reason a packet with DF set did not pass: an ICMP "fragmentation needed" / ICMPv6
+ * "packet too big" from a router (`From 10.0.1.1 icmp_seq=1 Frag needed and DF set (mtu = 1400)`), or the source's own
+ * kernel refusing to send it (`ping: local error: message too long, mtu=1400`).
+ */
+function pathMtu(out: string): { mtu: number; from?: string } | undefined {
+  const remote = /^From (\S+) icmp_seq=\d+ (?:Frag needed and DF set \(mtu = (\d+)\)|Packet too big: mtu=(\d+))/m.exec(out);
+  if (remote) return { mtu: Number(remote[2] ?? remote[3]), from: remote[1] };
+  const local = /local error: message too long, mtu[=:] ?(\d+)/.exec(out);
+  return local ? { mtu: Number(local[1]) } : undefined;
+}
+
 /** The TTL of the first echo reply from `address` in ping's output (`64 bytes from 10.0.0.2: icmp_seq=1 ttl=63 …`). */
 function replyTtl(stdout: string, address: string): number | undefined {
   for (const m of stdout.matchAll(/^\d+ bytes from (\S+): icmp_seq=\d+ ttl=(\d+)/gm)) {
@@ -348,7 +394,7 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const respond = options.responder !== false && lab.refusesResponders() === undefined;
   // where the probe's packets land is observed (the kernel's own delivery of the probe's own packets), never read
   // from the rules: a watch of netspec's own in every namespace records them at input, after every NAT
-  const started = await watchLanding(lab, target);
+  const started = await watchLanding(lab, target, from.sourcePort);
   const watch = 'read' in started ? started : undefined;
   if (!watch) log.push(`(${(started as { unavailable: string }).unavailable})`);
   // UDP without a watch (attach mode): the namespace-wide counters of the target's owner are the only evidence of a
@@ -356,7 +402,7 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const counted = !watch && target.protocol === 'udp' ? await unwatchedServer(source, target, log) : undefined;
   let responder: Server | undefined;
   try {
-    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r));
+    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r), options.landing === true);
     // UDP: silence is not refusal (a server that received the probe and stayed silent, or whose answer was lost)
     if (target.protocol === 'udp' && !outcome.reached && !outcome.refused && !outcome.noRoute) {
       if (watch) await checkSilence(source, target, outcome, watch, log);
@@ -465,6 +511,7 @@ async function portTries(
   watch: LandingWatch | undefined,
   log: string[],
   started: (server: Server) => void,
+  alwaysLand = false,
 ): Promise<ProbeOutcome> {
   const lab = source.lab;
   const protocol = target.protocol as 'tcp' | 'udp';
@@ -500,13 +547,13 @@ async function portTries(
     // `.not` waits a little past its window for an answer, as the ICMP probe does: a late answer still counts
     const wait = Math.max(minTry, deadline - performance.now()) + (until === 'window' ? graceMs(durationMs) : 0);
     const t = performance.now();
-    const sport = watch?.ports[tries++ % watch.ports.length];
+    const sport = from.sourcePort ?? watch?.ports[tries++ % watch.ports.length];
     const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log, sport);
     sent++;
     firstSent ??= t;
     if (last.reached) {
       const marker = last.seenAs !== undefined;
-      const [d] = marker && until === 'success' ? [] : await deliveriesOf(sport);
+      const [d] = marker && until === 'success' && !alwaysLand ? [] : await deliveriesOf(sport);
       if (d) landing = landing?.ns === d.ns && landing.address === d.address && landing.port === d.port ? { ...landing, seenBy: d.source } : await landed(d, marker ? 'server' : 'nothing');
       if (marker) {
         // netspec's responder or the user's serve() answered with the source it saw: the end itself spoke
@@ -619,6 +666,8 @@ async function socatOnce(source: Netns, address: string, port: number, protocol:
   else spec += ',null-eof';
   if (from.address) spec += `,bind=${from.address.includes(':') ? `[${from.address}]` : from.address}`;
   if (from.dev) spec += `,so-bindtodevice=${from.dev}`;
+  // IPv4 TOS (socat 1.7's `tos`: IP_TOS; it has no IPv6 traffic class, refused before the probe)
+  if (from.tos !== undefined) spec += `,tos=${from.tos}`;
   // the probe's own source port, which netspec's landing watch recognises
   if (sport !== undefined) spec += `,sourceport=${sport},reuseaddr`;
   const argv = ['socat', '-T', secs, '-t', (halfMs / 1000).toFixed(2), '-', spec];

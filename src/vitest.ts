@@ -12,9 +12,10 @@ import { writeFailureReport } from './report.js';
 import { deadlineMs, EXPLAIN_MS, matchers, type Evidence, type MatcherResult } from './matchers/index.js';
 import type { MatcherContext } from './matchers/format.js';
 import { Netns } from './netns.js';
+import { PacketCounter } from './counter.js';
 import type { Scope } from './scope.js';
 
-export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, RouteEntryNexthop, ToHaveArpEntryOptions, ToHaveLinkOptions, ToHaveRuleOptions, ToReachOptions, ToRouteViaOptions } from './matchers/index.js';
+export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, RouteEntryNexthop, ToHaveArpEntryOptions, ToHaveLinkOptions, ToHaveRuleOptions, ToReachOptions, ToRouteViaOptions, ToCountOptions, ToLandOnOptions } from './matchers/index.js';
 export { netspecConfig, type NetspecConfigOptions } from './config.js';
 
 type RunnerTest = TestContext['task'];
@@ -65,11 +66,12 @@ function watched(all: Record<string, unknown>): Record<string, RawMatcher> {
       return [
         name,
         function (this: MatcherContext, received: unknown, ...args: unknown[]): Promise<MatcherResult> {
-          const run = runs.get((received instanceof Netns ? received.lab : received) as Scope);
+          const ns = received instanceof Netns ? received : received instanceof PacketCounter ? received.ns : undefined;
+          const run = runs.get((ns ? ns.lab : received) as Scope);
           if (!run) return matcher.call(this, received, ...args);
           const isNot = this.isNot === true; // Vitest leaves it undefined without .not
           // the caller's line: this part runs synchronously under the spec's `expect(…).toReach(…)`
-          const assertion: Assertion = { call: `expect(${received instanceof Netns ? received.name : 'lab'})${isNot ? '.not' : ''}.${name}(…)`, place: placeIn(new Error().stack, run.test.file.filepath) };
+          const assertion: Assertion = { call: `expect(${received instanceof Netns ? received.name : received instanceof PacketCounter ? 'counter' : 'lab'})${isNot ? '.not' : ''}.${name}(…)`, place: placeIn(new Error().stack, run.test.file.filepath) };
           warnIfCutOff(run, assertion, deadlineMs(name, isNot, args));
           run.pending.add(assertion);
           const quiet = (): MatcherResult => ({ pass: !isNot, message: () => `${assertion.call} was never awaited` });

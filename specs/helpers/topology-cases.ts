@@ -37,7 +37,7 @@ export const topologyCases: TopologyCase[] = [
   { name: 'forwarding: "yes"', spec: { ...good, forwarding: 'yes' }, error: 'InvalidInputError', message: /invalid topology forwarding "yes": expected true or false/ },
   { name: 'masquerade: "10.0.0.0/8"', spec: { ...good, masquerade: '10.0.0.0/8' }, error: 'InvalidInputError', message: /invalid topology masquerade "10.0.0.0\/8": expected an array/ },
   { name: 'wan: "yes"', spec: { ...good, wan: 'yes' }, error: 'InvalidInputError', message: /invalid topology wan "yes"/ },
-  { name: 'an unknown key in a bridge', spec: { ...good, bridges: { br1: { adress: '10.0.0.1/24' } } }, error: 'InvalidInputError', message: /invalid key of bridge br1 "adress": unknown; expected address, attach/ },
+  { name: 'an unknown key in a bridge', spec: { ...good, bridges: { br1: { adress: '10.0.0.1/24' } } }, error: 'InvalidInputError', message: /invalid key of bridge br1 "adress": unknown; expected address, in, attach/ },
   // names, NUL bytes included
   { name: 'a NUL byte in a namespace', spec: { ...good, namespaces: ['red', 'blue', 'gr\0een'] }, error: 'InvalidInputError', message: /invalid topology namespace "gr\\u0000een": it contains "\\u0000"/ },
   { name: 'a NUL byte in a bridge name', spec: { ...good, bridges: { ...good.bridges, 'br\0': {} } }, error: 'InvalidInputError', message: /invalid bridge name "br\\u0000"/ },

@@ -1,9 +1,10 @@
 // Type tests (run by Vitest's typecheck): the matcher augmentation, async results, and wrong options as type errors.
 import { expectTypeOf, test } from 'vitest';
 import { expect } from '../../src/vitest.js';
-import type { Netns } from '../../src/index.js';
+import type { Netns, PacketCounter } from '../../src/index.js';
 
 declare const red: Netns;
+declare const counter: PacketCounter;
 
 test('matchers are typed and return Promise<void>', () => {
   expectTypeOf(expect(red).toReach('192.168.15.2')).toEqualTypeOf<Promise<void>>();
@@ -31,9 +32,28 @@ test('matchers are typed and return Promise<void>', () => {
   expectTypeOf(red.addRoute('10.4.0.0/16', { nexthops: [{ via: '10.1.0.1', weight: 3 }, { via: '10.2.0.1' }] })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(red.addRule({ fwmark: 1, table: 101 })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(red.addNexthop({ id: 10, group: [{ id: 1, weight: 3 }, { id: 2 }] })).toEqualTypeOf<Promise<void>>();
+  // issue 27: counters, landing, what a probe carries
+  expectTypeOf(red.counter({ protocol: 'icmp', icmpType: 'echo-request', ct: ['new', 'related'], iif: 'eth0' }, { hook: 'forward' })).toEqualTypeOf<Promise<PacketCounter>>();
+  expectTypeOf(red.counter({ iif: 'eth0', dstMac: 'de:ad:be:ef:13:37' }, { hook: 'ingress' })).toEqualTypeOf<Promise<PacketCounter>>();
+  expectTypeOf(red.nftCounter('filter', 'related', { family: 'inet' })).toEqualTypeOf<Promise<PacketCounter>>();
+  expectTypeOf(expect(counter).toCount({ exactly: 1, bytes: 576 })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(counter).toCount({ atLeast: 1, atMost: 3, timeout: 500 })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toLandOn(red, { address: '198.51.100.1', port: 8080 }, { delivered: { address: '10.0.0.2', port: 80 } })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toReach('10.2.0.2', { size: 1400, dontFragment: true, tos: 0x10 })).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).toReach({ address: '10.0.0.2', port: 80 }, { sourcePort: 4445 })).toEqualTypeOf<Promise<void>>();
 });
 
 test('wrong options are type errors', () => {
+  // @ts-expect-error: a counter filter has no `port` (sport or dport)
+  void red.counter({ port: 80 });
+  // @ts-expect-error: `ct` is a conntrack state
+  void red.counter({ ct: 'open' });
+  // @ts-expect-error: `egress` is no hook of a counter
+  void red.counter({}, { hook: 'egress' });
+  // @ts-expect-error: `dontFragment` is a boolean
+  void expect(red).toReach('10.0.0.2', { dontFragment: 'yes' });
+  // @ts-expect-error: toLandOn's protocol is tcp or udp
+  void expect(red).toLandOn(red, { address: '10.0.0.2', port: 80 }, { protocol: 'icmp' });
   // @ts-expect-error: `protocol` is icmp | tcp | udp
   void expect(red).toReach('192.168.15.2', { protocol: 'sctp' });
   // @ts-expect-error: there is no `tiemout` option

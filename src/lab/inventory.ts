@@ -48,11 +48,16 @@ export class Inventory implements HostNames {
   }
 
   freeHostName(candidates: readonly string[]): string {
-    const host = this.hostLinks;
-    for (const c of candidates) if (c.length <= IFNAME_MAX && !host.has(c)) return c;
+    return this.freeName('host', candidates);
+  }
+
+  /** The first of `candidates` not taken in namespace `ns` ("host" for the lab host), else a generated one. */
+  freeName(ns: string, candidates: readonly string[]): string {
+    const taken = this.#links.get(ns) ?? new Set<string>();
+    for (const c of candidates) if (c.length <= IFNAME_MAX && !taken.has(c)) return c;
     for (let i = 0; ; i++) {
       const c = `nsv${this.id % 1000}x${i}`;
-      if (!host.has(c)) return c;
+      if (!taken.has(c)) return c;
     }
   }
 

@@ -46,7 +46,7 @@ export function receivedNetns(received: unknown, matcher: string): Netns {
 export const MAX_MS = 3_600_000;
 
 /** Throws on an option the matcher does not know or a value of the wrong type. */
-export function checkOptions<T extends object>(options: unknown, matcher: string, allowed: Record<string, 'string' | 'number' | 'boolean' | 'string|boolean' | 'string|string[]' | 'string|number' | 'array'>): T {
+export function checkOptions<T extends object>(options: unknown, matcher: string, allowed: Record<string, 'string' | 'number' | 'boolean' | 'string|boolean' | 'string|string[]' | 'string|number' | 'array' | 'object'>): T {
   if (options === undefined) return {} as T;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidInputError(`${matcher} options`, options, `expected an object with some of: ${Object.keys(allowed).join(', ')}`);
@@ -62,6 +62,8 @@ export function checkOptions<T extends object>(options: unknown, matcher: string
           ? typeof value === 'string' || typeof value === 'number'
         : type === 'array'
           ? Array.isArray(value)
+        : type === 'object'
+          ? value !== null && typeof value === 'object' && !Array.isArray(value)
         : type === 'string|string[]'
           ? typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))
           : typeof value === type;

@@ -13,9 +13,13 @@ import { toForward } from './to-forward.js';
 import { toHaveRouteEntry, type RouteEntry } from './to-have-route-entry.js';
 import { toHaveRule, type ToHaveRuleOptions } from './to-have-rule.js';
 import { toHaveReachability, type ReachabilityExpectation } from './to-have-reachability.js';
+import { toCount, DEFAULT_COUNT_TIMEOUT_MS, type ToCountOptions } from './to-count.js';
+import { toLandOn, type ToLandOnOptions } from './to-land-on.js';
 import type { Netns } from '../netns.js';
 
-export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability };
+export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability, toCount, toLandOn };
+export type { ToCountOptions } from './to-count.js';
+export type { ToLandOnOptions } from './to-land-on.js';
 export type { ReachabilityExpectation } from './to-have-reachability.js';
 export type { ToReachOptions } from './to-reach.js';
 export type { ToHaveArpEntryOptions, NudState } from './to-have-arp-entry.js';
@@ -49,6 +53,8 @@ export const matchers = {
   toHaveRouteEntry: escaped(toHaveRouteEntry),
   toHaveRule: escaped(toHaveRule),
   toHaveReachability: escaped(toHaveReachability),
+  toCount: escaped(toCount),
+  toLandOn: escaped(toLandOn),
 };
 
 // Every netspec matcher is async: un-awaited, it would check nothing, so the type is Promise<void> and
@@ -74,6 +80,10 @@ declare module 'vitest' {
     toHaveRule(rule: ToHaveRuleOptions): Promise<void>;
     /** On a lab: every pair ('all') or the given pairs reach (true) or do not (false); one fping per source. */
     toHaveReachability(expected: ReachabilityExpectation, options?: { timeout?: number }): Promise<void>;
+    /** On a counter from `ns.counter(filter)`: it counted packets within the bounds (`{ exactly }`, `{ atLeast, atMost }`). */
+    toCount(bounds: ToCountOptions): Promise<void>;
+    /** A TCP/UDP probe from the namespace to `target` is delivered in `ns` (after every NAT), as netspec's landing watch saw. */
+    toLandOn(ns: Netns, target: string | Netns | { address: string; port?: number }, options?: ToLandOnOptions): Promise<void>;
   }
 }
 
@@ -102,6 +112,10 @@ export function deadlineMs(matcher: string, isNot: boolean, args: readonly unkno
       return isNot ? undefined : (option(1, 'timeout') ?? 1000);
     case 'toHaveReachability':
       return option(1, 'timeout') ?? 1000;
+    case 'toCount':
+      return option(0, 'timeout') ?? DEFAULT_COUNT_TIMEOUT_MS;
+    case 'toLandOn':
+      return option(2, 'timeout') ?? DEFAULT_REACH_TIMEOUT_MS;
     case 'toHaveLink': {
       const wait = isNot ? option(1, 'timeout') : (option(1, 'timeout') ?? 1000);
       // a .not about a state other than UP may wait for the kernel to settle the operstate (src/matchers/to-have-link.ts)

@@ -6,7 +6,7 @@
 import { InvalidInputError, ProbeError } from '../errors.js';
 import { canonical, parseProbeAddress } from '../address.js';
 import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose.js';
-import { probe, resolveTarget, type ProbeOutcome, type Protocol } from '../probe.js';
+import { icmpHeaders, probe, resolveTarget, type PacketOptions, type ProbeOutcome, type Protocol } from '../probe.js';
 import type { Netns } from '../netns.js';
 import { bullet, checkOptions, MAX_MS, commands, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';
 
@@ -32,6 +32,23 @@ export interface ToReachOptions {
    * from 1 to 255; not with `.not` (see README).
    */
   ttl?: number;
+  /**
+   * The IPv4 TOS / IPv6 traffic class byte of the probe's packets (0-255, e.g. 0x10): ICMP (`ping -Q`) in both
+   * families, TCP/UDP over IPv4 (socat's `tos`; socat 1.7 sets no IPv6 traffic class, so that is refused).
+   */
+  tos?: number;
+  /**
+   * TCP/UDP: the one source port every try uses (1-65535); netspec's landing watch then watches that port alone. A TCP
+   * connection that completed leaves the port in TIME_WAIT for a minute: use another port for the next probe.
+   */
+  sourcePort?: number;
+  /** ICMP: the size of each echo request's IP packet in bytes, headers included (as an MTU counts): 64-65535. */
+  size?: number;
+  /**
+   * ICMP: `true` sets the don't-fragment bit (`ping -M do`): a packet bigger than the path MTU fails with the MTU and
+   * who reported it; `false` clears it (`ping -M dont`: routers may fragment). Unset: the kernel's default.
+   */
+  dontFragment?: boolean;
 }
 
 export const DEFAULT_REACH_TIMEOUT_MS = 3000;
@@ -55,6 +72,10 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     responder: 'boolean',
     because: 'string',
     ttl: 'number',
+    tos: 'number',
+    sourcePort: 'number',
+    size: 'number',
+    dontFragment: 'boolean',
   });
   checkMs(opts.timeout, 'timeout');
   checkMs(opts.window, 'window');
@@ -65,6 +86,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
   checkTtl(opts.ttl, this.isNot);
   const seenAs = opts.seenAs === undefined ? undefined : parseProbeAddress(opts.seenAs, 'seenAs').address;
   const t = await resolveTarget(ns, target, { protocol: opts.protocol, port: opts.port });
+  const packet = checkPacket(opts, t);
   if (opts.ttl !== undefined && t.protocol !== 'icmp') {
     throw new InvalidInputError('toReach option ttl', opts.ttl, `the TTL is read from ICMP echo replies, and this is a ${t.protocol.toUpperCase()} probe (its answers' TTL is not seen by socat); assert the hop count with an ICMP toReach to ${t.address}`);
   }
@@ -75,7 +97,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
   const label = `${t.address}${t.port ? `:${t.port}` : ''} (${t.protocol}${seenAs ? `, seen as ${seenAs}` : ''})`;
   const args = describe(target) + (options ? `, ${describe(options)}` : '');
   const durationMs = this.isNot ? (opts.window ?? DEFAULT_NOT_WINDOW_MS) : (opts.timeout ?? DEFAULT_REACH_TIMEOUT_MS);
-  const outcome = await probe(ns, t, { durationMs, until: this.isNot ? 'window' : 'success', from: opts.from, seenAs: seenAs !== undefined, responder: opts.responder });
+  const outcome = await probe(ns, t, { durationMs, until: this.isNot ? 'window' : 'success', from: opts.from, seenAs: seenAs !== undefined, responder: opts.responder, packet });
   const seen = outcome.seenSources ?? (outcome.seenAs ? [canonical(outcome.seenAs)] : []);
   const seenOk = seenAs === undefined || seen.includes(seenAs);
   if (seenAs !== undefined && outcome.reached && seen.length === 0) {
@@ -95,7 +117,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     // a failing `.not`: say what reached, how, and what let it through (only then: it probes again, traced)
     const route = await ns.routeGet(t.address);
     const how = route ? describeRoute(route) : 'an unknown route';
-    const through = await explainReach(ns, t, { from: opts.from, responder: opts.responder }).catch((e: unknown) => [`(could not read what let it through: ${(e as Error).message})`]);
+    const through = await explainReach(ns, t, { from: opts.from, responder: opts.responder, packet }).catch((e: unknown) => [`(could not read what let it through: ${(e as Error).message})`]);
     return {
       pass,
       actual: 'REACHED',
@@ -137,7 +159,21 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
       message: () => `${hint(ns, 'toReach', false, args)}\n\n${ns.name} did not reach ${label} within ${durationMs} ms (${evidence})${foreignLine(outcome)}${landingLine(outcome)}\n\ncommands:\n${commands(outcome.log)}`,
     };
   }
-  const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder });
+  if (!this.isNot && outcome.pmtu && packet.dontFragment === true) {
+    // the network (or the source's kernel) said why: the packet does not fit the path with DF set
+    const p = outcome.pmtu;
+    const size = packet.size !== undefined ? `a ${packet.size}-byte packet` : 'the packet';
+    return {
+      pass,
+      actual: `PMTU ${p.mtu}`,
+      expected: 'REACHED',
+      message: () =>
+        `${hint(ns, 'toReach', false, args)}\n\n${ns.name} cannot reach ${label}: ${size} with DF set does not fit the path MTU ${p.mtu} (${
+          p.from ? `${t.family === 6 ? 'ICMPv6 "packet too big"' : 'ICMP "fragmentation needed"'} from ${p.from}` : `${ns.name}'s own kernel refused to send it: its route's MTU, or a path MTU it learnt from an earlier ICMP`
+        }); at most ${p.mtu} bytes pass with DF set, and without it (dontFragment: false) routers may fragment it (${evidence})\n\ncommands:\n${commands(outcome.log)}`,
+    };
+  }
+  const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder, packet });
   if (this.isNot) {
     // `.not` with `because`: not reached; the diagnosis must agree on why
     const agrees = d.disposition === opts.because;
@@ -174,6 +210,33 @@ function checkTtl(ttl: number | undefined, isNot: boolean): void {
   if (isNot) {
     throw new InvalidInputError('toReach option ttl', ttl, '`.not.toReach` does not take ttl: it would pass both when nothing answers and when the reply has another TTL; assert `toReach(target, { ttl })` for the hop count, and `.not.toReach(target)` for unreachable');
   }
+}
+
+/** tos, sourcePort, size, dontFragment: checked against the probe's protocol and family; what the probe tools can set. */
+function checkPacket(opts: ToReachOptions, t: { protocol: Protocol; family: 4 | 6 }): PacketOptions {
+  const out: PacketOptions = {};
+  const whole = (v: unknown, name: string, lo: number, hi: number, what: string) => {
+    if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) throw new InvalidInputError(`toReach option ${name}`, v, `expected a whole number from ${lo} to ${hi}: ${what}`);
+  };
+  if (opts.tos !== undefined) {
+    whole(opts.tos, 'tos', 0, 255, 'the TOS / traffic class byte, e.g. 0x10');
+    if (t.protocol !== 'icmp' && t.family === 6) throw new InvalidInputError('toReach option tos', opts.tos, `socat (1.7) sets no IPv6 traffic class, so a ${t.protocol.toUpperCase()} probe over IPv6 cannot carry it; probe with ICMP (ping -Q sets it) or over IPv4`);
+    out.tos = opts.tos;
+  }
+  if (opts.sourcePort !== undefined) {
+    whole(opts.sourcePort, 'sourcePort', 1, 65535, 'a TCP/UDP port');
+    if (t.protocol === 'icmp') throw new InvalidInputError('toReach option sourcePort', opts.sourcePort, 'an ICMP probe has no ports; give a port to probe over TCP or UDP');
+    out.sourcePort = opts.sourcePort;
+  }
+  for (const key of ['size', 'dontFragment'] as const) {
+    if (opts[key] !== undefined && t.protocol !== 'icmp') throw new InvalidInputError(`toReach option ${key}`, opts[key], `${key} is set on ICMP echo requests (ping -s / -M); this is a ${t.protocol.toUpperCase()} probe: probe the path MTU with ICMP`);
+  }
+  if (opts.size !== undefined) {
+    whole(opts.size, 'size', 64, 65535, `the IP packet's size in bytes, headers included (${icmpHeaders(t.family)} of them here)`);
+    out.size = opts.size;
+  }
+  if (opts.dontFragment !== undefined) out.dontFragment = opts.dontFragment;
+  return out;
 }
 
 const ttlWord = (family: 4 | 6) => (family === 6 ? 'hop limit' : 'TTL');

@@ -420,3 +420,19 @@ export function risenNft(before: NftRuleset, after: NftRuleset): NftRule[] {
   const prev = new Map(before.rules.filter((r) => r.packets !== undefined).map((r) => [`${r.family} ${r.table} ${r.chain} ${r.handle}`, r.packets!]));
   return after.rules.filter((r) => r.packets !== undefined && r.packets > (prev.get(`${r.family} ${r.table} ${r.chain} ${r.handle}`) ?? Infinity));
 }
+
+/**
+ * The value of one named counter (`nft -j list counter FAMILY TABLE NAME`): packets and bytes. Output without that
+ * counter, or with values that are not whole numbers, is an error naming the command: a count read wrong would pass
+ * or fail an assertion about traffic that never happened.
+ */
+export function counterValue(text: string, name: string, command: string): { packets: number; bytes: number } {
+  const items = nftItems<{ counter?: { name?: unknown; packets?: unknown; bytes?: unknown } }>(text, command);
+  const c = items.find((x) => x.counter && x.counter.name === name)?.counter;
+  if (!c) throw unreadable(command, text, 0, `no counter named ${name} in it`);
+  const { packets, bytes } = c;
+  if (!Number.isSafeInteger(packets) || !Number.isSafeInteger(bytes) || (packets as number) < 0 || (bytes as number) < 0) {
+    throw unreadable(command, text, 0, `the counter's packets/bytes are not whole numbers: ${JSON.stringify(c)}`);
+  }
+  return { packets: packets as number, bytes: bytes as number };
+}
