@@ -7,7 +7,7 @@
 #
 #   .ci/fetch-engines.sh [SUITE…]      default: trixie sid
 #
-# Cache: $NETSPEC_CACHE_DIR/engines (or ~/.cache/netspec/engines)/<upstream version>/ holds the unpacked package
+# Cache: $NETSPEC_ENGINES_DIR (default ~/.cache/netspec/engines)/<upstream version>/ holds the unpacked package
 # (usr/sbin/dockerd, usr/sbin/docker-proxy, usr/bin/docker, …) and a file VERSION. An engine already unpacked is not
 # fetched again. If the registry cannot be reached the script says so and exits 0: the specs that need that engine are
 # then reported as skipped, with the reason (specs/docker/engines.ts).
@@ -15,7 +15,7 @@ set -euo pipefail
 
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(trixie sid)
-cache=${NETSPEC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/netspec}/engines
+cache=${NETSPEC_ENGINES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/netspec/engines}
 mkdir -p "$cache"
 
 # The Debian archive URI the machine already uses (deb822 .sources first, then one-line sources.list), and its keyring.
