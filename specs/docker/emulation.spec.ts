@@ -52,9 +52,11 @@ test('the nftables backend writes moby\'s ip docker-bridges table (nftablesdoc u
   expect(chainOf(`filter-forward-in__${quiet.bridge}`)[1]).toBe(`iifname "${quiet.bridge}" counter drop comment "ICC"`);
   expect(chainOf(`filter-forward-out__${vault.bridge}`)[1]).toBe(`oifname != "${vault.bridge}" counter drop comment "INTERNAL NETWORK EGRESS"`);
   expect(chainOf(`nat-postrouting-out__${vault.bridge}`)).toEqual([]);
+  // bindings in libnetwork's cmpPortBinding order from 28.0 (the lower host port first for the same container port;
+  // the real 28.5.2 engine's iptables order, inferred for 29's nftables: moby's listings have one port each)
   expect(chainOf('nat-prerouting-and-output')).toEqual([
-    `iifname != "${web.bridge}" ip daddr 127.0.0.1 tcp dport 8081 counter dnat to ${c1.address}:80 comment "DNAT"`,
     `iifname != "${web.bridge}" tcp dport 8080 counter dnat to ${c1.address}:80 comment "DNAT"`,
+    `iifname != "${web.bridge}" ip daddr 127.0.0.1 tcp dport 8081 counter dnat to ${c1.address}:80 comment "DNAT"`,
   ]);
   expect(chainOf('raw-PREROUTING')).toContain('iifname != "lo" ip daddr 127.0.0.1 tcp dport 8081 counter drop comment "DROP REMOTE LOOPBACK"');
   expect(listing).toMatch(/type filter hook forward priority filter; policy drop;/);
