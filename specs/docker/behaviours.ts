@@ -268,6 +268,73 @@ export const behaviours: Behaviour[] = [
       else await expect(c3.ns).toReach(c1.address6); // no ip6tables rules: IPv6 is routed between the networks
     },
   },
+  // issue 24: where the emulation disagreed with moby's source; each checked on the real engines here
+  {
+    id: 16,
+    title: 'an --internal network with enable_icc=false: its containers do not reach each other (only the ICC DROP is written)',
+    async run(e) {
+      const net = await e.createNetwork('sealed', { internal: true, icc: false });
+      const [c1, c2] = [await e.run('c1', { network: net.name }), await e.run('c2', { network: net.name })];
+      await expect(c1.ns).not.toReach(c2.address);
+      await expect(c2.ns).not.toReach(c1.address);
+      expect(await e.rules()).not.toMatch(/-i br-<[^>]+> -o br-<[^>]+> -j ACCEPT/);
+    },
+  },
+  {
+    id: 17,
+    title: 'a port published on an --internal network is never programmed: no DNAT, no docker-proxy, the outside is not let in',
+    publishes: true,
+    async run(e) {
+      const net = await e.createNetwork('vault', { internal: true });
+      const c1 = await e.run('c1', { network: net.name, publish: ['8080:80'] });
+      const c2 = await e.run('c2', { network: net.name });
+      await c1.serveEcho(80);
+      await expect(c2.ns).toReach({ address: c1.address, port: 80 }, { responder: false, seenAs: c2.address }); // it serves
+      await expect(e.outside).not.toReach({ address: e.hostAddress, port: 8080 }, { responder: false });
+      expect(await e.rules()).not.toMatch(/--dport 8080 /);
+      const listening = await e.lab.run('host', ['ss', '-Htuln', 'sport = :8080'], { intent: 'is anything listening on 8080' });
+      expect(listening.stdout.trim()).toBe('');
+    },
+  },
+  {
+    id: 18,
+    title: 'disconnect from the network a port is published on: the port follows the container to its next network, and goes with its last one',
+    publishes: true,
+    async run(e) {
+      // a subnet of the user's: Docker takes --ip only there (the c2 below)
+      const [web, other] = [await e.createNetwork('web', { subnet: '10.98.0.0/24' }), await e.createNetwork('other')];
+      const c1 = await e.run('c1', { network: web.name, publish: ['9090:90'] });
+      const second = await e.connect(other.name, 'c1');
+      await c1.serveEcho(90);
+      await e.disconnect(web.name, 'c1');
+      expect(await e.rules()).toContain(`--dport 9090 -j DNAT --to-destination ${second}:90`);
+      await expect(e.outside).toReach({ address: e.hostAddress, port: 9090 }, { responder: false, seenAs: e.outsideAddress });
+      // the address c1 had on web goes to another container, which serves the same port: it must not get 9090
+      const c2 = await e.run('c2', { network: web.name, ip: c1.address });
+      await c2.serveEcho(90);
+      await e.disconnect(other.name, 'c1');
+      expect(await e.rules()).not.toMatch(/--dport 9090 /);
+      await expect(e.outside).not.toReach({ address: e.hostAddress, port: 9090 }, { responder: false, timeout: 1000 });
+    },
+  },
+  {
+    id: 19,
+    title: 'a DOCKER-USER ACCEPT lets the outside route to a container without published ports up to 27.x; from 28.0 the raw table still drops it',
+    async run(e) {
+      const net = await e.createNetwork('app');
+      const c1 = await e.run('c1', { network: net.name });
+      // the outside routes the network's subnet to the Docker host, as a router in front of it would
+      await e.lab.run(e.outside.name, ['ip', 'route', 'add', net.subnet, 'via', e.hostAddress], { intent: 'route the subnet to the Docker host' });
+      await expect(e.outside).not.toReach(c1.address); // FORWARD: no ACCEPT for it in Docker's chains
+      await e.userRule(['-d', c1.address, '-j', 'ACCEPT']);
+      if (layoutOf(e.version)!.rawDirectAccessDrop) {
+        await expect(e.outside).not.toReach(c1.address);
+        expect(await e.rules()).toContain(`-A PREROUTING -d ${c1.address}/32 ! -i br-<${net.subnet}> -j DROP`);
+      } else {
+        await expect(e.outside).toReach(c1.address);
+      }
+    },
+  },
 ];
 
 /** The four rule-set scenarios of the reference, built the same way on both engines. */
