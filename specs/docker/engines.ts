@@ -52,8 +52,10 @@ export interface Engine {
   /** The address `name` resolves to inside container `from` (Docker's embedded DNS; the emulation's records) */
   resolve(from: string, name: string): Promise<string>;
   userRule(args: string[]): Promise<void>;
-  /** The Docker host's filter and nat tables, normalised: no counters, bridges named by subnet. */
+  /** The Docker host's raw, filter and nat tables, normalised: no counters, bridges named by subnet. */
   rules(): Promise<string>;
+  /** The same of ip6tables */
+  rules6(): Promise<string>;
   dispose(): Promise<void>;
 }
 
@@ -169,6 +171,9 @@ export async function emulationEngine(options: EngineOptions = {}): Promise<Engi
     async rules() {
       return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks());
     },
+    async rules6() {
+      return normalise((await lab.run('host', ['ip6tables-save'], { intent: 'read IPv6 rules' })).stdout, networks());
+    },
     dispose: () => lab.dispose(),
   };
 }
@@ -268,7 +273,9 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
       if (opts.gateway) args.push('--gateway', opts.gateway);
       if (opts.subnet6) args.push('--ipv6', '--subnet', opts.subnet6);
       const id = (await docker([...args, name])).stdout.trim();
-      const [subnet, gateway] = (await inspect(['-f', '{{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}}', name])).split(' ') as [string, string];
+      // the IPv4 pool (an --ipv6 network lists its IPv6 --subnet first, and its IPv4 one after)
+      const pools = (await inspect(['-f', '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}\n{{end}}', name])).split('\n').map((l) => l.trim().split(' '));
+      const [subnet, gateway] = (pools.find(([cidr]) => cidr?.includes('.')) ?? pools[0]!) as [string, string];
       const n = { name, bridge: `br-${id.slice(0, 12)}`, subnet, gateway };
       networks.push(n);
       return n;
@@ -304,6 +311,9 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
     },
     async rules() {
       return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks);
+    },
+    async rules6() {
+      return normalise((await lab.run('host', ['ip6tables-save'], { intent: 'read IPv6 rules' })).stdout, networks);
     },
     dispose: disposeAll,
   };

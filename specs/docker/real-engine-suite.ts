@@ -11,6 +11,7 @@
  */
 import { describe, expect, test, vi } from '../../src/vitest.js';
 import { behaviours, everyScenario, proxySettings, withPublishWatch } from './behaviours.js';
+import { layoutOf } from '../../fixtures/index.js';
 import { dockerEngine, emulationEngine, realEngines, type Engine, type RealEngine } from './engines.js';
 
 async function withEngine<T>(make: () => Promise<Engine>, use: (e: Engine) => Promise<T>): Promise<T> {
@@ -50,6 +51,19 @@ export function realEngineSuite(major: string): void {
         withEngine(() => dockerEngine({ engine, userlandProxy }), async (e) => (await everyScenario.build(e), e.rules())),
         withEngine(() => emulationEngine({ version: engine.layout, userlandProxy }), async (e) => (await everyScenario.build(e), e.rules())),
       ]);
+      expect(emulated).toBe(real);
+    });
+
+    // IPv6 where the version writes ip6tables rules (27.0 on): a published port's DNAT to [addr]:port, the raw DROPs
+    test.runIf(layoutOf(engine.layout)!.ip6tables)('ip6tables rule set for an --ipv6 network with -p 7070:70: the real engine and the emulation agree', async () => {
+      const build = async (e: Engine) => {
+        await e.createNetwork('six', { subnet6: 'fd00:a::/64' });
+        await e.run('c1', { network: 'six', publish: ['7070:70'] });
+        await e.run('c2', { network: 'six' });
+        return e.rules6();
+      };
+      const [real, emulated] = await Promise.all([withEngine(() => dockerEngine({ engine }), build), withEngine(() => emulationEngine({ version: engine.layout }), build)]);
+      expect(real).toContain('-j DNAT --to-destination [fd00:a::2]:70');
       expect(emulated).toBe(real);
     });
   });
