@@ -55,7 +55,8 @@ export function realEngineSuite(major: string): void {
     });
 
     // IPv6 where the version writes ip6tables rules (27.0 on): a published port's DNAT to [addr]:port, the raw DROPs
-    test.runIf(layoutOf(engine.layout)!.ip6tables)('ip6tables rule set for an --ipv6 network with -p 7070:70: the real engine and the emulation agree', async () => {
+    // (26.x writes none: behaviour 15 checks that IPv6 is routed there; no test is listed, rather than one skipped)
+    if (layoutOf(engine.layout)!.ip6tables) test('ip6tables rule set for an --ipv6 network with -p 7070:70: the real engine and the emulation agree', async () => {
       const build = async (e: Engine) => {
         await e.createNetwork('six', { subnet6: 'fd00:a::/64' });
         await e.run('c1', { network: 'six', publish: ['7070:70'] });
