@@ -4,7 +4,8 @@
  * its docker0, its iptables rules and its containers never touch the machine, and die with the lab; netspec reaches
  * its containers through attach mode, by sandbox path or by PID.
  */
-import { readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existingNamespaces, createLab, serve, type Lab, type Netns } from '../../src/index.js';
 import { which } from '../../src/exec.js';
@@ -30,8 +31,10 @@ export interface EngineNetwork {
 
 export interface Engine {
   kind: 'emulation' | 'docker';
-  /** The engine version (its layout): the real engine here is 20.10. */
+  /** The engine version (its layout): 20.10 for the machine's engine, 25 for 26.1.x, 28 for 28.5.x. */
   version: EngineVersion;
+  /** the engine's release: a real engine's as `docker version` reports it ('20.10.24', '26.1.5', '28.5.2'); the emulation's layout */
+  release: string;
   /** docker-proxy runs (dockerd's --userland-proxy, the default) */
   userlandProxy: boolean;
   lab: Lab;
@@ -49,12 +52,69 @@ export interface Engine {
   /** The address `name` resolves to inside container `from` (Docker's embedded DNS; the emulation's records) */
   resolve(from: string, name: string): Promise<string>;
   userRule(args: string[]): Promise<void>;
-  /** The Docker host's filter and nat tables, normalised: no counters, bridges named by subnet. */
+  /** The Docker host's raw, filter and nat tables, normalised: no counters, bridges named by subnet. */
   rules(): Promise<string>;
+  /** The same of ip6tables */
+  rules6(): Promise<string>;
   dispose(): Promise<void>;
 }
 
 export const dockerInstalled = Boolean(which('dockerd') && which('docker') && which('busybox'));
+
+/**
+ * A real engine to run: the machine's dockerd (Debian bookworm's docker.io, 20.10.24), or one that .ci/fetch-engines.sh
+ * unpacked into the cache (trixie's 26.1.5, sid's 28.5.2), started from there; each with the machine's containerd
+ * and runc (bookworm's), and the machine's docker client (the API is negotiated down).
+ */
+export interface RealEngine {
+  /** the upstream version ('26.1.5'; '20.10' for the machine's until it runs and says which) */
+  release: string;
+  /** the emulation layout that release writes */
+  layout: EngineVersion;
+  /** the unpacked package's root (usr/sbin/dockerd, usr/sbin/docker-proxy); undefined: the machine's dockerd */
+  dir?: string;
+}
+
+/** Where .ci/fetch-engines.sh unpacks engines. */
+export const enginesDir = process.env.NETSPEC_ENGINES_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'netspec', 'engines');
+
+/** The newer engines the specs want, by Debian suite, and the layout each writes (checked against the real engine). */
+export const WANTED_ENGINES = [
+  // 26.1 writes 25's rules: the classic chains, no default route on internal networks, 02:42 MACs (real-engine rule specs)
+  { suite: 'trixie', major: '26', layout: '25' },
+  { suite: 'sid', major: '28', layout: '28' },
+] as const satisfies readonly { suite: string; major: string; layout: EngineVersion }[];
+
+/** The real engines available here, and for each one wanted but missing, why (the specs report it as skipped). */
+export function realEngines(): { available: RealEngine[]; missing: { release: string; reason: string }[] } {
+  const available: RealEngine[] = [];
+  const missing: { release: string; reason: string }[] = [];
+  if (dockerInstalled) {
+    available.push({ release: '20.10', layout: '20.10' });
+  } else {
+    missing.push({ release: '20.10', reason: 'dockerd, docker or busybox is not installed here (apt-get install docker.io busybox-static)' });
+  }
+  for (const w of WANTED_ENGINES) {
+    const known = readSafe(join(enginesDir, `${w.suite}.version`)).trim();
+    const dir = known && join(enginesDir, known);
+    if (!known.startsWith(`${w.major}.`) || !dir || !existsSync(join(dir, 'usr/sbin/dockerd'))) {
+      missing.push({ release: w.major, reason: `${w.suite}'s docker.io is not in ${enginesDir}: run .ci/fetch-engines.sh (it needs the Debian registry)` });
+    } else if (!dockerInstalled) {
+      missing.push({ release: known, reason: 'the machine\'s containerd, runc, docker client and busybox are needed beside it (apt-get install docker.io busybox-static)' });
+    } else {
+      available.push({ release: known, layout: w.layout, dir });
+    }
+  }
+  return { available, missing };
+}
+
+function readSafe(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 function normalise(save: string, networks: EngineNetwork[]): string {
   let out = save
@@ -87,6 +147,7 @@ export async function emulationEngine(options: EngineOptions = {}): Promise<Engi
   return {
     kind: 'emulation',
     version,
+    release: version,
     userlandProxy,
     lab,
     outside: docker.wan.ns,
@@ -109,6 +170,9 @@ export async function emulationEngine(options: EngineOptions = {}): Promise<Engi
     userRule: (args) => docker.userRule(args),
     async rules() {
       return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks());
+    },
+    async rules6() {
+      return normalise((await lab.run('host', ['ip6tables-save'], { intent: 'read IPv6 rules' })).stdout, networks());
     },
     dispose: () => lab.dispose(),
   };
@@ -157,8 +221,11 @@ function readlinkSafe(p: string): string {
   }
 }
 
-export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlandProxy?: boolean } = {}): Promise<Engine> {
+export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlandProxy?: boolean; engine?: RealEngine } = {}): Promise<Engine> {
   const userlandProxy = options.userlandProxy ?? true;
+  const engine = options.engine ?? { release: '20.10', layout: '20.10' };
+  // a fetched engine runs from its folder, with its own docker-proxy (the machine's PATH has 20.10's)
+  const dockerd = engine.dir ? [join(engine.dir, 'usr/sbin/dockerd'), `--userland-proxy-path=${join(engine.dir, 'usr/sbin/docker-proxy')}`] : ['dockerd'];
   // dockerd needs the machine's root (cgroups, mounts, its own namespaces): a full-privilege lab, the only kind that may run it
   const lab = await createLab({ privileged: true, cgroups: true });
   const wan = await lab.wan();
@@ -168,11 +235,15 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
     await lab.dispose();
     rmSync(dataRoot, { recursive: true, force: true });
   };
+  let release = engine.release;
   try {
-    await lab.sh`nohup dockerd --data-root ${dataRoot} --exec-root /run/docker --pidfile /run/docker.pid -H unix:///run/docker.sock --storage-driver=vfs --userland-proxy=${String(userlandProxy)} >/run/dockerd.log 2>&1 &`;
+    await lab.sh`nohup ${dockerd} --data-root ${dataRoot} --exec-root /run/docker --pidfile /run/docker.pid -H unix:///run/docker.sock --storage-driver=vfs --userland-proxy=${String(userlandProxy)} >/run/dockerd.log 2>&1 &`;
     for (let i = 0; ; i++) {
-      const r = await lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', 'version'], { intent: 'wait for dockerd', reject: false });
-      if (r.exitCode === 0) break;
+      const r = await lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', 'version', '-f', '{{.Server.Version}}'], { intent: 'wait for dockerd', reject: false });
+      if (r.exitCode === 0) {
+        release = r.stdout.trim().replace(/[+~-].*$/, ''); // 28.5.2+dfsg4 → 28.5.2
+        break;
+      }
       if (i > 150) throw new Error(`dockerd did not come up: ${(await lab.sh`tail -5 /run/dockerd.log`).stdout}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -186,7 +257,8 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
   const inspect = async (args: string[]) => (await docker(['inspect', ...args])).stdout.trim();
   return {
     kind: 'docker',
-    version: '20.10',
+    version: engine.layout,
+    release,
     userlandProxy,
     lab,
     outside: wan.ns,
@@ -201,7 +273,9 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
       if (opts.gateway) args.push('--gateway', opts.gateway);
       if (opts.subnet6) args.push('--ipv6', '--subnet', opts.subnet6);
       const id = (await docker([...args, name])).stdout.trim();
-      const [subnet, gateway] = (await inspect(['-f', '{{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}}', name])).split(' ') as [string, string];
+      // the IPv4 pool (an --ipv6 network lists its IPv6 --subnet first, and its IPv4 one after)
+      const pools = (await inspect(['-f', '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}\n{{end}}', name])).split('\n').map((l) => l.trim().split(' '));
+      const [subnet, gateway] = (pools.find(([cidr]) => cidr?.includes('.')) ?? pools[0]!) as [string, string];
       const n = { name, bridge: `br-${id.slice(0, 12)}`, subnet, gateway };
       networks.push(n);
       return n;
@@ -237,6 +311,9 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
     },
     async rules() {
       return normalise((await lab.run('host', ['iptables-save'], { intent: 'read rules' })).stdout, networks);
+    },
+    async rules6() {
+      return normalise((await lab.run('host', ['ip6tables-save'], { intent: 'read IPv6 rules' })).stdout, networks);
     },
     dispose: disposeAll,
   };
