@@ -152,6 +152,9 @@ def handle(line):
         procs[rid] = Job(rid, req)
     except OSError as e:
         send({"id": rid, "error": e.strerror or str(e), "code": errno.errorcode.get(e.errno, "EIO")})
+    except Exception as e:
+        # what no process can be started with (a NUL byte in an argument or the environment): refused, never fatal
+        send({"id": rid, "error": str(e), "code": "EINVAL"})
 os.set_blocking(0, False)
 sel.register(0, selectors.EVENT_READ, (None, "req"))
 buf = b""

@@ -76,6 +76,15 @@ test('3,000 commands, 64 in flight, with stdin: each gets exactly its own output
   expect(wrong).toEqual([]);
 });
 
+test('an argument or environment value no process can take (a NUL byte) is a CommandError, and the spawner goes on', async () => {
+  await run(['true'], { intent: 'start it' });
+  const pid = spawnerPid();
+  await expect(run(['echo', 'a\0b'], { intent: 'nul in argv' })).rejects.toThrow(CommandError);
+  await expect(run(['true'], { intent: 'nul in env', env: { X: 'a\0b' } })).rejects.toThrow(/nul in env failed in the machine: .*null byte/s);
+  expect((await run(['echo', 'still'], { intent: 'after' })).stdout).toBe('still\n');
+  expect(spawnerPid()).toBe(pid);
+});
+
 test('each command leads a session of its own (as Node\'s detached spawn), so a deadline stops its whole group', async () => {
   const r = await run(['sh', '-c', 'ps -o pid=,pgid=,sid= -p $$'], { intent: 'ids' });
   const [pid, pgid, sid] = r.stdout.trim().split(/\s+/).map(Number);
