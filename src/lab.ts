@@ -29,7 +29,7 @@ import { everyLabNamespace } from './scope.js';
 export type { LabOptions } from './lab/options.js';
 export type { VethEnd, VethPair } from './lab/veth.js';
 export type { KindSpec, Link, LinkSpec, MacvlanSpec, VxlanSpec } from './lab/links.js';
-export { keptDir, keptLabs, type KeptLab } from './lab/keep.js';
+export { keptDir, keptEnter, keptLabs, type KeptLab } from './lab/keep.js';
 
 let nextLabId = 1;
 /** Each lab's inventory, for hostNames(): not a member of Lab, so not part of its public surface. */

@@ -201,7 +201,9 @@ const withLab = () =>
             if (process.env.NETSPEC_KEEP === '1') {
               const k = lab.keep(task.name);
               kept = true;
-              process.stderr.write(`\nnetspec: kept the lab of "${task.name}" (NETSPEC_KEEP=1)\n  open a shell inside it: ${k.enter}\n  end it:                 ${k.end}\n`);
+              process.stderr.write(
+                `\nnetspec: kept the lab of "${task.name}" (NETSPEC_KEEP=1) as ${k.id}\n  a shell in it:          npx netspec kept shell ${k.id} [NAMESPACE]\n  end it:                 npx netspec kept end ${k.id}\n  (without the CLI) open a shell inside it: ${k.enter}\n  end it:                 ${k.end}\n`,
+              );
             }
           } catch (error) {
             process.stderr.write(`netspec: could not report on the failed lab: ${error instanceof Error ? error.message : String(error)}\n`);

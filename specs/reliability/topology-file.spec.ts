@@ -107,19 +107,19 @@ test('the CLI draws a topology file after its own --script', async () => {
   expect(out).toMatch(/green\["green"\]/); // made by --script, after the file's own script
   expect(out).toMatch(/wrote .*lab\.svg/);
   const bad = await runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', join(dir, 'lab.yaml'), '--script']);
-  expect(bad.code).toBe(1);
-  expect(bad.out).toMatch(/--script needs a value/);
+  expect(bad.code).toBe(2); // a usage error
+  expect(bad.out).toMatch(/netspec graph: Option '--script <value>' argument missing\n\nusage: netspec graph/);
 });
 
 test('the CLI refuses a misspelt option and a second topology instead of ignoring them; a file named --x goes after --', async () => {
   const dir = files({ 'a.yaml': 'namespaces: [a]\n', 'b.yaml': 'namespaces: [b]\n', '--odd.yaml': 'namespaces: [odd]\n' });
   const cli = (...args: string[]) => runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', '--out', join(dir, 'g.svg'), ...args]);
   const misspelt = await cli(join(dir, 'a.yaml'), '--scirpt', join(dir, 'b.yaml'));
-  expect(misspelt.code, misspelt.out).toBe(1);
-  expect(misspelt.out).toMatch(/invalid option "--scirpt": unknown; shell takes --script S/);
+  expect(misspelt.code, misspelt.out).toBe(2);
+  expect(misspelt.out).toMatch(/netspec graph: Unknown option '--scirpt'\n\nusage: netspec graph \[topology\] \[--script S\] \[--out F\]/);
   const two = await cli(join(dir, 'a.yaml'), join(dir, 'b.yaml'));
-  expect(two.code, two.out).toBe(1);
-  expect(two.out).toMatch(/invalid topology ".*a\.yaml .*b\.yaml": give one topology/);
+  expect(two.code, two.out).toBe(2);
+  expect(two.out).toMatch(/give one topology \(a name or a file\), not 2: .*a\.yaml .*b\.yaml/);
   expect(`${misspelt.out}${two.out}`).not.toMatch(/wrote/);
   // in the file's folder (tsx by its path there), so that the name given starts with "--"
   const odd = await runProcess([process.execPath, '--import', `${repoRoot}node_modules/tsx/dist/loader.mjs`, `${repoRoot}src/cli.ts`, 'graph', '--out', 'g.svg', '--', '--odd.yaml'], { cwd: dir });

@@ -72,7 +72,16 @@ describe('a failing spec', () => {
     const doctor = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
     expect(doctor.out).toContain(`end:   kill ${end}`);
 
-    process.kill(Number(end), 'SIGTERM');
+    // the CLI: list it, a shell in one of its namespaces, end it
+    const id = /kept the lab of .* as (\S+)\n {2}a shell in it: +npx netspec kept shell \1 \[NAMESPACE\]\n {2}end it: +npx netspec kept end \1\n/.exec(out)![1]!;
+    const listed = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'kept']);
+    expect(listed.out).toContain(`  ${id}  `);
+    expect(listed.out).toContain(`shell: netspec kept shell ${id} [NAMESPACE]`);
+    const inRed = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'kept', 'shell', id, 'red'], {}, 'ip -br addr show dev veth-red; exit 3\n');
+    expect(inRed.out).toMatch(/veth-red@\S+\s+UP\s+192\.168\.15\.1\/24/);
+    expect(inRed.code).toBe(3); // the shell's own exit code
+    const ended = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'kept', 'end', id]);
+    expect(ended.out).toContain(`ended kept lab ${id}`);
     expect(await eventually(() => !pidAlive(lifeline))).toBe(true);
     expect(await machineState()).toEqual(before);
     const after = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);

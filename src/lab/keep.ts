@@ -18,6 +18,8 @@ export interface KeptLab {
   keeper: number;
   /** The command that opens a shell inside the lab. */
   enter: string;
+  /** The argv prefix that enters the lab's host (nsenter …, ending in `--`); `netspec kept shell` uses it. */
+  enterArgv?: string[];
   /** The command that ends the lab. */
   end: string;
   reason: string;
@@ -44,8 +46,9 @@ export function keepLifeline(lifeline: Lifeline, label: string, id: string, reas
   keeper.once('error', () => undefined); // reported below, as a missing pid
   try {
     if (keeper.pid === undefined) throw new Error('the keeper process (`sleep infinity`) did not start');
-    const enter = [...lifeline.enter('host').map((a) => (a.startsWith('--wd=') ? '--wd=/' : a)), 'bash'].join(' ');
-    const kept: KeptLab = { id, pid: lifeline.pid, keeper: keeper.pid, enter, end: `kill ${keeper.pid}`, reason, created: new Date().toISOString() };
+    const enterArgv = lifeline.enter('host').map((a) => (a.startsWith('--wd=') ? '--wd=/' : a));
+    const enter = [...enterArgv, 'bash'].join(' ');
+    const kept: KeptLab = { id, pid: lifeline.pid, keeper: keeper.pid, enter, enterArgv, end: `kill ${keeper.pid}`, reason, created: new Date().toISOString() };
     // 'wx': a fresh file of ours, never one (or a link) someone put there
     writeFileSync(join(dir, `${kept.id}.json`), JSON.stringify(kept, null, 2), { mode: 0o600, flag: 'wx' });
     keeper.unref();
@@ -79,6 +82,12 @@ function ensureKeptDir(): string {
   }
   if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
   return dir;
+}
+
+/** The argv prefix that enters a kept lab's host (its record's; an older record's printed command, split). */
+export function keptEnter(kept: KeptLab): string[] {
+  if (Array.isArray(kept.enterArgv) && kept.enterArgv.every((a) => typeof a === 'string')) return kept.enterArgv;
+  return kept.enter.split(' ').slice(0, -1);
 }
 
 /** Kept labs whose keeper is still alive (stale entries are removed). */
