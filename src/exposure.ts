@@ -1,0 +1,327 @@
+/**
+ * Exposure sweeps (issue 30): which ports of a target a source's packets reach, over the whole port space, with real
+ * packets through the real kernels' rules.
+ *
+ * - The sender: a small raw sender of netspec's own (python3, run in the source namespace through exec.ts), one TCP
+ *   SYN (or one UDP datagram) per port. Every probe carries a nonce: TCP in the upper 16 bits of its sequence number,
+ *   UDP in its payload, and the port it was sent to in the lower 16 bits / the payload's last two bytes, so the port
+ *   named is known where the packet lands even after a DNAT rewrote it.
+ * - The observer: a table of netspec's own in every namespace of the lab (and its host) whose input hook, at priority
+ *   1000 (after every filter at a standard priority: the user's firewall has accepted the packet by then), records
+ *   each probe delivered there: the address and port it arrived at (after every NAT) and the port it was sent to. A
+ *   packet a rule drops or rejects never gets there; a packet that gets there could be answered (a SYN-ACK from a
+ *   listener, a RST from the TCP stack): the port is exposed, whether anything listens or not.
+ * - Lost packets: the neighbours on the way are resolved first (a few probes, then a pause), and the drop counters of
+ *   every interface of the lab are read around each pass; when they rose, the ports not seen are swept again, until a
+ *   pass loses nothing (or it is a ProbeError: no verdict).
+ *
+ * Attach mode adds no tables, so there is no sweep there: the matchers refuse it (README, "Exposure").
+ */
+import { randomInt } from 'node:crypto';
+import { InvalidInputError, ProbeError } from './errors.js';
+import type { Family } from './address.js';
+import type { Netns } from './netns.js';
+import type { Scope } from './scope.js';
+import { checkRan, firstLine } from './landing.js';
+
+/** One port of the target that the source's probes reached: where the probe was delivered (after every NAT). */
+export interface ExposedPort {
+  /** The port the probe was sent to (at the target address). */
+  port: number;
+  protocol: 'tcp' | 'udp';
+  /** The namespace whose input accepted it (`host` for the lab host). */
+  ns: string;
+  /** The address and port it was delivered to there: the target's, or a DNAT's. */
+  address: string;
+  landedPort: number;
+  /** Something listens on the landing port there (ss), for `{ listening: true }`. Read only when asked for. */
+  listening?: boolean;
+}
+
+/** What a sweep found, and its evidence. */
+export interface SweepResult {
+  protocol: 'tcp' | 'udp';
+  target: string;
+  family: Family;
+  /** The ports swept (every port, 1-65535, unless a list was given). */
+  swept: number;
+  /** Exposed ports, by the port probed, ascending. */
+  exposed: ExposedPort[];
+  /** Probes the sender handed to the kernel, over all passes. */
+  sent: number;
+  /** Probes seen leaving the source (its postrouting hook, after its own output filters). */
+  left: number;
+  passes: number;
+  elapsedMs: number;
+  /** `ns$ command → …` lines, for the message. */
+  log: string[];
+}
+
+export interface SweepOptions {
+  protocol: 'tcp' | 'udp';
+  /** Read which landing ports something listens on (`{ listening: true }`). */
+  listening?: boolean;
+  /** Only these ports (default: all 65,535). */
+  ports?: readonly number[];
+}
+
+/** The input priority of the observer: after every filter chain at a standard priority (raw -300 … srcnat 100, helpers 300). */
+export const SWEEP_PRIORITY = 1000;
+const MAX_PASSES = 4;
+/** Source ports: one per pass, from a random base. */
+const SPORTS = 8;
+let sweeps = 0;
+
+/** The raw sender: argv family, protocol, target, source port, nonce (hex); the ports on stdin (`all` or comma-separated). */
+const SENDER = String.raw`
+import socket, struct, sys
+fam, proto, dst, sport, nonce = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5], 16)
+spec = sys.stdin.read().strip()
+ports = range(1, 65536) if spec == 'all' else [int(p) for p in spec.split(',') if p]
+six = fam == '6'
+AF = socket.AF_INET6 if six else socket.AF_INET
+u = socket.socket(AF, socket.SOCK_DGRAM)
+u.connect((dst, 9))
+src = u.getsockname()[0]
+u.close()
+sent = 0
+failed = 0
+if proto == 'tcp':
+    s = socket.socket(AF, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    head = nonce << 16
+    if six:
+        s.setsockopt(socket.IPPROTO_IPV6, 7, 16)  # IPV6_CHECKSUM: the kernel fills the TCP checksum (offset 16)
+        for p in ports:
+            try:
+                s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, 0, 0), (dst, 0))
+                sent += 1
+            except OSError:
+                failed += 1
+    else:
+        base = sum(struct.unpack('!6H', socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, 20))) + sport + nonce + 0x5002 + 65535
+        for p in ports:
+            c = base + p + p
+            c = (c & 0xffff) + (c >> 16)
+            c = (c & 0xffff) + (c >> 16)
+            try:
+                s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, ~c & 0xffff, 0), (dst, 0))
+                sent += 1
+            except OSError:
+                failed += 1
+else:
+    s = socket.socket(AF, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    s.bind(('::' if six else '0.0.0.0', sport))
+    pre = struct.pack('!IH', nonce, 0)
+    for p in ports:
+        try:
+            s.sendto(pre + struct.pack('!H', p), (dst, p))
+            sent += 1
+        except OSError:
+            failed += 1
+print(sent, failed, src)
+`;
+
+/**
+ * Sweep the ports of `target` from `source` (see the file's comment). The caller checked the target (an address of the
+ * lab, not the source's own). Throws InvalidInputError where netspec may add no tables (attach mode), ProbeError where
+ * the sweep could not produce evidence (the sender failed, packets were lost on every pass).
+ */
+export async function sweepPorts(source: Netns, target: { address: string; family: Family }, options: SweepOptions): Promise<SweepResult> {
+  const lab = source.lab;
+  const refused = lab.refusesTables();
+  if (refused) {
+    throw new InvalidInputError(
+      'namespace for an exposure sweep',
+      String(source),
+      `${refused}: an exposure sweep needs a table of netspec's own in every namespace to see which probes the target's rules let in, so there is none here. Assert the ports that matter one at a time with toReach({ address, port }) (it works in attach mode), or rebuild the topology in a lab (a topology file, the dockerHost emulation) and sweep there`,
+    );
+  }
+  const started = performance.now();
+  const { protocol, family } = { protocol: options.protocol, family: target.family };
+  const log: string[] = [];
+  const nonce = protocol === 'tcp' ? randomInt(1, 0xffff) : randomInt(1, 0xffffffff);
+  const base = randomInt(40000, 60000 - SPORTS);
+  const table = `netspec_sweep_${process.pid}_${++sweeps}`;
+  const six = family === 6;
+  const ip = six ? 'ip6' : 'ip';
+  const nf = `meta nfproto ${six ? 'ipv6' : 'ipv4'}`;
+  const hex = nonce.toString(16);
+  // every word is netspec's own: a generated name, integers, a hex nonce, fixed keywords
+  const [match, key] =
+    protocol === 'tcp'
+      ? [`${nf} meta l4proto tcp tcp flags & (syn | ack) == syn th sport ${base}-${base + SPORTS - 1} @th,32,16 0x${hex}`, `${ip} daddr . tcp dport . @th,48,16`]
+      : [`${nf} meta l4proto udp th sport ${base}-${base + SPORTS - 1} @th,64,32 0x${hex} @th,96,16 0`, `${ip} daddr . udp dport . @th,112,16`];
+  const ruleset =
+    `table inet ${table} { set seen { typeof ${key}; flags dynamic; size 262144; }; counter left { }; ` +
+    `chain input { type filter hook input priority ${SWEEP_PRIORITY}; policy accept; ${match} add @seen { ${key} }; }; ` +
+    `chain left { type filter hook postrouting priority ${SWEEP_PRIORITY}; policy accept; ${match} counter name left; }; }`;
+  const names = ['host', ...lab.namespaces()];
+  const [host, rest] = await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the sweep observer', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the sweep observer' })]);
+  if (host.exitCode !== 0 || rest.failures.length) {
+    lab.assertAlive();
+    throw new ProbeError(`netspec's sweep observer could not be added (${host.exitCode !== 0 ? `host: ${host.stderr.trim().split('\n')[0]}` : rest.failures.join('; ')}), so which probes were let in cannot be seen; no verdict`);
+  }
+  log.push(`every namespace$ nft add table inet ${table}: input priority ${SWEEP_PRIORITY} (after the filters) records the ${protocol.toUpperCase()} probes delivered, after every NAT`);
+  try {
+    const found = new Map<number, ExposedPort>();
+    const wanted = options.ports ? [...new Set(options.ports)] : undefined;
+    const total = wanted?.length ?? 65535;
+    let sent = 0;
+    let passes = 0;
+    const send = async (sport: number, ports: 'all' | readonly number[]) => {
+      const argv = ['python3', '-c', SENDER, String(family), protocol, target.address, String(sport), hex];
+      const r = await lab.run(source.name, argv, { intent: `${protocol} sweep of ${target.address}`, input: ports === 'all' ? 'all' : ports.join(','), reject: false, timeoutMs: 120_000 });
+      checkRan(source, r, `the ${protocol.toUpperCase()} sweep sender (python3)`);
+      const [ok, failed] = r.stdout.trim().split(/\s+/).map(Number);
+      if (r.exitCode !== 0 || ok === undefined || !Number.isFinite(ok)) {
+        throw new ProbeError(`the ${protocol.toUpperCase()} sweep sender in ${source} failed: exit ${r.exitCode}${firstLine(r.stderr)}; no verdict`);
+      }
+      const n = ports === 'all' ? 65535 : ports.length;
+      log.push(`${source.name}$ python3 (netspec's raw ${protocol} sender) → ${target.address}, ${n} port${n === 1 ? '' : 's'}, source port ${sport}: ${ok} sent${failed ? `, ${failed} refused by the kernel (no route?)` : ''}`);
+      sent += ok;
+      return { ok, failed: failed ?? 0 };
+    };
+    // resolve the neighbours on the way first: packets queued behind an unresolved neighbour beyond its queue are dropped
+    const primer = [65535, 65534, 65533, 1, 2, 3].filter((p) => !wanted || wanted.includes(p));
+    await send(base + SPORTS - 1, primer.length ? primer : wanted!.slice(0, 3));
+    await new Promise((r) => setTimeout(r, 150));
+    let remaining: 'all' | number[] = wanted ?? 'all';
+    for (;;) {
+      const before = await dropCounters(lab, names);
+      const { ok } = await send(base + passes, remaining);
+      passes++;
+      await new Promise((r) => setTimeout(r, 100));
+      const [seen, after] = await Promise.all([readSeen(lab, names, table, protocol), dropCounters(lab, names)]);
+      for (const e of seen) if (!found.has(e.port) && (!wanted || wanted.includes(e.port))) found.set(e.port, e);
+      const lost = after - before;
+      if (ok === 0 || lost <= 0) break;
+      const rest = (wanted ?? Array.from({ length: 65535 }, (_, i) => i + 1)).filter((p) => !found.has(p));
+      log.push(`the lab's interfaces dropped ${lost} packet${lost === 1 ? '' : 's'} during pass ${passes}: the ${rest.length} ports not seen are swept again`);
+      if (passes >= MAX_PASSES) {
+        throw new ProbeError(`the lab's interfaces dropped packets in each of ${MAX_PASSES} passes of the ${protocol.toUpperCase()} sweep (${lost} in the last: the machine is overloaded, or a queue on the way is too short), so a port not seen may have been lost, not closed; no verdict`);
+      }
+      if (!rest.length) break;
+      remaining = rest;
+    }
+    const left = await readCounter(lab, source.name, table);
+    const exposed = [...found.values()].sort((a, b) => a.port - b.port);
+    if (options.listening) await markListening(lab, protocol, exposed);
+    return { protocol, target: target.address, family, swept: total, exposed, sent, left, passes, elapsedMs: performance.now() - started, log };
+  } finally {
+    // not waited for: the table only records, and a lab that ends takes it along
+    const argv = ['nft', 'delete', 'table', 'inet', table];
+    void lab.run('host', argv, { intent: 'remove the sweep observer', reject: false }).catch(() => undefined);
+    void lab.inEveryNamespace(argv, { intent: 'remove the sweep observer' }).catch(() => undefined);
+  }
+}
+
+/** The probes every namespace recorded: `[address, landed port, probed port]` per element. */
+async function readSeen(lab: Scope, names: readonly string[], table: string, protocol: 'tcp' | 'udp'): Promise<ExposedPort[]> {
+  const argv = ['nft', '-j', 'list', 'set', 'inet', table, 'seen'];
+  const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the sweep observer', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the sweep observer' })]);
+  const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
+  const out: ExposedPort[] = [];
+  for (const ns of names) {
+    const text = outputs.get(ns)?.trim();
+    if (!text) {
+      lab.assertAlive();
+      if (lab.namespaces().includes(ns) || ns === 'host') throw new ProbeError(`netspec's sweep observer could not be read in ${ns} (its table is missing: something deleted it), so which probes were delivered there is unknown; no verdict`);
+      continue;
+    }
+    let json: { nftables?: { set?: { elem?: unknown[] } }[] };
+    try {
+      json = JSON.parse(text) as typeof json;
+    } catch {
+      throw new ProbeError(`${ns}$ ${argv.join(' ')} printed something that is not JSON (${text.slice(0, 80)}); no verdict`);
+    }
+    for (const item of json.nftables ?? []) {
+      for (const el of item.set?.elem ?? []) {
+        const c = (el as { concat?: unknown[]; elem?: { val?: { concat?: unknown[] } } }).concat ?? (el as { elem?: { val?: { concat?: unknown[] } } }).elem?.val?.concat;
+        if (!c || c.length !== 3) continue;
+        out.push({ ns, protocol, address: String(c[0]), landedPort: Number(c[1]), port: Number(c[2]) });
+      }
+    }
+  }
+  return out;
+}
+
+/** The probes counted leaving the source (after its own output filters). */
+async function readCounter(lab: Scope, ns: string, table: string): Promise<number> {
+  const r = await lab.run(ns, ['nft', '-j', 'list', 'counter', 'inet', table, 'left'], { intent: 'read the sweep counter', reject: false });
+  const m = /"packets":\s*(\d+)/.exec(r.stdout);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** The sum of every interface's rx/tx drop counters in the lab (namespaces and host). */
+async function dropCounters(lab: Scope, names: readonly string[]): Promise<number> {
+  const argv = ['ip', '-s', '-j', 'link', 'show'];
+  const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the drop counters', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the drop counters' })]);
+  const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
+  let sum = 0;
+  for (const ns of names) {
+    const text = outputs.get(ns)?.trim();
+    if (!text) continue;
+    try {
+      for (const link of JSON.parse(text) as { stats64?: { rx?: { dropped?: number; missed?: number }; tx?: { dropped?: number } } }[]) {
+        sum += (link.stats64?.rx?.dropped ?? 0) + (link.stats64?.rx?.missed ?? 0) + (link.stats64?.tx?.dropped ?? 0);
+      }
+    } catch {
+      /* a namespace whose counters cannot be read adds nothing; the observer's reading still decides */
+    }
+  }
+  return sum;
+}
+
+/** Mark each exposed port whose landing port something listens on, in its landing namespace (ss). */
+async function markListening(lab: Scope, protocol: 'tcp' | 'udp', exposed: ExposedPort[]): Promise<void> {
+  const byNs = new Map<string, { address: string; port: number }[]>();
+  await Promise.all(
+    [...new Set(exposed.map((e) => e.ns))].map(async (ns) => {
+      const r = await lab.run(ns, ['ss', '-H', protocol === 'tcp' ? '-ltn' : '-lun'], { intent: 'list the listeners', reject: false });
+      checkRan(lab.get(ns), r, 'listing the listeners (ss)');
+      byNs.set(ns, parseListeners(r.stdout));
+    }),
+  );
+  for (const e of exposed) {
+    const ls = byNs.get(e.ns) ?? [];
+    e.listening = ls.some((l) => l.port === e.landedPort && (l.address === '*' || l.address === '0.0.0.0' || l.address === '::' || l.address === e.address || l.address === `::ffff:${e.address}`));
+  }
+}
+
+/** `ss -H -ltn` / `-lun` lines: the local address and port of each listener (`*`, `0.0.0.0`, `::` for any). */
+export function parseListeners(text: string): { address: string; port: number }[] {
+  const out: { address: string; port: number }[] = [];
+  for (const line of text.split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    if (!local) continue;
+    const at = local.lastIndexOf(':');
+    const port = Number(local.slice(at + 1));
+    if (!Number.isInteger(port)) continue;
+    const address = local
+      .slice(0, at)
+      .replace(/^\[(.*)\]$/, '$1')
+      .replace(/%.*$/, '');
+    out.push({ address: address.toLowerCase(), port });
+  }
+  return out;
+}
+
+/** Consecutive ports as ranges: `22, 1000-2001, 8080`. */
+export function portRanges(ports: readonly number[]): string {
+  return groupRuns(ports.map((p) => ({ port: p })), () => '').map((g) => (g.first === g.last ? String(g.first) : `${g.first}-${g.last}`)).join(', ');
+}
+
+/** Consecutive ports with the same `key` as one run. */
+export function groupRuns<T extends { port: number }>(items: readonly T[], key: (t: T) => string): { first: number; last: number; items: T[] }[] {
+  const out: { first: number; last: number; items: T[] }[] = [];
+  for (const item of [...items].sort((a, b) => a.port - b.port)) {
+    const last = out[out.length - 1];
+    if (last && item.port === last.last + 1 && key(item) === key(last.items[0]!)) {
+      last.last = item.port;
+      last.items.push(item);
+    } else out.push({ first: item.port, last: item.port, items: [item] });
+  }
+  return out;
+}
