@@ -5,6 +5,9 @@ import { expect, test } from '../../src/vitest.js';
 import { serve, type Lab, type Netns } from '../../src/index.js';
 import { failureOf } from '../matchers/helpers.js';
 
+/** Each sweep of every port takes a few seconds (more on a loaded machine), and a failure traces a probe per run of ports. */
+const SWEEP_TEST_MS = 90_000;
+
 /** Two namespaces on one bridge: a 10.7.0.1 (and fd07::1), b 10.7.0.2 (fd07::2). */
 async function pair(lab: Lab): Promise<{ a: Netns; b: Netns }> {
   const [a, b] = await Promise.all([lab.netns('a'), lab.netns('b')]);
@@ -32,7 +35,7 @@ test('an off-by-one range (tcp dport 1000-2001 where 1000-2000 was meant) fails 
   await expect(a).toReachOnly(b, [{ port: 22 }, { port: '1000-2000' }]);
   // an allowed port the firewall does not open is a failure too, named
   expect(await failureOf(expect(a).toReachOnly(b, [{ port: 22 }, { port: '1000-2000' }, { port: 443 }]))).toMatch(/does not reach allowed TCP port 443 of 10\.7\.0\.2: no probe to it was delivered/);
-});
+}, SWEEP_TEST_MS);
 
 async function ruleHandle(ns: Netns, text: string): Promise<string> {
   const out = (await ns.exec('nft', ['-a', 'list', 'chain', 'inet', 'fw', 'input'])).stdout;
@@ -60,7 +63,7 @@ test('a port open with nothing listening is exposed; with { listening: true } it
   } finally {
     await server.stop();
   }
-});
+}, SWEEP_TEST_MS);
 
 test('a port answered with a RST by a REJECT rule is not open; a dropped port is closed; both ways', async ({ lab }) => {
   const { a, b } = await pair(lab);
@@ -83,7 +86,7 @@ test('a port answered with a RST by a REJECT rule is not open; a dropped port is
   await b.exec('nft', ['flush', 'chain', 'inet', 'fw', 'input']);
   await b.exec('nft', ['add', 'rule', 'inet', 'fw', 'input', 'tcp', 'dport', '!=', '{ 8443, 9000 }', 'drop']);
   await expect(a).toReachOnly(b, [{ port: 8443 }, { port: 9000 }]);
-});
+}, SWEEP_TEST_MS);
 
 test('UDP: a datagram let in counts, a dropped or rejected one does not; the message says what a UDP sweep proves', async ({ lab }) => {
   const { a, b } = await pair(lab);
@@ -98,7 +101,7 @@ test('UDP: a datagram let in counts, a dropped or rejected one does not; the mes
   // TCP is not opened by the UDP rules
   await expect(a).not.toReachAny(b);
   expect(await failureOf(expect(a).not.toReachAny(b, { protocol: ['tcp', 'udp'] }))).toMatch(/a reaches 2 UDP ports of 10\.7\.0\.2: 53, 5353\n/);
-});
+}, SWEEP_TEST_MS);
 
 test('IPv6: the sweep goes to the IPv6 address and names the extra port', async ({ lab }) => {
   const { a, b } = await pair(lab);
@@ -108,7 +111,7 @@ test('IPv6: the sweep goes to the IPv6 address and names the extra port', async 
   expect(msg).toMatch(/8080\/tcp: delivered to b on \[fd07::2\]:8080/);
   await b.exec('nft', ['replace', 'rule', 'inet', 'fw', 'input', 'handle', await ruleHandle(b, '8080'), 'tcp', 'dport', '443', 'accept']);
   await expect(a).toReachOnly('fd07::2', [{ port: 443 }]);
-});
+}, SWEEP_TEST_MS);
 
 test('bad input is refused with a typed error naming it', async ({ lab }) => {
   const { a, b } = await pair(lab);
@@ -120,4 +123,4 @@ test('bad input is refused with a typed error naming it', async ({ lab }) => {
   await expect(expect(a).toReachOnly({ address: '10.7.0.2', port: 443 } as never, [443])).rejects.toThrow(/sweeps every port/);
   await expect(expect(a).toReachOnly('10.7.0.1', [443])).rejects.toThrow(/a holds 10\.7\.0\.1 itself/);
   await expect(expect(a).not.toReachOnly(b, [443])).rejects.toThrow(/not\.toReachAny/);
-});
+}, SWEEP_TEST_MS);
