@@ -67,16 +67,26 @@ export interface SweepOptions {
 
 /** The input priority of the observer: after every filter chain at a standard priority (raw -300 … srcnat 100, helpers 300). */
 export const SWEEP_PRIORITY = 1000;
+/** The prerouting priority where the probes are counted as they arrive in a namespace: before anything else (raw is -300). */
+const ARRIVED_PRIORITY = -500;
+/** How long a pass waits, at most, for the probes in flight to arrive after the sender is done. */
+const DRAIN_MS = 5_000;
 const MAX_PASSES = 4;
 /** Source ports: one per pass, from a random base. */
 const SPORTS = 8;
 let sweeps = 0;
 
-/** The raw sender: argv family, protocol, target, source port, nonce (hex); the ports on stdin (`all` or comma-separated). */
+/**
+ * The raw sender: argv family, protocol, target, source port, nonce (hex), primer source port; on stdin two lines: the
+ * primer's ports (sent first from the primer source port, then a pause so the neighbours on the way resolve; may be
+ * empty), and the ports (`all` or comma-separated).
+ */
 const SENDER = String.raw`
-import socket, struct, sys
-fam, proto, dst, sport, nonce = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5], 16)
-spec = sys.stdin.read().strip()
+import socket, struct, sys, time
+fam, proto, dst, sport, nonce, psport = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5], 16), int(sys.argv[6])
+lines = sys.stdin.read().split('\n')
+primer = [int(p) for p in lines[0].split(',') if p]
+spec = lines[1].strip() if len(lines) > 1 else ''
 ports = range(1, 65536) if spec == 'all' else [int(p) for p in spec.split(',') if p]
 six = fam == '6'
 AF = socket.AF_INET6 if six else socket.AF_INET
@@ -84,42 +94,48 @@ u = socket.socket(AF, socket.SOCK_DGRAM)
 u.connect((dst, 9))
 src = u.getsockname()[0]
 u.close()
-sent = 0
-failed = 0
-if proto == 'tcp':
-    s = socket.socket(AF, socket.SOCK_RAW, socket.IPPROTO_TCP)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    head = nonce << 16
-    if six:
-        s.setsockopt(socket.IPPROTO_IPV6, 7, 16)  # IPV6_CHECKSUM: the kernel fills the TCP checksum (offset 16)
-        for p in ports:
-            try:
-                s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, 0, 0), (dst, 0))
-                sent += 1
-            except OSError:
-                failed += 1
-    else:
-        base = sum(struct.unpack('!6H', socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, 20))) + sport + nonce + 0x5002 + 65535
-        for p in ports:
-            c = base + p + p
-            c = (c & 0xffff) + (c >> 16)
-            c = (c & 0xffff) + (c >> 16)
-            try:
-                s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, ~c & 0xffff, 0), (dst, 0))
-                sent += 1
-            except OSError:
-                failed += 1
-else:
-    s = socket.socket(AF, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    s.bind(('::' if six else '0.0.0.0', sport))
-    pre = struct.pack('!IH', nonce, 0)
-    for p in ports:
-        try:
-            s.sendto(pre + struct.pack('!H', p), (dst, p))
-            sent += 1
-        except OSError:
-            failed += 1
+def send(sport, ports):
+  sent = 0
+  failed = 0
+  if proto == 'tcp':
+      s = socket.socket(AF, socket.SOCK_RAW, socket.IPPROTO_TCP)
+      s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+      head = nonce << 16
+      if six:
+          s.setsockopt(socket.IPPROTO_IPV6, 7, 16)  # IPV6_CHECKSUM: the kernel fills the TCP checksum (offset 16)
+          for p in ports:
+              try:
+                  s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, 0, 0), (dst, 0))
+                  sent += 1
+              except OSError:
+                  failed += 1
+      else:
+          base = sum(struct.unpack('!6H', socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, 20))) + sport + nonce + 0x5002 + 65535
+          for p in ports:
+              c = base + p + p
+              c = (c & 0xffff) + (c >> 16)
+              c = (c & 0xffff) + (c >> 16)
+              try:
+                  s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, ~c & 0xffff, 0), (dst, 0))
+                  sent += 1
+              except OSError:
+                  failed += 1
+  else:
+      s = socket.socket(AF, socket.SOCK_DGRAM)
+      s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+      s.bind(('::' if six else '0.0.0.0', sport))
+      pre = struct.pack('!IH', nonce, 0)
+      for p in ports:
+          try:
+              s.sendto(pre + struct.pack('!H', p), (dst, p))
+              sent += 1
+          except OSError:
+              failed += 1
+  return sent, failed
+if primer:
+    send(psport, primer)
+    time.sleep(0.15)
+sent, failed = send(sport, ports)
 print(sent, failed, src)
 `;
 
@@ -154,11 +170,17 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
       ? [`${nf} meta l4proto tcp tcp flags & (syn | ack) == syn th sport ${base}-${base + SPORTS - 1} @th,32,16 0x${hex}`, `${ip} daddr . tcp dport . @th,48,16`]
       : [`${nf} meta l4proto udp th sport ${base}-${base + SPORTS - 1} @th,64,32 0x${hex} @th,96,16 0`, `${ip} daddr . udp dport . @th,112,16`];
   const ruleset =
-    `table inet ${table} { set seen { typeof ${key}; flags dynamic; size 262144; }; counter left { }; ` +
+    `table inet ${table} { set seen { typeof ${key}; flags dynamic; size 262144; }; counter left { }; counter arrived { }; ` +
+    `chain arrived { type filter hook prerouting priority ${ARRIVED_PRIORITY}; policy accept; ${match} counter name arrived; }; ` +
     `chain input { type filter hook input priority ${SWEEP_PRIORITY}; policy accept; ${match} add @seen { ${key} }; }; ` +
     `chain left { type filter hook postrouting priority ${SWEEP_PRIORITY}; policy accept; ${match} counter name left; }; }`;
   const names = ['host', ...lab.namespaces()];
-  const [host, rest] = await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the sweep observer', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the sweep observer' })]);
+  // the drop counters before anything is sent, read beside adding the observer
+  const [host, rest, dropped] = await Promise.all([
+    lab.run('host', ['nft', ruleset], { intent: 'add the sweep observer', reject: false }),
+    lab.inEveryNamespace(['nft', ruleset], { intent: 'add the sweep observer' }),
+    dropCounters(lab, names),
+  ]);
   if (host.exitCode !== 0 || rest.failures.length) {
     lab.assertAlive();
     throw new ProbeError(`netspec's sweep observer could not be added (${host.exitCode !== 0 ? `host: ${host.stderr.trim().split('\n')[0]}` : rest.failures.join('; ')}), so which probes were let in cannot be seen; no verdict`);
@@ -170,32 +192,32 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     const total = wanted?.length ?? 65535;
     let sent = 0;
     let passes = 0;
-    const send = async (sport: number, ports: 'all' | readonly number[]) => {
-      const argv = ['python3', '-c', SENDER, String(family), protocol, target.address, String(sport), hex];
-      const r = await lab.run(source.name, argv, { intent: `${protocol} sweep of ${target.address}`, input: ports === 'all' ? 'all' : ports.join(','), reject: false, timeoutMs: 120_000 });
+    const send = async (sport: number, ports: 'all' | readonly number[], primer: readonly number[]) => {
+      const argv = ['python3', '-c', SENDER, String(family), protocol, target.address, String(sport), hex, String(base + SPORTS - 1)];
+      const r = await lab.run(source.name, argv, { intent: `${protocol} sweep of ${target.address}`, input: `${primer.join(',')}\n${ports === 'all' ? 'all' : ports.join(',')}\n`, reject: false, timeoutMs: 120_000 });
       checkRan(source, r, `the ${protocol.toUpperCase()} sweep sender (python3)`);
       const [ok, failed] = r.stdout.trim().split(/\s+/).map(Number);
       if (r.exitCode !== 0 || ok === undefined || !Number.isFinite(ok)) {
         throw new ProbeError(`the ${protocol.toUpperCase()} sweep sender in ${source} failed: exit ${r.exitCode}${firstLine(r.stderr)}; no verdict`);
       }
       const n = ports === 'all' ? 65535 : ports.length;
-      log.push(`${source.name}$ python3 (netspec's raw ${protocol} sender) → ${target.address}, ${n} port${n === 1 ? '' : 's'}, source port ${sport}: ${ok} sent${failed ? `, ${failed} refused by the kernel (no route?)` : ''}`);
-      sent += ok;
+      log.push(`${source.name}$ python3 (netspec's raw ${protocol} sender) → ${target.address}, ${n} port${n === 1 ? '' : 's'}, source port ${sport}${primer.length ? ` (after ${primer.length} probes to resolve the neighbours on the way)` : ''}: ${ok} sent${failed ? `, ${failed} refused by the kernel (no route?)` : ''}`);
+      sent += ok + primer.length;
       return { ok, failed: failed ?? 0 };
     };
-    // resolve the neighbours on the way first: packets queued behind an unresolved neighbour beyond its queue are dropped
+    // the first pass resolves the neighbours on the way first: packets queued behind an unresolved neighbour beyond its
+    // queue are dropped (and counted nowhere the lab can read)
     const primer = [65535, 65534, 65533, 1, 2, 3].filter((p) => !wanted || wanted.includes(p));
-    await send(base + SPORTS - 1, primer.length ? primer : wanted!.slice(0, 3));
-    await new Promise((r) => setTimeout(r, 150));
     let remaining: 'all' | number[] = wanted ?? 'all';
+    let before = dropped;
     for (;;) {
-      const before = await dropCounters(lab, names);
-      const { ok } = await send(base + passes, remaining);
+      const { ok } = await send(base + passes, remaining, passes === 0 ? (primer.length ? primer : wanted!.slice(0, 3)) : []);
       passes++;
-      await new Promise((r) => setTimeout(r, 100));
+      await drained(lab, source.name, names, table, log);
       const [seen, after] = await Promise.all([readSeen(lab, names, table, protocol), dropCounters(lab, names)]);
       for (const e of seen) if (!found.has(e.port) && (!wanted || wanted.includes(e.port))) found.set(e.port, e);
       const lost = after - before;
+      before = after;
       if (ok === 0 || lost <= 0) break;
       const rest = (wanted ?? Array.from({ length: 65535 }, (_, i) => i + 1)).filter((p) => !found.has(p));
       log.push(`the lab's interfaces dropped ${lost} packet${lost === 1 ? '' : 's'} during pass ${passes}: the ${rest.length} ports not seen are swept again`);
@@ -205,7 +227,7 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
       if (!rest.length) break;
       remaining = rest;
     }
-    const left = await readCounter(lab, source.name, table);
+    const left = (await readCounters(lab, [source.name], table)).get(source.name)?.left ?? Number.NaN;
     const exposed = [...found.values()].sort((a, b) => a.port - b.port);
     if (options.listening) await markListening(lab, protocol, exposed);
     return { protocol, target: target.address, family, swept: total, exposed, sent, left, passes, elapsedMs: performance.now() - started, log };
@@ -247,11 +269,51 @@ async function readSeen(lab: Scope, names: readonly string[], table: string, pro
   return out;
 }
 
-/** The probes counted leaving the source (after its own output filters). */
-async function readCounter(lab: Scope, ns: string, table: string): Promise<number> {
-  const r = await lab.run(ns, ['nft', '-j', 'list', 'counter', 'inet', table, 'left'], { intent: 'read the sweep counter', reject: false });
-  const m = /"packets":\s*(\d+)/.exec(r.stdout);
-  return m ? Number(m[1]) : Number.NaN;
+/** Each namespace's counters: probes seen leaving (postrouting, after its output filters) and arriving (prerouting, before anything). */
+async function readCounters(lab: Scope, names: readonly string[], table: string): Promise<Map<string, { left: number; arrived: number }>> {
+  const argv = ['nft', '-j', 'list', 'counters', 'table', 'inet', table];
+  const all = names.filter((n) => n !== 'host');
+  const [host, rest] = await Promise.all([
+    names.includes('host') ? lab.run('host', argv, { intent: 'read the sweep counters', reject: false }) : undefined,
+    all.length === 1 ? lab.run(all[0]!, argv, { intent: 'read the sweep counters', reject: false }).then((r) => ({ outputs: new Map([[all[0]!, r.stdout]]) })) : all.length ? lab.inEveryNamespace(argv, { intent: 'read the sweep counters' }) : { outputs: new Map<string, string>() },
+  ]);
+  const outputs = new Map<string, string>([...(host ? ([['host', host.stdout]] as [string, string][]) : []), ...rest.outputs]);
+  const out = new Map<string, { left: number; arrived: number }>();
+  for (const ns of names) {
+    const counts = { left: 0, arrived: 0 };
+    try {
+      for (const item of (JSON.parse(outputs.get(ns) || '{}') as { nftables?: { counter?: { name: string; packets: number } }[] }).nftables ?? []) {
+        if (item.counter?.name === 'left') counts.left = item.counter.packets;
+        if (item.counter?.name === 'arrived') counts.arrived = item.counter.packets;
+      }
+    } catch {
+      continue;
+    }
+    out.set(ns, counts);
+  }
+  return out;
+}
+
+/**
+ * Wait until the probes in flight have arrived: every probe counted leaving the source has been counted arriving in
+ * some other namespace (before any filter there), and the count has stopped growing (a delayed link delivers the last
+ * ones late); at most DRAIN_MS, then the sweep goes on with what arrived and says so.
+ */
+async function drained(lab: Scope, source: string, names: readonly string[], table: string, log: string[]): Promise<void> {
+  const until = performance.now() + DRAIN_MS;
+  let last = -1;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const counts = await readCounters(lab, names, table);
+    const left = counts.get(source)?.left ?? 0;
+    const arrived = [...counts].filter(([ns]) => ns !== source).reduce((n, [, c]) => n + c.arrived, 0);
+    if (arrived >= left && arrived === last) return;
+    if (performance.now() > until) {
+      log.push(`${left} probes left the source, ${arrived} were counted arriving in the lab's other namespaces (every hop counts them) after ${DRAIN_MS} ms: the rest were dropped on the way or are still in flight`);
+      return;
+    }
+    last = arrived;
+  }
 }
 
 /** The sum of every interface's rx/tx drop counters in the lab (namespaces and host). */
