@@ -124,3 +124,20 @@ test('bad input is refused with a typed error naming it', async ({ lab }) => {
   await expect(expect(a).toReachOnly('10.7.0.1', [443])).rejects.toThrow(/a holds 10\.7\.0\.1 itself/);
   await expect(expect(a).not.toReachOnly(b, [443])).rejects.toThrow(/not\.toReachAny/);
 }, SWEEP_TEST_MS);
+
+test('attach mode: no sweep (it would add a table in namespaces netspec does not own): a typed error says what to do, and nothing is added', async ({ lab }) => {
+  const { existingNamespaces, InvalidInputError } = await import('../../src/index.js');
+  await pair(lab);
+  const world = await existingNamespaces({ a: { path: `/proc/${lab.pid}/root/run/netns/a` }, b: { path: `/proc/${lab.pid}/root/run/netns/b` } }, { host: { pid: lab.pid } });
+  const before = (await lab.get('b').exec('nft', ['list', 'ruleset'])).stdout;
+  const a = world.get('a');
+  for (const assertion of [expect(a).toReachOnly('10.7.0.2', [443]), expect(a).not.toReachAny('10.7.0.2')]) {
+    const error = await assertion.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(String(error)).toMatch(/attach mode changes nothing in the namespaces it attaches to: an exposure sweep needs a table of netspec's own .* toReach\(\{ address, port \}\)/);
+  }
+  expect((await lab.get('b').exec('nft', ['list', 'ruleset'])).stdout).toBe(before);
+}, SWEEP_TEST_MS);
