@@ -51,6 +51,8 @@ export interface SweepResult {
   sent: number;
   /** Probes seen leaving the source (its postrouting hook, after its own output filters). */
   left: number;
+  /** Probes the source's kernel refused to send, over all passes: for want of a route, or by its own output filters. */
+  refusedBySource: { noRoute: number; filtered: number };
   passes: number;
   elapsedMs: number;
   /** `ns$ command → …` lines, for the message. */
@@ -79,10 +81,13 @@ let sweeps = 0;
 /**
  * The raw sender: argv family, protocol, target, source port, nonce (hex), primer source port; on stdin two lines: the
  * primer's ports (sent first from the primer source port, then a pause so the neighbours on the way resolve; may be
- * empty), and the ports (`all` or comma-separated).
+ * empty), and the ports (`all` or comma-separated). A send the kernel refuses for want of buffer space is tried again;
+ * it prints `sent noroute filtered other`: probes handed to the kernel, refused for want of a route (ENETUNREACH,
+ * EHOSTUNREACH, EACCES, EINVAL: a blackhole or prohibit route), refused by the source's own output filters (EPERM), and
+ * refused otherwise (the ports of the last kind follow, comma-separated).
  */
 const SENDER = String.raw`
-import socket, struct, sys, time
+import errno, socket, struct, sys, time
 fam, proto, dst, sport, nonce, psport = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5], 16), int(sys.argv[6])
 lines = sys.stdin.read().split('\n')
 primer = [int(p) for p in lines[0].split(',') if p]
@@ -90,53 +95,82 @@ spec = lines[1].strip() if len(lines) > 1 else ''
 ports = range(1, 65536) if spec == 'all' else [int(p) for p in spec.split(',') if p]
 six = fam == '6'
 AF = socket.AF_INET6 if six else socket.AF_INET
-u = socket.socket(AF, socket.SOCK_DGRAM)
-u.connect((dst, 9))
-src = u.getsockname()[0]
-u.close()
+ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EINVAL)
+try:
+    u = socket.socket(AF, socket.SOCK_DGRAM)
+    u.connect((dst, 9))
+    src = u.getsockname()[0]
+    u.close()
+except OSError as e:
+    if e.errno not in ROUTE:
+        raise
+    print(0, len(ports), 0, 0, '')
+    sys.exit(0)
+count = {'sent': 0, 'noroute': 0, 'filtered': 0}
+other = []
+def emit(s, pkt, addr, p):
+    for _ in range(500):
+        try:
+            s.sendto(pkt, addr)
+            count['sent'] += 1
+            return
+        except OSError as e:
+            if e.errno in (errno.ENOBUFS, errno.EAGAIN):
+                time.sleep(0.001)
+                continue
+            if e.errno in ROUTE:
+                count['noroute'] += 1
+            elif e.errno == errno.EPERM:
+                count['filtered'] += 1
+            else:
+                other.append(p)
+            return
+    other.append(p)
 def send(sport, ports):
-  sent = 0
-  failed = 0
-  if proto == 'tcp':
-      s = socket.socket(AF, socket.SOCK_RAW, socket.IPPROTO_TCP)
-      s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-      head = nonce << 16
-      if six:
-          s.setsockopt(socket.IPPROTO_IPV6, 7, 16)  # IPV6_CHECKSUM: the kernel fills the TCP checksum (offset 16)
-          for p in ports:
-              try:
-                  s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, 0, 0), (dst, 0))
-                  sent += 1
-              except OSError:
-                  failed += 1
-      else:
-          base = sum(struct.unpack('!6H', socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, 20))) + sport + nonce + 0x5002 + 65535
-          for p in ports:
-              c = base + p + p
-              c = (c & 0xffff) + (c >> 16)
-              c = (c & 0xffff) + (c >> 16)
-              try:
-                  s.sendto(struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, ~c & 0xffff, 0), (dst, 0))
-                  sent += 1
-              except OSError:
-                  failed += 1
-  else:
-      s = socket.socket(AF, socket.SOCK_DGRAM)
-      s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-      s.bind(('::' if six else '0.0.0.0', sport))
-      pre = struct.pack('!IH', nonce, 0)
-      for p in ports:
-          try:
-              s.sendto(pre + struct.pack('!H', p), (dst, p))
-              sent += 1
-          except OSError:
-              failed += 1
-  return sent, failed
+    if proto == 'tcp':
+        s = socket.socket(AF, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        head = nonce << 16
+        if six:
+            s.setsockopt(socket.IPPROTO_IPV6, 7, 16)  # IPV6_CHECKSUM: the kernel fills the TCP checksum (offset 16)
+            for p in ports:
+                pkt = struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, 0, 0)
+                try:
+                    s.sendto(pkt, (dst, 0))
+                    count['sent'] += 1
+                except OSError:
+                    emit(s, pkt, (dst, 0), p)
+        else:
+            base = sum(struct.unpack('!6H', socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, 20))) + sport + nonce + 0x5002 + 65535
+            for p in ports:
+                c = base + p + p
+                c = (c & 0xffff) + (c >> 16)
+                c = (c & 0xffff) + (c >> 16)
+                pkt = struct.pack('!HHIIBBHHH', sport, p, head | p, 0, 0x50, 0x02, 65535, ~c & 0xffff, 0)
+                try:
+                    s.sendto(pkt, (dst, 0))
+                    count['sent'] += 1
+                except OSError:
+                    emit(s, pkt, (dst, 0), p)
+    else:
+        s = socket.socket(AF, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        s.bind(('::' if six else '0.0.0.0', sport))
+        pre = struct.pack('!IH', nonce, 0)
+        for p in ports:
+            pkt = pre + struct.pack('!H', p)
+            try:
+                s.sendto(pkt, (dst, p))
+                count['sent'] += 1
+            except OSError:
+                emit(s, pkt, (dst, p), p)
 if primer:
     send(psport, primer)
     time.sleep(0.15)
-sent, failed = send(sport, ports)
-print(sent, failed, src)
+    count = {'sent': 0, 'noroute': 0, 'filtered': 0}
+    other = []
+send(sport, ports)
+print(count['sent'], count['noroute'], count['filtered'], len(other), ','.join(map(str, other[:50])))
 `;
 
 /**
@@ -192,18 +226,25 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     const total = wanted?.length ?? 65535;
     let sent = 0;
     let passes = 0;
+    const refusedBySource = { noRoute: 0, filtered: 0 };
     const send = async (sport: number, ports: 'all' | readonly number[], primer: readonly number[]) => {
       const argv = ['python3', '-c', SENDER, String(family), protocol, target.address, String(sport), hex, String(base + SPORTS - 1)];
       const r = await lab.run(source.name, argv, { intent: `${protocol} sweep of ${target.address}`, input: `${primer.join(',')}\n${ports === 'all' ? 'all' : ports.join(',')}\n`, reject: false, timeoutMs: 120_000 });
       checkRan(source, r, `the ${protocol.toUpperCase()} sweep sender (python3)`);
-      const [ok, failed] = r.stdout.trim().split(/\s+/).map(Number);
-      if (r.exitCode !== 0 || ok === undefined || !Number.isFinite(ok)) {
+      const [ok, noroute, filtered, other] = r.stdout.trim().split(/\s+/).map(Number);
+      if (r.exitCode !== 0 || [ok, noroute, filtered, other].some((n) => n === undefined || !Number.isFinite(n))) {
         throw new ProbeError(`the ${protocol.toUpperCase()} sweep sender in ${source} failed: exit ${r.exitCode}${firstLine(r.stderr)}; no verdict`);
       }
       const n = ports === 'all' ? 65535 : ports.length;
-      log.push(`${source.name}$ python3 (netspec's raw ${protocol} sender) → ${target.address}, ${n} port${n === 1 ? '' : 's'}, source port ${sport}${primer.length ? ` (after ${primer.length} probes to resolve the neighbours on the way)` : ''}: ${ok} sent${failed ? `, ${failed} refused by the kernel (no route?)` : ''}`);
-      sent += ok + primer.length;
-      return { ok, failed: failed ?? 0 };
+      if (other! > 0) {
+        throw new ProbeError(`the kernel in ${source} refused to send ${other} of the ${protocol.toUpperCase()} sweep's probes (ports ${r.stdout.trim().split(/\s+/)[4] ?? ''}…) for a reason other than a route or a filter, so those ports were never probed; no verdict`);
+      }
+      const refused = [noroute ? `${noroute} refused for want of a route` : '', filtered ? `${filtered} refused by ${source.name}'s own output filters (EPERM)` : ''].filter(Boolean).join(', ');
+      log.push(`${source.name}$ python3 (netspec's raw ${protocol} sender) → ${target.address}, ${n} port${n === 1 ? '' : 's'}, source port ${sport}${primer.length ? ` (after ${primer.length} probes to resolve the neighbours on the way)` : ''}: ${ok} sent${refused ? `, ${refused}` : ''}`);
+      sent += ok! + primer.length;
+      refusedBySource.noRoute += noroute!;
+      refusedBySource.filtered += filtered!;
+      return { ok: ok! };
     };
     // the first pass resolves the neighbours on the way first: packets queued behind an unresolved neighbour beyond its
     // queue are dropped (and counted nowhere the lab can read)
@@ -230,7 +271,7 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     const left = (await readCounters(lab, [source.name], table)).get(source.name)?.left ?? Number.NaN;
     const exposed = [...found.values()].sort((a, b) => a.port - b.port);
     if (options.listening) await markListening(lab, protocol, exposed);
-    return { protocol, target: target.address, family, swept: total, exposed, sent, left, passes, elapsedMs: performance.now() - started, log };
+    return { protocol, target: target.address, family, swept: total, exposed, sent, left, refusedBySource, passes, elapsedMs: performance.now() - started, log };
   } finally {
     // not waited for: the table only records, and a lab that ends takes it along
     const argv = ['nft', 'delete', 'table', 'inet', table];
@@ -316,22 +357,39 @@ async function drained(lab: Scope, source: string, names: readonly string[], tab
   }
 }
 
-/** The sum of every interface's rx/tx drop counters in the lab (namespaces and host). */
+/**
+ * What the lab dropped for want of room, summed over its namespaces and host: every interface's rx/tx drop counters,
+ * and conntrack's drops (a full table, a failed insert: `/proc/net/stat/nf_conntrack`, one line per CPU, in hex).
+ */
 async function dropCounters(lab: Scope, names: readonly string[]): Promise<number> {
-  const argv = ['ip', '-s', '-j', 'link', 'show'];
+  const argv = ['sh', '-c', 'ip -s -j link show; echo; cat /proc/net/stat/nf_conntrack 2>/dev/null; true'];
   const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the drop counters', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the drop counters' })]);
   const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
   let sum = 0;
   for (const ns of names) {
-    const text = outputs.get(ns)?.trim();
-    if (!text) continue;
+    const [links = '', ...conntrack] = (outputs.get(ns) ?? '').trim().split('\n');
     try {
-      for (const link of JSON.parse(text) as { stats64?: { rx?: { dropped?: number; missed?: number }; tx?: { dropped?: number } } }[]) {
+      for (const link of JSON.parse(links || '[]') as { stats64?: { rx?: { dropped?: number; missed?: number }; tx?: { dropped?: number } } }[]) {
         sum += (link.stats64?.rx?.dropped ?? 0) + (link.stats64?.rx?.missed ?? 0) + (link.stats64?.tx?.dropped ?? 0);
       }
     } catch {
       /* a namespace whose counters cannot be read adds nothing; the observer's reading still decides */
     }
+    sum += conntrackDrops(conntrack);
+  }
+  return sum;
+}
+
+/** `/proc/net/stat/nf_conntrack`: the sum of its insert_failed, drop and early_drop columns over every CPU's line. */
+export function conntrackDrops(lines: readonly string[]): number {
+  const header = lines.find((l) => /\bentries\b/.test(l))?.trim().split(/\s+/);
+  if (!header) return 0;
+  const cols = ['insert_failed', 'drop', 'early_drop'].map((c) => header.indexOf(c)).filter((i) => i >= 0);
+  let sum = 0;
+  for (const line of lines) {
+    const cells = line.trim().split(/\s+/);
+    if (cells.length !== header.length || !/^[0-9a-f]+$/i.test(cells[0]!)) continue;
+    for (const i of cols) sum += parseInt(cells[i]!, 16);
   }
   return sum;
 }

@@ -141,3 +141,17 @@ test('attach mode: no sweep (it would add a table in namespaces netspec does not
   }
   expect((await lab.get('b').exec('nft', ['list', 'ruleset'])).stdout).toBe(before);
 }, SWEEP_TEST_MS);
+
+test("the source's own egress: a blackhole route or an output filter that refuses the probes is no port reached, said as such", async ({ lab }) => {
+  const { a, b } = await pair(lab);
+  await a.exec('ip', ['route', 'add', 'blackhole', '10.7.0.2/32']);
+  await expect(a).not.toReachAny(b);
+  expect(await failureOf(expect(a).toReachAny(b))).toMatch(/a reaches no TCP port of 10\.7\.0\.2 .*the source's kernel refused 65535 for want of a route/);
+  await a.exec('ip', ['route', 'del', 'blackhole', '10.7.0.2/32']);
+  // an egress filter in the source that lets only 443 out: the rest is refused there, and 443 is reached
+  await a.exec('nft', ['-f', '-'], { input: 'table inet egress {\n chain out { type filter hook output priority 0; policy accept; ip daddr 10.7.0.2 tcp dport != 443 drop; }\n}\n' });
+  const msg = await failureOf(expect(a).not.toReachAny(b));
+  expect(msg).toMatch(/a reaches 1 TCP port of 10\.7\.0\.2: 443\n/);
+  expect(msg).toMatch(/its own output filters refused 65534 \(EPERM\)/);
+  await expect(a).toReachOnly(b, [443]);
+}, SWEEP_TEST_MS);

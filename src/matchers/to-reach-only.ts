@@ -94,8 +94,10 @@ async function exposureTarget(ns: Netns, target: unknown, matcher: string): Prom
 const counted = (s: SweepResult, listening: boolean | undefined) => (listening ? s.exposed.filter((e) => e.listening) : s.exposed);
 
 function evidence(s: SweepResult): string {
-  const left = Number.isNaN(s.left) ? '' : `, ${s.left} seen leaving ${''}the source after its own output filters`;
-  return `${s.protocol.toUpperCase()}: ${s.swept === 65535 ? 'all 65,535 ports' : `${s.swept} ports`} swept in ${(s.elapsedMs / 1000).toFixed(1)} s (${s.sent} probes sent in ${s.passes} pass${s.passes === 1 ? '' : 'es'}${left})`;
+  const left = Number.isNaN(s.left) ? '' : `, ${s.left} seen leaving the source after its own output filters`;
+  const { noRoute, filtered } = s.refusedBySource;
+  const refused = `${noRoute ? `; the source's kernel refused ${noRoute} for want of a route` : ''}${filtered ? `; its own output filters refused ${filtered} (EPERM)` : ''}`;
+  return `${s.protocol.toUpperCase()}: ${s.swept === 65535 ? 'all 65,535 ports' : `${s.swept} ports`} swept in ${(s.elapsedMs / 1000).toFixed(1)} s (${s.sent} probes sent in ${s.passes} pass${s.passes === 1 ? '' : 'es'}${left}${refused})`;
 }
 
 /** Where a run of ports landed: `landed in web on 10.0.0.2:2001` (and the DNAT rule, if one rewrote it). */
@@ -210,7 +212,7 @@ export async function toReachAny(this: MatcherContext, received: unknown, target
   const args = `${describe(target)}${options ? `, ${describe(options)}` : ''}`;
   const sweeps: SweepResult[] = [];
   for (const protocol of protocols) sweeps.push(await sweepPorts(ns, t, { protocol, listening: opts.listening }));
-  if (sweeps.some((s) => s.sent === 0)) throw new ProbeError(`the sweep of ${t.address} from ${ns} sent nothing; no verdict`);
+  if (sweeps.some((s) => s.sent === 0 && s.refusedBySource.noRoute === 0 && s.refusedBySource.filtered === 0)) throw new ProbeError(`the sweep of ${t.address} from ${ns} sent nothing; no verdict`);
   const hits = sweeps.map((s) => counted(s, opts.listening));
   const pass = hits.some((h) => h.length > 0);
   const summary = sweeps.map(evidence).join('; ');
