@@ -99,9 +99,14 @@ export function figures(file: string): void {
 export interface ExposureCase {
   seed: number;
   protocol: 'tcp' | 'udp';
-  /** `input`: the target's own input chain; `forward`: the router between source and target (the lab host). */
-  where: 'input' | 'forward';
+  /**
+   * `input`: the target's own input chain; `forward`: the router between source and target (the lab host); `dnat`: the
+   * router's own address, whose input drops everything, with the accepted ports DNAT'd to the target (same port).
+   */
+  where: 'input' | 'forward' | 'dnat';
   accepted: number[];
+  /** The range among the accepted ports (its edges and the ports just past them are sampled). */
+  range: [number, number];
   rejected: number[];
 }
 
@@ -131,7 +136,7 @@ export function exposureCase(seed: number): ExposureCase {
     const p = port();
     if (!accepted.has(p)) rejected.add(p);
   }
-  return { seed, protocol: r() < 0.7 ? 'tcp' : 'udp', where: r() < 0.5 ? 'input' : 'forward', accepted: [...accepted].sort((a, b) => a - b), rejected: [...rejected] };
+  return { seed, protocol: r() < 0.7 ? 'tcp' : 'udp', where: (['input', 'forward', 'dnat'] as const)[Math.floor(r() * 3)]!, accepted: [...accepted].sort((a, b) => a - b), range: [lo, hi], rejected: [...rejected] };
 }
 
 /** What one exposure case found: the sweep against the case's own truth, and against an independent per-port probe. */
@@ -164,24 +169,30 @@ export async function tryExposure(lab: Lab, c: ExposureCase, tallyName = `exposu
   const set = (ports: number[]) => `{ ${portRanges(ports)} }`;
   const reject = c.rejected.length ? `${c.protocol} dport ${set(c.rejected)} ${c.protocol === 'tcp' ? 'reject with tcp reset' : 'reject'}; ` : '';
   const hook = c.where === 'input' ? 'input' : 'forward';
-  const rules = `table inet gen {\n chain f { type filter hook ${hook} priority 0; policy drop; ct state established,related accept; ${reject}${c.protocol} dport ${set(c.accepted)} accept; }\n}\n`;
+  const rules =
+    c.where === 'dnat'
+      ? `table ip gen {\n chain pre { type nat hook prerouting priority dstnat; policy accept; ip daddr 10.30.1.1 ${c.protocol} dport ${set(c.accepted)} dnat to 10.30.2.2; }\n chain in { type filter hook input priority 0; policy drop; ct state established,related accept; ${reject}}\n}\n`
+      : `table inet gen {\n chain f { type filter hook ${hook} priority 0; policy drop; ct state established,related accept; ${reject}${c.protocol} dport ${set(c.accepted)} accept; }\n}\n`;
   await (c.where === 'input' ? b : lab.host).exec('nft', ['-f', '-'], { input: rules });
   const accepted = new Set(c.accepted);
+  // the address swept: the target's, or (dnat) the router's, whose accepted ports land in the target
+  const address = c.where === 'dnat' ? '10.30.1.1' : '10.30.2.2';
   t.tries++;
   let found: Set<number>;
   try {
-    const s = await sweepPorts(a, { address: '10.30.2.2', family: 4 }, { protocol: c.protocol });
-    found = new Set(s.exposed.map((e) => e.port));
+    const s = await sweepPorts(a, { address, family: 4 }, { protocol: c.protocol });
+    // every port found must have landed in the target (dnat: never in the router itself)
+    found = new Set(s.exposed.filter((e) => e.ns === 'b' && e.address === '10.30.2.2' && e.landedPort === e.port).map((e) => e.port));
+    for (const e of s.exposed) if (!found.has(e.port)) found.add(-e.port); // landed elsewhere: counted as extra below
   } catch (error) {
     if (!(error instanceof ProbeError)) throw error;
     t.noVerdict++;
     return undefined;
   }
   const missed = c.accepted.filter((p) => !found.has(p));
-  const extra = [...found].filter((p) => !accepted.has(p));
+  const extra = [...found].filter((p) => p < 0 || !accepted.has(p));
   // the independent probe: the range's edges and just outside them, a few single ports, the rejected ones, random others
-  const lo = c.accepted[0]!;
-  const hi = c.accepted.at(-1)!;
+  const [lo, hi] = c.range;
   const r = rng(c.seed ^ 0x5eed);
   const sample = [...new Set([...c.accepted.slice(0, 3), lo, hi, lo - 1, hi + 1, ...c.rejected, ...Array.from({ length: 4 }, () => 1 + Math.floor(r() * 65535))])].filter((p) => p >= 1 && p <= 65535);
   const listeners = new Listeners();
@@ -191,7 +202,7 @@ export async function tryExposure(lab: Lab, c: ExposureCase, tallyName = `exposu
   try {
     await listeners.start([b], sample);
     for (const port of sample) {
-      const o = await observe(a, listeners, '10.30.2.2', c.protocol, port);
+      const o = await observe(a, listeners, address, c.protocol, port);
       if (o.reached && !found.has(port)) missedByProbe.push(port);
       if (!o.reached && found.has(port)) extraByProbe.push(port);
       if (o.reached !== accepted.has(port)) oracleDisagrees.push(port);
