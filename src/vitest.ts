@@ -14,7 +14,7 @@ import type { MatcherContext } from './matchers/format.js';
 import { Netns } from './netns.js';
 import type { Scope } from './scope.js';
 
-export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, RouteEntryNexthop, ToHaveArpEntryOptions, ToHaveLinkOptions, ToHaveRuleOptions, ToReachOptions, ToRouteViaOptions } from './matchers/index.js';
+export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, RouteEntryNexthop, ToHaveArpEntryOptions, ToHaveLinkOptions, ToHaveRuleOptions, ToReachOptions, ToRouteViaOptions, AllowedPort, ExposureOptions, ToReachOnlyOptions } from './matchers/index.js';
 export { netspecConfig, type NetspecConfigOptions } from './config.js';
 
 type RunnerTest = TestContext['task'];

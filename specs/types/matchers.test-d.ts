@@ -31,6 +31,13 @@ test('matchers are typed and return Promise<void>', () => {
   expectTypeOf(red.addRoute('10.4.0.0/16', { nexthops: [{ via: '10.1.0.1', weight: 3 }, { via: '10.2.0.1' }] })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(red.addRule({ fwmark: 1, table: 101 })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(red.addNexthop({ id: 10, group: [{ id: 1, weight: 3 }, { id: 2 }] })).toEqualTypeOf<Promise<void>>();
+  // exposure (issue 30)
+  expectTypeOf(expect(red).toReachOnly(red, [{ port: 443 }, { port: '1000-2000' }, { port: 53, protocol: 'udp' }, 80])).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).not.toReachAny('10.0.0.2', { protocol: ['tcp', 'udp'], listening: true })).toEqualTypeOf<Promise<void>>();
+  // @ts-expect-error a range is a string "low-high"
+  void expect(red).toReachOnly(red, [{ port: [1000, 2000] }]);
+  // @ts-expect-error toReachOnly sweeps one protocol unless an allowed port names another
+  void expect(red).toReachOnly(red, [443], { protocol: ['tcp', 'udp'] });
 });
 
 test('wrong options are type errors', () => {

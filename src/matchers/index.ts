@@ -13,13 +13,13 @@ import { toForward } from './to-forward.js';
 import { toHaveRouteEntry, type RouteEntry } from './to-have-route-entry.js';
 import { toHaveRule, type ToHaveRuleOptions } from './to-have-rule.js';
 import { toHaveReachability, type ReachabilityExpectation } from './to-have-reachability.js';
-import { toReachOnly, toReachAny, type AllowedPort, type ExposureOptions } from './to-reach-only.js';
+import { toReachOnly, toReachAny, type AllowedPort, type ExposureOptions, type ToReachOnlyOptions } from './to-reach-only.js';
 import type { Netns } from '../netns.js';
 
 export { toReach, toReachOnly, toReachAny, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability };
 export type { ReachabilityExpectation } from './to-have-reachability.js';
 export type { ToReachOptions } from './to-reach.js';
-export type { AllowedPort, ExposureOptions } from './to-reach-only.js';
+export type { AllowedPort, ExposureOptions, ToReachOnlyOptions } from './to-reach-only.js';
 export type { ToHaveArpEntryOptions, NudState } from './to-have-arp-entry.js';
 export type { ToRouteViaOptions } from './to-route-via.js';
 export type { ToHaveLinkOptions } from './to-have-link.js';
@@ -65,7 +65,7 @@ declare module 'vitest' {
      * Every port of the target swept with real packets: the allowed ports (`[{ port: 443 }, { port: '1000-2000' }, { port: 53,
      * protocol: 'udp' }]`) are reached, and no other port of the protocols they name (README, "Exposure").
      */
-    toReachOnly(target: string | Netns | { address: string }, allowed: readonly (AllowedPort | number)[], options?: ExposureOptions): Promise<void>;
+    toReachOnly(target: string | Netns | { address: string }, allowed: readonly (AllowedPort | number)[], options?: ToReachOnlyOptions): Promise<void>;
     /** Some port of the target is reached (`.not`: none is, over all 65,535 ports; TCP unless `protocol` says otherwise). */
     toReachAny(target: string | Netns | { address: string }, options?: ExposureOptions): Promise<void>;
     /** The namespace's neighbor (ARP/ND) table has a resolved entry for the address. */

@@ -35,6 +35,12 @@ export interface ExposureOptions {
   listening?: boolean;
 }
 
+/** Options of `toReachOnly`: one protocol swept by default (an allowed port may name the other, which is swept too). */
+export interface ToReachOnlyOptions extends Omit<ExposureOptions, 'protocol'> {
+  /** The protocol swept, and of the allowed ports that name none: `'tcp'` (default) or `'udp'`. */
+  protocol?: 'tcp' | 'udp';
+}
+
 /** How many unexpected runs of ports a failure explains with a traced probe (each costs a probe under a kernel trace). */
 const TRACED_RUNS = 3;
 /** How many runs a failure lists one by one. */
@@ -150,7 +156,7 @@ function firstPacketOnly(lines: readonly string[]): string[] {
 }
 
 /** `expect(src).toReachOnly(target, allowed, options?)`: the allowed ports are reached, and no other port of the protocols swept. */
-export async function toReachOnly(this: MatcherContext, received: unknown, target: unknown, allowed: unknown, options?: ExposureOptions): Promise<MatcherResult> {
+export async function toReachOnly(this: MatcherContext, received: unknown, target: unknown, allowed: unknown, options?: ToReachOnlyOptions): Promise<MatcherResult> {
   const ns = receivedNetns(received, 'toReachOnly');
   const opts = checkExposureOptions(options, 'toReachOnly');
   if (this.isNot) throw new InvalidInputError('toReachOnly', '.not', '`.not.toReachOnly` would pass on any difference at all; say what must not be reached with `.not.toReachAny(target)`, or list exactly what may be with toReachOnly');
