@@ -23,6 +23,7 @@ import type { Family } from './address.js';
 import type { Netns } from './netns.js';
 import type { Scope } from './scope.js';
 import { checkRan, firstLine } from './landing.js';
+import { labAddresses, ownerIn } from './state.js';
 
 /** One port of the target that the source's probes reached: where the probe was delivered (after every NAT). */
 export interface ExposedPort {
@@ -209,11 +210,13 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     `chain input { type filter hook input priority ${SWEEP_PRIORITY}; policy accept; ${match} add @seen { ${key} }; }; ` +
     `chain left { type filter hook postrouting priority ${SWEEP_PRIORITY}; policy accept; ${match} counter name left; }; }`;
   const names = ['host', ...lab.namespaces()];
-  // the drop counters before anything is sent, read beside adding the observer
-  const [host, rest, dropped] = await Promise.all([
+  // the drop counters before anything is sent, and the first hop (the namespace the source hands its packets to),
+  // read beside adding the observer
+  const [host, rest, dropped, firstHop] = await Promise.all([
     lab.run('host', ['nft', ruleset], { intent: 'add the sweep observer', reject: false }),
     lab.inEveryNamespace(['nft', ruleset], { intent: 'add the sweep observer' }),
     dropCounters(lab, names),
+    nextHopOwner(source, target.address),
   ]);
   if (host.exitCode !== 0 || rest.failures.length) {
     lab.assertAlive();
@@ -254,16 +257,16 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     for (;;) {
       const { ok } = await send(base + passes, remaining, passes === 0 ? (primer.length ? primer : wanted!.slice(0, 3)) : []);
       passes++;
-      await drained(lab, source.name, names, table, log);
+      const shortfall = await drained(lab, source.name, names, table, firstHop, log);
       const [seen, after] = await Promise.all([readSeen(lab, names, table, protocol), dropCounters(lab, names)]);
       for (const e of seen) if (!found.has(e.port) && (!wanted || wanted.includes(e.port))) found.set(e.port, e);
-      const lost = after - before;
+      const lost = after - before + shortfall;
       before = after;
       if (ok === 0 || lost <= 0) break;
       const rest = (wanted ?? Array.from({ length: 65535 }, (_, i) => i + 1)).filter((p) => !found.has(p));
-      log.push(`the lab's interfaces dropped ${lost} packet${lost === 1 ? '' : 's'} during pass ${passes}: the ${rest.length} ports not seen are swept again`);
+      log.push(`${lost} packet${lost === 1 ? ' was' : 's were'} lost during pass ${passes} (the lab's drop counters, or probes that left the source and never arrived at the next hop): the ${rest.length} ports not seen are swept again`);
       if (passes >= MAX_PASSES) {
-        throw new ProbeError(`the lab's interfaces dropped packets in each of ${MAX_PASSES} passes of the ${protocol.toUpperCase()} sweep (${lost} in the last: the machine is overloaded, or a queue on the way is too short), so a port not seen may have been lost, not closed; no verdict`);
+        throw new ProbeError(`packets were lost in each of ${MAX_PASSES} passes of the ${protocol.toUpperCase()} sweep (${lost} in the last, by the lab's drop counters and the probes that never arrived at the next hop: the machine is overloaded, or a queue on the way is too short), so a port not seen may have been lost, not closed; no verdict`);
       }
       if (!rest.length) break;
       remaining = rest;
@@ -335,23 +338,39 @@ async function readCounters(lab: Scope, names: readonly string[], table: string)
   return out;
 }
 
+/** The namespace of the lab the source hands its packets for `address` to (the gateway's owner, or the target's), if one. */
+async function nextHopOwner(source: Netns, address: string): Promise<string | undefined> {
+  const [route, addresses] = await Promise.all([source.routeGet(address).catch(() => undefined), labAddresses(source.lab).catch(() => undefined)]);
+  if (!route || !addresses || route.nexthops?.length) return undefined;
+  return ownerIn(addresses, route.gateway ?? address);
+}
+
 /**
- * Wait until the probes in flight have arrived: every probe counted leaving the source has been counted arriving in
- * some other namespace (before any filter there), and the count has stopped growing (a delayed link delivers the last
- * ones late); at most DRAIN_MS, then the sweep goes on with what arrived and says so.
+ * Wait until the probes in flight have arrived: every probe counted leaving the source has been counted arriving (before
+ * any filter) at the next hop (`firstHop`; where it is not known, anywhere else in the lab), and the count has stopped
+ * growing (a delayed link delivers the last ones late). Returns how many never arrived there after DRAIN_MS: lost on
+ * the first link (a neighbour's queue, a qdisc), to be swept again. Nothing arriving anywhere is no loss: the next hop
+ * does not answer, and no probe can reach the target (said in the log).
  */
-async function drained(lab: Scope, source: string, names: readonly string[], table: string, log: string[]): Promise<void> {
+async function drained(lab: Scope, source: string, names: readonly string[], table: string, firstHop: string | undefined, log: string[]): Promise<number> {
   const until = performance.now() + DRAIN_MS;
   let last = -1;
   for (;;) {
     await new Promise((r) => setTimeout(r, 50));
     const counts = await readCounters(lab, names, table);
     const left = counts.get(source)?.left ?? 0;
-    const arrived = [...counts].filter(([ns]) => ns !== source).reduce((n, [, c]) => n + c.arrived, 0);
-    if (arrived >= left && arrived === last) return;
+    const anywhere = [...counts].filter(([ns]) => ns !== source).reduce((n, [, c]) => n + c.arrived, 0);
+    const atHop = firstHop && firstHop !== source && counts.has(firstHop) ? counts.get(firstHop)!.arrived : undefined;
+    // a DNAT in the source's own output sends the probes elsewhere than the route to the target: then anywhere counts
+    const arrived = atHop !== undefined && atHop > 0 ? atHop : anywhere;
+    if (arrived >= left && arrived === last) return 0;
     if (performance.now() > until) {
-      log.push(`${left} probes left the source, ${arrived} were counted arriving in the lab's other namespaces (every hop counts them) after ${DRAIN_MS} ms: the rest were dropped on the way or are still in flight`);
-      return;
+      if (anywhere === 0) {
+        log.push(`${left} probes left the source and none arrived anywhere in the lab within ${DRAIN_MS} ms: the next hop does not answer (a neighbour that does not resolve?), so no probe can reach the target`);
+        return 0;
+      }
+      log.push(`${left} probes left the source, ${arrived} were counted arriving at ${atHop !== undefined && atHop > 0 ? firstHop : "the lab's other namespaces"} after ${DRAIN_MS} ms`);
+      return Math.max(0, left - arrived);
     }
     last = arrived;
   }
@@ -362,16 +381,18 @@ async function drained(lab: Scope, source: string, names: readonly string[], tab
  * and conntrack's drops (a full table, a failed insert: `/proc/net/stat/nf_conntrack`, one line per CPU, in hex).
  */
 async function dropCounters(lab: Scope, names: readonly string[]): Promise<number> {
-  const argv = ['sh', '-c', 'ip -s -j link show; echo; cat /proc/net/stat/nf_conntrack 2>/dev/null; true'];
+  const argv = ['sh', '-c', 'ip -s -j link show; echo; tc -s -j qdisc show; echo; cat /proc/net/stat/nf_conntrack 2>/dev/null; true'];
   const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the drop counters', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the drop counters' })]);
   const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
   let sum = 0;
   for (const ns of names) {
-    const [links = '', ...conntrack] = (outputs.get(ns) ?? '').trim().split('\n');
+    const [links = '', qdiscs = '', ...conntrack] = (outputs.get(ns) ?? '').trim().split('\n');
     try {
       for (const link of JSON.parse(links || '[]') as { stats64?: { rx?: { dropped?: number; missed?: number }; tx?: { dropped?: number } } }[]) {
         sum += (link.stats64?.rx?.dropped ?? 0) + (link.stats64?.rx?.missed ?? 0) + (link.stats64?.tx?.dropped ?? 0);
       }
+      // a qdisc's drops (tbf, netem…) are its own, not the link's; the kernel does not tell a raw socket about them
+      for (const q of JSON.parse(qdiscs || '[]') as { drops?: number }[]) sum += q.drops ?? 0;
     } catch {
       /* a namespace whose counters cannot be read adds nothing; the observer's reading still decides */
     }

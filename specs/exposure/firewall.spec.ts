@@ -155,3 +155,24 @@ test("the source's own egress: a blackhole route or an output filter that refuse
   expect(msg).toMatch(/its own output filters refused 65534 \(EPERM\)/);
   await expect(a).toReachOnly(b, [443]);
 }, SWEEP_TEST_MS);
+
+test('probes lost on the way are swept again, never reported closed: a link that loses half the packets is no verdict', async ({ lab }) => {
+  const { a, b } = await pair(lab);
+  const open = [7, 1999, 20000, 33333, 50001, 65000];
+  await firewall(lab, b, `tcp dport { ${open.join(', ')} } accept;`);
+  // the link loses every other TCP packet at random, before anything in b sees it (as a lossy cable would)
+  await b.exec('nft', ['-f', '-'], { input: 'table inet lossy {\n chain pre { type filter hook prerouting priority -600; policy accept; meta l4proto tcp numgen random mod 2 == 0 drop; }\n}\n' });
+  const outcome = await expect(a)
+    .toReachOnly(b, open.map((port) => ({ port })))
+    .then(
+      () => 'passed',
+      (e: unknown) => `${(e as Error).name}: ${(e as Error).message}`,
+    );
+  // never an open port called closed: the probes that left a and never arrived in b are counted, and swept again
+  // until a pass loses none; on every pass here, it is no verdict
+  expect(outcome).not.toMatch(/does not reach allowed/);
+  expect(outcome).toMatch(/^ProbeError: packets were lost in each of 4 passes of the TCP sweep/);
+  // the same lab without the loss: a verdict
+  await b.exec('nft', ['delete', 'table', 'inet', 'lossy']);
+  await expect(a).toReachOnly(b, open.map((port) => ({ port })));
+}, SWEEP_TEST_MS);
