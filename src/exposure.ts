@@ -73,7 +73,7 @@ export const SWEEP_PRIORITY = 1000;
 /** The prerouting priority where the probes are counted as they arrive in a namespace: before anything else (raw is -300). */
 const ARRIVED_PRIORITY = -500;
 /** How long a pass waits, at most, for the probes in flight to arrive after the sender is done. */
-const DRAIN_MS = 5_000;
+const DRAIN_MS = 2_000;
 const MAX_PASSES = 4;
 /** Source ports: one per pass, from a random base. */
 const SPORTS = 8;
