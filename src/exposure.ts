@@ -204,10 +204,13 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     protocol === 'tcp'
       ? [`${nf} meta l4proto tcp tcp flags & (syn | ack) == syn th sport ${base}-${base + SPORTS - 1} @th,32,16 0x${hex}`, `${ip} daddr . tcp dport . @th,48,16`]
       : [`${nf} meta l4proto udp th sport ${base}-${base + SPORTS - 1} @th,64,32 0x${hex} @th,96,16 0`, `${ip} daddr . udp dport . @th,112,16`];
+  // two tables: the counters are read while the sweep runs, and listing anything of a table loads its sets' elements
+  // (seconds, with tens of thousands of them)
   const ruleset =
-    `table inet ${table} { set seen { typeof ${key}; flags dynamic; size 262144; }; counter left { }; counter arrived { }; ` +
+    `table inet ${table} { set seen { typeof ${key}; flags dynamic; size 262144; }; ` +
+    `chain input { type filter hook input priority ${SWEEP_PRIORITY}; policy accept; ${match} add @seen { ${key} }; }; }; ` +
+    `table inet ${table}_n { counter left { }; counter arrived { }; ` +
     `chain arrived { type filter hook prerouting priority ${ARRIVED_PRIORITY}; policy accept; ${match} counter name arrived; }; ` +
-    `chain input { type filter hook input priority ${SWEEP_PRIORITY}; policy accept; ${match} add @seen { ${key} }; }; ` +
     `chain left { type filter hook postrouting priority ${SWEEP_PRIORITY}; policy accept; ${match} counter name left; }; }`;
   const names = ['host', ...lab.namespaces()];
   // the drop counters before anything is sent, and the first hop (the namespace the source hands its packets to),
@@ -277,7 +280,7 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     return { protocol, target: target.address, family, swept: total, exposed, sent, left, refusedBySource, passes, elapsedMs: performance.now() - started, log };
   } finally {
     // not waited for: the table only records, and a lab that ends takes it along
-    const argv = ['nft', 'delete', 'table', 'inet', table];
+    const argv = ['nft', `delete table inet ${table}; delete table inet ${table}_n`];
     void lab.run('host', argv, { intent: 'remove the sweep observer', reject: false }).catch(() => undefined);
     void lab.inEveryNamespace(argv, { intent: 'remove the sweep observer' }).catch(() => undefined);
   }
@@ -315,7 +318,7 @@ async function readSeen(lab: Scope, names: readonly string[], table: string, pro
 
 /** Each namespace's counters: probes seen leaving (postrouting, after its output filters) and arriving (prerouting, before anything). */
 async function readCounters(lab: Scope, names: readonly string[], table: string): Promise<Map<string, { left: number; arrived: number }>> {
-  const argv = ['nft', '-j', 'list', 'counters', 'table', 'inet', table];
+  const argv = ['nft', '-j', 'list', 'counters', 'table', 'inet', `${table}_n`];
   const all = names.filter((n) => n !== 'host');
   const [host, rest] = await Promise.all([
     names.includes('host') ? lab.run('host', argv, { intent: 'read the sweep counters', reject: false }) : undefined,
