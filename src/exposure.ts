@@ -233,6 +233,8 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     let sent = 0;
     let passes = 0;
     const refusedBySource = { noRoute: 0, filtered: 0 };
+    // the probes counted leaving the source, as of the last pass's drain
+    let left = Number.NaN;
     const send = async (sport: number, ports: 'all' | readonly number[], primer: readonly number[]) => {
       const argv = ['python3', '-c', SENDER, String(family), protocol, target.address, String(sport), hex, String(base + SPORTS - 1)];
       const r = await lab.run(source.name, argv, { intent: `${protocol} sweep of ${target.address}`, input: `${primer.join(',')}\n${ports === 'all' ? 'all' : ports.join(',')}\n`, reject: false, timeoutMs: 120_000 });
@@ -260,7 +262,8 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
     for (;;) {
       const { ok } = await send(base + passes, remaining, passes === 0 ? (primer.length ? primer : wanted!.slice(0, 3)) : []);
       passes++;
-      const shortfall = await drained(lab, source.name, names, table, firstHop, log);
+      const { shortfall, left: leftNow } = await drained(lab, source.name, names, table, firstHop, log);
+      left = leftNow;
       const [seen, after] = await Promise.all([readSeen(lab, names, table, protocol), dropCounters(lab, names)]);
       for (const e of seen) if (!found.has(e.port) && (!wanted || wanted.includes(e.port))) found.set(e.port, e);
       const lost = after - before + shortfall;
@@ -274,7 +277,6 @@ export async function sweepPorts(source: Netns, target: { address: string; famil
       if (!rest.length) break;
       remaining = rest;
     }
-    const left = (await readCounters(lab, [source.name], table)).get(source.name)?.left ?? Number.NaN;
     const exposed = [...found.values()].sort((a, b) => a.port - b.port);
     if (options.listening) await markListening(lab, protocol, exposed);
     return { protocol, target: target.address, family, swept: total, exposed, sent, left, refusedBySource, passes, elapsedMs: performance.now() - started, log };
@@ -351,11 +353,11 @@ async function nextHopOwner(source: Netns, address: string): Promise<string | un
 /**
  * Wait until the probes in flight have arrived: every probe counted leaving the source has been counted arriving (before
  * any filter) at the next hop (`firstHop`; where it is not known, anywhere else in the lab), and the count has stopped
- * growing (a delayed link delivers the last ones late). Returns how many never arrived there after DRAIN_MS: lost on
- * the first link (a neighbour's queue, a qdisc), to be swept again. Nothing arriving anywhere is no loss: the next hop
- * does not answer, and no probe can reach the target (said in the log).
+ * growing (a delayed link delivers the last ones late). Returns how many never arrived there after DRAIN_MS (lost on
+ * the first link: a neighbour's queue, a qdisc; to be swept again), and the probes counted leaving the source so far.
+ * Nothing arriving anywhere is no loss: the next hop does not answer, and no probe can reach the target (said in the log).
  */
-async function drained(lab: Scope, source: string, names: readonly string[], table: string, firstHop: string | undefined, log: string[]): Promise<number> {
+async function drained(lab: Scope, source: string, names: readonly string[], table: string, firstHop: string | undefined, log: string[]): Promise<{ shortfall: number; left: number }> {
   const until = performance.now() + DRAIN_MS;
   let last = -1;
   for (;;) {
@@ -366,14 +368,14 @@ async function drained(lab: Scope, source: string, names: readonly string[], tab
     const atHop = firstHop && firstHop !== source && counts.has(firstHop) ? counts.get(firstHop)!.arrived : undefined;
     // a DNAT in the source's own output sends the probes elsewhere than the route to the target: then anywhere counts
     const arrived = atHop !== undefined && atHop > 0 ? atHop : anywhere;
-    if (arrived >= left && arrived === last) return 0;
+    if (arrived >= left && arrived === last) return { shortfall: 0, left };
     if (performance.now() > until) {
       if (anywhere === 0) {
         log.push(`${left} probes left the source and none arrived anywhere in the lab within ${DRAIN_MS} ms: the next hop does not answer (a neighbour that does not resolve?), so no probe can reach the target`);
-        return 0;
+        return { shortfall: 0, left };
       }
       log.push(`${left} probes left the source, ${arrived} were counted arriving at ${atHop !== undefined && atHop > 0 ? firstHop : "the lab's other namespaces"} after ${DRAIN_MS} ms`);
-      return Math.max(0, left - arrived);
+      return { shortfall: Math.max(0, left - arrived), left };
     }
     last = arrived;
   }
