@@ -9,7 +9,7 @@ import { createLab, type Lab } from '../src/index.js';
 import { run, which } from '../src/exec.js';
 import { spawnerPid } from '../src/spawner.js';
 import { bridgeNetwork, tutorialNetwork } from '../fixtures/index.js';
-import { toReach, toRouteVia } from '../src/matchers/index.js';
+import { toReach, toReachAny, toReachOnly, toRouteVia } from '../src/matchers/index.js';
 import { DEFAULT_NOT_WINDOW_MS } from '../src/matchers/to-reach.js';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -341,6 +341,31 @@ if (want('landing')) {
     rows.push({ case: 'landing', subject, stat: s, baseline: 'one socat connect to serve()', ratio: s.median / stat(raw).median });
   }
   await server.stop();
+  await lab.dispose();
+}
+
+// exposure sweeps (issue 30): every TCP port of a namespace on the same bridge, netspec's matcher against nmap alone
+// sweeping the same ports from the same namespace (a SYN scan at nmap's fastest; nmap decides nothing about DNAT
+// landings or rules, and a dropped port costs it a timeout)
+if (want('exposure')) {
+  const lab: Lab = await createLab();
+  const [a, b, c] = await Promise.all([lab.netns('a'), lab.netns('b'), lab.netns('c')]);
+  const bridge = await lab.bridge('v-pair');
+  await Promise.all([bridge.attach(a, { address: '10.7.0.1/24' }), bridge.attach(b, { address: '10.7.0.2/24' }), bridge.attach(c, { address: '10.7.0.3/24' })]);
+  const fw = (open: string) => `table inet fw {\n chain input { type filter hook input priority 0; policy drop; ct state established,related accept; ${open} }\n}\n`;
+  await Promise.all([b.exec('nft', ['-f', '-'], { input: fw('tcp dport { 22, 443 } accept;') }), c.exec('nft', ['-f', '-'], { input: fw('') })]);
+  const nmap = (address: string) => () => a.exec('nmap', ['-n', '-Pn', '-sS', '-p-', '-T5', '--min-rate', '100000', '--max-retries', '1', address], { reject: true, timeoutMs: 120_000 });
+  const cases: [string, () => Promise<unknown>, string][] = [
+    ['toReachOnly(b, [22, 443]): all 65,535 TCP ports, 2 open', async () => must(await toReachOnly.call({ isNot: false }, a, '10.7.0.2', [22, 443])), '10.7.0.2'],
+    ['.not.toReachAny(c): all 65,535 TCP ports, all dropped', async () => must(await toReachAny.call({ isNot: true }, a, '10.7.0.3'), true), '10.7.0.3'],
+  ];
+  for (const [subject, fn, address] of cases) {
+    const [xs, base] = await sideBySide(runs(4), fn, which('nmap') ? nmap(address) : undefined);
+    const s = stat(xs);
+    rows.push({ case: 'exposure', subject: `netspec: ${subject}`, stat: s, baseline: base.length ? 'nmap -sS -p- -T5 --min-rate 100000 --max-retries 1' : undefined, ratio: base.length ? s.median / stat(base).median : undefined, target: '≤ 3 s', met: s.median <= 3000 });
+    if (base.length) rows.push({ case: 'exposure', subject: '(baseline) nmap -sS -p- -T5, the same lab', stat: stat(base) });
+    else rows.push({ case: 'exposure', subject: '(baseline) nmap', note: 'skipped: nmap not installed (Debian package nmap)' });
+  }
   await lab.dispose();
 }
 

@@ -15,7 +15,7 @@ import { Netns } from './netns.js';
 import { PacketCounter } from './counter.js';
 import type { Scope } from './scope.js';
 
-export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, RouteEntryNexthop, ToHaveArpEntryOptions, ToHaveLinkOptions, ToHaveRuleOptions, ToReachOptions, ToRouteViaOptions, ToCountOptions, ToLandOnOptions } from './matchers/index.js';
+export type { Evidence, MatcherResult, ReachabilityExpectation, RouteEntry, RouteEntryNexthop, ToHaveArpEntryOptions, ToHaveLinkOptions, ToHaveRuleOptions, ToReachOptions, ToRouteViaOptions, ToCountOptions, ToLandOnOptions, AllowedPort, ExposureOptions, ToReachOnlyOptions } from './matchers/index.js';
 export { netspecConfig, type NetspecConfigOptions } from './config.js';
 
 type RunnerTest = TestContext['task'];

@@ -41,6 +41,13 @@ test('matchers are typed and return Promise<void>', () => {
   expectTypeOf(expect(red).toLandOn(red, { address: '198.51.100.1', port: 8080 }, { delivered: { address: '10.0.0.2', port: 80 } })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toReach('10.2.0.2', { size: 1400, dontFragment: true, tos: 0x10 })).toEqualTypeOf<Promise<void>>();
   expectTypeOf(expect(red).toReach({ address: '10.0.0.2', port: 80 }, { sourcePort: 4445 })).toEqualTypeOf<Promise<void>>();
+  // exposure (issue 30)
+  expectTypeOf(expect(red).toReachOnly(red, [{ port: 443 }, { port: '1000-2000' }, { port: 53, protocol: 'udp' }, 80])).toEqualTypeOf<Promise<void>>();
+  expectTypeOf(expect(red).not.toReachAny('10.0.0.2', { protocol: ['tcp', 'udp'], listening: true })).toEqualTypeOf<Promise<void>>();
+  // @ts-expect-error a range is a string "low-high"
+  void expect(red).toReachOnly(red, [{ port: [1000, 2000] }]);
+  // @ts-expect-error toReachOnly sweeps one protocol unless an allowed port names another
+  void expect(red).toReachOnly(red, [443], { protocol: ['tcp', 'udp'] });
 });
 
 test('wrong options are type errors', () => {

@@ -15,13 +15,15 @@ import { toHaveRule, type ToHaveRuleOptions } from './to-have-rule.js';
 import { toHaveReachability, type ReachabilityExpectation } from './to-have-reachability.js';
 import { toCount, DEFAULT_COUNT_TIMEOUT_MS, type ToCountOptions } from './to-count.js';
 import { toLandOn, type ToLandOnOptions } from './to-land-on.js';
+import { toReachOnly, toReachAny, type AllowedPort, type ExposureOptions, type ToReachOnlyOptions } from './to-reach-only.js';
 import type { Netns } from '../netns.js';
 
-export { toReach, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability, toCount, toLandOn };
+export { toReach, toReachOnly, toReachAny, toHaveArpEntry, toRouteVia, toHaveAddress, toHaveLink, toForward, toHaveRouteEntry, toHaveRule, toHaveReachability, toCount, toLandOn };
 export type { ToCountOptions } from './to-count.js';
 export type { ToLandOnOptions } from './to-land-on.js';
 export type { ReachabilityExpectation } from './to-have-reachability.js';
 export type { ToReachOptions } from './to-reach.js';
+export type { AllowedPort, ExposureOptions, ToReachOnlyOptions } from './to-reach-only.js';
 export type { ToHaveArpEntryOptions, NudState } from './to-have-arp-entry.js';
 export type { ToRouteViaOptions } from './to-route-via.js';
 export type { ToHaveLinkOptions } from './to-have-link.js';
@@ -45,6 +47,8 @@ function escaped<A extends unknown[]>(matcher: (this: MatcherContext, received: 
 
 export const matchers = {
   toReach: escaped(toReach),
+  toReachOnly: escaped(toReachOnly),
+  toReachAny: escaped(toReachAny),
   toHaveArpEntry: escaped(toHaveArpEntry),
   toRouteVia: escaped(toRouteVia),
   toHaveAddress: escaped(toHaveAddress),
@@ -63,6 +67,13 @@ declare module 'vitest' {
   interface Matchers<T = any> {
     /** Real packets from inside the namespace reach the target (an address, a namespace, or `{ address, port }`). */
     toReach(target: string | Netns | { address: string; port?: number }, options?: ToReachOptions): Promise<void>;
+    /**
+     * Every port of the target swept with real packets: the allowed ports (`[{ port: 443 }, { port: '1000-2000' }, { port: 53,
+     * protocol: 'udp' }]`) are reached, and no other port of the protocols they name (README, "Exposure").
+     */
+    toReachOnly(target: string | Netns | { address: string }, allowed: readonly (AllowedPort | number)[], options?: ToReachOnlyOptions): Promise<void>;
+    /** Some port of the target is reached (`.not`: none is, over all 65,535 ports; TCP unless `protocol` says otherwise). */
+    toReachAny(target: string | Netns | { address: string }, options?: ExposureOptions): Promise<void>;
     /** The namespace's neighbor (ARP/ND) table has a resolved entry for the address. */
     toHaveArpEntry(ip: string, options?: ToHaveArpEntryOptions): Promise<void>;
     /** The kernel's route lookup for the destination goes through the gateway (`ip route get`). */
@@ -108,6 +119,10 @@ export function deadlineMs(matcher: string, isNot: boolean, args: readonly unkno
       const window = option(1, 'window') ?? DEFAULT_NOT_WINDOW_MS;
       return window + Math.max(200, Math.round(window / 4)); // the window, and the grace for late answers (src/probe.ts)
     }
+    case 'toReachOnly':
+    case 'toReachAny':
+      // a sweep of every port takes seconds, and a failure explains a few runs of ports with traced probes
+      return 10_000;
     case 'toHaveArpEntry':
       return isNot ? undefined : (option(1, 'timeout') ?? 1000);
     case 'toHaveReachability':
