@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Scope } from './scope.js';
 import { readTopology, toMermaid, toSvg, type FailedPath, type TopologyModel } from './graph.js';
 import { readLabState, type NamespaceState } from './state.js';
-import { describeRoute, describeRule } from './diagnose.js';
+import { describeRoute, describeRule } from './diagnose/index.js';
 import { userRules } from './parse/ip.js';
 import { escapeControl, escapeControlInText } from './errors.js';
 
