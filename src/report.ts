@@ -13,7 +13,10 @@ import { userRules } from './parse/ip.js';
 import { escapeControl, escapeControlInText } from './errors.js';
 
 export interface FailureReport {
+  /** The whole state of every namespace (the report file's). */
   dump: string;
+  /** What the console shows: the namespaces on the failing probe's path, concise (all of them with NETSPEC_REPORT=full). */
+  console: string;
   mermaid: string;
   svg: string;
   model: TopologyModel;
@@ -21,16 +24,23 @@ export interface FailureReport {
   files: { dump: string; mermaid: string; svg: string };
 }
 
-/** Compact, readable state of every namespace. */
-export function formatState(states: readonly NamespaceState[]): string {
+/**
+ * Compact, readable state of every namespace. `only`: the namespaces to show (a failing probe's path: what the console
+ * shows by default), the others counted in one line; `concise` also leaves out what says nothing of the failure (a
+ * loopback with only its loopback addresses, the routes the kernel adds for an address).
+ */
+export function formatState(states: readonly NamespaceState[], options: { only?: readonly string[]; concise?: boolean } = {}): string {
   const out: string[] = [];
-  for (const s of states) {
+  const shown = options.only ? states.filter((s) => options.only!.includes(s.name)) : states;
+  for (const s of shown) {
     out.push(`── ${s.name === 'host' ? 'lab host' : `namespace ${s.name}`} ── forwarding ipv4=${s.forwarding.ipv4 ? 1 : 0} ipv6=${s.forwarding.ipv6 ? 1 : 0}`);
     for (const l of s.links) {
       const addrs = (s.addresses.find((a) => a.ifname === l.ifname)?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+      if (options.concise && l.link_type === 'loopback' && addrs.every((a) => a === '127.0.0.1/8' || a === '::1/128')) continue;
       out.push(`  link  ${l.ifname.padEnd(15)} ${(l.linkinfo?.info_kind ?? l.link_type).padEnd(9)} ${l.operstate.padEnd(8)}${l.master ? ` master ${l.master}` : ''}${addrs.length ? `  ${addrs.join(' ')}` : ''}`);
     }
     for (const r of [...s.routes, ...s.routes6.filter((r) => !r.dst.startsWith('fe80') && r.dst !== 'multicast')]) {
+      if (options.concise && r.protocol === 'kernel' && r.scope === 'link' && !r.gateway) continue;
       // describeRoute: a route's type (blackhole, …) and a multipath route's every path are shown too
       out.push(`  route ${r.dst} ${describeRoute(r)}`);
     }
@@ -49,6 +59,8 @@ export function formatState(states: readonly NamespaceState[]): string {
     }
     for (const l of (s.nft ?? '').split('\n').filter(Boolean)) out.push(`  nft   ${l.replace(/^\t+/, (t) => '  '.repeat(t.length))}`);
   }
+  const hidden = states.length - shown.length;
+  if (hidden > 0) out.push(`(${hidden} namespace${hidden === 1 ? '' : 's'} off the path not shown: ${states.filter((s) => !shown.includes(s)).map((s) => s.name).join(', ')}; the report file has them, NETSPEC_REPORT=full shows them here)`);
   // names, aliases and rule comments are the kernel's: a control byte in one is escaped, never a raw ESC or line break
   return out.map(escapeControl).join('\n');
 }
@@ -84,6 +96,8 @@ export async function writeFailureReport(world: Scope, context: FailureContext):
   const all = context.states ?? (await readLabState(world));
   const model = await readTopology(world, all);
   const dump = formatState(all);
+  const full = process.env.NETSPEC_REPORT === 'full';
+  const onConsole = full ? dump : formatState(all, { concise: true, ...(failed ? { only: failed.path.includes(failed.stoppedAt) ? failed.path : [...failed.path, failed.stoppedAt] } : {}) });
   const mermaid = escapeControlInText(toMermaid(model, failed));
   const svg = escapeControlInText(toSvg(model, failed));
   const dir = outputDir();
@@ -95,5 +109,5 @@ export async function writeFailureReport(world: Scope, context: FailureContext):
   writeFileSync(files.dump, `${head}${why}${dump}\n`);
   writeFileSync(files.mermaid, `${mermaid}\n`);
   writeFileSync(files.svg, svg);
-  return { dump, mermaid, svg, model, files };
+  return { dump, console: onConsole, mermaid, svg, model, files };
 }

@@ -324,6 +324,64 @@ export const FAULTS: Fault[] = [
     cause: /blue \(192\.168\.15\.2\): its replies to 192\.168\.15\.\d+ leave by side0 \(via 10\.77\.0\.2 dev side0 .*table 100\), not by veth-blue, where the requests came in/,
     not: /no route back|ARP|cannot tell/,
   },
+  {
+    name: 'a prohibit policy rule on the router',
+    to: WAN,
+    fault: async (_net, lab) => void (await lab.host.addRule({ from: '192.168.15.0/24', action: 'prohibit', priority: 50 })),
+    disposition: 'NO_ROUTE',
+    cause: /host: no route on to 203\.0\.113\.8 for packets from 192\.168\.15\.1 coming in on v-net-0 \("[^"]+"\); its policy rules of a reject type: 50: from 192\.168\.15\.0\/24 prohibit/,
+    not: /ARP|route back|cannot tell/,
+  },
+  {
+    name: 'a conntrack state rule drops new flows on the router',
+    to: WAN,
+    fault: async (_net, lab) => void (await lab.host.iptables(['-I', 'FORWARD', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP'])),
+    disposition: 'FILTERED',
+    cause: /host: dropped by rule `-A FORWARD -m conntrack --ctstate NEW -j DROP` \(table filter\)/,
+    not: /ARP|route back|cannot tell/,
+  },
+  {
+    name: 'the router drops the replies only: not blamed on the way back',
+    to: WAN,
+    fault: async (_net, lab) => void (await lab.host.iptables(['-I', 'FORWARD', '-d', '192.168.15.0/24', '-j', 'DROP'])),
+    disposition: 'FILTERED',
+    cause: /host: dropped by rule `-A FORWARD -d 192\.168\.15\.0\/24 -j DROP` \(table filter\) — icmp echo-reply/,
+    not: /no route back|ARP|cannot tell/,
+  },
+  {
+    name: "the source's own INPUT drops the replies",
+    to: WAN,
+    fault: async (net) => void (await net.red.iptables(['-A', 'INPUT', '-p', 'icmp', '--icmp-type', 'echo-reply', '-j', 'DROP'])),
+    disposition: 'FILTERED',
+    cause: /red: dropped by rule `-A INPUT -p icmp -m icmp --icmp-type 0 -j DROP` \(table filter\)/,
+    not: /no route back|ARP|cannot tell/,
+  },
+  {
+    name: 'a blackhole route on the way back',
+    to: WAN,
+    fault: async (net) => void (await net.wan!.ns.addRoute(`${net.wan!.hostAddress}/32`, { type: 'blackhole' })),
+    disposition: 'NO_REPLY',
+    cause: /wan \(203\.0\.113\.8\): no route back to 198\.51\.100\.2 \(a blackhole route/,
+    not: /ARP|cannot tell|its route back/,
+  },
+  {
+    name: 'TCP reset by the target\'s INPUT is FILTERED, not a closed port',
+    fault: async (net) => {
+      await net.blue.iptables(['-A', 'INPUT', '-p', 'tcp', '--dport', '80', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+      return { target: { address: BLUE, port: 80 } };
+    },
+    disposition: 'FILTERED',
+    cause: /blue: dropped by rule `-A INPUT -p tcp -m tcp --dport 80 -j REJECT --reject-with tcp-reset` \(table filter\)/,
+    not: /nothing listens|ARP/,
+  },
+  // ── no check for it: netspec says it cannot tell, with the evidence ──
+  {
+    name: 'a fault no check reads (netem drops every reply): "cannot tell why" + the evidence',
+    fault: async (net) => void (await net.blue.netem('veth-blue', { loss: 100 })),
+    disposition: 'NO_REPLY',
+    cause: /blue \(192\.168\.15\.2\): netspec cannot tell why no reply arrived: its route back to \S+ is dev veth-blue, and the kernel trace last saw an answer in blue: blue sent icmp echo-reply 192\.168\.15\.2 → \S+ \(oif veth-blue\)/,
+    not: /ARP|no route back|ignores|FILTERED|reverse-path|another way/,
+  },
 ];
 
 describe('the diagnosis benchmark: classic faults', () => {

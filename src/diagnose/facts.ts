@@ -47,6 +47,8 @@ export interface Ctx {
   before: NamespaceState[];
   after: NamespaceState[];
   trace: Trace;
+  /** The whole trace, other probes' packets included (ports tell the probe's own TCP/UDP answers). */
+  rawTrace: Trace;
   /** Whether the explaining probe sent anything. */
   ran: boolean;
   why?: string;
@@ -204,4 +206,24 @@ export function macOwner(states: readonly NamespaceState[], mac: string): { stat
 export function linkWith(state: NamespaceState, address: string): string | undefined {
   const want = canonical(address);
   return state.addresses.find((l) => l.addr_info?.some((a) => canonical(a.local) === want))?.ifname;
+}
+
+/**
+ * The trace's steps that are this probe's: the trace marks every packet of the protocol (and ICMP errors), so probes
+ * running beside this one (a mesh diagnoses several pairs at once) are in it too. A step is this probe's when its
+ * packet is to or from the target address, or an address a traced DNAT of such a packet rewrote it to.
+ */
+export function ownSteps(trace: Trace, addresses: readonly string[]): Trace {
+  const want = new Set(addresses.map(canonical));
+  const involves = (step: TraceStep) => {
+    const p = packetEnds(step.packet);
+    return Boolean(p && (want.has(canonical(p.src)) || want.has(canonical(p.dst))));
+  };
+  // DNAT's new addresses belong to the flow too (the packets after it carry them)
+  for (const step of trace.steps) {
+    if (!step.rule || !involves(step)) continue;
+    const m = /\bdnat (?:ip6? )?to \[?([0-9a-f.:]+?)\]?(?::\d+(?:-\d+)?)?(?:\s|$)/i.exec(step.rule);
+    if (m) want.add(canonical(m[1]!));
+  }
+  return { steps: trace.steps.filter((s) => !s.packet || involves(s)), unavailable: trace.unavailable };
 }

@@ -14,7 +14,7 @@ import { risenCounters } from '../parse/iptables.js';
 import { risenNft } from '../parse/nft.js';
 import type { NamespaceState } from '../state.js';
 import { describeRoute } from './describe.js';
-import { observe, type Ctx, type Disposition, type Finding } from './facts.js';
+import { observe, ownSteps, type Ctx, type Disposition, type Finding } from './facts.js';
 import { dedupe, rewriteLine, tracedPath } from './format.js';
 import { countedDrop, sourceMark, sourceRoute, stepRule, tracedDrop } from './source.js';
 import { neighborCheck } from './link.js';
@@ -64,6 +64,9 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     // the socket's source address comes from the first lookup, even when a mark sends the packets another way
     srcAddr: fromAddr ?? route.prefsrc,
     ...seen,
+    // the probe's own packets: probes running beside it are traced too
+    trace: ownSteps(seen.trace, [target.address, ...(outcome.landing?.address ? [outcome.landing.address] : [])]),
+    rawTrace: seen.trace,
     notes: [routeLine],
     log,
     path: [source.name],
@@ -122,13 +125,13 @@ function tracedNamespaces(ctx: Ctx): string[] {
 export async function explainReach(source: Netns, target: ProbeTarget, options: { from?: string; responder?: boolean }): Promise<string[]> {
   const { before, after, trace } = await observe(source, target, { ...options, ports: target.port ? [target.port] : [] }, [1000]);
   const counts = new Map<string, { line: string; n: number }>();
-  for (const s of [...accepts(trace), ...rewrites(trace)]) {
+  for (const s of new Set([...accepts(trace), ...rewrites(trace)])) {
     if (!s.rule) continue;
     const rule = stepRule(s, before, after);
-    const key = `${s.ns} ${rule}`;
+    const key = `${s.ns} ${rule} ${s.verdict}`;
     const c = counts.get(key);
     if (c) c.n++;
-    else counts.set(key, { line: `${s.ns}: ${rule} — ${s.packet} (kernel trace)`, n: 1 });
+    else counts.set(key, { line: `${s.ns}: ${rule} (verdict ${s.verdict}) — ${s.packet} (kernel trace)`, n: 1 });
   }
   const lines = [...counts.values()].map((c) => (c.n > 1 ? `${c.line} (×${c.n})` : c.line));
   if (lines.length || trace.steps.length) return lines;

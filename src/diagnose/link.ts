@@ -9,21 +9,22 @@ import { received, linkOf, vethPeer, downWord, macOwner, linkWith, sysctl, dotte
 
 const UNRESOLVED = new Set(['INCOMPLETE', 'FAILED']);
 
-/** A link's way to its neighbors: itself, its veth peer, and the bridge port that peer is (each down or not forwarding). */
+/**
+ * What stops a link's frames on their way to its neighbors: the link or its veth peer turned off (the first cause, not
+ * what follows from it: a veth whose peer is down has no carrier, a bridge port without carrier is disabled), else no
+ * carrier, else the bridge port its peer is not forwarding.
+ */
 function linkProblems(states: readonly NamespaceState[], state: NamespaceState, ifname: string): string[] {
-  const out: string[] = [];
   const link = linkOf(state, ifname);
-  if (!link) return out;
-  const down = downWord(link);
-  if (down) out.push(`${state.name}: its link ${ifname} is ${down}`);
+  if (!link) return [];
+  if (!link.flags.includes('UP')) return [`${state.name}: its link ${ifname} is administratively down (no UP flag)`];
   const peer = vethPeer(states, state, link);
-  if (!peer) return out;
-  const peerDown = downWord(peer.link);
-  // a veth whose peer is down has NO-CARRIER itself: say the peer, the end someone turned off
-  if (peerDown) out.push(`the other end of ${state.name}'s ${ifname}, ${peer.link.ifname} in ${peer.state.name}, is ${peerDown}${down ? ` (so ${ifname} has no carrier)` : ''}`);
-  const port = portFacts(peer.link);
-  if (port?.state && port.state !== 'forwarding') out.push(`${peer.state.name}: bridge port ${peer.link.ifname} (of ${peer.link.master ?? 'its bridge'}) is in state ${port.state}, so the bridge forwards no frame to or from it`);
-  return out;
+  if (peer && !peer.link.flags.includes('UP')) return [`the other end of ${state.name}'s ${ifname}, ${peer.link.ifname} in ${peer.state.name}, is administratively down (no UP flag)`];
+  const down = downWord(link);
+  if (down) return [`${state.name}: its link ${ifname} is ${down}`];
+  const port = peer && portFacts(peer.link);
+  if (port?.state && port.state !== 'forwarding') return [`${peer!.state.name}: bridge port ${peer!.link.ifname} (of ${peer!.link.master ?? 'its bridge'}) is in state ${port.state}, so the bridge forwards no frame to or from it`];
+  return [];
 }
 
 /** A bridge port's settings, from `ip -d -j link` (the same as `bridge -j -d link`). */

@@ -97,8 +97,12 @@ export function tracedDrop(ctx: Ctx, tracedPath: (trace: Trace) => string | unde
   return { disposition: 'FILTERED', at: dropped.ns, says };
 }
 
-/** No trace (attach mode): a DROP/REJECT rule or DROP policy whose counter rose during the probe. */
+/**
+ * No trace (attach mode, NETSPEC_TRACE=0): a DROP/REJECT rule or DROP policy whose counter rose during the probe. With
+ * a trace, the trace decides: a counter also counts the packets of probes running beside this one.
+ */
 export function countedDrop(ctx: Ctx): Finding | undefined {
+  if (ctx.rawTrace.steps.length > 0) return undefined;
   for (const b of ctx.before) {
     const a = ctx.after.find((s) => s.name === b.name);
     if (!a) continue;
