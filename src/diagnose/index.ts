@@ -42,7 +42,8 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const log = [...outcome.log];
   const fromAddr = options.from && /[.:]/.test(options.from) ? options.from : undefined;
   const lookup = await source.lookupRoute(target.address, fromAddr ? { from: fromAddr } : {});
-  log.push(`${source.name}$ ${lookup.command.replace(/^ip /, 'ip -j ')} → ${lookup.route ? describeRoute(lookup.route) : `error: ${lookup.refusal}`}`);
+  // a refused lookup is said here; a route is the diagnosis's first line
+  if (!lookup.route) log.push(`${source.name}$ ${lookup.command.replace(/^ip /, 'ip -j ')} → error: ${lookup.refusal}`);
   const noRoute = await sourceRoute(source, target, lookup);
   if (noRoute) return { disposition: noRoute.disposition, hops: noRoute.says, log, path: [source.name], stoppedAt: source.name };
   const route = lookup.route!;
@@ -52,8 +53,9 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   // a second probe, traced, between two counter snapshots, with the sysctls (and sockets) read after it
   const ports = [target.port, outcome.landing?.port].filter((p): p is number => p !== undefined);
   const seen = await observe(source, target, { ...options, ports }, [500, 2000], { sysctls: true, listeners: target.protocol !== 'icmp' });
-  log.push(`every namespace$ ip -json (link, addr, neigh, rule; -4 and -6 route show table all; -6 rule); sysctl forwarding; iptables-save -c; nft -j list ruleset; /proc/sys/net (forwarding, rp_filter, arp_ignore, icmp echo)${target.protocol !== 'icmp' ? '; ss -lntu' : ''}`);
-  log.push(`every namespace$ nft monitor, with a trace table of netspec's own marking the probe's packets → ${seen.trace.steps.length} verdicts${seen.trace.unavailable.length ? ` (no trace: ${seen.trace.unavailable.join('; ')})` : ''}`);
+  log.push(
+    `every namespace$ ip -json (link, addr, neigh, rule, route table all), iptables-save -c, nft -j list ruleset, /proc/sys/net${target.protocol !== 'icmp' ? ', ss -lntu' : ''}; nft monitor with netspec's trace table → ${seen.trace.steps.length} verdicts${seen.trace.unavailable.length ? ` (no trace: ${seen.trace.unavailable.join('; ')})` : ''}`,
+  );
   const ctx: Ctx = {
     source,
     target,

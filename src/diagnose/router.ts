@@ -43,6 +43,8 @@ export async function routerChecks(ctx: Ctx): Promise<Finding | undefined> {
     return { disposition: 'FILTERED', at: router.name, says: [`${name}: ${what} (read from its rules; ${!ctx.ran ? 'no packet of the explaining probe was traced or counted' : 'no kernel trace, and a policy has no counter'})`] };
   }
   ctx.notes.push(`${name}: forwards; FORWARD policy ${policy}${nftDrop.length ? `; nft ${nftDrop.join(', ')}` : ''}`);
+  // what follows about this router goes on the same line
+  const more = (text: string) => (ctx.notes[ctx.notes.length - 1] += `; ${text}`);
   // the router's own lookup for the forwarded packet: policy rules by source or interface count, and its outgoing
   // interface is the one MASQUERADE takes the address of
   const routerNs = source.lab.get(router.name);
@@ -56,7 +58,9 @@ export async function routerChecks(ctx: Ctx): Promise<Finding | undefined> {
     }
   }
   const onward = ctx.router.onward;
-  if (onward) ctx.log.push(`${router.name}$ ${onward.command.replace(/^ip /, 'ip -j ')} → ${onward.route ? describeRoute(onward.route) : `error: ${onward.refusal}`}`);
+  // a route found is said on the router's line (the lookup with it); a refusal among the commands
+  const routeOn = onward?.route && !isReject(onward.route.type) ? `its route on: ${describeRoute(onward.route)} (${onward.command})` : undefined;
+  if (onward && !routeOn) ctx.log.push(`${router.name}$ ${onward.command.replace(/^ip /, 'ip -j ')} → ${onward.route ? describeRoute(onward.route) : `error: ${onward.refusal}`}`);
   else if (ctx.router.onwardError) ctx.log.push(`${router.name}$ ip -j route get ${target.address} from ${srcAddr} iif ${inDev} → error: ${ctx.router.onwardError}`);
   // the reverse-path filter: the kernel's lookup for the packet refuses it with EXDEV
   if (ctx.router.onwardError === 'Invalid cross-device link' && srcAddr && inDev) {
@@ -78,10 +82,11 @@ export async function routerChecks(ctx: Ctx): Promise<Finding | undefined> {
   if (masq) {
     const egress = outDev ? (addressOn(router, outDev, onward?.route?.gateway ?? target.address, target.family) ?? (await egressAddress(routerNs, target.address))) : await egressAddress(routerNs, target.address);
     ctx.router.masqueradedAs = egress;
-    ctx.notes.push(`${router.name}: \`${masq}\` rewrites ${srcAddr} to ${egress ?? 'its outgoing address'}`);
+    more(`\`${masq}\` rewrites ${srcAddr} to ${egress ?? 'its outgoing address'}`);
   } else if (srcAddr && !(targetOwner && (await routeBack(source.lab.get(targetOwner.name), srcAddr, target.address)).route)) {
-    ctx.notes.push(`${router.name}: no MASQUERADE covers ${srcAddr}`);
+    more(`no MASQUERADE covers ${srcAddr}`);
   }
+  if (routeOn) more(routeOn);
   return undefined;
 }
 
