@@ -6,6 +6,7 @@ import { parseListeners, parseProcSys } from '../../src/parse/proc.js';
 import { ownSteps, packetEnds, type Ctx } from '../../src/diagnose/facts.js';
 import { dedupe } from '../../src/diagnose/format.js';
 import { wrongSourceCheck } from '../../src/diagnose/target.js';
+import { neighborCheck } from '../../src/diagnose/link.js';
 import type { Trace, TraceStep } from '../../src/trace.js';
 
 const seen = (ns: string, chain: 'prerouting' | 'output', packet: string, reply = false): TraceStep => ({ ns, chain, packet, verdict: 'seen', reply });
@@ -79,5 +80,22 @@ describe('the formatter', () => {
       'red: route to 203.0.113.8 via 10.0.0.1',
     ]);
     expect(lines).toEqual(['host: ip nat PREROUTING: `dnat to 10.0.0.2:80` rewrites tcp syn 10.0.0.9:40001 → 198.51.100.2:8080 (iif uplink0) (kernel trace) (×3)', 'red: route to 203.0.113.8 via 10.0.0.1']);
+  });
+});
+
+describe('the link check', () => {
+  const state = (name: string, neighbors: unknown[] = []) => ({ name, links: [], addresses: [], routes: [], routes6: [], neighbors, ipRules: [], ipRules6: [], forwarding: { ipv4: false, ipv6: false } });
+  const ctx = (route: Record<string, unknown>) =>
+    ({ source: { name: 'red' }, target: { protocol: 'tcp', address: '192.168.15.1', port: 9, family: 4 }, route, after: [state('red')], trace: { steps: [], unavailable: [] }, notes: ['red: route'], sysctls: new Map(), log: [] }) as unknown as Ctx;
+
+  test('a local destination (the source\'s own address, dev lo) takes no neighbor: never ARP "on lo"', async () => {
+    expect(await neighborCheck(ctx({ type: 'local', dev: 'lo' }))).toBeUndefined();
+    expect(await neighborCheck(ctx({ dev: 'lo' }))).toBeUndefined();
+  });
+
+  test('an unresolved neighbor on a real link is named (the same facts, dev veth-red)', async () => {
+    const f = await neighborCheck(ctx({ dev: 'veth-red' }));
+    expect(f?.disposition).toBe('NEIGHBOR_UNREACHABLE');
+    expect(f?.says[0]).toMatch(/red: neighbor 192\.168\.15\.1 on veth-red is absent: no namespace in the lab has 192\.168\.15\.1/);
   });
 });
