@@ -376,11 +376,11 @@ export const FAULTS: Fault[] = [
   },
   // ── no check for it: netspec says it cannot tell, with the evidence ──
   {
-    name: 'a fault no check reads (netem drops every reply): "cannot tell why" + the evidence',
-    fault: async (net) => void (await net.blue.netem('veth-blue', { loss: 100 })),
-    disposition: 'NO_REPLY',
-    cause: /blue \(192\.168\.15\.2\): netspec cannot tell why no reply arrived: its route back to \S+ is dev veth-blue, and the kernel trace last saw an answer in blue: blue sent icmp echo-reply 192\.168\.15\.2 → \S+ \(oif veth-blue\)/,
-    not: /ARP|no route back|ignores|FILTERED|reverse-path|another way/,
+    name: 'a fault no check reads (the target\'s link does no ARP): "cannot tell why" + the evidence',
+    fault: async (net) => void (await sh(net.blue, ['ip', 'link', 'set', 'dev', 'veth-blue', 'arp', 'off'])),
+    disposition: 'NEIGHBOR_UNREACHABLE',
+    cause: /red: neighbor 192\.168\.15\.2 on veth-red is (INCOMPLETE|FAILED|absent): netspec cannot tell why: blue has 192\.168\.15\.2 on veth-blue, its links and bridge ports are up and forwarding, and no ARP\/ND setting netspec reads silences it; the kernel trace saw the probe nowhere beyond red/,
+    not: /ARP\/ND replies do not come back|not cabled|isolated|arp_ignore|reverse-path|route back/,
   },
 ];
 
