@@ -14,7 +14,7 @@ import { risenCounters } from '../parse/iptables.js';
 import { risenNft } from '../parse/nft.js';
 import type { NamespaceState } from '../state.js';
 import { describeRoute } from './describe.js';
-import { observe, ownSteps, type Ctx, type Disposition, type Finding } from './facts.js';
+import { observe, ownSteps, readListeners, readSysctls, type Ctx, type Disposition, type Finding } from './facts.js';
 import { dedupe, rewriteLine, tracedPath } from './format.js';
 import { countedDrop, sourceMark, sourceRoute, stepRule, tracedDrop } from './source.js';
 import { neighborCheck } from './link.js';
@@ -52,9 +52,10 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
 
   // a second probe, traced, between two counter snapshots, with the sysctls (and sockets) read after it
   const ports = [target.port, outcome.landing?.port].filter((p): p is number => p !== undefined);
-  const seen = await observe(source, target, { ...options, ports }, [500, 2000], { sysctls: true, listeners: target.protocol !== 'icmp' });
+  const seen = await observe(source, target, { ...options, ports }, [500, 2000]);
+  const reads = log.length;
   log.push(
-    `every namespace$ ip -json (link, addr, neigh, rule, route table all), iptables-save -c, nft -j list ruleset, /proc/sys/net${target.protocol !== 'icmp' ? ', ss -lntu' : ''}; nft monitor with netspec's trace table → ${seen.trace.steps.length} verdicts${seen.trace.unavailable.length ? ` (no trace: ${seen.trace.unavailable.join('; ')})` : ''}`,
+    `every namespace$ ip -json (link, addr, neigh, rule, route table all), iptables-save -c, nft -j list ruleset; nft monitor with netspec's trace table → ${seen.trace.steps.length} verdicts${seen.trace.unavailable.length ? ` (no trace: ${seen.trace.unavailable.join('; ')})` : ''}`,
   );
   const ctx: Ctx = {
     source,
@@ -80,6 +81,13 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     sourceMark,
     (c) => tracedDrop(c, tracedPath),
     countedDrop,
+    // the facts the later checks read, only when the trace and the counters have not told already (the failure path's time)
+    async (c) => {
+      const ss = c.outcome.refused && target.protocol !== 'icmp';
+      [c.sysctls, c.listeners] = await Promise.all([readSysctls(source.lab), ss ? readListeners(source.lab) : Promise.resolve(c.listeners)]);
+      log[reads] = log[reads]!.replace('nft -j list ruleset;', `nft -j list ruleset, /proc/sys/net${ss ? ', ss -lntu' : ''};`);
+      return undefined;
+    },
     refusedCheck,
     wrongSourceCheck,
     icmpErrorCheck,
