@@ -325,6 +325,22 @@ export const FAULTS: Fault[] = [
     not: /no route back|ARP|cannot tell/,
   },
   {
+    name: 'behind a DNAT, the way back is looked up from the replying host\'s real address (policy routing sends it another way)',
+    fault: async (net, lab) => {
+      await lab.host.iptables(['-t', 'nat', '-A', 'PREROUTING', '-d', '198.51.100.2', '-p', 'tcp', '--dport', '8080', '-j', 'DNAT', '--to-destination', `${BLUE}:80`]);
+      await sh(net.blue, ['ip', 'link', 'add', 'side0', 'type', 'veth', 'peer', 'name', 'side1', 'netns', 'green']);
+      await net.blue.up('side0');
+      await net.green.up('side1');
+      await net.blue.addAddress('10.77.0.1/30', 'side0');
+      await net.blue.addRoute('default', { via: '10.77.0.2', table: 100 });
+      await net.blue.addRule({ from: BLUE, table: 100, priority: 100 });
+      return { from: net.wan!.ns, target: { address: '198.51.100.2', port: 8080 } };
+    },
+    disposition: 'NO_REPLY',
+    cause: /blue \(192\.168\.15\.2\): its replies to 198\.51\.100\.1 leave by side0 \(via 10\.77\.0\.2 dev side0 .*table 100\), not by veth-blue/,
+    not: /no route back|ARP|cannot tell|host \(198\.51\.100\.2\)/,
+  },
+  {
     name: 'a prohibit policy rule on the router',
     to: WAN,
     fault: async (_net, lab) => void (await lab.host.addRule({ from: '192.168.15.0/24', action: 'prohibit', priority: 50 })),
