@@ -83,6 +83,31 @@ export const FAULTS: Fault[] = [
     cause: /tcp port 8081 is bound only to 127\.0\.0\.1 \(ss -lntu\), not to 192\.168\.15\.2/,
     not: /ARP|neighbor .* is (INCOMPLETE|FAILED|absent)/,
   },
+  {
+    name: "the source's own native nft output chain drops the probe",
+    fault: async (net) => void (await net.red.exec('nft', ['-f', '-'], { input: 'table inet own { chain out { type filter hook output priority 0; ip daddr 192.168.15.2 drop; }; }' })),
+    disposition: 'FILTERED',
+    cause: /red: dropped by inet own out rule `ip daddr 192\.168\.15\.2 drop` — icmp echo-request 192\.168\.15\.1 → 192\.168\.15\.2 \(oif veth-red\) \(kernel trace\); red's own output filtering, so the packet never left it/,
+    not: /neighbor .* is (INCOMPLETE|FAILED|absent)|ARP/,
+  },
+  {
+    name: 'a default route via a gateway no one has',
+    fault: async (net) => void (await net.red.replaceRoute('default', { via: '192.168.15.77' })),
+    to: WAN,
+    disposition: 'NEIGHBOR_UNREACHABLE',
+    cause: /red: neighbor 192\.168\.15\.77 on veth-red is (INCOMPLETE|FAILED|absent): no namespace in the lab has 192\.168\.15\.77, so nothing answers ARP\/ND for it/,
+    not: /cannot tell|FORWARD|route back/,
+  },
+  {
+    name: 'a DNAT to a port nothing listens on',
+    fault: async (_net, lab) => {
+      await lab.host.iptables(['-t', 'nat', '-A', 'PREROUTING', '-d', '192.168.15.4', '-p', 'tcp', '--dport', '8080', '-j', 'DNAT', '--to-destination', `${BLUE}:81`]);
+      return { target: { address: '192.168.15.4', port: 8080 }, options: { responder: false } };
+    },
+    disposition: 'REFUSED',
+    cause: /192\.168\.15\.2:81: answered with a refusal/,
+    not: /ARP|neighbor .* is (INCOMPLETE|FAILED|absent)|cannot tell/,
+  },
   // ── the link ──
   {
     name: "the target's bridge port is down",

@@ -1,7 +1,8 @@
 /**
  * The kernel facts a diagnosis reads, gathered once per failing probe: the lab's state before and after a traced
- * probe (src/state.ts), the kernel trace (src/trace.ts), the per-interface sysctls of every namespace (`/proc/sys/net`,
- * one process for the whole lab) and, for TCP/UDP, the sockets that listen (`ss`). Checks only read these.
+ * probe (src/state.ts), the kernel trace (src/trace.ts), and — once the trace and the counters have not told — the
+ * per-interface sysctls of every namespace (`/proc/sys/net`, one process for the whole lab) and, after a refusal, the
+ * sockets that listen (`ss`). Checks only read these.
  */
 import { canonical } from '../address.js';
 import type { LinkInfo, Netns, RouteInfo, RouteLookup } from '../netns.js';
@@ -110,8 +111,7 @@ export async function observe(
   target: ProbeTarget,
   options: { from?: string; responder?: boolean; ports: number[] },
   durations: readonly number[],
-  extra: { sysctls?: boolean; listeners?: boolean } = {},
-): Promise<{ before: NamespaceState[]; after: NamespaceState[]; trace: Trace; ran: boolean; why?: string; sysctls: Map<string, Map<string, string>>; listeners: Map<string, Listener[]> }> {
+): Promise<{ before: NamespaceState[]; after: NamespaceState[]; trace: Trace; ran: boolean; why?: string }> {
   const lab = source.lab;
   const before = await readLabState(lab);
   let last: { trace: Trace; error?: unknown; result?: ProbeOutcome } | undefined;
@@ -121,14 +121,10 @@ export async function observe(
     );
     if (last.result && last.result.sent > 0) break;
   }
-  const [after, sysctls, listeners] = await Promise.all([
-    readLabState(lab),
-    extra.sysctls ? readSysctls(lab) : Promise.resolve(new Map<string, Map<string, string>>()),
-    extra.listeners ? readListeners(lab) : Promise.resolve(new Map<string, Listener[]>()),
-  ]);
+  const after = await readLabState(lab);
   const ran = Boolean(last!.result && last!.result.sent > 0);
   const why = ran ? undefined : last!.result ? 'it sent nothing' : ((last!.error as Error)?.message ?? 'unknown');
-  return { before, after, trace: last!.trace, ran, why, sysctls, listeners };
+  return { before, after, trace: last!.trace, ran, why };
 }
 
 // ───────────────────── reading the trace's packets ─────────────────────

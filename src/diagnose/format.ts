@@ -23,8 +23,3 @@ export function tracedPath(trace: Trace): string | undefined {
 
 /** A traced rewrite (DNAT, SNAT…), one line. */
 export const rewriteLine = (r: TraceStep, rule: string): string => `${r.ns}: ${r.chain}: \`${rule}\` rewrites ${r.packet} (kernel trace)`;
-
-/** The numbered lines of a diagnosis. */
-export function numbered(lines: readonly string[]): string[] {
-  return lines.map((h, i) => `${i + 1}. ${h}`);
-}

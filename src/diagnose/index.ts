@@ -67,6 +67,8 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
     // the socket's source address comes from the first lookup, even when a mark sends the packets another way
     srcAddr: fromAddr ?? route.prefsrc,
     ...seen,
+    sysctls: new Map(),
+    listeners: new Map(),
     // the probe's own packets: probes running beside it are traced too
     trace: ownSteps(seen.trace, [target.address, ...(outcome.landing?.address ? [outcome.landing.address] : [])]),
     rawTrace: seen.trace,
