@@ -5,6 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { parseListeners, parseProcSys } from '../../src/parse/proc.js';
 import { ownSteps, packetEnds, type Ctx } from '../../src/diagnose/facts.js';
 import { dedupe } from '../../src/diagnose/format.js';
+import { formatState } from '../../src/report.js';
 import { wrongSourceCheck } from '../../src/diagnose/target.js';
 import { neighborCheck } from '../../src/diagnose/link.js';
 import type { Trace, TraceStep } from '../../src/trace.js';
@@ -97,5 +98,40 @@ describe('the link check', () => {
     const f = await neighborCheck(ctx({ dev: 'veth-red' }));
     expect(f?.disposition).toBe('NEIGHBOR_UNREACHABLE');
     expect(f?.says[0]).toMatch(/red: neighbor 192\.168\.15\.1 on veth-red is absent: no namespace in the lab has 192\.168\.15\.1/);
+  });
+});
+
+describe("the console's state", () => {
+  const ns = (name: string) => ({
+    name,
+    links: [
+      { ifindex: 1, ifname: 'lo', flags: ['UP'], mtu: 65536, operstate: 'UNKNOWN', link_type: 'loopback' },
+      { ifindex: 2, ifname: `veth-${name}`, flags: ['UP'], mtu: 1500, operstate: 'UP', link_type: 'ether', linkinfo: { info_kind: 'veth' } },
+    ],
+    addresses: [
+      { ifindex: 1, ifname: 'lo', operstate: 'UNKNOWN', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
+      { ifindex: 2, ifname: `veth-${name}`, operstate: 'UP', addr_info: [{ family: 'inet', local: `10.0.0.${name.length}`, prefixlen: 24, scope: 'global' }] },
+    ],
+    routes: [{ dst: '10.0.0.0/24', dev: `veth-${name}`, protocol: 'kernel', scope: 'link', prefsrc: `10.0.0.${name.length}` }, { dst: 'default', gateway: '10.0.0.1', dev: `veth-${name}` }],
+    routes6: [],
+    neighbors: [{ dst: '10.0.0.1', dev: `veth-${name}`, lladdr: '02:00:00:00:00:01', state: ['REACHABLE'] }],
+    ipRules: [],
+    ipRules6: [],
+    forwarding: { ipv4: false, ipv6: false },
+    iptables: '',
+    iptablesRules: { tables: [], chains: [], rules: [] },
+    nftRules: { tables: [], chains: [], rules: [] },
+    nft: '',
+    commands: [],
+  });
+  const states = [ns('red'), ns('blue'), ns('green')] as unknown as Parameters<typeof formatState>[0];
+
+  test('the path only, its links on one line, without neighbors, loopback or the routes of addresses; the full dump has all', () => {
+    const concise = formatState(states, { only: ['red', 'blue'], concise: true });
+    expect(concise).toBe(['── namespace red ── forwarding ipv4=0 ipv6=0', '  links veth-red veth UP 10.0.0.3/24', '  route default via 10.0.0.1 dev veth-red', '── namespace blue ── forwarding ipv4=0 ipv6=0', '  links veth-blue veth UP 10.0.0.4/24', '  route default via 10.0.0.1 dev veth-blue'].join('\n'));
+    const full = formatState(states);
+    expect(full).toMatch(/── namespace green ──/);
+    expect(full).toMatch(/neigh 10\.0\.0\.1 dev veth-red lladdr 02:00:00:00:00:01 REACHABLE/);
+    expect(full).toMatch(/link {2}lo +loopback/);
   });
 });
