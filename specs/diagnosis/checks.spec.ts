@@ -55,7 +55,7 @@ describe("a probe's own packets", () => {
 
 describe('a reply from an unexpected source', () => {
   const ctx = (protocol: 'udp' | 'icmp', steps: TraceStep[]) =>
-    ({ source: { name: 'red' }, target: { protocol, address: '192.168.15.20', port: protocol === 'udp' ? 5353 : undefined, family: 4 }, outcome: {}, after: [], rawTrace: { steps, unavailable: [] } }) as unknown as Ctx;
+    ({ source: { name: 'red' }, target: { protocol, address: '192.168.15.20', port: protocol === 'udp' ? 5353 : undefined, family: 4 }, outcome: {}, after: [], rawTrace: { steps, unavailable: [] }, sourcePorts: [40000] }) as unknown as Ctx;
 
   test('a UDP answer from another address than the one probed is named, with the port unreachable it caused', () => {
     const f = wrongSourceCheck(
@@ -65,7 +65,8 @@ describe('a reply from an unexpected source', () => {
     expect(f?.says[0]).toMatch(/red: a reply came from 192\.168\.15\.2, not from 192\.168\.15\.20: udp 192\.168\.15\.2:5353 → 192\.168\.15\.1:40000 \(kernel trace\).*answered that reply with port unreachable/);
   });
 
-  test('an answer from the address probed, or on another port, or an echo reply (no port to tell a probe by) is not one', () => {
+  test('an answer from the address probed, or on another port, or to another probe\'s source port, or an echo reply (no port to tell a probe by) is not one', () => {
+    expect(wrongSourceCheck(ctx('udp', [seen('red', 'prerouting', 'udp 192.168.15.2:5353 → 192.168.15.1:40001 (iif veth-red)', true)]))).toBeUndefined();
     expect(wrongSourceCheck(ctx('udp', [seen('red', 'prerouting', 'udp 192.168.15.20:5353 → 192.168.15.1:40000 (iif veth-red)', true)]))).toBeUndefined();
     expect(wrongSourceCheck(ctx('udp', [seen('red', 'prerouting', 'udp 192.168.15.2:7000 → 192.168.15.1:40000 (iif veth-red)', true)]))).toBeUndefined();
     expect(wrongSourceCheck(ctx('icmp', [seen('red', 'prerouting', 'icmp echo-reply 192.168.15.2 → 192.168.15.1 (iif veth-red)', true)]))).toBeUndefined();

@@ -50,6 +50,8 @@ export interface Ctx {
   trace: Trace;
   /** The whole trace, other probes' packets included (ports tell the probe's own TCP/UDP answers). */
   rawTrace: Trace;
+  /** The explaining probe's own source ports (TCP/UDP). */
+  sourcePorts: number[];
   /** Whether the explaining probe sent anything. */
   ran: boolean;
   why?: string;
@@ -111,7 +113,7 @@ export async function observe(
   target: ProbeTarget,
   options: { from?: string; responder?: boolean; ports: number[] },
   durations: readonly number[],
-): Promise<{ before: NamespaceState[]; after: NamespaceState[]; trace: Trace; ran: boolean; why?: string }> {
+): Promise<{ before: NamespaceState[]; after: NamespaceState[]; trace: Trace; ran: boolean; why?: string; sourcePorts: number[] }> {
   const lab = source.lab;
   const before = await readLabState(lab);
   let last: { trace: Trace; error?: unknown; result?: ProbeOutcome } | undefined;
@@ -124,7 +126,9 @@ export async function observe(
   const after = await readLabState(lab);
   const ran = Boolean(last!.result && last!.result.sent > 0);
   const why = ran ? undefined : last!.result ? 'it sent nothing' : ((last!.error as Error)?.message ?? 'unknown');
-  return { before, after, trace: last!.trace, ran, why };
+  // the explaining probe's own source ports (TCP/UDP: socat's `sourceport=N`): what tells its answers from others'
+  const sourcePorts = [...new Set([...(last!.result?.log ?? []).join('\n').matchAll(/\bsourceport=(\d+)/g)].map((m) => Number(m[1])))];
+  return { before, after, trace: last!.trace, ran, why, sourcePorts };
 }
 
 // ───────────────────── reading the trace's packets ─────────────────────

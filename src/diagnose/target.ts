@@ -52,13 +52,14 @@ export function icmpErrorCheck(ctx: Ctx): Finding | undefined {
 /** A reply that came back from another address than the one probed: the source's socket takes none of it. */
 export function wrongSourceCheck(ctx: Ctx): Finding | undefined {
   const { source, target } = ctx;
-  // only TCP/UDP: their ports tell the probe's own answers from those of probes running beside it (an echo reply does not)
-  if (target.protocol === 'icmp' || target.port === undefined) return undefined;
+  // only TCP/UDP: the explaining probe's source port tells its own answers from those of probes running beside it (an
+  // echo reply has no port to tell it by)
+  if (target.protocol === 'icmp' || target.port === undefined || ctx.sourcePorts.length === 0) return undefined;
   const want = canonical(target.address);
   for (const s of sightings(ctx.rawTrace)) {
     if (s.ns !== source.name || s.chain !== 'prerouting' || !s.reply) continue;
     const p = packetEnds(s.packet);
-    if (!p || /^icmp/.test(p.what) || (p.sport !== target.port && p.sport !== ctx.outcome.landing?.port) || canonical(p.src) === want) continue;
+    if (!p || /^icmp/.test(p.what) || (p.sport !== target.port && p.sport !== ctx.outcome.landing?.port) || !ctx.sourcePorts.includes(p.dport!) || canonical(p.src) === want) continue;
     const unreachable = ctx.rawTrace.steps.some((x) => x.ns === source.name && x.chain === 'output' && x.verdict === 'seen' && /destination-unreachable/.test(x.packet));
     const owner = ownerOf(ctx.after, p.src)?.name;
     return {
