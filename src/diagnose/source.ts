@@ -99,11 +99,15 @@ export function tracedDrop(ctx: Ctx, tracedPath: (trace: Trace) => string | unde
 
 /**
  * No trace (attach mode, NETSPEC_TRACE=0): a DROP/REJECT rule or DROP policy whose counter rose during the probe. With
- * a trace, the trace decides: a counter also counts the packets of probes running beside this one.
+ * a trace, only in a namespace the trace saw the probe's own packets arrive in: a counter also counts the packets of
+ * probes running beside this one (a mesh), which must not be blamed on this one.
  */
 export function countedDrop(ctx: Ctx): Finding | undefined {
-  if (ctx.rawTrace.steps.length > 0) return undefined;
+  // with a trace that missed the verdict (a busy machine), only where the trace saw the probe's own packets arrive
+  const traced = ctx.rawTrace.steps.length > 0;
+  const arrived = new Set(ctx.trace.steps.filter((s) => s.verdict === 'seen' && s.chain === 'prerouting').map((s) => s.ns));
   for (const b of ctx.before) {
+    if (traced && !arrived.has(b.name)) continue;
     const a = ctx.after.find((s) => s.name === b.name);
     if (!a) continue;
     const risen = risenCounters(b.iptablesRules, a.iptablesRules).filter((c) => c.policy === 'DROP' || c.parsed?.target === 'DROP' || c.parsed?.target === 'REJECT');
