@@ -46,7 +46,7 @@ export type { RunResult, RunOptions } from './exec.js';
 export type { LabShell, ShellCommand, ShellOutput } from './shell.js';
 export { parseCidr, parseAddress, parsePrefix, contains, type Cidr, type Family } from './address.js';
 export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOptions } from './reachability.js';
-export { DISPOSITIONS, type Disposition } from './diagnose.js';
+export { DISPOSITIONS, type Disposition } from './diagnose/index.js';
 export {
   existingNamespaces,
   ExistingNamespaces,

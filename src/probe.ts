@@ -302,6 +302,8 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
   // `.not`: ping runs a little past its window, enough for its last request of the window (the verdict needs the first
   // request out for the whole window, counted by ping itself: watchedMs below; a starved ping is tried again for longer)
   let budget = until === 'window' ? durationMs + ICMP_SLACK_MS : durationMs;
+  // the last attempt that ended in an ICMP error: evidence already, should a short retry be cut off before ping spoke
+  let errored: ProbeOutcome | undefined;
   for (let attempt = 1; ; attempt++) {
     const argv = ['timeout', '--preserve-status', '-s', 'INT', '-k', '2', (budget / 1000).toFixed(3), 'ping', '-n', '-c', '1', '-w', String(Math.ceil(budget / 1000) + 1), '-i', String(INTERVAL_MS / 1000)];
     if (from.address ?? from.dev) argv.push('-I', (from.address ?? from.dev)!);
@@ -322,6 +324,7 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
     // the MTU from that error and fragments the next request itself: the ICMP error is retried as any other
     const pmtu = received === 0 && from.dontFragment === true ? pathMtu(out) : undefined;
     log.push(`${source.name}$ ping ${target.address}${from.address ?? from.dev ? ` -I ${from.address ?? from.dev}` : ''} (every ${INTERVAL_MS} ms, ${Math.round(budget)} ms) → ${sent} sent, ${received} received${ttl !== undefined ? ` (reply ttl=${ttl})` : ''}${icmpError ? `; ${icmpError}` : noRoute ? `; ${firstLine(r.stderr).slice(2)}` : ''}`);
+    if (!stats && !noRoute && errored) return errored;
     if (!stats && !noRoute) throw new ProbeError(`the ICMP probe in ${source} gave no result: \`ping\` exited ${r.exitCode}${firstLine(out)}; no verdict`);
     const watchedMs = Math.max(0, sent - 1) * INTERVAL_MS;
     const outcome: ProbeOutcome = { reached: received > 0, refused: false, noRoute, icmpError, ttl, pmtu, elapsedMs: performance.now() - started, sent, watchedMs, log };
@@ -333,6 +336,7 @@ async function icmpProbe(source: Netns, target: ProbeTarget, from: From, duratio
       // assertion keeps trying until its deadline, as the path may be coming up
       const left = started + durationMs - performance.now();
       if (until === 'window' || left < INTERVAL_MS) return outcome;
+      errored = outcome;
       await new Promise((r) => setTimeout(r, INTERVAL_MS));
       budget = left - INTERVAL_MS;
       attempt = 0;

@@ -5,12 +5,12 @@
 import { InvalidInputError, NotFoundError, PrerequisiteError, ProbeError } from './errors.js';
 import { addressFacing, canonical, contains, parseCidr, parseProbeAddress } from './address.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
-import { diagnose } from './diagnose.js';
+import { diagnose } from './diagnose/index.js';
 import { probe as probeOnce, resolveTarget } from './probe.js';
 import { labAddresses } from './state.js';
 import type { Scope } from './scope.js';
 import { Netns } from './netns.js';
-import type { Disposition } from './diagnose.js';
+import type { Disposition } from './diagnose/index.js';
 
 export interface PairResult {
   readonly from: string;

@@ -244,8 +244,11 @@ async function reportLab(lab: Lab, run: LabRun, task: RunnerTest, annotate: Test
   let annotated = true;
   try {
     // Vitest names a copied attachment after the message, so the long texts go without attachments
-    await annotateLate(task, annotate, place, `netspec: the lab's state\n${report.dump}`, 'netspec:state');
-    await annotateLate(task, annotate, place, `netspec: the topology\n\`\`\`mermaid\n${report.mermaid}\n\`\`\``, 'netspec:topology');
+    // the console: the namespaces on the failing probe's path, and the topology as a file (NETSPEC_REPORT=full: all inline)
+    const off = report.offPath.length ? ` (the path's namespaces; ${report.offPath.join(', ')} in the report file, or here with NETSPEC_REPORT=full)` : '';
+    await annotateLate(task, annotate, place, `netspec: the lab's state${off}\n${report.console}`, 'netspec:state');
+    if (process.env.NETSPEC_REPORT === 'full') await annotateLate(task, annotate, place, `netspec: the topology\n\`\`\`mermaid\n${report.mermaid}\n\`\`\``, 'netspec:topology');
+    else await annotateLate(task, annotate, place, 'netspec: the topology (Mermaid)', 'netspec:topology', { path: report.files.mermaid, contentType: 'text/plain' });
     await annotateLate(task, annotate, place, 'netspec: picture', 'netspec:picture', { path: report.files.svg, contentType: 'image/svg+xml' });
   } catch (error) {
     annotated = false;

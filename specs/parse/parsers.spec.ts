@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbors, parseNexthops, parseNsIds, parseRoutes, splitJsonArrays } from '../../src/parse/ip.js';
-import { describeRule } from '../../src/diagnose.js';
+import { describeRule } from '../../src/diagnose/index.js';
 import { addressMatches, counters, dnatFor, hasOption, judge, masqueradeSource, masquerades, option, parseIptablesSave, policyOf, risenCounters } from '../../src/parse/iptables.js';
 import { dropPolicies, formatNft, nativeOnly, nftDnatFor, nftSourceNat, parseNftJson, risenNft, setElements } from '../../src/parse/nft.js';
-import { describeRoute } from '../../src/diagnose.js';
+import { describeRoute } from '../../src/diagnose/index.js';
 import { parseNeighborTableStat } from '../../src/parse/proc.js';
 
 const captured = (name: string) => readFileSync(new URL(`./captured/${name}`, import.meta.url), 'utf8');

@@ -10,7 +10,7 @@ import { InvalidInputError, ProbeError, type Lab, type Netns } from '../../src/i
 import { parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseRoutes } from '../../src/parse/ip.js';
 import { dnatFor, parseIptablesSave } from '../../src/parse/iptables.js';
 import { parseNftJson } from '../../src/parse/nft.js';
-import { describeRule } from '../../src/diagnose.js';
+import { describeRule } from '../../src/diagnose/index.js';
 import { formatState } from '../../src/report.js';
 import { readLabState } from '../../src/state.js';
 import { serve } from '../../src/probe.js';

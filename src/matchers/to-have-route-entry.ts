@@ -6,7 +6,7 @@ import { InvalidInputError } from '../errors.js';
 import { canonical, parseAddress, parsePrefix } from '../address.js';
 import { checkIfname } from '../names.js';
 import type { RouteInfo } from '../netns.js';
-import { describeRoute } from '../diagnose.js';
+import { describeRoute } from '../diagnose/index.js';
 import { ROUTE_TYPES, routeTable, wholeNumber, type RouteTable, type RouteType } from '../steps/route.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 

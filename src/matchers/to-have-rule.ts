@@ -13,7 +13,7 @@ import type { IpRule } from '../netns.js';
 import { routeTable, wholeNumber } from '../steps/route.js';
 import { RULE_ACTIONS, RULE_OPTION_KEYS, checkIpproto, checkRange, checkTos, type RuleOptions } from '../steps/ip-rule.js';
 import { ruleAction, ruleExtras, ruleSelectors } from '../parse/ip.js';
-import { describeRule } from '../diagnose.js';
+import { describeRule } from '../diagnose/index.js';
 import { bullet, checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
 
 /** The rule's fields, as addRule takes them (`from: 'all'` too: a rule that matches every source); any subset matches. */

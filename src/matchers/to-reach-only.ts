@@ -6,7 +6,7 @@
  */
 import { InvalidInputError, ProbeError } from '../errors.js';
 import { canonical } from '../address.js';
-import { explainReach } from '../diagnose.js';
+import { explainReach } from '../diagnose/index.js';
 import { explainDnat } from '../landing.js';
 import { resolveTarget } from '../probe.js';
 import { groupRuns, portRanges, sweepPorts, type ExposedPort, type SweepResult } from '../exposure.js';

@@ -5,7 +5,7 @@
  */
 import { InvalidInputError, ProbeError } from '../errors.js';
 import { canonical, parseProbeAddress } from '../address.js';
-import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose.js';
+import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose/index.js';
 import { icmpHeaders, probe, resolveTarget, type PacketOptions, type ProbeOutcome, type Protocol } from '../probe.js';
 import type { Netns } from '../netns.js';
 import { bullet, checkOptions, MAX_MS, commands, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';

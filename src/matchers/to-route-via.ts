@@ -4,7 +4,7 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { canonical, parseAddress, parsePrefix } from '../address.js';
-import { describeRoute } from '../diagnose.js';
+import { describeRoute } from '../diagnose/index.js';
 import { checkIfname } from '../names.js';
 import { ROUTE_TYPES, routeTable, type RouteTable, type RouteType } from '../steps/route.js';
 import type { RouteInfo, RouteLookup } from '../netns.js';

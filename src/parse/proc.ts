@@ -48,3 +48,40 @@ export function parseUdpCounters(text: string, family: 4 | 6): UdpCounters | und
   const outDatagrams = v[n.indexOf('OutDatagrams')];
   return inDatagrams !== undefined && outDatagrams !== undefined && Number.isFinite(inDatagrams) && Number.isFinite(outDatagrams) ? { inDatagrams, outDatagrams } : undefined;
 }
+
+/**
+ * `grep -r '' /proc/sys/net/…` output (`/proc/sys/net/ipv4/conf/eth0/forwarding:1`, one file a line) as a map from the
+ * key in slash form (`net/ipv4/conf/eth0/forwarding`: an interface name may hold a dot, so the slash form is the
+ * unambiguous one) to its value. Lines of another shape (an unreadable file's error) are skipped.
+ */
+export function parseProcSys(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\/proc\/sys\/([^:]+):(.*)$/.exec(line);
+    if (m) out.set(m[1]!, m[2]!.trim());
+  }
+  return out;
+}
+
+/** A listening (TCP) or bound (UDP) socket, from `ss -Hlntu`. */
+export interface Listener {
+  protocol: 'tcp' | 'udp';
+  /** The bound address (`0.0.0.0`, `::` or `*` for any), without brackets or a `%dev` suffix. */
+  address: string;
+  port: number;
+  /** `%dev` of a socket bound to an interface. */
+  dev?: string;
+}
+
+/** `ss -Hlntu` lines: `tcp LISTEN 0 4096 127.0.0.1:80 0.0.0.0:*`, `udp UNCONN 0 0 [::]:53 [::]:*`. */
+export function parseListeners(text: string): Listener[] {
+  const out: Listener[] = [];
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 5 || (cols[0] !== 'tcp' && cols[0] !== 'udp')) continue;
+    const m = /^\[?([^\]%]*?)(?:%([^\]]+))?\]?:(\d+|\*)$/.exec(cols[4]!);
+    if (!m || m[3] === '*') continue;
+    out.push({ protocol: cols[0], address: m[1] || '*', port: Number(m[3]), ...(m[2] ? { dev: m[2] } : {}) });
+  }
+  return out;
+}
