@@ -32,6 +32,12 @@ signal.signal(signal.SIGINT, lambda *_: None)
 sel = selectors.DefaultSelector()
 out = sys.stdout.buffer
 procs = {}
+def signame(n):
+    # Signals knows SIGRTMIN and SIGRTMAX but none between: name those as kill -l does (a ValueError here ended the loop)
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return "SIGRTMIN+%d" % (n - signal.SIGRTMIN) if signal.SIGRTMIN < n < signal.SIGRTMAX else "SIG%d" % n
 def send(o):
     out.write(json.dumps(o, separators=(",", ":")).encode() + b"\n")
 class Job:
@@ -130,7 +136,7 @@ class Job:
         s.exit = rc
         s.exited_at = s.last = time.monotonic()
         s.close_stdin()
-        send({"id": s.id, "exit": rc if rc >= 0 else None, "signal": signal.Signals(-rc).name if rc < 0 else None})
+        send({"id": s.id, "exit": rc if rc >= 0 else None, "signal": signame(-rc) if rc < 0 else None})
     def finish_if_drained(s, now):
         if s.exit is None:
             return
