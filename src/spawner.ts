@@ -272,9 +272,16 @@ export class Spawner {
   hold(id: number, on: boolean): void {
     if (on && this.#jobs.has(id)) this.#holding.add(id);
     else this.#holding.delete(id);
+    // the process handle too: if the spawner dies, its stdout closes before its 'exit' event, which fails the held jobs;
+    // with only the pipe held, the event loop could end in between and the calls never settled
     const out = this.#child.stdout as unknown as { ref?: () => void; unref?: () => void };
-    if (this.#holding.size > 0) out.ref?.();
-    else out.unref?.();
+    if (this.#holding.size > 0) {
+      out.ref?.();
+      this.#child.ref();
+    } else {
+      out.unref?.();
+      this.#child.unref();
+    }
   }
 
   #read(data: string): void {
