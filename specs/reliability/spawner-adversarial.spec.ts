@@ -1,7 +1,6 @@
 // An adversarial review of the spawner (src/spawner.ts) and runViaSpawner (src/exec.ts). Tests that end a spawner do it
 // in a Node process of their own (a small script run with tsx), so that this file never ends its worker's spawner and
 // can run beside every other file.
-import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { expect, test, vi } from '../../src/vitest.js';
 import { CommandError } from '../../src/index.js';
@@ -13,19 +12,16 @@ vi.setConfig({ testTimeout: 60_000 });
 
 const root = new URL('../../', import.meta.url).pathname;
 
-/** Run `body` (ES module code with `run`, `spawnerPid` and `sleep` in scope) in a Node process of its own. */
+/** Run `body` (ES module code with `run`, `spawnerPid`, `sleep`, readFileSync and readdirSync in scope) in a Node process of its own. */
 async function script(body: string): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }> {
   const code = [
-    `import { run } from '${root}src/exec.ts'; import { spawnerPid } from '${root}src/spawner.ts';`,
+    `import { run } from '${root}src/exec.ts'; import { spawnerPid } from '${root}src/spawner.ts'; import { readFileSync, readdirSync } from 'node:fs';`,
     'const sleep = (ms) => new Promise((r) => setTimeout(r, ms));',
     body,
   ].join('\n');
   const r = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, reject: false, timeout: 30_000, env: { NETSPEC_SPAWNER: '' } });
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
 }
-
-/** The children of `pid` (Linux keeps the list per thread; the spawner has one). */
-const childrenOf = (pid: number) => `readFileSync('/proc/${'${'}${pid}}/task/${'${'}${pid}}/children', 'utf8')`;
 
 test('a command ended by a real-time signal (35-63) fails with that signal, and the commands beside it go on', async () => {
   // main: signal.Signals(40) raised ValueError in the spawner's loop: it died, and every command in flight got ESPAWNER
@@ -38,4 +34,41 @@ test('a command ended by a real-time signal (35-63) fails with that signal, and 
   expect((await run(['sh', '-c', 'kill -34 $$'], { intent: 'rt34', reject: false })).signal).toBe('SIGRTMIN');
   expect((await run(['sh', '-c', 'kill -64 $$'], { intent: 'rt64', reject: false })).signal).toBe('SIGRTMAX');
   expect(await within(beside, 10_000, 'beside')).toMatchObject({ exitCode: 0, stdout: 'beside\n' });
+});
+
+test('a spawner that dies while the only command is in flight: the call still settles (the process does not exit under it)', async () => {
+  // main: the spawner's process handle was unref()ed; once its stdout closed, nothing held the event loop, and the
+  // process exited (code 13, an unsettled top-level await) before the 'exit' event that fails the call
+  const r = await script(
+    [
+      "const p = run(['sleep', '5'], { intent: 'in flight' }).then(() => 'resolved', (e) => e.constructor.name + ' ' + e.cause?.code);",
+      'await sleep(300);',
+      "process.kill(spawnerPid(), 'SIGKILL');",
+      'console.log(await p);',
+    ].join('\n'),
+  );
+  expect(r).toMatchObject({ exitCode: 0, stdout: 'CommandError ESPAWNER' });
+});
+
+test('a spawner that dies leaves no command of its running: the call stops its process group before it throws', async () => {
+  // main: the command went on with no deadline and nobody reading its output (an orphan of the machine's init)
+  const r = await script(
+    [
+      "const p = run(['sh', '-c', 'sleep 30 & sleep 30'], { intent: 'in flight', timeoutMs: 20_000 }).catch((e) => e);",
+      'await sleep(300);',
+      // the command is the spawner's only child (Linux lists children per thread; the spawner has one)
+      'const sp = spawnerPid(); const pid = Number(readFileSync(`/proc/${sp}/task/${sp}/children`, "utf8").trim());',
+      "process.kill(spawnerPid(), 'SIGKILL');",
+      'const e = await p;',
+      "const alive = (n) => { try { return !/\\) Z /.test(readFileSync(`/proc/${n}/stat`, 'utf8')); } catch { return false; } };",
+      'const group = () => readdirSync("/proc").filter((n) => /^\\d+$/.test(n)).filter((n) => { try { const s = readFileSync(`/proc/${n}/stat`, "utf8"); return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[2]) === pid && alive(n); } catch { return false; } }).map(Number);',
+      'console.log(JSON.stringify({ error: e.constructor.name, pid, left: group() }));',
+    ].join('\n'),
+  );
+  expect(r.exitCode).toBe(0);
+  const out = JSON.parse(r.stdout) as { error: string; pid: number; left: number[] };
+  // clean up what main's code left behind (ours: started by this test)
+  for (const pid of out.left) process.kill(pid, 'SIGKILL');
+  expect(out.pid).toBeGreaterThan(0);
+  expect(out).toMatchObject({ error: 'CommandError', left: [] });
 });
