@@ -56,8 +56,20 @@ class Job:
         inp = req.get("input")
         io = req.get("stdio") or ["pipe" if inp is not None else "ignore", "pipe", "pipe"]
         mode = lambda m: subprocess.PIPE if m == "pipe" else subprocess.DEVNULL
-        s.p = subprocess.Popen(req["argv"], cwd=req.get("cwd"), env=req["env"], start_new_session=req.get("session", True),
-                               stdin=mode(io[0]), stdout=mode(io[1]), stderr=mode(io[2]))
+        popen = lambda argv: subprocess.Popen(argv, cwd=req.get("cwd"), env=req["env"], start_new_session=req.get("session", True),
+                                              stdin=mode(io[0]), stdout=mode(io[1]), stderr=mode(io[2]))
+        try:
+            s.p = popen(req["argv"])
+        except OSError as e:
+            # as execvp does (and so Node's spawn, nsenter, a shell): a file of no executable format (a script without
+            # "#!") is run by /bin/sh; the file is argv[0] if it names a path, else the first executable one on PATH
+            if e.errno != errno.ENOEXEC:
+                raise
+            name = req["argv"][0]
+            if "/" not in name:
+                name = next((p for p in (os.path.join(d or ".", name) for d in os.get_exec_path(req["env"]))
+                             if os.path.isfile(p) and os.access(p, os.X_OK)), name)
+            s.p = popen(["/bin/sh", name] + req["argv"][1:])
         send({"id": rid, "pid": s.p.pid})
         for n, f in ((1, s.p.stdout), (2, s.p.stderr)):
             if f is None:

@@ -1,6 +1,9 @@
 // An adversarial review of the spawner (src/spawner.ts) and runViaSpawner (src/exec.ts). Tests that end a spawner do it
 // in a Node process of their own (a small script run with tsx), so that this file never ends its worker's spawner and
 // can run beside every other file.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { expect, test, vi } from '../../src/vitest.js';
 import { CommandError } from '../../src/index.js';
@@ -71,4 +74,24 @@ test('a spawner that dies leaves no command of its running: the call stops its p
   for (const pid of out.left) process.kill(pid, 'SIGKILL');
   expect(out.pid).toBeGreaterThan(0);
   expect(out).toMatchObject({ error: 'CommandError', left: [] });
+});
+
+test('an executable file without "#!" runs with /bin/sh, as on the execa path (execvp), by path and found on PATH', async () => {
+  // main: the spawner reported ENOEXEC ("Exec format error", a CommandError) where execa ran the script
+  const dir = mkdtempSync(join(tmpdir(), 'netspec-noshebang-'));
+  try {
+    writeFileSync(join(dir, 'netspec-plain-script'), 'echo "ran $# $1"; echo err >&2; exit 4\n', { mode: 0o755 });
+    const file = join(dir, 'netspec-plain-script');
+    const mine = await run([file, 'a b'], { intent: 'plain script', reject: false });
+    const theirs = await execa(file, ['a b'], { reject: false, stdin: 'ignore', stripFinalNewline: false });
+    expect({ exitCode: mine.exitCode, stdout: mine.stdout, stderr: mine.stderr }).toEqual({ exitCode: 4, stdout: 'ran 1 a b\n', stderr: 'err\n' });
+    expect({ exitCode: theirs.exitCode, stdout: theirs.stdout, stderr: theirs.stderr }).toEqual({ exitCode: 4, stdout: 'ran 1 a b\n', stderr: 'err\n' });
+    const onPath = await run(['netspec-plain-script', 'x'], { intent: 'plain script on PATH', reject: false, env: { PATH: `${dir}:/usr/bin:/bin` } });
+    expect({ exitCode: onPath.exitCode, stdout: onPath.stdout }).toEqual({ exitCode: 4, stdout: 'ran 1 x\n' });
+    // a file that is not executable at all is still refused (EACCES), as by execa
+    writeFileSync(join(dir, 'not-executable'), 'echo no\n', { mode: 0o644 });
+    await expect(run([join(dir, 'not-executable')], { intent: 'not executable' })).rejects.toThrow(/Permission denied|EACCES/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
