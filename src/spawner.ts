@@ -104,6 +104,10 @@ class Job:
             except OSError:
                 pass
     def on_in(s):
+        # a write event of this round can come after the exit event of the same round, which closed stdin (a background
+        # process still reading it kept it writable): the closed file's fileno() raised ValueError and ended the loop
+        if s.p.stdin is None or s.p.stdin.closed:
+            return
         try:
             n = os.write(s.p.stdin.fileno(), s.inp[:1 << 16])
             del s.inp[:n]

@@ -115,3 +115,22 @@ test('a stdin of 32 MB costs the spawner well under a second of CPU, not a quadr
   // measured: 0.45 s on this change, 14.5 s on main (a loaded 2-core machine); 5 s leaves room for commands beside it
   expect(cpuSeconds(pid) - before).toBeLessThan(5);
 });
+
+test('a command that exits while a background process still reads its stdin (input half written) ends neither the spawner nor the calls beside it', async () => {
+  // main: the exit event closed stdin, a write event of the same select round then used the closed file: ValueError,
+  // the spawner died and every call in flight failed with ESPAWNER (498 of 500 in a probe)
+  await run(['true'], { intent: 'start it' });
+  const pid = spawnerPid();
+  const input = 'q'.repeat(1 << 20);
+  for (let round = 0; round < 3; round++) {
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) =>
+        run(['sh', '-c', '{ (sleep 0.2; cat >/dev/null) <&3 & } 3<&0; sleep 0.2; echo done'], { intent: `reader ${round}.${i}`, input, timeoutMs: 20_000 }),
+      ),
+    );
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message).split('\n').at(-1)] : []));
+    expect(failed).toEqual([]);
+    expect(results.every((r) => r.status === 'fulfilled' && r.value.stdout === 'done\n')).toBe(true);
+  }
+  expect(spawnerPid()).toBe(pid);
+});
