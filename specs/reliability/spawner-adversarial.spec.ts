@@ -134,3 +134,22 @@ test('a command that exits while a background process still reads its stdin (inp
   }
   expect(spawnerPid()).toBe(pid);
 });
+
+test('exit codes 0-255 and deaths by signal map as through execa (exit code, signal name, failure)', async () => {
+  const argvs = [
+    ...[0, 1, 2, 126, 127, 128, 200, 255].map((code) => ['sh', '-c', `exit ${code}`]),
+    ...['HUP', 'INT', 'ABRT', 'KILL', 'SEGV', 'PIPE', 'USR1', 'TERM', 'BUS'].map((sig) => ['sh', '-c', `kill -${sig} $$`]),
+  ];
+  for (const argv of argvs) {
+    const mine = await run(argv, { intent: 'status', reject: false });
+    const theirs = await execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore' });
+    expect({ argv, exitCode: mine.exitCode, signal: mine.signal }).toEqual({ argv, exitCode: theirs.exitCode ?? -1, signal: theirs.signal ?? undefined });
+  }
+});
+
+test('output of exactly 16 MiB is whole; one byte more is an error naming the cap, even with reject: false', async () => {
+  const cap = 16 * 1024 * 1024;
+  const whole = await run(['head', '-c', String(cap), '/dev/zero'], { intent: 'at the cap' });
+  expect(whole.stdout.length).toBe(cap);
+  await expect(run(['head', '-c', String(cap + 1), '/dev/zero'], { intent: 'over the cap', reject: false })).rejects.toThrow(/more than 16 MiB on one stream \(netspec's output cap\)/);
+});
