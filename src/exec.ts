@@ -302,7 +302,12 @@ async function runViaSpawner(
           exit = { code, signal };
         },
         onDone: () => resolve({}),
-        onError: (code, message) => resolve({ error: { code, message } }),
+        onError: (code, message) => {
+          // the spawner went away with the command running: nobody reads its pipes and no deadline holds it any more;
+          // stop its group (inside the lab too) before the call throws, as an abort does
+          if (group) stop(0);
+          resolve({ error: { code, message } });
+        },
       },
     );
     if (options.timeoutMs !== undefined) timer = setTimeout(() => stop(KILL_GRACE_MS), options.timeoutMs);

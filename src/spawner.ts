@@ -32,6 +32,12 @@ signal.signal(signal.SIGINT, lambda *_: None)
 sel = selectors.DefaultSelector()
 out = sys.stdout.buffer
 procs = {}
+def signame(n):
+    # Signals knows SIGRTMIN and SIGRTMAX but none between: name those as kill -l does (a ValueError here ended the loop)
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return "SIGRTMIN+%d" % (n - signal.SIGRTMIN) if signal.SIGRTMIN < n < signal.SIGRTMAX else "SIG%d" % n
 def send(o):
     out.write(json.dumps(o, separators=(",", ":")).encode() + b"\n")
 class Job:
@@ -50,8 +56,20 @@ class Job:
         inp = req.get("input")
         io = req.get("stdio") or ["pipe" if inp is not None else "ignore", "pipe", "pipe"]
         mode = lambda m: subprocess.PIPE if m == "pipe" else subprocess.DEVNULL
-        s.p = subprocess.Popen(req["argv"], cwd=req.get("cwd"), env=req["env"], start_new_session=req.get("session", True),
-                               stdin=mode(io[0]), stdout=mode(io[1]), stderr=mode(io[2]))
+        popen = lambda argv: subprocess.Popen(argv, cwd=req.get("cwd"), env=req["env"], start_new_session=req.get("session", True),
+                                              stdin=mode(io[0]), stdout=mode(io[1]), stderr=mode(io[2]))
+        try:
+            s.p = popen(req["argv"])
+        except OSError as e:
+            # as execvp does (and so Node's spawn, nsenter, a shell): a file of no executable format (a script without
+            # "#!") is run by /bin/sh; the file is argv[0] if it names a path, else the first executable one on PATH
+            if e.errno != errno.ENOEXEC:
+                raise
+            name = req["argv"][0]
+            if "/" not in name:
+                name = next((p for p in (os.path.join(d or ".", name) for d in os.get_exec_path(req["env"]))
+                             if os.path.isfile(p) and os.access(p, os.X_OK)), name)
+            s.p = popen(["/bin/sh", name] + req["argv"][1:])
         send({"id": rid, "pid": s.p.pid})
         for n, f in ((1, s.p.stdout), (2, s.p.stderr)):
             if f is None:
@@ -59,7 +77,8 @@ class Job:
             os.set_blocking(f.fileno(), False)
             s.pipes[f.fileno()] = (n, f)
             sel.register(f, selectors.EVENT_READ, (s, "out"))
-        s.inp = b"" if inp is None else base64.b64decode(inp)
+        # a bytearray: the bytes written are cut from its front in O(1) (a bytes slice copied the whole rest each time)
+        s.inp = bytearray() if inp is None else bytearray(base64.b64decode(inp))
         s.ending = not s.long
         if s.p.stdin is not None:
             os.set_blocking(s.p.stdin.fileno(), False)
@@ -85,13 +104,17 @@ class Job:
             except OSError:
                 pass
     def on_in(s):
+        # a write event of this round can come after the exit event of the same round, which closed stdin (a background
+        # process still reading it kept it writable): the closed file's fileno() raised ValueError and ended the loop
+        if s.p.stdin is None or s.p.stdin.closed:
+            return
         try:
             n = os.write(s.p.stdin.fileno(), s.inp[:1 << 16])
-            s.inp = s.inp[n:]
+            del s.inp[:n]
         except BlockingIOError:
             return
         except OSError:
-            s.inp = b""
+            s.inp = bytearray()
             s.ending = True
         if not s.inp:
             if s.ending:
@@ -130,7 +153,7 @@ class Job:
         s.exit = rc
         s.exited_at = s.last = time.monotonic()
         s.close_stdin()
-        send({"id": s.id, "exit": rc if rc >= 0 else None, "signal": signal.Signals(-rc).name if rc < 0 else None})
+        send({"id": s.id, "exit": rc if rc >= 0 else None, "signal": signame(-rc) if rc < 0 else None})
     def finish_if_drained(s, now):
         if s.exit is None:
             return
@@ -157,21 +180,30 @@ def handle(line):
         send({"id": rid, "error": str(e), "code": "EINVAL"})
 os.set_blocking(0, False)
 sel.register(0, selectors.EVENT_READ, (None, "req"))
-buf = b""
+# a request line (several MB with a big stdin) arrives in many reads: keep the pieces and look for the newline in each new
+# read only (joining and scanning the whole line on every read made big inputs quadratic)
+parts = []
 while True:
     timeout = IDLE / 2 if any(j.exit is not None and not j.long for j in procs.values()) else None
     for key, _ in sel.select(timeout):
         job, what = key.data
         if what == "req":
             try:
-                data = os.read(0, 1 << 16)
+                data = os.read(0, 1 << 20)
             except BlockingIOError:
                 continue
             if not data:
                 sys.exit(0)
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
+            start = 0
+            while True:
+                nl = data.find(b"\n", start)
+                if nl == -1:
+                    parts.append(data[start:])
+                    break
+                parts.append(data[start:nl])
+                line = b"".join(parts)
+                parts = []
+                start = nl + 1
                 if line:
                     handle(line)
         elif job.id not in procs:
@@ -266,9 +298,16 @@ export class Spawner {
   hold(id: number, on: boolean): void {
     if (on && this.#jobs.has(id)) this.#holding.add(id);
     else this.#holding.delete(id);
+    // the process handle too: if the spawner dies, its stdout closes before its 'exit' event, which fails the held jobs;
+    // with only the pipe held, the event loop could end in between and the calls never settled
     const out = this.#child.stdout as unknown as { ref?: () => void; unref?: () => void };
-    if (this.#holding.size > 0) out.ref?.();
-    else out.unref?.();
+    if (this.#holding.size > 0) {
+      out.ref?.();
+      this.#child.ref();
+    } else {
+      out.unref?.();
+      this.#child.unref();
+    }
   }
 
   #read(data: string): void {
