@@ -24,6 +24,8 @@ import type { Netns } from './netns.js';
 import type { Scope } from './scope.js';
 import { checkRan, firstLine } from './landing.js';
 import { labAddresses, ownerIn } from './state.js';
+import { counterValue, tableSetElements } from './parse/nft.js';
+import { firstArray } from './parse/ip.js';
 
 /** One port of the target that the source's probes reached: where the probe was delivered (after every NAT). */
 export interface ExposedPort {
@@ -301,18 +303,10 @@ async function readSeen(lab: Scope, names: readonly string[], table: string, pro
       if (lab.namespaces().includes(ns) || ns === 'host') throw new ProbeError(`netspec's sweep observer could not be read in ${ns} (its table is missing: something deleted it), so which probes were delivered there is unknown; no verdict`);
       continue;
     }
-    let json: { nftables?: { set?: { elem?: unknown[] } }[] };
-    try {
-      json = JSON.parse(text) as typeof json;
-    } catch {
-      throw new ProbeError(`${ns}$ ${argv.join(' ')} printed something that is not JSON (${text.slice(0, 80)}); no verdict`);
-    }
-    for (const item of json.nftables ?? []) {
-      for (const el of item.set?.elem ?? []) {
-        const c = (el as { concat?: unknown[]; elem?: { val?: { concat?: unknown[] } } }).concat ?? (el as { elem?: { val?: { concat?: unknown[] } } }).elem?.val?.concat;
-        if (!c || c.length !== 3) continue;
-        out.push({ ns, protocol, address: String(c[0]), landedPort: Number(c[1]), port: Number(c[2]) });
-      }
+    // src/parse/nft.ts: output that is not nft's JSON, or an element of another shape, is a ProbeError naming the command
+    for (const c of tableSetElements(text, `${ns}$ ${argv.join(' ')}`).get('seen') ?? []) {
+      if (c.length !== 3) continue;
+      out.push({ ns, protocol, address: String(c[0]), landedPort: Number(c[1]), port: Number(c[2]) });
     }
   }
   return out;
@@ -330,11 +324,14 @@ async function readCounters(lab: Scope, names: readonly string[], table: string)
   const out = new Map<string, { left: number; arrived: number }>();
   for (const ns of names) {
     const counts = { left: 0, arrived: 0 };
+    const text = outputs.get(ns) ?? '';
+    if (!text.trim()) {
+      out.set(ns, counts);
+      continue;
+    }
     try {
-      for (const item of (JSON.parse(outputs.get(ns) || '{}') as { nftables?: { counter?: { name: string; packets: number } }[] }).nftables ?? []) {
-        if (item.counter?.name === 'left') counts.left = item.counter.packets;
-        if (item.counter?.name === 'arrived') counts.arrived = item.counter.packets;
-      }
+      counts.left = counterValue(text, 'left', `${ns}$ ${argv.join(' ')}`).packets;
+      counts.arrived = counterValue(text, 'arrived', `${ns}$ ${argv.join(' ')}`).packets;
     } catch {
       continue;
     }
@@ -393,11 +390,11 @@ async function dropCounters(lab: Scope, names: readonly string[]): Promise<numbe
   for (const ns of names) {
     const [links = '', qdiscs = '', ...conntrack] = (outputs.get(ns) ?? '').trim().split('\n');
     try {
-      for (const link of JSON.parse(links || '[]') as { stats64?: { rx?: { dropped?: number; missed?: number }; tx?: { dropped?: number } } }[]) {
+      for (const link of firstArray(links, 'ip -s -j link show') as { stats64?: { rx?: { dropped?: number; missed?: number }; tx?: { dropped?: number } } }[]) {
         sum += (link.stats64?.rx?.dropped ?? 0) + (link.stats64?.rx?.missed ?? 0) + (link.stats64?.tx?.dropped ?? 0);
       }
       // a qdisc's drops (tbf, netem…) are its own, not the link's; the kernel does not tell a raw socket about them
-      for (const q of JSON.parse(qdiscs || '[]') as { drops?: number }[]) sum += q.drops ?? 0;
+      for (const q of firstArray(qdiscs, 'tc -s -j qdisc show') as { drops?: number }[]) sum += q.drops ?? 0;
     } catch {
       /* a namespace whose counters cannot be read adds nothing; the observer's reading still decides */
     }
