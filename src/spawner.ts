@@ -18,7 +18,7 @@
  * `NETSPEC_SPAWNER=node` turns it off (every command through execa, as before); it is off by itself where no python3
  * runs, and a spawner that died is replaced for the next command.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
@@ -354,10 +354,23 @@ function findPython(): string | null {
   return null;
 }
 
+/**
+ * The python3 found, if it has what the spawner imports: Debian's python3-minimal alone lacks `json` (it is in
+ * libpython3.X-stdlib), and a spawner that cannot start would fail every command. Asked once per process; without it,
+ * commands start through execa (slower), and netspec says so once.
+ */
+function usable(found: string | null): string | null {
+  if (found === null) return null;
+  const check = spawnSync(found, ['-I', '-S', '-c', 'import base64, errno, json, os, selectors, signal, subprocess, sys, time'], { stdio: 'ignore', timeout: 10_000 });
+  if (check.status === 0) return found;
+  process.stderr.write(`netspec: ${found} cannot run netspec's spawner (its standard library is missing: install the python3 package); commands start through execa, which is slower\n`);
+  return null;
+}
+
 /** The spawner of this process, started on first use; undefined where it cannot run (no python3, or turned off). */
 export function spawner(): Spawner | undefined {
   if (process.env.NETSPEC_SPAWNER === 'node') return undefined;
-  if (python === undefined) python = findPython();
+  if (python === undefined) python = usable(findPython());
   if (python === null) return undefined;
   if (!current || current.dead) current = new Spawner(python);
   return current;
