@@ -29,17 +29,35 @@ async function machine() {
   };
 }
 
-function processesIn(pidNamespaces: Set<string>): number {
-  let n = 0;
+/** The live processes (not zombies) in the labs' pid namespaces, as "pid name state". */
+function processesIn(pidNamespaces: Set<string>): string[] {
+  const found: string[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
-      if (pidNamespaces.has(readlinkSync(`/proc/${d}/ns/pid`)) && !/\) Z /.test(readFileSync(`/proc/${d}/stat`, 'utf8'))) n++;
+      if (!pidNamespaces.has(readlinkSync(`/proc/${d}/ns/pid`))) continue;
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const m = /^\d+ \((.*)\) (\S)/s.exec(stat);
+      if (m && m[2] !== 'Z') found.push(`${d} ${m[1]} ${m[2]}`);
     } catch {
       /* gone */
     }
   }
-  return n;
+  return found;
+}
+
+/**
+ * A lab's processes die when its pid namespace's init does: the kernel kills them, asynchronously. On a loaded machine
+ * that can take longer than the half second given to the last labs, so wait (up to 10 s) until they are gone; what is
+ * still alive then has leaked.
+ */
+async function survivors(pidNamespaces: Set<string>): Promise<string[]> {
+  let left = processesIn(pidNamespaces);
+  for (let i = 0; i < 100 && left.length; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = processesIn(pidNamespaces);
+  }
+  return left;
 }
 
 const outcomes = { ok: 0, threw: 0, badInput: 0, failedProbe: 0 };
@@ -90,13 +108,15 @@ const elapsed = (performance.now() - started) / 1000;
 await new Promise((r) => setTimeout(r, 500)); // let the kernel finish freeing the last labs
 globalThis.gc?.();
 const after = await machine();
+const alive = await survivors(pidNamespaces);
 const leaked = {
   namespaces: after.namespaces - before.namespaces,
   links: after.links - before.links,
   mounts: after.mounts - before.mounts,
-  processes: processesIn(pidNamespaces),
+  processes: alive.length,
   fds: after.fds - before.fds,
 };
+if (alive.length) console.log(`  still alive 10 s after their labs ended: ${alive.slice(0, 10).join('; ')}`);
 const growth = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
 console.log(`soak: ${done} labs in ${elapsed.toFixed(1)} s (${(elapsed * 1000 / done).toFixed(0)} ms each, ${width} at a time)`);
 console.log(`  outcomes: ${outcomes.ok} ok, ${outcomes.threw} threw half-way, ${outcomes.badInput} refused bad input, ${outcomes.failedProbe} probes failed`);
