@@ -81,6 +81,15 @@ export function checkRan(source: Netns, r: RunResult, what: string): void {
 }
 
 /** Where one of the probe's own packets was delivered, as the kernel of the receiving namespace saw it (its input hook). */
+/** A TCP connection a namespace opened itself while a landing watch ran (see LandingWatch.onward). */
+export interface Onward {
+  ns: string;
+  address: string;
+  port: number;
+  sport: number;
+  accepted: boolean;
+}
+
 export interface Delivery {
   /** The namespace whose input hook saw it (`host` for the lab host). */
   ns: string;
@@ -117,9 +126,22 @@ export interface LandingWatch {
   /**
    * TCP only (empty otherwise): the new TCP connections namespace `ns` tried to open while the watch ran (a SYN without
    * ACK leaving its output hook, never one of the probe's own): a listener there proxying onward. `address`/`port` are
-   * where each went.
+   * where each went, `sport` its own source port, `accepted` whether a SYN-ACK came back to that port (something on
+   * the far side completed the handshake).
    */
-  onward(ns: string): Promise<{ address: string; port: number }[]>;
+  onward(ns: string): Promise<Onward[]>;
+  /**
+   * TCP only: every onward connection of every namespace, and where the SYNs that are not the probe's own were
+   * delivered (`inbound`: destination after every NAT, `sport` the connecting side's port): enough to follow a proxy's
+   * connection to the listener behind it, and that one's onward, from one read.
+   */
+  connections(): Promise<{ onward: Onward[]; inbound: Delivery[] }>;
+  /**
+   * TCP/UDP: the probe's source ports whose packets the kernel saw leave a namespace (its output hook): the tries
+   * that were really sent. A try whose program gave up before sending (a datagram prober starved of CPU past its
+   * timeout) left nothing, and is no evidence of "not reached".
+   */
+  left(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -171,9 +193,17 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       // a listener that connects onward (a proxy) opens a connection of its own: its SYN leaves its namespace's output
       // hook, in either family, whatever the probe's family; the probe's own SYNs (its source ports) are not counted
       const onward = (fam: 'ipv4' | 'ipv6', a: string, t: string) =>
-        ` set onward${fam.slice(-1)} { type ${t} . inet_service; flags dynamic; size 4096; };` +
-        ` chain onward${fam.slice(-1)} { type filter hook output priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${range} add @onward${fam.slice(-1)} { ${a} daddr . tcp dport }; };`;
-      extra = onward('ipv4', 'ip', 'ipv4_addr') + onward('ipv6', 'ip6', 'ipv6_addr');
+        ` set onward${fam.slice(-1)} { type ${t} . inet_service . inet_service; flags dynamic; size 4096; };` +
+        ` chain onward${fam.slice(-1)} { type filter hook output priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${range} add @onward${fam.slice(-1)} { ${a} daddr . tcp dport . tcp sport }; };` +
+        // where such connections land (any namespace's input, after DNAT), by their source port, to follow a proxy
+        ` set inbound${fam.slice(-1)} { type ${t} . inet_service . inet_service . ${t}; flags dynamic; size 4096; };` +
+        ` chain inbound${fam.slice(-1)} { type filter hook input priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${range} add @inbound${fam.slice(-1)} { ${a} daddr . tcp dport . tcp sport . ${a} saddr }; };`;
+      // the handshakes completed for them: a SYN-ACK arriving at a namespace, by the local port it is for
+      extra =
+        onward('ipv4', 'ip', 'ipv4_addr') +
+        onward('ipv6', 'ip6', 'ipv6_addr') +
+        ` set synacks { type inet_service; flags dynamic; size 4096; };` +
+        ` chain synacks { type filter hook input priority -300; policy accept; meta l4proto tcp tcp flags & (syn | ack) == syn | ack tcp dport != ${range} add @synacks { tcp dport }; };`;
     }
     if (target.protocol === 'udp') {
       const nf = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto udp`;
@@ -184,18 +214,24 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
         ` chain answers { type filter hook output priority -300; policy accept; ${nf} th dport ${range} add @answers { ${ip} saddr . th sport . th dport . ${ip} daddr }; };`;
     }
   }
+  if (target.protocol !== 'icmp') {
+    // the tries that really left: the probe's own packets on their way out of the source
+    extra += ` set left { type inet_service; flags dynamic; size 4096; }; chain left { type filter hook output priority -10000; policy accept; meta l4proto ${target.protocol} th sport ${range} add @left { th sport }; };`;
+  }
   // before every filter (a packet a filter drops at input still landed there), after prerouting's DNAT
   const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp}${extra} }`;
   const names = ['host', ...lab.namespaces()];
   await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the landing watch', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the landing watch' })]);
-  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[]; onward: Delivery[] }> => {
+  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[]; onward: Onward[]; inbound: Delivery[]; left: number[] }> => {
     const argv = ['nft', '-j', 'list', 'table', 'inet', table];
     const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the landing watch', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the landing watch' })]);
     const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
     const out: Delivery[] = [];
     const received: Delivery[] = [];
     const answers: Delivery[] = [];
-    const onward: Delivery[] = [];
+    const onward: Onward[] = [];
+    const inbound: Delivery[] = [];
+    const left: number[] = [];
     const missing: string[] = [];
     for (const ns of names) {
       const text = outputs.get(ns)?.trim();
@@ -214,7 +250,10 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       for (const [d, src] of sets.get('echoes') ?? []) out.push({ ns, address: String(d), source: String(src) });
       for (const [d, p, sp, src] of sets.get('received') ?? []) received.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
       for (const [a, p, sp, to] of sets.get('answers') ?? []) answers.push({ ns, address: String(a), port: Number(p), sport: Number(sp), source: String(to) });
-      for (const [d, p] of [...(sets.get('onward4') ?? []), ...(sets.get('onward6') ?? [])]) onward.push({ ns, address: String(d), port: Number(p), source: '' });
+      for (const [p] of sets.get('left') ?? []) left.push(Number(p));
+      const synacks = new Set((sets.get('synacks') ?? []).map(([p]) => Number(p)));
+      for (const [d, p, sp] of [...(sets.get('onward4') ?? []), ...(sets.get('onward6') ?? [])]) onward.push({ ns, address: String(d), port: Number(p), sport: Number(sp), accepted: synacks.has(Number(sp)) });
+      for (const [d, p, sp, src] of [...(sets.get('inbound4') ?? []), ...(sets.get('inbound6') ?? [])]) inbound.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
     }
     if (missing.length) {
       lab.assertAlive();
@@ -222,7 +261,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       const gone = missing.filter((n) => now.has(n));
       if (gone.length) throw new ProbeError(`netspec's landing watch could not be read in ${gone.join(', ')} (its table is missing there: nft could not add it, or something deleted it), so where the probe's packets landed is unknown; no verdict`);
     }
-    return { deliveries: out, received, answers, onward };
+    return { deliveries: out, received, answers, onward, inbound, left };
   };
   return {
     ports,
@@ -232,7 +271,12 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       const { received, answers } = await readAll();
       return { received, answers };
     },
-    onward: async (ns: string) => (await readAll()).onward.filter((o) => o.ns === ns).map(({ address, port }) => ({ address, port: port! })),
+    onward: async (ns: string) => (await readAll()).onward.filter((o) => o.ns === ns),
+    left: async () => (await readAll()).left,
+    connections: async () => {
+      const { onward, inbound } = await readAll();
+      return { onward, inbound };
+    },
     async stop() {
       // not waited for: the verdict is already read, the table only accepts, and a lab that ends takes it along
       const argv = ['nft', 'delete', 'table', 'inet', table];

@@ -21,7 +21,7 @@ import { labAddresses, ownerIn } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
 import { parseUdpCounters, type UdpCounters } from './parse/proc.js';
 import { parseAddresses } from './parse/ip.js';
-import { type From, type Delivery, type LandingWatch, type Server, checkRan, explainDnat, listens, peerAddress, firstLine, startResponder, watchLanding, type ProbeTarget, type Landing, type Protocol } from './landing.js';
+import { type From, type Delivery, type LandingWatch, type Onward, type Server, checkRan, explainDnat, listens, peerAddress, firstLine, startResponder, watchLanding, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 export { serve, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 
 export interface ProbeOutcome {
@@ -553,8 +553,18 @@ async function portTries(
     const t = performance.now();
     const sport = from.sourcePort ?? watch?.ports[tries++ % watch.ports.length];
     const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log, sport);
-    sent++;
-    firstSent ??= t;
+    // UDP: a try counts once the kernel saw its datagram leave (socat sends only after reading its input, and gives up
+    // at its inactivity timeout: starved of CPU, it can end having sent nothing, which proves nothing)
+    if (protocol === 'udp' && !last.reached && watch && sport !== undefined && !(await watch.left()).includes(sport)) {
+      log.push(`${source.name}: netspec's landing watch saw no datagram of this try leave (from source port ${sport}): not counted`);
+      if (performance.now() < deadline) continue;
+      if (sent === 0) {
+        throw new ProbeError(`none of ${source.name}'s UDP probes to ${target.address}:${port} was seen by the kernel leaving ${source.name} within ${durationMs} ms (the prober was starved of CPU, or a chain of the source's own at an output priority before -10000 dropped them): no verdict. Try again on a less loaded machine, or give the probe a longer timeout`);
+      }
+    } else {
+      sent++;
+      firstSent ??= t;
+    }
     if (last.reached) {
       const marker = last.seenAs !== undefined;
       const [d] = marker && until === 'success' && !alwaysLand ? [] : await deliveriesOf(sport);
@@ -604,6 +614,15 @@ async function portTries(
         }
       }
     }
+    if (protocol === 'udp' && !last.reached && !last.noRoute && watch && !landing && performance.now() >= deadline) {
+      // a datagram still on its way (a loaded machine) is not a lost one: look once more before "not reached"
+      await new Promise((r) => setTimeout(r, 300));
+      const late = (await watch.read()).filter((d) => d.sport !== undefined && watch.ports.includes(d.sport) && (from.sourcePort === undefined || d.sport === from.sourcePort));
+      if (late.length) {
+        const where = [...new Set(late.map((d) => `${d.ns} on ${d.address}:${d.port}`))].join('; ');
+        throw new ProbeError(`${source.name}'s UDP probe to ${target.address}:${port} got no answer within ${durationMs} ms, but netspec's landing watch saw its datagram delivered in ${where} only after the window (a loaded machine?): it was not lost; no verdict. Give the probe a longer timeout`);
+      }
+    }
     last.elapsedMs = performance.now() - begun;
     last.sent = sent;
     last.watchedMs = performance.now() - (firstSent ?? begun);
@@ -640,20 +659,73 @@ async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Deli
     return { reached: false, why: `the probe's packets landed in ${at}, where nothing listens on ${protocol} port ${d.port}, yet the ${protocol === 'tcp' ? 'handshake was completed' : 'reply came'} by something else on the way` };
   }
   if (!spoke) {
-    // silent: the listener's own socket, or a proxy? a proxy opens a connection of its own onward
-    const onward = await watch.onward(d.ns);
-    const where = onward.map((o) => (o.address.includes(':') ? `[${o.address}]:${o.port}` : `${o.address}:${o.port}`)).join(', ');
-    if (!onward.length) {
+    // silent: the listener's own socket, or a proxy? a proxy opens a connection of its own onward, and what is behind
+    // it decides: followed from one read of the watch, by the kernel's own record of each handshake
+    const chain = await behind(lab, await watch.connections(), d.ns, new Set([d.ns]), 0);
+    if (chain.kind === 'end' && !chain.via) {
       return {
         reached: true,
         why: `${d.ns}$ ss: the probe's packets landed in ${at} from ${d.source} (netspec's landing watch), and the listener in ${d.ns} accepted the probe's connection (its own socket: no onward connection) and ${last.hungUp ? 'closed without answering' : 'kept it open without answering'}`,
       };
     }
-    const proxy = `the listener in ${at} completed the TCP handshake and opened a connection onward to ${where} while the probe ran (netspec's landing watch): a proxy`;
-    if (last.hungUp) return { reached: false, why: `${proxy}, and it hung up without a word (a proxy with nothing behind it?)` };
-    throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}, and ${proxy} whose end has not answered (yet); no verdict. Let the server behind it answer (serve() answers with netspec's marker)`);
+    const proxy = `the listener in ${at} completed the TCP handshake and opened a connection onward${chain.via ? ` to ${chain.via}` : ''} while the probe ran (netspec's landing watch): a proxy`;
+    if (chain.kind === 'end') {
+      return { reached: true, why: `${proxy}; ${chain.why}, which ${last.hungUp ? 'closed without answering' : 'kept it open without answering'}: the probe's connection was carried to a listener's own socket` };
+    }
+    if (chain.kind === 'dead' && last.hungUp) return { reached: false, why: `${proxy}, and ${chain.why}; it hung up without a word (a proxy with nothing behind it)` };
+    throw new ProbeError(`the probe's packets landed in ${at}, where something listens, but ${silent}, and ${proxy}: ${chain.why}; no verdict. Let the server behind it answer (serve() answers with netspec's marker)`);
   }
   return { reached: true, why: `${d.ns}$ ss: the probe's packets landed in ${at} from ${d.source} (netspec's landing watch), where the spec's own server listens, and it answered` };
+}
+
+/** Where a proxy's onward connections ended, as far as the landing watch saw them. */
+interface Behind {
+  /** end: every one reached a listener's own socket; dead: none was accepted; unknown: no verdict. */
+  kind: 'end' | 'dead' | 'unknown';
+  why: string;
+  /** Where the first namespace's onward connections went (for the message). */
+  via?: string;
+}
+
+const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
+
+/**
+ * Follow the onward connections of namespace `ns` (a silent listener there that connected onward: a proxy) through
+ * the lab, hop by hop, by what the kernel recorded: each onward SYN's own source port, whether a SYN-ACK came back to
+ * that port (accepted), and the one namespace whose input saw that SYN delivered (after every NAT), where something
+ * must listen. "end" only when every onward connection was accepted and, followed, ends at a listener that opens none
+ * of its own; "dead" only when none was accepted; a mix, a SYN delivered in no place or in several, a loop, or more
+ * than four hops is "unknown": no verdict rather than a guess.
+ */
+async function behind(lab: Netns['lab'], seen: { onward: Onward[]; inbound: Delivery[] }, ns: string, visited: Set<string>, depth: number): Promise<Behind> {
+  const mine = seen.onward.filter((o) => o.ns === ns);
+  if (!mine.length) return { kind: 'end', why: `${ns} opened no connection onward` };
+  const via = [...new Set(mine.map((o) => hostPort(o.address, o.port)))].join(', ');
+  const accepted = mine.filter((o) => o.accepted);
+  if (!accepted.length) return { kind: 'dead', via, why: `${ns}'s onward connection${mine.length === 1 ? '' : 's'} to ${via} ${mine.length === 1 ? 'was' : 'were'} never accepted (no SYN-ACK came back to ${ns})` };
+  if (accepted.length < mine.length) return { kind: 'unknown', via, why: `of ${ns}'s onward connections to ${via}, ${accepted.length} of ${mine.length} were accepted: which one carried the probe is not known` };
+  if (depth >= 4) return { kind: 'unknown', via, why: `the connections go on through more than four proxies` };
+  const hops: Behind[] = [];
+  for (const o of accepted) {
+    const landed = seen.inbound.filter((i) => i.sport === o.sport);
+    const places = [...new Set(landed.map((i) => `${i.ns} ${hostPort(i.address, i.port!)}`))];
+    if (places.length !== 1) {
+      return { kind: 'unknown', via, why: `${ns}'s connection to ${hostPort(o.address, o.port)} (source port ${o.sport}) was accepted, but netspec's landing watch saw it delivered ${places.length ? `in ${places.length} places (${places.join('; ')})` : 'in no namespace of the lab'}` };
+    }
+    const next = landed[0]!;
+    const at = `${next.ns} on ${hostPort(next.address, next.port!)}`;
+    if (next.ns === ns) return { kind: 'unknown', via, why: `${ns} connects onward to a listener of its own (${at}), whose own connections cannot be told from the first's` };
+    if (visited.has(next.ns)) return { kind: 'unknown', via, why: `the connections go round in a loop through ${next.ns}` };
+    if (!(await listens(lab, next.ns, 'tcp', next.port!))) {
+      return { kind: 'unknown', via, why: `${ns}'s connection to ${hostPort(o.address, o.port)} landed in ${at}, where nothing listens, yet it was accepted (by something on the way)` };
+    }
+    const further = await behind(lab, seen, next.ns, new Set([...visited, next.ns]), depth + 1);
+    const here = `its connection landed in ${at} (netspec's landing watch), where a listener accepted it`;
+    hops.push({ kind: further.kind, why: further.via ? `${here}, and that one is a proxy too: ${further.why}` : here });
+  }
+  const kinds = new Set(hops.map((h) => h.kind));
+  const why = [...new Set(hops.map((h) => h.why))].join('; ');
+  return { kind: kinds.size === 1 ? hops[0]!.kind : 'unknown', via, why };
 }
 
 async function socatOnce(source: Netns, address: string, port: number, protocol: 'tcp' | 'udp', from: From, timeoutMs: number, log: string[], sport?: number): Promise<ProbeOutcome> {

@@ -6,6 +6,7 @@ import { expect, test } from '../../src/vitest.js';
 import { serve, type Lab, type Netns } from '../../src/index.js';
 import { failureOf, tutorial } from '../matchers/helpers.js';
 import { outcomeOf } from './helpers.js';
+import { watchLanding } from '../../src/landing.js';
 
 /** Three namespaces on one bridge, no NAT anywhere: a 10.1.0.1, b 10.1.0.2, c 10.1.0.3. */
 async function trio(lab: Lab): Promise<{ a: Netns; b: Netns; c: Netns }> {
@@ -144,4 +145,26 @@ test('a REDIRECT on a router for an address nobody owns: the probe lands on the 
   void b.exec('timeout', ['15', 'socat', 'TCP4-LISTEN:7001,fork,reuseaddr', 'SYSTEM:echo hi'], { reject: false }).catch(() => undefined);
   await new Promise((r) => setTimeout(r, 300));
   await expect(a).toReach({ address: '10.1.0.50', port: 7001 }, { responder: false, seenAs: '10.1.0.1' });
+});
+
+// ── a try counts once the kernel saw it leave (the oracle, seed 20261208, case 608: one UDP try under load, nothing
+// seen landing, "not reached" although the silent server there was reachable) ──
+
+test('UDP: the landing watch records which tries left the source (by their source port), and only those', async ({ lab }) => {
+  const { a, b } = await trio(lab);
+  const watch = await watchLanding(lab, { family: 4, protocol: 'udp', port: 5353 });
+  if (!('read' in watch)) throw new Error(watch.unavailable);
+  try {
+    expect(await watch.left()).toEqual([]);
+    const [first, second] = watch.ports;
+    await a.exec('socat', ['-u', '-', `UDP4:10.1.0.2:5353,sourceport=${first},reuseaddr`], { input: 'x\n' });
+    expect(await watch.left()).toEqual([first]);
+    // a datagram from another port of the same source is not the probe's
+    await a.exec('socat', ['-u', '-', `UDP4:10.1.0.2:5353,sourceport=${second! + 100},reuseaddr`], { input: 'x\n' });
+    expect(await watch.left()).toEqual([first]);
+    // it landed in b (delivered at input), from the port that left
+    expect((await watch.read()).map((d) => [d.ns, d.sport])).toEqual([[b.name, first]]);
+  } finally {
+    await watch.stop();
+  }
 });

@@ -80,3 +80,32 @@ test('serve() behind a userland proxy answers through it with netspec\'s marker:
     await server.stop();
   }
 });
+
+// Found by the oracle (seed 20261208, case 1545): a proxy whose upstream is a silent reader hangs up once the reader
+// closes at the probe's EOF, exactly as a proxy in front of nothing does; only the onward handshake tells them apart
+// (a SYN-ACK came back to the proxy's own port, and its SYN landed where a listener opens nothing further).
+test('a userland proxy in front of a silent reader carried the probe to it: reached, and .not fails naming the reader', async ({ lab }) => {
+  const { a, b, c } = await trio(lab);
+  await listening(c, 9001, ['socat', '-u', 'TCP4-LISTEN:9001,fork,reuseaddr', 'OPEN:/tmp/behind-proxy.log,creat,append']);
+  await listening(b, 9000, ['socat', 'TCP4-LISTEN:9000,fork,reuseaddr', 'TCP4:10.1.0.3:9001,connect-timeout=1']);
+  const target = { address: '10.1.0.2', port: 9000 };
+  await expect(a).toReach(target, { responder: false });
+  const msg = await failureOf(expect(a).not.toReach(target, { responder: false }));
+  expect(msg).toMatch(/onward to 10\.1\.0\.3:9001 .*a proxy; its connection landed in c on 10\.1\.0\.3:9001 .*where a listener accepted it/);
+  expect((await c.exec('cat', ['/tmp/behind-proxy.log'])).stdout).toMatch(/netspec/);
+});
+
+test('two proxies in a row: in front of nothing, not reached; in front of a silent reader, reached', async ({ lab }) => {
+  const { a, b, c } = await trio(lab);
+  // b:9000 → c:9000 → a:7000 (nothing listens there yet)
+  await listening(c, 9000, ['socat', 'TCP4-LISTEN:9000,fork,reuseaddr', 'TCP4:10.1.0.1:7000,connect-timeout=1']);
+  await listening(b, 9000, ['socat', 'TCP4-LISTEN:9000,fork,reuseaddr', 'TCP4:10.1.0.3:9000,connect-timeout=2']);
+  const target = { address: '10.1.0.2', port: 9000 };
+  const msg = await failureOf(expect(a).toReach(target, { responder: false, timeout: 1000 }));
+  expect(msg).toMatch(/a proxy, and its connection landed in c on 10\.1\.0\.3:9000 .*that one is a proxy too: c's onward connection to 10\.1\.0\.1:7000 was never accepted/);
+  await expect(a).not.toReach(target, { responder: false });
+  // now a silent reader at the end of the chain
+  await listening(a, 7000, ['socat', '-u', 'TCP4-LISTEN:7000,fork,reuseaddr', 'OPEN:/tmp/end-of-chain.log,creat,append']);
+  await expect(a).toReach(target, { responder: false });
+  expect(await failureOf(expect(a).not.toReach(target, { responder: false }))).toMatch(/that one is a proxy too: its connection landed in a on 10\.1\.0\.1:7000/);
+});
