@@ -334,12 +334,25 @@ if (want('landing')) {
     ['toReach TCP, a responder started where the probe lands', async () => must(await toReach.call({ isNot: false }, red, { address: '192.168.15.2', port: 80 }))],
     ["toReach TCP, the spec's own serve() server answers", async () => must(await toReach.call({ isNot: false }, red, { address: '192.168.15.2', port: 7000 }))],
     ['.not.toReach TCP, a closed port (responder: false)', async () => must(await toReach.call({ isNot: true }, red, { address: '192.168.15.2', port: 81 }, { responder: false }), true)],
+    ['toReach TCP failing: a closed port (responder: false), explained', async () => must(await toReach.call({ isNot: false }, red, { address: '192.168.15.2', port: 81 }, { responder: false, timeout: 400 }), true)],
   ];
   for (const [subject, fn] of cases) {
     const [xs, raw] = await sideBySide(runs(12), fn, () => red.exec('socat', ['-T', '1', '-', 'TCP4:192.168.15.2:7000'], { input: 'x\n', reject: false }));
     const s = stat(xs);
     rows.push({ case: 'landing', subject, stat: s, baseline: 'one socat connect to serve()', ratio: s.median / stat(raw).median });
   }
+  // the observation itself, alone, in the same lab: the watch's table added in every namespace, read as a probe reads
+  // it (twice: once after the first try, once to judge the answer), and removed; every TCP/UDP probe pays this once
+  const { watchLanding } = await import('../src/landing.js');
+  const observe = async () => {
+    const w = await watchLanding(lab, { family: 4, protocol: 'tcp', port: 80 });
+    if (!('read' in w)) throw new Error(w.unavailable);
+    await w.read();
+    await w.connections();
+    await w.stop();
+  };
+  const [watched, probeOnly] = await sideBySide(runs(12), observe, () => red.exec('socat', ['-T', '1', '-', 'TCP4:192.168.15.2:7000'], { input: 'x\n', reject: false }));
+  rows.push({ case: 'landing', subject: `the landing watch alone (add in ${lab.namespaces().length + 1} namespaces, read twice, remove): what observation adds to each TCP/UDP probe, success or failure`, stat: stat(watched), baseline: 'one socat connect to serve()', ratio: stat(watched).median / stat(probeOnly).median });
   await server.stop();
   await lab.dispose();
 }
