@@ -98,6 +98,20 @@ test('a silent reader that also keeps opening a connection to a dead port (its o
   judge(await readerGot(b, '/tmp/reader.log'), positive, negative, 'reader + unrelated dead onward');
 });
 
+// KNOWN FALSE PASS, not fixed: a reader that, for each connection it accepts, reads it all and then opens one
+// connection of its own to a dead service (an audit logger that is down) looks to the landing watch exactly like a
+// proxy in front of nothing: one refused onward connection per accepted one, and a hang-up. Nothing the watch records
+// ties an onward connection to the accepted one (same process, same time); nor does anything else:
+// a proxy also connects onward at accept and reads after. `.not.toReach` passes.
+test.fails('KNOWN: a reader that opens one connection to a dead logger per connection, before reading, is taken for a proxy in front of nothing', async ({ lab }) => {
+  const { a, b } = await trio(lab);
+  // (a script: socat's own address syntax would split the inner address at its colons)
+  await b.exec('sh', ['-c', 'printf "%s\\n" "socat -u /dev/null TCP4:10.1.0.3:5432" "cat >> /tmp/reader.log" > /tmp/reader.sh']);
+  await listening(b, 9001, ['socat', 'TCP4-LISTEN:9001,fork,reuseaddr', 'SYSTEM:sh /tmp/reader.sh']);
+  const [positive, negative] = await both(a, { address: '10.1.0.2', port: 9001 });
+  judge(await readerGot(b, '/tmp/reader.log'), positive, negative, 'reader + one dead connection per accepted one');
+});
+
 test('a silent reader that also fetches from a live server now and then: the probe reached it', async ({ lab }) => {
   const { a, b, c } = await trio(lab);
   await reader(b, 9001, '/tmp/reader.log');
@@ -212,7 +226,7 @@ test('UDP: .not.toReach of a silent UDP reader under CPU load never passes', { t
   const load = saturate();
   const tally: Record<string, number> = {};
   try {
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 10; i++) {
       const o = await outcomeOf(expect(a).not.toReach({ address: '10.1.0.2', port: 5353 }, { protocol: 'udp', timeout: 300 }));
       const k = typeof o === 'string' ? o : o.threw.name;
       tally[k] = (tally[k] ?? 0) + 1;
@@ -220,6 +234,6 @@ test('UDP: .not.toReach of a silent UDP reader under CPU load never passes', { t
   } finally {
     load.stop();
   }
-  console.log(`[proxy-adversarial] UDP silent reader under load, .not.toReach x20: ${JSON.stringify(tally)}; reader got: ${await readerGot(b, '/tmp/udp.log')}`);
+  console.log(`[proxy-adversarial] UDP silent reader under load, .not.toReach x10: ${JSON.stringify(tally)}; reader got: ${await readerGot(b, '/tmp/udp.log')}`);
   expect(tally.passed ?? 0).toBe(0);
 });
