@@ -202,7 +202,9 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
         // the handshakes completed for them: a SYN-ACK arriving for that very connection (its conntrack original
         // tuple, as the onward SYN left: a SYN-ACK of another connection from the same local port is not its own)
         ` set synacks${fam.slice(-1)} { type ${t} . inet_service . inet_service; flags dynamic; size 4096; };` +
-        ` chain synacks${fam.slice(-1)} { type filter hook input priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn | ack ct direction reply add @synacks${fam.slice(-1)} { ct original ${a} daddr . ct original proto-dst . ct original proto-src }; };`;
+        ` chain synacks${fam.slice(-1)} { type filter hook input priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn | ack ct direction reply add @synacks${fam.slice(-1)} { ct original ${a} daddr . ct original proto-dst . ct original proto-src };` +
+        // untracked (the user's notrack) or invalid in conntrack: no NAT can have touched it, its own ports say it
+        ` meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn | ack ct state invalid,untracked add @synacks${fam.slice(-1)} { ${a} saddr . tcp sport . tcp dport }; };`;
       extra = onward('ipv4', 'ip', 'ipv4_addr') + onward('ipv6', 'ip6', 'ipv6_addr');
     }
     if (target.protocol === 'udp') {

@@ -156,6 +156,19 @@ test('a proxy whose onward connection is DNATed in its own OUTPUT to a dead port
   judge(false, positive, negative, 'proxy + output DNAT, dead upstream');
 });
 
+test('a proxy in a namespace that tracks no connection (notrack), in front of a silent reader, then of nothing', async ({ lab }) => {
+  const { a, b, c } = await trio(lab);
+  // a fast path many hosts use: conntrack off for everything (the SYN-ACK of b's onward connection is untracked)
+  await b.exec('nft', ['-f', '-'], { input: 'table inet raw {\n chain pre { type filter hook prerouting priority -400; policy accept; notrack; }\n chain out { type filter hook output priority -400; policy accept; notrack; }\n}\n' });
+  await reader(c, 9001, '/tmp/up.log');
+  await listening(b, 9000, ['socat', 'TCP4-LISTEN:9000,fork,reuseaddr', 'TCP4:10.1.0.3:9001']);
+  await listening(b, 9003, ['socat', 'TCP4-LISTEN:9003,fork,reuseaddr', 'TCP4:10.1.0.3:9004']);
+  const [positive, negative] = await both(a, { address: '10.1.0.2', port: 9000 });
+  judge(await readerGot(c, '/tmp/up.log'), positive, negative, 'notrack proxy → live reader');
+  const [p2, n2] = await both(a, { address: '10.1.0.2', port: 9003 }, 1000);
+  judge(false, p2, n2, 'notrack proxy → dead');
+});
+
 test('a proxy whose upstream sits behind a DNAT in the upstream namespace, a silent reader', async ({ lab }) => {
   const { a, b, c } = await trio(lab);
   await c.exec('nft', ['-f', '-'], { input: 'table ip m {\n chain pre { type nat hook prerouting priority -100; policy accept; tcp dport 80 redirect to :9001; }\n}\n' });
