@@ -126,16 +126,17 @@ export interface LandingWatch {
   /**
    * TCP only (empty otherwise): the new TCP connections namespace `ns` tried to open while the watch ran (a SYN without
    * ACK leaving its output hook, never one of the probe's own): a listener there proxying onward. `address`/`port` are
-   * where each went, `sport` its own source port, `accepted` whether a SYN-ACK came back to that port (something on
-   * the far side completed the handshake).
+   * where each went, `sport` its own source port, `accepted` whether a SYN-ACK came back for that very connection
+   * (its conntrack original tuple: something on the far side completed the handshake).
    */
   onward(ns: string): Promise<Onward[]>;
   /**
    * TCP only: every onward connection of every namespace, and where the SYNs that are not the probe's own were
    * delivered (`inbound`: destination after every NAT, `sport` the connecting side's port): enough to follow a proxy's
-   * connection to the listener behind it, and that one's onward, from one read.
+   * connection to the listener behind it, and that one's onward, from one read (`probes`: the probe's own deliveries,
+   * as read()).
    */
-  connections(): Promise<{ onward: Onward[]; inbound: Delivery[] }>;
+  connections(): Promise<{ onward: Onward[]; inbound: Delivery[]; probes: Delivery[] }>;
   /**
    * TCP/UDP: the probe's source ports whose packets the kernel saw leave a namespace (its output hook): the tries
    * that were really sent. A try whose program gave up before sending (a datagram prober starved of CPU past its
@@ -197,13 +198,14 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
         ` chain onward${fam.slice(-1)} { type filter hook output priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${range} add @onward${fam.slice(-1)} { ${a} daddr . tcp dport . tcp sport }; };` +
         // where such connections land (any namespace's input, after DNAT), by their source port, to follow a proxy
         ` set inbound${fam.slice(-1)} { type ${t} . inet_service . inet_service . ${t}; flags dynamic; size 4096; };` +
-        ` chain inbound${fam.slice(-1)} { type filter hook input priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${range} add @inbound${fam.slice(-1)} { ${a} daddr . tcp dport . tcp sport . ${a} saddr }; };`;
-      // the handshakes completed for them: a SYN-ACK arriving at a namespace, by the local port it is for
-      extra =
-        onward('ipv4', 'ip', 'ipv4_addr') +
-        onward('ipv6', 'ip6', 'ipv6_addr') +
-        ` set synacks { type inet_service; flags dynamic; size 4096; };` +
-        ` chain synacks { type filter hook input priority -300; policy accept; meta l4proto tcp tcp flags & (syn | ack) == syn | ack tcp dport != ${range} add @synacks { tcp dport }; };`;
+        ` chain inbound${fam.slice(-1)} { type filter hook input priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn tcp sport != ${range} add @inbound${fam.slice(-1)} { ${a} daddr . tcp dport . tcp sport . ${a} saddr }; };` +
+        // the handshakes completed for them: a SYN-ACK arriving for that very connection (its conntrack original
+        // tuple, as the onward SYN left: a SYN-ACK of another connection from the same local port is not its own)
+        ` set synacks${fam.slice(-1)} { type ${t} . inet_service . inet_service; flags dynamic; size 4096; };` +
+        ` chain synacks${fam.slice(-1)} { type filter hook input priority -300; policy accept; meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn | ack ct direction reply add @synacks${fam.slice(-1)} { ct original ${a} daddr . ct original proto-dst . ct original proto-src };` +
+        // untracked (the user's notrack) or invalid in conntrack: no NAT can have touched it, its own ports say it
+        ` meta nfproto ${fam} meta l4proto tcp tcp flags & (syn | ack) == syn | ack ct state invalid,untracked add @synacks${fam.slice(-1)} { ${a} saddr . tcp sport . tcp dport }; };`;
+      extra = onward('ipv4', 'ip', 'ipv4_addr') + onward('ipv6', 'ip6', 'ipv6_addr');
     }
     if (target.protocol === 'udp') {
       const nf = `meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto udp`;
@@ -251,8 +253,8 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       for (const [d, p, sp, src] of sets.get('received') ?? []) received.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
       for (const [a, p, sp, to] of sets.get('answers') ?? []) answers.push({ ns, address: String(a), port: Number(p), sport: Number(sp), source: String(to) });
       for (const [p] of sets.get('left') ?? []) left.push(Number(p));
-      const synacks = new Set((sets.get('synacks') ?? []).map(([p]) => Number(p)));
-      for (const [d, p, sp] of [...(sets.get('onward4') ?? []), ...(sets.get('onward6') ?? [])]) onward.push({ ns, address: String(d), port: Number(p), sport: Number(sp), accepted: synacks.has(Number(sp)) });
+      const synacks = new Set([...(sets.get('synacks4') ?? []), ...(sets.get('synacks6') ?? [])].map(([d, p, sp]) => `${String(d)} ${Number(p)} ${Number(sp)}`));
+      for (const [d, p, sp] of [...(sets.get('onward4') ?? []), ...(sets.get('onward6') ?? [])]) onward.push({ ns, address: String(d), port: Number(p), sport: Number(sp), accepted: synacks.has(`${String(d)} ${Number(p)} ${Number(sp)}`) });
       for (const [d, p, sp, src] of [...(sets.get('inbound4') ?? []), ...(sets.get('inbound6') ?? [])]) inbound.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
     }
     if (missing.length) {
@@ -274,8 +276,8 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
     onward: async (ns: string) => (await readAll()).onward.filter((o) => o.ns === ns),
     left: async () => (await readAll()).left,
     connections: async () => {
-      const { onward, inbound } = await readAll();
-      return { onward, inbound };
+      const { onward, inbound, deliveries } = await readAll();
+      return { onward, inbound, probes: deliveries };
     },
     async stop() {
       // not waited for: the verdict is already read, the table only accepts, and a lab that ends takes it along

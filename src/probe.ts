@@ -661,7 +661,8 @@ async function foreignAnswer(lab: Netns['lab'], protocol: 'tcp' | 'udp', d: Deli
   if (!spoke) {
     // silent: the listener's own socket, or a proxy? a proxy opens a connection of its own onward, and what is behind
     // it decides: followed from one read of the watch, by the kernel's own record of each handshake
-    const chain = await behind(lab, await watch.connections(), d.ns, new Set([d.ns]), 0);
+    const seen = await watch.connections();
+    const chain = await behind(lab, seen, d.ns, new Set([d.ns]), 0, d);
     if (chain.kind === 'end' && !chain.via) {
       return {
         reached: true,
@@ -697,12 +698,22 @@ const hostPort = (address: string, port: number) => (address.includes(':') ? `[$
  * of its own; "dead" only when none was accepted; a mix, a SYN delivered in no place or in several, a loop, or more
  * than four hops is "unknown": no verdict rather than a guess.
  */
-async function behind(lab: Netns['lab'], seen: { onward: Onward[]; inbound: Delivery[] }, ns: string, visited: Set<string>, depth: number): Promise<Behind> {
+async function behind(lab: Netns['lab'], seen: { onward: Onward[]; inbound: Delivery[]; probes: Delivery[] }, ns: string, visited: Set<string>, depth: number, incoming: Delivery): Promise<Behind> {
   const mine = seen.onward.filter((o) => o.ns === ns);
   if (!mine.length) return { kind: 'end', why: `${ns} opened no connection onward` };
   const via = [...new Set(mine.map((o) => hostPort(o.address, o.port)))].join(', ');
   const accepted = mine.filter((o) => o.accepted);
-  if (!accepted.length) return { kind: 'dead', via, why: `${ns}'s onward connection${mine.length === 1 ? '' : 's'} to ${via} ${mine.length === 1 ? 'was' : 'were'} never accepted (no SYN-ACK came back to ${ns})` };
+  if (!accepted.length) {
+    const refused = `${ns}'s onward connection${mine.length === 1 ? '' : 's'} to ${via} ${mine.length === 1 ? 'was' : 'were'} never accepted (no SYN-ACK came back to ${ns})`;
+    // nothing ties a refused onward connection to the one that came in: a silent reader that keeps retrying a dead
+    // database of its own opens them too. A proxy opens one for each connection it accepts; more or fewer is no proxy
+    // of this connection that netspec can name
+    const arrivals = new Set([...seen.probes, ...seen.inbound].filter((i) => i.ns === ns && i.address === incoming.address && i.port === incoming.port).map((i) => `${i.source} ${i.sport}`)).size;
+    if (arrivals !== mine.length) {
+      return { kind: 'unknown', via, why: `${refused}, but it opened ${mine.length} onward for the ${arrivals} connection${arrivals === 1 ? '' : 's'} that came in on ${hostPort(incoming.address, incoming.port!)}: connections of its own (a silent reader that also connects elsewhere?) rather than a proxy's for this one` };
+    }
+    return { kind: 'dead', via, why: refused };
+  }
   if (accepted.length < mine.length) return { kind: 'unknown', via, why: `of ${ns}'s onward connections to ${via}, ${accepted.length} of ${mine.length} were accepted: which one carried the probe is not known` };
   if (depth >= 4) return { kind: 'unknown', via, why: `the connections go on through more than four proxies` };
   const hops: Behind[] = [];
@@ -719,7 +730,7 @@ async function behind(lab: Netns['lab'], seen: { onward: Onward[]; inbound: Deli
     if (!(await listens(lab, next.ns, 'tcp', next.port!))) {
       return { kind: 'unknown', via, why: `${ns}'s connection to ${hostPort(o.address, o.port)} landed in ${at}, where nothing listens, yet it was accepted (by something on the way)` };
     }
-    const further = await behind(lab, seen, next.ns, new Set([...visited, next.ns]), depth + 1);
+    const further = await behind(lab, seen, next.ns, new Set([...visited, next.ns]), depth + 1, next);
     const here = `its connection landed in ${at} (netspec's landing watch), where a listener accepted it`;
     hops.push({ kind: further.kind, why: further.via ? `${here}, and that one is a proxy too: ${further.why}` : here });
   }
