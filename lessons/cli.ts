@@ -3,11 +3,12 @@
  * installed package): run lessons, show a hint, list progress, or watch a workspace and re-run the current lesson on
  * every save. Labs are made with `createLab` and freed after each run; nothing leaves them.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, watch as fsWatch } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, watch as fsWatch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLab } from '../src/index.js';
 import { runInteractive } from '../src/exec.js';
+import { keptDir } from '../src/lab.js';
 import { attemptIn, courseDir, describeFailedLine, LessonFailure, limit, referenceAttempt, runLesson, runScript, type Lesson, type ScriptRun } from './course.js';
 import { findLesson, lessons, RENAMED } from './lessons.js';
 import { drawFailure, type Picture } from './picture.js';
@@ -313,7 +314,7 @@ async function lessonShell(key: string | undefined, ns: string | undefined, work
   }
   const { script } = attemptIn(workspace, lesson);
   const lab = await createLab();
-  let keeper: number | undefined;
+  let kept: { id: string; keeper: number } | undefined;
   try {
     await lesson.setup?.(lab);
     let run: ScriptRun | undefined;
@@ -331,20 +332,20 @@ async function lessonShell(key: string | undefined, ns: string | undefined, work
       return 2;
     }
     const where = ns ?? 'host';
-    const kept = lab.keep(`lesson ${lesson.id} shell`);
-    keeper = kept.keeper;
+    kept = lab.keep(`lesson ${lesson.id} shell`);
     io.out(
       `a shell in lesson ${lesson.id}'s lab, in ${where === 'host' ? "the lab's host" : `namespace ${where}`} (namespaces: host, ${names.join(', ')}), after your script ${script}.\n` +
         `Another shell in it: \`netspec kept shell ${kept.id} [NAMESPACE]\`. \`exit\` ends the lab.`,
     );
     return await runInteractive([...lab.enter(where), 'bash', '--norc', '-i'], { PS1: `[lesson ${lesson.id} ${where}] \\w# ` });
   } finally {
-    if (keeper !== undefined) {
+    if (kept) {
       try {
-        process.kill(keeper, 'SIGTERM');
+        process.kill(kept.keeper, 'SIGTERM');
       } catch {
         /* gone already */
       }
+      rmSync(join(keptDir(), `${kept.id}.json`), { force: true });
     }
     await lab.dispose();
   }

@@ -79,7 +79,7 @@ export function makeExpect(onCall: () => void = () => undefined): Expect {
         name,
         async (...args: unknown[]) => {
           onCall();
-          const r = await (fn as (this: MatcherContext, ...a: unknown[]) => Promise<MatcherResult>).call({ isNot }, received, ...args);
+          const r = await (fn as (this: MatcherContext, ...a: unknown[]) => Promise<MatcherResult>).call({ isNot, audience: 'learner' }, received, ...args);
           if (r.pass === isNot) throw new AssertionFailure(r.message(), r.evidence);
         },
       ]),
@@ -343,7 +343,9 @@ export async function runLesson(lesson: Lesson, attempt: Attempt, newLab: LabMak
     const lab = await make();
     const context = await lesson.setup?.(lab);
     try {
-      attempt.onScript?.(await runScript(lab, attempt.script));
+      // not `onScript?.(await runScript(…))`: an optional call without a function skips its arguments, the script too
+      const run = await runScript(lab, attempt.script);
+      attempt.onScript?.(run);
       await lesson.check(lab, context);
     } catch (error) {
       if (!(error instanceof LessonFailure)) throw error;

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, test } from '../../src/vitest.js';
 import { createLab } from '../../src/index.js';
 import { AssertionFailure, attemptIn, checkAssertion, courseDir, LessonFailure, limit, referenceAttempt, referenceFile, runLesson } from '../../lessons/course.js';
 import { lessons } from '../../lessons/lessons.js';
+import { matchers } from '../../src/matchers/index.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 // labs are cheap, but a failing probe's diagnosis is real work: at most four lessons at once, with time to spare on
@@ -19,6 +20,23 @@ const gated = limit(4);
 const newLab = () => createLab();
 const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 const katas = lessons.filter((l) => l.kind === 'kata');
+
+/**
+ * What a learner's message must not contain: netspec's API (a spec author's words: `serve(lab.host, …)`,
+ * `ns.routes()`) and the answer (a command of the lesson's reference solution, or a `sysctl -w`). Returns what it found.
+ */
+const API = [/\bserve\(/, /\blab\.\w/, /\bns\.\w+\(/, /\.routes\(/, /\.rules\(/, /\.links\(\)/, /sysctl -w/];
+function leaks(message: string, lesson: { id: string }): string[] {
+  const lines = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+  // the answer: the solution's commands the starter lacks (a kata's starter already has most of them)
+  const starter = new Set(lines(join(courseDir, lesson.id, 'script.sh')));
+  const answer = lines(referenceFile(lesson.id, 'solution.sh')).filter((l) => !starter.has(l) && /\S\s+\S/.test(l));
+  return [...API.filter((re) => re.test(message)).map(String), ...answer.filter((command) => message.includes(command))];
+}
 const scratch = mkdtempSync(join(tmpdir(), 'netspec-lessons-spec-'));
 // the lab's root is an ordinary user to the machine: the learner's scripts must be readable by others, as in a checkout
 chmodSync(scratch, 0o755);
@@ -42,7 +60,66 @@ describe.concurrent.each(lessons.map((l) => [l.id, l] as const))('lesson %s', (_
     expect(error).toBeInstanceOf(LessonFailure);
     expect((error as LessonFailure).message).toMatch(lesson.starterFails);
     expect((error as LessonFailure).hints.length).toBeGreaterThanOrEqual(2);
+    // the learner's screen: no API name, no answer
+    expect(leaks((error as LessonFailure).message, lesson)).toEqual([]);
   }), TIMEOUT);
+});
+
+test('the scan for API names and answers finds them (a message with each is caught)', () => {
+  const lesson = lessons.find((l) => l.id === '05-internet')!;
+  expect(leaks('run a server there with serve(lab.host, …); ns.routes() lists it', lesson)).toEqual(['/\\bserve\\(/', '/\\blab\\.\\w/', '/\\bns\\.\\w+\\(/', '/\\.routes\\(/']);
+  expect(leaks('turn it on with `sysctl -w net.ipv4.ip_forward=1`', lesson)).toEqual(['/sysctl -w/', 'sysctl -w net.ipv4.ip_forward=1']);
+  expect(leaks('red has no way out of its network.', lesson)).toEqual([]);
+});
+
+test("a matcher read by a learner (audience 'learner') states the fact without the command; a spec's author still gets the command", () => gated(async () => {
+  const lab = await createLab();
+  try {
+    // a lab's host starts with forwarding off
+    const spec = await matchers.toForward.call({ isNot: false }, lab.host);
+    const learner = await matchers.toForward.call({ isNot: false, audience: 'learner' }, lab.host);
+    expect(spec.pass).toBe(false);
+    expect(learner.pass).toBe(false);
+    expect(spec.message()).toMatch(/sysctl -w net\.ipv4\.ip_forward=1/);
+    expect(learner.message()).toMatch(/host does not forward: net\.ipv4\.ip_forward=0/);
+    expect(learner.message()).not.toMatch(/sysctl -w/);
+  } finally {
+    await lab.dispose();
+  }
+}), TIMEOUT);
+
+/** A lesson's reference solution with the lines matching `drop` left out: a learner's usual mistake. */
+function mistake(id: string, drop: RegExp): string {
+  const dir = join(scratch, `mistake-${id}-${drop.source.replace(/\W+/g, '_')}`);
+  mkdirSync(dir, { recursive: true });
+  const text = readFileSync(referenceFile(id, 'solution.sh'), 'utf8').split('\n').filter((l) => !drop.test(l)).join('\n');
+  writeFileSync(join(dir, 'script.sh'), text, { mode: 0o644 });
+  chmodSync(dir, 0o755);
+  return join(dir, 'script.sh');
+}
+
+describe.concurrent('mistakes get the message that names the wrong fact, with no API name and no answer', () => {
+  test('05: routes and MASQUERADE, but the host does not forward: the learner must turn it on', () => gated(async () => {
+    const lesson = lessons.find((l) => l.id === '05-internet')!;
+    const error = await failureOf(runLesson(lesson, { script: mistake('05-internet', /ip_forward/) }, newLab));
+    expect(error).toBeInstanceOf(LessonFailure);
+    expect((error as LessonFailure).step).toBe('forward');
+    expect((error as LessonFailure).message).toMatch(/the host is not a router yet/);
+    expect(leaks((error as LessonFailure).message, lesson)).toEqual([]);
+  }), TIMEOUT);
+
+  test('05: forwarding and routes, no MASQUERADE: the NAT step, not the forwarding one', () => gated(async () => {
+    const lesson = lessons.find((l) => l.id === '05-internet')!;
+    const error = await failureOf(runLesson(lesson, { script: mistake('05-internet', /MASQUERADE/) }, newLab));
+    expect((error as LessonFailure).step).toBe('nat');
+    expect(leaks((error as LessonFailure).message, lesson)).toEqual([]);
+  }), TIMEOUT);
+});
+
+test('the course order: the stateful firewall (conntrack) comes before every lesson whose checks involve Docker\'s conntrack rules', () => {
+  const ids = lessons.map((l) => l.id);
+  expect(ids.indexOf('06-stateful')).toBeGreaterThan(ids.indexOf('05-internet'));
+  for (const docker of ['07-docker-user', '08-published-port', '09-icc', '10-internal']) expect(ids.indexOf('06-stateful')).toBeLessThan(ids.indexOf(docker));
 });
 
 describe.concurrent.each(katas.map((l) => [l.id, l] as const))('kata %s', (id, kata) => {
@@ -148,6 +225,9 @@ test('watch mode copies the starters, stops at the first unfinished lesson, and 
   try {
     await until(/✗ 01-namespaces[\s\S]*and save/);
     expect(out).toMatch(/copied the starters into/);
+    // not a terminal (a pipe): the runs follow each other, no screen is cleared; the progress line is there
+    expect(out).toMatch(/progress: \[>-+\] 0\/\d+ lessons passed/);
+    expect(out).not.toContain('\x1b[2J');
     expect(readFileSync(join(dir, '11-kata-mask', 'assert.mjs'), 'utf8')).toMatch(/export default/);
     writeFileSync(join(dir, '01-namespaces', 'script.sh'), readFileSync(referenceFile('01-namespaces', 'solution.sh')));
     await until(/✓ 01-namespaces passes[\s\S]*✗ 02-veth-pair[\s\S]*red has no address 192\.168\.15\.1\/24[\s\S]*and save/);

@@ -9,6 +9,11 @@ import type { Scope } from '../scope.js';
 /** What Vitest passes as `this` to a matcher (the part netspec uses). */
 export interface MatcherContext {
   isNot: boolean;
+  /**
+   * Who reads the message: a spec's author (the default: netspec's API in the advice, the fix as a command) or a
+   * learner of the course (`learner`: the facts only; no API names, no command that is the answer).
+   */
+  audience?: 'spec' | 'learner';
   utils?: { printReceived?(v: unknown): string; printExpected?(v: unknown): string };
 }
 
