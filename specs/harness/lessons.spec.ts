@@ -3,7 +3,7 @@
 // says) and passes on the repaired one; `hint`, progress and `--watch` work from the command line, as a learner
 // runs them. Lessons are independent: they run concurrently, each in labs of its own.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from '../../src/vitest.js';
@@ -196,6 +196,56 @@ describe('hints and progress', () => {
     const r = course(['hint', '01'], { XDG_STATE_HOME: file, HOME: file });
     expect(r.stderr.match(/progress is not saved/g)?.length).toBe(1);
     expect(r.stdout).toMatch(/hint 1 of 2/);
+  }, TIMEOUT);
+
+  test('list shows the hints used per lesson; --report prints passed, hints, runs and time per lesson, as text and as JSON', () => {
+    const state = { XDG_STATE_HOME: join(scratch, 'report-state') };
+    const dir = join(scratch, 'report-ws');
+    mkdirSync(join(dir, '01-namespaces'), { recursive: true });
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, '01-namespaces'), 0o755);
+    writeFileSync(join(dir, '01-namespaces', 'script.sh'), 'ip netns add red\n', { mode: 0o644 });
+    expect(course(['hint', '01', '--dir', dir], state).stdout).toMatch(/hint 1 of 2/);
+    expect(course(['hint', '01', '--dir', dir], state).stdout).toMatch(/hint 2 of 2/);
+    const list = course(['list', '--dir', dir], state).stdout;
+    expect(list).toMatch(/ {2}01-namespaces \(lesson\): .* \[2 hints\]/);
+    expect(list).not.toMatch(/02-veth-pair.*hint/);
+    const text = course(['--report', '--dir', dir], state);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/0 of \d+ lessons passed/);
+    expect(text.stdout).toMatch(/✗ {2}01-namespaces +2 +2 +\d+s/);
+    expect(text.stdout).toMatch(/ {3}02-veth-pair +0 +0 +-/);
+    const json = JSON.parse(course(['--report', '--json', '--dir', dir], state).stdout) as { passed: number; lessons: { id: string; passed: boolean; hints: number; runs: number; seconds?: number }[] };
+    expect(json.passed).toBe(0);
+    expect(json.lessons[0]).toMatchObject({ id: '01-namespaces', passed: false, hints: 2, runs: 2 });
+    expect(json.lessons[0]!.seconds).toBeGreaterThanOrEqual(0);
+    expect(json.lessons[1]).toMatchObject({ id: '02-veth-pair', passed: false, hints: 0, runs: 0 });
+    expect(json.lessons[1]).not.toHaveProperty('seconds');
+    expect(json.lessons.map((l) => l.id)).toEqual(lessons.map((l) => l.id));
+  }, TIMEOUT);
+
+  test('progress saved under the old lesson numbers is read under the new ones, and a folder of an old name is renamed', () => {
+    const home = join(scratch, 'old-state');
+    const dir = join(scratch, 'old-ws');
+    mkdirSync(join(home, 'netspec'), { recursive: true });
+    for (const d of ['10-stateful', '06-docker-user', '07-docker-user']) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, '10-stateful', 'script.sh'), '# mine\n');
+    writeFileSync(join(dir, '06-docker-user', 'script.sh'), '# mine too\n');
+    writeFileSync(
+      join(home, 'netspec', 'lessons.json'),
+      JSON.stringify({ version: 1, workspaces: { [dir]: { passed: { '10-stateful': 'abc' }, hints: { '06-docker-user/bridged': 2, '09-internal/out': 1 } } } }),
+    );
+    const r = course(['list', '--dir', dir], { XDG_STATE_HOME: home });
+    expect(r.stdout).toMatch(/✓ 06-stateful/);
+    expect(r.stdout).not.toMatch(/✓ 10-internal/);
+    expect(r.stdout).toMatch(/07-docker-user .*\[2 hints\]/);
+    expect(r.stdout).toMatch(/10-internal .*\[1 hint\]/);
+    // 10-stateful's folder is the learner's 06-stateful now; 06-docker-user stays, as 07-docker-user was there already
+    expect(readFileSync(join(dir, '06-stateful', 'script.sh'), 'utf8')).toBe('# mine\n');
+    expect(existsSync(join(dir, '10-stateful'))).toBe(false);
+    expect(existsSync(join(dir, '06-docker-user', 'script.sh'))).toBe(true);
+    expect(r.stderr).toMatch(/renamed lesson 10-stateful to 06-stateful/);
+    expect(r.stderr).not.toMatch(/renamed lesson 06-docker-user/);
   }, TIMEOUT);
 
   test('`netspec lessons` is the same course', () => {
