@@ -249,6 +249,8 @@ async function watchMode(workspace: string, progress: Progress, io: CourseIo): P
     if (r.script) io.out(scriptSection(r.script));
     if (r.ok) {
       io.out(`✓ ${lesson.id} passes`);
+      // the next run clears the screen: it says first which lesson just passed
+      said = `✓ ${lesson.id} passes; on to the next one (your scripts are in ${workspace})`;
       i++;
       continue;
     }

@@ -105,6 +105,7 @@ describe.concurrent('watch mode on a terminal', () => {
       const screen3 = t.screen.text.slice(passed, second);
       expect(screen3).toContain(CLEAR);
       expect(screen3).toContain(`1/${total} lessons passed`);
+      expect(screen3).toMatch(/✓ 01-namespaces passes; on to the next one/);
       expect(screen3).not.toContain(`0/${total} lessons passed`);
       // the starter of 02 prints nothing: said so, and no output box, no failing line
       expect(screen3).toMatch(/your script printed nothing/);
