@@ -140,6 +140,7 @@ describe.concurrent.each(katas.map((l) => [l.id, l] as const))('kata %s', (id, k
     const error = await failureOf(runLesson(kata, attemptIn(courseDir, kata), newLab));
     expect((error as Error).message).toMatch(/asserts nothing yet/);
     expect((error as LessonFailure).hints.length).toBeGreaterThanOrEqual(2);
+    expect(leaks((error as Error).message, kata)).toEqual([]);
   }), TIMEOUT);
 });
 
