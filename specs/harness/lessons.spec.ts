@@ -25,7 +25,7 @@ const katas = lessons.filter((l) => l.kind === 'kata');
  * What a learner's message must not contain: netspec's API (a spec author's words: `serve(lab.host, …)`,
  * `ns.routes()`) and the answer (a command of the lesson's reference solution, or a `sysctl -w`). Returns what it found.
  */
-const API = [/\bserve\(/, /\blab\.\w/, /\bns\.\w+\(/, /\.routes\(/, /\.rules\(/, /\.links\(\)/, /sysctl -w/];
+const API = [/\bserve\(/, /\blab\.\w/, /\bns\.\w+\(/, /\.routes\(/, /\.rules\(/, /\.links\(\)/, /\bexpect\(\w+\)/, /sysctl -w/];
 function leaks(message: string, lesson: { id: string }): string[] {
   const lines = (file: string) =>
     readFileSync(file, 'utf8')
@@ -83,6 +83,9 @@ test("a matcher read by a learner (audience 'learner') states the fact without t
     expect(spec.message()).toMatch(/sysctl -w net\.ipv4\.ip_forward=1/);
     expect(learner.message()).toMatch(/host does not forward: net\.ipv4\.ip_forward=0/);
     expect(learner.message()).not.toMatch(/sysctl -w/);
+    // its first line says what was checked, in words; a spec's author reads the assertion as written
+    expect(learner.message()).toMatch(/^expected: host forwards IP packets\n/);
+    expect(spec.message()).toMatch(/^expect\(host\)\.toForward\(\)\n/);
   } finally {
     await lab.dispose();
   }

@@ -65,6 +65,7 @@ export async function diagnose(
   const ctx: Ctx = {
     source,
     target,
+    ...(options.audience ? { audience: options.audience } : {}),
     outcome,
     ...(fromAddr ? { fromAddr } : {}),
     lookup,

@@ -40,7 +40,7 @@ export async function sourceMark(ctx: Ctx): Promise<Finding | undefined> {
   const type = again.route?.type;
   if (!again.route || isReject(type)) {
     const why = type ?? (again.refusedBy && again.refusedBy !== 'none' ? `${again.refusedBy} route` : undefined);
-    const says = [`${source.name}: its packets are marked ${hex} by ${marking.by}, and the kernel routes marked packets again: no route to ${target.address} (${why ? `${article(why)} ${why.replace(/ route$/, '')} route, ` : ''}"${again.refusal ?? type}"), so they are dropped as they leave; a policy rule on that mark (ns.rules()) picks the table`];
+    const says = [`${source.name}: its packets are marked ${hex} by ${marking.by}, and the kernel routes marked packets again: no route to ${target.address} (${why ? `${article(why)} ${why.replace(/ route$/, '')} route, ` : ''}"${again.refusal ?? type}"), so they are dropped as they leave; a policy rule on that mark${ctx.audience === 'learner' ? '' : ' (ns.rules())'} picks the table`];
     const src = after.find((s) => s.name === source.name)!;
     const rules = userRules(target.family === 6 ? src.ipRules6 : src.ipRules);
     if (rules.length) says.push(`${source.name}: its policy rules: ${rules.map(describeRule).join('; ')}`);
