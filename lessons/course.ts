@@ -4,7 +4,7 @@
  * specs would, and runs without Vitest: `npm run lessons`, `netspec lessons` from the installed package, and the CI
  * spec (specs/harness/lessons.spec.ts) all call `runLesson`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Lab } from '../src/index.js';
@@ -46,6 +46,8 @@ export class LessonFailure extends Error {
     readonly hints: readonly string[],
     /** The failed matcher's evidence (`netspec/matchers`: the failing probe's path, the state it read), if any. */
     readonly evidence?: Evidence,
+    /** The learner's script run, when the failure is about it (it stopped with an error). */
+    readonly script?: ScriptRun,
   ) {
     super(message);
   }
@@ -77,7 +79,7 @@ export function makeExpect(onCall: () => void = () => undefined): Expect {
         name,
         async (...args: unknown[]) => {
           onCall();
-          const r = await (fn as (this: MatcherContext, ...a: unknown[]) => Promise<MatcherResult>).call({ isNot }, received, ...args);
+          const r = await (fn as (this: MatcherContext, ...a: unknown[]) => Promise<MatcherResult>).call({ isNot, audience: 'learner' }, received, ...args);
           if (r.pass === isNot) throw new AssertionFailure(r.message(), r.evidence);
         },
       ]),
@@ -136,6 +138,8 @@ export interface Attempt {
   onAssertionChecked?: () => void;
   /** Called when the learner's lab fails the lesson, while the lab is still alive (the runner draws it then). */
   onFailure?: (lab: Lab, failure: LessonFailure) => Promise<void>;
+  /** Called with what the learner's script printed and where it failed (the watch mode shows it). */
+  onScript?: (run: ScriptRun) => void;
 }
 
 /** The learner's files of a lesson in a workspace (the course folder itself, or a copy made by `--watch DIR`). */
@@ -148,17 +152,85 @@ export function referenceAttempt(lesson: Lesson): Attempt {
   return { script: referenceFile(lesson.id, 'solution.sh'), assertion: lesson.kind === 'kata' ? referenceFile(lesson.id, 'solution.mjs') : undefined };
 }
 
-/** Run a script in the lab's host as the learner would (`bash script.sh`, as root in the lab). */
-export async function runScript(lab: Lab, script: string, whose = 'your script'): Promise<void> {
-  if (!existsSync(script)) throw new LessonFailure(`${script} does not exist`, 'script', [`Create ${script} (a bash script).`]);
-  const r = await lab.run('host', ['bash', '--', script], { intent: `run ${script}`, reject: false });
-  if (r.exitCode !== 0) {
-    const tail = r.stderr.trim().split('\n').slice(-5).join('\n');
-    throw new LessonFailure(`${whose} stopped with exit code ${r.exitCode}; fix the command it complains about first:\n${tail}`, 'script', [
-      'Run the command it names by hand in a lab (`netspec shell`) and read its error.',
-      'A command that fails stops nothing in bash by itself; look at the last lines above: the first error is usually the cause.',
-    ]);
+/** A command of the script that failed (bash's ERR trap): its line in the script, its exit status, the command. */
+export interface FailedLine {
+  line: number;
+  status: number;
+  command: string;
+  /** The text of that line in the script, as the learner wrote it. */
+  text?: string;
+}
+
+/** What the learner's script did: its output (stdout and stderr as one stream, in order), its exit code, its failed commands. */
+export interface ScriptRun {
+  script: string;
+  exitCode: number;
+  output: string;
+  /** Commands that failed, in order (bash's ERR trap: not those in `if`, `&&`, `||`, nor inside functions). */
+  failed: FailedLine[];
+}
+
+/** Marks the ERR trap's lines in the output (a unit separator: no script prints it by chance). */
+const MARK = '\x1fnetspec-err';
+
+/**
+ * How a script is run: `bash -c WRAPPER SCRIPT` sets $0 to the script's path, sets an ERR trap that prints each failed
+ * command's status, line and text behind MARK, joins stderr to stdout (one stream, in order), and sources the script
+ * unchanged. Its `exit` is the shell's exit; only a top-level `return` (which `bash script.sh` refuses) differs.
+ */
+export const SCRIPT_WRAPPER = `trap 'printf "\\037netspec-err %s %s %s\\n" "$?" "$LINENO" "\${BASH_COMMAND//$'"'\\n'"'/ }"' ERR; exec 2>&1; . "$0"`;
+
+/** The output without the trap's lines, and the failed commands they name (the wrapper's own `.` line is not one). */
+export function parseScriptOutput(raw: string, scriptText = ''): { output: string; failed: FailedLine[] } {
+  const lines = scriptText.split('\n');
+  const failed: FailedLine[] = [];
+  const kept: string[] = [];
+  for (const l of raw.split('\n')) {
+    const m = l.startsWith(MARK) ? /^\x1fnetspec-err (\d+) (\d+) (.*)$/.exec(l) : null;
+    if (!m) {
+      if (!l.startsWith(MARK)) kept.push(l);
+      continue;
+    }
+    if (m[3] === '. "$0"') continue;
+    const line = Number(m[2]);
+    failed.push({ status: Number(m[1]), line, command: m[3]!, text: lines[line - 1]?.trim() });
   }
+  // bash's own complaints name the line too (a syntax error stops the script before any trap): `SCRIPT: line N: …`
+  if (failed.length === 0) {
+    for (const l of kept) {
+      const m = /: line (\d+): (.*)$/.exec(l);
+      if (m) {
+        failed.push({ status: 2, line: Number(m[1]), command: m[2]!, text: lines[Number(m[1]) - 1]?.trim() });
+        break;
+      }
+    }
+  }
+  return { output: kept.join('\n').replace(/\n+$/, ''), failed };
+}
+
+/** Where a script failed, as the learner reads it: `line 4: ip link set veth-red up  (exit 1)`. */
+export function describeFailedLine(f: FailedLine): string {
+  return `line ${f.line}: ${f.text || f.command}  (exit status ${f.status})`;
+}
+
+/**
+ * Run a script in the lab's host as the learner would (`bash script.sh`, as root in the lab), with an ERR trap that
+ * names the line of each command that failed (SCRIPT_WRAPPER); the script itself runs unchanged.
+ */
+export async function runScript(lab: Lab, script: string, whose = 'your script'): Promise<ScriptRun> {
+  if (!existsSync(script)) throw new LessonFailure(`${script} does not exist`, 'script', [`Create ${script} (a bash script).`]);
+  const r = await lab.run('host', ['bash', '-c', SCRIPT_WRAPPER, script], { intent: `run ${script}`, reject: false });
+  const { output, failed } = parseScriptOutput(`${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`, readFileSync(script, 'utf8'));
+  const run: ScriptRun = { script, exitCode: r.exitCode, output, failed };
+  if (r.exitCode !== 0) {
+    const tail = output.trim().split('\n').slice(-5).join('\n');
+    const where = failed.length ? `\nit failed at ${describeFailedLine(failed[failed.length - 1]!)}` : '';
+    throw new LessonFailure(`${whose} stopped with exit code ${r.exitCode}; fix the command it complains about first:${where}\n${tail}`, 'script', [
+      'Run the command it names by hand in the lesson\'s lab (`shell NN` of the course) and read its error.',
+      'A command that fails stops nothing in bash by itself; look at the last lines above: the first error is usually the cause.',
+    ], undefined, run);
+  }
+  return run;
 }
 
 /** A kata's assertion: `export default async function ({ lab, expect }) { await expect(lab.get('red')).toReach(…) }`. */
@@ -271,12 +343,15 @@ export async function runLesson(lesson: Lesson, attempt: Attempt, newLab: LabMak
     const lab = await make();
     const context = await lesson.setup?.(lab);
     try {
-      await runScript(lab, attempt.script);
+      // not `onScript?.(await runScript(…))`: an optional call without a function skips its arguments, the script too
+      const run = await runScript(lab, attempt.script);
+      attempt.onScript?.(run);
       await lesson.check(lab, context);
     } catch (error) {
       if (!(error instanceof LessonFailure)) throw error;
+      if (error.script) attempt.onScript?.(error.script);
       // a kata's second step: say that the first one is done
-      const failure = lesson.kind === 'kata' ? new LessonFailure(`step 1 done: your assertion exposes the fault. Step 2: fix script.sh.\n\n${error.message}`, error.step, error.hints, error.evidence) : error;
+      const failure = lesson.kind === 'kata' ? new LessonFailure(`step 1 done: your assertion exposes the fault. Step 2: fix script.sh.\n\n${error.message}`, error.step, error.hints, error.evidence, error.script) : error;
       await attempt.onFailure?.(lab, failure);
       throw failure;
     }

@@ -1,6 +1,6 @@
 /**
- * The course, in order: the container-network tutorial (01–05), Docker and firewall lessons past it (06–10), and
- * debugging katas (11–). Every check is a netspec matcher, so the failure a learner reads is the one a spec's user
+ * The course, in order: the container-network tutorial (01–05), a stateful firewall and Docker lessons past it
+ * (06–10), and debugging katas (11–). Every check is a netspec matcher, so the failure a learner reads is the one a spec's user
  * reads; `says` names what is missing, the hints (on request) name the command family, then the object.
  */
 import type { Lab } from '../src/index.js';
@@ -138,7 +138,8 @@ const tutorial: Lesson<any>[] = [
     title: "Reach the Internet (the lab's 203.0.113.8) from red and blue",
     setup: async (lab) => {
       await redAndBlueOnTheBridge(lab);
-      const [wan] = await Promise.all([lab.wan(), lab.host.addAddress('192.168.15.3/24', 'v-net-0'), lab.host.forwarding(true)]);
+      // forwarding stays off (a fresh namespace's default): turning it on is the learner's
+      const [wan] = await Promise.all([lab.wan(), lab.host.addAddress('192.168.15.3/24', 'v-net-0')]);
       return wan;
     },
     async check(lab, wan) {
@@ -148,6 +149,14 @@ const tutorial: Lesson<any>[] = [
           step: `${name}-route`,
           says: `${name} has no way out of its network.`,
           hints: ['Routes: `ip netns exec … ip route …`.', `Missing: a default route in ${name}, through the host (192.168.15.3).`],
+        });
+        await need(() => expect(lab.host).toForward(), {
+          step: 'forward',
+          says: `${name} sends its packets for the Internet to the host, but the host is not a router yet: it does not pass packets from one of its interfaces (v-net-0) out by another (its uplink).`,
+          hints: [
+            'Whether a Linux host routes packets between its interfaces is a kernel setting: `sysctl -a | grep forward`.',
+            'Missing: IPv4 forwarding in the host (the net.ipv4 setting whose name ends in forward is 0).',
+          ],
         });
         await need(() => expect(ns).toReach('203.0.113.8', { seenAs: wan.hostAddress }), {
           step: 'nat',
@@ -164,6 +173,19 @@ const tutorial: Lesson<any>[] = [
 ];
 
 export const lessons: Lesson<any>[] = [...tutorial, ...dockerLessons, ...katas];
+
+/**
+ * Lessons whose id changed (old → new): the stateful firewall (conntrack) moved before the Docker lessons, whose
+ * rules use it. Progress saved under an old id is read as the new one's, and a learner's folder of an old name is
+ * renamed (when the new one does not exist yet).
+ */
+export const RENAMED: Readonly<Record<string, string>> = {
+  '10-stateful': '06-stateful',
+  '06-docker-user': '07-docker-user',
+  '07-published-port': '08-published-port',
+  '08-icc': '09-icc',
+  '09-internal': '10-internal',
+};
 
 /** A lesson by id or by number (`3`, `03`, `03-bridge`). */
 export function findLesson(key: string): Lesson<any> | undefined {

@@ -16,6 +16,26 @@ interface WorkspaceProgress {
   hints: Record<string, number>;
   /** kata id → hash of the assertion shown to fail on the broken lab and pass on the repaired one */
   exposes?: Record<string, string>;
+  /** lesson id → when it was first and last run, first passed (ISO times), and how many runs it took */
+  times?: Record<string, LessonTime>;
+}
+
+export interface LessonTime {
+  first: string;
+  last: string;
+  passed?: string;
+  runs: number;
+}
+
+/** One lesson of a learner's report (`--report`): a teacher's view of where they are and where they got stuck. */
+export interface ReportRow {
+  id: string;
+  title: string;
+  passed: boolean;
+  hints: number;
+  runs: number;
+  /** From the first run to the first pass (or to the last run, while not passed); absent when never run. */
+  seconds?: number;
 }
 
 interface StateFile {
@@ -54,7 +74,11 @@ export class Progress {
   unsaved?: string;
   readonly #warn: (message: string) => void;
 
-  constructor(options: { file?: string; warn?: (message: string) => void } = {}) {
+  /**
+   * `renamed`: lesson ids the course renamed (old → new); progress saved under an old id is read as the new one's (the
+   * file keeps the new ids from the next save on).
+   */
+  constructor(options: { file?: string; warn?: (message: string) => void; renamed?: Readonly<Record<string, string>> } = {}) {
     this.#file = options.file ?? progressFile();
     this.#warn = options.warn ?? ((m) => console.error(m));
     if (!this.#file) this.#unsaved('no home directory to save it in (set XDG_STATE_HOME)');
@@ -63,6 +87,7 @@ export class Progress {
         if (existsSync(this.#file)) {
           const parsed = JSON.parse(readFileSync(this.#file, 'utf8')) as StateFile;
           if (parsed && parsed.version === 1 && typeof parsed.workspaces === 'object') this.#state = parsed;
+          if (options.renamed) for (const w of Object.values(this.#state.workspaces)) migrate(w, options.renamed);
         }
       } catch (error) {
         this.#unsaved(`${this.#file} could not be read (${(error as Error).message})`);
@@ -120,11 +145,40 @@ export class Progress {
     return Object.keys(this.#mine.passed);
   }
 
-  record(id: string, passed: boolean, hash: string): void {
+  record(id: string, passed: boolean, hash: string, now: Date = new Date()): void {
     const mine = this.#mine;
     if (passed) mine.passed[id] = hash;
     else delete mine.passed[id];
+    const at = now.toISOString();
+    const t = ((mine.times ??= {})[id] ??= { first: at, last: at, runs: 0 });
+    t.last = at;
+    t.runs++;
+    if (passed) t.passed ??= at;
     this.#save();
+  }
+
+  /** Hints shown for a lesson, all its steps together. */
+  hintsUsed(id: string): number {
+    return Object.entries(this.#mine.hints)
+      .filter(([key]) => key.startsWith(`${id}/`))
+      .reduce((sum, [, n]) => sum + n, 0);
+  }
+
+  /** The learner's progress, lesson by lesson, in the course's order. */
+  report(lessons: readonly { id: string; title: string }[]): ReportRow[] {
+    const mine = this.#mine;
+    return lessons.map(({ id, title }) => {
+      const t = mine.times?.[id];
+      const end = t ? (t.passed ?? t.last) : undefined;
+      return {
+        id,
+        title,
+        passed: id in mine.passed,
+        hints: this.hintsUsed(id),
+        runs: t?.runs ?? 0,
+        ...(t && end ? { seconds: Math.max(0, Math.round((Date.parse(end) - Date.parse(t.first)) / 1000)) } : {}),
+      };
+    });
   }
 
   /** A kata's assertion with this hash exposes its fault (so it need not be shown again until it changes). */
@@ -146,4 +200,25 @@ export class Progress {
     this.#save();
     return level;
   }
+}
+
+/** Progress saved under renamed lesson ids, read as the new ids' (a new id's own entry wins). */
+function migrate(w: WorkspaceProgress, renamed: Readonly<Record<string, string>>): void {
+  const move = <T>(table: Record<string, T> | undefined, key: (k: string) => string | undefined) => {
+    if (!table) return;
+    for (const k of Object.keys(table)) {
+      const to = key(k);
+      if (to === undefined || to in table) continue;
+      table[to] = table[k]!;
+      delete table[k];
+    }
+  };
+  move(w.passed, (k) => renamed[k]);
+  move(w.exposes, (k) => renamed[k]);
+  move(w.times, (k) => renamed[k]);
+  move(w.hints, (k) => {
+    const slash = k.indexOf('/');
+    const to = renamed[k.slice(0, slash)];
+    return to && `${to}${k.slice(slash)}`;
+  });
 }

@@ -47,7 +47,7 @@ const USAGE = `usage: netspec <command> [options]   (netspec <command> --help fo
                              print the topology as Mermaid and write it as SVG (default: netspec-graph.svg)
   kept [list|shell ID [NS]|end ID]
                              the labs kept by NETSPEC_KEEP=1: list them, open a shell in one, end one
-  lessons [--watch DIR|hint|list|NN…]
+  lessons [--watch DIR|hint|list|--report|shell NN|NN…]
                              the course: lessons and debugging katas (\`netspec lessons --help\`)
 
   --version                  print netspec's version

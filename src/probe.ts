@@ -199,6 +199,8 @@ export interface ProbeOptions {
   landing?: boolean;
   /** The packet's own fields (checked by the caller): TOS, a fixed source port, ICMP size and DF. */
   packet?: PacketOptions;
+  /** Who reads the explanation (MatcherContext.audience): a learner's has no API names in it. */
+  audience?: 'spec' | 'learner';
 }
 
 /** What a probe's packets carry, when asked for (toReach's tos, sourcePort, size, dontFragment). */
@@ -406,7 +408,7 @@ async function portProbe(source: Netns, target: ProbeTarget, from: From, duratio
   const counted = !watch && target.protocol === 'udp' ? await unwatchedServer(source, target, log) : undefined;
   let responder: Server | undefined;
   try {
-    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r), options.landing === true);
+    const outcome = await portTries(source, target, from, durationMs, until, respond, watch, log, (r) => (responder = r), options.landing === true, options.audience);
     // UDP: silence is not refusal (a server that received the probe and stayed silent, or whose answer was lost)
     if (target.protocol === 'udp' && !outcome.reached && !outcome.refused && !outcome.noRoute) {
       if (watch) await checkSilence(source, target, outcome, watch, log);
@@ -516,6 +518,7 @@ async function portTries(
   log: string[],
   started: (server: Server) => void,
   alwaysLand = false,
+  audience: 'spec' | 'learner' = 'spec',
 ): Promise<ProbeOutcome> {
   const lab = source.lab;
   const protocol = target.protocol as 'tcp' | 'udp';
@@ -598,7 +601,10 @@ async function portTries(
         } else if (!respond) {
           landing.why = `nothing listens on ${protocol} port ${d.port} in ${d.ns}, and no responder was to be started`;
         } else if (d.ns === 'host') {
-          landing.why = `nothing listens on ${protocol} port ${d.port} in the lab host (netspec starts responders in namespaces, never in the host, which stands for the machine; run a server there with serve(lab.host, …) to test one)`;
+          landing.why =
+            audience === 'learner'
+              ? `nothing listens on ${protocol} port ${d.port} in the lab host`
+              : `nothing listens on ${protocol} port ${d.port} in the lab host (netspec starts responders in namespaces, never in the host, which stands for the machine; run a server there with serve(lab.host, …) to test one)`;
           log.push(`host: ${landing.why}`);
         } else {
           started(await startResponder(lab, d.ns, protocol, d.address, d.port!, durationMs + 30_000));

@@ -64,6 +64,8 @@ export interface Ctx {
   notes: string[];
   log: string[];
   path: string[];
+  /** Who reads the findings: `learner` leaves out advice that names netspec's API (MatcherContext.audience). */
+  audience?: 'spec' | 'learner';
 }
 
 /** The sysctl files the checks read, by base name (grep's --include). */

@@ -38,13 +38,18 @@ export interface Diagnosis {
   log: string[];
 }
 
-export async function diagnose(source: Netns, target: ProbeTarget, outcome: ProbeOutcome, options: { from?: string; responder?: boolean; packet?: PacketOptions }): Promise<Diagnosis> {
+export async function diagnose(
+  source: Netns,
+  target: ProbeTarget,
+  outcome: ProbeOutcome,
+  options: { from?: string; responder?: boolean; packet?: PacketOptions; /** `learner`: no API names, no answer commands (MatcherContext.audience) */ audience?: 'spec' | 'learner' },
+): Promise<Diagnosis> {
   const log = [...outcome.log];
   const fromAddr = options.from && /[.:]/.test(options.from) ? options.from : undefined;
   const lookup = await source.lookupRoute(target.address, fromAddr ? { from: fromAddr } : {});
   // a refused lookup is said here; a route is the diagnosis's first line
   if (!lookup.route) log.push(`${source.name}$ ${lookup.command.replace(/^ip /, 'ip -j ')} → error: ${lookup.refusal}`);
-  const noRoute = await sourceRoute(source, target, lookup);
+  const noRoute = await sourceRoute(source, target, lookup, options.audience);
   if (noRoute) return { disposition: noRoute.disposition, hops: noRoute.says, log, path: [source.name], stoppedAt: source.name };
   const route = lookup.route!;
   const routeLine = `${source.name}: route to ${target.address} ${describeRoute(route)}`;
@@ -60,6 +65,7 @@ export async function diagnose(source: Netns, target: ProbeTarget, outcome: Prob
   const ctx: Ctx = {
     source,
     target,
+    ...(options.audience ? { audience: options.audience } : {}),
     outcome,
     ...(fromAddr ? { fromAddr } : {}),
     lookup,

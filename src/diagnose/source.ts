@@ -11,17 +11,18 @@ import { article, describeRoute, describeRule, isReject } from './describe.js';
 import type { Ctx, Finding } from './facts.js';
 
 /** The source's first lookup: no route, or a route of a reject type (the kernel's errno says which). */
-export async function sourceRoute(source: Netns, target: ProbeTarget, lookup: RouteLookup): Promise<Finding | undefined> {
+export async function sourceRoute(source: Netns, target: ProbeTarget, lookup: RouteLookup, audience: 'spec' | 'learner' = 'spec'): Promise<Finding | undefined> {
+  const learner = audience === 'learner';
   const route = lookup.route;
   if (route && !isReject(route.type)) return undefined;
   const type = route?.type ?? (lookup.refusedBy !== 'none' ? lookup.refusedBy : undefined);
   const says = [
     type
-      ? `${source.name}: no route to ${target.address} (${article(type)} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}"); delete or replace that route (ns.routes() lists it)`
+      ? `${source.name}: no route to ${target.address} (${article(type)} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}")${learner ? '' : '; delete or replace that route (ns.routes() lists it)'}`
       : `${source.name}: no route to ${target.address} (${lookup.refusal ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`,
   ];
   const rules = userRules(await source.rules({ family: target.family }));
-  if (rules.length) says.push(`${source.name}: its policy rules choose the table the lookup uses: ${rules.map(describeRule).join('; ')} (ns.rules(${target.family === 6 ? '{ family: 6 }' : ''}) lists them, ns.routes({ table }) a table's routes)`);
+  if (rules.length) says.push(`${source.name}: its policy rules choose the table the lookup uses: ${rules.map(describeRule).join('; ')}${learner ? '' : ` (ns.rules(${target.family === 6 ? '{ family: 6 }' : ''}) lists them, ns.routes({ table }) a table's routes)`}`);
   return { disposition: 'NO_ROUTE', at: source.name, says };
 }
 
@@ -39,7 +40,7 @@ export async function sourceMark(ctx: Ctx): Promise<Finding | undefined> {
   const type = again.route?.type;
   if (!again.route || isReject(type)) {
     const why = type ?? (again.refusedBy && again.refusedBy !== 'none' ? `${again.refusedBy} route` : undefined);
-    const says = [`${source.name}: its packets are marked ${hex} by ${marking.by}, and the kernel routes marked packets again: no route to ${target.address} (${why ? `${article(why)} ${why.replace(/ route$/, '')} route, ` : ''}"${again.refusal ?? type}"), so they are dropped as they leave; a policy rule on that mark (ns.rules()) picks the table`];
+    const says = [`${source.name}: its packets are marked ${hex} by ${marking.by}, and the kernel routes marked packets again: no route to ${target.address} (${why ? `${article(why)} ${why.replace(/ route$/, '')} route, ` : ''}"${again.refusal ?? type}"), so they are dropped as they leave; a policy rule on that mark${ctx.audience === 'learner' ? '' : ' (ns.rules())'} picks the table`];
     const src = after.find((s) => s.name === source.name)!;
     const rules = userRules(target.family === 6 ? src.ipRules6 : src.ipRules);
     if (rules.length) says.push(`${source.name}: its policy rules: ${rules.map(describeRule).join('; ')}`);

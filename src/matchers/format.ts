@@ -9,6 +9,11 @@ import type { Scope } from '../scope.js';
 /** What Vitest passes as `this` to a matcher (the part netspec uses). */
 export interface MatcherContext {
   isNot: boolean;
+  /**
+   * Who reads the message: a spec's author (the default: netspec's API in the advice, the fix as a command) or a
+   * learner of the course (`learner`: the facts only; no API names, no command that is the answer).
+   */
+  audience?: 'spec' | 'learner';
   utils?: { printReceived?(v: unknown): string; printExpected?(v: unknown): string };
 }
 
@@ -82,6 +87,37 @@ export function describe(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** What each matcher checks, in words, for a learner's first line (learnerHeadline). */
+const CHECKS: Record<string, [does: string, doesNot: string]> = {
+  toReach: ['reaches', 'does not reach'],
+  toReachOnly: ['reaches only', 'does not reach only'],
+  toForward: ['forwards IP packets', 'does not forward IP packets'],
+  toHaveAddress: ['has the address', 'does not have the address'],
+  toHaveLink: ['has the link', 'does not have the link'],
+  toRouteVia: ['routes', 'does not route'],
+  toHaveRouteEntry: ['has the route', 'does not have the route'],
+  toHaveRule: ['has the rule', 'does not have the rule'],
+  toHaveArpEntry: ['has the neighbor entry', 'does not have the neighbor entry'],
+  toLandOn: ['lands on', 'does not land on'],
+  toCount: ['counts', 'does not count'],
+  toHaveReachability: ['has the reachability', 'does not have the reachability'],
+};
+
+/**
+ * A message's first line as a learner reads it (MatcherContext.audience 'learner'): what was checked, in words
+ * (`expected: red reaches "192.168.15.2"`), not netspec's API (`expect(red).toReach("192.168.15.2")`). Other lines,
+ * and a message that does not start with that header, are left as they are.
+ */
+export function learnerHeadline(message: string): string {
+  const end = message.indexOf('\n');
+  const first = end === -1 ? message : message.slice(0, end);
+  const m = /^expect\(([^)]*)\)(\.not)?\.(\w+)\((.*)\)$/.exec(first);
+  const words = m && CHECKS[m[3]!];
+  if (!m || !words) return message;
+  const line = `expected: ${m[1]} ${words[m[2] ? 1 : 0]}${m[4] ? ` ${m[4]}` : ''}`;
+  return end === -1 ? line : line + message.slice(end);
 }
 
 /** `expect(red).toReach(192.168.15.2)` — the first line of every message. */

@@ -3,7 +3,7 @@
  * this module alone also brings their types to Vitest's `expect` (the `declare module 'vitest'` block below).
  */
 import { toReach, DEFAULT_NOT_WINDOW_MS, DEFAULT_REACH_TIMEOUT_MS, type ToReachOptions } from './to-reach.js';
-import { MAX_MS, type MatcherContext, type MatcherResult } from './format.js';
+import { learnerHeadline, MAX_MS, type MatcherContext, type MatcherResult } from './format.js';
 import { escapeControlInText } from '../errors.js';
 import { toHaveArpEntry, type ToHaveArpEntryOptions } from './to-have-arp-entry.js';
 import { toRouteVia, type ToRouteViaOptions } from './to-route-via.js';
@@ -41,7 +41,8 @@ function escaped<A extends unknown[]>(matcher: (this: MatcherContext, received: 
   return async function (this: MatcherContext, received: unknown, ...args: A): Promise<MatcherResult> {
     const result = await matcher.call(this, received, ...args);
     const message = result.message;
-    return { ...result, message: () => escapeControlInText(message()) };
+    const learner = this?.audience === 'learner';
+    return { ...result, message: () => escapeControlInText(learner ? learnerHeadline(message()) : message()) };
   };
 }
 

@@ -15,6 +15,6 @@ export async function toForward(this: MatcherContext, received: unknown, options
     message: () =>
       pass
         ? `${hint(ns, 'toForward', true, args)}\n\n${ns.name} forwards: ${key}=1`
-        : `${hint(ns, 'toForward', false, args)}\n\n${ns.name} does not forward: ${key}=${value} (turn it on with \`sysctl -w ${key}=1\`)`,
+        : `${hint(ns, 'toForward', false, args)}\n\n${ns.name} does not forward: ${key}=${value}${this.audience === 'learner' ? '' : ` (turn it on with \`sysctl -w ${key}=1\`)`}`,
   };
 }

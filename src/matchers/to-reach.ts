@@ -97,7 +97,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
   const label = `${t.address}${t.port ? `:${t.port}` : ''} (${t.protocol}${seenAs ? `, seen as ${seenAs}` : ''})`;
   const args = describe(target) + (options ? `, ${describe(options)}` : '');
   const durationMs = this.isNot ? (opts.window ?? DEFAULT_NOT_WINDOW_MS) : (opts.timeout ?? DEFAULT_REACH_TIMEOUT_MS);
-  const outcome = await probe(ns, t, { durationMs, until: this.isNot ? 'window' : 'success', from: opts.from, seenAs: seenAs !== undefined, responder: opts.responder, packet });
+  const outcome = await probe(ns, t, { durationMs, until: this.isNot ? 'window' : 'success', from: opts.from, seenAs: seenAs !== undefined, responder: opts.responder, packet, audience: this.audience });
   const seen = outcome.seenSources ?? (outcome.seenAs ? [canonical(outcome.seenAs)] : []);
   const seenOk = seenAs === undefined || seen.includes(seenAs);
   if (seenAs !== undefined && outcome.reached && seen.length === 0) {
@@ -173,7 +173,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
         }); at most ${p.mtu} bytes pass with DF set, and without it (dontFragment: false) routers may fragment it (${evidence})\n\ncommands:\n${commands(outcome.log)}`,
     };
   }
-  const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder, packet });
+  const d = await diagnose(ns, t, outcome, { from: opts.from, responder: opts.responder, packet, audience: this.audience });
   if (this.isNot) {
     // `.not` with `because`: not reached; the diagnosis must agree on why
     const agrees = d.disposition === opts.because;

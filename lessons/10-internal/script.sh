@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Lesson 9: this host runs Docker (c1 is 172.17.0.2 on docker0). The script below builds a second network, backend,
+# Lesson 10: this host runs Docker (c1 is 172.17.0.2 on docker0). The script below builds a second network, backend,
 # the way `docker network create backend` does: a bridge br-backend (172.18.0.1/16), two containers db1 (172.18.0.2)
 # and db2 (172.18.0.3), and Docker's rules for it. Make backend what `docker network create --internal backend`
 # makes: db1 and db2 reach each other, but nothing leaves backend (not to the Internet, 203.0.113.8, nor to c1) and
 # nothing enters it (c1 must not reach db1). Change the rules below, or add Docker's isolation rules.
-# Check with: npm run lessons -- 09
+# Check with: npm run lessons -- 10
 set -e
 ip link add br-backend type bridge
 ip addr add 172.18.0.1/16 dev br-backend
