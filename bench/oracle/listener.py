@@ -65,7 +65,10 @@ while time.time() < deadline and not os.path.exists(stop_path):
                 pass
             s.close()
         elif s in udps:
-            data, anc, _flags, peer = s.recvmsg(256, socket.CMSG_SPACE(12))
+            try:
+                data, anc, _flags, peer = s.recvmsg(256, socket.CMSG_SPACE(12))
+            except OSError:
+                continue
             local = None
             for level, kind, cdata in anc:
                 if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
@@ -73,10 +76,13 @@ while time.time() < deadline and not os.path.exists(stop_path):
             nonce = data.decode('ascii', 'replace').strip()
             record(proto='udp', port=udps[s], peer=peer[0], local=socket.inet_ntoa(local) if local else None, nonce=nonce)
             reply = ('ORACLE %s %s\n' % (name, nonce)).encode()
-            if local:
-                s.sendmsg([reply], [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack('I4s4s', 0, local, b'\0' * 4))], 0, peer)
-            else:
-                s.sendto(reply, peer)
+            try:  # no route back (a server without a default route) is the lab's business, not the listener's end
+                if local:
+                    s.sendmsg([reply], [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack('I4s4s', 0, local, b'\0' * 4))], 0, peer)
+                else:
+                    s.sendto(reply, peer)
+            except OSError:
+                pass
         elif s is raw:
             pkt = raw.recv(65535)
             ihl = (pkt[0] & 0x0f) * 4
