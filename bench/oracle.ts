@@ -1,5 +1,5 @@
 /**
- * `npm run oracle [-- --cases N] [--seed S] [--concurrency K] [--shrink-seconds T] [--no-shrink] [--no-regressions]`
+ * `npm run oracle [-- --cases N] [--seed S] [--concurrency K] [--shrink-seconds T] [--no-shrink] [--no-regressions] [--kind exposure]`
  *
  * A differential oracle for netspec's verdicts (issue 22). fast-check generates labs (bench/oracle/model.ts: clients,
  * a router, servers, bridges, forwarding, MASQUERADE, FORWARD drops and DNATs in iptables-nft and native nft, source-side
@@ -43,6 +43,8 @@ const replay = !argv.includes('--no-regressions');
 const verbose = argv.includes('--verbose') || opt('--case') !== undefined;
 /** Run only this generated case (its fast-check path at --seed), verbosely. */
 const only = opt('--case') === undefined ? undefined : num('--case', 0);
+/** Run only the generated cases with a claim of this kind (`--kind exposure`), keeping their paths. */
+const kind = opt('--kind');
 
 const REGRESSIONS = new URL('./oracle/regressions.json', import.meta.url).pathname;
 
@@ -164,12 +166,13 @@ fc.check(
   { seed, numRuns: cases },
 );
 console.log(`oracle: ${cases} generated case(s), seed ${seed}, ${concurrency} lab(s) at once`);
-if (only !== undefined) models.splice(0, models.length, ...models.filter((_, i) => i === only));
+const paths = models.map((_, i) => i).filter((i) => (only === undefined || i === only) && (kind === undefined || models[i]!.claims.some((c) => c.kind === kind)));
+if (kind !== undefined) console.log(`oracle: ${paths.length} of them with a ${kind} claim`);
 const tally = newTally();
 const failing: { i: number; r: CaseResult }[] = [];
 let done = 0;
-await pool(models, concurrency, async (m, i) => {
-  if (only !== undefined) i = only;
+await pool(paths, concurrency, async (i) => {
+  const m = models[i]!;
   const r = await runCase(m);
   count(tally, r);
   done++;
@@ -177,7 +180,7 @@ await pool(models, concurrency, async (m, i) => {
   if (bad.length) failing.push({ i, r });
   const mark = r.error ? 'E' : bad.length ? '✗' : r.claims.some((c) => c.verdict === 'refusal') ? 'r' : '.';
   if (verbose || bad.length || r.error) {
-    console.log(`  case ${i} [${done}/${cases}] ${fmt(r.ms)} ${mark} ${r.claims.map((c) => `${c.verdict}`).join(', ')}${r.error ? ` — ${r.error.split('\n')[0]}` : ''}`);
+    console.log(`  case ${i} [${done}/${paths.length}] ${fmt(r.ms)} ${mark} ${r.claims.map((c) => `${c.verdict}`).join(', ')}${r.error ? ` — ${r.error.split('\n')[0]}` : ''}`);
     for (const c of bad) printDisagreement(`case ${i} (seed ${seed}, path ${i})`, r, c);
     if (only !== undefined) for (const c of r.claims.filter((c) => !bad.includes(c))) console.log(`  ${c.verdict} ${c.text}\n    oracle: ${c.oracle}\n    netspec: ${c.detail}`);
   } else process.stdout.write(mark);
