@@ -333,7 +333,7 @@ export function labModel(): fc.Arbitrary<LabModel> {
           // target open on every port reads 65,535 observations: seconds)
           guards: fc.oneof(
             { weight: 1, arbitrary: fc.constant<Guard[]>([]) },
-            { weight: 2, arbitrary: fc.uniqueArray(guard, { minLength: 1, maxLength: 2, selector: (g) => JSON.stringify(g.where) }) },
+            { weight: 3, arbitrary: fc.uniqueArray(guard, { minLength: 1, maxLength: 2, selector: (g) => JSON.stringify(g.where) }) },
           ),
         },
         { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'noise', 'policies', 'services', 'guards'] },
@@ -376,11 +376,16 @@ const guardOf = (lab: Pick<LabModel, 'guards'>, where: Guard['where']): Guard | 
 function exposureClaim(lab: Omit<LabModel, 'claims'>, client: fc.Arbitrary<number>): fc.Arbitrary<Claim> {
   type Target = ExposureClaim['target'];
   const targets: Target[] = [];
-  // weights by repetition: a guarded namespace 4, a DNAT's address 2, any server and the router 1
-  for (const g of lab.guards ?? []) targets.push(...Array.from({ length: 4 }, (): Target => (g.where === 'router' ? { kind: 'router', side: 'A' } : { kind: 'server', i: g.where.server })));
-  for (const d of lab.dnats) targets.push(...Array.from({ length: 2 }, (): Target => (d.to === 'vip' ? { kind: 'vip' } : { kind: 'router', side: 'A' })));
-  for (let i = 0; i < lab.servers; i++) targets.push({ kind: 'server', i });
+  // weights by repetition: a guarded namespace 6; the VIP 2 (nothing exposed there but what a DNAT publishes); a DNAT's
+  // address 2 more; the router 1 and one unguarded server 1 (a target open on every port: the slow path of a sweep,
+  // tens of seconds with four labs at once, so a fifth of the claims or so)
+  const rep = (n: number, t: Target) => Array.from({ length: n }, () => t);
+  for (const g of lab.guards ?? []) targets.push(...rep(6, g.where === 'router' ? { kind: 'router', side: 'A' } : { kind: 'server', i: g.where.server }));
+  targets.push(...rep(2, { kind: 'vip' }));
+  for (const d of lab.dnats) targets.push(...rep(2, d.to === 'vip' ? { kind: 'vip' } : { kind: 'router', side: 'A' }));
   targets.push({ kind: 'router', side: 'A' });
+  const open = Array.from({ length: lab.servers }, (_, i) => i).filter((i) => !guardOf(lab, { server: i }));
+  if (open.length) targets.push({ kind: 'server', i: open[0]! });
   const matter = [...new Set([...PORTS, ...SERVICE_PORTS, ...lab.dnats.flatMap((d) => [d.port, d.toPort]), ...lab.drops.flatMap((d) => d.ports ?? []), ...(lab.guards ?? []).flatMap((g) => g.ports)])];
   const sample = fc.uniqueArray(
     fc.integer({ min: 1, max: 65535 }).filter((p) => p < SERVICE_PORTS[0] || p > DEAD_PORT),
