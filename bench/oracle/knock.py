@@ -1,7 +1,8 @@
 # The oracle's sender for exposure claims (bench/oracle/case.ts), sharing no code with netspec: plain sockets, one per
 # port. TCP: a non-blocking connect() to every port at once from a source port the kernel picks (bound first, so it is
 # known before the SYN leaves: the listeners' raw sockets name each SYN delivered by its source port); a connect that
-# completes sends "OXP <nonce> <port>" and closes. UDP: "OXP <nonce> <port>" to every port, twice. Waits WAIT_MS at
+# completes sends "OXP <nonce> <port>" and closes. UDP: "OXP <nonce> <port>" to every port, twice, from a socket
+# connected to that port (so the source-address policy routing a connected socket gets applies). Waits WAIT_MS at
 # most (TCP: until every connect is answered; a dropped SYN is sent again after 1 s by the kernel), then prints one JSON
 # line per port: {"port", "sport", "result": connected | refused | unanswered | error: … | sent}.
 # argv: PROTO ADDRESS NONCE WAIT_MS PORT...
@@ -42,16 +43,24 @@ if proto == 'tcp':
     for s in pending:
         s.close()
 else:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(('0.0.0.0', 0))
-    sport = s.getsockname()[1]
+    # one connected socket per port, as a UDP client (a resolver, socat) does: its route is looked up again from the
+    # source address it was given, as a TCP connection's is
+    socks = {}
+    for p in ports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect((address, p))
+            socks[p] = s
+        except OSError as e:
+            out[p] = {'port': p, 'sport': 0, 'result': 'error: %s' % errno.errorcode.get(e.errno, e.errno)}
+            s.close()
     for attempt in range(2):
-        for p in ports:
+        for p, s in socks.items():
             try:
-                s.sendto(('OXP %s %d\n' % (nonce, p)).encode(), (address, p))
-                out[p] = {'port': p, 'sport': sport, 'result': 'sent'}
-            except OSError as e:
-                out.setdefault(p, {'port': p, 'sport': sport, 'result': 'error: %s' % errno.errorcode.get(e.errno, e.errno)})
+                s.send(('OXP %s %d\n' % (nonce, p)).encode())
+                out[p] = {'port': p, 'sport': s.getsockname()[1], 'result': 'sent'}
+            except OSError as e:  # the second send may carry the first one's port unreachable: it was sent
+                out.setdefault(p, {'port': p, 'sport': s.getsockname()[1], 'result': 'error: %s' % errno.errorcode.get(e.errno, e.errno)})
         time.sleep(0.1)
     time.sleep(max(0, min(0.3, deadline - time.time())))
 for p in ports:

@@ -21,3 +21,19 @@ test('a source-address ip rule routes the sweep as it routes the client\'s own c
   // and the negative claim fails, naming the port
   expect(await failureOf(expect(c).not.toReachAny('10.8.0.1'))).toMatch(/c reaches 1 TCP port of 10\.8\.0\.1: 80\n/);
 }, 120_000);
+
+test('an ip rule "from ITS_ADDRESS" to a dead gateway: the client\'s connections go nowhere, and neither do the sweep\'s probes', async ({ lab }) => {
+  const [c, r] = await Promise.all([lab.netns('c'), lab.netns('r')]);
+  const bridge = await lab.bridge('v-src');
+  await Promise.all([bridge.attach(c, { address: '10.8.0.11/24', ifname: 'eth0' }), bridge.attach(r, { address: '10.8.0.1/24', ifname: 'eth0' })]);
+  await c.exec('ip', ['route', 'add', 'default', 'via', '10.8.0.99', 'table', '200']);
+  await c.exec('ip', ['rule', 'add', 'from', '10.8.0.11', 'table', '200']);
+  // the kernel's own answer for a connection from c (its source address): table 200, the dead gateway
+  expect((await c.exec('ip', ['route', 'get', '10.8.0.1', 'from', '10.8.0.11'])).stdout).toContain('via 10.8.0.99');
+  // a plain TCP connect from c gets nowhere (port 80 has no listener: a RST would come back at once if it arrived)
+  const connect = await c.exec('python3', ['-c', 'import socket; s = socket.socket(); s.settimeout(1.5)\ntry:\n  s.connect(("10.8.0.1", 80)); print("connected")\nexcept ConnectionRefusedError: print("refused")\nexcept OSError as e: print("nothing:", e)'], { reject: false });
+  expect(connect.stdout).toMatch(/^nothing/);
+  await expect(c).not.toReachAny('10.8.0.1', { protocol: ['tcp', 'udp'] });
+  // and the positive claim fails
+  expect(await failureOf(expect(c).toReachOnly('10.8.0.1', [80]))).toMatch(/does not reach allowed TCP port 80 of 10\.8\.0\.1/);
+}, 120_000);
