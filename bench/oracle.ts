@@ -1,5 +1,5 @@
 /**
- * `npm run oracle [-- --cases N] [--seed S] [--concurrency K] [--shrink-seconds T] [--no-shrink] [--no-regressions]`
+ * `npm run oracle [-- --cases N] [--seed S] [--concurrency K] [--shrink-seconds T] [--no-shrink] [--no-regressions] [--kind exposure]`
  *
  * A differential oracle for netspec's verdicts (issue 22). fast-check generates labs (bench/oracle/model.ts: clients,
  * a router, servers, bridges, forwarding, MASQUERADE, FORWARD drops and DNATs in iptables-nft and native nft, source-side
@@ -43,6 +43,8 @@ const replay = !argv.includes('--no-regressions');
 const verbose = argv.includes('--verbose') || opt('--case') !== undefined;
 /** Run only this generated case (its fast-check path at --seed), verbosely. */
 const only = opt('--case') === undefined ? undefined : num('--case', 0);
+/** Run only the generated cases with a claim of this kind (`--kind exposure`), keeping their paths. */
+const kind = opt('--kind');
 
 const REGRESSIONS = new URL('./oracle/regressions.json', import.meta.url).pathname;
 
@@ -70,9 +72,11 @@ interface Tally {
   refusals: Map<string, number>;
   errors: string[];
   ms: number[];
+  /** Exposure claims: how many, by verdict, and the time each took (oracle, netspec). */
+  exposure: { claims: number; byVerdict: Map<string, number>; oracleMs: number[]; netspecMs: number[] };
   phases: { build: number; oracle: number; netspec: number };
 }
-const newTally = (): Tally => ({ cases: 0, claims: 0, agree: 0, 'false-pass': [], 'false-fail': [], refusals: new Map(), errors: [], ms: [], phases: { build: 0, oracle: 0, netspec: 0 } });
+const newTally = (): Tally => ({ cases: 0, claims: 0, agree: 0, 'false-pass': [], 'false-fail': [], refusals: new Map(), errors: [], ms: [], exposure: { claims: 0, byVerdict: new Map(), oracleMs: [], netspecMs: [] }, phases: { build: 0, oracle: 0, netspec: 0 } });
 
 function count(t: Tally, r: CaseResult): void {
   t.cases++;
@@ -81,6 +85,14 @@ function count(t: Tally, r: CaseResult): void {
   if (r.error) t.errors.push(r.error.split('\n')[0]!);
   for (const c of r.claims) {
     t.claims++;
+    if (c.claim.kind === 'exposure') {
+      t.exposure.claims++;
+      t.exposure.byVerdict.set(c.verdict, (t.exposure.byVerdict.get(c.verdict) ?? 0) + 1);
+      if (c.ms) {
+        t.exposure.oracleMs.push(c.ms.oracle);
+        if (c.verdict !== 'refusal') t.exposure.netspecMs.push(c.ms.netspec);
+      }
+    }
     if (c.verdict === 'agree') t.agree++;
     else if (c.verdict === 'refusal') {
       // explained by its message, with the lab-specific parts (addresses, counts) left in: they say which claim
@@ -154,12 +166,13 @@ fc.check(
   { seed, numRuns: cases },
 );
 console.log(`oracle: ${cases} generated case(s), seed ${seed}, ${concurrency} lab(s) at once`);
-if (only !== undefined) models.splice(0, models.length, ...models.filter((_, i) => i === only));
+const paths = models.map((_, i) => i).filter((i) => (only === undefined || i === only) && (kind === undefined || models[i]!.claims.some((c) => c.kind === kind)));
+if (kind !== undefined) console.log(`oracle: ${paths.length} of them with a ${kind} claim`);
 const tally = newTally();
 const failing: { i: number; r: CaseResult }[] = [];
 let done = 0;
-await pool(models, concurrency, async (m, i) => {
-  if (only !== undefined) i = only;
+await pool(paths, concurrency, async (i) => {
+  const m = models[i]!;
   const r = await runCase(m);
   count(tally, r);
   done++;
@@ -167,7 +180,7 @@ await pool(models, concurrency, async (m, i) => {
   if (bad.length) failing.push({ i, r });
   const mark = r.error ? 'E' : bad.length ? '✗' : r.claims.some((c) => c.verdict === 'refusal') ? 'r' : '.';
   if (verbose || bad.length || r.error) {
-    console.log(`  case ${i} [${done}/${cases}] ${fmt(r.ms)} ${mark} ${r.claims.map((c) => `${c.verdict}`).join(', ')}${r.error ? ` — ${r.error.split('\n')[0]}` : ''}`);
+    console.log(`  case ${i} [${done}/${paths.length}] ${fmt(r.ms)} ${mark} ${r.claims.map((c) => `${c.verdict}`).join(', ')}${r.error ? ` — ${r.error.split('\n')[0]}` : ''}`);
     for (const c of bad) printDisagreement(`case ${i} (seed ${seed}, path ${i})`, r, c);
     if (only !== undefined) for (const c of r.claims.filter((c) => !bad.includes(c))) console.log(`  ${c.verdict} ${c.text}\n    oracle: ${c.oracle}\n    netspec: ${c.detail}`);
   } else process.stdout.write(mark);
@@ -236,7 +249,14 @@ if (found.length) {
 /** The kind of a disagreement: one of each kind is shrunk (the others are most likely the same bug). */
 function signature(m: LabModel, c: ClaimResult): string {
   const x = c.claim;
-  const detail = x.kind === 'service' ? m.services[x.service]!.kind : x.kind === 'reach' ? `${x.proto}${x.seenAs ? ' seenAs' : ''}${m.duplicateOf !== undefined ? ' dup' : ''}` : '';
+  const detail =
+    x.kind === 'service'
+      ? m.services[x.service]!.kind
+      : x.kind === 'reach'
+        ? `${x.proto}${x.seenAs ? ' seenAs' : ''}${m.duplicateOf !== undefined ? ' dup' : ''}`
+        : x.kind === 'exposure'
+          ? `${x.proto} ${x.target.kind}${x.allow ? '' : ' none'}${x.listening ? ' listening' : ''}`
+          : '';
   return `${c.verdict} ${x.kind} ${detail}`;
 }
 
@@ -269,6 +289,14 @@ function simpler(m: LabModel): ((m: LabModel) => LabModel | undefined)[] {
   for (const part of ['drops', 'dnats', 'policies'] as const) {
     for (let k = m[part].length - 1; k >= 0; k--) out.push((x) => (k < x[part].length ? { ...x, [part]: (x[part] as unknown[]).filter((_, j) => j !== k) } : undefined));
   }
+  for (let k = (m.guards ?? []).length - 1; k >= 0; k--) out.push((x) => (x.guards && k < x.guards.length ? { ...x, guards: x.guards.filter((_, j) => j !== k) } : undefined));
+  // an exposure claim's random ports, when the disagreement is on a port that matters
+  for (let k = m.claims.length - 1; k >= 0; k--) {
+    out.push((x) => {
+      const c = x.claims[k];
+      return c?.kind === 'exposure' && c.sample.length ? { ...x, claims: x.claims.map((y, j) => (j === k ? { ...c, sample: [] } : y)) } : undefined;
+    });
+  }
   for (let k = m.services.length - 1; k >= 0; k--) {
     out.push((x) => {
       if (k >= x.services.length || x.claims.some((c) => c.kind === 'service' && c.service === k)) return undefined;
@@ -295,6 +323,13 @@ function report(name: string, t: Tally): void {
   const sum = t.ms.reduce((a, b) => a + b, 0);
   console.log(`\n${name}: ${t.cases} cases, ${t.claims} claims — ${t.agree} agree, ${t['false-pass'].length} false passes, ${t['false-fail'].length} false fails, ${[...t.refusals.values()].reduce((a, b) => a + b, 0)} refusals, ${t.errors.length} oracle errors`);
   console.log(`  time per case: median ${fmt(median)}, mean ${fmt(sum / t.cases)}, max ${fmt(sorted.at(-1) ?? 0)}; mean build ${fmt(t.phases.build / t.cases)}, oracle ${fmt(t.phases.oracle / t.cases)}, netspec ${fmt(t.phases.netspec / t.cases)}`);
+  if (t.exposure.claims) {
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+    const label = { agree: 'agree', 'false-pass': 'false passes', 'false-fail': 'false fails', refusal: 'refusals' } as const;
+    const by = (Object.keys(label) as (keyof typeof label)[]).map((v) => `${t.exposure.byVerdict.get(v) ?? 0} ${label[v]}`).join(', ');
+    console.log(`  ${t.exposure.claims} exposure claims — ${by}; time per exposure claim: oracle median ${fmt(med(t.exposure.oracleMs))} (mean ${fmt(mean(t.exposure.oracleMs))}), netspec median ${fmt(med(t.exposure.netspecMs))} (mean ${fmt(mean(t.exposure.netspecMs))}, max ${fmt(Math.max(0, ...t.exposure.netspecMs))})`);
+  }
   for (const cls of ['false-pass', 'false-fail'] as const) {
     const byText = new Map<string, number>();
     for (const c of t[cls]) byText.set(c.text, (byText.get(c.text) ?? 0) + 1);

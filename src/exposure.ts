@@ -102,7 +102,11 @@ ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EACCES, errno.EINVAL)
 try:
     u = socket.socket(AF, socket.SOCK_DGRAM)
     u.connect((dst, 9))
-    src = u.getsockname()[0]
+    here = u.getsockname()
+    src = here[0]
+    # the probes leave from the address a connected socket would use, bound: the route of an unbound sender is looked up
+    # without a source, so an ip rule "from ADDR" or "not from ADDR" would send the probes where no client's traffic goes
+    bound = (src, 0, 0, here[3]) if six else (src, 0)
     u.close()
 except OSError as e:
     if e.errno not in ROUTE:
@@ -132,6 +136,7 @@ def emit(s, pkt, addr, p):
 def send(sport, ports):
     if proto == 'tcp':
         s = socket.socket(AF, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        s.bind(bound)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
         head = nonce << 16
         if six:
@@ -158,7 +163,7 @@ def send(sport, ports):
     else:
         s = socket.socket(AF, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-        s.bind(('::' if six else '0.0.0.0', sport))
+        s.bind((src, sport) + bound[2:])
         pre = struct.pack('!IH', nonce, 0)
         for p in ports:
             pkt = pre + struct.pack('!H', p)

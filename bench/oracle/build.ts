@@ -6,7 +6,7 @@
 import { createLab, type Lab, type Netns } from '../../src/index.js';
 import { sharedDir } from './dirs.js';
 import { join } from 'node:path';
-import { R_A, R_B, VIP, clientAddr, gwAddress, serverAddr, type Backend, type Dnat, type Drop, type LabModel, type Service } from './model.js';
+import { R_A, R_B, VIP, clientAddr, gwAddress, serverAddr, type Backend, type Dnat, type Drop, type Guard, type LabModel, type Service } from './model.js';
 
 export interface BuiltLab {
   lab: Lab;
@@ -82,6 +82,24 @@ function dnatRule(d: Dnat, k: number, r: Rules, dest: string, srcAddr: string | 
   );
 }
 
+/** An input firewall: loopback and established/related accepted, the guard's ports, then the drop policy (or a reject). */
+function guardRules(g: Guard, r: Rules): void {
+  if (g.backend === 'iptables') {
+    r.iptables.push(['-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'], ['-A', 'INPUT', '-i', 'lo', '-j', 'ACCEPT']);
+    for (const p of g.ports) r.iptables.push(['-A', 'INPUT', '-p', g.proto, '--dport', String(p), '-j', 'ACCEPT']);
+    if (g.range) r.iptables.push(['-A', 'INPUT', '-p', g.proto, '--dport', `${g.range[0]}:${g.range[1]}`, '-j', 'ACCEPT']);
+    if (g.reject) r.iptables.push(['-A', 'INPUT', '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'], ['-A', 'INPUT', '-j', 'REJECT']);
+    else r.iptables.push(['-P', 'INPUT', 'DROP']);
+    r.iptTables.add('filter');
+    return;
+  }
+  const accepted = [...g.ports.map(String), ...(g.range ? [g.range[0] === g.range[1] ? String(g.range[0]) : `${g.range[0]}-${g.range[1]}`] : [])];
+  const lines = ['ct state established,related accept', 'iif "lo" accept'];
+  if (accepted.length) lines.push(`${g.proto} dport { ${accepted.join(', ')} } accept`);
+  if (g.reject) lines.push('meta l4proto tcp reject with tcp reset', 'reject');
+  r.nft.push(`table FAMILY:guard {\n  chain input {\n    type filter hook input priority 0; policy ${g.reject ? 'accept' : 'drop'};\n    ${lines.join('\n    ')}\n  }\n}`);
+}
+
 function masqRule(b: Backend, r: Rules): void {
   if (b === 'iptables') {
     r.iptables.push(['-t', 'nat', '-A', 'POSTROUTING', '-o', 'eth-b', '-j', 'MASQUERADE']);
@@ -109,10 +127,13 @@ function restoreText(rules: readonly string[][]): string {
     const t = a[0] === '-t' ? a[1]! : 'filter';
     const rest = a[0] === '-t' ? a.slice(2) : a;
     const lines = tables.get(t) ?? [];
-    lines.push(rest[0] === '-N' ? `:${rest[1]} - [0:0]` : rest.join(' '));
+    // -N: a chain of the user's; -P: a built-in chain's policy (both are `:CHAIN POLICY [0:0]` lines in restore input)
+    lines.push(rest[0] === '-N' ? `:${rest[1]} - [0:0]` : rest[0] === '-P' ? `:${rest[1]} ${rest[2]} [0:0]` : rest.join(' '));
     tables.set(t, lines);
   }
-  return [...tables].map(([t, lines]) => `*${t}\n${lines.join('\n')}\nCOMMIT\n`).join('');
+  // the chain lines first, as iptables-save writes them
+  const ordered = (lines: string[]) => [...lines.filter((l) => l.startsWith(':')), ...lines.filter((l) => !l.startsWith(':'))];
+  return [...tables].map(([t, lines]) => `*${t}\n${ordered(lines).join('\n')}\nCOMMIT\n`).join('');
 }
 
 async function load(ns: Netns, r: Rules, script: string[]): Promise<void> {
@@ -171,6 +192,8 @@ export async function buildLab(m: LabModel, given?: Lab): Promise<BuiltLab> {
       dnatRule(d, k, d.where === 'router' ? rRules : perClient[d.where.client]!, dest, src);
     });
     if (m.masquerade) masqRule(m.masquerade, rRules);
+    const perServer = servers.map(() => newRules());
+    for (const g of m.guards ?? []) guardRules(g, g.where === 'router' ? rRules : perServer[g.where.server]!);
     for (const p of m.policies) {
       const c = clients[p.client]!;
       const cmds: string[][] = [
@@ -183,7 +206,7 @@ export async function buildLab(m: LabModel, given?: Lab): Promise<BuiltLab> {
       }
       if (p.markPort !== undefined) perClient[p.client]!.iptables.push(['-t', 'mangle', '-A', 'OUTPUT', '-p', 'tcp', '--dport', String(p.markPort), '-j', 'MARK', '--set-mark', String(p.mark)]);
     }
-    await Promise.all([load(router, rRules, script), ...clients.map((c, i) => load(c, perClient[i]!, script))]);
+    await Promise.all([load(router, rRules, script), ...clients.map((c, i) => load(c, perClient[i]!, script)), ...servers.map((v, i) => load(v, perServer[i]!, script))]);
 
     if (m.noise !== undefined) {
       script.push(`r$ ping -i 0.2 ${serverAddr(m.noise)} &   # other traffic to s${m.noise + 1}, all the time`);

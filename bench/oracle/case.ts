@@ -3,12 +3,12 @@
  * listeners, then ask netspec the same claims through its matchers called as plain functions, and classify each.
  */
 import { NetspecError, type Lab } from '../../src/index.js';
-import { toHaveReachability, toHaveRule, toReach, toRouteVia } from '../../src/matchers/index.js';
+import { toHaveReachability, toHaveRule, toReach, toReachAny, toReachOnly, toRouteVia } from '../../src/matchers/index.js';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { buildLab, type BuiltLab } from './build.js';
-import { PORTS, R_A, clientAddr, serverAddr, describeClaim, gwAddress, routeDest, seenAsAddress, serviceAddress, targetAddress, type Claim, type LabModel, type ReachClaim } from './model.js';
-import { Listeners, kernelRoute, kernelRule, observe, observeService, type Observation } from './truth.js';
+import { DEAD_PORT, PORTS, R_A, R_B, SERVICE_PORTS, clientAddr, serverAddr, describeClaim, gwAddress, routeDest, seenAsAddress, serviceAddress, targetAddress, type Claim, type ExposureClaim, type LabModel, type ReachClaim } from './model.js';
+import { Listeners, kernelRoute, kernelRule, observe, observeExposure, observeService, type Observation, type PortTruth } from './truth.js';
 
 /** A positive toReach's deadline (netspec's default is 3000 ms; a lab's probes here answer within milliseconds). */
 export const POSITIVE_TIMEOUT_MS = 2000;
@@ -26,6 +26,8 @@ export interface ClaimResult {
   oracle: string;
   /** netspec's message (its first lines) or the error it threw. */
   detail: string;
+  /** Time spent on this claim: the oracle's observation (with its later probes of ports netspec named), netspec's verdict. */
+  ms?: { oracle: number; netspec: number };
 }
 
 export interface CaseResult {
@@ -38,6 +40,81 @@ export interface CaseResult {
   error?: string;
 }
 
+// ── exposure claims: the oracle decides on a sample of ports ──
+
+/** Ports an exposure claim's netspec failure names, beyond its sample, that the oracle probes after (at most). */
+const NAMED_MAX = 60;
+
+/** The ports of an allow list (ranges spelled out). */
+const allowSet = (c: ExposureClaim): Set<number> => new Set((c.allow ?? []).flatMap((a) => (typeof a === 'number' ? [a] : Array.from({ length: a[1] - a[0] + 1 }, (_, k) => a[0] + k))));
+
+/**
+ * The ports the oracle probes for an exposure claim: every port that matters in the lab (the model's ports, the DNATs'
+ * ports and destination ports, the drops' ports, the services' ports, every guard's ports and its range with the ports
+ * just outside it), the claim's allowed ports (a range's every port, and the ports just outside it) and its random ports.
+ */
+export function exposureSample(m: LabModel, c: ExposureClaim): number[] {
+  const around = (lo: number, hi: number) => [lo - 1, ...Array.from({ length: hi - lo + 1 }, (_, k) => lo + k), hi + 1];
+  const ports = [
+    ...PORTS,
+    ...SERVICE_PORTS,
+    DEAD_PORT,
+    ...m.dnats.flatMap((d) => [d.port, d.toPort]),
+    ...m.drops.flatMap((d) => d.ports ?? []),
+    ...m.services.map((v) => v.port),
+    ...(m.guards ?? []).flatMap((g) => [...g.ports, ...(g.range ? around(g.range[0], g.range[1]) : [])]),
+    ...(c.allow ?? []).flatMap((a) => (typeof a === 'number' ? [a] : around(a[0], a[1]))),
+    ...c.sample,
+  ];
+  return [...new Set(ports)].filter((p) => p >= 1 && p <= 65535).sort((a, b) => a - b);
+}
+
+/** The oracle's listeners never listen where the lab's own services do (nor on the port a proxy finds dead). */
+const listenable = (ports: Iterable<number>): number[] => [...ports].filter((p) => !(SERVICE_PORTS as readonly number[]).includes(p) && p !== DEAD_PORT);
+
+/**
+ * The ports netspec's exposure message names (`reaches N TCP ports of X …: 1-79, 81`, `does not reach allowed TCP
+ * ports 80, 443 of X`): for a single port, the port; for a run, its ends, its middle and the ports next to its ends.
+ */
+export function namedPorts(message: string): number[] {
+  const out = new Set<number>();
+  const lists = [...message.matchAll(/reaches \d+ (?:TCP|UDP) ports? of \S+(?: with something listening)?(?: that (?:is|are) not allowed)?: ([\d, -]+)/g), ...message.matchAll(/does not reach allowed (?:TCP|UDP) ports? ([\d, -]+?) of /g)];
+  for (const l of lists) {
+    for (const part of l[1]!.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [a, b = a] = part.split('-').map(Number) as [number, number?];
+      if (!Number.isInteger(a) || !Number.isInteger(b)) continue;
+      for (const p of [a, b, Math.floor((a + b) / 2), a + 1, b - 1]) if (p >= a && p <= b) out.add(p);
+    }
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+/** The sources a delivered exposure probe may show: the client's own address, or the router's after a MASQUERADE. */
+const exposurePeers = (c: ExposureClaim) => [clientAddr(c.from), R_B, R_A];
+
+/** Does something of the lab's own listen where this probe landed (for `{ listening: true }`)? */
+function listensAt(m: LabModel, c: ExposureClaim, t: PortTruth): boolean {
+  return t.landed.some((a) => m.services.some((v) => v.proto === c.proto && v.port === a.port && (v.where === 'router' ? a.ns === 'r' : a.ns === `s${v.where.server + 1}`)));
+}
+
+/** The claim over the ports the oracle probed: true when every probed port counts exactly as the claim says. */
+function exposureTruth(m: LabModel, c: ExposureClaim, ports: Map<number, PortTruth>): { truth: boolean; text: string } {
+  const allowed = allowSet(c);
+  const counts = (t: PortTruth) => t.exposed && (!c.listening || listensAt(m, c, t));
+  const hit = [...ports.values()].filter(counts).map((t) => t.port);
+  const wrong = c.allow ? hit.filter((p) => !allowed.has(p)) : hit;
+  const missing = c.allow ? [...allowed].filter((p) => !ports.get(p) || !counts(ports.get(p)!)) : [];
+  const where = (p: number) => ports.get(p)!.landed.map((a) => `${a.ns} ${a.local}:${a.port}`).join(' & ') || ports.get(p)!.result;
+  const show = (ps: number[]) => ps.slice(0, 12).map((p) => `${p} (${where(p)})`).join(', ') + (ps.length > 12 ? `, … ${ps.length - 12} more` : '');
+  const odd = [...ports.values()].filter((t) => t.result === 'connected' && !t.landed.length).map((t) => t.port);
+  const text =
+    `probed ${ports.size} ports; ${c.listening ? 'exposed with a listener' : 'exposed'}: ${hit.length ? show(hit) : 'none'}` +
+    (wrong.length ? `; exposed and not allowed: ${wrong.join(', ')}` : '') +
+    (missing.length ? `; allowed and closed: ${missing.join(', ')}` : '') +
+    (odd.length ? `; answered with no SYN seen delivered: ${odd.join(', ')}` : '');
+  return { truth: wrong.length === 0 && missing.length === 0, text };
+}
+
 function oracleText(o: Observation, c: Claim): string {
   const landed = o.arrivals.map((a) => `${a.ns} (${a.local ?? ''}${a.port ? `:${a.port}` : ''} from ${a.peer})`).join(', ');
   return `${o.output}; arrived at: ${landed || 'nowhere'}${seenAsAddress(c) ? `; seenAs ${seenAsAddress(c)}` : ''}`;
@@ -45,6 +122,7 @@ function oracleText(o: Observation, c: Claim): string {
 
 function claimTruth(o: Observation, c: Claim): boolean {
   if (c.kind === 'mesh') return c.flip === undefined;
+  if (c.kind === 'exposure') throw new Error('exposure claims are decided by exposureTruth');
   if ('not' in c && c.not) return !o.reached;
   if (!o.reached) return false;
   const seen = seenAsAddress(c);
@@ -64,9 +142,28 @@ function meshExpectation(o: Observation, flip: number | undefined): Record<strin
   return out;
 }
 
-async function netspecVerdict(b: BuiltLab, m: LabModel, c: Claim, o: Observation): Promise<{ pass?: boolean; detail: string; refused?: boolean }> {
+async function netspecVerdict(b: BuiltLab, m: LabModel, c: Claim, o: Observation): Promise<{ pass?: boolean; detail: string; refused?: boolean; message?: string }> {
   try {
     let r;
+    if (c.kind === 'exposure') {
+      const ns = b.clients[c.from]!;
+      const target = targetAddress(c);
+      const udp = c.proto === 'udp' ? { protocol: 'udp' as const } : {};
+      let pass: boolean;
+      if (!c.allow) {
+        r = await toReachAny.call({ isNot: true }, ns, target, c.proto === 'udp' ? udp : undefined);
+        pass = !r.pass;
+      } else {
+        const allow = c.allow.map((a) => (typeof a === 'number' ? a : { port: `${a[0]}-${a[1]}` as const }));
+        const opts = { ...udp, ...(c.listening ? { listening: true } : {}) };
+        r = await toReachOnly.call({ isNot: false }, ns, target, allow, Object.keys(opts).length ? opts : undefined);
+        pass = r.pass;
+      }
+      const message = r.message();
+      const lines = message.split('\n').filter(Boolean);
+      // the lines after the hint, up to the summary: the ports named and where they landed
+      return { pass, message, detail: lines.slice(1, 5).map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l)).join(' | ') };
+    }
     if (c.kind === 'mesh') {
       r = await toHaveReachability.call({ isNot: false }, b.lab, meshExpectation(o, c.flip));
       return { pass: r.pass, detail: r.message().split('\n').filter(Boolean).slice(0, 4).join(' | ') };
@@ -130,6 +227,10 @@ async function observeClaim(b: BuiltLab, m: LabModel, c: Claim, listeners: Liste
       const silent = m.services.flatMap((s, k) => (s.kind === 'silent' ? [join(b.serviceDir, `service-${k}.log`)] : []));
       return observeService(b.clients[c.from]!, serviceAddress(v), v.proto, v.port, silent);
     }
+    case 'exposure': {
+      const e = await observeExposure(b.clients[c.from]!, listeners, targetAddress(c), c.proto, exposureSample(m, c), exposurePeers(c));
+      return { reached: false, arrivals: [], output: e.output, ports: e.ports };
+    }
     case 'route': {
       const k = await kernelRoute(b.clients[c.client]!, routeDest(c), c.mark);
       const holds = !k.refused && k.via === gwAddress(c.gw);
@@ -162,24 +263,76 @@ export async function runCase(m: LabModel, options: CaseOptions = {}): Promise<C
   let tObserved = tBuilt;
   try {
     const observed: Observation[] = [];
+    const spent: { oracle: number; netspec: number }[] = [];
+    let oracleMs = 0;
     try {
-      const ports = [...new Set([...PORTS, ...m.dnats.map((d) => d.toPort)])];
+      const exposures = m.claims.flatMap((c) => (c.kind === 'exposure' ? exposureSample(m, c) : []));
+      const ports = [...new Set([...PORTS, ...m.dnats.map((d) => d.toPort), ...listenable(exposures)])];
       await listeners.start(b.all, ports);
-      for (const c of m.claims) observed.push(await observeClaim(b, m, c, listeners));
+      for (const c of m.claims) {
+        const t = performance.now();
+        observed.push(await observeClaim(b, m, c, listeners));
+        spent.push({ oracle: performance.now() - t, netspec: 0 });
+      }
     } finally {
       await listeners.stop();
       tObserved = performance.now();
+      oracleMs = tObserved - tBuilt;
     }
+    const asked: { pass?: boolean; detail: string; refused?: boolean; message?: string }[] = [];
+    for (const [i, c] of m.claims.entries()) {
+      const o = observed[i]!;
+      const t = performance.now();
+      asked.push(options.askNetspec === false ? { pass: c.kind === 'exposure' ? undefined : claimTruth(o, c), detail: '(netspec not asked)' } : await netspecVerdict(b, m, c, o));
+      spent[i]!.netspec = performance.now() - t;
+    }
+    const tAsked = performance.now();
+    // an exposure claim's ports that netspec's message names and the oracle did not probe: probed now (listeners again)
+    const later = new Map<number, number[]>();
+    for (const [i, c] of m.claims.entries()) {
+      const probed = observed[i]!.ports;
+      if (c.kind !== 'exposure' || !probed || !asked[i]!.message) continue;
+      const extra = namedPorts(asked[i]!.message!).filter((p) => !probed.has(p)).slice(0, NAMED_MAX);
+      if (extra.length) later.set(i, extra);
+    }
+    if (later.size) {
+      const again = new Listeners();
+      try {
+        const t = performance.now();
+      await again.start(b.all, [...new Set([...PORTS, ...listenable([...later.values()].flat())])]);
+        for (const [i, extra] of later) {
+          const c = m.claims[i] as ExposureClaim;
+          const e = await observeExposure(b.clients[c.from]!, again, targetAddress(c), c.proto, extra, exposurePeers(c));
+          for (const [p, t] of e.ports) observed[i]!.ports!.set(p, t);
+          observed[i]!.output += `; then the ${extra.length} port(s) netspec named that were not probed: ${e.output}`;
+        }
+        // the listeners' start and stop shared by the claims probed again
+        for (const i of later.keys()) spent[i]!.oracle += (performance.now() - t) / later.size;
+      } finally {
+        await again.stop();
+        again.cleanup();
+      }
+    }
+    oracleMs += performance.now() - tAsked;
     const claims: ClaimResult[] = [];
     for (const [i, c] of m.claims.entries()) {
       const o = observed[i]!;
-      const truth = claimTruth(o, c);
-      const v = options.askNetspec === false ? { pass: truth, detail: '(netspec not asked)' } : await netspecVerdict(b, m, c, o);
+      let truth: boolean;
+      let oracle: string;
+      if (c.kind === 'exposure') {
+        const e = exposureTruth(m, c, o.ports!);
+        truth = e.truth;
+        oracle = `${o.output}: ${e.text}`;
+      } else {
+        truth = claimTruth(o, c);
+        oracle = oracleText(o, c);
+      }
+      const v = options.askNetspec === false ? { ...asked[i]!, pass: truth } : asked[i]!;
       const verdict: Verdict = v.refused ? 'refusal' : v.pass === truth ? 'agree' : v.pass ? 'false-pass' : 'false-fail';
-      claims.push({ claim: c, text: describeClaim(c, m), truth, netspec: v.pass, verdict, oracle: oracleText(o, c), detail: v.detail });
+      claims.push({ claim: c, text: describeClaim(c, m), truth, netspec: v.pass, verdict, oracle, detail: v.detail, ms: spent[i] });
     }
     const t1 = performance.now();
-    return { claims, script: b.script, ms: t1 - t0, phases: { build: tBuilt - t0, oracle: tObserved - tBuilt, netspec: t1 - tObserved } };
+    return { claims, script: b.script, ms: t1 - t0, phases: { build: tBuilt - t0, oracle: oracleMs, netspec: t1 - t0 - (tBuilt - t0) - oracleMs } };
   } catch (e) {
     return { claims: [], script: b.script, ms: performance.now() - t0, error: (e as Error).stack ?? String(e) };
   } finally {

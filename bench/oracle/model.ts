@@ -128,7 +128,40 @@ export interface MeshClaim {
   flip?: number;
 }
 
-export type Claim = ReachClaim | ServiceClaim | RouteClaim | RuleClaim | MeshClaim;
+/**
+ * An input firewall in a server or the router (what exposure claims are mostly about): `policy drop` on input (or a
+ * final reject), loopback and `ct state established,related` accepted, and these ports of one protocol accepted.
+ */
+export interface Guard {
+  where: { server: number } | 'router';
+  backend: Backend;
+  proto: 'tcp' | 'udp';
+  /** Single ports accepted. */
+  ports: number[];
+  /** An inclusive range accepted too (`tcp dport 1000-1010`, `--dports 1000:1010`). */
+  range?: [number, number];
+  /** End with a reject (a TCP reset / ICMP port unreachable) instead of the drop policy. */
+  reject?: boolean;
+}
+
+/**
+ * `expect(cN).toReachOnly(target, allow, { protocol, listening })`, or with no `allow`, `expect(cN).not.toReachAny(target,
+ * { protocol })`: every port of the target swept (issue 30). The oracle decides on a sample of ports (bench/oracle/case.ts).
+ */
+export interface ExposureClaim {
+  kind: 'exposure';
+  from: number;
+  target: { kind: 'server'; i: number } | { kind: 'vip' } | { kind: 'router'; side: 'A' };
+  proto: 'tcp' | 'udp';
+  /** Allowed ports: single ports and inclusive ranges (written `{ port: 'lo-hi' }`); absent: `.not.toReachAny`. */
+  allow?: (number | [number, number])[];
+  /** `{ listening: true }` (toReachOnly only): a port counts only where something of the lab's own listens where it lands. */
+  listening?: boolean;
+  /** The oracle's random ports (besides the ports that matter in the lab), generated so that a case replays. */
+  sample: number[];
+}
+
+export type Claim = ReachClaim | ServiceClaim | RouteClaim | RuleClaim | MeshClaim | ExposureClaim;
 
 export interface LabModel {
   clients: number;
@@ -143,6 +176,8 @@ export interface LabModel {
   duplicateOf?: number;
   policies: Policy[];
   services: Service[];
+  /** Input firewalls (absent in labs stored before exposure claims existed). */
+  guards?: Guard[];
   /** r pings this server all the time (other traffic to a target, from an address a seenAs claim may name). */
   noise?: number;
   claims: Claim[];
@@ -259,6 +294,23 @@ export function labModel(): fc.Arbitrary<LabModel> {
         { requiredKeys: ['kind', 'client', 'dest', 'gw', 'not'] },
       );
       const ruleClaim: fc.Arbitrary<RuleClaim> = fc.record({ kind: fc.constant('rule' as const), client, byFrom: fc.boolean(), mark, table, not: fc.boolean() });
+      const guard: fc.Arbitrary<Guard> = fc
+        .record(
+          {
+            where: fc.oneof(server.map((i) => ({ server: i })), fc.constant<'router'>('router')),
+            backend: fc.constantFrom<Backend>('iptables', 'nft'),
+            proto: fc.constantFrom<'tcp' | 'udp'>('tcp', 'tcp', 'udp'),
+            ports: fc.uniqueArray(fc.constantFrom(...PORTS, ...SERVICE_PORTS), { maxLength: 2 }),
+            range: fc.constantFrom(...RANGE_STARTS).chain((lo) => fc.integer({ min: lo, max: lo + 10 }).map((hi): [number, number] => [lo, hi])),
+            reject: fc.boolean(),
+          },
+          { requiredKeys: ['where', 'backend', 'proto', 'ports'] },
+        )
+        .map((g) => {
+          const out: Guard = { ...g };
+          if (!out.reject) delete out.reject;
+          return out;
+        });
       const serviceClaim = (n: number): fc.Arbitrary<ServiceClaim> =>
         fc.record({ kind: fc.constant('service' as const), from: client, service: fc.integer({ min: 0, max: Math.max(0, n - 1) }), not: fc.boolean() });
       return fc.record(
@@ -277,8 +329,14 @@ export function labModel(): fc.Arbitrary<LabModel> {
           noise: fc.option(server, { nil: undefined, freq: 4 }),
           policies: fc.uniqueArray(policy, { maxLength: 2, selector: (p) => `${p.client}` }),
           services: fc.uniqueArray(service, { maxLength: 2, selector: (v) => `${JSON.stringify(v.where)}/${v.proto}/${v.port}` }),
+          // most labs have one: an exposure claim's target is a guarded namespace more often than not (and a sweep of a
+          // target open on every port reads 65,535 observations: seconds)
+          guards: fc.oneof(
+            { weight: 1, arbitrary: fc.constant<Guard[]>([]) },
+            { weight: 3, arbitrary: fc.uniqueArray(guard, { minLength: 1, maxLength: 2, selector: (g) => JSON.stringify(g.where) }) },
+          ),
         },
-        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'noise', 'policies', 'services'] },
+        { requiredKeys: ['clients', 'servers', 'forwarding', 'serverRoutes', 'masquerade', 'drops', 'dnats', 'duplicateOf', 'noise', 'policies', 'services', 'guards'] },
       ).chain((lab) => {
         const mesh: fc.Arbitrary<MeshClaim> = fc.record({ kind: fc.constant('mesh' as const), flip: fc.nat(20) }, { requiredKeys: ['kind'] });
         const kinds: fc.Arbitrary<Claim>[] = [claim, claim, claim, routeClaim, ruleClaim, mesh];
@@ -295,8 +353,73 @@ export function labModel(): fc.Arbitrary<LabModel> {
             });
           kinds.push(dnatClaim, dnatClaim, dnatClaim);
         }
-        return fc.array(fc.oneof(...kinds), { minLength: 1, maxLength: 2 }).map((claims) => ({ ...lab, claims: claims.map((c) => fixClaim(c, lab.services)) }));
+        // exposure claims at half the weight of the others: a sweep of every port costs seconds (README, The oracle)
+        const weighted = [...kinds.map((arbitrary) => ({ arbitrary, weight: 2 })), { arbitrary: exposureClaim(lab, client), weight: 1 }];
+        return fc.array(fc.oneof(...weighted), { minLength: 1, maxLength: 2 }).map((claims) => ({ ...lab, claims: claims.map((c) => fixClaim(c, lab.services)) }));
       });
+    });
+}
+
+/** Where guard ranges start: below, inside and across ports the lab uses (8079-8089 holds 8080). */
+export const RANGE_STARTS = [1000, 8079, 440] as const;
+/** How many random ports an exposure claim's oracle samples, besides the ports that matter in the lab. */
+export const RANDOM_SAMPLE = 20;
+
+const guardOf = (lab: Pick<LabModel, 'guards'>, where: Guard['where']): Guard | undefined => (lab.guards ?? []).find((g) => JSON.stringify(g.where) === JSON.stringify(where));
+
+/**
+ * An exposure claim aimed at the lab: a guarded namespace or a DNAT's address as the target more often than not, and
+ * an allow list that is what the lab's rules seem to open there (a guard's ports and range, the DNATs to that address),
+ * often changed by one port (one dropped, a wrong one added), or a subset of the ports that matter; sometimes
+ * `.not.toReachAny`. The generator only aims: whether the claim holds is the oracle's to observe.
+ */
+function exposureClaim(lab: Omit<LabModel, 'claims'>, client: fc.Arbitrary<number>): fc.Arbitrary<Claim> {
+  type Target = ExposureClaim['target'];
+  const targets: Target[] = [];
+  // weights by repetition: a guarded namespace 6; the VIP 2 (nothing exposed there but what a DNAT publishes); a DNAT's
+  // address 2 more; the router 1 and one unguarded server 1 (a target open on every port: the slow path of a sweep,
+  // tens of seconds with four labs at once, so a fifth of the claims or so)
+  const rep = (n: number, t: Target) => Array.from({ length: n }, () => t);
+  for (const g of lab.guards ?? []) targets.push(...rep(6, g.where === 'router' ? { kind: 'router', side: 'A' } : { kind: 'server', i: g.where.server }));
+  targets.push(...rep(2, { kind: 'vip' }));
+  for (const d of lab.dnats) targets.push(...rep(2, d.to === 'vip' ? { kind: 'vip' } : { kind: 'router', side: 'A' }));
+  targets.push({ kind: 'router', side: 'A' });
+  const open = Array.from({ length: lab.servers }, (_, i) => i).filter((i) => !guardOf(lab, { server: i }));
+  if (open.length) targets.push({ kind: 'server', i: open[0]! });
+  const matter = [...new Set([...PORTS, ...SERVICE_PORTS, ...lab.dnats.flatMap((d) => [d.port, d.toPort]), ...lab.drops.flatMap((d) => d.ports ?? []), ...(lab.guards ?? []).flatMap((g) => g.ports)])];
+  const sample = fc.uniqueArray(
+    fc.integer({ min: 1, max: 65535 }).filter((p) => p < SERVICE_PORTS[0] || p > DEAD_PORT),
+    { minLength: RANDOM_SAMPLE, maxLength: RANDOM_SAMPLE },
+  );
+  return fc
+    .record({
+      from: client,
+      target: fc.constantFrom(...targets),
+      proto: fc.constantFrom<'tcp' | 'udp'>('tcp', 'tcp', 'udp'),
+      mode: fc.constantFrom('aimed', 'aimed', 'aimed', 'drop-one', 'add-one', 'subset', 'none'),
+      listening: fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 5, arbitrary: fc.constant(false) }),
+      wrong: fc.constantFrom(...matter, 22, 8443),
+      subset: fc.subarray(matter, { maxLength: 3 }),
+      k: fc.nat(),
+      sample,
+    })
+    .map(({ from, target, proto, mode, listening, wrong, subset, k, sample }): Claim => {
+      if (mode === 'none') return { kind: 'exposure', from, target, proto, sample };
+      const where: Guard['where'] = target.kind === 'server' ? { server: target.i } : 'router';
+      const g = target.kind === 'vip' ? undefined : guardOf(lab, where);
+      const to = target.kind === 'vip' ? 'vip' : target.kind === 'router' ? 'router' : undefined;
+      let allow: (number | [number, number])[] = [];
+      if (g && g.proto === proto) {
+        allow.push(...g.ports);
+        if (g.range) allow.push(g.range[0] === g.range[1] ? g.range[0] : g.range);
+      }
+      for (const d of lab.dnats) if (d.to === to && d.proto === proto && d.where === 'router') allow.push(d.port);
+      if (mode === 'subset') allow = [...subset];
+      if (mode === 'drop-one' && allow.length) allow.splice(k % allow.length, 1);
+      if (mode === 'add-one') allow.push(wrong);
+      const c: ExposureClaim = { kind: 'exposure', from, target, proto, allow: [...new Map(allow.map((a) => [JSON.stringify(a), a])).values()], sample };
+      if (listening) c.listening = true;
+      return c;
     });
 }
 
@@ -310,7 +433,7 @@ function fixClaim(c: Claim, services: readonly Service[]): Claim {
 }
 
 /** Where a claim's target is (an address), and the source it may have to be seen as. */
-export function targetAddress(c: Pick<ReachClaim, 'target'>): string {
+export function targetAddress(c: Pick<ReachClaim, 'target'> | Pick<ExposureClaim, 'target'>): string {
   switch (c.target.kind) {
     case 'server':
       return serverAddr(c.target.i);
@@ -349,6 +472,13 @@ export function describeClaim(c: Claim, m: LabModel): string {
     }
     case 'route':
       return `expect(c${c.client + 1})${not}.toRouteVia('${routeDest(c)}', '${gwAddress(c.gw)}'${c.mark !== undefined ? `, { mark: ${c.mark} }` : ''})`;
+    case 'exposure': {
+      const t = targetAddress(c);
+      if (!c.allow) return `expect(c${c.from + 1}).not.toReachAny('${t}'${c.proto === 'udp' ? `, { protocol: 'udp' }` : ''})`;
+      const allow = c.allow.map((a) => (typeof a === 'number' ? String(a) : `{ port: '${a[0]}-${a[1]}' }`)).join(', ');
+      const opts = [c.proto === 'udp' ? `protocol: 'udp'` : '', c.listening ? 'listening: true' : ''].filter(Boolean).join(', ');
+      return `expect(c${c.from + 1}).toReachOnly('${t}', [${allow}]${opts ? `, { ${opts} }` : ''})`;
+    }
     case 'rule':
       return `expect(c${c.client + 1})${not}.toHaveRule({ ${c.byFrom ? `from: '${clientAddr(c.client)}'` : `fwmark: ${c.mark}`}, table: ${c.table} })`;
   }

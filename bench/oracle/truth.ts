@@ -12,12 +12,17 @@ import { join } from 'node:path';
 import type { Netns } from '../../src/index.js';
 
 const LISTENER = new URL('./listener.py', import.meta.url).pathname;
+const KNOCK = new URL('./knock.py', import.meta.url).pathname;
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export interface Arrival {
   ns: string;
-  proto: 'tcp' | 'udp' | 'icmp';
+  /** syn / dgram: the raw sockets' records of what the kernel delivered locally (exposure claims); unbound: a port the
+   *  listener could not bind there. */
+  proto: 'tcp' | 'udp' | 'icmp' | 'syn' | 'dgram' | 'unbound';
   port?: number;
+  /** syn / dgram: the sender's source port as it arrived. */
+  sport?: number;
   peer: string;
   local?: string;
   nonce?: string;
@@ -33,6 +38,8 @@ export interface Observation {
   output: string;
   /** Mesh claims: source → address → reached. */
   matrix?: Record<string, Record<string, boolean>>;
+  /** Exposure claims: each port probed. */
+  ports?: Map<number, PortTruth>;
 }
 
 export class Listeners {
@@ -92,6 +99,49 @@ export async function observe(from: Netns, listeners: Listeners, address: string
   await new Promise((r) => setTimeout(r, 100)); // the listeners write their lines
   const arrivals = listeners.arrivals().filter((a) => (proto === 'icmp' ? a.proto === 'icmp' && a.payload?.includes(n) : a.proto === proto && a.nonce === n));
   return { reached, arrivals, output };
+}
+
+/** One port of an exposure claim as the oracle saw it. */
+export interface PortTruth {
+  port: number;
+  /** What the sender saw: connected, refused, unanswered, sent (UDP), error: … */
+  result: string;
+  /** Where the kernel delivered the probe locally (after every input filter), with the port it arrived at after any
+   *  DNAT: from the listeners' raw sockets. */
+  landed: Arrival[];
+  /** Delivered somewhere in the lab (or answered by a connection, which only a delivered SYN gets). */
+  exposed: boolean;
+}
+
+/**
+ * The exposure of `address` from `from` on `ports`, one probe per port (bench/oracle/knock.py), every one at once: a
+ * port is exposed when the probe was delivered to some namespace's kernel after its input filters (a raw socket's
+ * copy, there: a TCP SYN named by its source port, a UDP datagram by its nonce), whatever listens there.
+ * `peers`: the sources a delivered probe may show (the client's own address, or an address a MASQUERADE gave it).
+ */
+export async function observeExposure(from: Netns, listeners: Listeners, address: string, proto: 'tcp' | 'udp', ports: readonly number[], peers: readonly string[]): Promise<{ ports: Map<number, PortTruth>; output: string }> {
+  const out = new Map<number, PortTruth>();
+  if (!ports.length) return { ports: out, output: 'no port' };
+  const n = nonce();
+  const r = await from.exec(PYTHON, [KNOCK, proto, address, n, proto === 'tcp' ? '1300' : '500', ...ports.map(String)], { reject: false, timeoutMs: 20_000, intent: 'oracle knock' });
+  if (r.exitCode !== 0) throw new Error(`oracle: knock.py in ${from.name} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').at(-1)}`);
+  const sent = r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { port: number; sport: number; result: string });
+  await new Promise((res) => setTimeout(res, 150)); // the listeners write their lines
+  const all = listeners.arrivals();
+  for (const k of sent) {
+    const landed =
+      proto === 'tcp'
+        ? all.filter((a) => a.proto === 'syn' && a.sport === k.sport && peers.includes(a.peer))
+        : all.filter((a) => a.proto === 'dgram' && a.nonce === `OXP ${n} ${k.port}`);
+    // one record per namespace and landing port (a retransmitted SYN, the datagram sent twice)
+    const unique = [...new Map(landed.map((a) => [`${a.ns} ${a.local} ${a.port}`, a])).values()];
+    out.set(k.port, { port: k.port, result: k.result, landed: unique, exposed: unique.length > 0 || k.result === 'connected' });
+  }
+  return { ports: out, output: `python3 knock.py ${proto} ${address} (nonce ${n}), ${ports.length} ports` };
 }
 
 /** `ip route get DEST [mark M]` as the kernel prints it, and the gateway read from it ("via X"), or undefined. */
