@@ -4,7 +4,7 @@
  * its docker0, its iptables rules and its containers never touch the machine, and die with the lab; netspec reaches
  * its containers through attach mode, by sandbox path or by PID.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { existingNamespaces, createLab, serve, type Lab, type Netns } from '../../src/index.js';
@@ -221,12 +221,66 @@ function readlinkSafe(p: string): string {
   }
 }
 
+/**
+ * The cgroup folders a lab's dockerd makes for its containers, under a parent of its own in every hierarchy of the
+ * machine (`--cgroup-parent`): a lab's processes die with it, but the kernel never removes a cgroup folder, so they are
+ * removed here once the lab is gone (deepest first; a folder that still holds a task stays, rmdir refuses it). Folders
+ * of engines whose test process is gone (SIGKILL) are swept by the next engine.
+ */
+const CGROUP_ROOT = '/sys/fs/cgroup';
+let engines = 0;
+
+function cgroupHierarchies(): string[] {
+  if (!existsSync(CGROUP_ROOT)) return [];
+  // cgroup v1: one folder per hierarchy (pids, memory, …; unified is v2's); v2 alone: the root itself
+  if (existsSync(join(CGROUP_ROOT, 'cgroup.controllers'))) return [CGROUP_ROOT];
+  return readdirSync(CGROUP_ROOT)
+    .map((d) => join(CGROUP_ROOT, d))
+    .filter((d) => existsSync(join(d, 'cgroup.procs')));
+}
+
+function removeCgroupTree(dir: string): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const e of entries) removeCgroupTree(join(dir, e));
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* a task still in it, or gone already */
+  }
+}
+
+export function removeEngineCgroups(parent: string): void {
+  for (const h of cgroupHierarchies()) removeCgroupTree(join(h, parent));
+}
+
+function sweepStaleEngineCgroups(): void {
+  for (const h of cgroupHierarchies()) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(h);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = /^netspec-docker-(\d+)-\d+$/.exec(name);
+      if (m && !existsSync(`/proc/${m[1]}`)) removeCgroupTree(join(h, name));
+    }
+  }
+}
+
 export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlandProxy?: boolean; engine?: RealEngine } = {}): Promise<Engine> {
   const userlandProxy = options.userlandProxy ?? true;
   const engine = options.engine ?? { release: '20.10', layout: '20.10' };
   // a fetched engine runs from its folder, with its own docker-proxy (the machine's PATH has 20.10's)
   const dockerd = engine.dir ? [join(engine.dir, 'usr/sbin/dockerd'), `--userland-proxy-path=${join(engine.dir, 'usr/sbin/docker-proxy')}`] : ['dockerd'];
   // dockerd needs the machine's root (cgroups, mounts, its own namespaces): a full-privilege lab, the only kind that may run it
+  sweepStaleEngineCgroups();
+  const cgroupParent = `netspec-docker-${process.pid}-${++engines}`;
   const lab = await createLab({ privileged: true, cgroups: true });
   const wan = await lab.wan();
   const dataRoot = tempDir('netspec-docker-');
@@ -234,10 +288,16 @@ export async function dockerEngine(options: { attachBy?: 'path' | 'pid'; userlan
   const disposeAll = async () => {
     await lab.dispose();
     rmSync(dataRoot, { recursive: true, force: true });
+    // the lab's processes are gone with it; their tasks may take a moment to leave the cgroups
+    for (let i = 0; i < 20; i++) {
+      removeEngineCgroups(cgroupParent);
+      if (!cgroupHierarchies().some((h) => existsSync(join(h, cgroupParent)))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   };
   let release = engine.release;
   try {
-    await lab.sh`nohup ${dockerd} --data-root ${dataRoot} --exec-root /run/docker --pidfile /run/docker.pid -H unix:///run/docker.sock --storage-driver=vfs --userland-proxy=${String(userlandProxy)} >/run/dockerd.log 2>&1 &`;
+    await lab.sh`nohup ${dockerd} --data-root ${dataRoot} --exec-root /run/docker --pidfile /run/docker.pid -H unix:///run/docker.sock --storage-driver=vfs --cgroup-parent=/${cgroupParent} --userland-proxy=${String(userlandProxy)} >/run/dockerd.log 2>&1 &`;
     for (let i = 0; ; i++) {
       const r = await lab.run('host', ['docker', '-H', 'unix:///run/docker.sock', 'version', '-f', '{{.Server.Version}}'], { intent: 'wait for dockerd', reject: false });
       if (r.exitCode === 0) {
