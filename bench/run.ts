@@ -344,15 +344,17 @@ if (want('landing')) {
   // the observation itself, alone, in the same lab: the watch's table added in every namespace, read as a probe reads
   // it (twice: once after the first try, once to judge the answer), and removed; every TCP/UDP probe pays this once
   const { watchLanding } = await import('../src/landing.js');
-  const observe = async () => {
+  const observe = (reads: number) => async () => {
     const w = await watchLanding(lab, { family: 4, protocol: 'tcp', port: 80 });
     if (!('read' in w)) throw new Error(w.unavailable);
-    await w.read();
-    await w.connections();
+    for (let i = 0; i < reads; i++) await w.read();
     await w.stop();
   };
-  const [watched, probeOnly] = await sideBySide(runs(12), observe, () => red.exec('socat', ['-T', '1', '-', 'TCP4:192.168.15.2:7000'], { input: 'x\n', reject: false }));
-  rows.push({ case: 'landing', subject: `the landing watch alone (add in ${lab.namespaces().length + 1} namespaces, read twice, remove): what observation adds to each TCP/UDP probe, success or failure`, stat: stat(watched), baseline: 'one socat connect to serve()', ratio: stat(watched).median / stat(probeOnly).median });
+  const connect = () => red.exec('socat', ['-T', '1', '-', 'TCP4:192.168.15.2:7000'], { input: 'x\n', reject: false });
+  const [added, connect1] = await sideBySide(runs(12), observe(0), connect);
+  rows.push({ case: 'landing', subject: `the landing watch added in ${lab.namespaces().length + 1} namespaces and removed: all a marked answer's probe pays`, stat: stat(added), baseline: 'one socat connect to serve()', ratio: stat(added).median / stat(connect1).median });
+  const [read2, connect2] = await sideBySide(runs(12), observe(2), connect);
+  rows.push({ case: 'landing', subject: 'the same, read twice (after the first try, and to judge the answer): an unmarked or failed probe', stat: stat(read2), baseline: 'one socat connect to serve()', ratio: stat(read2).median / stat(connect2).median });
   await server.stop();
   await lab.dispose();
 }
