@@ -8,6 +8,7 @@ import { readLabState, type NamespaceState } from './state.js';
 import { parseNsIds } from './parse/ip.js';
 import { masqueradeSource, masquerades, policyOf } from './parse/iptables.js';
 import { dropPolicies, type NftRuleset } from './parse/nft.js';
+import { escapeControlInText } from './errors.js';
 
 export interface Endpoint {
   ns: string;
@@ -143,7 +144,7 @@ export function toMermaid(model: TopologyModel, failed?: FailedPath): string {
     lines.push(`  style ${id(failed.stoppedAt)}_stop fill:#fdd,stroke:#c00,color:#900`);
     for (const e of red) lines.push(`  linkStyle ${e} stroke:#c00,stroke-width:3px`);
   }
-  return lines.join('\n');
+  return escapeControlInText(lines.join('\n'));
 }
 
 /** Mermaid labels are in double quotes: a rule's quotes become #quot; (Mermaid's entity). */
@@ -259,5 +260,5 @@ export function toSvg(model: TopologyModel, failed?: FailedPath): string {
     if (stop) out.push(`<text x="${p.x + boxW - 12}" y="${p.y + 24}" text-anchor="end" font-size="20" fill="#c00">✗</text>`);
   }
   out.push('</svg>');
-  return out.join('\n');
+  return escapeControlInText(out.join('\n'));
 }

@@ -13,6 +13,7 @@ import { parseNftJson } from '../../src/parse/nft.js';
 import { describeRule } from '../../src/diagnose/index.js';
 import { formatState } from '../../src/report.js';
 import { readLabState } from '../../src/state.js';
+import { readTopology, toMermaid, toSvg } from '../../src/graph.js';
 import { serve } from '../../src/probe.js';
 import { failureOf } from '../matchers/helpers.js';
 import { outcomeOf } from './helpers.js';
@@ -147,6 +148,12 @@ describe('class 3: unreadable is an error', () => {
     const dump = formatState(await readLabState(lab));
     expect(dump).toContain('a\\x1bb');
     expect(dump).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    // and the pictures (netspec graph, the report's .mmd and .svg): escaped, never raw
+    const model = await readTopology(lab, await readLabState(lab));
+    for (const picture of [toMermaid(model), toSvg(model)]) {
+      expect(picture).toContain('a\\x1bb');
+      expect(picture).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
+    }
   });
 
   test('an iptables comment with a line break in a lab is no phantom DNAT: the probe lands on the target', async ({ lab }) => {
