@@ -37,3 +37,12 @@ test.runIf(root)('a full-privilege lab does both', async () => {
   await lab.host.sysctl('net.ipv6.route.gc_timeout', 61);
   expect((await lab.host.exec('sysctl', ['-n', 'net.ipv6.route.gc_timeout'])).stdout.trim()).toBe('61');
 });
+
+test('a uidrange beyond the ids the lab maps: a PrerequisiteError saying which ids it has; within them, the rule is made', async ({ lab }) => {
+  // a root lab maps 65,536 ids, an ordinary user's one: 70000 is beyond either
+  const error = await failure(lab.host.exec('ip', ['rule', 'add', 'uidrange', '70000-70001', 'table', '100']));
+  expect(error).toBeInstanceOf(PrerequisiteError);
+  expect((error as Error).message).toMatch(/a uidrange beyond the ids this lab maps is not available: .*a lab made by an ordinary user maps one .*Run the tests as root/s);
+  await lab.host.exec('ip', ['rule', 'add', 'uidrange', '0-0', 'table', '100']);
+  expect((await lab.host.exec('ip', ['rule', 'show'])).stdout).toMatch(/uidrange 0-0 lookup 100/);
+});

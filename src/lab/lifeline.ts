@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { CommandError, LabGoneError, LabLimitError, NetspecError, NotFoundError, PrerequisiteError } from '../errors.js';
 import { checkTimeoutMs, run, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
-import { lifelineArgv, type LabBounds } from './lifeline-argv.js';
+import { LAB_ID_COUNT, lifelineArgv, type LabBounds } from './lifeline-argv.js';
 import { startError } from './start-error.js';
 
 /** A staged lab's PID 1: the one child of its `unshare` (lifeline-argv.ts, pidFromChildren). */
@@ -254,6 +254,13 @@ export class Lifeline {
     const key = /cannot stat \/proc\/sys\/net\/ipv6\/route\/(\S+?):? No such file/.exec(said)?.[1];
     if (key !== undefined) {
       return new PrerequisiteError(`the sysctl net.ipv6.route.${key} in a user-namespace lab`, fix('the kernel shows net.ipv6.route.* only in network namespaces of the machine\'s own user namespace'), { cause: error });
+    }
+    if (/Invalid uid range/.test(said)) {
+      return new PrerequisiteError(
+        'a uidrange beyond the ids this lab maps',
+        `the kernel accepts a uidrange rule only for user ids the lab's user namespace maps: a lab made by an ordinary user maps one (its root), one made by root maps ${LAB_ID_COUNT} (0-${LAB_ID_COUNT - 1}). Run the tests as root, or keep the range within the ids the lab has (uidrange 0-0 here)\n${error.message}`,
+        { cause: error },
+      );
     }
     return undefined;
   }
