@@ -16,6 +16,10 @@ const SS_VERBS = [['-K', 'dst', '10.0.0.1'], ['-D', '/tmp/x'], ['-N', 'other'], 
 const BRIDGE_VERBS = [['link', 'set', 'dev', 'v0', 'learning', 'off'], ['fdb', 'add', '00:11:22:33:44:55', 'dev', 'v0'], ['fdb', 'del', '00:11:22:33:44:55', 'dev', 'v0'], ['fdb', 'replace'], ['fdb', 'flush', 'dev', 'v0'], ['vlan', 'add', 'vid', '5', 'dev', 'v0'], ['vlan', 'del', 'vid', '5', 'dev', 'v0'], ['mdb', 'add'], ['mdb', 'del'], ['-n', 'other', 'link', 'show'], ['monitor']];
 const BRCTL_VERBS = [['addbr', 'b'], ['delbr', 'b'], ['addif', 'b', 'v0'], ['delif', 'b', 'v0'], ['setageing', 'b', '0'], ['stp', 'b', 'on'], ['setbridgeprio', 'b', '0'], ['setfd', 'b', '0'], ['sethello', 'b', '1'], ['setmaxage', 'b', '1'], ['setpathcost', 'b', 'v0', '1'], ['setportprio', 'b', 'v0', '1'], ['hairpin', 'b', 'v0', 'on']];
 const OTHER_PROGRAMS = [['tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'netem'], ['iptables-restore'], ['ip6tables-restore'], ['nsenter', '--net=/proc/1/ns/net', 'ip', 'link'], ['sh', '-c', 'true'], ['bash', '-c', 'true'], ['mount', '-t', 'tmpfs', 'x', '/run'], ['ethtool', '-s', 'lo'], ['conntrack', '-F'], ['arp', '-d', '10.0.0.1'], ['route', 'add', 'default'], ['ifconfig', 'lo', 'down'], ['modprobe', 'dummy'], ['touch', '/run/xtables.lock']];
+// the rule dumpers write files or load modules with some flags; the probes attach mode runs may not start programs,
+// listen, flood, or reach another namespace; ip and nft may not be pointed elsewhere or read commands interactively
+const SAVE_VERBS = ['iptables-save', 'ip6tables-save', 'iptables-nft-save', 'ip6tables-nft-save'].flatMap((p) => [[p, '-f', '/tmp/rules'], [p, '--file=/tmp/rules'], [p, '-M', '/tmp/modprobe'], [p, '--modprobe=/tmp/modprobe']]);
+const PROBE_VERBS = [['socat', '-', 'EXEC:sh'], ['socat', '-', 'SYSTEM:true'], ['socat', 'TCP-LISTEN:80', '-'], ['socat', 'UDP-RECV:53', '-'], ['socat', '-', 'OPEN:/run/x,creat'], ['ping', '-f', '10.0.0.1'], ['fping', '-i', '0', '10.0.0.1'], ['ip', '-n', 'other', 'link', 'show'], ['ip', '-netns', 'other', 'link', 'show'], ['nft', '-i'], ['nft', '--interactive']];
 const LEGACY = [['iptables-legacy', '-L'], ['iptables-legacy', '-S', '-t', 'nat'], ['ip6tables-legacy', '-L', '-t', 'nat'], ['iptables-legacy-save'], ['iptables-legacy-save', '-t', 'nat'], ['ip6tables-legacy-save'], ['/usr/sbin/iptables-legacy', '-L']];
 
 const table: [string, string[], string?][] = [
@@ -29,6 +33,8 @@ const table: [string, string[], string?][] = [
   ...BRCTL_VERBS.map((v): [string, string[]] => [`brctl ${v.join(' ')}`, ['brctl', ...v]]),
   ...OTHER_PROGRAMS.map((v): [string, string[]] => [v.join(' '), v]),
   ...LEGACY.map((v): [string, string[]] => [`${v.join(' ')} (legacy)`, v]),
+  ...SAVE_VERBS.map((v): [string, string[]] => [v.join(' '), v]),
+  ...PROBE_VERBS.map((v): [string, string[]] => [v.join(' '), v]),
 ];
 
 describe('every program × every mutating verb is refused in attach mode, also through `timeout`', () => {
