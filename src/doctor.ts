@@ -131,7 +131,7 @@ export async function doctor(): Promise<Check[]> {
   const checks: Check[] = [];
   const root = process.getuid?.() === 0;
   checks.push({ check: 'kernel', ok: process.platform === 'linux', required: true, detail: `${process.platform} ${release()}` });
-  checks.push({ check: 'privileges', ok: true, required: false, detail: root ? 'root: labs use plain namespaces' : `uid ${process.getuid?.()}: labs need unprivileged user namespaces` });
+  checks.push({ check: 'privileges', ok: true, required: false, detail: root ? `root: a lab is a user namespace whose ids are the machine's ${LAB_ID_BASE}… (an ordinary user to the machine); createLab({ privileged: true }) gives plain namespaces, with the machine's root` : `uid ${process.getuid?.()}: labs need unprivileged user namespaces, and map this user alone` });
   for (const [tool, required, why] of TOOLS) {
     const path = which(tool);
     checks.push({ check: `tool ${tool}`, ok: Boolean(path), required, detail: path ? `${path} (${why})` : `missing (${why}): ${installHint(tool)}` });
@@ -167,8 +167,8 @@ export async function doctor(): Promise<Check[]> {
     checks.push({ check: 'kernel features', ok: false, required: false, detail: `could not be tried in a lab: ${error instanceof Error ? error.message : String(error)}` });
   }
   for (const [label, userns, required] of [
-    ['a lab (plain namespaces)', false, root],
-    ['a lab (user namespace)', true, !root],
+    ['a lab (plain namespaces: privileged: true)', false, false],
+    ['a lab (user namespace: the default)', true, true],
   ] as const) {
     if (userns === false && !root) {
       checks.push({ check: label, ok: false, required: false, detail: 'needs root; as this user netspec uses a user namespace' });

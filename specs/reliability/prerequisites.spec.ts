@@ -87,7 +87,7 @@ test('netspec doctor: one table, and a failing exit code when something required
   const good = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
   expect(good.code, good.out).toBe(0);
   expect(good.out).toMatch(/^ok\s+tool fping\s+\S+fping/m);
-  expect(good.out).toMatch(/^ok\s+a lab \(user namespace\)\s+created and disposed/m);
+  expect(good.out).toMatch(/^ok\s+a lab \(user namespace: the default\)\s+created and disposed/m);
   expect(good.out).toMatch(/netspec can run here/);
 
   const noFping = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor'], { ...process.env, PATH: pathWithout('fping', 'socat') });
@@ -98,7 +98,9 @@ test('netspec doctor: one table, and a failing exit code when something required
 
   const noUserns = await run([...USERNS_OFF, process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
   expect(noUserns.out).toMatch(/^\S+\s+user namespace limits\s+user\.max_user_namespaces=0/m);
-  expect(noUserns.out).toMatch(/^\S+\s+a lab \(user namespace\)\s+user namespaces is not available/m);
+  expect(noUserns.out).toMatch(/^\S+\s+a lab \(user namespace: the default\)\s+user namespaces is not available/m);
+  // the default lab is a user namespace for root too: without them netspec cannot run its labs
+  expect(noUserns.code, noUserns.out).toBe(1);
 });
 
 test('netspec doctor tries each kernel feature in a lab, and its verdict is what a lab gets', async () => {
