@@ -146,3 +146,8 @@ export function addressFacing(mine: readonly { address: string; prefixLength: nu
   for (const t of theirs) if (mine.some((m) => contains(parseCidr(`${m.address}/${m.prefixLength}`), t.address))) return t.address;
   return theirs[0]?.address;
 }
+
+/** An address and port as tools and people write them: `[v6]:port`, `v4:port`. */
+export function hostPort(address: string, port: number | string): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

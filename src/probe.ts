@@ -14,7 +14,7 @@
  * Where the packets land (DNAT, responders, the spec's own servers, seenAs witnesses) is src/landing.ts.
  */
 import { InvalidInputError, ProbeError, formatValue } from './errors.js';
-import { addressFacing, canonical, parseAddress, parseProbeAddress, type Family } from './address.js';
+import { addressFacing, canonical, hostPort, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
 import { Netns, globalAddressesOf, type AddrInfo } from './netns.js';
 import { labAddresses, ownerIn } from './state.js';
@@ -694,7 +694,6 @@ interface Behind {
   via?: string;
 }
 
-const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
 /**
  * Follow the onward connections of namespace `ns` (a silent listener there that connected onward: a proxy) through

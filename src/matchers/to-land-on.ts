@@ -6,7 +6,7 @@
  * `.not` passes when the probe's packets were delivered elsewhere or nowhere during the whole timeout.
  */
 import { InvalidInputError, ProbeError } from '../errors.js';
-import { canonical, parseProbeAddress } from '../address.js';
+import { canonical, hostPort, parseProbeAddress } from '../address.js';
 import { probe, resolveTarget, type Protocol } from '../probe.js';
 import { Netns } from '../netns.js';
 import { checkOptions, commands, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
@@ -49,12 +49,12 @@ export async function toLandOn(this: MatcherContext, received: unknown, where: u
   const durationMs = opts.timeout ?? 3000;
   const outcome = await probe(source, t, { durationMs, until: 'success', responder: opts.responder, landing: true });
   const l = outcome.landing;
-  const at = l ? `${l.ns ?? '(outside the lab)'} on ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}${l.dnat ? ` (${l.dnat})` : ''}` : undefined;
+  const at = l ? `${l.ns ?? '(outside the lab)'} on ${hostPort(l.address, l.port)}${l.dnat ? ` (${l.dnat})` : ''}` : undefined;
   const inNs = l?.observed === true && l.ns === where.name;
   const addrOk = !delivered?.address || (l !== undefined && canonical(l.address) === delivered.address);
   const portOk = delivered?.port === undefined || l?.port === delivered.port;
   const pass = inNs && addrOk && portOk;
-  const label = `${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port} (${t.protocol})`;
+  const label = `${hostPort(t.address, t.port!)} (${t.protocol})`;
   const want = `${where.name}${delivered ? ` as ${delivered.address ?? '*'}:${delivered.port ?? '*'}` : ''}`;
   const args = `${where.name}, ${describe(target)}${options ? `, ${describe(options)}` : ''}`;
   const found = at ? `landed in ${at}` : `was delivered to no namespace of the lab within ${durationMs} ms (${outcome.sent} tr${outcome.sent === 1 ? 'y' : 'ies'}, netspec's landing watch in every namespace)`;

@@ -5,7 +5,7 @@
  * whether anything listens there or not (`{ listening: true }` for the listening view).
  */
 import { InvalidInputError, ProbeError } from '../errors.js';
-import { canonical } from '../address.js';
+import { canonical, hostPort } from '../address.js';
 import { explainReach } from '../diagnose/index.js';
 import { explainDnat } from '../landing.js';
 import { resolveTarget } from '../probe.js';
@@ -109,7 +109,7 @@ function evidence(s: SweepResult): string {
 /** Where a run of ports landed: `landed in web on 10.0.0.2:2001` (and the DNAT rule, if one rewrote it). */
 function landingOf(target: string, run: { first: number; last: number; items: ExposedPort[] }, s: SweepResult): string {
   const e = run.items[0]!;
-  const at = (p: number) => (e.address.includes(':') ? `[${e.address}]:${p}` : `${e.address}:${p}`);
+  const at = (p: number) => hostPort(e.address, p);
   const span = run.first === run.last ? at(e.landedPort) : `${at(e.landedPort)}-${e.landedPort + run.last - run.first}`;
   const nat = e.address !== target || e.landedPort !== e.port ? ' (rewritten on the way: DNAT)' : '';
   return `${run.first === run.last ? run.first : `${run.first}-${run.last}`}/${s.protocol}: delivered to ${e.ns} on ${span}${nat}${e.listening === undefined ? '' : e.listening ? ', something listens there' : ', nothing listens there'}`;
