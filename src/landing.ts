@@ -142,7 +142,7 @@ export interface LandingWatch {
    * that were really sent. A try whose program gave up before sending (a datagram prober starved of CPU past its
    * timeout) left nothing, and is no evidence of "not reached".
    */
-  left(): Promise<number[]>;
+  left(): Promise<{ ns: string; sport: number }[]>;
   stop(): Promise<void>;
 }
 
@@ -224,7 +224,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
   const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp}${extra} }`;
   const names = ['host', ...lab.namespaces()];
   await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the landing watch', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the landing watch' })]);
-  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[]; onward: Onward[]; inbound: Delivery[]; left: number[] }> => {
+  const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[]; onward: Onward[]; inbound: Delivery[]; left: { ns: string; sport: number }[] }> => {
     const argv = ['nft', '-j', 'list', 'table', 'inet', table];
     const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the landing watch', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the landing watch' })]);
     const outputs = new Map<string, string>([['host', host.stdout], ...rest.outputs]);
@@ -233,7 +233,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
     const answers: Delivery[] = [];
     const onward: Onward[] = [];
     const inbound: Delivery[] = [];
-    const left: number[] = [];
+    const left: { ns: string; sport: number }[] = [];
     const missing: string[] = [];
     for (const ns of names) {
       const text = outputs.get(ns)?.trim();
@@ -252,7 +252,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       for (const [d, src] of sets.get('echoes') ?? []) out.push({ ns, address: String(d), source: String(src) });
       for (const [d, p, sp, src] of sets.get('received') ?? []) received.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });
       for (const [a, p, sp, to] of sets.get('answers') ?? []) answers.push({ ns, address: String(a), port: Number(p), sport: Number(sp), source: String(to) });
-      for (const [p] of sets.get('left') ?? []) left.push(Number(p));
+      for (const [p] of sets.get('left') ?? []) left.push({ ns, sport: Number(p) });
       const synacks = new Set([...(sets.get('synacks4') ?? []), ...(sets.get('synacks6') ?? [])].map(([d, p, sp]) => `${String(d)} ${Number(p)} ${Number(sp)}`));
       for (const [d, p, sp] of [...(sets.get('onward4') ?? []), ...(sets.get('onward6') ?? [])]) onward.push({ ns, address: String(d), port: Number(p), sport: Number(sp), accepted: synacks.has(`${String(d)} ${Number(p)} ${Number(sp)}`) });
       for (const [d, p, sp, src] of [...(sets.get('inbound4') ?? []), ...(sets.get('inbound6') ?? [])]) inbound.push({ ns, address: String(d), port: Number(p), sport: Number(sp), source: String(src) });

@@ -558,7 +558,7 @@ async function portTries(
     const last = await socatOnce(source, target.address, port, protocol, from, Math.min(wait, until === 'window' ? wait : 1000), log, sport);
     // UDP: a try counts once the kernel saw its datagram leave (socat sends only after reading its input, and gives up
     // at its inactivity timeout: starved of CPU, it can end having sent nothing, which proves nothing)
-    if (protocol === 'udp' && !last.reached && watch && sport !== undefined && !(await watch.left()).includes(sport)) {
+    if (protocol === 'udp' && !last.reached && watch && sport !== undefined && !(await watch.left()).some((l) => l.ns === source.name && l.sport === sport)) {
       log.push(`${source.name}: netspec's landing watch saw no datagram of this try leave (from source port ${sport}): not counted`);
       if (performance.now() < deadline) continue;
       if (sent === 0) {

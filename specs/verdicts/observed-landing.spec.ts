@@ -158,10 +158,10 @@ test('UDP: the landing watch records which tries left the source (by their sourc
     expect(await watch.left()).toEqual([]);
     const [first, second] = watch.ports;
     await a.exec('socat', ['-u', '-', `UDP4:10.1.0.2:5353,sourceport=${first},reuseaddr`], { input: 'x\n' });
-    expect(await watch.left()).toEqual([first]);
+    expect(await watch.left()).toEqual([{ ns: a.name, sport: first }]);
     // a datagram from another port of the same source is not the probe's
     await a.exec('socat', ['-u', '-', `UDP4:10.1.0.2:5353,sourceport=${second! + 100},reuseaddr`], { input: 'x\n' });
-    expect(await watch.left()).toEqual([first]);
+    expect(await watch.left()).toEqual([{ ns: a.name, sport: first }]);
     // it landed in b (delivered at input), from the port that left
     expect((await watch.read()).map((d) => [d.ns, d.sport])).toEqual([[b.name, first]]);
   } finally {
