@@ -18,6 +18,7 @@
 // the link itself, so the router sends one redirect either way.
 import { describe, expect, test } from 'netspec/vitest';
 import type { Lab, Netns } from 'netspec';
+import { parseAddresses } from '../../src/parse/ip.js';
 
 const ROUTER_RULES = `table inet filter {
   counter unknown { }
@@ -78,6 +79,16 @@ table ip6 nat {
     ip6 nexthdr icmpv6 oifname "veth0" counter masquerade
   }
 }`;
+
+/** Waits (up to 10 s) until `dev` in `ns` has a link-local IPv6 address that duplicate address detection has passed. */
+async function untilLinkLocal(ns: Netns, dev: string): Promise<void> {
+  for (const started = Date.now(); ; ) {
+    const [link] = parseAddresses((await ns.exec('ip', ['-j', '-6', 'addr', 'show', 'dev', dev, 'scope', 'link'])).stdout);
+    if (link?.addr_info.some((a) => !a.tentative)) return;
+    if (Date.now() - started > 10_000) throw new Error(`${ns.name}: ${dev} has no usable link-local address after 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** Upstream's topology and rulesets. */
 async function setup(lab: Lab) {
@@ -147,7 +158,7 @@ describe('conntrack_icmp_related.sh: "icmp mtu error had RELATED state"', () => 
 
 describe('conntrack_icmp_related.sh: "icmp redirects had RELATED state"', () => {
   test('a "bad" route via nsrouter1 back out of the link it came in on: the redirect (v4 112 bytes, v6 192 bytes) reaches nsclient1 as RELATED', async ({ lab }) => {
-    const { c1, counter } = await setup(lab);
+    const { c1, r1, counter } = await setup(lab);
     await c1.addRoute('192.168.1.42/32', { via: '192.168.1.1' });
     await c1.addRoute('dead:1::42/128', { via: 'dead:1::1' });
     // netspec's own: the redirect arriving at nsclient1, RELATED
@@ -158,6 +169,9 @@ describe('conntrack_icmp_related.sh: "icmp redirects had RELATED state"', () => 
     await c1.exec('ping', ['-W', '1', '-q', '-i', '0.5', '-c', '2', '192.168.1.42'], { reject: false });
     await expect(await counter(c1, 'redir4')).toCount({ exactly: 1, bytes: 112 });
     await expect(redirect4).toCount({ exactly: 1, bytes: 112 });
+    // an IPv6 router sends a redirect from its link-local address only (ndisc_send_redirect): while nsrouter1's fe80::
+    // on eth1 is still tentative (duplicate address detection, up to 2 s after the link came up) it sends none
+    await untilLinkLocal(r1, 'eth1');
     await c1.exec('ping', ['-W', '1', '-c', '1', 'dead:1::42'], { reject: false });
     // (the router's redirect can come a while after the echo request on a busy machine: wait up to 3 s for it)
     await expect(await counter(c1, 'redir6')).toCount({ exactly: 1, bytes: 192, timeout: 3000 });
