@@ -19,6 +19,11 @@ export function describeRoute(route: RouteInfo): string {
     const hops = route.nexthops.map((h) => [h.gateway && `via ${h.gateway}`, h.dev && `dev ${h.dev}`, h.weight !== undefined && `weight ${h.weight}`, h.flags?.length && h.flags.join(' ')].filter(Boolean).join(' '));
     parts.push(`nexthops: ${hops.join(', ')}`);
   }
+  // a route the kernel learned from an ICMP redirect (`ip route get` prints `cache <redirected> expires 298sec`): the
+  // path a packet takes now, which its first packets may not have taken
+  if (Array.isArray(route.cache) && route.cache.includes('redirected')) {
+    parts.push(`(learned from an ICMP redirect${typeof route.expires === 'number' ? `, for ${route.expires} s more` : ''}: earlier packets went by the gateway the routing table names)`);
+  }
   return parts.join(' ') || 'unknown';
 }
 

@@ -1,0 +1,61 @@
+// A router's FORWARD DROP between two hosts on the same LAN does not keep them apart once the router has sent an ICMP
+// redirect: the kernel learns "10.0.1.12 is on-link, go direct" (a route exception, `cache <redirected>`), and the next
+// packets bypass the router and its rules. Found by the oracle (seed 20261211, case 86): its own probe taught c1 the
+// redirect, so netspec's probe afterwards went direct and reached. netspec's verdict follows the path the kernel takes
+// when it probes; the failing `.not` says the route came from a redirect, so the reader knows why the rule did not hold.
+import { expect, test } from '../../src/vitest.js';
+import type { Lab, Netns } from '../../src/index.js';
+import { failureOf } from '../matchers/helpers.js';
+
+/** c1 10.0.1.11, c2 10.0.1.12 and the router r 10.0.1.1 on one bridge; c1 sends c2's traffic by r, which drops it. */
+async function lan(lab: Lab, options: { redirects: boolean }): Promise<{ c1: Netns; c2: Netns; r: Netns }> {
+  const [c1, c2, r] = await Promise.all(['c1', 'c2', 'r'].map((n) => lab.netns(n))) as [Netns, Netns, Netns];
+  const bridge = await lab.bridge('bra');
+  await Promise.all([
+    bridge.attach(r, { address: '10.0.1.1/24', ifname: 'eth-a' }),
+    bridge.attach(c1, { address: '10.0.1.11/24', ifname: 'eth0' }),
+    bridge.attach(c2, { address: '10.0.1.12/24', ifname: 'eth0' }),
+  ]);
+  await r.forwarding(true);
+  if (!options.redirects) for (const key of ['net.ipv4.conf.all.send_redirects', 'net.ipv4.conf.eth-a.send_redirects']) await r.sysctl(key, 0);
+  await c1.addRoute('10.0.1.12/32', { via: '10.0.1.1' });
+  await r.exec('iptables', ['-A', 'FORWARD', '-s', '10.0.1.11', '-i', 'eth-a', '-j', 'DROP']);
+  return { c1, c2, r };
+}
+
+test('after the router sent a redirect, c1 reaches c2 directly: .not.toReach fails and names the redirected route', async ({ lab }) => {
+  const { c1, c2 } = await lan(lab, { redirects: true });
+  // two echo requests through r: the first redirect makes c1 resolve c2's MAC, the second installs the exception
+  const ping = await c1.exec('ping', ['-n', '-c', '3', '-i', '0.3', '-W', '1', '10.0.1.12'], { reject: false });
+  expect(ping.stdout).toMatch(/Redirect Host\(New nexthop: 10\.0\.1\.12\)/);
+  const route = await c1.routeGet('10.0.1.12');
+  expect(route?.gateway).toBe('10.0.1.12');
+  expect(route?.cache).toContain('redirected');
+  await c2.exec('true'); // c2 exists and answers with netspec's responder
+  const msg = await failureOf(expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }));
+  expect(msg).toMatch(/c1 reached 10\.0\.1\.12:8080 \(tcp\).*route: via 10\.0\.1\.12 dev eth0 .*\(learned from an ICMP redirect, for \d+ s more: earlier packets went by the gateway the routing table names\)/);
+  await expect(c1).toReach({ address: '10.0.1.12', port: 8080 });
+});
+
+test('with the router sending no redirects, its FORWARD DROP holds: not reached over ICMP, TCP and UDP, and no redirected route', async ({ lab }) => {
+  const { c1 } = await lan(lab, { redirects: false });
+  const ping = await c1.exec('ping', ['-n', '-c', '3', '-i', '0.3', '-W', '1', '10.0.1.12'], { reject: false });
+  expect(ping.stdout).not.toMatch(/Redirect/);
+  await expect(c1).not.toReach('10.0.1.12');
+  await expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 });
+  await expect(c1).not.toReach({ address: '10.0.1.12', port: 53 }, { protocol: 'udp' });
+  expect((await c1.routeGet('10.0.1.12'))?.cache ?? []).not.toContain('redirected');
+});
+
+test('the route in the explanation is the one the probe took: a policy rule "from" the source address sends it by the router', async ({ lab }) => {
+  // c1's main table says on-link; `ip rule from 10.0.1.11 table 100` (default via r) is what its connections use
+  const { c1 } = await lan(lab, { redirects: true });
+  await c1.exec('ip', ['route', 'del', '10.0.1.12/32']);
+  await c1.exec('ip', ['route', 'add', 'default', 'via', '10.0.1.1', 'table', '100']);
+  await c1.exec('ip', ['rule', 'add', 'from', '10.0.1.11', 'table', '100']);
+  // from the address, as a connection's packets are (a ping without -I is routed by the main table, straight to c2)
+  const ping = await c1.exec('ping', ['-n', '-I', '10.0.1.11', '-c', '3', '-i', '0.3', '-W', '1', '10.0.1.12'], { reject: false });
+  expect(ping.stdout).toMatch(/Redirect Host/);
+  const msg = await failureOf(expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }));
+  expect(msg).toMatch(/route: via 10\.0\.1\.12 dev eth0 table 100 \(learned from an ICMP redirect/);
+});
