@@ -4,9 +4,12 @@ const src = (path: string) => new URL(path, import.meta.url).pathname;
 
 // How the suite runs (issue 28). Vitest's default on a 2-core machine is ONE worker (cores - 1), so every file ran after
 // the one before and the suite's time was the sum of its files' times, although most of it is spent waiting in probe
-// windows. Two groups run one after the other:
-//  - "labs" (group 0): every file, several files at once, and the tests of a file concurrently (`sequence.concurrent`);
-//    a file whose tests share state (vi mocks, beforeAll labs, tallies) says `describe.sequential` itself.
+// windows. Vitest reads `sequence.concurrent` from the ROOT config only (a project's own is ignored: until this was
+// found, the tests of every file ran one after another whatever the projects said); so it is on for all, and a
+// project's `maxConcurrency` is what sets how many tests of one file run at once (1: one after another). Two groups run
+// one after the other:
+//  - "labs" (group 0): every file, several files at once, and the tests of a file concurrently;
+//    a file whose tests share state (vi mocks, beforeAll labs, tallies) is listed in SEQUENTIAL.
 //  - "serial" (group 1): work that loads the whole machine on purpose or measures time, alone, so it neither starves
 //    the rest nor is disturbed by it: the soundness harness's saturated half saturates every core; shaping and exec deadlines compare
 //    wall times with bounds.
@@ -24,6 +27,7 @@ const SEQUENTIAL = [
   'specs/reliability/isolation-sh.spec.ts', // sets NETSPEC_LIFELINE_SHELL for its whole worker
   'specs/verdicts/soundness-slow.spec.ts', // its figures are the tally of the test before
   'specs/reliability/spawner.spec.ts', // kills its worker's spawner (src/spawner.ts), which every file of that worker uses
+  'specs/reliability/exec-timeout-input.spec.ts', // counts this process's live labs before and after
 ];
 const workers = Number(process.env.NETSPEC_WORKERS ?? 2);
 const concurrency = Number(process.env.NETSPEC_CONCURRENCY ?? 3);
@@ -42,6 +46,9 @@ export default defineConfig({
   cacheDir: process.env.NETSPEC_CACHE_DIR ?? 'node_modules/.vite',
   test: {
     pool: 'forks',
+    sequence: { concurrent: true },
+    // the temporary folders a spec file made are removed when its last test ends (specs/helpers/temp.ts)
+    setupFiles: ['specs/helpers/temp-cleanup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // the type tests (specs/**/*.test-d.ts), in the "labs" project; NETSPEC_TYPECHECK=0 leaves them out (`npm run specs`:
@@ -58,7 +65,7 @@ export default defineConfig({
           isolate: false,
           maxWorkers: workers,
           maxConcurrency: concurrency,
-          sequence: { groupOrder: 0, concurrent: true },
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -67,8 +74,8 @@ export default defineConfig({
           name: 'labs-sequential',
           include: SEQUENTIAL,
           maxWorkers: workers,
-          maxConcurrency: concurrency,
-          sequence: { groupOrder: 0, concurrent: false },
+          maxConcurrency: 1,
+          sequence: { groupOrder: 0 },
           typecheck: { enabled: false },
         },
       },
@@ -78,8 +85,8 @@ export default defineConfig({
           name: 'serial',
           include: SERIAL,
           maxWorkers: 1,
-          maxConcurrency: 8,
-          sequence: { groupOrder: 1, concurrent: false },
+          maxConcurrency: 1,
+          sequence: { groupOrder: 1 },
           typecheck: { enabled: false },
         },
       },

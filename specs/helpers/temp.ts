@@ -1,19 +1,37 @@
-/** Temporary folders for specs: removed when the test that made one finishes (or, outside a test, at exit). */
+/**
+ * Temporary folders for specs: removed when the spec file that made them ends (specs/helpers/temp-cleanup.ts, a setup
+ * file of every project, registers the file's `afterAll`), or at the worker's exit.
+ *
+ * Not per test through Vitest's global `onTestFinished`: the tests of a file run concurrently (vitest.config.ts), and
+ * the global hook attaches to whichever test started last, so a folder went with a test that finished earlier, under
+ * the feet of the one still using it (a Docker engine's data root, a JUnit report, a topology file's scripts).
+ */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
 import { dirSync, setGracefulCleanup } from 'tmp-promise';
 
 setGracefulCleanup();
 
-export function tempDir(prefix: string): string {
-  const dir = dirSync({ prefix, unsafeCleanup: true }).name;
-  try {
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  } catch {
-    /* not inside a test: the graceful cleanup at exit removes it */
+const made = new Set<string>();
+let exitHook = false;
+
+function keep(dir: string): string {
+  made.add(dir);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', removeTempDirs);
   }
   return dir;
+}
+
+/** Removes every folder tempDir and labDir made in this process so far. */
+export function removeTempDirs(): void {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  made.clear();
+}
+
+export function tempDir(prefix: string): string {
+  return keep(dirSync({ prefix, unsafeCleanup: true }).name);
 }
 
 /**
@@ -23,10 +41,5 @@ export function tempDir(prefix: string): string {
 export function labDir(prefix: string): string {
   const dir = mkdtempSync(join(process.cwd(), `.${prefix}`));
   chmodSync(dir, 0o777);
-  try {
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  } catch {
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return dir;
+  return keep(dir);
 }

@@ -57,5 +57,5 @@ test('the route in the explanation is the one the probe took: a policy rule "fro
   const ping = await c1.exec('ping', ['-n', '-I', '10.0.1.11', '-c', '3', '-i', '0.3', '-W', '1', '10.0.1.12'], { reject: false });
   expect(ping.stdout).toMatch(/Redirect Host/);
   const msg = await failureOf(expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }));
-  expect(msg).toMatch(/route: via 10\.0\.1\.12 dev eth0 table 100 \(learned from an ICMP redirect/);
+  expect(msg).toMatch(/route: via 10\.0\.1\.12 dev eth0 src 10\.0\.1\.11 table 100 \(learned from an ICMP redirect/);
 });

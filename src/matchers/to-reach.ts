@@ -69,7 +69,9 @@ async function senderRoute(ns: Netns, address: string, from: string | undefined)
   const byAddress = from !== undefined && /[.:]/.test(from);
   const first = await ns.routeGet(address, byAddress ? { from } : {});
   if (from !== undefined || !first?.prefsrc) return first;
-  return (await ns.routeGet(address, { from: first.prefsrc }).catch(() => undefined)) ?? first;
+  const again = await ns.routeGet(address, { from: first.prefsrc }).catch(() => undefined);
+  // (a lookup `from` an address prints no `src`: it is that address)
+  return again ? { ...again, prefsrc: again.prefsrc ?? first.prefsrc } : first;
 }
 
 export async function toReach(this: MatcherContext, received: unknown, target: unknown, options?: ToReachOptions): Promise<MatcherResult> {
