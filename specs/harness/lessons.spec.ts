@@ -2,7 +2,8 @@
 // reason, with hints to give; every kata's reference assertion fails on the broken lab (saying what its `exposes`
 // says) and passes on the repaired one; `hint`, progress and `--watch` work from the command line, as a learner
 // runs them. Lessons are independent: they run concurrently, each in labs of its own.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { execa } from 'execa';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,56 +171,62 @@ test('a kata refuses an assertion that does not expose its fault, and one that a
   }
 }), TIMEOUT);
 
-/** The course's command line, as `npm run lessons --` runs it, with a state folder of the test's own. */
-function course(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), ...args], {
+/**
+ * The course's command line, as `npm run lessons --` runs it, with a state folder of the test's own. Asynchronous: a
+ * spawnSync here blocked the worker's event loop for the whole child run, and the tests running beside it (this file's
+ * are concurrent) saw their commands' deadlines fire seconds late ("did not finish in time").
+ */
+async function course(args: string[], env: Record<string, string> = {}, entry = 'lessons/run.ts') {
+  const r = await execa(process.execPath, ['--import', 'tsx', join(root, entry), ...args], {
     cwd: root,
-    encoding: 'utf8',
+    reject: false,
     timeout: 60_000,
     env: { ...process.env, NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'state'), ...env },
   });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.exitCode };
 }
 
-describe('hints and progress', () => {
-  test('hint gives the next step each time it is asked (family, then object), never more, and progress is saved per learner', () => {
-    const first = course(['hint', '01']);
+// one after another: they share the learner's state folder (hint counts)
+describe.sequential('hints and progress', () => {
+  test('hint gives the next step each time it is asked (family, then object), never more, and progress is saved per learner', async () => {
+    const first = await course(['hint', '01']);
     expect(first.stdout).toMatch(/hint 1 of 2: Network namespaces are managed with `ip netns`/);
     expect(first.stdout).not.toMatch(/ip netns add red/);
-    expect(course(['hint', '01']).stdout).toMatch(/hint 2 of 2: .*red and blue/);
-    expect(course(['hint', '01']).stdout).toMatch(/hint 2 of 2/); // the last one again, nothing beyond it
+    expect((await course(['hint', '01'])).stdout).toMatch(/hint 2 of 2: .*red and blue/);
+    expect((await course(['hint', '01'])).stdout).toMatch(/hint 2 of 2/); // the last one again, nothing beyond it
     const saved = JSON.parse(readFileSync(join(scratch, 'state', 'netspec', 'lessons.json'), 'utf8')) as { workspaces: Record<string, { hints: Record<string, number> }> };
     expect(saved.workspaces[courseDir]!.hints['01-namespaces/netns-red']).toBe(2);
     // a kata's first step is the assertion: its hints are about what to assert
-    expect(course(['hint', '11']).stdout).toMatch(/asserts nothing yet[\s\S]*hint 1 of 2: Start from what the report says should work/);
+    expect((await course(['hint', '11'])).stdout).toMatch(/asserts nothing yet[\s\S]*hint 1 of 2: Start from what the report says should work/);
   }, TIMEOUT);
 
-  test('an unwritable state folder is said once, and the course runs on', () => {
+  test('an unwritable state folder is said once, and the course runs on', async () => {
     const file = join(scratch, 'not-a-folder');
     writeFileSync(file, '');
     chmodSync(file, 0o400);
-    const r = course(['hint', '01'], { XDG_STATE_HOME: file, HOME: file });
+    const r = await course(['hint', '01'], { XDG_STATE_HOME: file, HOME: file });
     expect(r.stderr.match(/progress is not saved/g)?.length).toBe(1);
     expect(r.stdout).toMatch(/hint 1 of 2/);
   }, TIMEOUT);
 
-  test('list shows the hints used per lesson; --report prints passed, hints, runs and time per lesson, as text and as JSON', () => {
+  test('list shows the hints used per lesson; --report prints passed, hints, runs and time per lesson, as text and as JSON', async () => {
     const state = { XDG_STATE_HOME: join(scratch, 'report-state') };
     const dir = join(scratch, 'report-ws');
     mkdirSync(join(dir, '01-namespaces'), { recursive: true });
     chmodSync(dir, 0o755);
     chmodSync(join(dir, '01-namespaces'), 0o755);
     writeFileSync(join(dir, '01-namespaces', 'script.sh'), 'ip netns add red\n', { mode: 0o644 });
-    expect(course(['hint', '01', '--dir', dir], state).stdout).toMatch(/hint 1 of 2/);
-    expect(course(['hint', '01', '--dir', dir], state).stdout).toMatch(/hint 2 of 2/);
-    const list = course(['list', '--dir', dir], state).stdout;
+    expect((await course(['hint', '01', '--dir', dir], state)).stdout).toMatch(/hint 1 of 2/);
+    expect((await course(['hint', '01', '--dir', dir], state)).stdout).toMatch(/hint 2 of 2/);
+    const list = (await course(['list', '--dir', dir], state)).stdout;
     expect(list).toMatch(/ {2}01-namespaces \(lesson\): .* \[2 hints\]/);
     expect(list).not.toMatch(/02-veth-pair.*hint/);
-    const text = course(['--report', '--dir', dir], state);
+    const text = await course(['--report', '--dir', dir], state);
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(/0 of \d+ lessons passed/);
     expect(text.stdout).toMatch(/✗ {2}01-namespaces +2 +2 +\d+s/);
     expect(text.stdout).toMatch(/ {3}02-veth-pair +0 +0 +-/);
-    const json = JSON.parse(course(['--report', '--json', '--dir', dir], state).stdout) as { passed: number; lessons: { id: string; passed: boolean; hints: number; runs: number; seconds?: number }[] };
+    const json = JSON.parse((await course(['--report', '--json', '--dir', dir], state)).stdout) as { passed: number; lessons: { id: string; passed: boolean; hints: number; runs: number; seconds?: number }[] };
     expect(json.passed).toBe(0);
     expect(json.lessons[0]).toMatchObject({ id: '01-namespaces', passed: false, hints: 2, runs: 2 });
     expect(json.lessons[0]!.seconds).toBeGreaterThanOrEqual(0);
@@ -228,7 +235,7 @@ describe('hints and progress', () => {
     expect(json.lessons.map((l) => l.id)).toEqual(lessons.map((l) => l.id));
   }, TIMEOUT);
 
-  test('progress saved under the old lesson numbers is read under the new ones, and a folder of an old name is renamed', () => {
+  test('progress saved under the old lesson numbers is read under the new ones, and a folder of an old name is renamed', async () => {
     const home = join(scratch, 'old-state');
     const dir = join(scratch, 'old-ws');
     mkdirSync(join(home, 'netspec'), { recursive: true });
@@ -239,7 +246,7 @@ describe('hints and progress', () => {
       join(home, 'netspec', 'lessons.json'),
       JSON.stringify({ version: 1, workspaces: { [dir]: { passed: { '10-stateful': 'abc' }, hints: { '06-docker-user/bridged': 2, '09-internal/out': 1 } } } }),
     );
-    const r = course(['list', '--dir', dir], { XDG_STATE_HOME: home });
+    const r = await course(['list', '--dir', dir], { XDG_STATE_HOME: home });
     expect(r.stdout).toMatch(/✓ 06-stateful/);
     expect(r.stdout).not.toMatch(/✓ 10-internal/);
     expect(r.stdout).toMatch(/07-docker-user .*\[2 hints\]/);
@@ -252,8 +259,8 @@ describe('hints and progress', () => {
     expect(r.stderr).not.toMatch(/renamed lesson 06-docker-user/);
   }, TIMEOUT);
 
-  test('`netspec lessons` is the same course', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli.ts'), 'lessons', 'list'], { cwd: root, encoding: 'utf8', env: { ...process.env, XDG_STATE_HOME: join(scratch, 'state') } });
+  test('`netspec lessons` is the same course', async () => {
+    const r = await course(['lessons', 'list'], {}, 'src/cli.ts');
     expect(r.status).toBe(0);
     for (const l of lessons) expect(r.stdout).toContain(l.id);
   }, TIMEOUT);
@@ -292,11 +299,7 @@ test('watch mode copies the starters, stops at the first unfinished lesson, and 
   }
   // the progress is the learner's: 01 passed with these very files, so a second watch would start at 02; and the
   // folder last watched is where `list` and `hint` look by default
-  const again = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), 'list'], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, XDG_STATE_HOME: join(scratch, 'watch-state') },
-  });
+  const again = await course(['list'], { XDG_STATE_HOME: join(scratch, 'watch-state') });
   expect(again.stdout).toMatch(/✓ 01-namespaces/);
   expect(again.stdout).toMatch(/ {2}02-veth-pair/);
   expect(again.stdout).toContain(`workspace ${dir}`);

@@ -155,7 +155,7 @@ describe('fib_down_test: routes through a device set administratively down', () 
     await expect(ns1).not.toReach('198.51.100.2', { because: 'NO_ROUTE' });
   });
 
-  test('fib_down_multipath_test: the down path is marked dead linkdown and skipped; both down, the route is gone', async ({ lab }) => {
+  test('fib_down_multipath_test: the down path is marked dead linkdown and skipped; both down, the route is gone', async ({ lab, expect }) => {
     const { ns1 } = await fibSetup(lab);
     await addMultipath(ns1);
 
@@ -223,7 +223,7 @@ describe('fib_carrier_test: carrier lost under a route (veth: the peer end set d
     expect((await ns1.exec('ping', ['-n', '-c', '1', '-W', '2', '198.51.100.1'], { reject: false })).stdout).toMatch(/1 received/);
   });
 
-  test('fib_carrier_unicast_test: the route through the link stays but is flagged linkdown, and the peer is out of reach', async ({ lab }) => {
+  test('fib_carrier_unicast_test: the route through the link stays but is flagged linkdown, and the peer is out of reach', async ({ lab, expect }) => {
     const { ns1, ns2 } = await fibSetup(lab);
     for (const a of ['198.51.100.2', '2001:db8:1::2']) expect((await fibmatch(ns1, a))?.flags ?? [], a).not.toContain('linkdown');
     await expect(ns1).toReach('198.51.100.2');
