@@ -185,7 +185,7 @@ export async function buildLab(m: LabModel, given?: Lab): Promise<BuiltLab> {
     // no ICMP redirects from r: a redirect learned from one probe (c1 → r → c2 on LAN A) sends the next one straight to
     // c2, so the truth would depend on which probe ran first (seed 20261211, case 86). netspec's verdict follows the
     // kernel's path of the moment either way (specs/verdicts/redirects.spec.ts); the oracle needs a world that stays put.
-    for (const key of ['all', 'eth-a', 'eth-b']) await router.sysctl(`net.ipv4.conf.${key}.send_redirects`, 0);
+    await Promise.all(['all', 'eth-a', 'eth-b'].map((key) => router.sysctl(`net.ipv4.conf.${key}.send_redirects`, 0)));
     script.push(`r$ sysctl -w net.ipv4.conf.{all,eth-a,eth-b}.send_redirects=0`);
 
     const rRules = newRules();

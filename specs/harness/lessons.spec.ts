@@ -3,7 +3,7 @@
 // says) and passes on the repaired one; `hint`, progress and `--watch` work from the command line, as a learner
 // runs them. Lessons are independent: they run concurrently, each in labs of its own.
 import { spawn } from 'node:child_process';
-import { execa } from 'execa';
+import { runProcess } from '../helpers/process.js';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,13 +177,8 @@ test('a kata refuses an assertion that does not expose its fault, and one that a
  * are concurrent) saw their commands' deadlines fire seconds late ("did not finish in time").
  */
 async function course(args: string[], env: Record<string, string> = {}, entry = 'lessons/run.ts') {
-  const r = await execa(process.execPath, ['--import', 'tsx', join(root, entry), ...args], {
-    cwd: root,
-    reject: false,
-    timeout: 60_000,
-    env: { ...process.env, NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'state'), ...env },
-  });
-  return { stdout: r.stdout, stderr: r.stderr, status: r.exitCode };
+  const r = await runProcess([process.execPath, '--import', 'tsx', join(root, entry), ...args], { env: { NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'state'), ...env } });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.code };
 }
 
 // one after another: they share the learner's state folder (hint counts)

@@ -9,7 +9,7 @@ export const repoRoot = new URL('../..', import.meta.url).pathname;
  * a child run may leave something behind holding its output (a kept lab's keeper), and the specs check for that
  * themselves.
  */
-export async function runProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; input?: string; replaceEnv?: boolean; cwd?: string } = {}): Promise<{ code: number | null; out: string }> {
+export async function runProcess(argv: string[], options: { env?: NodeJS.ProcessEnv; input?: string; replaceEnv?: boolean; cwd?: string } = {}): Promise<{ code: number | null; out: string; stdout: string; stderr: string }> {
   const env = options.replaceEnv ? options.env : { NO_COLOR: '1', FORCE_COLOR: '0', ...options.env };
   const p = execa(argv[0]!, argv.slice(1), {
     cwd: options.cwd ?? repoRoot,
@@ -24,7 +24,8 @@ export async function runProcess(argv: string[], options: { env?: NodeJS.Process
   settleOnExit(p);
   const r = await p;
   if (r.exitCode === undefined && r.signal === undefined) throw (r.cause as Error | undefined) ?? new Error(r.shortMessage);
-  return { code: r.exitCode ?? null, out: typeof r.all === 'string' ? r.all : '' };
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { code: r.exitCode ?? null, out: text(r.all), stdout: text(r.stdout), stderr: text(r.stderr) };
 }
 
 /** A child Vitest run with the config of specs/children (tests that fail or time out on purpose). */
