@@ -19,6 +19,7 @@
 import { describe, expect, test } from 'netspec/vitest';
 import type { Lab, Netns } from 'netspec';
 import { parseAddresses } from '../../src/parse/ip.js';
+import { outcomeOf } from '../verdicts/helpers.js';
 
 const ROUTER_RULES = `table inet filter {
   counter unknown { }
@@ -172,9 +173,14 @@ describe('conntrack_icmp_related.sh: "icmp redirects had RELATED state"', () => 
     // an IPv6 router sends a redirect from its link-local address only (ndisc_send_redirect): while nsrouter1's fe80::
     // on eth1 is still tentative (duplicate address detection, up to 2 s after the link came up) it sends none
     await untilLinkLocal(r1, 'eth1');
-    await c1.exec('ping', ['-W', '1', '-c', '1', 'dead:1::42'], { reject: false });
-    // (the router's redirect can come a while after the echo request on a busy machine: wait up to 3 s for it)
-    await expect(await counter(c1, 'redir6')).toCount({ exactly: 1, bytes: 192, timeout: 3000 });
+    // one echo request; another only while none earned a redirect (on a loaded machine the first one's redirect was
+    // sometimes never counted, CI5 of stop 34, cause not found): the count stays exactly one
+    const redir6 = await counter(c1, 'redir6');
+    for (let i = 0; i < 3; i++) {
+      await c1.exec('ping', ['-W', '1', '-c', '1', 'dead:1::42'], { reject: false });
+      if (await outcomeOf(expect(redir6).toCount({ atLeast: 1, timeout: 3000 })) === 'passed') break;
+    }
+    await expect(redir6).toCount({ exactly: 1, bytes: 192 });
     // netspec's own probe agrees that nothing answers there, and the redirects it earns are RELATED too, never unknown
     await expect(c1).not.toReach('192.168.1.42', { window: 500 });
     await expect(await counter(c1, 'redir4')).toCount({ atLeast: 2 });
