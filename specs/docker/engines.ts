@@ -300,7 +300,7 @@ async function busyboxImage(): Promise<string> {
       for (const a of APPLETS) if (have.has(a)) symlinkSync('busybox', join(rootfs, 'bin', a));
       await run(['tar', '-C', rootfs, '-cf', path, '.'], { intent: 'pack the busybox image' });
     })();
-    const entry = (busyboxTar = { path, made, settled: false });
+    const entry: { path: string; made: Promise<void>; settled: boolean } = (busyboxTar = { path, made, settled: false });
     made.then(() => (entry.settled = true), () => (entry.settled = true));
   }
   await busyboxTar.made;
