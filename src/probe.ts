@@ -16,10 +16,11 @@
 import { InvalidInputError, ProbeError, formatValue } from './errors.js';
 import { addressFacing, canonical, hostPort, parseAddress, parseProbeAddress, type Family } from './address.js';
 import { checkIfname } from './names.js';
-import { Netns, globalAddressesOf, type AddrInfo } from './netns.js';
+import { Netns, globalAddressesOf, type AddrInfo, type RouteInfo } from './netns.js';
+import { describeRoute } from './diagnose/describe.js';
 import { labAddresses, ownerIn } from './state.js';
 import { neighborLimitFix, neighborTable } from './neighbor-table.js';
-import { parseUdpCounters, type UdpCounters } from './parse/proc.js';
+import { parseIcmpRedirects, parseUdpCounters, type UdpCounters } from './parse/proc.js';
 import { parseAddresses } from './parse/ip.js';
 import { type From, type Delivery, type LandingWatch, type Onward, type Server, checkRan, explainDnat, listens, peerAddress, firstLine, startResponder, watchLanding, type ProbeTarget, type Landing, type Protocol } from './landing.js';
 export { serve, dnatRule, type ServeOptions, type Server, type ProbeTarget, type Landing, type Protocol } from './landing.js';
@@ -223,6 +224,8 @@ const ICMP_SLACK_MS = 60;
 
 /** The ICMP echo interval, and how many starved tries a `.not` gets before it is an error. */
 const INTERVAL_MS = 100;
+/** A TCP `.not` window tried again after ICMP redirects: a client's SYNs at 0, 1 and 3 s, and an answer's way back. */
+const REDIRECTED_TCP_WINDOW_MS = 3500;
 const STARVED_TRIES = 3;
 
 /**
@@ -241,14 +244,17 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
   const reading = readAddresses(source);
   const until = options.until ?? 'success';
+  // the ICMP redirects the source has received so far (a `.not` window over TCP or UDP: see below)
+  const redirectsBefore = until === 'window' && target.protocol !== 'icmp' ? await redirectCount(source, target.family) : undefined;
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
   let table: ReturnType<typeof neighborTable>;
   let outcome: ProbeOutcome;
+  let from: From = {};
   if (options.from !== undefined) {
     const links = await reading;
     checkNotOwn(source, target, links, options);
-    const from = await checkFrom(source, options.from, target.family, links);
+    from = await checkFrom(source, options.from, target.family, links);
     table = neighborTable(target.family);
     outcome = await probeWith(source, target, { ...from, ...options.packet }, durationMs, until, options);
   } else {
@@ -258,6 +264,31 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
     if (probed.status === 'rejected') throw probed.reason;
     outcome = probed.value;
   }
+  // the window's one try may itself have taught the source a new path: a router that drops it but answers with an ICMP
+  // redirect ("go direct") makes the kernel route later packets around it (the first redirect resolves the new
+  // gateway's address, the next one installs the route exception), so a client's retransmissions connect a second or
+  // three later. The kernel counts the redirects the source received: while a window's did, the window is tried again
+  // (UDP twice at most; TCP once, as long as a client's SYN retransmissions; an ICMP probe sends every 100 ms, and its
+  // later echoes already take the new path). A source that ignores redirects keeps its verdict, a window or two later.
+  let redirects = redirectsBefore;
+  for (let extra = 0; redirects !== undefined && extra < (target.protocol === 'tcp' ? 1 : 2) && !outcome.reached && !outcome.noRoute; extra++) {
+    const now = await redirectCount(source, target.family);
+    if (now === undefined || now <= redirects) break;
+    const route = await redirectedRoute(source, target, options.from);
+    const first = outcome.log;
+    // TCP: a socket still in connect() misses the redirect its first SYN draws (the kernel drops an ICMP error for a
+    // socket its owner holds: TcpExtLockDroppedIcmps); its retransmissions, 1 s and 3 s later, get theirs. So the window
+    // again is as long as a client's first three SYNs (a client connected at 3.1 s where a 400 ms window saw nothing)
+    const window = target.protocol === 'tcp' ? Math.max(durationMs, REDIRECTED_TCP_WINDOW_MS) : durationMs;
+    const again = await probeWith(source, target, { ...from, ...options.packet }, window, until, options);
+    again.log = [
+      ...first,
+      `${source.name}$ cat ${target.family === 6 ? '/proc/net/snmp6' : '/proc/net/snmp'}: ${now - redirects} ICMP redirect(s) received during the window${route ? `; the route now: ${describeRoute(route)}` : ''}: a client's next try may go around the gateway that dropped this one; the window again${window === durationMs ? '' : `, ${window} ms (a client's SYN retransmissions)`}:`,
+      ...again.log,
+    ];
+    outcome = again;
+    redirects = now;
+  }
   const after = table && !outcome.reached ? neighborTable(target.family) : undefined;
   if (table && after && after.tableFulls > table.tableFulls) {
     throw new ProbeError(
@@ -265,6 +296,24 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
     );
   }
   return outcome;
+}
+
+/** The ICMP redirects `source` has received (its namespace's Icmp InRedirects / Icmp6InRedirects); undefined if unreadable. */
+async function redirectCount(source: Netns, family: Family): Promise<number | undefined> {
+  const file = family === 6 ? '/proc/net/snmp6' : '/proc/net/snmp';
+  const r = await source.lab.run(source.name, ['cat', '--', file], { intent: 'read the ICMP redirect counter', reject: false }).catch(() => undefined);
+  return r?.exitCode === 0 ? parseIcmpRedirects(r.stdout, family) : undefined;
+}
+
+/**
+ * The route the source's connections to the target take, if the kernel learned it from an ICMP redirect: looked up as
+ * connect() does (from the address the probe is bound to, else from the route's preferred source).
+ */
+async function redirectedRoute(source: Netns, target: ProbeTarget, from: string | undefined): Promise<RouteInfo | undefined> {
+  const byAddress = from !== undefined && /[.:]/.test(from);
+  const first = await source.routeGet(target.address, byAddress ? { from } : {}).catch(() => undefined);
+  const route = !byAddress && first?.prefsrc ? ((await source.routeGet(target.address, { from: first.prefsrc }).catch(() => undefined)) ?? first) : first;
+  return Array.isArray(route?.cache) && route.cache.includes('redirected') ? route : undefined;
 }
 
 async function probeWith(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {

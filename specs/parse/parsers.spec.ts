@@ -8,7 +8,7 @@ import { describeRule } from '../../src/diagnose/index.js';
 import { addressMatches, counters, dnatFor, hasOption, judge, masqueradeSource, masquerades, option, parseIptablesSave, policyOf, risenCounters } from '../../src/parse/iptables.js';
 import { dropPolicies, formatNft, nativeOnly, nftDnatFor, nftSourceNat, parseNftJson, risenNft, setElements } from '../../src/parse/nft.js';
 import { describeRoute } from '../../src/diagnose/index.js';
-import { parseNeighborTableStat } from '../../src/parse/proc.js';
+import { parseIcmpRedirects, parseNeighborTableStat } from '../../src/parse/proc.js';
 
 const captured = (name: string) => readFileSync(new URL(`./captured/${name}`, import.meta.url), 'utf8');
 const save = parseIptablesSave(captured('host.iptables-save'));
@@ -235,4 +235,20 @@ describe('/proc/net/stat neighbor tables', () => {
     expect(parseNeighborTableStat('entries allocs\n00000001 00000002')).toBeUndefined();
     expect(parseNeighborTableStat(`${text.split('\n')[0]}\n00000001 zz`)).toBeUndefined();
   });
+});
+
+test('parseIcmpRedirects: Icmp InRedirects from /proc/net/snmp, Icmp6InRedirects from /proc/net/snmp6; undefined when absent', () => {
+  const snmp = [
+    'Ip: Forwarding DefaultTTL InReceives',
+    'Ip: 2 64 10',
+    'Icmp: InMsgs InErrors InCsumErrors InDestUnreachs InTimeExcds InParmProbs InSrcQuenchs InRedirects InEchos',
+    'Icmp: 5 0 0 1 0 0 0 3 1',
+    'IcmpMsg: InType5',
+    'IcmpMsg: 3',
+  ].join('\n');
+  expect(parseIcmpRedirects(snmp, 4)).toBe(3);
+  expect(parseIcmpRedirects('Icmp6InMsgs                     \t4\nIcmp6InRedirects                \t2\nIcmp6OutRedirects 0\n', 6)).toBe(2);
+  expect(parseIcmpRedirects('Ip: Forwarding\nIp: 1\n', 4)).toBeUndefined();
+  expect(parseIcmpRedirects('Icmp: InMsgs InErrors\nIcmp: 1 0\n', 4)).toBeUndefined();
+  expect(parseIcmpRedirects('Icmp6InMsgs 4\n', 6)).toBeUndefined();
 });

@@ -62,3 +62,39 @@ test('the route in the explanation is the one the probe took: a policy rule "fro
   const icmp = await failureOf(expect(c1).not.toReach('10.0.1.12'));
   expect(icmp).toMatch(/c1 reached 10\.0\.1\.12 \(icmp\) within \d+ ms \(REACHED\); route: dev eth0 src 10\.0\.1\.11(;|\n)/);
 });
+
+// The probe itself can be what teaches c1 the redirect: in a fresh lab its first SYN (or datagram) goes by r, which drops
+// it and answers with a redirect; a client's retransmission a second later goes direct and connects. A `.not` window of
+// 400 ms holds one try, so it saw nothing and passed: a false pass. netspec now looks at the source's route after an
+// unanswered window; one learned from a redirect during it means the window did not try the path the kernel now takes.
+test.for(['tcp', 'udp'] as const)('a fresh lab, %s: the .not probe is redirected itself; it tries the new path and fails, as a client retrying connects', async (protocol, { lab }) => {
+  const { c1, c2 } = await lan(lab, { redirects: true });
+  expect((await c1.routeGet('10.0.1.12'))?.cache ?? []).not.toContain('redirected');
+  await c2.exec('true');
+  const msg = await failureOf(expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }, { protocol }));
+  expect(msg).toMatch(/c1 reached 10\.0\.1\.12:8080 \(/);
+  expect(msg).toMatch(/learned from an ICMP redirect/);
+  expect(msg).toMatch(/ICMP redirect\(s\) received during the window/);
+});
+
+test('the ground truth of the case above: a plain client connects after its retransmission, with no probe before it', async ({ lab }) => {
+  const { c1, c2 } = await lan(lab, { redirects: true });
+  const server = await c2.exec('sh', ['-c', 'socat -T5 TCP-LISTEN:8080,reuseaddr SYSTEM:"echo hi" >/dev/null 2>&1 & echo $!']);
+  try {
+    const client = await c1.exec('socat', ['-T5', '-', 'TCP:10.0.1.12:8080,connect-timeout=5'], { reject: false });
+    expect(client.stdout).toBe('hi\n');
+    expect((await c1.routeGet('10.0.1.12'))?.cache).toContain('redirected');
+  } finally {
+    await c2.exec('kill', [server.stdout.trim()], { reject: false });
+  }
+});
+
+test('a source that ignores redirects (accept_redirects 0): the redirects come, the route stays, and .not holds over TCP and UDP', async ({ lab }) => {
+  const { c1 } = await lan(lab, { redirects: true });
+  for (const key of ['net.ipv4.conf.all.accept_redirects', 'net.ipv4.conf.eth0.accept_redirects']) await c1.sysctl(key, 0);
+  await expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 });
+  await expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }, { protocol: 'udp' });
+  expect((await c1.routeGet('10.0.1.12'))?.cache ?? []).not.toContain('redirected');
+  // the redirects did come (so the windows were tried again, and still nothing got through)
+  expect(Number(/^IcmpInRedirects\s+(\d+)/m.exec((await c1.exec('nstat', ['-az', 'IcmpInRedirects'])).stdout)?.[1])).toBeGreaterThan(0);
+});

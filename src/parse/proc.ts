@@ -49,6 +49,18 @@ export function parseUdpCounters(text: string, family: 4 | 6): UdpCounters | und
   return inDatagrams !== undefined && outDatagrams !== undefined && Number.isFinite(inDatagrams) && Number.isFinite(outDatagrams) ? { inDatagrams, outDatagrams } : undefined;
 }
 
+/** The ICMP redirects received, from /proc/net/snmp (`Icmp: … InRedirects …`) or /proc/net/snmp6 (`Icmp6InRedirects`). */
+export function parseIcmpRedirects(text: string, family: 4 | 6): number | undefined {
+  if (family === 6) {
+    const n = Number(/^Icmp6InRedirects\s+(\d+)\s*$/m.exec(text)?.[1] ?? NaN);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  const [names, values] = text.split('\n').filter((l) => l.startsWith('Icmp: '));
+  if (!names || !values) return undefined;
+  const v = Number(values.trim().split(/\s+/)[names.trim().split(/\s+/).indexOf('InRedirects')]);
+  return names.includes(' InRedirects') && Number.isFinite(v) ? v : undefined;
+}
+
 /**
  * `grep -r '' /proc/sys/net/…` output (`/proc/sys/net/ipv4/conf/eth0/forwarding:1`, one file a line) as a map from the
  * key in slash form (`net/ipv4/conf/eth0/forwarding`: an interface name may hold a dot, so the slash form is the
