@@ -218,7 +218,8 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
   }
   if (target.protocol !== 'icmp') {
     // the tries that really left: the probe's own packets on their way out of the source
-    extra += ` set left { type inet_service; flags dynamic; size 4096; }; chain left { type filter hook output priority -10000; policy accept; meta l4proto ${target.protocol} th sport ${range} add @left { th sport }; };`;
+    // (of the probe's family: a probe of the other family from the same namespace may draw ports from the same range)
+    extra += ` set left { type inet_service; flags dynamic; size 4096; }; chain left { type filter hook output priority -10000; policy accept; meta nfproto ${six ? 'ipv6' : 'ipv4'} meta l4proto ${target.protocol} th sport ${range} add @left { th sport }; };`;
   }
   // before every filter (a packet a filter drops at input still landed there), after prerouting's DNAT
   const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp}${extra} }`;

@@ -242,10 +242,13 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   // the source's addresses, read as a probe command (a namespace that is gone or not a namespace is a ProbeError): a
   // target it holds itself is refused. Read before the probe when `from` needs them, else beside it (the probe's
   // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
-  const reading = readAddresses(source);
   const until = options.until ?? 'success';
-  // the ICMP redirects the source has received so far (a `.not` window over TCP or UDP: see below)
-  const redirectsBefore = until === 'window' && target.protocol !== 'icmp' ? await redirectCount(source, target.family) : undefined;
+  // the ICMP redirects the source has received so far (a `.not` window over TCP or UDP in a lab: see below; attach
+  // mode runs only commands that read through ip, ss, nft and the like). Read before the addresses are: a rejection
+  // of `reading` must never wait unhandled behind it
+  const countRedirects = until === 'window' && target.protocol !== 'icmp' && source.lab.refusesTables() === undefined;
+  const redirectsBefore = countRedirects ? await redirectCount(source, target.family) : undefined;
+  const reading = readAddresses(source);
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
   let table: ReturnType<typeof neighborTable>;
@@ -267,19 +270,22 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   // the window's one try may itself have taught the source a new path: a router that drops it but answers with an ICMP
   // redirect ("go direct") makes the kernel route later packets around it (the first redirect resolves the new
   // gateway's address, the next one installs the route exception), so a client's retransmissions connect a second or
-  // three later. The kernel counts the redirects the source received: while a window's did, the window is tried again
-  // (UDP twice at most; TCP once, as long as a client's SYN retransmissions; an ICMP probe sends every 100 ms, and its
-  // later echoes already take the new path). A source that ignores redirects keeps its verdict, a window or two later.
-  let redirects = redirectsBefore;
-  for (let extra = 0; redirects !== undefined && extra < (target.protocol === 'tcp' ? 1 : 2) && !outcome.reached && !outcome.noRoute; extra++) {
+  // three later. The kernel counts the redirects the source received: while a window's did, the window is tried
+  // again, twice at most (an ICMP probe sends every 100 ms, and its later echoes already take the new path). A source
+  // that ignores redirects keeps its verdict, two windows later. The count is the namespace's: another probe's redirect
+  // costs this one a window, never a verdict.
+  let redirects = redirectsBefore ?? 0;
+  for (let extra = 0; countRedirects && extra < 2 && !outcome.reached && !outcome.noRoute; extra++) {
     const now = await redirectCount(source, target.family);
-    if (now === undefined || now <= redirects) break;
-    const route = await redirectedRoute(source, target, options.from);
+    if (now <= redirects) break;
+    const route = await redirectedRoute(source, target, from);
     const first = outcome.log;
     // TCP: a socket still in connect() misses the redirect its first SYN draws (the kernel drops an ICMP error for a
-    // socket its owner holds: TcpExtLockDroppedIcmps); its retransmissions, 1 s and 3 s later, get theirs. So the window
-    // again is as long as a client's first three SYNs (a client connected at 3.1 s where a 400 ms window saw nothing)
-    const window = target.protocol === 'tcp' ? Math.max(durationMs, REDIRECTED_TCP_WINDOW_MS) : durationMs;
+    // socket its owner holds: TcpExtLockDroppedIcmps); its retransmissions, 1 s and 3 s later, get theirs (the first
+    // resolves the new gateway's address, the second installs the route). So the first window again is as long as a
+    // client's first three SYNs, and the next one's first SYN takes the new route (a client connected at 3.1 s where a
+    // 400 ms window saw nothing; one that knew the router's address already, at about 7 s)
+    const window = target.protocol === 'tcp' && extra === 0 ? Math.max(durationMs, REDIRECTED_TCP_WINDOW_MS) : durationMs;
     const again = await probeWith(source, target, { ...from, ...options.packet }, window, until, options);
     again.log = [
       ...first,
@@ -298,21 +304,26 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   return outcome;
 }
 
-/** The ICMP redirects `source` has received (its namespace's Icmp InRedirects / Icmp6InRedirects); undefined if unreadable. */
-async function redirectCount(source: Netns, family: Family): Promise<number | undefined> {
+/**
+ * The ICMP redirects `source` has received (its namespace's Icmp InRedirects / Icmp6InRedirects). Unreadable: a
+ * ProbeError (whether the probe's path changed under it would be unknown).
+ */
+async function redirectCount(source: Netns, family: Family): Promise<number> {
   const file = family === 6 ? '/proc/net/snmp6' : '/proc/net/snmp';
-  const r = await source.lab.run(source.name, ['cat', '--', file], { intent: 'read the ICMP redirect counter', reject: false }).catch(() => undefined);
-  return r?.exitCode === 0 ? parseIcmpRedirects(r.stdout, family) : undefined;
+  const r = await source.lab.run(source.name, ['cat', '--', file], { intent: 'read the ICMP redirect counter', reject: false });
+  checkRan(source, r, `reading ${source.name}'s ICMP redirect counter for the probe`);
+  const n = r.exitCode === 0 ? parseIcmpRedirects(r.stdout, family) : undefined;
+  if (n === undefined) throw new ProbeError(`could not read the ICMP redirect counter of ${source.name} (${file}: ${r.exitCode === 0 ? 'no InRedirects in it' : `cat exited ${r.exitCode}${firstLine(r.stderr)}`}), so whether an ICMP redirect changed the probe's path during the window is unknown; no verdict`);
+  return n;
 }
 
 /**
  * The route the source's connections to the target take, if the kernel learned it from an ICMP redirect: looked up as
  * connect() does (from the address the probe is bound to, else from the route's preferred source).
  */
-async function redirectedRoute(source: Netns, target: ProbeTarget, from: string | undefined): Promise<RouteInfo | undefined> {
-  const byAddress = from !== undefined && /[.:]/.test(from);
-  const first = await source.routeGet(target.address, byAddress ? { from } : {}).catch(() => undefined);
-  const route = !byAddress && first?.prefsrc ? ((await source.routeGet(target.address, { from: first.prefsrc }).catch(() => undefined)) ?? first) : first;
+async function redirectedRoute(source: Netns, target: ProbeTarget, from: From): Promise<RouteInfo | undefined> {
+  const first = await source.routeGet(target.address, from.address ? { from: from.address } : from.dev ? { oif: from.dev } : {}).catch(() => undefined);
+  const route = !from.address && first?.prefsrc ? ((await source.routeGet(target.address, { from: first.prefsrc, ...(from.dev ? { oif: from.dev } : {}) }).catch(() => undefined)) ?? first) : first;
   return Array.isArray(route?.cache) && route.cache.includes('redirected') ? route : undefined;
 }
 

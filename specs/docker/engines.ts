@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { existingNamespaces, createLab, serve, type Lab, type Netns } from '../../src/index.js';
 import { run, which } from '../../src/exec.js';
 import { dockerHost, type DockerHost, type EngineVersion } from '../../fixtures/index.js';
+import { dirSync } from 'tmp-promise';
 import { tempDir } from '../helpers/temp.js';
 
 export interface EngineContainer {
@@ -275,7 +276,7 @@ function sweepStaleEngineCgroups(): void {
 
 /**
  * The containers' image: busybox and a link per applet (APPLETS), as a tar that `docker import` reads. Made once per
- * process (made again if the folder went with the spec file that made it), not per engine: a shell loop of ~400 `ln`
+ * process (its folder goes at the process's exit), not per engine: a shell loop of ~400 `ln`
  * per engine was half of an engine's start (0.95 of 1.5 s, measured alone).
  *
  * The applets: what the specs run in a container (`sleep`, `nslookup`) and a few to look around with. Not all ~400:
@@ -287,21 +288,32 @@ let busyboxTar: { path: string; made: Promise<void>; settled: boolean } | undefi
 
 async function busyboxImage(): Promise<string> {
   if (!busyboxTar || (busyboxTar.settled && !existsSync(busyboxTar.path))) {
-    const dir = tempDir('netspec-busybox-');
-    const path = join(dir, 'busybox.tar');
+    // tmp-promise: a folder of this process, removed at its exit (not with the spec file that first asked for it)
+    const folder = dirSync({ prefix: 'netspec-busybox-', unsafeCleanup: true });
+    const path = join(folder.name, 'busybox.tar');
     const made = (async () => {
       const busybox = which('busybox');
       if (!busybox) throw new Error('busybox is not installed (apt-get install busybox-static)');
-      const rootfs = join(dir, 'rootfs');
+      const rootfs = join(folder.name, 'rootfs');
       mkdirSync(join(rootfs, 'bin'), { recursive: true });
       copyFileSync(busybox, join(rootfs, 'bin/busybox'));
       chmodSync(join(rootfs, 'bin/busybox'), 0o755);
       const have = new Set((await run([busybox, '--list'], { intent: 'list busybox applets' })).stdout.split('\n'));
+      const lacking = ['sleep', 'nslookup'].filter((a) => !have.has(a));
+      if (lacking.length) throw new Error(`${busybox} has no ${lacking.join(' or ')} applet, which the Docker specs run in containers (install busybox-static)`);
       for (const a of APPLETS) if (have.has(a)) symlinkSync('busybox', join(rootfs, 'bin', a));
       await run(['tar', '-C', rootfs, '-cf', path, '.'], { intent: 'pack the busybox image' });
     })();
     const entry: { path: string; made: Promise<void>; settled: boolean } = (busyboxTar = { path, made, settled: false });
-    made.then(() => (entry.settled = true), () => (entry.settled = true));
+    made.then(
+      () => (entry.settled = true),
+      () => {
+        // a failed build is not kept: the next engine builds it again
+        entry.settled = true;
+        if (busyboxTar === entry) busyboxTar = undefined;
+        folder.removeCallback();
+      },
+    );
   }
   await busyboxTar.made;
   return busyboxTar.path;

@@ -105,7 +105,7 @@ afterAll(async () => {
 });
 
 // what netspec may start: the lifeline, nsenter in front of a known tool, and the tools themselves
-const TOOLS = new Set(['ip', 'tc', 'sysctl', 'iptables', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save', 'fping', 'ping', 'socat', 'ss', 'timeout', 'bash', 'nft', 'kill']);
+const TOOLS = new Set(['ip', 'tc', 'sysctl', 'iptables', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'ip6tables-save', 'fping', 'ping', 'socat', 'ss', 'timeout', 'bash', 'nft', 'kill', 'cat']);
 
 let observed = 0;
 

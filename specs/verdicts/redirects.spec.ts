@@ -65,8 +65,8 @@ test('the route in the explanation is the one the probe took: a policy rule "fro
 
 // The probe itself can be what teaches c1 the redirect: in a fresh lab its first SYN (or datagram) goes by r, which drops
 // it and answers with a redirect; a client's retransmission a second later goes direct and connects. A `.not` window of
-// 400 ms holds one try, so it saw nothing and passed: a false pass. netspec now looks at the source's route after an
-// unanswered window; one learned from a redirect during it means the window did not try the path the kernel now takes.
+// 400 ms holds one try, so it saw nothing and passed: a false pass. netspec now counts the redirects the source
+// received (the kernel's Icmp InRedirects): a window during which one came is tried again, on the path the kernel now takes.
 test.for(['tcp', 'udp'] as const)('a fresh lab, %s: the .not probe is redirected itself; it tries the new path and fails, as a client retrying connects', async (protocol, { lab }) => {
   const { c1, c2 } = await lan(lab, { redirects: true });
   expect((await c1.routeGet('10.0.1.12'))?.cache ?? []).not.toContain('redirected');
@@ -74,6 +74,15 @@ test.for(['tcp', 'udp'] as const)('a fresh lab, %s: the .not probe is redirected
   const msg = await failureOf(expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }, { protocol }));
   expect(msg).toMatch(/c1 reached 10\.0\.1\.12:8080 \(/);
   expect(msg).toMatch(/learned from an ICMP redirect/);
+  expect(msg).toMatch(/ICMP redirect\(s\) received during the window/);
+});
+
+test('c1 already knows the router (its first SYN goes out at once, and its redirect is dropped while connect() holds the socket): .not over TCP still fails', async ({ lab }) => {
+  const { c1, c2 } = await lan(lab, { redirects: true });
+  await expect(c1).toReach('10.0.1.1');
+  await c2.exec('true');
+  const msg = await failureOf(expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }));
+  expect(msg).toMatch(/c1 reached 10\.0\.1\.12:8080 \(tcp\)/);
   expect(msg).toMatch(/ICMP redirect\(s\) received during the window/);
 });
 
