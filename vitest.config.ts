@@ -47,6 +47,9 @@ export default defineConfig({
   cacheDir: process.env.NETSPEC_CACHE_DIR ?? 'node_modules/.vite',
   test: {
     pool: 'forks',
+    // transformed modules on disk, shared by the workers and the child runs the specs start (a child run took 4.0 s of
+    // CPU without it, 1.8 s with it); beside Vite's cache where an unprivileged run puts that (NETSPEC_CACHE_DIR)
+    experimental: { fsModuleCache: true, ...(process.env.NETSPEC_CACHE_DIR ? { fsModuleCachePath: `${process.env.NETSPEC_CACHE_DIR}/modules` } : {}) },
     sequence: { concurrent: true },
     // the temporary folders a spec file made are removed when its last test ends (specs/helpers/temp.ts)
     setupFiles: ['specs/helpers/temp-cleanup.ts'],

@@ -6,5 +6,11 @@ const preset = netspecConfig();
 
 export default defineConfig({
   ...preset,
-  test: { ...preset.test, root: new URL('.', import.meta.url).pathname, include: ['preset.child.ts'] },
+  test: {
+    ...preset.test,
+    root: new URL('.', import.meta.url).pathname,
+    include: ['preset.child.ts'],
+    // the repository's module cache (vitest.config.ts), not part of the preset
+    experimental: { fsModuleCache: true, fsModuleCachePath: new URL('../../node_modules/.experimental-vitest-cache', import.meta.url).pathname },
+  },
 });

@@ -7,6 +7,8 @@ export default defineConfig({
     include: ['*.child.ts'],
     hookTimeout: 10_000,
     pool: 'forks',
+    // the repository's module cache (vitest.config.ts): a child run then transforms only what changed
+    experimental: { fsModuleCache: true, fsModuleCachePath: new URL('../../node_modules/.experimental-vitest-cache', import.meta.url).pathname },
     maxConcurrency: 8,
     testTimeout: Number(process.env.NETSPEC_CHILD_TIMEOUT ?? 1500),
   },
