@@ -107,3 +107,10 @@ test('a source that ignores redirects (accept_redirects 0): the redirects come, 
   // the redirects did come (so the windows were tried again, and still nothing got through)
   expect(Number(/^IcmpInRedirects\s+(\d+)/m.exec((await c1.exec('nstat', ['-az', 'IcmpInRedirects'])).stdout)?.[1])).toBeGreaterThan(0);
 });
+
+test('an exposure sweep through the same router: its first probes draw the redirects, and every port is found reached on the direct path', async ({ lab }) => {
+  const { c1 } = await lan(lab, { redirects: true });
+  const msg = await failureOf(expect(c1).not.toReachAny('10.0.1.12'));
+  expect(msg).toMatch(/c1 reaches 65535 TCP ports of 10\.0\.1\.12: 1-65535/);
+  expect((await c1.routeGet('10.0.1.12'))?.cache).toContain('redirected');
+}, 60_000);
