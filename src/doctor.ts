@@ -54,6 +54,9 @@ export const KERNEL_FEATURES: { feature: string; argv: string[]; why: string; mo
   { feature: 'wireguard', argv: ['ip', 'link', 'add', 'f0', 'type', 'wireguard'], why: 'WireGuard', module: 'wireguard' },
   { feature: 'tbf qdisc', argv: ['tc', 'qdisc', 'add', 'dev', 'nsd0', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '400ms'], why: 'rate limits', module: 'sch_tbf' },
   { feature: 'netem qdisc', argv: ['tc', 'qdisc', 'add', 'dev', 'nsd0', 'root', 'netem', 'delay', '10ms'], why: 'delay and loss', module: 'sch_netem' },
+  // the landing watch follows a proxy's onward connections by their conntrack tuple (`ct direction`, `ct original`,
+  // `ct state`): without nft_ct every TCP probe's watch fails to load, and its verdict is a ProbeError
+  { feature: 'nftables conntrack (ct)', argv: ['nft', 'add table inet f0; add chain inet f0 c { type filter hook input priority 0; policy accept; ct state invalid,untracked counter; ct direction reply counter; }'], why: 'the landing watch over TCP (proxies followed by their conntrack tuple)', module: 'nft_ct' },
 ];
 
 /** Which of KERNEL_FEATURES the kernel gives a lab: feature → ok, with the kernel's words when not. */
@@ -67,6 +70,7 @@ export async function kernelFeatures(): Promise<Map<string, { ok: boolean; detai
       out.set(f.feature, { ok: r.exitCode === 0, detail: r.exitCode === 0 ? f.why : (r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`) });
       if (r.exitCode !== 0) continue;
       if (f.argv[0] === 'tc') await lab.host.exec('tc', ['qdisc', 'del', 'dev', 'nsd0', 'root'], { reject: false });
+      else if (f.argv[0] === 'nft') await lab.host.exec('nft', ['delete', 'table', 'inet', 'f0'], { reject: false });
       else await lab.host.exec('ip', ['link', 'del', 'f0'], { reject: false });
     }
   } finally {

@@ -176,6 +176,7 @@ export const KERNEL_MODULES: Readonly<Record<string, { module: string; config: s
   wireguard: { module: 'wireguard', config: 'CONFIG_WIREGUARD' },
   tbf: { module: 'sch_tbf', config: 'CONFIG_NET_SCH_TBF' },
   netem: { module: 'sch_netem', config: 'CONFIG_NET_SCH_NETEM' },
+  ct: { module: 'nft_ct', config: 'CONFIG_NFT_CT' },
 };
 
 /**

@@ -117,6 +117,7 @@ test('netspec doctor tries each kernel feature in a lab, and its verdict is what
     expect(r.exitCode === 0, `${f.feature}: ${r.stderr}`).toBe(features.get(f.feature)!.ok);
     if (r.exitCode === 0 && f.argv[0] === 'ip') await lab.host.exec('ip', ['link', 'del', 'f0']);
     if (r.exitCode === 0 && f.argv[0] === 'tc') await lab.host.exec('tc', ['qdisc', 'del', 'dev', 'nsd0', 'root']);
+    if (r.exitCode === 0 && f.argv[0] === 'nft') await lab.host.exec('nft', ['delete', 'table', 'inet', 'f0']);
     if (!features.get(f.feature)!.ok) expect(features.get(f.feature)!.detail).toMatch(/Unknown device type|unknown|not supported|Operation not permitted|No such/i);
   }
   const good = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
