@@ -239,15 +239,15 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   }
   checkSame(source);
   if (target.ns) checkSame(target.ns);
-  // the source's addresses, read as a probe command (a namespace that is gone or not a namespace is a ProbeError): a
-  // target it holds itself is refused. Read before the probe when `from` needs them, else beside it (the probe's
-  // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
   const until = options.until ?? 'success';
   // the ICMP redirects the source has received so far (a `.not` window over TCP or UDP in a lab: see below; attach
   // mode runs only commands that read through ip, ss, nft and the like). Read before the addresses are: a rejection
   // of `reading` must never wait unhandled behind it
   const countRedirects = until === 'window' && target.protocol !== 'icmp' && source.lab.refusesTables() === undefined;
   const redirectsBefore = countRedirects ? await redirectCount(source, target.family) : undefined;
+  // the source's addresses, read as a probe command (a namespace that is gone or not a namespace is a ProbeError): a
+  // target it holds itself is refused. Read before the probe when `from` needs them, else beside it (the probe's
+  // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
   const reading = readAddresses(source);
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
