@@ -132,7 +132,7 @@ async function addressOn(source: Netns, target: Netns, family?: Family): Promise
 async function checkFrom(source: Netns, from: unknown, family: Family, links: AddrInfo[]): Promise<From> {
   if (from === undefined) return {};
   if (typeof from !== 'string') throw new InvalidInputError('from', from, 'expected one of the namespace\'s addresses ("192.168.15.1") or interfaces ("veth-red")');
-  if (/^[0-9a-fA-F.:]+$/.test(from) && /[.:]/.test(from)) {
+  if (isAddressWord(from)) {
     const { address, family: f } = parseAddress(from, 'from');
     const mine = links.flatMap((l) => (l.addr_info ?? []).map((a) => canonical(a.local)));
     if (!mine.includes(address)) throw new InvalidInputError('from', from, `${source.name} has no such address (its addresses: ${mine.join(', ') || 'none'}); give one of them`);
@@ -240,15 +240,16 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   checkSame(source);
   if (target.ns) checkSame(target.ns);
   const until = options.until ?? 'success';
-  // the ICMP redirects the source has received so far (a `.not` window over TCP or UDP in a lab: see below; attach
-  // mode runs only commands that read through ip, ss, nft and the like). Read before the addresses are: a rejection
-  // of `reading` must never wait unhandled behind it
-  const countRedirects = until === 'window' && target.protocol !== 'icmp' && source.lab.refusesTables() === undefined;
-  const redirectsBefore = countRedirects ? await redirectCount(source, target.family) : undefined;
   // the source's addresses, read as a probe command (a namespace that is gone or not a namespace is a ProbeError): a
   // target it holds itself is refused. Read before the probe when `from` needs them, else beside it (the probe's
   // outcome is dropped if the target turns out to be the source's own), so a probe that passes waits for no extra process
   const reading = readAddresses(source);
+  // (awaited below; while the redirect counter is read beside it, a rejection must not count as unhandled)
+  reading.catch(() => undefined);
+  // the ICMP redirects the source has received so far (a `.not` window over TCP or UDP in a lab: see below; attach
+  // mode runs only commands that read through ip, ss, nft and the like), read before the probe's first packet
+  const countRedirects = until === 'window' && target.protocol !== 'icmp' && source.lab.refusesTables() === undefined;
+  const redirectsBefore = countRedirects ? await redirectCount(source, target.family) : undefined;
   // the machine's neighbor table is shared by every namespace (src/neighbor-table.ts): when it overflows while a probe
   // goes unanswered, the kernel dropped packets for a reason outside the lab, and there is no verdict
   let table: ReturnType<typeof neighborTable>;
@@ -278,7 +279,8 @@ export async function probe(source: Netns, target: ProbeTarget, options: ProbeOp
   for (let extra = 0; countRedirects && extra < 2 && !outcome.reached && !outcome.noRoute; extra++) {
     const now = await redirectCount(source, target.family);
     if (now <= redirects) break;
-    const route = await redirectedRoute(source, target, from);
+    const looked = await senderRoute(source, target.address, from, target.protocol).catch(() => undefined);
+    const route = Array.isArray(looked?.cache) && looked.cache.includes('redirected') ? looked : undefined;
     const first = outcome.log;
     // TCP: a socket still in connect() misses the redirect its first SYN draws (the kernel drops an ICMP error for a
     // socket its owner holds: TcpExtLockDroppedIcmps); its retransmissions, 1 s and 3 s later, get theirs (the first
@@ -317,14 +319,26 @@ async function redirectCount(source: Netns, family: Family): Promise<number> {
   return n;
 }
 
+/** How `from` reads: an address (hex digits, dots and colons, with a dot or colon) or else an interface name. */
+const isAddressWord = (from: string): boolean => /^[0-9a-fA-F.:]+$/.test(from) && /[.:]/.test(from);
+
+/** A `from` option as the probe reads it (not checked against the namespace: checkFrom does that). */
+export function fromWords(from: string | undefined): From {
+  return from === undefined ? {} : isAddressWord(from) ? { address: from } : { dev: from };
+}
+
 /**
- * The route the source's connections to the target take, if the kernel learned it from an ICMP redirect: looked up as
- * connect() does (from the address the probe is bound to, else from the route's preferred source).
+ * The route a probe's packets take. TCP and UDP as connect() looks it up: once without a source, then again from the
+ * source address that lookup picked (an `ip rule from ADDR` can send them elsewhere than the first answer says); from
+ * the address they are bound to, if any. ICMP as ping's unbound raw socket sends: without a source. Only for
+ * explanations: where the packets went is what the landing watch saw.
  */
-async function redirectedRoute(source: Netns, target: ProbeTarget, from: From): Promise<RouteInfo | undefined> {
-  const first = await source.routeGet(target.address, from.address ? { from: from.address } : from.dev ? { oif: from.dev } : {}).catch(() => undefined);
-  const route = !from.address && first?.prefsrc ? ((await source.routeGet(target.address, { from: first.prefsrc, ...(from.dev ? { oif: from.dev } : {}) }).catch(() => undefined)) ?? first) : first;
-  return Array.isArray(route?.cache) && route.cache.includes('redirected') ? route : undefined;
+export async function senderRoute(ns: Netns, address: string, from: From, protocol: Protocol): Promise<RouteInfo | undefined> {
+  const first = await ns.routeGet(address, from.address ? { from: from.address } : {});
+  if (from.address || from.dev || protocol === 'icmp' || !first?.prefsrc) return first;
+  const again = await ns.routeGet(address, { from: first.prefsrc }).catch(() => undefined);
+  // (a lookup `from` an address prints no `src`: it is that address)
+  return again ? { ...again, prefsrc: again.prefsrc ?? first.prefsrc } : first;
 }
 
 async function probeWith(source: Netns, target: ProbeTarget, from: From, durationMs: number, until: 'success' | 'window', options: ProbeOptions): Promise<ProbeOutcome> {

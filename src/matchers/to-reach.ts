@@ -6,8 +6,8 @@
 import { InvalidInputError, ProbeError } from '../errors.js';
 import { canonical, parseProbeAddress } from '../address.js';
 import { diagnose, describeRoute, explainReach, DISPOSITIONS, type Diagnosis, type Disposition } from '../diagnose/index.js';
-import { icmpHeaders, probe, resolveTarget, type PacketOptions, type ProbeOutcome, type Protocol } from '../probe.js';
-import type { Netns, RouteInfo } from '../netns.js';
+import { fromWords, icmpHeaders, probe, resolveTarget, senderRoute, type PacketOptions, type ProbeOutcome, type Protocol } from '../probe.js';
+import type { Netns } from '../netns.js';
 import { bullet, checkOptions, MAX_MS, commands, describe, hint, receivedNetns, type Evidence, type MatcherContext, type MatcherResult } from './format.js';
 
 export interface ToReachOptions {
@@ -58,21 +58,6 @@ function checkMs(value: number | undefined, name: string): void {
   if (value !== undefined && !(Number.isFinite(value) && value > 0 && value <= MAX_MS)) {
     throw new InvalidInputError(`toReach option ${name}`, value, 'expected a number of milliseconds > 0 and at most an hour');
   }
-}
-
-/**
- * The route a probe's packets take. TCP and UDP as connect() looks it up: once without a source, then again from the
- * source address that lookup picked (an `ip rule from ADDR` can send them elsewhere than the first answer says). ICMP
- * as ping's unbound raw socket sends: without a source. Only for the explanation: where the packets went is what the
- * landing watch saw.
- */
-async function senderRoute(ns: Netns, address: string, from: string | undefined, protocol: Protocol): Promise<RouteInfo | undefined> {
-  const byAddress = from !== undefined && /[.:]/.test(from);
-  const first = await ns.routeGet(address, byAddress ? { from } : {});
-  if (from !== undefined || protocol === 'icmp' || !first?.prefsrc) return first;
-  const again = await ns.routeGet(address, { from: first.prefsrc }).catch(() => undefined);
-  // (a lookup `from` an address prints no `src`: it is that address)
-  return again ? { ...again, prefsrc: again.prefsrc ?? first.prefsrc } : first;
 }
 
 export async function toReach(this: MatcherContext, received: unknown, target: unknown, options?: ToReachOptions): Promise<MatcherResult> {
@@ -130,7 +115,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
   if (pass && !this.isNot) return { pass, actual: 'REACHED', expected: 'REACHED', message: () => `${hint(ns, 'toReach', true, args)}\n\n${ns.name} reached ${label}${opts.ttl === undefined ? '' : ` with ${ttlWord(t.family)} ${outcome.ttl}`}` };
   if (pass) {
     // a failing `.not`: say what reached, how, and what let it through (only then: it probes again, traced)
-    const route = await senderRoute(ns, t.address, opts.from, t.protocol);
+    const route = await senderRoute(ns, t.address, fromWords(opts.from), t.protocol);
     const how = route ? describeRoute(route) : 'an unknown route';
     const through = await explainReach(ns, t, { from: opts.from, responder: opts.responder, packet }).catch((e: unknown) => [`(could not read what let it through: ${(e as Error).message})`]);
     return {
@@ -151,7 +136,7 @@ export async function toReach(this: MatcherContext, received: unknown, target: u
     };
   }
   if (outcome.reached && !ttlOk) {
-    const route = await senderRoute(ns, t.address, opts.from, t.protocol);
+    const route = await senderRoute(ns, t.address, fromWords(opts.from), t.protocol);
     const word = ttlWord(t.family);
     const routers = outcome.ttl! <= 64 ? `${64 - outcome.ttl!} router${64 - outcome.ttl! === 1 ? '' : 's'} on the way back, if ${t.address} sends ${word} 64 as Linux does; ` : '';
     return {
