@@ -114,3 +114,11 @@ test('an exposure sweep through the same router: its first probes draw the redir
   expect(msg).toMatch(/c1 reaches 65535 TCP ports of 10\.0\.1\.12: 1-65535/);
   expect((await c1.routeGet('10.0.1.12'))?.cache).toContain('redirected');
 }, 60_000);
+
+test.for(['eth0', '10.0.1.11'])('the same with the probe bound by from: %s: .not over TCP fails in a fresh lab', async (from, { lab }) => {
+  const { c1, c2 } = await lan(lab, { redirects: true });
+  await c2.exec('true');
+  const msg = await failureOf(expect(c1).not.toReach({ address: '10.0.1.12', port: 8080 }, { from }));
+  expect(msg).toMatch(/c1 reached 10\.0\.1\.12:8080 \(tcp\)/);
+  expect(msg).toMatch(/ICMP redirect\(s\) received during the window/);
+});
