@@ -301,6 +301,48 @@ if (want('spawner')) {
   await lab.dispose();
 }
 
+// 6c. the lab runner (src/spawner.ts, startLabRunner): a command in a lab namespace started by the lab's runner (one
+// fork + exec, the namespaces entered once) against the same command entered by `prlimit nsenter nsenter` each time
+// (NETSPEC_LAB_RUNNER=off, what every command did before), two labs side by side; wall time, and the whole machine's
+// CPU per command (/proc/stat: every process each path runs)
+if (want('runner')) {
+  const withRunner: Lab = await createLab();
+  const without: Lab = await createLab();
+  const [a, b] = await Promise.all([withRunner.netns('red'), without.netns('red')]);
+  process.env.NETSPEC_LAB_RUNNER = 'off';
+  await b.exec('true'); // its first command: this lab enters by nsenter from now on
+  delete process.env.NETSPEC_LAB_RUNNER;
+  await a.exec('true');
+  const busy = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (f.reduce((x, y) => x + y, 0) - f[3]! - f[4]!) * (1000 / 100);
+  };
+  const perCommand = async (fn: () => Promise<unknown>, n: number) => {
+    const c = busy();
+    for (let i = 0; i < n; i++) await fn();
+    return (busy() - c) / n;
+  };
+  const cmdA = () => a.exec('ip', ['-j', 'link']);
+  const cmdB = () => b.exec('ip', ['-j', 'link']);
+  const [viaRunner, viaNsenter] = await sideBySide(runs(200), cmdA, cmdB);
+  const cpuRunner = await perCommand(cmdA, runs(200));
+  const cpuNsenter = await perCommand(cmdB, runs(200));
+  const s = stat(viaRunner);
+  const ratio = s.median / stat(viaNsenter).median;
+  rows.push({
+    case: 'runner',
+    subject: 'ip -j link in a lab namespace, through the lab runner',
+    stat: s,
+    baseline: 'the same entered by prlimit + nsenter + nsenter',
+    ratio,
+    target: '≤ 0.5× nsenter',
+    met: ratio <= 0.5,
+    note: `machine CPU per command: ${cpuRunner.toFixed(1)} ms vs ${cpuNsenter.toFixed(1)} ms by nsenter`,
+  });
+  rows.push({ case: 'runner', subject: '(baseline) the same entered by nsenter', stat: stat(viaNsenter) });
+  await Promise.all([withRunner.dispose(), without.dispose()]);
+}
+
 // 7. the failure path: a failing toReach (FILTERED by a FORWARD DROP), explained with the kernel trace against the same
 // diagnosis from rule counters only (NETSPEC_TRACE=0), alternately; passing probes are never traced
 if (want('trace')) {

@@ -12,7 +12,7 @@ import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { CommandError, InvalidInputError, PrerequisiteError } from './errors.js';
 import toolPackages from './tool-packages.json' with { type: 'json' };
-import { SpawnedChild, spawner, type SpawnedEvents } from './spawner.js';
+import { SpawnedChild, spawner, type SpawnedEvents, type Spawner } from './spawner.js';
 
 /** Which Debian package provides each tool we run (src/tool-packages.json, which .ci/ensure-deps.mjs reads too). */
 export const TOOL_PACKAGES: Readonly<Record<string, string>> = toolPackages.tools;
@@ -138,7 +138,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
   const stop = (graceMs: number) => (stopping ??= group?.stop(graceMs));
   // a short command through the spawner (src/spawner.ts: no fork of this big process); execa where it cannot run
   const via = spawner();
-  if (via) return runViaSpawner(via, argv, options, where, display, wrapped);
+  if (via) return runViaSpawner(via, argv, options, where, display, wrapped, {});
   // set before execa's own timer (same delay: it fires first), so that the command is signalled before execa wakes
   // the wrapper, which would otherwise let a stopped command go on
   const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => stop(KILL_GRACE_MS), options.timeoutMs);
@@ -255,6 +255,20 @@ function commandLine(argv: readonly string[]): string {
 }
 
 /**
+ * run() through a lab runner (src/spawner.ts, startLabRunner): `argv` is the command itself (no nsenter in front), `ns`
+ * the lab's network namespace it runs in (undefined: the lab host). The same deadline, abort, output-cap and
+ * process-group rules as run(); the runner reports the machine's pid of each command, which leads its own group.
+ */
+export async function runThrough(via: Spawner, argv: readonly string[], ns: string | undefined, options: RunOptions & { equivalent?: readonly string[] }): Promise<RunResult> {
+  if (!argv[0]) throw new TypeError('run: empty argv');
+  if (options.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, 'timeoutMs');
+  const where = options.where ?? 'the machine';
+  const display = options.displayArgv ?? argv;
+  if (options.signal?.aborted) throw aborted(options, display, where, '', '');
+  return runViaSpawner(via, argv, options, where, display, false, { ns, runner: true, shown: options.equivalent });
+}
+
+/**
  * run() through the spawner: the same deadline, abort, output-cap and process-group rules as the execa path (the
  * spawner only starts the command and relays its pipes; stopping it is done here, by pid).
  */
@@ -265,7 +279,10 @@ async function runViaSpawner(
   where: string,
   display: readonly string[],
   wrapped: boolean,
+  lab: { ns?: string; runner?: boolean; shown?: readonly string[] },
 ): Promise<RunResult> {
+  // the command line errors and results show: for a lab runner's command, the nsenter line that does the same
+  const shown = commandLine(lab.shown ?? argv);
   const started = performance.now();
   const chunks: Record<1 | 2, Buffer[]> = { 1: [], 2: [] };
   const sizes: Record<1 | 2, number> = { 1: 0, 2: 0 };
@@ -282,7 +299,14 @@ async function runViaSpawner(
   const onAbort = () => stop(0);
   const settled = await new Promise<{ error?: { code: string; message: string } }>((resolve) => {
     via.start(
-      { argv, cwd: options.cwd ?? process.cwd(), env: { ...process.env, LC_ALL: 'C', ...options.env }, input: options.input === undefined ? undefined : Buffer.from(options.input) },
+      {
+        argv,
+        // a lab runner works in the folder it was started in (this process's, entered before it became the lab's root)
+        cwd: lab.runner ? options.cwd : (options.cwd ?? process.cwd()),
+        env: { ...process.env, LC_ALL: 'C', ...options.env },
+        input: options.input === undefined ? undefined : Buffer.from(options.input),
+        ns: lab.ns,
+      },
       {
         onPid(pid) {
           group = new ProcessGroup(pid, wrapped);
@@ -320,10 +344,22 @@ async function runViaSpawner(
   const stderr = Buffer.concat(chunks[2]).toString('utf8');
   if (options.signal?.aborted) throw aborted(options, display, where, stdout, stderr);
   const timedOut = !isMaxBuffer && (stopping !== undefined || pendingStop !== undefined) && !options.signal?.aborted;
+  if (settled.error?.code === 'ENETNS') {
+    // the runner could not enter the namespace: a result as nsenter's was (exit 126, what failed on stderr), which a
+    // { reject: false } caller reads (checkRan) and Lifeline turns into a NotFoundError when the namespace is gone
+    return finish(argv, options, display, where, { exitCode: 126, stdout, stderr: `netspec: ${settled.error.message}\n`, signal: undefined, timedOut: false, durationMs: performance.now() - started, command: shown, isMaxBuffer: false });
+  }
   if (settled.error) {
-    const cause = Object.assign(new Error(settled.error.message), { code: settled.error.code });
-    if (settled.error.code === 'ENOENT') throw new PrerequisiteError(`the \`${argv[0]}\` command`, installHint(argv[0]!), { cause });
-    throw new CommandError(options.intent, display, where, undefined, settled.error.message, '', { cause, commandLine: commandLine(argv) });
+    const { code, message } = settled.error;
+    const cause = Object.assign(new Error(message), { code });
+    const tool = argv[0]!;
+    // in a lab, a program in a folder closed to the lab's root is "Permission denied": missing if the machine has none
+    if (code === 'ENOENT' || (lab.runner && code === 'EACCES' && !tool.includes('/') && which(tool) === undefined)) {
+      throw new PrerequisiteError(`the \`${tool}\` command`, installHint(tool), { cause });
+    }
+    // said as nsenter said it, which Lifeline reads (a fork the lab's process bound refused)
+    const said = lab.runner && code !== 'ESPAWNER' && code !== 'ENETNS' ? `failed to execute ${tool}: ${message}` : message;
+    throw new CommandError(options.intent, display, where, undefined, said, '', { cause, commandLine: shown });
   }
   return finish(argv, options, display, where, {
     exitCode: exit.code,
@@ -332,7 +368,7 @@ async function runViaSpawner(
     signal: exit.signal,
     timedOut,
     durationMs: performance.now() - started,
-    command: commandLine(argv),
+    command: shown,
     isMaxBuffer,
   });
 }

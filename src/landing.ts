@@ -63,7 +63,8 @@ export interface From {
 export function checkRan(source: Netns, r: RunResult, what: string): void {
   const missing = /failed to run command '([^']+)': No such file or directory/.exec(r.stderr)?.[1];
   if (missing) throw new PrerequisiteError(`the \`${missing}\` command`, installHint(missing));
-  const nsenter = /^nsenter: (.*)$/m.exec(r.stderr);
+  // nsenter's, or the lab runner's (src/exec.ts, runThrough), "could not enter"
+  const nsenter = /^(?:nsenter|netspec): (.*)$/m.exec(r.stderr);
   if (!nsenter && r.exitCode !== 126 && r.exitCode !== 127 && !r.timedOut) return;
   let names: string[] = [];
   try {

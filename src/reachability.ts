@@ -76,7 +76,7 @@ async function fpingPass(lab: Scope, src: Netns, addresses: string[], timeout: n
   if (!addresses.length) return reached;
   const argv = ['fping', '-c', '1', '-i', '1', '-t', String(Math.round(timeout)), ...new Set(addresses)];
   const r = await lab.run(src.name, argv, { intent: `ping ${addresses.length} targets`, reject: false, timeoutMs: timeout + 30_000 });
-  if (/^nsenter: /m.test(r.stderr) || r.exitCode > 2) throw new ProbeError(`the mesh probe from ${src} could not run (fping exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0]}); no verdict`);
+  if (/^(?:nsenter|netspec): /m.test(r.stderr) || r.exitCode > 2) throw new ProbeError(`the mesh probe from ${src} could not run (fping exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0]}); no verdict`);
   for (const line of r.stderr.split('\n')) {
     const m = /^(\S+)\s+: xmt\/rcv\/%loss = (\d+)\/(\d+)/.exec(line);
     if (m && Number(m[3]) > 0) reached.add(canonical(m[1]!));

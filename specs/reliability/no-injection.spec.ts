@@ -47,7 +47,21 @@ vi.mock('../../src/spawner.js', async (importOriginal) => {
     }
     return via;
   };
-  return { ...real, spawner };
+  // a lab's short commands go through its lab runner (a fork of the spawner, started with a fixed request): recorded
+  // as "lab-runner NAMESPACE -- ARGV"
+  const startLabRunner: typeof real.startLabRunner = async (config) => {
+    const runner = await real.startLabRunner(config);
+    if (runner && !watched.has(runner)) {
+      watched.add(runner);
+      const start = runner.start.bind(runner);
+      runner.start = (request, events) => {
+        spawned.push({ file: 'lab-runner', args: [request.ns ?? 'host', '--', ...request.argv], shell: undefined });
+        return start(request, events);
+      };
+    }
+    return runner;
+  };
+  return { ...real, spawner, startLabRunner };
 });
 
 // the canary: every hostile string that could run a command (in the syntax of bash, socat, ip -batch, iptables-restore,
@@ -132,7 +146,13 @@ function checkSpawns(input: string, whole = false): void {
       expect(args.at(-1)).not.toContain(input || '\0'); // the lifeline's script is fixed
       continue;
     }
-    expect(file).toBe('nsenter');
+    if (file === 'netspec-lab-runner') {
+      // the lab runner's fork: no argv, its request is the lab's pid and bounds
+      expect(args).toEqual([]);
+      continue;
+    }
+    if (file === 'lab-runner') expect(args[0], 'a lab runner\'s namespace').toMatch(/^[\w.-]+$/);
+    else expect(file).toBe('nsenter');
     const after = args.slice(args.indexOf('--') + 1);
     // a namespace of a user-namespace lab is entered by a second nsenter, from inside the lab: the tool comes after it
     const tool = after[0] === 'nsenter' ? after.slice(after.indexOf('--') + 1) : after;

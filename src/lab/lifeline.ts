@@ -11,7 +11,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { CommandError, LabGoneError, LabLimitError, NetspecError, NotFoundError, PrerequisiteError } from '../errors.js';
-import { checkTimeoutMs, run, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
+import { checkTimeoutMs, run, runThrough, spawnLongLived, type RunOptions, type RunResult } from '../exec.js';
+import { startLabRunner, type Spawner } from '../spawner.js';
 import { LAB_ID_COUNT, lifelineArgv, type LabBounds } from './lifeline-argv.js';
 import { startError } from './start-error.js';
 
@@ -45,6 +46,9 @@ export class Lifeline {
   /** Aborted by dispose(): kills the process group of every command still running in the lab (e.g. a stopped one). */
   readonly #stop = new AbortController();
   readonly #prefix: (target: string) => string[];
+  /** The lab runner (src/spawner.ts, startLabRunner), started with the first command; undefined: by nsenter. */
+  #runner?: Promise<Spawner | undefined>;
+  readonly #runnerConfig: { pid: number; userns: boolean; mapped: boolean; nproc?: number; cwd: string };
 
   private constructor(
     readonly child: ChildProcess,
@@ -57,6 +61,8 @@ export class Lifeline {
     mapped: boolean,
   ) {
     setMaxListeners(Infinity, this.#stop.signal); // one listener per command in flight
+    // what the nsenter prefix below enters, and the prlimit in front of it, for the runner to do once
+    this.#runnerConfig = { pid, userns, mapped, ...(userns ? { nproc: bounds.maxProcesses } : {}), cwd: process.cwd() };
     const base = [
       // every command of a user-namespace lab counts against the lab's process bound (RLIMIT_NPROC binds the lab's
       // root, a uid of the lab's own user namespace; inherited from here through nsenter)
@@ -197,9 +203,17 @@ export class Lifeline {
   async run(target: string, argv: readonly string[], options: RunOptions, context: { label: string; where: string; timeoutMs: number }): Promise<RunResult> {
     this.assertAlive(context.label);
     const timeoutMs = options.timeoutMs === undefined ? context.timeoutMs : checkTimeoutMs(options.timeoutMs, 'timeoutMs');
+    const runner = await this.#labRunner();
     try {
-      return await run([...this.enter(target), ...argv], { where: context.where, innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: this.signal });
+      const how = { where: context.where, innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: this.signal };
+      if (!runner) return await run([...this.enter(target), ...argv], how);
+      // in this process's working directory as nsenter's --wd was (the runner's own unless it changed)
+      const cwd = process.cwd();
+      return await runThrough(runner, argv, target === 'host' ? undefined : target, { ...how, cwd: cwd === this.#runnerConfig.cwd ? undefined : cwd, equivalent: [...this.enter(target), ...argv] });
     } catch (error) {
+      // the runner went away with the command: if the lab did, its PID 1's exit is being reported
+      if (runner?.dead) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 500))]);
+      this.checkExited();
       if (!this.alive) this.assertAlive(context.label);
       if (target !== 'host' && !this.hasNetns(target)) {
         throw new NotFoundError('network namespace', target, `it was deleted, or never created (namespaces now: ${this.listNetns().join(', ') || 'none'})`);
@@ -208,6 +222,21 @@ export class Lifeline {
     } finally {
       this.checkExited();
     }
+  }
+
+  /** The lab runner, started on first use and again after it went away while the lab lives; undefined: by nsenter. */
+  async #labRunner(): Promise<Spawner | undefined> {
+    const current = this.#runner && (await this.#runner);
+    if (current && !current.dead) return current;
+    if (this.#runner && !current) return undefined; // it could not start for this lab
+    if (this.#state !== 'alive') return undefined;
+    this.#runner = startLabRunner(this.#runnerConfig);
+    return this.#runner;
+  }
+
+  /** No more commands through the runner: it ends (it would also end with the lab's PID 1). */
+  #endRunner(): void {
+    void this.#runner?.then((r) => r?.end());
   }
 
   /**
@@ -289,6 +318,7 @@ export class Lifeline {
 
   /** This process is done with the lifeline: another (a keeper) holds its pipe now. */
   handOver(): void {
+    this.#endRunner();
     this.#state = 'disposed';
   }
 
@@ -301,6 +331,7 @@ export class Lifeline {
       // commands still running: kill their process groups first (a stopped nsenter would otherwise hold the lab's
       // PID namespace open, as a parent that never reaps its dead child, until the 5 s SIGKILL below)
       this.#stop.abort(new LabGoneError(`${label} was disposed while the command ran`));
+      this.#endRunner();
       this.child.stdin?.end();
       const timer = setTimeout(() => {
         if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
