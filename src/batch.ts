@@ -229,7 +229,7 @@ export class Batcher {
     steps.slice(0, failedAt).forEach((s) => s.resolve());
     const failing = steps[failedAt]!;
     const stderr = rawStderr.replace(/Command failed \S*:\d+\s*$/, '').trim();
-    if (/Cannot open network namespace|nsenter: (?:cannot|can't) open '?\/run\/netns\//.test(stderr)) {
+    if (/Cannot open network namespace|(?:nsenter|netspec): (?:cannot|can't) (?:open|enter) '?\/run\/netns\//.test(stderr)) {
       const error = new NotFoundError('network namespace', target, `it was deleted, or never created (${stderr})`);
       for (const s of steps.slice(failedAt)) s.reject(error);
       throw error;

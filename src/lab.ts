@@ -24,7 +24,7 @@ import { reachability, type ReachabilityMatrix, type ReachabilityOptions } from 
 import type { LabShell } from './shell.js';
 import { Wan, type WanOptions } from './wan.js';
 import type { EveryResult, Scope } from './scope.js';
-import { everyLabNamespace } from './scope.js';
+import { eachNamespace, everyLabNamespace } from './scope.js';
 
 export type { LabOptions } from './lab/options.js';
 export type { VethEnd, VethPair } from './lab/veth.js';
@@ -38,8 +38,9 @@ const labNames = new WeakMap<Lab, HostNames>();
 export class Lab implements AsyncDisposable, Scope {
   // the lab's side of the namespace scope (src/scope.ts): it owns its namespaces, so traces, witnesses, responders
   // and any target are allowed, and every namespace is reached with one `ip -all netns exec`
-  inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult> {
-    return everyLabNamespace(this, argv, options);
+  async inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult> {
+    // through the lab runner, namespace by namespace (8 at once); by nsenter, one `ip -all netns exec`
+    return (await this.#life.hasRunner()) ? eachNamespace(this, argv, options, 8) : everyLabNamespace(this, argv, options);
   }
   refusesTables(): undefined {
     return undefined;

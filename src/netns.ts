@@ -330,7 +330,7 @@ export class Netns {
       // only the kernel's own answers to the lookup are evidence; anything else (the namespace gone, a device that is
       // not there, ip failing) is no answer at all, never "no route"
       if (!(refusal in REFUSALS)) {
-        if (/Cannot open network namespace|nsenter: (?:cannot|can't) open '?\/run\/netns\//.test(refusal)) {
+        if (/Cannot open network namespace|(?:nsenter|netspec): (?:cannot|can't) (?:open|enter) '?\/run\/netns\//.test(refusal)) {
           throw new NotFoundError('network namespace', this.name, `it was deleted, or never created (${refusal})`);
         }
         if (/Cannot find device/.test(refusal)) {

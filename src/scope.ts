@@ -67,16 +67,24 @@ export async function everyLabNamespace(lab: Scope, argv: readonly string[], opt
   return { outputs, failures };
 }
 
-/** An attachment: the command in each namespace in turn, through the scope's own (read-only) run. */
-export async function eachNamespace(world: Scope, argv: readonly string[], options: RunOptions): Promise<EveryResult> {
+/**
+ * The command in each namespace, through the scope's own run: an attachment's (read-only), or a lab's through its lab
+ * runner (one fork and exec a namespace, against `ip -all netns exec`'s fork, mount namespace and sysfs mount each).
+ * At most `atOnce` at a time (a lab of a thousand namespaces starts no thousand processes at once).
+ */
+export async function eachNamespace(world: Scope, argv: readonly string[], options: RunOptions, atOnce = Infinity): Promise<EveryResult> {
   const outputs = new Map<string, string>();
   const failures: string[] = [];
-  await Promise.all(
-    world.namespaces().map(async (name) => {
+  const names = world.namespaces();
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++]!;
       const r = await world.run(name, argv, { reject: false, ...options });
       outputs.set(name, r.stdout);
       if (r.exitCode !== 0) failures.push(`${name}: ${argv[0]} exited ${r.exitCode}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(atOnce, names.length) }, worker));
   return { outputs, failures };
 }

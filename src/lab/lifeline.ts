@@ -234,6 +234,11 @@ export class Lifeline {
     return this.#runner;
   }
 
+  /** Do this lab's commands go through a lab runner (started here if not yet)? */
+  async hasRunner(): Promise<boolean> {
+    return this.#state === 'alive' && (await this.#labRunner()) !== undefined;
+  }
+
   /** No more commands through the runner: it ends (it would also end with the lab's PID 1). */
   #endRunner(): void {
     void this.#runner?.then((r) => r?.end());
