@@ -37,7 +37,7 @@ const labNames = new WeakMap<Lab, HostNames>();
 
 export class Lab implements AsyncDisposable, Scope {
   // the lab's side of the namespace scope (src/scope.ts): it owns its namespaces, so traces, witnesses, responders
-  // and any target are allowed, and every namespace is reached with one `ip -all netns exec`
+  // and any target are allowed, and every namespace is reached through its lab runner (or one `ip -all netns exec`)
   async inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult> {
     // through the lab runner, namespace by namespace (8 at once); by nsenter, one `ip -all netns exec`
     return (await this.#life.hasRunner()) ? eachNamespace(this, argv, options, 8) : everyLabNamespace(this, argv, options);

@@ -1,6 +1,6 @@
 /**
  * Reachability of whole meshes: one `fping` per source namespace probes every target at once, and all sources run in
- * parallel. The addresses of every namespace come from one `ip -all netns exec ip -j addr` in the lab host.
+ * parallel. The addresses of every namespace come from one `ip -j addr` in each (Scope.inEveryNamespace).
  */
 import { InvalidInputError, NotFoundError, PrerequisiteError, ProbeError } from './errors.js';
 import { addressFacing, canonical, contains, parseCidr, parseProbeAddress } from './address.js';

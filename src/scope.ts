@@ -35,7 +35,7 @@ export interface Scope {
   /** The argv prefix that enters a namespace of this world. */
   enter(target: string): string[];
   /**
-   * Run `argv` in every namespace but the host: a lab in one process (`ip -all netns exec` in its host), an attachment
+   * Run `argv` in every namespace but the host: a lab through its lab runner (or one `ip -all netns exec` in its host), an attachment
    * namespace by namespace. How state, addresses and traces are read everywhere.
    */
   inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult>;

@@ -87,8 +87,8 @@ export async function readState(ns: Netns, options: { iptables?: boolean } = {})
 
 /**
  * Every namespace of the scope, host first, each with its state: each kind of state is read from all namespaces at
- * once (Scope.inEveryNamespace: in a lab one `ip -all netns exec`, a handful of processes whatever the number of
- * namespaces; an attachment namespace by namespace).
+ * once (Scope.inEveryNamespace: in a lab through its runner, eight namespaces at a time, or one `ip -all netns exec`;
+ * an attachment namespace by namespace).
  */
 export async function readLabState(lab: Scope, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
   const names = lab.namespaces().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
