@@ -29,6 +29,7 @@ const SEQUENTIAL = [
   'specs/verdicts/soundness-slow.spec.ts', // its figures are the tally of the test before
   'specs/reliability/spawner.spec.ts', // kills its worker's spawner (src/spawner.ts), which every file of that worker uses
   'specs/reliability/exec-timeout-input.spec.ts', // counts this process's live labs before and after
+  'specs/reliability/lab-runner.spec.ts', // sets NETSPEC_LAB_RUNNER=off while a lab makes its first command
 ];
 const workers = Number(process.env.NETSPEC_WORKERS ?? 2);
 const concurrency = Number(process.env.NETSPEC_CONCURRENCY ?? 3);
