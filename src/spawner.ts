@@ -454,6 +454,12 @@ export class Spawner {
 
   start(request: Request, events: SpawnedEvents): number {
     const id = this.#next++;
+    if (this.dead) {
+      // nothing would ever answer (a lab runner gone between the caller's check and here): fail the call, never hang it
+      const reason = this.deathReason;
+      queueMicrotask(() => events.onError('ESPAWNER', `netspec's spawner went away: ${reason}`));
+      return id;
+    }
     this.#jobs.set(id, events);
     this.hold(id, true);
     const line = JSON.stringify({

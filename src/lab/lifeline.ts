@@ -226,12 +226,17 @@ export class Lifeline {
 
   /** The lab runner, started on first use and again after it went away while the lab lives; undefined: by nsenter. */
   async #labRunner(): Promise<Spawner | undefined> {
-    const current = this.#runner && (await this.#runner);
-    if (current && !current.dead) return current;
-    if (this.#runner && !current) return undefined; // it could not start for this lab
-    if (this.#state !== 'alive') return undefined;
-    this.#runner = startLabRunner(this.#runnerConfig);
-    return this.#runner;
+    for (let starts = 0; ; ) {
+      const pending = this.#runner;
+      const current = pending && (await pending);
+      // another call started a new runner while this one waited: that one (one runner a lab; dispose ends only it)
+      if (pending !== this.#runner) continue;
+      if (current && !current.dead) return current;
+      if (pending && !current) return undefined; // it could not start for this lab
+      // a runner that went away again as soon as it started: by nsenter for this call (the next one tries again)
+      if (this.#state !== 'alive' || starts++ > 0) return undefined;
+      this.#runner = startLabRunner(this.#runnerConfig);
+    }
   }
 
   /** Do this lab's commands go through a lab runner (started here if not yet)? */
