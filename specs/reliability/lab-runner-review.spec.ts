@@ -4,9 +4,14 @@
 //     runner's Spawner.start() on a dead runner wrote into nothing and no event ever came.
 //  2. The lab's PID 1 killed as its runner starts ("ready" and the runner's exit reach Node in one read): the command
 //     that waited for the runner settles (LabGoneError), never hangs.
+//  4. A working directory changed after the lab was made (process.chdir) into a folder closed to the lab's root (mkdtemp
+//     makes them 0700): nsenter opened it as the machine's user (--wd) and the command ran; the runner's Popen(cwd=)
+//     looked it up as the lab's root, and every command threw "failed to execute ip: Permission denied" (blaming the tool,
+//     even with reject: false).
 //  3. Concurrent commands after a runner died start ONE new runner, not one each: the others were never ended
 //     (dispose, keep) and each counted against the lab's process bound.
 import { readFileSync, readlinkSync } from 'node:fs';
+import { execa } from 'execa';
 import { describe, expect, test, vi } from '../../src/vitest.js';
 import { createLab, type Lab } from '../../src/index.js';
 import { runThrough } from '../../src/exec.js';
@@ -115,4 +120,24 @@ test('concurrent commands after the runner died start one new runner, not one ea
     await lab.dispose();
   }
 });
+
+  test('a working directory closed to the lab root, changed after the lab was made: commands run as by nsenter', async () => {
+    // in a Node process of its own: process.chdir is not for a test beside others
+    const root = new URL('../../', import.meta.url).pathname;
+    const code = [
+      `import { createLab } from '${root}src/index.ts'; import { mkdtempSync, rmdirSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';`,
+      'const lab = await createLab(); await lab.netns("red");',
+      'const dir = mkdtempSync(join(tmpdir(), "netspec-cwd-"));',
+      'process.chdir(dir);',
+      'const out = await lab.run("red", ["ip", "-o", "link", "show", "lo"], { intent: "ip link", reject: false }).then((r) => `exit ${r.exitCode}`, (e) => `${e.name}: ${e.message.split("\\n")[1]}`);',
+      'process.chdir("/"); rmdirSync(dir); await lab.dispose();',
+      'console.log(out);',
+    ].join('\n');
+    const outcome = async (runner: 'on' | 'off') => {
+      const r = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, reject: false, timeout: 30_000, env: runner === 'off' ? { NETSPEC_LAB_RUNNER: 'off' } : {} });
+      return r.stdout.trim() || r.stderr.trim();
+    };
+    expect(await outcome('off'), 'by nsenter').toBe('exit 0');
+    expect(await outcome('on'), 'through the lab runner').toBe('exit 0');
+  });
 });

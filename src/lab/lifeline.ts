@@ -206,10 +206,11 @@ export class Lifeline {
     const runner = await this.#labRunner();
     try {
       const how = { where: context.where, innerTool: argv[0], displayArgv: argv, ...options, timeoutMs, signal: this.signal };
-      if (!runner) return await run([...this.enter(target), ...argv], how);
-      // in this process's working directory as nsenter's --wd was (the runner's own unless it changed)
-      const cwd = process.cwd();
-      return await runThrough(runner, argv, target === 'host' ? undefined : target, { ...how, cwd: cwd === this.#runnerConfig.cwd ? undefined : cwd, equivalent: [...this.enter(target), ...argv] });
+      // in this process's working directory, opened as nsenter's --wd opens it (as this process's user, in the machine's
+      // mount namespace): the runner's own, opened so before it became the lab's root; a folder changed to since (a
+      // mkdtemp one is closed to the lab's root, and the lab's /run is not the machine's) is entered by nsenter
+      if (!runner || process.cwd() !== this.#runnerConfig.cwd) return await run([...this.enter(target), ...argv], how);
+      return await runThrough(runner, argv, target === 'host' ? undefined : target, { ...how, equivalent: [...this.enter(target), ...argv] });
     } catch (error) {
       // the runner went away with the command: if the lab did, its PID 1's exit is being reported
       if (runner?.dead) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 500))]);
