@@ -8,6 +8,8 @@
 //     makes them 0700): nsenter opened it as the machine's user (--wd) and the command ran; the runner's Popen(cwd=)
 //     looked it up as the lab's root, and every command threw "failed to execute ip: Permission denied" (blaming the tool,
 //     even with reject: false).
+//  5. A FIFO in the lab's /run/netns (which every-namespace reads list): the runner's open() of it blocked, and with it
+//     every command of the lab, past their timeouts; nsenter's blocked only its own command, which its timeout ended.
 //  3. Concurrent commands after a runner died start ONE new runner, not one each: the others were never ended
 //     (dispose, keep) and each counted against the lab's process bound.
 import { readFileSync, readlinkSync } from 'node:fs';
@@ -139,5 +141,19 @@ test('concurrent commands after the runner died start one new runner, not one ea
     };
     expect(await outcome('off'), 'by nsenter').toBe('exit 0');
     expect(await outcome('on'), 'through the lab runner').toBe('exit 0');
+  });
+
+  test("a FIFO where a namespace file would be: that command fails or times out, the lab's other commands go on", async ({ lab }) => {
+    await lab.netns('red');
+    await lab.run('host', ['mkfifo', '/run/netns/pipe'], { intent: 'a FIFO where a namespace file would be' });
+    const settle = (p: Promise<{ exitCode: number }>) =>
+      p.then(
+        (r) => `exit ${r.exitCode}`,
+        (e: unknown) => String((e as Error).name),
+      );
+    const fifo = settle(lab.run('pipe', ['true'], { intent: 'in the FIFO', reject: false, timeoutMs: 1_000 }));
+    const red = settle(lab.run('red', ['true'], { intent: 'in red', timeoutMs: 1_000 }));
+    expect(await within(red, 8_000, 'a command beside it')).toBe('exit 0');
+    expect(await within(fifo, 8_000, 'the command in the FIFO')).not.toBe('exit 0');
   });
 });
