@@ -44,6 +44,9 @@ class NoNamespace(Exception):
 def enter_net(name):
     # /run/netns/NAME of the lab's own mount namespace, opened for each command (a name deleted and made again is
     # another namespace); entered as the lab's root, so only a namespace of the lab's own can be (as nsenter's was)
+    if HOSTNET is None:
+        # the spawner itself (the machine's mount namespace, the machine's root): never a namespace of its /run/netns
+        raise NoNamespace("not a lab runner: no namespace of a lab to enter")
     if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or "\0" in name:
         raise NoNamespace("not a namespace name: %r" % (name,))
     try:
