@@ -5,7 +5,8 @@
  * assertion must then pass on the learner's lab. solution.mjs is the reference assertion.
  */
 import type { Wan } from '../src/index.js';
-import { expect, need, type Lesson } from './course.js';
+import { expect, fail, need, type Lesson } from './course.js';
+import { networkOf, prefixesOf } from './facts.js';
 
 const assertionHints = (matcher: string, what: string): string[] => [
   `Start from what the report says should work, and assert it with netspec: ${matcher}.`,
@@ -27,6 +28,19 @@ export const katas: Lesson<any>[] = [
         hints: ['Read the diagnosis: which route does db have for 10.1.0.10? Addresses and their prefixes: `ip addr`.', "db's address has the wrong prefix length: its network must be 10.1.0.0/24 like the others'."],
       });
       await need(() => expect(web).toReach('10.1.0.200'), { step: 'back', says: 'web cannot reach db (10.1.0.200).', hints: ['`ip netns exec db ip route`.', "db's prefix length."] });
+      // the pings pass, but the fault may still be there under a route around it: the mask is what was wrong
+      const [dbs, webs] = await Promise.all([prefixesOf(db, '10.1.0.200'), web.globalAddresses(4)]);
+      const wrong = dbs.find((a) => a.prefixLength !== 24);
+      if (wrong) {
+        const others = webs.map((a) => `${a.address}/${a.prefixLength}`).join(', ') || 'none';
+        fail({
+          step: 'mask',
+          says:
+            `db and web reach each other now, but db's address is still 10.1.0.200/${wrong.prefixLength} (on ${wrong.dev}): its network is ${networkOf('10.1.0.200', wrong.prefixLength)}, ` +
+            `not the 10.1.0.0/24 of web (${others}) and the host; a route around a wrong prefix length hides the fault, it does not repair it.`,
+          hints: ['Compare the prefix lengths: `ip netns exec db ip addr` and `ip netns exec web ip addr`.', "db's address needs the network's prefix length, /24, like the others'; a route added around it is not needed then."],
+        });
+      }
     },
     starterFails: /db cannot reach web \(10\.1\.0\.10\)[\s\S]*NO_ROUTE/,
   },

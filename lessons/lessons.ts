@@ -4,8 +4,9 @@
  * reads; `says` names what is missing, the hints (on request) name the command family, then the object.
  */
 import type { Lab } from '../src/index.js';
-import { expect, fail, need, type Lesson } from './course.js';
+import { expect, fail, LessonFailure, need, type Lesson } from './course.js';
 import { dockerLessons } from './docker.js';
+import { linksUp, masqueradeRules, networkOf, onNetwork, prefixesOf } from './facts.js';
 import { katas } from './katas.js';
 
 async function redAndBlue(lab: Lab) {
@@ -20,6 +21,61 @@ export async function redAndBlueOnTheBridge(lab: Lab): Promise<void> {
     br.attach(lab.get('red'), { address: '192.168.15.1/24', ifname: 'veth-red', peer: 'veth-red-brdg' }),
     br.attach(lab.get('blue'), { address: '192.168.15.2/24', ifname: 'veth-blue', peer: 'veth-blue-brdg' }),
   ]);
+}
+
+/**
+ * Lesson 04's mistakes with the host's address, named from the lab: 192.168.15.3 on another link than the bridge, or
+ * with another prefix length than the namespaces' (a /32: their subnet is not on it, whatever route is added).
+ */
+async function hostOnTheBridge(lab: Lab): Promise<void> {
+  const [mine, blues] = await Promise.all([prefixesOf(lab.host, '192.168.15.3'), prefixesOf(lab.get('blue'), '192.168.15.2')]);
+  if (mine.length === 0) return; // not there at all: the reachability check says so
+  const blueNet = networkOf('192.168.15.2', blues[0]?.prefixLength ?? 24);
+  const onBridge = mine.find((a) => a.dev === 'v-net-0');
+  if (!onBridge) {
+    fail({
+      step: 'host-address',
+      says: `the host has 192.168.15.3 on ${mine.map((a) => a.dev).join(', ')}, not on the bridge v-net-0, where red and blue are: their subnet ${blueNet} is not reached through that link.`,
+      hints: ['`ip addr`: which link carries which address.', 'The host\'s address on that network belongs on v-net-0, the bridge red and blue are cabled to.'],
+    });
+  }
+  const [, blueLen] = blueNet.split('/');
+  if (String(onBridge.prefixLength) === blueLen) return;
+  const hostNet = networkOf('192.168.15.3', onBridge.prefixLength);
+  const why =
+    onBridge.prefixLength < Number(blueLen)
+      ? `its network ${hostNet} is wider than the namespaces' subnet ${blueNet}`
+      : onNetwork('192.168.15.2', hostNet)
+        ? `its network is ${hostNet}, so only part of the namespaces' subnet ${blueNet} is on it`
+        : `its network is ${hostNet}, so the namespaces' subnet ${blueNet} is not on it: the host is no neighbor of red and blue, and no gateway of theirs`;
+  fail({
+    step: 'host-prefix',
+    says: `the bridge's address is a /${onBridge.prefixLength} (192.168.15.3/${onBridge.prefixLength} on v-net-0): ${why}. This lesson asks for the namespaces' prefix length, /${blueLen}.`,
+    hints: ['An address comes with a prefix length, which says which addresses are on the same link: `ip addr show v-net-0`.', `red and blue are ${blueNet}: the host's address on v-net-0 needs the same /${blueLen}.`],
+  });
+}
+
+/**
+ * Lesson 05's NAT step, with the mistake of a MASQUERADE rule on the wrong outgoing interface named: when the check
+ * fails and every MASQUERADE rule of the host matches an `-o` other than the one the packets leave by.
+ */
+async function masqueradeOut(lab: Lab, check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (!(error instanceof LessonFailure)) throw error;
+    const [rules, route] = await Promise.all([masqueradeRules(lab.host), lab.host.routeGet('203.0.113.8')]);
+    const out = route?.dev;
+    const wrong = rules.filter((r) => r.out !== undefined && r.out !== out);
+    if (!out || rules.length === 0 || wrong.length !== rules.length) throw error;
+    const said = wrong.map((r) => `-o ${r.out}`).join(', ');
+    throw new LessonFailure(
+      `your MASQUERADE rule${wrong.length > 1 ? 's match' : ' matches'} ${said}, but these packets leave by ${out} (the host's route to the Internet): no MASQUERADE rule applies to them, so they go out with their private source.\n\n${error.message}`,
+      error.step,
+      ['A rule\'s `-o` names the interface packets leave by: `iptables -t nat -S POSTROUTING` and `ip route get 203.0.113.8` (in the host).', `The packets to the Internet leave by ${out}, not ${wrong[0]!.out}.`],
+      error.evidence,
+    );
+  }
 }
 
 const tutorial: Lesson<any>[] = [
@@ -62,6 +118,9 @@ const tutorial: Lesson<any>[] = [
         says: 'blue has no address 192.168.15.2/24 yet.',
         hints: ['`ip link set … netns …` and `ip netns exec blue ip addr …`.', 'Missing: the other end of the cable, inside blue, with 192.168.15.2/24.'],
       });
+      // a cable end left DOWN is named as such (a failed ping would be explained as something else)
+      const [redEnds, blueEnds] = await Promise.all([prefixesOf(red, '192.168.15.1'), prefixesOf(blue, '192.168.15.2')]);
+      await linksUp(lab, [...redEnds.map((e) => ['red', e.dev] as const), ...blueEnds.map((e) => ['blue', e.dev] as const)]);
       await need(() => expect(red).toReach('192.168.15.2'), {
         step: 'up',
         says: 'red cannot reach blue yet.',
@@ -81,6 +140,13 @@ const tutorial: Lesson<any>[] = [
     },
     async check(lab) {
       const red = lab.get('red');
+      await linksUp(lab, [
+        ['host', 'v-net-0'],
+        ['host', 'veth-red-brdg'],
+        ['host', 'veth-blue-brdg'],
+        ['red', 'veth-red'],
+        ['blue', 'veth-blue'],
+      ]);
       await need(() => expect(lab.host).toHaveLink('v-net-0', { type: 'bridge', state: 'UP' }), {
         step: 'bridge',
         says: 'there is no bridge v-net-0 that is UP.',
@@ -123,12 +189,19 @@ const tutorial: Lesson<any>[] = [
     title: 'Let the host join the private network: 192.168.15.3/24 on v-net-0',
     setup: redAndBlueOnTheBridge,
     async check(lab) {
+      await hostOnTheBridge(lab);
       await need(() => expect(lab.host).toReach('192.168.15.2'), {
         step: 'host-address',
         says: 'the host cannot reach blue.',
         hints: ['The bridge is also an interface of the host: `ip addr`.', 'Missing: the host\'s address 192.168.15.3/24, on v-net-0.'],
       });
       await need(() => expect(lab.get('blue')).toReach('192.168.15.3'), { step: 'back', says: 'blue cannot reach the host at 192.168.15.3.', hints: ['`ip addr` on v-net-0.', 'The host needs 192.168.15.3/24 on v-net-0.'] });
+      // what the title asks, whatever else made the pings pass (a /32 and a route to the subnet, say)
+      await need(() => expect(lab.host).toHaveAddress('192.168.15.3/24', { dev: 'v-net-0' }), {
+        step: 'host-prefix',
+        says: 'the host reaches blue, but it has no 192.168.15.3/24 on v-net-0, which this lesson asks for.',
+        hints: ['`ip addr show v-net-0`.', 'The host\'s address on the bridge is 192.168.15.3 with the namespaces\' prefix length, /24.'],
+      });
     },
     starterFails: /the host cannot reach blue/,
   },
@@ -158,14 +231,14 @@ const tutorial: Lesson<any>[] = [
             'Missing: IPv4 forwarding in the host (the net.ipv4 setting whose name ends in forward is 0).',
           ],
         });
-        await need(() => expect(ns).toReach('203.0.113.8', { seenAs: wan.hostAddress }), {
+        await masqueradeOut(lab, () => need(() => expect(ns).toReach('203.0.113.8', { seenAs: wan.hostAddress }), {
           step: 'nat',
           says: `${name} sends to the Internet, but nothing comes back as it should.`,
           hints: [
             'The Internet does not know 192.168.15.0/24: address translation, `iptables -t nat`.',
             'Missing: a rule in the nat table\'s POSTROUTING chain that makes packets from 192.168.15.0/24 look like the host\'s own.',
           ],
-        });
+        }));
       }
     },
     starterFails: /red has no way out of its network/,
