@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from '../../src/vitest.js';
 import { createLab } from '../../src/index.js';
 import { courseDir, LessonFailure, limit, referenceAttempt, referenceFile, runLesson } from '../../lessons/course.js';
 import { lessons } from '../../lessons/lessons.js';
+import { networkOf, onNetwork } from '../../lessons/facts.js';
 
 const TIMEOUT = 120_000;
 const gated = limit(3);
@@ -100,6 +101,22 @@ describe.concurrent('04: the host on v-net-0 with a /32 instead of the /24 its t
     expect(e.message).toMatch(/^the bridge's address is a \/32/);
     expect(leaks(e.message, '04-host')).toEqual([]);
   }), TIMEOUT);
+});
+
+test('04: a /16 is named as wider than the namespaces\' /24, and does not pass either', () => gated(async () => {
+  const e = await failure('04-host', mistake('04-host', 'slash16', replace(/192\.168\.15\.3\/24/, '192.168.15.3/16')));
+  expect(e.step).toBe('host-prefix');
+  expect(e.message).toMatch(/^the bridge's address is a \/16 \(192\.168\.15\.3\/16 on v-net-0\): its network 192\.168\.0\.0\/16 is wider than the namespaces' subnet 192\.168\.15\.0\/24/);
+  expect(leaks(e.message, '04-host')).toEqual([]);
+}), TIMEOUT);
+
+test('the networks the messages name are computed right', () => {
+  expect(networkOf('10.1.0.200', 25)).toBe('10.1.0.128/25');
+  expect(networkOf('192.168.15.3', 32)).toBe('192.168.15.3/32');
+  expect(networkOf('192.168.15.3', 16)).toBe('192.168.0.0/16');
+  expect(networkOf('255.255.255.255', 0)).toBe('0.0.0.0/0');
+  expect(onNetwork('10.1.0.10', '10.1.0.128/25')).toBe(false);
+  expect(onNetwork('10.1.0.200', '10.1.0.128/25')).toBe(true);
 });
 
 describe.concurrent('kata 11: the wrong mask', () => {
