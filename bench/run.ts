@@ -66,6 +66,13 @@ async function viaNode<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** CPU ms per call of `fn`, run `n` times one after another, by `meter` (a CPU counter in ms). */
+async function cpuPerCommand(meter: () => number, fn: () => Promise<unknown>, n: number): Promise<number> {
+  const c = meter();
+  for (let i = 0; i < n; i++) await fn();
+  return (meter() - c) / n;
+}
+
 /** CPU of a process and its reaped children (utime + stime + cutime + cstime), in ms. */
 function cpuTicksOf(statFile: string): number {
   const text = readFileSync(statFile, 'utf8');
@@ -274,16 +281,11 @@ if (want('spawner')) {
     const pid = spawnerPid();
     return pid ? cpuTicksOf(`/proc/${pid}/stat`) : 0;
   };
-  const perCommand = async (fn: () => Promise<unknown>, n: number) => {
-    const t = performance.now();
-    const c = cpuTicksOf('/proc/self/stat') + spawnerCpu();
-    for (let i = 0; i < n; i++) await fn();
-    return { wall: (performance.now() - t) / n, cpu: (cpuTicksOf('/proc/self/stat') + spawnerCpu() - c) / n };
-  };
+  const meter = () => cpuTicksOf('/proc/self/stat') + spawnerCpu();
   const cmd = () => red.exec('ip', ['-j', 'link']);
   const [viaSpawner, viaExeca] = await sideBySide(runs(100), cmd, () => viaNode(cmd));
-  const cpuSpawner = await perCommand(cmd, runs(100));
-  const cpuExeca = await perCommand(() => viaNode(cmd), runs(100));
+  const cpuSpawner = await cpuPerCommand(meter, cmd, runs(100));
+  const cpuExeca = await cpuPerCommand(meter, () => viaNode(cmd), runs(100));
   const s = stat(viaSpawner);
   const ratio = s.median / stat(viaExeca).median;
   rows.push({
@@ -294,7 +296,7 @@ if (want('spawner')) {
     ratio,
     target: '≤ 0.5× execa',
     met: ratio <= 0.5,
-    note: `CPU per command: ${cpuSpawner.cpu.toFixed(1)} ms vs ${cpuExeca.cpu.toFixed(1)} ms through execa`,
+    note: `CPU per command: ${cpuSpawner.toFixed(1)} ms vs ${cpuExeca.toFixed(1)} ms through execa`,
   });
   rows.push({ case: 'spawner', subject: '(baseline) the same through execa', stat: stat(viaExeca) });
   ballast.length = 0;
@@ -317,16 +319,11 @@ if (want('runner')) {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     return (f.reduce((x, y) => x + y, 0) - f[3]! - f[4]!) * (1000 / 100);
   };
-  const perCommand = async (fn: () => Promise<unknown>, n: number) => {
-    const c = busy();
-    for (let i = 0; i < n; i++) await fn();
-    return (busy() - c) / n;
-  };
   const cmdA = () => a.exec('ip', ['-j', 'link']);
   const cmdB = () => b.exec('ip', ['-j', 'link']);
   const [viaRunner, viaNsenter] = await sideBySide(runs(200), cmdA, cmdB);
-  const cpuRunner = await perCommand(cmdA, runs(200));
-  const cpuNsenter = await perCommand(cmdB, runs(200));
+  const cpuRunner = await cpuPerCommand(busy, cmdA, runs(200));
+  const cpuNsenter = await cpuPerCommand(busy, cmdB, runs(200));
   const s = stat(viaRunner);
   const ratio = s.median / stat(viaNsenter).median;
   rows.push({

@@ -4,7 +4,7 @@
  * the public handles (links, addresses, iptables); the messages name the fact, never an API name nor the command that
  * is the answer.
  */
-import type { Lab, Netns } from '../src/index.js';
+import { contains, networkOf as networkOfCidr, parseCidr, type Lab, type Netns } from '../src/index.js';
 import { fail } from './course.js';
 
 const where = (lab: Lab, ns: Netns) => (ns === lab.host ? 'in the host' : `in ${ns.name}`);
@@ -44,16 +44,12 @@ export async function prefixesOf(ns: Netns, address: string): Promise<{ prefixLe
 
 /** The network an IPv4 address with a prefix length is on: `192.168.15.3/32` → `192.168.15.3/32`, `10.1.0.200/25` → `10.1.0.128/25`. */
 export function networkOf(address: string, prefixLength: number): string {
-  const n = address.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-  const size = 2 ** (32 - prefixLength);
-  const base = Math.floor(n / size) * size;
-  return `${[24, 16, 8, 0].map((s) => Math.floor(base / 2 ** s) % 256).join('.')}/${prefixLength}`;
+  return `${networkOfCidr(parseCidr(`${address}/${prefixLength}`))}/${prefixLength}`;
 }
 
 /** Whether `address` is on the network `cidr` (IPv4). */
 export function onNetwork(address: string, cidr: string): boolean {
-  const [net, len] = cidr.split('/');
-  return networkOf(address, Number(len)) === `${net}/${len}`;
+  return contains(parseCidr(cidr), address);
 }
 
 /** The nat table's MASQUERADE rules of POSTROUTING in `ns`: each rule's text, its `-s` and its `-o` (if any). */

@@ -123,6 +123,7 @@ function mask(prefixLength: number, family: Family): bigint {
   return ((1n << bits) - 1n) ^ ((1n << (bits - len)) - 1n);
 }
 
+/** The network address of `cidr` (its host bits cleared): `10.1.0.200/25` → `10.1.0.128`. */
 export function networkOf(cidr: Cidr): string {
   return fromBigInt(toBigInt(cidr.address, cidr.family) & mask(cidr.prefixLength, cidr.family), cidr.family);
 }
