@@ -4,7 +4,7 @@
  * the public handles (links, addresses, iptables); the messages name the fact, never an API name nor the command that
  * is the answer.
  */
-import { contains, networkOf as networkOfCidr, parseCidr, type Lab, type Netns } from '../src/index.js';
+import { contains, networkOfAddress, parseCidr, type Lab, type Netns } from '../src/index.js';
 import { fail } from './course.js';
 
 const where = (lab: Lab, ns: Netns) => (ns === lab.host ? 'in the host' : `in ${ns.name}`);
@@ -44,7 +44,7 @@ export async function prefixesOf(ns: Netns, address: string): Promise<{ prefixLe
 
 /** The network an IPv4 address with a prefix length is on: `192.168.15.3/32` → `192.168.15.3/32`, `10.1.0.200/25` → `10.1.0.128/25`. */
 export function networkOf(address: string, prefixLength: number): string {
-  return `${networkOfCidr(parseCidr(`${address}/${prefixLength}`))}/${prefixLength}`;
+  return networkOfAddress(`${address}/${prefixLength}`);
 }
 
 /** Whether `address` is on the network `cidr` (IPv4). */

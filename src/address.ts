@@ -123,9 +123,17 @@ function mask(prefixLength: number, family: Family): bigint {
   return ((1n << bits) - 1n) ^ ((1n << (bits - len)) - 1n);
 }
 
-/** The network address of `cidr` (its host bits cleared): `10.1.0.200/25` → `10.1.0.128`. */
 export function networkOf(cidr: Cidr): string {
   return fromBigInt(toBigInt(cidr.address, cidr.family) & mask(cidr.prefixLength, cidr.family), cidr.family);
+}
+
+/**
+ * The network an address with a prefix length is on, as text: `10.1.0.200/25` → `10.1.0.128/25`, `2001:db8::1/64` →
+ * `2001:db8::/64`. Anything else is an InvalidInputError naming `input`.
+ */
+export function networkOfAddress(value: unknown, input = 'address'): string {
+  const cidr = parseCidr(value, input);
+  return `${networkOf(cidr)}/${cidr.prefixLength}`;
 }
 
 /** Is `address` inside `cidr`'s network? */

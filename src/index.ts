@@ -44,7 +44,7 @@ export {
 export { SkippedStepError, type Step, type StepKind, type Batcher } from './batch.js';
 export type { RunResult, RunOptions } from './exec.js';
 export type { LabShell, ShellCommand, ShellOutput } from './shell.js';
-export { parseCidr, parseAddress, parsePrefix, contains, networkOf, type Cidr, type Family } from './address.js';
+export { parseCidr, parseAddress, parsePrefix, contains, networkOfAddress, type Cidr, type Family } from './address.js';
 export { reachability, ReachabilityMatrix, type PairResult, type ReachabilityOptions } from './reachability.js';
 export { DISPOSITIONS, type Disposition } from './diagnose/index.js';
 export {
