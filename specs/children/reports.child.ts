@@ -15,7 +15,10 @@ test('route entry fails', async ({ lab }) => {
 });
 
 test('thrown error fails', async ({ lab }) => {
-  await bridgeNetwork(lab);
+  const net = await bridgeNetwork(lab);
+  // the report shows operstates, which the kernel's linkwatch sets up to a second after \`link set up\` (under load the
+  // dump read veth-red DOWN): the parent checks for UP, so wait for it
+  await expect(net.nodes[0]!).toHaveLink('veth-red', { state: 'UP' });
   throw new Error('the test broke on purpose');
 });
 

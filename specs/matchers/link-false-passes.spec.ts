@@ -119,11 +119,16 @@ describe('toHaveLink: .not over a window', () => {
     const renamed = await errorOf(expect(red).not.toHaveLink('d1', { mtu: 9000, timeout: 4000 }));
     await change;
     expect(renamed).toBeInstanceOf(NotFoundError);
-    // replaced: deleted and added again in one ip process. A read may still fall between the two (then d2 is not there,
-    // a NotFoundError, also right); try until the reads saw both links
+    // replaced: another link takes the name, in one ip process (renamed away, then the new one renamed in: a delete
+    // first waits for the kernel's grace period, and a read fell into that gap six times in a row on a loaded machine).
+    // A read may still fall between the two renames (then d2 is not there, a NotFoundError, also right); try until the
+    // reads saw both links
+    let n = 0;
     const replace = async (mtu: number) => {
       for (let i = 0; ; i++) {
-        const swap = later(red, 200, 'link del d2', `link add d2 mtu ${mtu} type veth peer name p2`);
+        n += 1;
+        await red.exec('ip', ['link', 'add', `n${n}`, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', `q${n}`]);
+        const swap = later(red, 200, `link set d2 name o${n}`, `link set n${n} name d2`, `link del o${n}`);
         const outcome = await errorOf(expect(red).not.toHaveLink('d2', { mtu: 1400, timeout: 4000 }));
         await swap;
         if (!(outcome instanceof NotFoundError) || i === 5) return outcome;
