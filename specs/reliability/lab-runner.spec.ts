@@ -81,6 +81,33 @@ test('the runner never outlives its lab: disposed, or its PID 1 killed', async (
   }
 });
 
+// A command's parent is the runner (it stays in the machine's PID namespace): a runner that went at once when let go
+// orphaned its commands still running to the machine's init, which may reap a second or two later, and a lab's PID 1
+// ends only once every pid of its namespace is reaped (dispose() took 2 s instead of 7 ms, once in a suite run)
+test('a runner let go (a kept lab) reaps its commands still running before it goes: never an orphan for the machine init', async () => {
+  const lab = await createLab();
+  let keeper: number | undefined;
+  try {
+    await lab.run('host', ['true'], { intent: 'start the runner' });
+    const runner = runnerOf(lab)!;
+    const call = lab.run('host', ['sleep', '1.5'], { intent: 'a command in flight' }).catch((e: unknown) => e);
+    const children = () => readFileSync(`/proc/${runner}/task/${runner}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    expect(await eventually(() => children().length === 1, 5_000)).toBe(true);
+    const sleep = children()[0]!;
+    keeper = lab.keep('lab-runner spec').keeper;
+    await new Promise((r) => setTimeout(r, 300));
+    // the runner's end of the pipe closed: it waits for its command, which is still its child
+    expect(pidAlive(runner)).toBe(true);
+    expect(readFileSync(`/proc/${sleep}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(runner));
+    expect(await eventually(() => !pidAlive(runner), 5_000), 'the runner went once its command ended').toBe(true);
+    await call;
+  } finally {
+    if (keeper) process.kill(keeper, 'SIGKILL');
+    await lab.dispose();
+  }
+  expect(await eventually(() => !pidAlive(lab.pid), 5_000)).toBe(true);
+});
+
 test('a runner killed under a command: the command fails (an error, never a result), the next command gets a new runner', async ({ lab }) => {
   await lab.netns('red');
   await lab.run('red', ['true'], { intent: 'start the runner' });
