@@ -17,7 +17,7 @@ const source = readFileSync(child, 'utf8').split('\n');
 const lineOf = (text: string) => source.findIndex((l) => l.includes(text)) + 1;
 
 const failed = [
-  { name: 'not reach fails', line: lineOf('.not.toReach('), why: /expect\(red\)\.not\.toReach\(namespace blue of lab \d+, \{"window":200\}\)\n\nred reached 192\.168\.15\.2 \(icmp\)/ },
+  { name: 'not reach fails', line: lineOf('.not.toReach('), why: /expect\(red\)\.not\.toReach\(namespace blue of lab \d+, \{"window":1000\}\)\n\nred reached 192\.168\.15\.2 \(icmp\)/ },
   { name: 'route entry fails', line: lineOf('.toHaveRouteEntry('), why: /red's main table has no such route; it has:\n {2}default via 192\.168\.15\.3 dev veth-red/ },
   { name: 'thrown error fails', line: lineOf("throw new Error('the test broke on purpose')"), why: /^Error: the test broke on purpose/m },
   { name: 'never awaited', line: lineOf('void expect('), why: /expect\(red\)\.toReach\(…\) at specs\/children\/reports\.child\.ts:\d+:\d+ was never awaited: .*write `await expect\(red\)\.toReach\(…\)`/ },
