@@ -39,7 +39,18 @@ export const FAULTS: Fault[] = [
     to: WAN,
     disposition: 'NO_ROUTE',
     cause: /red: no route to 203\.0\.113\.8 \(Network is unreachable\)/,
-    not: /neighbor|FORWARD|route back/,
+    // (its masks are right: nothing about them)
+    not: /neighbor|FORWARD|route back|covers only/,
+  },
+  {
+    name: "the source's address is a /32 where its neighbours have /24 (the mask, not a missing route)",
+    fault: async (net) => {
+      await sh(net.red, ['ip', 'addr', 'del', '192.168.15.1/24', 'dev', 'veth-red']);
+      await sh(net.red, ['ip', 'addr', 'add', '192.168.15.1/32', 'dev', 'veth-red']);
+    },
+    disposition: 'NO_ROUTE',
+    cause: /red: its address 192\.168\.15\.1\/32 on veth-red covers only itself, so it has no route to 192\.168\.15\.2; (blue|host) holds 192\.168\.15\.2\/24, a network that includes 192\.168\.15\.1: with \/24 \(as (blue|host) has\) red would have a route to it on veth-red/,
+    not: /neighbor|FORWARD|ARP/,
   },
   {
     name: "the source's own OUTPUT policy drops the probe",

@@ -6,7 +6,8 @@ import { hasOption, risenCounters } from '../parse/iptables.js';
 import { risenNft } from '../parse/nft.js';
 import { drops, type Trace, type TraceStep } from '../trace.js';
 import type { NamespaceState } from '../state.js';
-import type { RouteLookup } from '../netns.js';
+import { globalAddressesOf, type RouteLookup } from '../netns.js';
+import { canonical, contains, networkOf, parseCidr } from '../address.js';
 import { article, describeRoute, describeRule, isReject } from './describe.js';
 import type { Ctx, Finding } from './facts.js';
 
@@ -21,6 +22,12 @@ export async function sourceRoute(source: Netns, target: ProbeTarget, lookup: Ro
       ? `${source.name}: no route to ${target.address} (${article(type)} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}")${learner ? '' : '; delete or replace that route (ns.routes() lists it)'}`
       : `${source.name}: no route to ${target.address} (${lookup.refusal ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`,
   ];
+  // no route at all: a prefix length narrower than the network the target is on is the usual cause (a /32 where its
+  // neighbours have /24): said as facts (both addresses as the kernel holds them), before the generic line
+  if (!type) {
+    const mask = await narrowMask(source, target).catch(() => undefined);
+    if (mask) says.unshift(mask);
+  }
   const rules = userRules(await source.rules({ family: target.family }));
   if (rules.length) says.push(`${source.name}: its policy rules choose the table the lookup uses: ${rules.map(describeRule).join('; ')}${learner ? '' : ` (ns.rules(${target.family === 6 ? '{ family: 6 }' : ''}) lists them, ns.routes({ table }) a table's routes)`}`);
   return { disposition: 'NO_ROUTE', at: source.name, says };
@@ -149,4 +156,35 @@ export function stepRule(step: TraceStep, before: readonly NamespaceState[], aft
   const fits = risen.filter((r) => r.parsed && wanted.every(([opt, value, negated]) => hasOption(r.parsed!, opt, value, negated)) && (!target || r.parsed.target === target));
   const c = fits.length === 1 ? fits[0] : undefined;
   return c ? `rule \`${c.rule}\` (table ${table})` : nft;
+}
+
+/**
+ * The source holds an address whose prefix does not cover the target, while the namespace that holds the target has it
+ * on a network that does include the source's address (192.168.15.1/32 beside 192.168.15.2/24): with the holder's
+ * prefix length the source would have a prefix route to the target on that link. Facts of both namespaces, or nothing.
+ */
+const cidrOf = (a: { address: string; prefixLength: number }) => parseCidr(`${a.address}/${a.prefixLength}`, 'address');
+
+async function narrowMask(source: Netns, target: ProbeTarget): Promise<string | undefined> {
+  const own = globalAddressesOf(await source.addresses(), target.family).filter((a) => !contains(cidrOf(a), target.address));
+  if (own.length === 0) return undefined;
+  const world = source.lab;
+  const [host, every] = await Promise.all([world.host.exec('ip', ['-json', 'addr', 'show'], { reject: false, intent: 'list addresses' }), world.inEveryNamespace(['ip', '-json', 'addr', 'show'], { intent: 'list addresses' })]);
+  const want = canonical(target.address);
+  for (const [name, text] of [[world.host.name, host.exitCode === 0 ? host.stdout : ''] as const, ...every.outputs]) {
+    if (name === source.name || !text.trim()) continue;
+    let held;
+    try {
+      held = globalAddressesOf(JSON.parse(text), target.family).find((a) => canonical(a.address) === want);
+    } catch {
+      continue;
+    }
+    if (!held) continue;
+    const theirs = cidrOf(held);
+    const mine = own.find((a) => a.prefixLength > held.prefixLength && contains(theirs, a.address));
+    if (!mine) return undefined;
+    const covers = mine.prefixLength === (mine.family === 4 ? 32 : 128) ? 'only itself' : `only ${networkOf(cidrOf(mine))}/${mine.prefixLength}`;
+    return `${source.name}: its address ${mine.address}/${mine.prefixLength} on ${mine.dev} covers ${covers}, so it has no route to ${target.address}; ${name} holds ${held.address}/${held.prefixLength}, a network that includes ${mine.address}: with /${held.prefixLength} (as ${name} has) ${source.name} would have a route to it on ${mine.dev}`;
+  }
+  return undefined;
 }
