@@ -240,7 +240,19 @@ export const FAULTS: Fault[] = [
     to: WAN,
     disposition: 'FILTERED',
     cause: /host: dropped by the FORWARD policy DROP \(table filter\) — icmp echo-request/,
-    not: /neighbor .* is (INCOMPLETE|FAILED)|route back/,
+    not: /neighbor .* is (INCOMPLETE|FAILED)|route back|no packet reaches/,
+  },
+  {
+    // Docker's DOCKER-USER (20.10 to 27.x) ends with `-j RETURN`: a rule appended after it is there, and never met
+    name: 'an ACCEPT appended after its chain\'s RETURN: the rule no packet reaches is named',
+    fault: async (_net, lab) => {
+      await lab.host.policy('FORWARD', 'DROP');
+      for (const rule of [['-N', 'USER'], ['-A', 'FORWARD', '-j', 'USER'], ['-A', 'USER', '-j', 'RETURN'], ['-A', 'USER', '-i', 'v-net-0', '-j', 'ACCEPT']]) await lab.host.iptables(rule);
+    },
+    to: WAN,
+    disposition: 'FILTERED',
+    cause: /host: dropped by the FORWARD policy DROP[^]*host: `-A USER -i v-net-0 -j ACCEPT` comes after `-A USER -j RETURN`, which every packet matches and which ends the chain: no packet reaches it/,
+    not: /neighbor|ARP|route back|`-A FORWARD -j USER` comes after/,
   },
   {
     name: 'rp_filter on the router: its ARP answers nothing from a source it routes elsewhere',

@@ -137,6 +137,15 @@ describe.concurrent('05: MASQUERADE on the wrong outgoing interface', () => {
   }), TIMEOUT);
 });
 
+describe.concurrent('07: the DOCKER-USER rule appended after the chain\'s RETURN', () => {
+  test('-A instead of -I: the message names the rule no packet reaches and the RETURN before it', () => gated(async () => {
+    const e = await failure('07-docker-user', mistake('07-docker-user', 'append', replace(/iptables -I DOCKER-USER/, 'iptables -A DOCKER-USER')));
+    expect(e.step).toBe('bridged');
+    expect(e.message).toMatch(/`-A DOCKER-USER -i v-net-0 -o v-net-0 -j ACCEPT` comes after `-A DOCKER-USER -j RETURN`, which every packet matches and which ends the chain: no packet reaches it/);
+    expect(leaks(e.message, '07-docker-user')).toEqual([]);
+  }), TIMEOUT);
+});
+
 describe.concurrent('the solutions still pass', () => {
   for (const id of ['02-veth-pair', '03-bridge', '04-host', '05-internet', '11-kata-mask']) {
     test(id, () => gated(() => runLesson(lesson(id), { ...referenceAttempt(lesson(id)), assertionChecked: true }, newLab)), TIMEOUT);

@@ -126,8 +126,32 @@ function conclude(ctx: Ctx, finding: Finding): Diagnosis {
   // the namespaces the kernel trace saw the probe in belong to the path too (the failure picture draws it)
   for (const s of tracedNamespaces(ctx)) if (!path.includes(s)) path.push(s);
   if (!path.includes(finding.at)) path.push(finding.at);
-  const hops = dedupe([...ctx.notes, ...finding.says.filter((l) => !ctx.notes.includes(l))]);
+  const says = finding.disposition === 'FILTERED' ? [...finding.says, ...unreachableRules(ctx.after.find((s) => s.name === finding.at))] : finding.says;
+  const hops = dedupe([...ctx.notes, ...says.filter((l) => !ctx.notes.includes(l))]);
   return { disposition: finding.disposition, hops, log: ctx.log, path, stoppedAt: finding.at, states: ctx.after };
+}
+
+/**
+ * Rules no packet reaches: in a chain, every rule after one that matches everything and ends the chain's walk (`-j
+ * RETURN`, `ACCEPT`, `DROP` or `REJECT` with no match before its target). An ACCEPT appended to Docker's DOCKER-USER
+ * after its `-j RETURN` (20.10 to 27.x) is the classic: the rule is there, and never met. Said where the probe was
+ * filtered, from the namespace's own iptables-save, one line a rule.
+ */
+function unreachableRules(state: NamespaceState | undefined): string[] {
+  if (!state) return [];
+  const out: string[] = [];
+  const ender = new Map<string, string>();
+  for (const rule of state.iptablesRules.rules) {
+    const chain = `${rule.table} ${rule.chain}`;
+    const before = ender.get(chain);
+    if (before !== undefined) {
+      out.push(`${state.name}: \`${rule.text}\` comes after \`${before}\`, which every packet matches and which ends the chain: no packet reaches it`);
+      continue;
+    }
+    const at = rule.options.findIndex((o) => o.name === '-j' || o.name === '-g');
+    if (at === 0 && ['RETURN', 'ACCEPT', 'DROP', 'REJECT'].includes(rule.target ?? '')) ender.set(chain, rule.text);
+  }
+  return out;
 }
 
 function tracedNamespaces(ctx: Ctx): string[] {
