@@ -60,3 +60,22 @@ export async function masqueradeRules(ns: Netns): Promise<{ rule: string; source
     .filter((l) => /^-A POSTROUTING\b.*-j MASQUERADE\b/.test(l))
     .map((rule) => ({ rule, source: /(?:^| )-s (\S+)/.exec(rule)?.[1], out: /(?:^| )-o (\S+)/.exec(rule)?.[1] }));
 }
+
+/**
+ * IPv4 forwarding where a router is needed: when `router` does not forward, the lesson fails naming the value there and
+ * in the other namespaces that set it (the usual mistake: `ip_forward=1` in the hosts at the ends, not in the router).
+ */
+export async function forwardingIn(lab: Lab, router: Netns, ends: readonly Netns[], step = 'forward'): Promise<void> {
+  const read = async (ns: Netns) => (await ns.exec('sysctl', ['-n', 'net.ipv4.ip_forward'], { intent: 'read net.ipv4.ip_forward' })).stdout.trim();
+  const [atRouter, ...atEnds] = await Promise.all([read(router), ...ends.map(read)]);
+  if (atRouter === '1') return;
+  const set = ends.filter((_, i) => atEnds[i] === '1').map((ns) => ns.name);
+  const names = ends.map((ns) => ns.name).join(' and ');
+  fail({
+    step,
+    says:
+      `net.ipv4.ip_forward is ${atRouter} ${where(lab, router)}, the router between ${names}: it passes no packet from one of its interfaces to another. ` +
+      (set.length ? `It is 1 in ${set.join(' and ')}, which changes nothing there: they only send and receive their own packets.` : `(${names} do not need it: they only send and receive their own packets.)`),
+    hints: ['Forwarding is a sysctl, one value per network namespace: `sysctl net.ipv4.ip_forward` in each shows it.', `The router is ${router === lab.host ? 'the host' : router.name}: forwarding has to be on there.`],
+  });
+}

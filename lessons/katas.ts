@@ -6,7 +6,7 @@
  */
 import type { Wan } from '../src/index.js';
 import { expect, fail, need, type Lesson } from './course.js';
-import { networkOf, prefixesOf } from './facts.js';
+import { forwardingIn, networkOf, prefixesOf } from './facts.js';
 
 const assertionHints = (matcher: string, what: string): string[] => [
   `Start from what the report says should work, and assert it with netspec: ${matcher}.`,
@@ -69,6 +69,8 @@ export const katas: Lesson<any>[] = [
     assertionHints: assertionHints('`toReach` (or, once you know, `toForward` on `lab.host`)', "from red, blue's address (10.0.2.2)"),
     exposes: /red cannot reach 10\.0\.2\.2 \(icmp\) \(FORWARDING_DISABLED\)/,
     async check(lab) {
+      // the usual mistake, named from the lab: ip_forward set in red and blue instead of the host
+      await forwardingIn(lab, lab.host, [lab.get('red'), lab.get('blue')]);
       await need(() => expect(lab.host).toForward(), {
         step: 'forward',
         says: 'the host does not forward IPv4 packets.',
@@ -77,7 +79,7 @@ export const katas: Lesson<any>[] = [
       await need(() => expect(lab.get('red')).toReach('10.0.2.2'), { step: 'reach', says: 'red cannot reach blue (10.0.2.2).', hints: ['Read the diagnosis.', 'Routes in red and blue, forwarding in the host.'] });
       await need(() => expect(lab.get('blue')).toReach('10.0.1.2'), { step: 'reach', says: 'blue cannot reach red (10.0.1.2).', hints: ['Read the diagnosis.', 'Routes in red and blue, forwarding in the host.'] });
     },
-    starterFails: /the host does not forward IPv4 packets/,
+    starterFails: /net\.ipv4\.ip_forward is 0 in the host, the router between red and blue: it passes no packet from one of its interfaces to another\. It is 1 in red and blue/,
   },
   {
     id: '14-kata-rule-order',

@@ -146,6 +146,15 @@ describe.concurrent('07: the DOCKER-USER rule appended after the chain\'s RETURN
   }), TIMEOUT);
 });
 
+describe.concurrent('kata 13: forwarding set in the hosts at the ends, not in the router', () => {
+  test('the starter as it is: the message names ip_forward 0 in the host and 1 in red and blue', () => gated(async () => {
+    const e = await failure('13-kata-forwarding', join(courseDir, '13-kata-forwarding', 'script.sh'));
+    expect(e.step).toBe('forward');
+    expect(e.message).toMatch(/net\.ipv4\.ip_forward is 0 in the host, the router between red and blue: .* It is 1 in red and blue, which changes nothing there/);
+    expect(leaks(e.message, '13-kata-forwarding')).toEqual([]);
+  }), TIMEOUT);
+});
+
 describe.concurrent('the solutions still pass', () => {
   for (const id of ['02-veth-pair', '03-bridge', '04-host', '05-internet', '11-kata-mask']) {
     test(id, () => gated(() => runLesson(lesson(id), { ...referenceAttempt(lesson(id)), assertionChecked: true }, newLab)), TIMEOUT);
