@@ -1,7 +1,7 @@
 /** Checks of the source: its route lookup (policy rules, marks) and its own filtering. */
 import type { Netns } from '../netns.js';
 import type { ProbeTarget } from '../probe.js';
-import { userRules } from '../parse/ip.js';
+import { parseAddresses, userRules } from '../parse/ip.js';
 import { hasOption, risenCounters } from '../parse/iptables.js';
 import { risenNft } from '../parse/nft.js';
 import { drops, type Trace, type TraceStep } from '../trace.js';
@@ -175,7 +175,7 @@ async function narrowMask(source: Netns, target: ProbeTarget): Promise<string | 
     if (name === source.name || !text.trim()) continue;
     let held;
     try {
-      held = globalAddressesOf(JSON.parse(text), target.family).find((a) => canonical(a.address) === want);
+      held = globalAddressesOf(parseAddresses(text, `${name}$ ip -json addr show`), target.family).find((a) => canonical(a.address) === want);
     } catch {
       continue;
     }
