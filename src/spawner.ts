@@ -32,6 +32,8 @@ try:
 except Exception:
     libc = None
 IDLE, MAX = 0.05, 1.0
+# how long a lab runner that is let go waits for its commands still running (reap)
+REAP_MAX = 2.0
 # a lab runner's namespace of the lab host (a descriptor it keeps), None in the spawner
 HOSTNET = None
 CLONE = {"mnt": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "user": 0x10000000, "pid_for_children": 0x20000000, "net": 0x40000000}
@@ -337,14 +339,32 @@ def become_runner(cfg):
 def reap():
     # A lab runner's commands still running are its children: reaped before it goes. An orphan goes to the machine's
     # init, which may reap it a second or two later, and the lab's PID 1 ends only once every pid of its PID namespace
-    # is reaped: a dispose() whose SIGTERM and end of this pipe arrived together took 2 s instead of 7 ms.
+    # is reaped: a dispose() whose SIGTERM and end of this pipe arrived together took 2 s instead of 7 ms. Their pipes
+    # are closed first (a command writing more than a pipe holds, or reading its input, would wait for this process as
+    # it waits for them), and the wait is bounded: a command that lives on (a kept lab's) is left to the lab.
     if HOSTNET is None:
         return
+    for job in list(procs.values()):
+        for fd in list(job.pipes):
+            try:
+                job.pipes.pop(fd)[1].close()
+            except OSError:
+                pass
+        if job.p.stdin is not None and not job.p.stdin.closed:
+            try:
+                job.p.stdin.close()
+            except OSError:
+                pass
+    until = time.monotonic() + REAP_MAX
     while True:
         try:
-            os.waitpid(-1, 0)
+            pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
+        if pid == 0:
+            if time.monotonic() >= until:
+                return
+            time.sleep(0.01)
 def serve():
     try:
         loop()

@@ -108,6 +108,30 @@ test('a runner let go (a kept lab) reaps its commands still running before it go
   expect(await eventually(() => !pidAlive(lab.pid), 5_000)).toBe(true);
 });
 
+// ...but never waits for ever: it stops reading its commands' output when let go, so one that writes more than a pipe
+// holds would block in write(2) while the runner waited for it (both lived as long as the kept lab). Its pipes are
+// closed first (the command gets SIGPIPE, as when the runner exited at once) and the wait is bounded.
+test('a runner let go with a command in flight that writes more than a pipe holds: both end within seconds', async () => {
+  const lab = await createLab({ commandTimeoutMs: 120_000 });
+  let keeper: number | undefined;
+  try {
+    await lab.run('host', ['true'], { intent: 'start the runner' });
+    const runner = runnerOf(lab)!;
+    const call = lab.run('host', ['sh', '-c', 'sleep 1; exec head -c 1000000 /dev/zero'], { intent: 'a chatty command in flight' }).catch((e: unknown) => e);
+    const children = () => readFileSync(`/proc/${runner}/task/${runner}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    expect(await eventually(() => children().length === 1, 5_000)).toBe(true);
+    const command = children()[0]!;
+    keeper = lab.keep('lab-runner spec').keeper;
+    expect(await eventually(() => !pidAlive(command), 5_000), 'the command ended (SIGPIPE)').toBe(true);
+    expect(await eventually(() => !pidAlive(runner), 5_000), 'the runner ended').toBe(true);
+    await call;
+  } finally {
+    if (keeper) process.kill(keeper, 'SIGKILL');
+    await lab.dispose();
+  }
+  expect(await eventually(() => !pidAlive(lab.pid), 10_000)).toBe(true);
+});
+
 test('a runner killed under a command: the command fails (an error, never a result), the next command gets a new runner', async ({ lab }) => {
   await lab.netns('red');
   await lab.run('red', ['true'], { intent: 'start the runner' });
