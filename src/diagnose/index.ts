@@ -126,7 +126,7 @@ function conclude(ctx: Ctx, finding: Finding): Diagnosis {
   // the namespaces the kernel trace saw the probe in belong to the path too (the failure picture draws it)
   for (const s of tracedNamespaces(ctx)) if (!path.includes(s)) path.push(s);
   if (!path.includes(finding.at)) path.push(finding.at);
-  const says = finding.disposition === 'FILTERED' ? [...finding.says, ...unreachableRules(ctx.after.find((s) => s.name === finding.at))] : finding.says;
+  const says = finding.disposition === 'FILTERED' && ctx.target.family === 4 ? [...finding.says, ...unreachableRules(ctx.after.find((s) => s.name === finding.at))] : finding.says;
   const hops = dedupe([...ctx.notes, ...says.filter((l) => !ctx.notes.includes(l))]);
   return { disposition: finding.disposition, hops, log: ctx.log, path, stoppedAt: finding.at, states: ctx.after };
 }
@@ -134,15 +134,30 @@ function conclude(ctx: Ctx, finding: Finding): Diagnosis {
 /**
  * Rules no packet reaches: in a chain, every rule after one that matches everything and ends the chain's walk (`-j
  * RETURN`, `ACCEPT`, `DROP` or `REJECT` with no match before its target). An ACCEPT appended to Docker's DOCKER-USER
- * after its `-j RETURN` (20.10 to 27.x) is the classic: the rule is there, and never met. Said where the probe was
- * filtered, from the namespace's own iptables-save, one line a rule.
+ * after its `-j RETURN` (20.10 to 27.x) is the classic: the rule is there, and never met. Said where an IPv4 probe
+ * was filtered, from the namespace's own iptables-save (IPv4 only: ip6tables is not read), for the chains a packet can
+ * enter (the built-in ones and those they jump or go to), three lines at most.
  */
 function unreachableRules(state: NamespaceState | undefined): string[] {
   if (!state) return [];
+  const { chains, rules } = state.iptablesRules;
+  // the chains a packet can enter: the built-in ones (with a policy), then whatever a rule of an entered chain jumps to
+  const entered = new Set(chains.filter((c) => c.policy !== undefined).map((c) => `${c.table} ${c.name}`));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of rules) {
+      const to = `${r.table} ${r.target}`;
+      if (r.target && entered.has(`${r.table} ${r.chain}`) && !entered.has(to) && chains.some((c) => `${c.table} ${c.name}` === to)) {
+        entered.add(to);
+        grew = true;
+      }
+    }
+  }
   const out: string[] = [];
   const ender = new Map<string, string>();
-  for (const rule of state.iptablesRules.rules) {
+  for (const rule of rules) {
     const chain = `${rule.table} ${rule.chain}`;
+    if (!entered.has(chain)) continue;
     const before = ender.get(chain);
     if (before !== undefined) {
       out.push(`${state.name}: \`${rule.text}\` comes after \`${before}\`, which every packet matches and which ends the chain: no packet reaches it`);
@@ -151,7 +166,7 @@ function unreachableRules(state: NamespaceState | undefined): string[] {
     const at = rule.options.findIndex((o) => o.name === '-j' || o.name === '-g');
     if (at === 0 && ['RETURN', 'ACCEPT', 'DROP', 'REJECT'].includes(rule.target ?? '')) ender.set(chain, rule.text);
   }
-  return out;
+  return out.length > 3 ? [...out.slice(0, 3), `${state.name}: and ${out.length - 3} more rule(s) after a rule that ends their chain (iptables-save lists them in order)`] : out;
 }
 
 function tracedNamespaces(ctx: Ctx): string[] {
