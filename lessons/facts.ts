@@ -62,13 +62,20 @@ export async function masqueradeRules(ns: Netns): Promise<{ rule: string; source
 }
 
 /**
- * IPv4 forwarding where a router is needed: when `router` does not forward, the lesson fails naming the value there and
- * in the other namespaces that set it (the usual mistake: `ip_forward=1` in the hosts at the ends, not in the router).
+ * IPv4 forwarding where a router is needed: when `router` does not forward (net.ipv4.ip_forward 0 and no interface's
+ * own forwarding on), the lesson fails naming the value there and in the other namespaces that set it (the usual
+ * mistake: `ip_forward=1` in the hosts at the ends, not in the router).
  */
 export async function forwardingIn(lab: Lab, router: Netns, ends: readonly Netns[], step = 'forward'): Promise<void> {
-  const read = async (ns: Netns) => (await ns.exec('sysctl', ['-n', 'net.ipv4.ip_forward'], { intent: 'read net.ipv4.ip_forward' })).stdout.trim();
+  const read = async (ns: Netns) => (await ns.readSysctl('net.ipv4.ip_forward')).trim();
   const [atRouter, ...atEnds] = await Promise.all([read(router), ...ends.map(read)]);
   if (atRouter === '1') return;
+  // IPv4 forwards by the setting of the interface a packet comes in on (net.ipv4.conf.IF.forwarding; ip_forward is
+  // conf.all's, and only resets the others when written): with one of them on, the router may forward after all
+  const links = (await router.links()).filter((l) => l.ifname !== 'lo');
+  // (one that cannot be read may be on: then nothing is said)
+  const perLink = await Promise.all(links.map((l) => router.readSysctl(`net.ipv4.conf.${l.ifname}.forwarding`).then((v) => v.trim(), () => '?')));
+  if (perLink.some((v) => v !== '0')) return;
   const set = ends.filter((_, i) => atEnds[i] === '1').map((ns) => ns.name);
   const names = ends.map((ns) => ns.name).join(' and ');
   fail({
