@@ -49,7 +49,7 @@ export const FAULTS: Fault[] = [
       await sh(net.red, ['ip', 'addr', 'add', '192.168.15.1/32', 'dev', 'veth-red']);
     },
     disposition: 'NO_ROUTE',
-    cause: /red: its address 192\.168\.15\.1\/32 on veth-red covers only itself, so it has no route to 192\.168\.15\.2; (blue|host) holds 192\.168\.15\.2\/24, a network that includes 192\.168\.15\.1: with \/24 \(as (blue|host) has\) red would have a route to it on veth-red/,
+    cause: /red: its address 192\.168\.15\.1\/32 on veth-red covers only itself, so it has no route to 192\.168\.15\.2; (blue|host) holds 192\.168\.15\.2\/24 on the same link, a network that includes 192\.168\.15\.1: with \/24 \(as (blue|host) has\) red would have a route to it on veth-red/,
     not: /neighbor|FORWARD|ARP/,
   },
   {

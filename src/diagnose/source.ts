@@ -1,7 +1,7 @@
 /** Checks of the source: its route lookup (policy rules, marks) and its own filtering. */
 import type { Netns } from '../netns.js';
 import type { ProbeTarget } from '../probe.js';
-import { parseAddresses, userRules } from '../parse/ip.js';
+import { userRules } from '../parse/ip.js';
 import { hasOption, risenCounters } from '../parse/iptables.js';
 import { risenNft } from '../parse/nft.js';
 import { drops, type Trace, type TraceStep } from '../trace.js';
@@ -9,7 +9,8 @@ import type { NamespaceState } from '../state.js';
 import { globalAddressesOf, type RouteLookup } from '../netns.js';
 import { canonical, contains, networkOf, parseCidr } from '../address.js';
 import { article, describeRoute, describeRule, isReject } from './describe.js';
-import type { Ctx, Finding } from './facts.js';
+import { linkOf, vethPeer, type Ctx, type Finding, type Link } from './facts.js';
+import { readLabState } from '../state.js';
 
 /** The source's first lookup: no route, or a route of a reject type (the kernel's errno says which). */
 export async function sourceRoute(source: Netns, target: ProbeTarget, lookup: RouteLookup, audience: 'spec' | 'learner' = 'spec'): Promise<Finding | undefined> {
@@ -159,32 +160,61 @@ export function stepRule(step: TraceStep, before: readonly NamespaceState[], aft
 }
 
 /**
- * The source holds an address whose prefix does not cover the target, while the namespace that holds the target has it
- * on a network that does include the source's address (192.168.15.1/32 beside 192.168.15.2/24): with the holder's
- * prefix length the source would have a prefix route to the target on that link. Facts of both namespaces, or nothing.
+ * The source holds an address whose prefix does not cover the target, while a namespace on the same link (the veth's
+ * other end, or anything on the bridge that end is a port of) holds the target on a network that includes the source's
+ * address (192.168.15.1/32 beside 192.168.15.2/24): with the holder's prefix length the source would have a prefix
+ * route to the target on that link. Said only when that is so: the source's link is UP, the address makes prefix
+ * routes (no `noprefixroute`), no other address of the source covers the target, and no policy rule of its own picks
+ * another table. Facts of both namespaces, or nothing.
  */
 const cidrOf = (a: { address: string; prefixLength: number }) => parseCidr(`${a.address}/${a.prefixLength}`, 'address');
 
 async function narrowMask(source: Netns, target: ProbeTarget): Promise<string | undefined> {
-  const own = globalAddressesOf(await source.addresses(), target.family).filter((a) => !contains(cidrOf(a), target.address));
-  if (own.length === 0) return undefined;
-  const world = source.lab;
-  const [host, every] = await Promise.all([world.host.exec('ip', ['-json', 'addr', 'show'], { reject: false, intent: 'list addresses' }), world.inEveryNamespace(['ip', '-json', 'addr', 'show'], { intent: 'list addresses' })]);
+  if (userRules(await source.rules({ family: target.family })).length) return undefined;
+  const states = await readLabState(source.lab, { iptables: false });
+  const self = states.find((s) => s.name === source.name);
+  if (!self) return undefined;
+  const own = globalAddressesOf(self.addresses, target.family);
+  if (own.some((a) => contains(cidrOf(a), target.address))) return undefined;
   const want = canonical(target.address);
-  for (const [name, text] of [[world.host.name, host.exitCode === 0 ? host.stdout : ''] as const, ...every.outputs]) {
-    if (name === source.name || !text.trim()) continue;
-    let held;
-    try {
-      held = globalAddressesOf(parseAddresses(text, `${name}$ ip -json addr show`), target.family).find((a) => canonical(a.address) === want);
-    } catch {
-      continue;
+  for (const mine of own) {
+    const link = linkOf(self, mine.dev);
+    if (!link?.flags.includes('UP') || makesNoPrefixRoute(self, mine)) continue;
+    const onLink = sameLink(states, self, link);
+    for (const st of states) {
+      if (st === self) continue;
+      const held = globalAddressesOf(st.addresses, target.family).find((a) => canonical(a.address) === want);
+      if (!held || held.prefixLength >= mine.prefixLength || !contains(cidrOf(held), mine.address) || !onLink.has(`${st.name}\0${held.dev}`)) continue;
+      const covers = mine.prefixLength === (mine.family === 4 ? 32 : 128) ? 'only itself' : `only ${networkOf(cidrOf(mine))}/${mine.prefixLength}`;
+      return `${source.name}: its address ${mine.address}/${mine.prefixLength} on ${mine.dev} covers ${covers}, so it has no route to ${target.address}; ${st.name} holds ${held.address}/${held.prefixLength} on the same link, a network that includes ${mine.address}: with /${held.prefixLength} (as ${st.name} has) ${source.name} would have a route to it on ${mine.dev}`;
     }
-    if (!held) continue;
-    const theirs = cidrOf(held);
-    const mine = own.find((a) => a.prefixLength > held.prefixLength && contains(theirs, a.address));
-    if (!mine) return undefined;
-    const covers = mine.prefixLength === (mine.family === 4 ? 32 : 128) ? 'only itself' : `only ${networkOf(cidrOf(mine))}/${mine.prefixLength}`;
-    return `${source.name}: its address ${mine.address}/${mine.prefixLength} on ${mine.dev} covers ${covers}, so it has no route to ${target.address}; ${name} holds ${held.address}/${held.prefixLength}, a network that includes ${mine.address}: with /${held.prefixLength} (as ${name} has) ${source.name} would have a route to it on ${mine.dev}`;
   }
   return undefined;
+}
+
+/** Whether the address was added with `noprefixroute` (then no prefix length gives a route). */
+function makesNoPrefixRoute(state: NamespaceState, a: { address: string; dev: string }): boolean {
+  const want = canonical(a.address);
+  const info = state.addresses.find((l) => l.ifname === a.dev)?.addr_info.find((x) => canonical(x.local) === want) as { noprefixroute?: boolean } | undefined;
+  return Boolean(info?.noprefixroute);
+}
+
+/**
+ * The links on the same link layer as `link`: the other end of its veth, and when that end is a port of a bridge, the
+ * bridge itself and the far ends of its other veth ports. As `NAMESPACE\0IFNAME`.
+ */
+function sameLink(states: readonly NamespaceState[], self: NamespaceState, link: Link): Set<string> {
+  const out = new Set<string>();
+  const peer = vethPeer(states, self, link);
+  if (!peer) return out;
+  out.add(`${peer.state.name}\0${peer.link.ifname}`);
+  const bridge = peer.link.master;
+  if (!bridge) return out;
+  out.add(`${peer.state.name}\0${bridge}`);
+  for (const port of peer.state.links as Link[]) {
+    if (port.master !== bridge || port.ifindex === peer.link.ifindex) continue;
+    const far = vethPeer(states, peer.state, port);
+    if (far) out.add(`${far.state.name}\0${far.link.ifname}`);
+  }
+  return out;
 }
