@@ -8,13 +8,14 @@ const src = (path: string) => new URL(path, import.meta.url).pathname;
 // windows. Vitest reads `sequence.concurrent` from the ROOT config only (a project's own is ignored: until this was
 // found, the tests of every file ran one after another whatever the projects said); so it is on for all, and a
 // project's `maxConcurrency` is what sets how many tests of one file run at once (1: one after another). Three groups
-// run one after the other (Vitest gives a group one worker count: projects that share a group share its workers):
-//  - "in-order" (group 0): files whose tests share state (vi mocks, beforeAll labs, tallies; SEQUENTIAL), four at a
+// run one after the other (Vitest gives a group one worker count: projects that share a group share its workers; and
+// it runs a project of group 0 with one worker after everything else, so the groups start at 1):
+//  - "in-order" (group 1): files whose tests share state (vi mocks, beforeAll labs, tallies; SEQUENTIAL), four at a
 //    time: their tests wait in probe windows one after another and leave the CPU mostly idle (two at a time, in the
 //    same group as "labs", they held its two workers for the first 55 s of a run; four at a time, in a group of their
 //    own, 32 s);
-//  - "labs" (group 1): every other file, two at a time, and the tests of a file concurrently;
-//  - "serial" (group 2): work that loads the whole machine on purpose or measures time, alone, so it neither starves
+//  - "labs" (group 2): every other file, two at a time, and the tests of a file concurrently;
+//  - "serial" (group 3): work that loads the whole machine on purpose or measures time, alone, so it neither starves
 //    the rest nor is disturbed by it: the soundness harness's saturated half saturates every core; shaping and exec deadlines compare
 //    wall times with bounds.
 // NETSPEC_WORKERS / NETSPEC_CONCURRENCY (and NETSPEC_SEQ_WORKERS for "in-order") override the figures. On 2 cores, 2
@@ -116,7 +117,7 @@ export default defineConfig({
           isolate: false,
           maxWorkers: workers,
           maxConcurrency: concurrency,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
       {
@@ -126,7 +127,7 @@ export default defineConfig({
           include: SEQUENTIAL,
           maxWorkers: Number(process.env.NETSPEC_SEQ_WORKERS ?? 4),
           maxConcurrency: 1,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
           typecheck: { enabled: false },
         },
       },
@@ -137,7 +138,7 @@ export default defineConfig({
           include: SERIAL,
           maxWorkers: 1,
           maxConcurrency: 1,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
           typecheck: { enabled: false },
         },
       },
