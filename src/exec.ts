@@ -455,6 +455,10 @@ class ProcessGroup {
       if (live.length === 0) return;
       const elapsed = Date.now() - started;
       if (elapsed > graceMs + 2_000) return;
+      // the grace is over: the whole group at once, when no wrapper leads it (one kill(2) of the group: signalled one by
+      // one, a child killed before its parent let the parent run its next line first — `trap '' TERM; sleep; echo
+      // survived` printed "survived" after its timeout, once in a loaded suite run, by the lab runner's path)
+      if (!this.wrapper && elapsed >= graceMs) signalPid(-this.leader, 'SIGKILL');
       for (const pid of live) {
         if (this.wrapper && pid === this.leader) {
           signalPid(pid, elapsed >= graceMs + 1_000 ? 'SIGKILL' : 'SIGCONT');

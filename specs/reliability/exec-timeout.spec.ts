@@ -8,6 +8,7 @@ import { CommandError, createLab } from '../../src/index.js';
 import { KILL_GRACE_MS, run } from '../../src/exec.js';
 import { eventually, pidAlive, processesMatching } from '../helpers/machine.js';
 import { tempDir } from '../helpers/temp.js';
+import { saturate } from '../verdicts/helpers.js';
 import { within } from '../helpers/watchdog.js';
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -65,6 +66,21 @@ test('a command that ignores SIGTERM is killed after the grace, and the call sti
   expect(ms).toBeGreaterThanOrEqual(400 + KILL_GRACE_MS - 50);
   expect(ms).toBeLessThan(400 + KILL_GRACE_MS + slack);
   expect(running(m)).toEqual([]);
+});
+
+// The SIGKILL after the grace goes to the whole group at once: signalled one by one (the leader last, by the lab
+// runner's path), a child killed before its parent let the parent run its next line. On a saturated machine 27 of 60
+// such commands printed "survived" after their timeout; the group kill: 0 (this file runs alone: the load is its own).
+test('a command that ignores SIGTERM never runs its next line after the grace, even on a saturated machine', async ({ lab }) => {
+  const load = saturate();
+  try {
+    const calls = Array.from({ length: 30 }, () => lab.host.exec('sh', ['-c', `trap '' TERM; sleep 5; echo survived`], { timeoutMs: 300 }).catch((e: unknown) => e));
+    const errors = await within(Promise.all(calls), 20_000, '30 commands');
+    expect(errors.every((e) => e instanceof CommandError && e.timedOut)).toBe(true);
+    expect(errors.filter((e) => /survived/.test((e as CommandError).stdout)).length).toBe(0);
+  } finally {
+    load.stop();
+  }
 });
 
 test('a command that stops itself times out, and never goes on with what follows', async ({ lab }) => {
