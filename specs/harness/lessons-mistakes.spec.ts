@@ -176,6 +176,7 @@ sysctl -w net.ipv4.conf.lan1.forwarding=1 net.ipv4.conf.lan2.forwarding=1
   await lab.sh`bash -c ${script}`;
   const [red, blue] = [lab.get('red'), lab.get('blue')];
   await expect(red).toReach('10.0.2.2');
+  await expect(lab.host).toForward(); // (the matcher reads the interfaces' own setting too)
   await expect(forwardingIn(lab, lab.host, [red, blue])).resolves.toBeUndefined();
   // and with every interface's forwarding off too, it is said
   await lab.host.exec('sysctl', ['-w', 'net.ipv4.conf.lan1.forwarding=0', 'net.ipv4.conf.lan2.forwarding=0']);

@@ -84,7 +84,13 @@ describe('toHaveAddress, toHaveLink, toForward', () => {
 
     await expect(lab.host).toForward();
     await expect(red).not.toForward();
-    expect(await failureOf(expect(red).toForward())).toMatch(/red does not forward: net\.ipv4\.ip_forward=0 \(turn it on with `sysctl -w net\.ipv4\.ip_forward=1`\)/);
+    expect(await failureOf(expect(red).toForward())).toMatch(/red does not forward: net\.ipv4\.ip_forward=0 and no interface's own forwarding is on \(turn it on with `sysctl -w net\.ipv4\.ip_forward=1`\)/);
     expect(await failureOf(expect(lab.host).not.toForward())).toMatch(/host forwards: net\.ipv4\.ip_forward=1/);
+    // IPv4 forwards by the incoming interface's own setting: with ip_forward 0 and veth-red's forwarding on, red
+    // forwards what comes in on veth-red, and .not must not pass (it did, reading ip_forward alone)
+    await red.exec('sysctl', ['-w', 'net.ipv4.conf.veth-red.forwarding=1']);
+    expect(await red.readSysctl('net.ipv4.ip_forward')).toBe('0');
+    await expect(red).toForward();
+    expect(await failureOf(expect(red).not.toForward())).toMatch(/red forwards: net\.ipv4\.ip_forward=0, but forwarding is on for what comes in on veth-red/);
   });
 });
