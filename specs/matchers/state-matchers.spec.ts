@@ -94,3 +94,35 @@ describe('toHaveAddress, toHaveLink, toForward', () => {
     expect(await failureOf(expect(red).not.toForward())).toMatch(/red forwards: net\.ipv4\.ip_forward=0, but forwarding is on for what comes in on veth-red/);
   });
 });
+
+// IPv6 forwards when conf.all.forwarding is on, or when the incoming interface's force_forwarding is (kernels from
+// 6.17; this one forwards that way): the matcher agrees with the kernel whichever this kernel is, in both states
+describe('toForward({ ipv6: true }) agrees with what the kernel forwards', () => {
+  test('conf.all.forwarding 0, force_forwarding on the router\'s interfaces where the kernel has it', async ({ lab }) => {
+    const script = `set -e
+i=1
+for ns in red blue; do
+  ip netns add $ns
+  ip link add lan$i type veth peer name eth0 netns $ns
+  ip addr add fd0$i::1/64 dev lan$i nodad
+  ip link set lan$i up
+  ip netns exec $ns ip addr add fd0$i::2/64 dev eth0 nodad
+  ip netns exec $ns ip link set eth0 up
+  ip netns exec $ns ip -6 route add default via fd0$i::1
+  i=$((i + 1))
+done
+sysctl -w net.ipv6.conf.all.forwarding=0
+`;
+    await lab.sh`bash -c ${script}`;
+    const red = lab.get('red');
+    const forwards = async () => Number(/(\d+) received/.exec((await red.exec('ping', ['-6', '-c', '2', '-W', '1', 'fd02::2'], { reject: false })).stdout)?.[1] ?? 0) > 0;
+    const says = async () => (await expect(lab.host).toForward({ ipv6: true }).then(() => true, () => false));
+    expect(await forwards()).toBe(false);
+    expect(await says()).toBe(false);
+    // (a fixed script, no input: the knob where the kernel has it)
+    await lab.host.exec('sh', ['-c', 'for f in /proc/sys/net/ipv6/conf/lan1/force_forwarding /proc/sys/net/ipv6/conf/lan2/force_forwarding; do [ ! -e "$f" ] || echo 1 > "$f"; done']);
+    const kernel = await forwards();
+    expect(await says()).toBe(kernel);
+    if (kernel) expect(await failureOf(expect(lab.host).not.toForward({ ipv6: true }))).toMatch(/host forwards: net\.ipv6\.conf\.all\.forwarding=0, but forwarding is on for what comes in on lan1, lan2 \(net\.ipv6\.conf\.IF\.force_forwarding=1/);
+  });
+});

@@ -1,8 +1,9 @@
 /**
- * `expect(ns).toForward({ ipv6? })`: the namespace forwards IP packets. IPv6: `net.ipv6.conf.all.forwarding`. IPv4
- * forwards a packet by the setting of the interface it came in on (`net.ipv4.conf.IF.forwarding`; `net.ipv4.ip_forward`
- * is `conf.all`'s and sets every interface's only when written): so with `ip_forward` 0 a namespace whose interface has
- * its own forwarding on still forwards what comes in there, and `.not.toForward()` must not pass on it.
+ * `expect(ns).toForward({ ipv6? })`: the namespace forwards IP packets. IPv4 forwards a packet by the setting of the
+ * interface it came in on (`net.ipv4.conf.IF.forwarding`; `net.ipv4.ip_forward` is `conf.all`'s and sets every
+ * interface's only when written); IPv6 when `net.ipv6.conf.all.forwarding` is on, or the incoming interface's
+ * `force_forwarding` (kernels from 6.17). So with the global switch off, a namespace whose interface has its own on
+ * still forwards what comes in there, and `.not.toForward()` must not pass on it.
  */
 import { parseProcSys } from '../parse/proc.js';
 import { checkOptions, describe, hint, receivedNetns, type MatcherContext, type MatcherResult } from './format.js';
@@ -12,18 +13,23 @@ export async function toForward(this: MatcherContext, received: unknown, options
   const opts = checkOptions<{ ipv6?: boolean }>(options, 'toForward', { ipv6: 'boolean' });
   const key = opts.ipv6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward';
   const value = await ns.readSysctl(key);
-  // IPv4 with ip_forward 0: every interface's own setting (one grep of /proc/sys/net/ipv4/conf/*/forwarding)
+  // with the global switch off, every interface's own: IPv4's conf.IF.forwarding, IPv6's conf.IF.force_forwarding (a
+  // kernel without it has no such file); one grep of /proc/sys/net/ipv{4,6}/conf
+  const knob = opts.ipv6 ? 'force_forwarding' : 'forwarding';
+  const family = opts.ipv6 ? 'ipv6' : 'ipv4';
   const byInterface: string[] = [];
-  if (!opts.ipv6 && value !== '1') {
-    const r = await ns.exec('grep', ['-rs', '--include=forwarding', '', '/proc/sys/net/ipv4/conf'], { reject: false, intent: 'read every interface\'s net.ipv4.conf.IF.forwarding' });
+  if (value !== '1') {
+    const r = await ns.exec('grep', ['-rs', `--include=${knob}`, '', `/proc/sys/net/${family}/conf`], { reject: false, intent: `read every interface's net.${family}.conf.IF.${knob}` });
     for (const [path, v] of parseProcSys(r.stdout)) {
-      const name = /^net\/ipv4\/conf\/(.+)\/forwarding$/.exec(path)?.[1];
+      const name = new RegExp(`^net/${family}/conf/(.+)/${knob}$`).exec(path)?.[1];
       if (name && name !== 'all' && name !== 'default' && v === '1') byInterface.push(name);
     }
   }
   const pass = value === '1' || byInterface.length > 0;
   const args = options ? describe(options) : '';
-  const own = byInterface.length ? `${key}=0, but forwarding is on for what comes in on ${byInterface.join(', ')} (net.ipv4.conf.IF.forwarding=1: IPv4 forwards by the incoming interface's setting)` : `${key}=1`;
+  const own = byInterface.length
+    ? `${key}=0, but forwarding is on for what comes in on ${byInterface.join(', ')} (net.${family}.conf.IF.${knob}=1: the kernel forwards by the incoming interface's setting)`
+    : `${key}=1`;
   return {
     pass,
     actual: pass ? own : `${key}=${value}`,
@@ -31,6 +37,6 @@ export async function toForward(this: MatcherContext, received: unknown, options
     message: () =>
       pass
         ? `${hint(ns, 'toForward', true, args)}\n\n${ns.name} forwards: ${own}`
-        : `${hint(ns, 'toForward', false, args)}\n\n${ns.name} does not forward: ${key}=${value}${opts.ipv6 ? '' : ' and no interface\'s own forwarding is on'}${this.audience === 'learner' ? '' : ` (turn it on with \`sysctl -w ${key}=1\`)`}`,
+        : `${hint(ns, 'toForward', false, args)}\n\n${ns.name} does not forward: ${key}=${value} and no interface's own ${knob} is on${this.audience === 'learner' ? '' : ` (turn it on with \`sysctl -w ${key}=1\`)`}`,
   };
 }
