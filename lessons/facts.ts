@@ -6,6 +6,7 @@
  */
 import { contains, networkOfAddress, parseCidr, type Lab, type Netns } from '../src/index.js';
 import { fail } from './course.js';
+import { forwardingOf } from '../src/matchers/to-forward.js';
 
 const where = (lab: Lab, ns: Netns) => (ns === lab.host ? 'in the host' : `in ${ns.name}`);
 
@@ -67,15 +68,11 @@ export async function masqueradeRules(ns: Netns): Promise<{ rule: string; source
  * mistake: `ip_forward=1` in the hosts at the ends, not in the router).
  */
 export async function forwardingIn(lab: Lab, router: Netns, ends: readonly Netns[], step = 'forward'): Promise<void> {
-  const read = async (ns: Netns) => (await ns.readSysctl('net.ipv4.ip_forward')).trim();
-  const [atRouter, ...atEnds] = await Promise.all([read(router), ...ends.map(read)]);
-  if (atRouter === '1') return;
-  // IPv4 forwards by the setting of the interface a packet comes in on (net.ipv4.conf.IF.forwarding; ip_forward is
-  // conf.all's, and only resets the others when written): with one of them on, the router may forward after all
-  const links = (await router.links()).filter((l) => l.ifname !== 'lo');
-  // (one that cannot be read may be on: then nothing is said)
-  const perLink = await Promise.all(links.map((l) => router.readSysctl(`net.ipv4.conf.${l.ifname}.forwarding`).then((v) => v.trim(), () => '?')));
-  if (perLink.some((v) => v !== '0')) return;
+  // as toForward decides: the switch, and when it is off the interfaces' own settings (IPv4 forwards by the incoming
+  // interface's net.ipv4.conf.IF.forwarding): with one of them on, the router may forward after all
+  const [router4, ...atEnds] = await Promise.all([forwardingOf(router, 4), ...ends.map((ns) => ns.readSysctl('net.ipv4.ip_forward'))]);
+  if (router4.value === '1' || router4.byInterface.length > 0) return;
+  const atRouter = router4.value;
   const set = ends.filter((_, i) => atEnds[i] === '1').map((ns) => ns.name);
   const names = ends.map((ns) => ns.name).join(' and ');
   fail({

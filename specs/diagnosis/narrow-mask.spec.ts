@@ -6,6 +6,7 @@ import { expect, test } from '../../src/vitest.js';
 import { bridgeNetwork } from '../../fixtures/index.js';
 import type { Netns } from '../../src/index.js';
 import { failureOf } from '../matchers/helpers.js';
+import { routedPair } from '../helpers/routed.js';
 
 const sh = (ns: Netns, argv: string[]) => ns.exec(argv[0]!, argv.slice(1));
 const MASK = /covers only|would have a route to it/;
@@ -24,25 +25,11 @@ test('a /32 on a link that is DOWN: no mask line (with /24 the kernel still has 
   expect((await net.red.exec('ip', ['route', 'get', '192.168.15.2'], { reject: false })).stderr).toMatch(/Network is unreachable/);
 });
 
-const ROUTED = `set -e
-i=1
-for ns in red blue; do
-  ip netns add $ns
-  ip link add lan$i type veth peer name eth0 netns $ns
-  ip addr add 10.0.$i.1/24 dev lan$i
-  ip link set lan$i up
-  ip netns exec $ns ip link set eth0 up
-  i=$((i + 1))
-done
-ip netns exec red ip addr add 10.0.1.2/24 dev eth0
-ip netns exec blue ip addr add 10.0.2.2/16 dev eth0
-sysctl -w net.ipv4.conf.lan2.proxy_arp=1
-sysctl -w net.ipv4.ip_forward=1
-`;
 
 test('a routed lab whose target holds a wide prefix on another link: no mask line; the missing route is the cause', async ({ lab }) => {
-  await lab.sh`bash -c ${ROUTED}`;
-  const red = lab.get('red');
+  // blue a /16 on lan2 (the host answers ARP for the rest of it), red without its default route (the fault)
+  const { red } = await routedPair(lab, { blue: '10.0.2.2/16', defaultRoutes: false });
+  await lab.host.exec('sysctl', ['-w', 'net.ipv4.conf.lan2.proxy_arp=1', 'net.ipv4.ip_forward=1']);
   const msg = await failureOf(expect(red).toReach('10.0.2.2', { timeout: 600 }));
   expect(msg).toMatch(/\(NO_ROUTE\)/);
   expect(msg).not.toMatch(MASK);

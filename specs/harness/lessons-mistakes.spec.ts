@@ -10,6 +10,7 @@ import { createLab } from '../../src/index.js';
 import { courseDir, LessonFailure, limit, referenceAttempt, referenceFile, runLesson } from '../../lessons/course.js';
 import { lessons } from '../../lessons/lessons.js';
 import { forwardingIn, networkOf, onNetwork } from '../../lessons/facts.js';
+import { routedPair } from '../helpers/routed.js';
 
 const TIMEOUT = 120_000;
 const gated = limit(3);
@@ -158,23 +159,8 @@ describe.concurrent('kata 13: forwarding set in the hosts at the ends, not in th
 // (an adversarial review: IPv4 forwards by the setting of the interface a packet comes in on; with ip_forward 0 and
 // forwarding on in lan1 and lan2 the host routes between red and blue, and the message said it passed no packet)
 test('kata 13\'s message is never said of a router that forwards by its interfaces\' own setting', async ({ lab }) => {
-  const script = `set -e
-i=1
-for ns in red blue; do
-  ip netns add $ns
-  ip link add lan$i type veth peer name eth0 netns $ns
-  ip addr add 10.0.$i.1/24 dev lan$i
-  ip link set lan$i up
-  ip netns exec $ns ip addr add 10.0.$i.2/24 dev eth0
-  ip netns exec $ns ip link set eth0 up
-  ip netns exec $ns ip route add default via 10.0.$i.1
-  i=$((i + 1))
-done
-sysctl -w net.ipv4.ip_forward=0
-sysctl -w net.ipv4.conf.lan1.forwarding=1 net.ipv4.conf.lan2.forwarding=1
-`;
-  await lab.sh`bash -c ${script}`;
-  const [red, blue] = [lab.get('red'), lab.get('blue')];
+  const { red, blue } = await routedPair(lab);
+  await lab.host.exec('sysctl', ['-w', 'net.ipv4.ip_forward=0', 'net.ipv4.conf.lan1.forwarding=1', 'net.ipv4.conf.lan2.forwarding=1']);
   await expect(red).toReach('10.0.2.2');
   await expect(lab.host).toForward(); // (the matcher reads the interfaces' own setting too)
   await expect(forwardingIn(lab, lab.host, [red, blue])).resolves.toBeUndefined();

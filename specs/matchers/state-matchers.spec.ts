@@ -1,6 +1,7 @@
 // toHaveArpEntry, toRouteVia, toHaveRouteEntry, toHaveAddress, toHaveLink, toForward: pass, fail, .not pass, .not fail.
 import { describe, expect, test } from '../../src/vitest.js';
 import { failureOf, tutorial } from './helpers.js';
+import { routedPair } from '../helpers/routed.js';
 
 describe('toHaveArpEntry', () => {
   test('an entry appears after traffic, with the peer MAC; wrong MAC, INCOMPLETE and absent entries fail', async ({ lab }) => {
@@ -99,22 +100,8 @@ describe('toHaveAddress, toHaveLink, toForward', () => {
 // 6.17; this one forwards that way): the matcher agrees with the kernel whichever this kernel is, in both states
 describe('toForward({ ipv6: true }) agrees with what the kernel forwards', () => {
   test('conf.all.forwarding 0, force_forwarding on the router\'s interfaces where the kernel has it', async ({ lab }) => {
-    const script = `set -e
-i=1
-for ns in red blue; do
-  ip netns add $ns
-  ip link add lan$i type veth peer name eth0 netns $ns
-  ip addr add fd0$i::1/64 dev lan$i nodad
-  ip link set lan$i up
-  ip netns exec $ns ip addr add fd0$i::2/64 dev eth0 nodad
-  ip netns exec $ns ip link set eth0 up
-  ip netns exec $ns ip -6 route add default via fd0$i::1
-  i=$((i + 1))
-done
-sysctl -w net.ipv6.conf.all.forwarding=0
-`;
-    await lab.sh`bash -c ${script}`;
-    const red = lab.get('red');
+    const { red } = await routedPair(lab, { family: 6 });
+    await lab.host.exec('sysctl', ['-w', 'net.ipv6.conf.all.forwarding=0']);
     const forwards = async () => Number(/(\d+) received/.exec((await red.exec('ping', ['-6', '-c', '2', '-W', '1', 'fd02::2'], { reject: false })).stdout)?.[1] ?? 0) > 0;
     const says = async () => (await expect(lab.host).toForward({ ipv6: true }).then(() => true, () => false));
     expect(await forwards()).toBe(false);

@@ -23,13 +23,14 @@ export async function sourceRoute(source: Netns, target: ProbeTarget, lookup: Ro
       ? `${source.name}: no route to ${target.address} (${article(type)} ${type} route: ${type === 'blackhole' ? 'the kernel drops the packets' : 'the kernel refuses to send'}, "${lookup.refusal}")${learner ? '' : '; delete or replace that route (ns.routes() lists it)'}`
       : `${source.name}: no route to ${target.address} (${lookup.refusal ?? 'Network is unreachable'}); add one (a default route via a gateway, or a prefix route)`,
   ];
-  // no route at all: a prefix length narrower than the network the target is on is the usual cause (a /32 where its
-  // neighbours have /24): said as facts (both addresses as the kernel holds them), before the generic line
-  if (!type) {
+  const rules = userRules(await source.rules({ family: target.family }));
+  // no route at all, and no policy rule of its own picking another table: a prefix length narrower than the network the
+  // target is on is the usual cause (a /32 where its neighbours have /24): said as facts (both addresses as the kernel
+  // holds them), before the generic line
+  if (!type && rules.length === 0) {
     const mask = await narrowMask(source, target).catch(() => undefined);
     if (mask) says.unshift(mask);
   }
-  const rules = userRules(await source.rules({ family: target.family }));
   if (rules.length) says.push(`${source.name}: its policy rules choose the table the lookup uses: ${rules.map(describeRule).join('; ')}${learner ? '' : ` (ns.rules(${target.family === 6 ? '{ family: 6 }' : ''}) lists them, ns.routes({ table }) a table's routes)`}`);
   return { disposition: 'NO_ROUTE', at: source.name, says };
 }
@@ -164,13 +165,12 @@ export function stepRule(step: TraceStep, before: readonly NamespaceState[], aft
  * other end, or anything on the bridge that end is a port of) holds the target on a network that includes the source's
  * address (192.168.15.1/32 beside 192.168.15.2/24): with the holder's prefix length the source would have a prefix
  * route to the target on that link. Said only when that is so: the source's link is UP, the address makes prefix
- * routes (no `noprefixroute`), no other address of the source covers the target, and no policy rule of its own picks
- * another table. Facts of both namespaces, or nothing.
+ * routes (no `noprefixroute`), no other address of the source covers the target (and, its caller checks, no policy
+ * rule of its own picks another table). Facts of both namespaces, or nothing.
  */
 const cidrOf = (a: { address: string; prefixLength: number }) => parseCidr(`${a.address}/${a.prefixLength}`, 'address');
 
 async function narrowMask(source: Netns, target: ProbeTarget): Promise<string | undefined> {
-  if (userRules(await source.rules({ family: target.family })).length) return undefined;
   const states = await readLabState(source.lab, { iptables: false });
   const self = states.find((s) => s.name === source.name);
   if (!self) return undefined;
