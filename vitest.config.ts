@@ -101,6 +101,8 @@ export default defineConfig({
     sequence: { concurrent: true, sequencer: LongestFirst },
     // the temporary folders a spec file made are removed when its last test ends (specs/helpers/temp.ts)
     setupFiles: ['specs/helpers/temp-cleanup.ts'],
+    // netspec's entry points as JavaScript for the specs that run the CLI as a user does (specs/helpers/compiled.ts)
+    globalSetup: ['specs/helpers/compiled-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // the type tests (specs/**/*.test-d.ts), in the "labs" project; NETSPEC_TYPECHECK=0 leaves them out (`npm run specs`:

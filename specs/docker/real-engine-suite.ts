@@ -4,7 +4,7 @@
  * the default otherwise), and the rule text of the version once per proxy setting, against the emulation of the layout
  * that release writes. An engine that is not fetched is reported as skipped with the reason, never as a pass.
  *
- * Each test starts a dockerd of its own (in a lab of its own, ~3.5 s): the behaviours cannot share one engine without
+ * Each test starts a dockerd of its own (in a lab of its own, with a containerd of its own: ~0.5 s to come up): the behaviours cannot share one engine without
  * weakening them — 6, 9 and 10 publish the same host port 8080, 7 sets the FORWARD policy to ACCEPT (which would open
  * what 2, 3 and 4 check is closed), 8 adds a DOCKER-USER DROP and compares the whole rule text, 12 takes 10.99.0.0/24 —
  * and the tests of a file run concurrently.

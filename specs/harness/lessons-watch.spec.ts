@@ -10,6 +10,7 @@ import { afterAll, describe, expect, test } from '../../src/vitest.js';
 import { keptDir } from '../../src/lab.js';
 import { CLEAR } from '../../lessons/cli.js';
 import { lessons } from '../../lessons/lessons.js';
+import { compiled } from '../helpers/compiled.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const TIMEOUT = 120_000;
@@ -22,7 +23,7 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The course's command line on a pseudo-terminal: `script` gives it one; what it shows is collected. */
 function onTerminal(args: string[], state: string) {
-  const command = [process.execPath, '--import', 'tsx', join(root, 'lessons/run.ts'), ...args].map(quote).join(' ');
+  const command = [process.execPath, compiled('lessons/run.ts'), ...args].map(quote).join(' ');
   const child: ChildProcessWithoutNullStreams = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: root,
     env: { ...process.env, NETSPEC_LESSON: '', XDG_STATE_HOME: state, TERM: 'xterm' },

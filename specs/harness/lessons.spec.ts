@@ -12,6 +12,7 @@ import { createLab } from '../../src/index.js';
 import { AssertionFailure, attemptIn, checkAssertion, courseDir, LessonFailure, limit, referenceAttempt, referenceFile, runLesson } from '../../lessons/course.js';
 import { lessons } from '../../lessons/lessons.js';
 import { matchers } from '../../src/matchers/index.js';
+import { compiled } from '../helpers/compiled.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 // labs are cheap, but a failing probe's diagnosis is real work: at most four lessons at once, with time to spare on
@@ -177,7 +178,7 @@ test('a kata refuses an assertion that does not expose its fault, and one that a
  * are concurrent) saw their commands' deadlines fire seconds late ("did not finish in time").
  */
 async function course(args: string[], env: Record<string, string> = {}, entry = 'lessons/run.ts') {
-  const r = await runProcess([process.execPath, '--import', 'tsx', join(root, entry), ...args], { env: { NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'state'), ...env } });
+  const r = await runProcess([process.execPath, compiled(entry), ...args], { env: { NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'state'), ...env } });
   return { stdout: r.stdout, stderr: r.stderr, status: r.code };
 }
 
@@ -263,7 +264,7 @@ describe.sequential('hints and progress', () => {
 
 test('watch mode copies the starters, stops at the first unfinished lesson, and moves on when a save makes it pass', async () => {
   const dir = join(scratch, 'learner');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'lessons/run.ts'), '--watch', dir], {
+  const child = spawn(process.execPath, [compiled('lessons/run.ts'), '--watch', dir], {
     cwd: root,
     env: { ...process.env, NETSPEC_LESSON: '', XDG_STATE_HOME: join(scratch, 'watch-state') },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,12 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, vi } from '../../src/vitest.js';
-import { repoRoot, runProcess } from '../helpers/process.js';
+import { runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
+import { compiled } from '../helpers/compiled.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
-const cli = (...args: string[]) => runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, ...args]);
+const cli = (...args: string[]) => runProcess([process.execPath, compiled('src/cli.ts'), ...args]);
 
 test('--help and -h on every command: its usage, exit 0, nothing run', async () => {
   const runs = await Promise.all([

@@ -7,6 +7,7 @@ import { toReach } from '../../src/matchers/index.js';
 import { runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
 import { kernel } from '../helpers/kernel.js';
+import { compiled } from '../helpers/compiled.js';
 
 const k = await kernel();
 
@@ -84,19 +85,19 @@ test('user namespaces turned off: the error says which setting and how to change
 });
 
 test('netspec doctor: one table, and a failing exit code when something required is missing', async () => {
-  const good = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+  const good = await run([process.execPath, compiled('src/cli.ts'), 'doctor']);
   expect(good.code, good.out).toBe(0);
   expect(good.out).toMatch(/^ok\s+tool fping\s+\S+fping/m);
   expect(good.out).toMatch(/^ok\s+a lab \(user namespace: the default\)\s+created and disposed/m);
   expect(good.out).toMatch(/netspec can run here/);
 
-  const noFping = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor'], { ...process.env, PATH: pathWithout('fping', 'socat') });
+  const noFping = await run([process.execPath, compiled('src/cli.ts'), 'doctor'], { ...process.env, PATH: pathWithout('fping', 'socat') });
   expect(noFping.code).toBe(1);
   expect(noFping.out).toMatch(/^FAIL\s+tool fping\s+missing \(reachability meshes\): install it with `apt-get install fping`/m);
   expect(noFping.out).toMatch(/^FAIL\s+tool socat\s+missing/m);
   expect(noFping.out).toMatch(/2 required check\(s\) failed/);
 
-  const noUserns = await run([...USERNS_OFF, process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+  const noUserns = await run([...USERNS_OFF, process.execPath, compiled('src/cli.ts'), 'doctor']);
   expect(noUserns.out).toMatch(/^\S+\s+user namespace limits\s+user\.max_user_namespaces=0/m);
   expect(noUserns.out).toMatch(/^\S+\s+a lab \(user namespace: the default\)\s+user namespaces is not available/m);
   // the default lab is a user namespace for root too: without them netspec cannot run its labs
@@ -120,7 +121,7 @@ test('netspec doctor tries each kernel feature in a lab, and its verdict is what
     if (r.exitCode === 0 && f.argv[0] === 'nft') await lab.host.exec('nft', ['delete', 'table', 'inet', 'f0']);
     if (!features.get(f.feature)!.ok) expect(features.get(f.feature)!.detail).toMatch(/Unknown device type|unknown|not supported|Operation not permitted|No such/i);
   }
-  const good = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+  const good = await run([process.execPath, compiled('src/cli.ts'), 'doctor']);
   for (const f of KERNEL_FEATURES) {
     expect(good.out).toMatch(new RegExp(`^${features.get(f.feature)!.ok ? 'ok' : 'warn'}\\s+kernel ${f.feature.replace(/[()]/g, '\\$&')}\\s`, 'm'));
   }

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, test, vi } from '../../src/vitest.js';
 import { InvalidInputError } from '../../src/index.js';
 import { buildTopologyFile, loadTopologyFile, TopologyFileError } from '../../fixtures/index.js';
-import { repoRoot, runProcess } from '../helpers/process.js';
+import { runProcess } from '../helpers/process.js';
 import { labDir, tempDir } from '../helpers/temp.js';
+import { compiled } from '../helpers/compiled.js';
 
 // some tests start the CLI (node + tsx, a few seconds of CPU each): give them room beside other files on 2 cores
 vi.setConfig({ testTimeout: 90_000 });
@@ -101,19 +102,19 @@ describe('a wrong file builds nothing, and the error names the file and the line
 test('the CLI draws a topology file after its own --script', async () => {
   const dir = files({ 'lab.yaml': TUTORIAL, 'firewall.sh': 'true\n', 'extra.sh': 'ip netns add green\n' });
   const svg = join(dir, 'lab.svg');
-  const { code, out } = await runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', join(dir, 'lab.yaml'), '--script', join(dir, 'extra.sh'), '--out', svg]);
+  const { code, out } = await runProcess([process.execPath, compiled('src/cli.ts'), 'graph', join(dir, 'lab.yaml'), '--script', join(dir, 'extra.sh'), '--out', svg]);
   expect(code, out).toBe(0);
   expect(out).toMatch(/v-net-0<br\/>192\.168\.15\.3\/24/);
   expect(out).toMatch(/green\["green"\]/); // made by --script, after the file's own script
   expect(out).toMatch(/wrote .*lab\.svg/);
-  const bad = await runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', join(dir, 'lab.yaml'), '--script']);
+  const bad = await runProcess([process.execPath, compiled('src/cli.ts'), 'graph', join(dir, 'lab.yaml'), '--script']);
   expect(bad.code).toBe(2); // a usage error
   expect(bad.out).toMatch(/netspec graph: Option '--script <value>' argument missing\n\nusage: netspec graph/);
 });
 
 test('the CLI refuses a misspelt option and a second topology instead of ignoring them; a file named --x goes after --', async () => {
   const dir = files({ 'a.yaml': 'namespaces: [a]\n', 'b.yaml': 'namespaces: [b]\n', '--odd.yaml': 'namespaces: [odd]\n' });
-  const cli = (...args: string[]) => runProcess([process.execPath, '--import', 'tsx', `${repoRoot}src/cli.ts`, 'graph', '--out', join(dir, 'g.svg'), ...args]);
+  const cli = (...args: string[]) => runProcess([process.execPath, compiled('src/cli.ts'), 'graph', '--out', join(dir, 'g.svg'), ...args]);
   const misspelt = await cli(join(dir, 'a.yaml'), '--scirpt', join(dir, 'b.yaml'));
   expect(misspelt.code, misspelt.out).toBe(2);
   expect(misspelt.out).toMatch(/netspec graph: Unknown option '--scirpt'\n\nusage: netspec graph \[topology\] \[--script S\] \[--out F\]/);
@@ -122,7 +123,7 @@ test('the CLI refuses a misspelt option and a second topology instead of ignorin
   expect(two.out).toMatch(/give one topology \(a name or a file\), not 2: .*a\.yaml .*b\.yaml/);
   expect(`${misspelt.out}${two.out}`).not.toMatch(/wrote/);
   // in the file's folder (tsx by its path there), so that the name given starts with "--"
-  const odd = await runProcess([process.execPath, '--import', `${repoRoot}node_modules/tsx/dist/loader.mjs`, `${repoRoot}src/cli.ts`, 'graph', '--out', 'g.svg', '--', '--odd.yaml'], { cwd: dir });
+  const odd = await runProcess([process.execPath, compiled('src/cli.ts'), 'graph', '--out', 'g.svg', '--', '--odd.yaml'], { cwd: dir });
   expect(odd.code, odd.out).toBe(0);
   expect(odd.out).toMatch(/odd\["odd"\]/);
 });

@@ -5,6 +5,7 @@ import { describe, expect, test, vi } from 'vitest';
 import { eventually, machineState, pidAlive } from '../helpers/machine.js';
 import { childVitest, runProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/temp.js';
+import { compiled } from '../helpers/compiled.js';
 
 // these tests start other processes (child test runs, engines): give them room on a busy 2-core machine
 vi.setConfig({ testTimeout: 90_000 });
@@ -69,22 +70,22 @@ describe('a failing spec', () => {
     expect(inside.out).toMatch(/^red \(id: \d+\)$/m);
     expect(inside.out).toMatch(/v-net-0\s+UP\s+192\.168\.15\.3\/24/);
 
-    const doctor = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+    const doctor = await run([process.execPath, compiled('src/cli.ts'), 'doctor']);
     expect(doctor.out).toContain(`end:   kill ${end}`);
 
     // the CLI: list it, a shell in one of its namespaces, end it
     const id = /kept the lab of .* as (\S+)\n {2}a shell in it: +npx netspec kept shell \1 \[NAMESPACE\]\n {2}end it: +npx netspec kept end \1\n/.exec(out)![1]!;
-    const listed = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'kept']);
+    const listed = await run([process.execPath, compiled('src/cli.ts'), 'kept']);
     expect(listed.out).toContain(`  ${id}  `);
     expect(listed.out).toContain(`shell: netspec kept shell ${id} [NAMESPACE]`);
-    const inRed = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'kept', 'shell', id, 'red'], {}, 'ip -br addr show dev veth-red; exit 3\n');
+    const inRed = await run([process.execPath, compiled('src/cli.ts'), 'kept', 'shell', id, 'red'], {}, 'ip -br addr show dev veth-red; exit 3\n');
     expect(inRed.out).toMatch(/veth-red@\S+\s+UP\s+192\.168\.15\.1\/24/);
     expect(inRed.code).toBe(3); // the shell's own exit code
-    const ended = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'kept', 'end', id]);
+    const ended = await run([process.execPath, compiled('src/cli.ts'), 'kept', 'end', id]);
     expect(ended.out).toContain(`ended kept lab ${id}`);
     expect(await eventually(() => !pidAlive(lifeline))).toBe(true);
     expect(await machineState()).toEqual(before);
-    const after = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'doctor']);
+    const after = await run([process.execPath, compiled('src/cli.ts'), 'doctor']);
     expect(after.out).not.toContain(`kill ${end}`);
   });
 });
@@ -93,7 +94,7 @@ describe('the netspec CLI', () => {
   test('netspec shell, driven through a pseudo-terminal, runs ip netns inside the lab and exits cleanly', async () => {
     const before = await machineState();
     // `script` gives the shell a real pseudo-terminal; the commands are typed into it
-    const { code, out } = await run(['script', '-qec', `${process.execPath} --import tsx src/cli.ts shell`, '/dev/null'], {}, 'ip netns\nbrctl show\nexit 7\n');
+    const { code, out } = await run(['script', '-qec', `${process.execPath} ${compiled('src/cli.ts')} shell`, '/dev/null'], {}, 'ip netns\nbrctl show\nexit 7\n');
     expect(out).toContain('netspec: a private lab with the tutorial');
     expect(out).toMatch(/\[netspec lab\] [^#]*# ip netns/);
     expect(out).toMatch(/^red \(id: \d+\)/m);
@@ -104,7 +105,7 @@ describe('the netspec CLI', () => {
 
   test('netspec graph writes the SVG and prints Mermaid', async () => {
     const file = join(tempDir('netspec-graph-'), 'lab.svg');
-    const { code, out } = await run([process.execPath, '--import', 'tsx', 'src/cli.ts', 'graph', 'bridge:12', '--out', file]);
+    const { code, out } = await run([process.execPath, compiled('src/cli.ts'), 'graph', 'bridge:12', '--out', file]);
     expect(code).toBe(0);
     expect(out).toMatch(/^graph LR/m);
     expect(out).toContain('host_v_net_0 ---|"veth-ns12-brdg — veth-ns12 10.0.0.12/24"| ns12');
