@@ -39,8 +39,9 @@ export class Lab implements AsyncDisposable, Scope {
   // the lab's side of the namespace scope (src/scope.ts): it owns its namespaces, so traces, witnesses, responders
   // and any target are allowed, and every namespace is reached through its lab runner (or one `ip -all netns exec`)
   async inEveryNamespace(argv: readonly string[], options: RunOptions): Promise<EveryResult> {
-    // through the lab runner, namespace by namespace (8 at once); by nsenter, one `ip -all netns exec`
-    return (await this.#life.hasRunner()) ? eachNamespace(this, argv, options, 8) : everyLabNamespace(this, argv, options);
+    // through the lab runner, namespace by namespace (8 at once); by nsenter, one `ip -all netns exec`, unless the
+    // command reads its stdin (an `ip -batch -`): the first namespace's process would read it all, the others nothing
+    return (await this.#life.hasRunner()) || options.input !== undefined ? eachNamespace(this, argv, options, 8) : everyLabNamespace(this, argv, options);
   }
   refusesTables(): undefined {
     return undefined;

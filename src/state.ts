@@ -2,7 +2,7 @@
 import { canonical } from './address.js';
 import type { Scope } from './scope.js';
 import type { AddrInfo, LinkInfo, NeighInfo, Netns, RouteInfo } from './netns.js';
-import { globalAddresses, parseAddresses, parseIpBatch, parseIpRules, parseLinks, parseNeighbors, parseRoutes, type IpRule } from './parse/ip.js';
+import { globalAddresses, parseAddresses, parseIp6Batch, parseIpBatch, parseRoutes, type IpRule } from './parse/ip.js';
 import { EMPTY_IPTABLES, parseIptablesSave, type IptablesRuleset } from './parse/iptables.js';
 import { EMPTY_NFT, formatNft, nativeOnly, parseNftJson, type NftRuleset } from './parse/nft.js';
 
@@ -34,98 +34,97 @@ export interface NamespaceState {
 const IP_BATCH = 'link show\naddr show\nneigh show\nrule show\n';
 // policy routing puts routes in other tables: every table is read, but `local` (the kernel's own, one per address)
 const ROUTES4 = ['ip', '-4', '-json', 'route', 'show', 'table', 'all'];
-const ROUTES6 = ['ip', '-6', '-json', 'route', 'show', 'table', 'all'];
-const RULES6 = ['ip', '-6', '-json', 'rule', 'show'];
-const COMMANDS = ['ip -json -batch - (link, addr, neigh, rule)', 'ip -4 -json route show table all', 'ip -6 -json route show table all', 'ip -6 -json rule show', 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding', 'iptables-save -c', 'nft -j list ruleset'];
+const IP6_BATCH = 'route show table all\nrule show\n';
 
-type IpState = Pick<NamespaceState, 'links' | 'addresses' | 'routes' | 'neighbors' | 'ipRules' | 'routes6' | 'ipRules6'>;
+/**
+ * What a namespace's state is read with: six processes (`ip -batch` runs its lines in one process; the family is an
+ * option of the whole batch, so IPv4 routes and the IPv6 lines are batches of their own). The same reads for one
+ * namespace and for a whole lab (through the lab runner: a namespace's six, eight namespaces at a time).
+ */
+const READS = {
+  ip: { argv: ['ip', '-json', '-details', '-batch', '-'], input: IP_BATCH, intent: 'read state', shown: 'ip -json -batch - (link, addr, neigh, rule)' },
+  routes4: { argv: ROUTES4, input: undefined, intent: 'read IPv4 routes', shown: ROUTES4.join(' ') },
+  ip6: { argv: ['ip', '-6', '-json', '-batch', '-'], input: IP6_BATCH, intent: 'read IPv6 routes and policy rules', shown: 'ip -6 -json -batch - (route show table all, rule show)' },
+  sysctl: { argv: ['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'], input: undefined, intent: 'read forwarding', shown: 'sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding' },
+  iptables: { argv: ['iptables-save', '-c'], input: undefined, intent: 'read iptables rules', shown: 'iptables-save -c' },
+  nft: { argv: ['nft', '-j', 'list', 'ruleset'], input: undefined, intent: 'read nftables rules', shown: 'nft -j list ruleset' },
+} as const;
+type Read = keyof typeof READS;
+const COMMANDS = Object.values(READS).map((r) => r.shown);
 
 /** Routes of `ip route show table all`, without the `local` table's. */
-function routesOf(text: string, command?: string): RouteInfo[] {
-  return parseRoutes(text, command).filter((r) => r.table !== 'local');
+function withoutLocal(routes: RouteInfo[]): RouteInfo[] {
+  return routes.filter((r) => r.table !== 'local');
 }
 
-/** A state from the parsed `ip` reads and the raw output of the others (the one place rules become a NamespaceState). */
-function stateOf(name: string, ip: IpState, raw: { sysctl: string; iptables: string; nft: string }, commands: string[]): NamespaceState {
+/** A state from the raw output of the reads (the one place they become a NamespaceState). */
+function stateOf(name: string, raw: Record<Read, string>, commands: string[]): NamespaceState {
+  const said = (read: Read) => `${name}$ ${READS[read].shown}`;
   const [fw4, fw6] = raw.sysctl.trim().split('\n');
   const iptables = raw.iptables.includes('*') ? raw.iptables : '';
-  const nftRules = raw.nft ? nativeOnly(parseNftJson(raw.nft, `${name}$ nft -j list ruleset`)) : EMPTY_NFT;
+  const nftRules = raw.nft ? nativeOnly(parseNftJson(raw.nft, said('nft'))) : EMPTY_NFT;
+  const six = parseIp6Batch(raw.ip6, said('ip6'));
   return {
     name,
-    ...ip,
+    ...parseIpBatch(raw.ip, said('ip')),
+    routes: withoutLocal(parseRoutes(raw.routes4, said('routes4'))),
+    routes6: withoutLocal(six.routes),
+    ipRules6: six.rules,
     forwarding: { ipv4: fw4 === '1', ipv6: fw6 === '1' },
     iptables,
-    iptablesRules: iptables ? parseIptablesSave(iptables, `${name}$ iptables-save -c`) : EMPTY_IPTABLES,
+    iptablesRules: iptables ? parseIptablesSave(iptables, said('iptables')) : EMPTY_IPTABLES,
     nftRules,
     nft: formatNft(nftRules),
     commands,
   };
 }
 
-/** Read links, addresses, routes, neighbors and policy rules (one `ip -json -batch`), forwarding sysctls, iptables and nft rules. */
+/** The reads to make: all, or (`iptables: false`) all but the firewall's. */
+function readsOf(options: { iptables?: boolean }): Read[] {
+  return (Object.keys(READS) as Read[]).filter((r) => options.iptables !== false || (r !== 'iptables' && r !== 'nft'));
+}
+
+/** Read links, addresses, routes, neighbors and policy rules (three `ip` processes), forwarding sysctls, iptables and nft rules. */
 export async function readState(ns: Netns, options: { iptables?: boolean } = {}): Promise<NamespaceState> {
-  const [ipOut, sysctl, ipt, routes4, routes6, rules6, nft] = await Promise.all([
-    ns.lab.run(ns.name, ['ip', '-json', '-details', '-batch', '-'], { intent: 'read state', input: IP_BATCH, reject: false }),
-    ns.lab.run(ns.name, ['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'], { intent: 'read forwarding', reject: false }),
-    options.iptables === false
-      ? Promise.resolve(undefined)
-      : ns.lab.run(ns.name, ['iptables-save', '-c'], { intent: 'read iptables rules', reject: false }).catch(() => undefined),
-    ns.lab.run(ns.name, ROUTES4, { intent: 'read IPv4 routes', reject: false }),
-    ns.lab.run(ns.name, ROUTES6, { intent: 'read IPv6 routes', reject: false }),
-    ns.lab.run(ns.name, RULES6, { intent: 'read IPv6 policy rules', reject: false }),
-    options.iptables === false
-      ? Promise.resolve(undefined)
-      : ns.lab.run(ns.name, ['nft', '-j', 'list', 'ruleset'], { intent: 'read nftables rules', reject: false }).catch(() => undefined),
-  ]);
-  return stateOf(
-    ns.name,
-    { ...parseIpBatch(ipOut.stdout, `${ns.name}$ ${COMMANDS[0]}`), routes: routesOf(routes4.stdout, `${ns.name}$ ${COMMANDS[1]}`), routes6: routesOf(routes6.stdout, `${ns.name}$ ${COMMANDS[2]}`), ipRules6: parseIpRules(rules6.stdout, `${ns.name}$ ${COMMANDS[3]}`) },
-    { sysctl: sysctl.stdout, iptables: ipt?.exitCode === 0 ? ipt.stdout : '', nft: nft?.exitCode === 0 ? nft.stdout : '' },
-    COMMANDS,
+  const raw = { ip: '', routes4: '', ip6: '', sysctl: '', iptables: '', nft: '' };
+  await Promise.all(
+    readsOf(options).map(async (read) => {
+      const { argv, input, intent } = READS[read];
+      // a namespace without iptables or nft has no rules of that kind
+      const r = await ns.lab.run(ns.name, argv, { intent, input, reject: false }).catch((error: unknown) => {
+        if (read === 'iptables' || read === 'nft') return undefined;
+        throw error;
+      });
+      raw[read] = (read === 'iptables' || read === 'nft') && r?.exitCode !== 0 ? '' : (r?.stdout ?? '');
+    }),
   );
+  return stateOf(ns.name, raw, COMMANDS);
 }
 
 /**
- * Every namespace of the scope, host first, each with its state: each kind of state is read from all namespaces at
- * once (Scope.inEveryNamespace: in a lab through its runner, eight namespaces at a time, or one `ip -all netns exec`;
- * an attachment namespace by namespace).
+ * Every namespace of the scope, host first, each with its state: each read is made in all namespaces at once
+ * (Scope.inEveryNamespace: in a lab through its runner, eight namespaces at a time; an attachment namespace by
+ * namespace; a batch's lines reach each namespace's own process, so a lab without a runner reads them one namespace
+ * at a time too).
  */
 export async function readLabState(lab: Scope, options: { iptables?: boolean } = {}): Promise<NamespaceState[]> {
   const names = lab.namespaces().sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  const every = async (argv: string[]) => (await lab.inEveryNamespace(argv, { intent: `read ${argv.join(' ')}` })).outputs;
-  const none = Promise.resolve(new Map<string, string>());
-  const [host, links, addrs, routes, neigh, rules, routes6, rules6, sysctl, ipt, nft] = await Promise.all([
+  const reads = readsOf(options);
+  const [host, ...outputs] = await Promise.all([
     readState(lab.host, options),
-    every(['ip', '-json', '-details', 'link', 'show']),
-    every(['ip', '-json', 'addr', 'show']),
-    every(ROUTES4),
-    every(['ip', '-json', 'neigh', 'show']),
-    every(['ip', '-json', 'rule', 'show']),
-    every(ROUTES6),
-    every(RULES6),
-    every(['sysctl', '-n', 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding']),
-    options.iptables === false ? none : every(['iptables-save', '-c']),
-    options.iptables === false ? none : every(['nft', '-j', 'list', 'ruleset']),
+    ...reads.map(async (read) => {
+      const { argv, input } = READS[read];
+      return (await lab.inEveryNamespace(argv, { intent: `read ${READS[read].shown}`, input })).outputs;
+    }),
   ]);
-  const commands = ['in every namespace: ip -json (link, addr, route table all, neigh, rule, IPv6 rule), sysctl forwarding, iptables-save -c, nft -j list ruleset'];
+  const commands = [`in every namespace: ${COMMANDS.join('; ')}`];
   return [
     host,
-    ...names.map((name) =>
-      stateOf(
-        name,
-        {
-          links: parseLinks(links.get(name) ?? '', `${name}$ ip -json -details link show`),
-          addresses: parseAddresses(addrs.get(name) ?? '', `${name}$ ip -json addr show`),
-          routes: routesOf(routes.get(name) ?? '', `${name}$ ${ROUTES4.join(' ')}`),
-          neighbors: parseNeighbors(neigh.get(name) ?? '', `${name}$ ip -json neigh show`),
-          ipRules: parseIpRules(rules.get(name) ?? '', `${name}$ ip -json rule show`),
-          routes6: routesOf(routes6.get(name) ?? '', `${name}$ ${ROUTES6.join(' ')}`),
-          ipRules6: parseIpRules(rules6.get(name) ?? '', `${name}$ ${RULES6.join(' ')}`),
-        },
-        { sysctl: sysctl.get(name) ?? '', iptables: ipt.get(name) ?? '', nft: nft.get(name) ?? '' },
-        commands,
-      ),
-    ),
+    ...names.map((name) => {
+      const raw = { ip: '', routes4: '', ip6: '', sysctl: '', iptables: '', nft: '' };
+      reads.forEach((read, i) => (raw[read] = outputs[i]!.get(name) ?? ''));
+      return stateOf(name, raw, commands);
+    }),
   ];
 }
 

@@ -246,6 +246,12 @@ export function parseIpBatch(text: string, command = 'ip -json -batch - (link, a
   return { links: links as LinkInfo[], addresses: addresses as AddrInfo[], neighbors: neighbors as NeighInfo[], ipRules: ipRules as IpRule[] };
 }
 
+/** `ip -6 -json -batch -` of `route show table all`, `rule show`, in that order. */
+export function parseIp6Batch(text: string, command = 'ip -6 -json -batch - (route show table all, rule show)'): { routes: RouteInfo[]; rules: IpRule[] } {
+  const [routes = [], rules = []] = splitJsonArrays(text, command);
+  return { routes: routes as RouteInfo[], rules: rules as IpRule[] };
+}
+
 /** `ip -j netns list-id`: the name of the namespace of each nsid, where the reading namespace's /run/netns has one. */
 export function parseNsIds(text: string, command = 'ip -json netns list-id'): Map<number, string | undefined> {
   const m = new Map<number, string | undefined>();
