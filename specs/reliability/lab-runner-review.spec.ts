@@ -20,6 +20,7 @@ import { runThrough } from '../../src/exec.js';
 import { spawnerPid, startLabRunner } from '../../src/spawner.js';
 import { eventually } from '../helpers/machine.js';
 import { within } from '../helpers/watchdog.js';
+import { compiled } from '../helpers/compiled.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 // one test at a time: the second stops this worker's spawner, and the tests find runners among the spawner's children
@@ -127,7 +128,7 @@ test('concurrent commands after the runner died start one new runner, not one ea
     // in a Node process of its own: process.chdir is not for a test beside others
     const root = new URL('../../', import.meta.url).pathname;
     const code = [
-      `import { createLab } from '${root}src/index.ts'; import { mkdtempSync, rmdirSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';`,
+      `import { createLab } from '${compiled('src/index.ts')}'; import { mkdtempSync, rmdirSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';`,
       'const lab = await createLab(); await lab.netns("red");',
       'const dir = mkdtempSync(join(tmpdir(), "netspec-cwd-"));',
       'process.chdir(dir);',
@@ -136,7 +137,7 @@ test('concurrent commands after the runner died start one new runner, not one ea
       'console.log(out);',
     ].join('\n');
     const outcome = async (runner: 'on' | 'off') => {
-      const r = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, reject: false, timeout: 30_000, env: runner === 'off' ? { NETSPEC_LAB_RUNNER: 'off' } : {} });
+      const r = await execa('node', ['--input-type=module', '-e', code], { cwd: root, reject: false, timeout: 30_000, env: runner === 'off' ? { NETSPEC_LAB_RUNNER: 'off' } : {} });
       return r.stdout.trim() || r.stderr.trim();
     };
     expect(await outcome('off'), 'by nsenter').toBe('exit 0');

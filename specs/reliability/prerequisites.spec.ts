@@ -76,8 +76,8 @@ const run = (argv: string[], env?: NodeJS.ProcessEnv) => runProcess(argv, env ? 
 const USERNS_OFF = ['unshare', '--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', 'sh'];
 
 test('user namespaces turned off: the error says which setting and how to change it', async () => {
-  const { code, out } = await run([...USERNS_OFF, process.execPath, '--import', 'tsx', '-e', `
-    import('./src/index.ts').then(({ createLab }) => createLab({ userns: true })).then(
+  const { code, out } = await run([...USERNS_OFF, process.execPath, '-e', `
+    import(${JSON.stringify(compiled('src/index.ts'))}).then(({ createLab }) => createLab({ userns: true })).then(
       () => console.log('CREATED'),
       (e) => console.log(e.name + ': ' + e.message));`]);
   expect(code).toBe(0);

@@ -9,6 +9,7 @@ import { expect, test, vi } from '../../src/vitest.js';
 import { run } from '../../src/exec.js';
 import { spawnerPid } from '../../src/spawner.js';
 import { within } from '../helpers/watchdog.js';
+import { compiled } from '../helpers/compiled.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -17,11 +18,11 @@ const root = new URL('../../', import.meta.url).pathname;
 /** Run `body` (ES module code with `run`, `spawnerPid`, `sleep`, readFileSync and readdirSync in scope) in a Node process of its own. */
 async function script(body: string): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }> {
   const code = [
-    `import { run } from '${root}src/exec.ts'; import { spawnerPid } from '${root}src/spawner.ts'; import { readFileSync, readdirSync } from 'node:fs';`,
+    `import { run } from '${compiled('src/exec.ts')}'; import { spawnerPid } from '${compiled('src/spawner.ts')}'; import { readFileSync, readdirSync } from 'node:fs';`,
     'const sleep = (ms) => new Promise((r) => setTimeout(r, ms));',
     body,
   ].join('\n');
-  const r = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, reject: false, timeout: 30_000, env: { NETSPEC_SPAWNER: '' } });
+  const r = await execa('node', ['--input-type=module', '-e', code], { cwd: root, reject: false, timeout: 30_000, env: { NETSPEC_SPAWNER: '' } });
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -9,6 +9,7 @@ import { run, spawnLongLived } from '../../src/exec.js';
 import { spawnerPid } from '../../src/spawner.js';
 import { within } from '../helpers/watchdog.js';
 import { pidAlive } from '../helpers/machine.js';
+import { compiled } from '../helpers/compiled.js';
 
 vi.setConfig({ testTimeout: 60_000 });
 
@@ -112,11 +113,11 @@ test('a spawner that dies fails the commands in flight with a CommandError namin
 
 test('NETSPEC_SPAWNER=node runs every command through execa, and a process that used the spawner exits by itself', async () => {
   const script = [
-    "import { run } from './src/exec.ts'; import { spawnerPid } from './src/spawner.ts';",
+    `import { run } from '${compiled('src/exec.ts')}'; import { spawnerPid } from '${compiled('src/spawner.ts')}';`,
     "const r = await run(['echo', 'hi'], { intent: 'x' });",
     "console.log(JSON.stringify({ out: r.stdout, spawner: spawnerPid() !== undefined }));",
   ].join('\n');
-  const node = (env: NodeJS.ProcessEnv) => execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { env, timeout: 30_000 });
+  const node = (env: NodeJS.ProcessEnv) => execa('node', ['--input-type=module', '-e', script], { env, timeout: 30_000 });
   const off = await node({ NETSPEC_SPAWNER: 'node' });
   expect(JSON.parse(off.stdout)).toEqual({ out: 'hi\n', spawner: false });
   const on = await node({});
