@@ -39,25 +39,27 @@ const SEQUENTIAL = [
 // The longest files first (longest processing time first: the short ones fill the gaps at the end). Vitest's own order
 // is its cache's durations where it has them and file size where it does not, as in CI's fresh clone: the real-engine
 // Docker files are small (a suite shared by three engines) and ran last, 80 s in which only they ran. File times of
-// a whole run (2026-12-08, 2 workers), longest first; a file not listed keeps Vitest's order after these.
+// a whole run (2026-12-08, stop 38, 2 workers, a busy machine), longest first; a file not listed keeps Vitest's order
+// after these.
 const LONGEST = [
-  'specs/docker/emulation.spec.ts', // 53 s
-  'specs/docker/real-docker-26.spec.ts', // 50 s
-  'specs/docker/real-docker-28.spec.ts', // 40 s
-  'specs/docker/real-docker.spec.ts', // 38 s
-  'specs/harness/lessons.spec.ts', // 38 s
-  'specs/exposure/soundness.spec.ts', // 35 s
-  'specs/exposure/firewall.spec.ts', // 32 s
-  'specs/verdicts/soundness-slow.spec.ts', // 27 s (in-order)
-  'specs/diagnosis/faults.spec.ts', // 27 s
-  'specs/verdicts/false-pass.spec.ts', // 23 s
-  'specs/reliability/no-injection.spec.ts', // 20 s (in-order)
-  'specs/verdicts/redirects.spec.ts', // 20 s
-  'specs/verdicts/nftables.spec.ts', // 19 s (in-order)
-  'specs/types/matchers-alone.spec.ts', // 16 s
-  'specs/reliability/bad-input-table.spec.ts', // 14 s
+  'specs/docker/emulation.spec.ts', // 70 s
+  'specs/docker/real-docker.spec.ts', // 53 s
+  'specs/harness/lessons.spec.ts', // 45 s
+  'specs/docker/real-docker-28.spec.ts', // 44 s
+  'specs/docker/real-docker-26.spec.ts', // 42 s
+  'specs/diagnosis/faults.spec.ts', // 33 s
+  'specs/exposure/firewall.spec.ts', // 31 s
+  'specs/verdicts/redirects.spec.ts', // 21 s
+  'specs/verdicts/false-pass.spec.ts', // 19 s
+  'specs/reliability/bad-input-table.spec.ts', // 19 s
+  'specs/reliability/no-injection.spec.ts', // 18 s (in-order)
+  'specs/reporting/config.spec.ts', // 15 s
+  'specs/verdicts/nftables.spec.ts', // 15 s (in-order)
+  'specs/types/matchers-alone.spec.ts', // 15 s
+  'specs/verdicts/observed-landing.spec.ts', // 15 s
   'specs/verdicts/proxy-adversarial.spec.ts', // 14 s
-  'specs/reliability/spawner.spec.ts', // 13 s (in-order)
+  'specs/reliability/prerequisites.spec.ts', // 14 s (in-order)
+  'specs/verdicts/soundness-slow.spec.ts', // 14 s (in-order)
 ];
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
