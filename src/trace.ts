@@ -91,21 +91,18 @@ export async function traceDuring<T>(lab: Scope, match: TraceMatch, fn: () => Pr
         monitors.map((m, i) => (m.wasReady() ? undefined : lab.run(names[i]!, ['nft', 'add', 'chain', 'inet', table, `ready${poke}`], { intent: 'wake the trace monitor', reject: false }).catch(() => undefined))),
       );
     }
-    const out = await settle(fn);
-    // a last change to our own table, after the probe: once a monitor has printed it, it has printed every trace event
-    // before it (a busy machine may leave a monitor behind; stopping it early would lose the verdicts)
-    await Promise.all([
-      lab.run('host', ['nft', 'add', 'chain', 'inet', table, 'done'], { intent: 'mark the end of the trace', reject: false }).catch(() => undefined),
-      lab.inEveryNamespace(['nft', 'add', 'chain', 'inet', table, 'done'], { intent: 'mark the end of the trace' }).catch(() => undefined),
-    ]);
-    const waitUntil = performance.now() + 5000;
-    while (performance.now() < waitUntil && monitors.some((m) => m.wasReady() && !m.saw(`chain inet ${table} done`))) await new Promise((r) => setTimeout(r, 20));
-    return { ...out, trace };
+    return { ...(await settle(fn)), trace };
   } finally {
     await Promise.all([
       lab.run('host', ['nft', 'delete', 'table', 'inet', table], { intent: 'remove the trace table', reject: false }).catch(() => undefined),
       lab.inEveryNamespace(['nft', 'delete', 'table', 'inet', table], { intent: 'remove the trace table' }).catch(() => undefined),
     ]);
+    // the table's removal is the last change to it, after the probe: once a monitor has printed it, it has printed every
+    // trace event before it (a busy machine may leave a monitor behind; stopping it early would lose the verdicts). It
+    // was a chain added to mark the end, one more nft process a namespace for every traced probe. (The line's end: the
+    // table netspec_trace_P_1 must not be taken for netspec_trace_P_10.)
+    const waitUntil = performance.now() + 5000;
+    while (performance.now() < waitUntil && monitors.some((m) => m.wasReady() && !m.saw(`delete table inet ${table}\n`))) await new Promise((r) => setTimeout(r, 20));
     const outputs = await Promise.all(monitors.map((m) => m.stop()));
     for (const [i, m] of monitors.entries()) {
       if (!m.wasReady()) trace.unavailable.push(`${names[i]}: nft monitor did not start within 4 s`);
