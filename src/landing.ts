@@ -156,6 +156,29 @@ const RECEIVED_PRIORITY = 1000;
 
 let watches = 0;
 const WATCH_PORTS = 64;
+// The source-port blocks of this process's live watches. A probe's tries use its watch's ports, and what the watch
+// records is told apart by them: two probes at once from one namespace (a spec's Promise.all of toReach) with
+// overlapping ranges each counted the other's packets. Blocks of 64 in 20000-29999, one per live watch; with every
+// block taken (156 probes at once in one process) a block is shared, as any random range could be before.
+const BLOCKS = Math.floor((30000 - 20000) / WATCH_PORTS);
+const blocksInUse = new Map<number, number>();
+
+/** A free block of source ports (its first port) that does not hold `avoid` (the target's own port). */
+function takeBlock(avoid: number | undefined): number {
+  const holds = (b: number) => avoid !== undefined && avoid >= 20000 + b * WATCH_PORTS && avoid < 20000 + (b + 1) * WATCH_PORTS;
+  const candidates = Array.from({ length: BLOCKS }, (_, b) => b).filter((b) => !holds(b));
+  const free = candidates.filter((b) => !blocksInUse.has(b));
+  const pool = free.length ? free : candidates;
+  const b = pool[randomInt(pool.length)]!;
+  blocksInUse.set(b, (blocksInUse.get(b) ?? 0) + 1);
+  return b;
+}
+
+function releaseBlock(b: number): void {
+  const n = (blocksInUse.get(b) ?? 1) - 1;
+  if (n > 0) blocksInUse.set(b, n);
+  else blocksInUse.delete(b);
+}
 
 /**
  * Start a landing watch, or say why there can be none (attach mode adds no tables: its landing is not observed).
@@ -166,8 +189,13 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
   if (refused) return { unavailable: `${refused}, so the landing place of the probe's packets is not observed` };
   // a source port the caller fixed (toReach's sourcePort) is the watch's only port
   const count = sourcePort === undefined ? WATCH_PORTS : 1;
-  let base = sourcePort ?? randomInt(20000, 30000 - WATCH_PORTS);
-  if (sourcePort === undefined && target.port !== undefined && target.port >= base && target.port < base + WATCH_PORTS) base = target.port + 1;
+  const block = sourcePort === undefined ? takeBlock(target.port) : undefined;
+  const base = sourcePort ?? 20000 + block! * WATCH_PORTS;
+  let released = false;
+  const release = () => {
+    if (block !== undefined && !released) releaseBlock(block);
+    released = true;
+  };
   const ports = Array.from({ length: count }, (_, i) => base + i);
   const range = count === 1 ? String(base) : `${base}-${base + count - 1}`;
   const nonce = randomBytes(8).toString('hex');
@@ -225,7 +253,12 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
   // before every filter (a packet a filter drops at input still landed there), after prerouting's DNAT
   const ruleset = `table inet ${table} { ${set}; chain input { type filter hook input priority -300; policy accept; ${rule}; };${udp}${extra} }`;
   const names = ['host', ...lab.namespaces()];
-  await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the landing watch', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the landing watch' })]);
+  try {
+    await Promise.all([lab.run('host', ['nft', ruleset], { intent: 'add the landing watch', reject: false }), lab.inEveryNamespace(['nft', ruleset], { intent: 'add the landing watch' })]);
+  } catch (error) {
+    release();
+    throw error;
+  }
   const readAll = async (): Promise<{ deliveries: Delivery[]; received: Delivery[]; answers: Delivery[]; onward: Onward[]; inbound: Delivery[]; left: { ns: string; sport: number }[] }> => {
     const argv = ['nft', '-j', 'list', 'table', 'inet', table];
     const [host, rest] = await Promise.all([lab.run('host', argv, { intent: 'read the landing watch', reject: false }), lab.inEveryNamespace(argv, { intent: 'read the landing watch' })]);
@@ -282,6 +315,7 @@ export async function watchLanding(lab: Scope, target: { family: Family; protoco
       return { onward, inbound, probes: deliveries };
     },
     async stop() {
+      release();
       // not waited for: the verdict is already read, the table only accepts, and a lab that ends takes it along
       const argv = ['nft', 'delete', 'table', 'inet', table];
       void lab.run('host', argv, { intent: 'remove the landing watch', reject: false }).catch(() => undefined);

@@ -168,3 +168,35 @@ test('UDP: the landing watch records which tries left the source (by their sourc
     await watch.stop();
   }
 });
+
+// ── probes at once from one namespace (a spec's Promise.all): each watch's source ports are its own (the review of
+// stop 38: two random ranges could overlap, and each probe then counted the other's packets as its own) ──
+
+test('landing watches alive at the same time never share a source port, and a stopped watch gives its ports back', async ({ lab }) => {
+  // (a lab of its host alone: one table a watch)
+  const start = () => watchLanding(lab, { family: 4, protocol: 'udp', port: 20010 });
+  const watches = await Promise.all(Array.from({ length: 30 }, start));
+  const live: { ports: number[]; stop(): Promise<void> }[] = [];
+  try {
+    for (const w of watches) {
+      if (!('read' in w)) throw new Error(w.unavailable);
+      live.push(w);
+    }
+    // 30 random ranges of 64 in 20000-29999 overlap somewhere but about once in 250 runs
+    const ports = live.flatMap((w) => w.ports);
+    expect(new Set(ports).size).toBe(ports.length);
+    // the target's own port is never one of them
+    expect(ports).not.toContain(20010);
+  } finally {
+    await Promise.all(live.map((w) => w.stop()));
+  }
+  // their blocks are free again: 130 more at once (of the 155 blocks without port 20010) still share none
+  const more = await Promise.all(Array.from({ length: 130 }, start));
+  try {
+    const ports = more.flatMap((w) => ('read' in w ? w.ports : []));
+    expect(ports.length).toBe(130 * 64);
+    expect(new Set(ports).size).toBe(ports.length);
+  } finally {
+    await Promise.all(more.map((w) => ('read' in w ? w.stop() : undefined)));
+  }
+}, 120_000);
