@@ -79,6 +79,9 @@ function stateOf(name: string, raw: Record<Read, string>, commands: string[]): N
   };
 }
 
+/** Nothing read yet (a read not made, or made in no namespace, stays ''). */
+const noReads = (): Record<Read, string> => ({ ip: '', routes4: '', ip6: '', sysctl: '', iptables: '', nft: '' });
+
 /** The reads to make: all, or (`iptables: false`) all but the firewall's. */
 function readsOf(options: { iptables?: boolean }): Read[] {
   return (Object.keys(READS) as Read[]).filter((r) => options.iptables !== false || (r !== 'iptables' && r !== 'nft'));
@@ -86,7 +89,7 @@ function readsOf(options: { iptables?: boolean }): Read[] {
 
 /** Read links, addresses, routes, neighbors and policy rules (three `ip` processes), forwarding sysctls, iptables and nft rules. */
 export async function readState(ns: Netns, options: { iptables?: boolean } = {}): Promise<NamespaceState> {
-  const raw = { ip: '', routes4: '', ip6: '', sysctl: '', iptables: '', nft: '' };
+  const raw = noReads();
   await Promise.all(
     readsOf(options).map(async (read) => {
       const { argv, input, intent } = READS[read];
@@ -121,7 +124,7 @@ export async function readLabState(lab: Scope, options: { iptables?: boolean } =
   return [
     host,
     ...names.map((name) => {
-      const raw = { ip: '', routes4: '', ip6: '', sysctl: '', iptables: '', nft: '' };
+      const raw = noReads();
       reads.forEach((read, i) => (raw[read] = outputs[i]!.get(name) ?? ''));
       return stateOf(name, raw, commands);
     }),

@@ -15,7 +15,7 @@
  * an edit makes a new hash, built by the first spec that asks.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync, version as esbuildVersion } from 'esbuild';
@@ -37,11 +37,26 @@ function sources(): string[] {
   return files.sort();
 }
 
+// the last build this process found, by the size and time of every input: a look costs a stat a file, not a read
+let last: { key: string; dir: string } | undefined;
+
 /** The folder of the build of the sources as they are now (built if it is not there yet). */
 function buildDir(): string {
   const files = sources();
+  const inputs = [fileURLToPath(import.meta.url), join(repoRoot, 'tsconfig.json'), ...files];
+  const key = inputs.map((f) => {
+    const st = statSync(f);
+    return `${f} ${st.size} ${st.mtimeMs}`;
+  }).join('\n');
+  if (last?.key === key && existsSync(last.dir)) return last.dir;
+  const dir = hashedDir(files, inputs);
+  last = { key, dir };
+  return dir;
+}
+
+function hashedDir(files: string[], inputs: string[]): string {
   const hash = createHash('sha256').update(`esbuild ${esbuildVersion}\0`);
-  for (const f of [fileURLToPath(import.meta.url), join(repoRoot, 'tsconfig.json'), ...files]) hash.update(relative(repoRoot, f)).update('\0').update(readFileSync(f)).update('\0');
+  for (const f of inputs) hash.update(relative(repoRoot, f)).update('\0').update(readFileSync(f)).update('\0');
   const dir = join(repoRoot, `${PREFIX}${hash.digest('hex').slice(0, 16)}`);
   if (existsSync(dir)) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;

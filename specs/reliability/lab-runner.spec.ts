@@ -81,55 +81,59 @@ test('the runner never outlives its lab: disposed, or its PID 1 killed', async (
   }
 });
 
-// A command's parent is the runner (it stays in the machine's PID namespace): a runner that went at once when let go
-// orphaned its commands still running to the machine's init, which may reap a second or two later, and a lab's PID 1
-// ends only once every pid of its namespace is reaped (dispose() took 2 s instead of 7 ms, once in a suite run)
-test('a runner let go (a kept lab) reaps its commands still running before it goes: never an orphan for the machine init', async () => {
-  const lab = await createLab();
+/**
+ * A lab whose runner is let go (the lab is kept) while `argv` runs through it: `check` gets the runner's pid and the
+ * command's; afterwards the kept lab is ended and must be gone within `goneMs`.
+ */
+async function letGoInFlight(argv: string[], check: (runner: number, command: number) => Promise<void>, options: { commandTimeoutMs?: number; goneMs: number }): Promise<void> {
+  const lab = await createLab(options.commandTimeoutMs ? { commandTimeoutMs: options.commandTimeoutMs } : {});
   let keeper: number | undefined;
   try {
     await lab.run('host', ['true'], { intent: 'start the runner' });
     const runner = runnerOf(lab)!;
-    const call = lab.run('host', ['sleep', '1.5'], { intent: 'a command in flight' }).catch((e: unknown) => e);
+    const call = lab.run('host', argv, { intent: 'a command in flight' }).catch((e: unknown) => e);
     const children = () => readFileSync(`/proc/${runner}/task/${runner}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
     expect(await eventually(() => children().length === 1, 5_000)).toBe(true);
-    const sleep = children()[0]!;
+    const command = children()[0]!;
     keeper = lab.keep('lab-runner spec').keeper;
-    await new Promise((r) => setTimeout(r, 300));
-    // the runner's end of the pipe closed: it waits for its command, which is still its child
-    expect(pidAlive(runner)).toBe(true);
-    expect(readFileSync(`/proc/${sleep}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(runner));
-    expect(await eventually(() => !pidAlive(runner), 5_000), 'the runner went once its command ended').toBe(true);
+    await check(runner, command);
     await call;
   } finally {
     if (keeper) process.kill(keeper, 'SIGKILL');
     await lab.dispose();
   }
-  expect(await eventually(() => !pidAlive(lab.pid), 5_000)).toBe(true);
+  expect(await eventually(() => !pidAlive(lab.pid), options.goneMs)).toBe(true);
+}
+
+// A command's parent is the runner (it stays in the machine's PID namespace): a runner that went at once when let go
+// orphaned its commands still running to the machine's init, which may reap a second or two later, and a lab's PID 1
+// ends only once every pid of its namespace is reaped (dispose() took 2 s instead of 7 ms, once in a suite run)
+test('a runner let go (a kept lab) reaps its commands still running before it goes: never an orphan for the machine init', async () => {
+  await letGoInFlight(
+    ['sleep', '1.5'],
+    async (runner, sleep) => {
+      await new Promise((r) => setTimeout(r, 300));
+      // the runner's end of the pipe closed: it waits for its command, which is still its child
+      expect(pidAlive(runner)).toBe(true);
+      expect(readFileSync(`/proc/${sleep}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]).toBe(String(runner));
+      expect(await eventually(() => !pidAlive(runner), 5_000), 'the runner went once its command ended').toBe(true);
+    },
+    { goneMs: 5_000 },
+  );
 });
 
 // ...but never waits for ever: it stops reading its commands' output when let go, so one that writes more than a pipe
 // holds would block in write(2) while the runner waited for it (both lived as long as the kept lab). Its pipes are
 // closed first (the command gets SIGPIPE, as when the runner exited at once) and the wait is bounded.
 test('a runner let go with a command in flight that writes more than a pipe holds: both end within seconds', async () => {
-  const lab = await createLab({ commandTimeoutMs: 120_000 });
-  let keeper: number | undefined;
-  try {
-    await lab.run('host', ['true'], { intent: 'start the runner' });
-    const runner = runnerOf(lab)!;
-    const call = lab.run('host', ['sh', '-c', 'sleep 1; exec head -c 1000000 /dev/zero'], { intent: 'a chatty command in flight' }).catch((e: unknown) => e);
-    const children = () => readFileSync(`/proc/${runner}/task/${runner}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    expect(await eventually(() => children().length === 1, 5_000)).toBe(true);
-    const command = children()[0]!;
-    keeper = lab.keep('lab-runner spec').keeper;
-    expect(await eventually(() => !pidAlive(command), 5_000), 'the command ended (SIGPIPE)').toBe(true);
-    expect(await eventually(() => !pidAlive(runner), 5_000), 'the runner ended').toBe(true);
-    await call;
-  } finally {
-    if (keeper) process.kill(keeper, 'SIGKILL');
-    await lab.dispose();
-  }
-  expect(await eventually(() => !pidAlive(lab.pid), 10_000)).toBe(true);
+  await letGoInFlight(
+    ['sh', '-c', 'sleep 1; exec head -c 1000000 /dev/zero'],
+    async (runner, command) => {
+      expect(await eventually(() => !pidAlive(command), 5_000), 'the command ended (SIGPIPE)').toBe(true);
+      expect(await eventually(() => !pidAlive(runner), 5_000), 'the runner ended').toBe(true);
+    },
+    { commandTimeoutMs: 120_000, goneMs: 10_000 },
+  );
 });
 
 test('a runner killed under a command: the command fails (an error, never a result), the next command gets a new runner', async ({ lab }) => {
